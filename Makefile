@@ -1,0 +1,106 @@
+# fcpivot — build, test and benchmark entry points.
+#
+#   make            optimised build: build/fcpivot and build/libfcpivot.a
+#   make serve      install deps, build, serve the built-in sample dataset
+#   make check      install deps, build, run the test suite twice:
+#                   optimised, then under AddressSanitizer+UBSan
+#   make valgrind   the test suite under valgrind (leaks are errors)
+#   make bench      benchmarks (figures printed, never asserted)
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS each
+#
+# Every library module is one src/NAME.c with its src/NAME.h; src/main.c and
+# src/cli_*.c form the command-line program, tests/*.c the Criterion suite.
+
+BUILD    ?= build
+SAN      ?= 0
+CC       ?= cc
+PKGS     := jansson libmicrohttpd libcurl zlib libzstd
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion \
+            -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS += -D_GNU_SOURCE -Isrc
+ifeq ($(SAN),1)
+  BUILD  := build-san
+  OPT    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+  LDSAN  := -fsanitize=address,undefined
+else
+  OPT    ?= -O2 -g
+endif
+CFLAGS   += -std=c11 $(WARN) $(OPT) -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring -lm -pthread
+LDFLAGS  += $(LDSAN)
+
+LIB_SRC  := $(filter-out src/main.c src/cli_%.c,$(wildcard src/*.c))
+CLI_SRC  := src/main.c $(wildcard src/cli_*.c)
+TEST_SRC := $(wildcard tests/*.c)
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:src/%.c=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tobj/%.o)
+
+LIB      := $(BUILD)/libfcpivot.a
+BIN      := $(BUILD)/fcpivot
+TESTBIN  := $(BUILD)/fcpivot-tests
+
+.PHONY: all deps serve check test test-san valgrind bench fuzz layers clean
+all: $(BIN)
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tobj/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $(CLI_OBJ) $(LIB) $(LDLIBS) -o $@
+
+$(TESTBIN): $(TEST_OBJ) $(LIB) $(BIN)
+	$(CC) $(LDFLAGS) $(TEST_OBJ) $(LIB) $(LDLIBS) -lcriterion -o $@
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+# The README's run command.
+serve: deps
+	@$(MAKE) --no-print-directory -j2 all
+	$(BIN) serve $(SERVE_ARGS)
+
+# The README's test command: the whole suite, optimised and sanitized.
+check: deps
+	@$(MAKE) --no-print-directory layers
+	@$(MAKE) --no-print-directory -j2 test
+	@$(MAKE) --no-print-directory -j2 test SAN=1
+
+# One run of the suite in the current build mode. Tests find the binary and
+# the repository through the environment; ../shared is optional.
+test: $(TESTBIN)
+	FCPIVOT_BIN=$(abspath $(BIN)) FCPIVOT_ROOT=$(CURDIR) \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(TESTBIN) --jobs 2 $(TEST_ARGS)
+
+valgrind: deps
+	@$(MAKE) --no-print-directory $(TESTBIN) OPT="-O1 -g"
+	FCPIVOT_BIN=$(abspath $(BIN)) FCPIVOT_ROOT=$(CURDIR) FCPIVOT_VALGRIND=1 \
+	  valgrind --quiet --trace-children=yes --leak-check=full --show-leak-kinds=definite,indirect \
+	  --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+	  $(TESTBIN) --jobs 1 $(TEST_ARGS)
+
+# Lower layers never include upper ones (see README, "Architecture").
+layers:
+	@scripts/check-layers
+
+bench: deps all
+	@bench/run
+
+fuzz: deps
+	@scripts/fuzz $(or $(FUZZ_SECONDS),60)
+
+clean:
+	rm -rf build build-san build-fuzz

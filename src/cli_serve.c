@@ -1,0 +1,10 @@
+/* cli_serve — placeholder until its issue lands. */
+#include <stdio.h>
+#include "cli.h"
+
+int cli_serve(int argc, char **argv)
+{
+    (void)argc;
+    fprintf(stderr, "fcpivot %s: not implemented yet\n", argv[0]);
+    return 1;
+}

@@ -1,0 +1,94 @@
+/* ds — pivot datasets: open, index, validate and read rows as tasks
+ * (../spec: dataset.md).
+ *
+ * A dataset is one or more named splits, each one file (.jsonl, .jsonl.gz,
+ * .jsonl.zst). Plain files are mmap'ed and indexed by line offsets; compressed
+ * ones are decompressed once into memory. Rows are parsed on demand. Task ids
+ * are "<split>-<index>" and stable for a given file.
+ *
+ * No network, no HTTP. A ds_dataset is immutable after ds_open and safe to
+ * share between threads; ds_task_acquire/release are thread-safe.
+ */
+#ifndef FCPIVOT_DS_H
+#define FCPIVOT_DS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+#include "grade.h"
+
+typedef struct ds_dataset ds_dataset;
+
+typedef struct ds_split_spec {
+    const char *name;   /* e.g. "train" */
+    const char *path;   /* file path */
+} ds_split_spec;
+
+typedef enum { DS_SEV_ERROR, DS_SEV_WARNING } ds_severity;
+
+/* One validation finding. Strings are valid only during the callback. */
+typedef struct ds_issue {
+    const char *split;
+    const char *path;
+    size_t line;            /* 1-based line number in the file */
+    ds_severity severity;
+    const char *message;    /* human reason */
+} ds_issue;
+
+typedef void (*ds_issue_fn)(const ds_issue *issue, void *ctx);
+
+typedef struct ds_open_options {
+    bool validate;          /* validate every row at open */
+    bool skip_invalid;      /* with validate: drop invalid rows instead of failing */
+    unsigned threads;       /* validation threads; 0 = number of cores */
+    ds_issue_fn on_issue;   /* optional: called for each error/warning, in line order */
+    void *ctx;
+} ds_open_options;
+
+/* Opens every split. Returns 0 and *out (caller frees with ds_close), or -1
+ * with a reason in err (unreadable file, duplicate split name, or validation
+ * errors without skip_invalid). */
+int ds_open(ds_dataset **out, const ds_split_spec *splits, size_t nsplits,
+            const ds_open_options *opts, char *err, size_t errsz);
+void ds_close(ds_dataset *ds);
+
+size_t ds_split_count(const ds_dataset *ds);
+const char *ds_split_name(const ds_dataset *ds, size_t split);  /* borrowed */
+size_t ds_split_size(const ds_dataset *ds, size_t split);        /* rows served */
+/* Index of the split called name, or -1. */
+long ds_split_find(const ds_dataset *ds, const char *name);
+/* Counts from validation at open (0 when not validated). */
+size_t ds_skipped_rows(const ds_dataset *ds);
+size_t ds_warning_count(const ds_dataset *ds);
+
+/* A parsed row. Immutable; shared between holders via acquire/release. */
+typedef struct ds_task {
+    char id[96];                 /* "<split>-<index>" */
+    const char *split;           /* borrowed from the dataset */
+    size_t split_index, index;   /* split number; row index within the split */
+    size_t line;                 /* 1-based line in the file */
+    json_t *row;                 /* the whole row */
+    json_t *input;               /* responses_create_params.input (borrowed from row) */
+    json_t *tools;               /* tools normalised to the Responses-API shape, an array */
+    json_t *tool_choice;         /* borrowed or NULL */
+    json_t *parallel_tool_calls; /* borrowed or NULL */
+    json_t *trajectory_id, *info, *agent_ref; /* borrowed or NULL */
+    grade_action *expected;      /* parsed expected action */
+} ds_task;
+
+/* The task at index (0 <= index < ds_split_size) of split. The returned task is
+ * shared and read-only; give it back with ds_task_release. NULL with a reason
+ * in err if the row cannot be parsed. */
+const ds_task *ds_task_acquire(ds_dataset *ds, size_t split, size_t index,
+                               char *err, size_t errsz);
+void ds_task_release(ds_dataset *ds, const ds_task *task);
+
+/* The public description of a task: {"id","split","index"} plus the row's
+ * trajectory_id and info when present. Never contains the expected action.
+ * New reference owned by the caller; NULL on failure. */
+json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index);
+
+/* Resolves a task id to split and index: 0 on success, -1 if unknown. */
+int ds_task_find(const ds_dataset *ds, const char *id, size_t *split, size_t *index);
+
+#endif

@@ -1,0 +1,148 @@
+/* testutil — helpers shared by the Criterion test files: paths, temporary
+ * files and running the fcpivot binary as a child process. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *tu_root(void)
+{
+    const char *r = getenv("FCPIVOT_ROOT");
+    return r ? r : ".";
+}
+
+const char *tu_bin(void)
+{
+    const char *b = getenv("FCPIVOT_BIN");
+    return b ? b : "build/fcpivot";
+}
+
+const char *tu_path(const char *rel)
+{
+    static _Thread_local char buf[4096];
+    snprintf(buf, sizeof buf, "%s/%s", tu_root(), rel);
+    return buf;
+}
+
+const char *tu_shared(const char *rel)
+{
+    static _Thread_local char buf[4096];
+    snprintf(buf, sizeof buf, "%s/../shared/%s", tu_root(), rel);
+    struct stat st;
+    return stat(buf, &st) == 0 ? buf : NULL;
+}
+
+char *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            char *nb = realloc(buf, 2 * cap + 1);
+            if (!nb) { free(buf); buf = NULL; break; }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!buf)
+        return NULL;
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+char *tu_write_temp(const char *data, size_t len, const char *suffix)
+{
+    char tmpl[256];
+    snprintf(tmpl, sizeof tmpl, "/tmp/fcpivot-test-XXXXXX%s", suffix ? suffix : "");
+    int fd = mkstemps(tmpl, suffix ? (int)strlen(suffix) : 0);
+    if (fd < 0)
+        return NULL;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w <= 0) { close(fd); return NULL; }
+        off += (size_t)w;
+    }
+    close(fd);
+    return strdup(tmpl);
+}
+
+/* Appends what fd has to *buf; returns 0 at EOF, 1 if more may come. */
+static int drain(int fd, char **buf, size_t *len, size_t *cap)
+{
+    if (*cap - *len < 65536) {
+        *cap = *cap * 2 + 65536;
+        *buf = realloc(*buf, *cap + 1);
+    }
+    ssize_t r = read(fd, *buf + *len, *cap - *len);
+    if (r > 0) { *len += (size_t)r; return 1; }
+    if (r < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
+    return 0;
+}
+
+int tu_run(char *const argv[], const char *in_data, size_t in_len,
+           char **out, size_t *out_len, char **err)
+{
+    int pin[2], pout[2], perr[2];
+    if (pipe(pin) || pipe(pout) || pipe(perr))
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(pin[0], 0); dup2(pout[1], 1); dup2(perr[1], 2);
+        close(pin[0]); close(pin[1]); close(pout[0]); close(pout[1]);
+        close(perr[0]); close(perr[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(pin[0]); close(pout[1]); close(perr[1]);
+    signal(SIGPIPE, SIG_IGN);
+    fcntl(pin[1], F_SETFL, O_NONBLOCK);
+    size_t in_off = 0;
+    if (!in_data || in_len == 0) { close(pin[1]); pin[1] = -1; }
+    char *ob = NULL, *eb = NULL;
+    size_t ol = 0, oc = 0, el = 0, ec = 0;
+    int out_open = 1, err_open = 1;
+    while (out_open || err_open) {
+        struct pollfd p[3] = {{pout[0], POLLIN, 0}, {perr[0], POLLIN, 0}, {pin[1], POLLOUT, 0}};
+        p[0].fd = out_open ? pout[0] : -1;
+        p[1].fd = err_open ? perr[0] : -1;
+        if (poll(p, 3, -1) < 0 && errno != EINTR)
+            break;
+        if (p[0].revents) out_open = drain(pout[0], &ob, &ol, &oc);
+        if (p[1].revents) err_open = drain(perr[0], &eb, &el, &ec);
+        if (pin[1] >= 0 && p[2].revents) {
+            ssize_t w = write(pin[1], in_data + in_off, in_len - in_off);
+            if (w > 0) in_off += (size_t)w;
+            if (w < 0 && errno != EAGAIN && errno != EINTR) in_off = in_len;
+            if (in_off >= in_len) { close(pin[1]); pin[1] = -1; }
+        }
+    }
+    if (pin[1] >= 0) close(pin[1]);
+    close(pout[0]); close(perr[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!ob) ob = calloc(1, 1); else ob[ol] = '\0';
+    if (!eb) eb = calloc(1, 1); else eb[el] = '\0';
+    if (out) *out = ob; else free(ob);
+    if (out_len) *out_len = ol;
+    if (err) *err = eb; else free(eb);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
