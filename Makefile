@@ -36,6 +36,8 @@ TEST_SRC := $(wildcard tests/*.c)
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:src/%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tobj/%.o)
+BENCH_SRC:= $(wildcard bench/*.c)
+BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 LIB      := $(BUILD)/libfcpivot.a
 BIN      := $(BUILD)/fcpivot
@@ -64,6 +66,11 @@ $(BIN): $(CLI_OBJ) $(LIB)
 
 $(TESTBIN): $(TEST_OBJ) $(LIB) $(BIN)
 	$(CC) $(LDFLAGS) $(TEST_OBJ) $(LIB) $(LDLIBS) -lcriterion -o $@
+
+# Each bench/NAME.c is a stand-alone program linked with the library.
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
@@ -96,8 +103,9 @@ valgrind: deps
 layers:
 	@scripts/check-layers
 
-bench: deps all
-	@bench/run
+bench: deps
+	@$(MAKE) --no-print-directory -j2 all $(BENCH_BIN)
+	@FCPIVOT_BIN=$(abspath $(BIN)) FCPIVOT_BUILD=$(abspath $(BUILD)) bench/run
 
 fuzz: deps
 	@scripts/fuzz $(or $(FUZZ_SECONDS),60)
