@@ -1,0 +1,62 @@
+/* ors — the Open Reward Standard protocol for this environment
+ * (../spec: ors.md Parts 1-2), over the dataset and the grader.
+ *
+ * Owns the session table (thread-safe), the per-call result store used for
+ * reconnects, and prompt/tool rendering. Each handler answers one route; the
+ * HTTP adapter does the routing (including the 308 redirect of unknown first
+ * path segments, using ors_env_matches) and calls ors_reap periodically.
+ */
+#ifndef FCPIVOT_ORS_H
+#define FCPIVOT_ORS_H
+
+#include <stdbool.h>
+#include "ds.h"
+#include "grade.h"
+#include "metrics.h"
+#include "wire.h"
+
+typedef struct ors_config {
+    const char *env_name;     /* default "nemotron-fc-pivot" */
+    grade_config grading;
+    double session_ttl;       /* seconds idle before reaping; default 900 */
+    double result_ttl;        /* seconds a finished call's result is kept; default 60 */
+    double (*clock)(void);    /* monotonic seconds; NULL = CLOCK_MONOTONIC */
+} ors_config;
+
+void ors_config_default(ors_config *cfg);
+
+typedef struct ors_env ors_env;
+
+/* ds and m are borrowed and must outlive the env (m may be NULL). Returns NULL
+ * with a reason on failure. Caller frees with ors_env_free. */
+ors_env *ors_env_new(ds_dataset *ds, const ors_config *cfg, metrics *m,
+                     char *err, size_t errsz);
+void ors_env_free(ors_env *env);
+
+/* True when name is this environment's name (case-insensitive). */
+bool ors_env_matches(const ors_env *env, const char *name);
+const char *ors_env_name(const ors_env *env);
+/* Deletes sessions idle longer than the TTL and expired results; returns the
+ * number of sessions reaped. */
+size_t ors_reap(ors_env *env);
+size_t ors_session_count(ors_env *env);
+
+/* Route handlers. req->param is the environment name for /{env}/... routes. */
+void ors_health(ors_env *env, const wire_request *req, wire_reply *out);
+void ors_list_environments(ors_env *env, const wire_request *req, wire_reply *out);
+void ors_tools(ors_env *env, const wire_request *req, wire_reply *out);
+void ors_splits(ors_env *env, const wire_request *req, wire_reply *out);
+void ors_tasks(ors_env *env, const wire_request *req, wire_reply *out);
+void ors_num_tasks(ors_env *env, const wire_request *req, wire_reply *out);
+void ors_task(ors_env *env, const wire_request *req, wire_reply *out);
+void ors_task_range(ors_env *env, const wire_request *req, wire_reply *out);
+void ors_create_session(ors_env *env, const wire_request *req, wire_reply *out);
+void ors_create(ors_env *env, const wire_request *req, wire_reply *out);
+void ors_ping(ors_env *env, const wire_request *req, wire_reply *out);
+void ors_task_tools(ors_env *env, const wire_request *req, wire_reply *out);
+void ors_prompt(ors_env *env, const wire_request *req, wire_reply *out);
+void ors_call(ors_env *env, const wire_request *req, wire_reply *out);
+void ors_delete(ors_env *env, const wire_request *req, wire_reply *out);
+void ors_delete_session(ors_env *env, const wire_request *req, wire_reply *out);
+
+#endif
