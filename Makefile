@@ -110,5 +110,35 @@ bench: deps
 fuzz: deps
 	@scripts/fuzz $(or $(FUZZ_SECONDS),60)
 
+# libFuzzer targets: fuzz/NAME.c -> build-fuzz/fuzz/NAME, linked with the
+# library compiled by clang with coverage instrumentation and ASan+UBSan.
+# scripts/fuzz builds them (make fuzz-build) and runs each on its corpus.
+FUZZ_BUILD  := build-fuzz
+FUZZ_CC     ?= clang
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -std=c11 $(WARN) -Wno-missing-prototypes -O1 -g -fno-omit-frame-pointer \
+               -pthread $(FUZZ_SAN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_SRC    := $(wildcard fuzz/*.c)
+FUZZ_BIN    := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/fuzz/%)
+FUZZ_OBJ    := $(LIB_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
+
+.PHONY: fuzz-build
+fuzz-build: $(FUZZ_BIN)
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libfcpivot.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz/%: fuzz/%.c fuzz/fuzzutil.h $(FUZZ_BUILD)/libfcpivot.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_BUILD)/libfcpivot.a \
+	  $(LDLIBS) -o $@
+
+-include $(FUZZ_OBJ:.o=.d)
+
 clean:
 	rm -rf build build-san build-fuzz
