@@ -36,6 +36,8 @@ typedef struct ds_issue {
 } ds_issue;
 
 typedef void (*ds_issue_fn)(const ds_issue *issue, void *ctx);
+/* Progress of validation: bytes of all splits done so far out of total. */
+typedef void (*ds_progress_fn)(size_t done, size_t total, void *ctx);
 
 typedef struct ds_open_options {
     bool validate;          /* validate every row at open */
@@ -43,6 +45,7 @@ typedef struct ds_open_options {
     unsigned threads;       /* validation threads; 0 = number of cores */
     ds_issue_fn on_issue;   /* optional: called for each error/warning, in line order */
     void *ctx;
+    ds_progress_fn on_progress; /* optional: called (with ctx) between validation batches */
 } ds_open_options;
 
 /* Opens every split. Returns 0 and *out (caller frees with ds_close), or -1
@@ -60,6 +63,37 @@ long ds_split_find(const ds_dataset *ds, const char *name);
 /* Counts from validation at open (0 when not validated). */
 size_t ds_skipped_rows(const ds_dataset *ds);
 size_t ds_warning_count(const ds_dataset *ds);
+
+/* Rows that failed validation (skipped, or the reason ds_open failed). */
+size_t ds_error_count(const ds_dataset *ds);
+
+/* What ds_open found in one split. */
+typedef struct ds_split_report {
+    const char *name, *path;   /* borrowed from the dataset */
+    bool compressed;           /* gzip or zstd input */
+    size_t bytes;              /* (decompressed) size of the file */
+    size_t lines;              /* lines, blank ones included */
+    size_t rows;               /* non-blank lines */
+    size_t served;             /* rows served (= rows - errors with skip_invalid) */
+    size_t errors, warnings;   /* rows with an error / a warning (when validated) */
+    size_t kinds[4];           /* valid rows by expected action kind (grade_action_kind) */
+} ds_split_report;
+void ds_split_report_get(const ds_dataset *ds, size_t split, ds_split_report *out);
+
+/* Parses "NAME=FILE" (serve's --split) into *out, pointing into arg. Split
+ * names are non-empty and made of letters, digits, '_', '.' and '-'.
+ * 0, or -1 with a reason in err. */
+int ds_split_spec_parse(const char *arg, ds_split_spec *out, char *err, size_t errsz);
+/* True when name is a valid split name. */
+bool ds_split_name_valid(const char *name);
+
+/* The raw text of a served row (borrowed, valid until ds_close; not
+ * NUL-terminated), its length and 1-based line number. NULL if out of range. */
+const char *ds_row_text(const ds_dataset *ds, size_t split, size_t index,
+                        size_t *len, size_t *line);
+/* Parses a served row into a new JSON value owned by the caller, uncached and
+ * unchecked beyond JSON syntax. NULL with a reason in err. */
+json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err, size_t errsz);
 
 /* A parsed row. Immutable; shared between holders via acquire/release. */
 typedef struct ds_task {

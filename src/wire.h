@@ -45,6 +45,9 @@ void wire_reply_sse_event(wire_reply *r, const char *event, const char *data, si
 /* Parses the request body as a JSON object. Returns a new reference, or NULL
  * after setting a 422 reply that says why. */
 json_t *wire_body_object(const wire_request *req, wire_reply *r);
+/* A JSON string from len bytes that may not be valid UTF-8 (invalid
+ * sequences become U+FFFD). New reference; NULL on allocation failure. */
+json_t *wire_string(const char *s, size_t len);
 /* Releases what the reply owns and zeroes it. */
 void wire_reply_free(wire_reply *r);
 

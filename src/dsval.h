@@ -1,0 +1,51 @@
+/* dsval — fast validation of one dataset row (../spec: dataset.md,
+ * "Validation") without building a JSON tree.
+ *
+ * A single pass over the row's bytes checks JSON syntax with the same strictness
+ * as the jansson decoder that later parses the row on demand (valid UTF-8, no
+ * lone surrogate escapes, integers within int64, no real overflow, nesting at
+ * most 2048), and picks out on the way what the row-shape rules need: the type
+ * of responses_create_params, input and tools, every tool's name, and the span
+ * of expected_action. Only that span is then parsed with jansson and handed to
+ * the grader (grade_expected_from_json), so big conversations are never
+ * materialised. A row that passes here is guaranteed to parse with jansson.
+ *
+ * Thread safety: a dsval_ctx is per thread; different contexts run in parallel.
+ */
+#ifndef FCPIVOT_DSVAL_H
+#define FCPIVOT_DSVAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "grade.h"
+
+/* Maximum nesting of arrays/objects (jansson's JSON_PARSER_MAX_DEPTH). */
+#define DSVAL_MAX_DEPTH 2048
+
+typedef struct dsval_ctx dsval_ctx;
+
+/* What validation found about one row. Messages are NUL-terminated. */
+typedef struct dsval_result {
+    bool error;                 /* the row is invalid */
+    char error_msg[320];
+    bool warning;               /* an expected call names a tool not listed */
+    char warning_msg[320];
+    grade_action_kind kind;     /* expected action kind (NONE when invalid) */
+    uint32_t n_input, n_tools;  /* input items and tools */
+} dsval_result;
+
+/* A per-thread scratch context. NULL on allocation failure; free with
+ * dsval_ctx_free. */
+dsval_ctx *dsval_ctx_new(void);
+void dsval_ctx_free(dsval_ctx *ctx);
+
+/* Validates the row text p[0..len) (one line without its newline). Always
+ * fills *out; never fails otherwise. */
+void dsval_row(dsval_ctx *ctx, const char *p, size_t len, dsval_result *out);
+
+/* Checks p[0..len) is one JSON value exactly as strict as the row loader.
+ * Returns true, or false with the reason (and byte column) in err. */
+bool dsval_json(const char *p, size_t len, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,721 @@
+/* ors — Open Reward Standard handlers for this environment (see ors.h).
+ *
+ * Each handler validates in the order the spec implies (environment, session
+ * header, body, then semantics) and answers with {"detail": ...} errors. The
+ * session table (session.h) holds the per-session state; prompt.h renders
+ * tools and prompts. /call grades the task's one submission and keeps every
+ * call's result in the session for result_ttl seconds, so a client that lost
+ * the stream can replay it by task_id without grading twice.
+ */
+#include "ors.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "prompt.h"
+#include "session.h"
+
+#define DEFAULT_ENV_NAME "nemotron-fc-pivot"
+#define MAX_SID_LEN 1024
+#define MAX_TOMBSTONES 100000
+#define SSE_PIECE 4096
+
+struct ors_env {
+    ds_dataset *ds;
+    ors_config cfg;
+    char *env_name;              /* owned copy of cfg.env_name */
+    metrics *m;
+    sess_table *sessions;
+};
+
+void ors_config_default(ors_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->env_name = DEFAULT_ENV_NAME;
+    grade_config_default(&cfg->grading);
+    cfg->session_ttl = 900;
+    cfg->result_ttl = 60;
+    cfg->clock = NULL;
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_of(const ors_env *env)
+{
+    return env->cfg.clock ? env->cfg.clock() : monotonic_seconds();
+}
+
+ors_env *ors_env_new(ds_dataset *ds, const ors_config *cfg, metrics *m, char *err, size_t errsz)
+{
+    ors_config def;
+    if (!cfg) {
+        ors_config_default(&def);
+        cfg = &def;
+    }
+    if (!ds) {
+        snprintf(err, errsz, "no dataset");
+        return NULL;
+    }
+    const char *name = cfg->env_name && *cfg->env_name ? cfg->env_name : DEFAULT_ENV_NAME;
+    if (strchr(name, '/')) {
+        snprintf(err, errsz, "environment name '%s' must not contain '/'", name);
+        return NULL;
+    }
+    ors_env *env = calloc(1, sizeof *env);
+    if (env) {
+        env->ds = ds;
+        env->cfg = *cfg;
+        env->m = m;
+        env->env_name = strdup(name);
+        env->cfg.env_name = env->env_name;
+        env->sessions = sess_table_new(ds, cfg->session_ttl, MAX_TOMBSTONES);
+    }
+    if (!env || !env->env_name || !env->sessions) {
+        snprintf(err, errsz, "out of memory");
+        ors_env_free(env);
+        return NULL;
+    }
+    return env;
+}
+
+void ors_env_free(ors_env *env)
+{
+    if (!env)
+        return;
+    sess_table_free(env->sessions);
+    free(env->env_name);
+    free(env);
+}
+
+bool ors_env_matches(const ors_env *env, const char *name)
+{
+    return name && strcasecmp(name, env->env_name) == 0;
+}
+
+const char *ors_env_name(const ors_env *env)
+{
+    return env->env_name;
+}
+
+static void publish_session_count(ors_env *env)
+{
+    metrics_set_active_sessions(env->m, (long)sess_count(env->sessions));
+}
+
+size_t ors_reap(ors_env *env)
+{
+    size_t n = sess_reap(env->sessions, now_of(env), env->cfg.session_ttl);
+    publish_session_count(env);
+    return n;
+}
+
+size_t ors_session_count(ors_env *env)
+{
+    return sess_count(env->sessions);
+}
+
+/* ---- shared checks ------------------------------------------------------ */
+
+/* For /{env}/... routes: false (after a 404 reply) when the path names
+ * another environment. The router only sends known names; this is a guard. */
+static bool env_ok(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!req->param || ors_env_matches(env, req->param))
+        return true;
+    wire_reply_detail(out, 404, "unknown environment '%s'", req->param);
+    return false;
+}
+
+/* The X-Session-ID header, or NULL after a 400 reply. */
+static const char *session_header(const wire_request *req, wire_reply *out)
+{
+    if (!req->session_id || !*req->session_id) {
+        wire_reply_detail(out, 400, "X-Session-ID header is required");
+        return NULL;
+    }
+    if (strlen(req->session_id) > MAX_SID_LEN) {
+        wire_reply_detail(out, 400, "X-Session-ID header is longer than %d bytes", MAX_SID_LEN);
+        return NULL;
+    }
+    return req->session_id;
+}
+
+/* The active session named by the request (a reference to release), or NULL
+ * after a 400/404/410 reply. Refreshes its last-seen time. */
+static sess *active_session(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    const char *sid = session_header(req, out);
+    if (!sid)
+        return NULL;
+    sess_state st;
+    sess *s = sess_get(env->sessions, sid, now_of(env), &st);
+    if (!s) {
+        if (st == SESS_DELETED)
+            wire_reply_detail(out, 410, "Session deleted");
+        else
+            wire_reply_detail(out, 404, "Active environment not found");
+    }
+    return s;
+}
+
+/* Python's seq[i] for a sequence of n: 0 and the index, or -1. */
+static int python_index(json_int_t i, size_t n, size_t *out)
+{
+    json_int_t len = (json_int_t)n;
+    if (i < -len || i >= len)
+        return -1;
+    *out = (size_t)(i < 0 ? i + len : i);
+    return 0;
+}
+
+/* Reads body field "split" (required string) and resolves it; -1 after a
+ * 422 (missing/not a string) or 400 (unknown) reply. */
+static int body_split(ors_env *env, const json_t *body, wire_reply *out, size_t *split)
+{
+    const json_t *v = json_object_get(body, "split");
+    if (!v) {
+        wire_reply_detail(out, 422, "split: field required");
+        return -1;
+    }
+    if (!json_is_string(v)) {
+        wire_reply_detail(out, 422, "split: must be a string");
+        return -1;
+    }
+    long idx = ds_split_find(env->ds, json_string_value(v));
+    if (idx < 0) {
+        wire_reply_detail(out, 400, "Invalid split");
+        return -1;
+    }
+    *split = (size_t)idx;
+    return 0;
+}
+
+/* Reads an optional integer field: 1 when present (value in *out), 0 when
+ * absent or null, -1 after a 422 reply when it is not an integer. */
+static int body_int(const json_t *body, const char *key, wire_reply *out, json_int_t *value)
+{
+    const json_t *v = json_object_get(body, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v)) {
+        wire_reply_detail(out, 422, "%s: must be an integer", key);
+        return -1;
+    }
+    *value = json_integer_value(v);
+    return 1;
+}
+
+/* Appends the public tasks [start, stop) of split to list. -1 on failure. */
+static int append_tasks(ors_env *env, json_t *list, size_t split, size_t start, size_t stop)
+{
+    for (size_t i = start; i < stop; i++)
+        if (json_array_append_new(list, ds_task_public(env->ds, split, i)) != 0)
+            return -1;
+    return 0;
+}
+
+static void reply_or_oom(wire_reply *out, json_t *body)
+{
+    if (body)
+        wire_reply_json(out, 200, body);
+    else
+        wire_reply_detail(out, 500, "out of memory");
+}
+
+/* ---- session-less routes ---------------------------------------------- */
+
+void ors_health(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    (void)env;
+    (void)req;
+    reply_or_oom(out, json_pack("{s:s}", "status", "ok"));
+}
+
+void ors_list_environments(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    (void)req;
+    reply_or_oom(out, json_pack("[s]", env->env_name));
+}
+
+void ors_tools(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    json_t *tools = prompt_shared_tools();
+    reply_or_oom(out, tools ? json_pack("{s:o}", "tools", tools) : NULL);
+}
+
+static const char *split_type(const char *name)
+{
+    if (strcmp(name, "train") == 0 || strcmp(name, "validation") == 0 ||
+        strcmp(name, "test") == 0)
+        return name;
+    return "validation";
+}
+
+void ors_splits(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < ds_split_count(env->ds); i++) {
+        const char *name = ds_split_name(env->ds, i);
+        if (json_array_append_new(list, json_pack("{s:s, s:s}", "name", name, "type",
+                                                  split_type(name))) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    reply_or_oom(out, list);
+}
+
+void ors_tasks(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    json_t *body = wire_body_object(req, out);
+    size_t split;
+    if (!body || body_split(env, body, out, &split) != 0) {
+        json_decref(body);
+        return;
+    }
+    json_decref(body);
+    json_t *list = json_array();
+    if (list && append_tasks(env, list, split, 0, ds_split_size(env->ds, split)) != 0) {
+        json_decref(list);
+        list = NULL;
+    }
+    reply_or_oom(out, list ? json_pack("{s:o, s:s}", "tasks", list, "env_name", env->env_name)
+                           : NULL);
+}
+
+void ors_num_tasks(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    json_t *body = wire_body_object(req, out);
+    size_t split;
+    if (!body || body_split(env, body, out, &split) != 0) {
+        json_decref(body);
+        return;
+    }
+    json_decref(body);
+    reply_or_oom(out, json_pack("{s:I}", "num_tasks",
+                                (json_int_t)ds_split_size(env->ds, split)));
+}
+
+void ors_task(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    json_t *body = wire_body_object(req, out);
+    size_t split, index;
+    json_int_t i = 0;
+    int has = -1;
+    if (body && body_split(env, body, out, &split) == 0) {
+        has = body_int(body, "index", out, &i);
+        if (has == 0)
+            wire_reply_detail(out, 422, "index: field required");
+    }
+    json_decref(body);
+    if (has != 1)
+        return;
+    if (python_index(i, ds_split_size(env->ds, split), &index) != 0) {
+        wire_reply_detail(out, 400, "Invalid index");
+        return;
+    }
+    json_t *task = ds_task_public(env->ds, split, index);
+    reply_or_oom(out, task ? json_pack("{s:o}", "task", task) : NULL);
+}
+
+/* Python slice bound: missing -> dflt, negative counts from the end (floored
+ * at 0), capped at n. */
+static size_t slice_bound(int has, json_int_t v, size_t dflt, size_t n)
+{
+    if (has != 1)
+        return dflt;
+    json_int_t len = (json_int_t)n;
+    if (v < 0)
+        v = v + len < 0 ? 0 : v + len;
+    return v > len ? n : (size_t)v;
+}
+
+void ors_task_range(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    json_t *body = wire_body_object(req, out);
+    size_t split;
+    json_int_t a = 0, b = 0;
+    int has_a = -1, has_b = -1;
+    if (body && body_split(env, body, out, &split) == 0) {
+        has_a = body_int(body, "start", out, &a);
+        if (has_a >= 0)
+            has_b = body_int(body, "stop", out, &b);
+    }
+    json_decref(body);
+    if (has_a < 0 || has_b < 0)
+        return;
+    size_t n = ds_split_size(env->ds, split);
+    size_t start = slice_bound(has_a, a, 0, n), stop = slice_bound(has_b, b, n, n);
+    json_t *list = json_array();
+    if (list && start < stop && append_tasks(env, list, split, start, stop) != 0) {
+        json_decref(list);
+        list = NULL;
+    }
+    reply_or_oom(out, list ? json_pack("{s:o}", "tasks", list) : NULL);
+}
+
+/* ---- sessions ----------------------------------------------------------- */
+
+void ors_create_session(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    (void)env;
+    (void)req;
+    char sid[37];
+    if (sess_uuid4(sid) != 0) {
+        wire_reply_detail(out, 500, "no random source for a session id");
+        return;
+    }
+    wire_reply_sse_event(out, "task_id", sid, strlen(sid));
+    wire_reply_sse_event(out, "end", "", 0);
+}
+
+/* Resolves a client's task_spec to split and index, by "id" or else by its
+ * "split" and "index"; anything else in it (an expected_action included) is
+ * ignored. -1 after a 400 `Unknown task` reply. */
+static int resolve_task_spec(ors_env *env, const json_t *spec, wire_reply *out,
+                             size_t *split, size_t *index)
+{
+    const char *id = json_string_value(json_object_get(spec, "id"));
+    if (id && ds_task_find(env->ds, id, split, index) == 0)
+        return 0;
+    const char *sname = json_string_value(json_object_get(spec, "split"));
+    const json_t *iv = json_object_get(spec, "index");
+    long s = sname ? ds_split_find(env->ds, sname) : -1;
+    if (!id && s >= 0 && json_is_integer(iv) &&
+        python_index(json_integer_value(iv), ds_split_size(env->ds, (size_t)s), index) == 0) {
+        *split = (size_t)s;
+        return 0;
+    }
+    wire_reply_detail(out, 400, "Unknown task");
+    return -1;
+}
+
+/* Resolves the task a /create body names: exactly one of task_spec or
+ * (split and index). -1 after a 422 or 400 reply. */
+static int resolve_create_task(ors_env *env, const json_t *body, wire_reply *out,
+                               size_t *split, size_t *index)
+{
+    const json_t *spec = json_object_get(body, "task_spec");
+    bool has_spec = spec && !json_is_null(spec);
+    const json_t *sv = json_object_get(body, "split"), *iv = json_object_get(body, "index");
+    bool has_split = sv && !json_is_null(sv), has_index = iv && !json_is_null(iv);
+    if (has_spec && (has_split || has_index)) {
+        wire_reply_detail(out, 422, "give either task_spec or split and index, not both");
+        return -1;
+    }
+    if (has_spec) {
+        if (!json_is_object(spec)) {
+            wire_reply_detail(out, 422, "task_spec: must be an object");
+            return -1;
+        }
+        return resolve_task_spec(env, spec, out, split, index);
+    }
+    if (!has_split || !has_index) {
+        wire_reply_detail(out, 422, has_split   ? "index: field required with split"
+                                    : has_index ? "split: field required with index"
+                                                : "either task_spec or split and index is required");
+        return -1;
+    }
+    json_int_t i = 0;
+    if (body_split(env, body, out, split) != 0 || body_int(body, "index", out, &i) < 0)
+        return -1;
+    if (python_index(i, ds_split_size(env->ds, *split), index) != 0) {
+        wire_reply_detail(out, 400, "Invalid index");
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates the body of /create up to the task; -1 after a reply. */
+static int check_create_body(ors_env *env, const json_t *body, wire_reply *out)
+{
+    const json_t *name = json_object_get(body, "env_name");
+    if (name && !json_is_null(name)) {
+        if (!json_is_string(name)) {
+            wire_reply_detail(out, 422, "env_name: must be a string");
+            return -1;
+        }
+        if (!ors_env_matches(env, json_string_value(name))) {
+            wire_reply_detail(out, 404, "unknown environment '%s'", json_string_value(name));
+            return -1;
+        }
+    }
+    const json_t *secrets = json_object_get(body, "secrets");
+    if (secrets && !json_is_null(secrets) && !json_is_object(secrets)) {
+        wire_reply_detail(out, 422, "secrets: must be an object");
+        return -1;
+    }
+    return 0;
+}
+
+void ors_create(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    const char *sid = session_header(req, out);
+    if (!sid)
+        return;
+    json_t *body = wire_body_object(req, out);
+    size_t split, index;
+    int ok = body && check_create_body(env, body, out) == 0 &&
+             resolve_create_task(env, body, out, &split, &index) == 0;
+    json_decref(body);
+    if (!ok)
+        return;
+    char err[256];
+    const ds_task *task = ds_task_acquire(env->ds, split, index, err, sizeof err);
+    if (!task) {
+        wire_reply_detail(out, 500, "task cannot be loaded: %s", err);
+        return;
+    }
+    int rc = sess_create(env->sessions, sid, task, now_of(env));
+    if (rc != 0) {
+        ds_task_release(env->ds, task);
+        if (rc == 1)
+            wire_reply_detail(out, 400, "Session already exists");
+        else
+            wire_reply_detail(out, 500, "out of memory");
+        return;
+    }
+    publish_session_count(env);
+    reply_or_oom(out, json_pack("{s:s}", "sid", sid));
+}
+
+void ors_ping(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    sess *s = active_session(env, req, out);
+    if (!s)
+        return;
+    sess_release(env->sessions, s);
+    reply_or_oom(out, json_pack("{s:s}", "status", "ok"));
+}
+
+void ors_task_tools(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    sess *s = active_session(env, req, out);
+    if (!s)
+        return;
+    json_t *tools = prompt_task_tools(sess_task(s));
+    sess_release(env->sessions, s);
+    reply_or_oom(out, tools ? json_pack("{s:o}", "tools", tools) : NULL);
+}
+
+void ors_prompt(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    sess *s = active_session(env, req, out);
+    if (!s)
+        return;
+    json_t *blocks = prompt_blocks(sess_task(s));
+    sess_release(env->sessions, s);
+    reply_or_oom(out, blocks);
+}
+
+void ors_delete(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    const char *sid = session_header(req, out);
+    if (!sid)
+        return;
+    sess_delete(env->sessions, sid, now_of(env));
+    publish_session_count(env);
+    reply_or_oom(out, json_pack("{s:s}", "sid", sid));
+}
+
+void ors_delete_session(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    (void)env;
+    const char *sid = session_header(req, out);
+    if (sid)
+        reply_or_oom(out, json_pack("{s:s}", "sid", sid));
+}
+
+/* ---- /call -------------------------------------------------------------- */
+
+static json_t *tool_error(const char *fmt, const char *arg)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, arg);
+    json_t *text = wire_string(msg, strlen(msg));
+    return text ? json_pack("{s:b, s:o}", "ok", 0, "error", text) : NULL;
+}
+
+/* The actual action of a call of tool name with input, or NULL with *error
+ * set to the tool result that refuses it (the submission is then not
+ * consumed). */
+static grade_action *action_of_call(const ds_task *task, const char *name, const json_t *input,
+                                    json_t **error)
+{
+    *error = NULL;
+    if (strcmp(name, PROMPT_SUBMIT_TOOL) == 0 && !prompt_row_has_tool(task, name)) {
+        const json_t *content = json_object_get(input, "content");
+        if (!json_is_string(content)) {
+            *error = tool_error("invalid input for '%s': 'content' must be a string", name);
+            return NULL;
+        }
+        return grade_action_message(json_string_value(content), json_string_length(content));
+    }
+    if (!prompt_row_has_tool(task, name)) {
+        *error = tool_error("'%s' is not a valid tool", name);
+        return NULL;
+    }
+    char *args = json_dumps(input, JSON_COMPACT | JSON_ENSURE_ASCII);
+    grade_action *a = args ? grade_action_call(name, args, strlen(args)) : NULL;
+    free(args);
+    return a;
+}
+
+static json_t *graded_output(const ds_task *task, grade_verdict v)
+{
+    const char *category = grade_category_text(v.category);
+    char text[512];
+    if (v.reward == 1.0)
+        snprintf(text, sizeof text, "Correct.");
+    else
+        snprintf(text, sizeof text, "Incorrect: %s", category);
+    return json_pack("{s:b, s:{s:[{s:s, s:s, s:n}], s:{s:s, s:s}, s:f, s:b}}", "ok", 1,
+                     "output", "blocks", "type", "text", "text", text, "detail", "metadata",
+                     "category", category, "expected_type",
+                     grade_action_type_name(task->expected), "reward", v.reward, "finished", 1);
+}
+
+/* Runs one call of the session's task: the tool result object (new
+ * reference), or NULL on allocation failure. Grades at most once per session. */
+static json_t *run_call(ors_env *env, sess *s, const char *name, const json_t *input)
+{
+    const ds_task *task = sess_task(s);
+    if (sess_submitted(s))
+        return tool_error("task already %s", "submitted");
+    json_t *error;
+    grade_action *actual = action_of_call(task, name, input, &error);
+    if (!actual)
+        return error;
+    if (!sess_claim_submission(s)) {
+        grade_action_free(actual);
+        return tool_error("task already %s", "submitted");
+    }
+    double t0 = monotonic_seconds();
+    grade_verdict v = grade_judge(&env->cfg.grading, task->expected, actual);
+    metrics_observe_submission(env->m, v.reward, monotonic_seconds() - t0);
+    grade_action_free(actual);
+    return graded_output(task, v);
+}
+
+/* The SSE stream of one call result: task_id, then the text in pieces of at
+ * most SSE_PIECE bytes (characters: the text is ASCII), the last as "end". */
+static void reply_call_stream(wire_reply *out, const char *call_id, const char *text, size_t len)
+{
+    wire_reply_sse_event(out, "task_id", call_id, strlen(call_id));
+    size_t pos = 0;
+    do {
+        size_t n = len - pos > SSE_PIECE ? SSE_PIECE : len - pos;
+        wire_reply_sse_event(out, pos + n < len ? "chunk" : "end", text + pos, n);
+        pos += n;
+    } while (pos < len);
+}
+
+static void reply_call_error(wire_reply *out, const char *message)
+{
+    wire_reply_sse_event(out, "error", message, strlen(message));
+}
+
+/* Reads the /call body: name (string), input (object), task_id (optional
+ * string). -1 after a 422 reply. */
+static int call_fields(const json_t *body, wire_reply *out, const char **name,
+                       const json_t **input, const char **task_id)
+{
+    const json_t *n = json_object_get(body, "name"), *in = json_object_get(body, "input");
+    const json_t *tid = json_object_get(body, "task_id");
+    if (!json_is_string(n)) {
+        wire_reply_detail(out, 422, n ? "name: must be a string" : "name: field required");
+        return -1;
+    }
+    if (!json_is_object(in)) {
+        wire_reply_detail(out, 422, in ? "input: must be an object" : "input: field required");
+        return -1;
+    }
+    if (tid && !json_is_null(tid) && !json_is_string(tid)) {
+        wire_reply_detail(out, 422, "task_id: must be a string");
+        return -1;
+    }
+    *name = json_string_value(n);
+    *input = in;
+    *task_id = json_string_value(tid);
+    return 0;
+}
+
+static void replay_call(ors_env *env, sess *s, const char *task_id, wire_reply *out)
+{
+    size_t len;
+    char *text = sess_result_get(s, task_id, now_of(env), &len);
+    if (!text) {
+        reply_call_error(out, "unknown task_id");
+        return;
+    }
+    reply_call_stream(out, task_id, text, len);
+    free(text);
+}
+
+static void run_and_store_call(ors_env *env, sess *s, const char *name, const json_t *input,
+                               wire_reply *out)
+{
+    char call_id[37];
+    if (sess_uuid4(call_id) != 0) {
+        reply_call_error(out, "no random source for a task id");
+        return;
+    }
+    json_t *result = run_call(env, s, name, input);
+    char *text = result ? json_dumps(result, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(result);
+    if (!text) {
+        reply_call_error(out, "out of memory");
+        return;
+    }
+    size_t len = strlen(text);
+    /* A result that cannot be stored still reaches the client; only a
+     * reconnect would miss it. */
+    (void)sess_result_put(s, call_id, text, len, now_of(env) + env->cfg.result_ttl);
+    reply_call_stream(out, call_id, text, len);
+    free(text);
+}
+
+void ors_call(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    sess *s = active_session(env, req, out);
+    if (!s)
+        return;
+    json_t *body = wire_body_object(req, out);
+    const char *name, *task_id;
+    const json_t *input;
+    if (body && call_fields(body, out, &name, &input, &task_id) == 0) {
+        if (task_id)
+            replay_call(env, s, task_id, out);
+        else
+            run_and_store_call(env, s, name, input, out);
+    }
+    json_decref(body);
+    sess_release(env->sessions, s);
+}
