@@ -37,8 +37,6 @@
 #define DEFAULT_REPO "nvidia/Nemotron-RL-Agentic-Function-Calling-Pivot-v1"
 #define DEFAULT_FILE "train.jsonl"
 #define MAX_ISSUES_SHOWN 20
-/* TEMPORARY: 0 until the dataset layer (branch ds) is merged. */
-#define DS_LANDED 0
 
 typedef struct dl_options {
     const char *repo, *out_dir, *url, *file;
@@ -474,7 +472,6 @@ static attempt_result attempt(const dl_options *o, const char *url, const char *
     return res;
 }
 
-#if DS_LANDED
 typedef struct issue_counter {
     size_t errors, warnings, shown;
 } issue_counter;
@@ -511,13 +508,6 @@ static int validate_file(const char *path)
     ds_close(ds);
     return 0;
 }
-#else
-static int validate_file(const char *path)
-{
-    fprintf(stderr, "fcpivot download: validation of %s not built in yet; use --no-validate\n", path);
-    return -1;
-}
-#endif
 
 int cli_download(int argc, char **argv)
 {

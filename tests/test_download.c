@@ -288,11 +288,12 @@ Test(download, http_full_download)
     srv_start(&s, body, len);
     char *dir = make_tmpdir(), url[128], *err;
     snprintf(url, sizeof url, "http://127.0.0.1:%d/data/train.jsonl", s.port);
-    int rc = run_download(url, dir, "--no-validate", &err);
+    int rc = run_download(url, dir, NULL, &err);
     srv_stop(&s);
     cr_assert_eq(rc, 0, "stderr: %s", err);
     assert_file_is(dir, "train.jsonl", body, len);
     cr_assert(!exists(dir, "train.jsonl.part"));
+    cr_assert(strstr(err, "validated: 500 rows, 0 warnings"), "stderr: %s", err);
     cr_assert(strstr(s.requests, "GET /data/train.jsonl HTTP/1.1"), "%s", s.requests);
     cr_assert(!strcasestr(s.requests, "\r\nRange:"), "a fresh download sent a Range");
     cr_assert(strstr(err, "100%"), "no final progress line: %s", err);
@@ -501,6 +502,48 @@ Test(download, progress_bar_on_a_tty)
     cr_assert(strstr(out, "\r["), "no redrawn bar: %s", out);
     cr_assert(strstr(out, "100%") && strstr(out, "/s") && strstr(out, "ETA"), "%s", out);
     assert_file_is(dir, strrchr(src, '/') + 1, body, len);
+    rm_tree(dir);
+    unlink(src);
+    free(src); free(dir); free(body);
+}
+
+/* The downloaded file is validated; a bad one fails the command but is kept
+ * (never lose data) and the reasons name the lines. */
+Test(download, invalid_dataset_fails_validation_but_is_kept)
+{
+    size_t len;
+    char *good = make_dataset(3, &len);
+    size_t blen = len + 64;
+    char *body = malloc(blen);
+    int n = snprintf(body, blen, "%s{\"responses_create_params\": 7}\n", good);
+    mini_srv s;
+    srv_start(&s, body, (size_t)n);
+    char *dir = make_tmpdir(), url[128], *err;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/data/train.jsonl", s.port);
+    int rc = run_download(url, dir, NULL, &err);
+    srv_stop(&s);
+    cr_assert_eq(rc, 1, "stderr: %s", err);
+    cr_assert(strstr(err, "train.jsonl:4: error:"), "no line number: %s", err);
+    cr_assert(strstr(err, "does not validate"), "%s", err);
+    assert_file_is(dir, "train.jsonl", body, (size_t)n);
+    free(err);
+    rm_tree(dir);
+    free(dir); free(body); free(good);
+}
+
+Test(download, resume_then_validate_via_file_url)
+{
+    size_t len;
+    char *body = make_dataset(40, &len);
+    char *src = tu_write_temp(body, len, ".jsonl");
+    char *dir = make_tmpdir(), url[512], part[256], *err;
+    snprintf(url, sizeof url, "file://%s", src);
+    snprintf(part, sizeof part, "%s.part", strrchr(src, '/') + 1);
+    write_at(dir, part, body, len / 2);
+    cr_assert_eq(run_download(url, dir, NULL, &err), 0, "stderr: %s", err);
+    cr_assert(strstr(err, "validated: 40 rows"), "%s", err);
+    assert_file_is(dir, strrchr(src, '/') + 1, body, len);
+    free(err);
     rm_tree(dir);
     unlink(src);
     free(src); free(dir); free(body);
