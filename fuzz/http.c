@@ -1,0 +1,261 @@
+/* Fuzz target: HTTP request handling of the whole server (http + server +
+ * ors + gym), in-process on loopback.
+ *
+ * LLVMFuzzerInitialize writes a small dataset (a call, a message and a batch
+ * task), opens it and starts the server on an ephemeral 127.0.0.1 port with a
+ * 64 KiB body limit and a short session TTL. Each input is sent as raw bytes
+ * on a new connection (so several pipelined requests per input are possible,
+ * e.g. a whole episode), the write side is shut down and the reply read
+ * until the server closes. Checks: the server closes the connection within a
+ * bound (no hang), every reply is well-framed HTTP/1.1 (status line, headers,
+ * Content-Length or chunked body), no reply is a 500 (an internal error is a
+ * bug: every failure has a proper status), and every JSON body parses. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "ds.h"
+#include "fuzzutil.h"
+#include "server.h"
+
+#define CLOSE_DEADLINE_S 8.0
+
+static unsigned g_port;
+
+static const char ROWS[] =
+    "{\"responses_create_params\": {\"input\": [{\"role\": \"user\", \"content\": \"Weather in "
+    "Paris?\"}], \"tools\": [{\"type\": \"function\", \"name\": \"get_weather\", \"parameters\": "
+    "{\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}}}]}, "
+    "\"expected_action\": {\"type\": \"function_call\", \"name\": \"get_weather\", "
+    "\"arguments\": \"{\\\"city\\\": \\\"Paris\\\"}\"}, \"trajectory_id\": 1, \"info\": "
+    "{\"turn\": 1}}\n"
+    "{\"responses_create_params\": {\"input\": [{\"role\": \"user\", \"content\": [{\"type\": "
+    "\"input_text\", \"text\": \"Hi\"}], \"type\": \"message\"}], \"tools\": []}, "
+    "\"expected_action\": {\"type\": \"message\", \"content\": \"Hello!\"}}\n"
+    "{\"responses_create_params\": {\"input\": [{\"role\": \"user\", \"content\": \"Two "
+    "cities\"}], \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
+    "\"parameters\": {\"type\": \"object\"}}}]}, \"expected_action\": {\"type\": "
+    "\"function_call_batch\", \"calls\": [{\"type\": \"function_call\", \"name\": "
+    "\"get_weather\", \"arguments\": \"{\\\"city\\\": \\\"Paris\\\"}\"}, {\"type\": "
+    "\"function_call\", \"name\": \"get_weather\", \"arguments\": \"{\\\"city\\\": "
+    "\\\"Rome\\\"}\"}]}}\n";
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc; (void)argv;
+    char path[128], err[512];
+    snprintf(path, sizeof path, "/tmp/fcpivot-fuzz-http-%d.jsonl", (int)getpid());
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(ROWS, f) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "fuzz http: cannot write %s\n", path);
+        exit(1);
+    }
+    ds_split_spec split = {.name = "train", .path = path};
+    ds_open_options dopts = {.validate = true, .threads = 1};
+    ds_dataset *ds;
+    if (ds_open(&ds, &split, 1, &dopts, err, sizeof err) != 0) {
+        fprintf(stderr, "fuzz http: dataset: %s\n", err);
+        exit(1);
+    }
+    unlink(path);   /* the mapping stays valid */
+    metrics *m = metrics_new();
+    ors_config ocfg;
+    ors_config_default(&ocfg);
+    ocfg.session_ttl = 5;
+    ocfg.result_ttl = 5;
+    ors_env *ors = ors_env_new(ds, &ocfg, m, err, sizeof err);
+    grade_config gcfg;
+    grade_config_default(&gcfg);
+    gym_env *gym = gym_env_new(&gcfg, m);
+    server_options so;
+    server_options_default(&so);
+    so.port = 0;
+    so.threads = 2;
+    so.max_body = 64 << 10;
+    so.idle_timeout = 5;
+    so.reap_interval = 1;
+    so.quiet = true;
+    server *s = ors && gym ? server_start(&so, ors, gym, m, err, sizeof err) : NULL;
+    if (!s) {
+        fprintf(stderr, "fuzz http: server: %s\n", err);
+        exit(1);
+    }
+    g_port = server_port(s);
+    /* The server lives until the process exits: libFuzzer never returns. */
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sends data and reads until EOF; returns the reply bytes (owned). */
+static char *exchange(const uint8_t *data, size_t size, size_t *out_len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    FUZZ_CHECK(fd >= 0, "socket: %s", strerror(errno));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
+    FUZZ_CHECK(rc == 0 || errno == EINPROGRESS, "connect: %s", strerror(errno));
+    size_t sent = 0, len = 0, cap = 65536;
+    char *buf = malloc(cap + 1);
+    bool wr_open = true;
+    double deadline = now_s() + CLOSE_DEADLINE_S;
+    for (;;) {
+        if (wr_open && sent == size) {
+            shutdown(fd, SHUT_WR);
+            wr_open = false;
+        }
+        struct pollfd p = {fd, (short)(POLLIN | (wr_open ? POLLOUT : 0)), 0};
+        double left = deadline - now_s();
+        FUZZ_CHECK(left > 0, "the server neither answered nor closed within %.0f s "
+                   "(%zu of %zu bytes sent, %zu received)", CLOSE_DEADLINE_S, sent, size, len);
+        if (poll(&p, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR)
+            break;
+        if (wr_open && (p.revents & POLLOUT)) {
+            ssize_t w = send(fd, data + sent, size - sent, MSG_NOSIGNAL);
+            if (w > 0)
+                sent += (size_t)w;
+            else if (w < 0 && errno != EAGAIN && errno != EINTR)
+                wr_open = false;   /* the server closed first (e.g. after a 413) */
+        }
+        if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+            if (cap - len < 4096) {
+                cap *= 2;
+                buf = realloc(buf, cap + 1);
+            }
+            ssize_t r = recv(fd, buf + len, cap - len, 0);
+            if (r > 0)
+                len += (size_t)r;
+            else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+                break;
+        }
+    }
+    close(fd);
+    buf[len] = '\0';
+    *out_len = len;
+    return buf;
+}
+
+/* Value of header name in head[0..n) (not NUL-terminated), copied; "" if absent. */
+static void header(const char *head, size_t n, const char *name, char *out, size_t outsz)
+{
+    size_t nl = strlen(name);
+    out[0] = '\0';
+    for (size_t i = 0; i + nl + 1 < n; i++) {
+        if ((i == 0 || head[i - 1] == '\n') && !strncasecmp(head + i, name, nl) &&
+            head[i + nl] == ':') {
+            size_t j = i + nl + 1, k = 0;
+            while (j < n && head[j] == ' ')
+                j++;
+            while (j < n && head[j] != '\r' && head[j] != '\n' && k + 1 < outsz)
+                out[k++] = head[j++];
+            out[k] = '\0';
+            return;
+        }
+    }
+}
+
+/* Decodes a chunked body at p[0..n) into a new buffer; -1 if malformed or
+ * incomplete. *used = bytes consumed. */
+static long dechunk(const char *p, size_t n, char **body, size_t *blen, size_t *used)
+{
+    size_t i = 0, cap = 1024, len = 0;
+    char *b = malloc(cap);
+    for (;;) {
+        char *end;
+        unsigned long sz = strtoul(p + i, &end, 16);
+        const char *crlf = memmem(p + i, n - i, "\r\n", 2);
+        if (!crlf || end == p + i) { free(b); return -1; }
+        i = (size_t)(crlf - p) + 2;
+        if (sz == 0) {
+            const char *fin = memmem(p + i - 2, n - (i - 2), "\r\n\r\n", 4);
+            if (!fin) { free(b); return -1; }
+            *used = (size_t)(fin - p) + 4;
+            break;
+        }
+        if (sz > n - i || n - i - sz < 2) { free(b); return -1; }
+        while (len + sz + 1 > cap) { cap *= 2; b = realloc(b, cap); }
+        memcpy(b + len, p + i, sz);
+        len += sz;
+        i += sz + 2;
+    }
+    b[len] = '\0';
+    *body = b;
+    *blen = len;
+    return 0;
+}
+
+/* Walks the replies in buf, checking framing, status and JSON bodies. */
+static void check_replies(const char *buf, size_t len)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        const char *r = buf + pos;
+        size_t left = len - pos;
+        FUZZ_CHECK(left >= 12 && !memcmp(r, "HTTP/1.", 7), "reply %zu bytes in is not HTTP: %.40s",
+                   pos, r);
+        int status = atoi(r + 9);
+        FUZZ_CHECK(status >= 100 && status <= 599, "status %d", status);
+        FUZZ_CHECK(status != 500, "internal server error: %.300s", r);
+        const char *eoh = memmem(r, left, "\r\n\r\n", 4);
+        FUZZ_CHECK(eoh, "reply without end of headers: %.200s", r);
+        size_t hlen = (size_t)(eoh - r) + 4;
+        char ctype[128], clen[32], te[64];
+        header(r, hlen, "Content-Type", ctype, sizeof ctype);
+        header(r, hlen, "Content-Length", clen, sizeof clen);
+        header(r, hlen, "Transfer-Encoding", te, sizeof te);
+        char *body = NULL;
+        size_t blen = 0, used = 0;
+        if (strcasestr(te, "chunked")) {
+            if (dechunk(eoh + 4, left - hlen, &body, &blen, &used) != 0)
+                return;   /* cut short: the server closed mid-stream after our EOF */
+        } else if (clen[0]) {
+            blen = strtoul(clen, NULL, 10);
+            if (blen > left - hlen)
+                return;
+            body = malloc(blen + 1);
+            memcpy(body, eoh + 4, blen);
+            body[blen] = '\0';
+            used = blen;
+        } else {
+            used = status == 204 || status == 304 || status < 200 ? 0 : left - hlen;
+            body = malloc(used + 1);
+            memcpy(body, eoh + 4, used);
+            body[used] = '\0';
+            blen = used;
+        }
+        if (strstr(ctype, "application/json") && blen > 0) {
+            json_error_t e;
+            json_t *j = json_loadb(body, blen, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+            FUZZ_CHECK(j, "status %d: JSON body does not parse (%s): %.200s", status, e.text,
+                       body);
+            json_decref(j);
+        }
+        free(body);
+        pos += hlen + used;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    size_t len;
+    char *reply = exchange(data, size, &len);
+    check_replies(reply, len);
+    free(reply);
+    return 0;
+}
