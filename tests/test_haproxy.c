@@ -553,7 +553,7 @@ static void server_status(unsigned front, size_t n, char *out, size_t outsz)
 
 /* ---- the test ----------------------------------------------------------- */
 
-Test(haproxy, three_replicas_episodes_and_a_killed_replica, .timeout = 180)
+Test(haproxy, three_replicas_episodes_and_a_killed_replica)
 {
     if (!haproxy_installed())
         cr_skip_test("haproxy is not installed: multi-replica test skipped");
