@@ -408,7 +408,7 @@ static bool read_line(reader *r, const char **line, size_t *len)
 {
     size_t scan = r->start;
     for (;;) {
-        char *nl = memchr(r->buf + scan, '\n', r->end - scan);
+        char *nl = r->buf ? memchr(r->buf + scan, '\n', r->end - scan) : NULL;
         if (nl) {
             *line = r->buf + r->start;
             *len = (size_t)(nl - (r->buf + r->start));

@@ -309,7 +309,7 @@ Test(pyjson, duplicate_keys_in_large_objects)
     pj_value v = parsed_ok(p, "large dup");
     cr_assert_eq(v.u.obj.n, 40);
     for (int i = 0; i < 40; i++) {
-        char key[8];
+        char key[16];
         snprintf(key, sizeof key, "k%d", i);
         cr_assert(v.u.obj.items[i].klen == strlen(key) &&
                   !memcmp(v.u.obj.items[i].key, key, strlen(key)), "order at %d", i);
