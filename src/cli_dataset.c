@@ -4,14 +4,13 @@
  * Both open each file as a one-split dataset with validation on (ds_open uses
  * every core) and skip_invalid, so one bad row never hides the others.
  * validate prints each finding as "FILE:LINE: error|warning: reason" and a
- * summary per file; stats then parses the valid rows again, in parallel, to
- * measure them. Progress goes to stderr only when stderr is a terminal and
+ * summary per file; stats has the same pass measure every valid row
+ * (ds_open_options.on_row, per validation thread) and summarises afterwards. Progress goes to stderr only when stderr is a terminal and
  * the file is large. Exit status: 0 clean, 1 errors (or unreadable files),
  * 2 usage.
  */
 #include <jansson.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +104,7 @@ static int parse_common(int argc, char **argv, common_opts *o, void (*usage)(FIL
 
 typedef struct progress {
     const char *what, *path;
-    bool on, shown, rows;
+    bool on, shown;
 } progress;
 
 static void progress_init(progress *p, const char *what, const char *path)
@@ -117,17 +116,13 @@ static void progress_init(progress *p, const char *what, const char *path)
     p->on = isatty(STDERR_FILENO) && stat(path, &st) == 0 && (size_t)st.st_size >= PROGRESS_MIN_BYTES;
 }
 
-/* done/total in bytes, or in rows when p->rows. */
 static void progress_show(progress *p, size_t done, size_t total)
 {
     if (!p->on)
         return;
     double pct = total ? 100.0 * (double)done / (double)total : 100.0;
-    if (p->rows)
-        fprintf(stderr, "\r%s %s: %3.0f%%", p->what, p->path, pct);
-    else
-        fprintf(stderr, "\r%s %s: %3.0f%% (%.0f / %.0f MB)", p->what, p->path, pct,
-                (double)done / 1e6, (double)total / 1e6);
+    fprintf(stderr, "\r%s %s: %3.0f%% (%.0f / %.0f MB)", p->what, p->path, pct,
+            (double)done / 1e6, (double)total / 1e6);
     fflush(stderr);
     p->shown = true;
 }
@@ -314,81 +309,39 @@ static void names_free(name_table *t)
     free(t->slots);
 }
 
-static size_t count_words(const char *s)
-{
-    size_t n = 0;
-    bool in = false;
-    for (; *s; s++) {
-        bool space = *s == ' ' || (*s >= '\t' && *s <= '\r');
-        if (!space && !in)
-            n++;
-        in = !space;
-    }
-    return n;
-}
-
-static size_t content_words(const json_t *content)
-{
-    if (json_is_string(content))
-        return count_words(json_string_value(content));
-    size_t n = 0, i;
-    const json_t *part;
-    json_array_foreach(content, i, part)
-        n += count_words(json_string_value(json_object_get(part, "text")) ? json_string_value(json_object_get(part, "text")) : "");
-    return n;
-}
-
-typedef struct sjob {
-    ds_dataset *ds;
-    size_t from, to;
+/* Per validation thread: the measures of its valid rows (in any order) and
+ * the expected function names it saw. */
+typedef struct wstats {
     uint32_t *m[M_COUNT];
+    size_t n, cap;
     name_table names;
-    size_t failed;
-    progress *prog;          /* job 0 only: shows its own advance */
-} sjob;
+    bool oom;
+} wstats;
 
-static void measure_row(sjob *j, size_t i, const json_t *row)
+static void wstats_add(wstats *w, const ds_row_info *ri)
 {
-    const json_t *rcp = json_object_get(row, "responses_create_params");
-    const json_t *input = json_object_get(rcp, "input"), *item;
-    size_t k, turns = 0, words = 0;
-    json_array_foreach(input, k, item) {
-        const char *role = json_string_value(json_object_get(item, "role"));
-        const char *type = json_string_value(json_object_get(item, "type"));
-        if (!role || (type && strcmp(type, "message")))
-            continue;
-        turns += !strcmp(role, "user");
-        words += content_words(json_object_get(item, "content"));
-    }
-    j->m[M_TOOLS][i] = (uint32_t)json_array_size(json_object_get(rcp, "tools"));
-    j->m[M_TURNS][i] = (uint32_t)turns;
-    j->m[M_ITEMS][i] = (uint32_t)json_array_size(input);
-    j->m[M_WORDS][i] = (uint32_t)(words > UINT32_MAX ? UINT32_MAX : words);
-    const json_t *ea = json_object_get(row, "expected_action");
-    const json_t *calls = json_object_get(ea, "calls"), *call;
-    const char *name = json_string_value(json_object_get(ea, "name"));
-    if (name && !calls)
-        names_add(&j->names, name, 1);
-    json_array_foreach(calls, k, call)
-        if ((name = json_string_value(json_object_get(call, "name"))))
-            names_add(&j->names, name, 1);
-}
-
-static void *stats_run(void *arg)
-{
-    sjob *j = arg;
-    for (size_t i = j->from; i < j->to; i++) {
-        if (j->prog && (i - j->from) % 65536 == 0)
-            progress_show(j->prog, i - j->from, j->to - j->from);
-        json_t *row = ds_row_parse(j->ds, 0, i, NULL, 0);
-        if (!row) {
-            j->failed++;
-            continue;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 4096;
+        for (int k = 0; k < M_COUNT; k++) {
+            uint32_t *nm = realloc(w->m[k], cap * sizeof *nm);
+            if (!nm) {
+                w->oom = true;
+                return;
+            }
+            w->m[k] = nm;
         }
-        measure_row(j, i, row);
-        json_decref(row);
+        w->cap = cap;
     }
-    return NULL;
+    w->m[M_TOOLS][w->n] = ri->n_tools;
+    w->m[M_TURNS][w->n] = ri->n_user;
+    w->m[M_ITEMS][w->n] = ri->n_input;
+    w->m[M_WORDS][w->n] = ri->n_words;
+    w->n++;
+    for (size_t i = 0; i < grade_action_ncalls(ri->expected); i++) {
+        const char *name = grade_action_call_name(ri->expected, i);
+        if (name && !names_add(&w->names, name, 1))
+            w->oom = true;
+    }
 }
 
 /* ---- stats: summaries ------------------------------------------------------ */
@@ -433,7 +386,7 @@ static int cmp_names(const void *a, const void *b)
 
 typedef struct stats_ctx {
     progress prog;
-    size_t invalid;
+    wstats w[64];
 } stats_ctx;
 
 static void stats_progress(size_t done, size_t total, void *ctx)
@@ -441,42 +394,45 @@ static void stats_progress(size_t done, size_t total, void *ctx)
     progress_show(&((stats_ctx *)ctx)->prog, done, total);
 }
 
-static void stats_issue(const ds_issue *is, void *ctx)
+static void stats_row(const ds_row_info *ri, void *ctx)
 {
-    if (is->severity == DS_SEV_ERROR)
-        ((stats_ctx *)ctx)->invalid++;
+    if (ri->valid && ri->worker < 64)
+        wstats_add(&((stats_ctx *)ctx)->w[ri->worker], ri);
 }
 
-/* Measures every served row with nt threads into jobs[0..nt); names merged
- * into jobs[0].names. */
-static int measure_all(ds_dataset *ds, size_t n, unsigned nt, sjob *jobs, uint32_t **m, progress *prog)
+/* Gathers every worker's measures into w[0] (and its names). */
+static bool merge_workers(stats_ctx *sc)
 {
-    pthread_t tid[64];
-    bool started[64] = {false};
-    for (unsigned t = 0; t < nt; t++) {
-        jobs[t].ds = ds;
-        jobs[t].from = n * t / nt;
-        jobs[t].to = n * (t + 1) / nt;
-        memcpy(jobs[t].m, m, sizeof jobs[t].m);
-        if (t > 0)
-            started[t] = pthread_create(&tid[t], NULL, stats_run, &jobs[t]) == 0;
+    wstats *w0 = &sc->w[0];
+    bool ok = !w0->oom;
+    for (int t = 1; t < 64; t++) {
+        wstats *w = &sc->w[t];
+        ok &= !w->oom;
+        for (size_t i = 0; i < w->names.cap; i++)
+            if (w->names.slots[i].name && !names_add(&w0->names, w->names.slots[i].name, w->names.slots[i].count))
+                ok = false;
+        if (!w->n)
+            continue;
+        for (int k = 0; k < M_COUNT; k++) {
+            uint32_t *nm = realloc(w0->m[k], (w0->n + w->n) * sizeof *nm);
+            if (!nm)
+                return false;
+            memcpy(nm + w0->n, w->m[k], w->n * sizeof *nm);
+            w0->m[k] = nm;
+        }
+        w0->n += w->n;
+        w0->cap = w0->n;
     }
-    jobs[0].prog = prog->on ? prog : NULL;
-    stats_run(&jobs[0]);
-    for (unsigned t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            stats_run(&jobs[t]);
+    return ok;
+}
+
+static void stats_free(stats_ctx *sc)
+{
+    for (int t = 0; t < 64; t++) {
+        for (int k = 0; k < M_COUNT; k++)
+            free(sc->w[t].m[k]);
+        names_free(&sc->w[t].names);
     }
-    size_t failed = 0;
-    for (unsigned t = 0; t < nt; t++) {
-        failed += jobs[t].failed;
-        for (size_t i = 0; t > 0 && i < jobs[t].names.cap; i++)
-            if (jobs[t].names.slots[i].name)
-                names_add(&jobs[0].names, jobs[t].names.slots[i].name, jobs[t].names.slots[i].count);
-    }
-    return failed ? -1 : 0;
 }
 
 static void print_stats_text(const char *path, const ds_split_report *r, const summary *s,
@@ -527,48 +483,41 @@ static json_t *stats_json(const char *path, const ds_split_report *r, const summ
 
 static json_t *stats_one(const char *path, const common_opts *o, int *status)
 {
-    stats_ctx sc = {0};
-    progress_init(&sc.prog, "validating", path);
-    ds_dataset *ds;
-    char why[600];
-    if (open_validated(path, o, &sc, stats_issue, stats_progress, &ds, why, sizeof why)) {
-        progress_done(&sc.prog);
-        fprintf(stderr, "fcpivot stats: %s\n", why);
+    stats_ctx *sc = calloc(1, sizeof *sc);
+    if (!sc) {
+        fprintf(stderr, "fcpivot stats: out of memory\n");
         *status = 1;
         return NULL;
     }
-    sc.prog.what = "measuring";
-    sc.prog.rows = true;
-    size_t n = ds_split_size(ds, 0);
-    unsigned nt = o->threads ? o->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
-    if (nt < 1 || n < 256)
-        nt = 1;
-    if (nt > 64)
-        nt = 64;
-    uint32_t *m[M_COUNT];
-    sjob *jobs = calloc(nt, sizeof *jobs);
-    bool oom = !jobs;
-    for (int k = 0; k < M_COUNT; k++)
-        oom |= !(m[k] = malloc((n ? n : 1) * sizeof(uint32_t)));
+    progress_init(&sc->prog, "reading", path);
+    ds_split_spec sp = {"train", path};
+    ds_open_options oo = {.validate = true, .skip_invalid = true, .threads = o->threads,
+                          .ctx = sc, .on_progress = stats_progress, .on_row = stats_row,
+                          .measure = true};
+    ds_dataset *ds;
+    char why[600];
+    int rc = ds_open(&ds, &sp, 1, &oo, why, sizeof why);
+    progress_done(&sc->prog);
     json_t *out = NULL;
-    if (oom || measure_all(ds, n, nt, jobs, m, &sc.prog)) {
-        progress_done(&sc.prog);
-        fprintf(stderr, "fcpivot stats: %s: %s\n", path, oom ? "out of memory" : "some rows could not be re-read");
+    if (rc) {
+        fprintf(stderr, "fcpivot stats: %s\n", why);
+        *status = 1;
+    } else if (!merge_workers(sc)) {
+        fprintf(stderr, "fcpivot stats: %s: out of memory\n", path);
         *status = 1;
     } else {
-        progress_done(&sc.prog);
         ds_split_report r;
         ds_split_report_get(ds, 0, &r);
+        wstats *w = &sc->w[0];
         summary s[M_COUNT];
         for (int k = 0; k < M_COUNT; k++)
-            s[k] = summarise(m[k], n);
-        name_table *nt0 = &jobs[0].names;
+            s[k] = summarise(w->m[k], w->n);
         size_t ntop = 0, ncalls = 0;
-        name_count *all = calloc(nt0->n ? nt0->n : 1, sizeof *all);
-        for (size_t i = 0; all && i < nt0->cap; i++)
-            if (nt0->slots[i].name) {
-                all[ntop++] = nt0->slots[i];
-                ncalls += nt0->slots[i].count;
+        name_count *all = calloc(w->names.n ? w->names.n : 1, sizeof *all);
+        for (size_t i = 0; all && i < w->names.cap; i++)
+            if (w->names.slots[i].name) {
+                all[ntop++] = w->names.slots[i];
+                ncalls += w->names.slots[i].count;
             }
         if (all)
             qsort(all, ntop, sizeof *all, cmp_names);
@@ -578,13 +527,10 @@ static json_t *stats_one(const char *path, const common_opts *o, int *status)
         else
             print_stats_text(path, &r, s, all, show, ncalls);
         free(all);
+        ds_close(ds);
     }
-    for (unsigned t = 0; jobs && t < nt; t++)
-        names_free(&jobs[t].names);
-    free(jobs);
-    for (int k = 0; k < M_COUNT; k++)
-        free(m[k]);
-    ds_close(ds);
+    stats_free(sc);
+    free(sc);
     return out;
 }
 
