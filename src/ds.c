@@ -862,7 +862,7 @@ static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err
         char gerr[256];
         t->expected = grade_expected_from_json(json_object_get(t->row, "expected_action"), gerr, sizeof gerr);
         if (!t->expected)
-            snprintf(why, sizeof why, "expected_action: %s", gerr);
+            snprintf(why, sizeof why, "%s%s", strncmp(gerr, "expected_action", 15) ? "expected_action: " : "", gerr);
     }
     if (!t->expected) {
         set_err(err, errsz, "%s:%zu: %s", sp->path, line, why);

@@ -941,7 +941,8 @@ static void check_expected(dsval_ctx *c, const row_state *st, dsval_result *out)
     grade_action *a = grade_expected_from_json(ea, err, sizeof err);
     json_decref(ea);
     if (!a) {
-        set_error(out, "expected_action: %s", err);
+        /* The grader's reasons usually name expected_action already. */
+        set_error(out, "%s%s", strncmp(err, "expected_action", 15) ? "expected_action: " : "", err);
         return;
     }
     out->kind = grade_action_kind_of(a);
