@@ -553,11 +553,16 @@ void ors_delete_session(ors_env *env, const wire_request *req, wire_reply *out)
 
 /* ---- /call -------------------------------------------------------------- */
 
+/* {"ok":false,"error":<fmt with arg>}; the tool name in arg may be long. */
 static json_t *tool_error(const char *fmt, const char *arg)
 {
-    char msg[512];
-    snprintf(msg, sizeof msg, fmt, arg);
+    size_t cap = strlen(fmt) + strlen(arg) + 1;
+    char *msg = malloc(cap);
+    if (!msg)
+        return NULL;
+    snprintf(msg, cap, fmt, arg);
     json_t *text = wire_string(msg, strlen(msg));
+    free(msg);
     return text ? json_pack("{s:b, s:o}", "ok", 0, "error", text) : NULL;
 }
 

@@ -145,7 +145,7 @@ static size_t line_len(const char *data, size_t len, size_t *eol)
 
 void wire_reply_sse_event(wire_reply *r, const char *event, const char *data, size_t len)
 {
-    if (r->content_type != WIRE_SSE || r->status != 200) {
+    if (!r->content_type || strcmp(r->content_type, WIRE_SSE) != 0 || r->status != 200) {
         reply_reset(r);
         r->status = 200;
         r->content_type = WIRE_SSE;
