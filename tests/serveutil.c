@@ -329,6 +329,11 @@ int su_stop(su_server *s)
     }
     if (s->out_fd >= 0)
         close(s->out_fd);
+    if (s->pid > 0 && result != 0 && s->err_path) {
+        char *e = su_stderr(s);
+        fprintf(stderr, "serveutil: server exit status %d; its stderr:\n%s\n", result, e);
+        free(e);
+    }
     if (s->err_path) {
         unlink(s->err_path);
         free(s->err_path);

@@ -251,18 +251,18 @@ static void all_episodes(const char *file, bool subset)
     cr_assert_eq(su_stop(&s), 0);
 }
 
-Test(serve, episodes_on_every_sample_row, .timeout = 300)
+Test(serve, episodes_on_every_sample_row)
 {
     all_episodes(tu_path("data/sample.jsonl"), true);
 }
 
-Test(serve, episodes_on_every_shared_example_row, .timeout = 120)
+Test(serve, episodes_on_every_shared_example_row)
 {
     TU_REQUIRE_SHARED(file, "data/example.jsonl");
     all_episodes(file, false);
 }
 
-Test(serve, episodes_on_every_shared_parallel_row, .timeout = 120)
+Test(serve, episodes_on_every_shared_parallel_row)
 {
     TU_REQUIRE_SHARED(file, "data/parallel_example.jsonl");
     char *copy = strdup(file);

@@ -402,7 +402,7 @@ Test(serve_errors, keep_alive_reuses_the_connection)
     stop(&s);
 }
 
-Test(serve_errors, reaper_deletes_idle_sessions, .timeout = 90)
+Test(serve_errors, reaper_deletes_idle_sessions)
 {
     su_server s;
     const char *args[] = {"--session-ttl", "2", NULL};
