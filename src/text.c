@@ -4,9 +4,10 @@
  * How it works: an ASCII string is lowered with a byte table and split on
  * the ASCII whitespace of Python (which includes U+001C..U+001F). Otherwise
  * the string is cut into maximal valid UTF-8 runs; each run is lowered by
- * u8_tolower (the cut points are characters that are neither cased nor
- * case-ignorable, so the final-sigma context is unaffected) and invalid bytes
- * are copied as they are. Words are then compared as multisets: by direct
+ * u8_tolower and invalid bytes are copied as they are. Capital sigmas are
+ * lowered here with CPython's Final_Sigma rule over the whole string, because
+ * libunistring's context rule differs from CPython's for U+0027 and for
+ * letters that are both cased and case-ignorable (e.g. U+02B0). Words are then compared as multisets: by direct
  * comparison for short lists, by sorting and merging for long ones, so long
  * strings never cost quadratic time.
  */
@@ -83,23 +84,119 @@ size_t text_count_words(const char *s, size_t len)
     return n;
 }
 
-/* Lowers the valid UTF-8 run s[0..len) into arena memory. */
-static int lower_run(util_arena *a, const char *s, size_t len, char *o, size_t ocap,
-                     size_t *olen)
+/* Lowers the valid UTF-8 run s[0..len) (no capital sigma in it) into
+ * o[0..ocap). 0 ok, -1 out of memory, -2 does not fit. */
+static int lower_run(const char *s, size_t len, char *o, size_t ocap, size_t *olen)
 {
     size_t n = ocap;
     uint8_t *r = u8_tolower((const uint8_t *)s, len, NULL, NULL, (uint8_t *)o, &n);
     if (!r)
         return -1;
     if ((char *)r != o) {
-        /* Did not fit the estimate (cannot happen for Unicode 14 lower-case
-         * mappings, which at most grow 2 bytes to 3); keep it correct anyway. */
         free(r);
         return -2;
     }
-    (void)a;
     *olen = n;
     return 0;
+}
+
+/* Lowers s[0..len) (no capital sigma in it) into o: valid runs through
+ * u8_tolower, invalid bytes copied. Returns the output length, or -1 / -2
+ * as lower_run. */
+static long lower_segment(const char *s, size_t len, char *o, size_t ocap)
+{
+    size_t w = 0, i = 0;
+    while (i < len) {
+        const uint8_t *bad = u8_check((const uint8_t *)s + i, len - i);
+        size_t run = bad ? (size_t)((const char *)bad - (s + i)) : len - i;
+        if (run) {
+            size_t got;
+            int rc = lower_run(s + i, run, o + w, ocap - w, &got);
+            if (rc)
+                return rc;
+            w += got;
+            i += run;
+        }
+        if (bad && i < len) {
+            if (w >= ocap)
+                return -2;
+            o[w++] = s[i++];   /* an invalid byte stays as it is */
+        }
+    }
+    return (long)w;
+}
+
+/* The code point ending just before s[i] (0 when i == 0) and its start; an
+ * invalid byte reads as U+FFFF, which is neither cased nor case-ignorable. */
+static ucs4_t char_before(const char *s, size_t i, size_t *start)
+{
+    size_t k = i;
+    for (int back = 0; back < 4 && k > 0; back++) {
+        k--;
+        if (((unsigned char)s[k] & 0xC0) != 0x80)
+            break;
+    }
+    ucs4_t uc;
+    int n = u8_mbtoucr(&uc, (const uint8_t *)s + k, i - k);
+    if (n > 0 && (size_t)n == i - k) {
+        *start = k;
+        return uc;
+    }
+    *start = i - 1;
+    return 0xFFFF;
+}
+
+/* Python's Final_Sigma test for the capital sigma at s[i..i+2):
+ * \p{cased}\p{case-ignorable}* before it and not \p{case-ignorable}*\p{cased}
+ * after it. Case-ignorable is tested first, as CPython does (libunistring's
+ * own context differs for U+0027 and letters that are both). */
+static bool final_sigma(const char *s, size_t len, size_t i)
+{
+    size_t j = i;
+    ucs4_t c = 0;
+    bool found = false;
+    while (j > 0) {
+        c = char_before(s, j, &j);
+        if (!uc_is_property_case_ignorable(c)) {
+            found = true;
+            break;
+        }
+    }
+    if (!found || !uc_is_property_cased(c))
+        return false;
+    j = i + 2;
+    while (j < len) {
+        int n = u8_mbtoucr(&c, (const uint8_t *)s + j, len - j);
+        if (n <= 0)
+            return true;   /* an invalid byte: neither cased nor ignorable */
+        if (!uc_is_property_case_ignorable(c))
+            return !uc_is_property_cased(c);
+        j += (size_t)n;
+    }
+    return true;
+}
+
+/* Non-ASCII lower-casing into o[0..ocap): the text between capital sigmas
+ * is lowered by lower_segment, each sigma by final_sigma. */
+static long lower_unicode(const char *s, size_t len, char *o, size_t ocap)
+{
+    size_t w = 0, i = 0;
+    while (i <= len) {
+        const char *sig = i < len ? memmem(s + i, len - i, "\xCE\xA3", 2) : NULL;
+        size_t k = sig ? (size_t)(sig - s) : len;
+        long got = lower_segment(s + i, k - i, o + w, ocap - w);
+        if (got < 0)
+            return got;
+        w += (size_t)got;
+        if (!sig)
+            break;
+        if (ocap - w < 2)
+            return -2;
+        o[w++] = '\xCF';
+        o[w++] = final_sigma(s, len, k) ? '\x82' : '\x83';
+        i = k + 2;
+    }
+    return (long)w;
 }
 
 int text_lower(util_arena *a, const char *s, size_t len, const char **out, size_t *outlen)
@@ -116,33 +213,19 @@ int text_lower(util_arena *a, const char *s, size_t len, const char **out, size_
         *outlen = len;
         return 0;
     }
+    /* Lower-case mappings grow at most 2 bytes to 3 (U+0130); retry bigger
+     * anyway if a future table disagrees. */
     for (size_t factor = 2;; factor *= 2) {
         size_t cap = len * factor + 16;
         char *o = util_arena_alloc(a, cap);
         if (!o)
             return -1;
-        size_t w = 0, i = 0;
-        int rc = 0;
-        while (i < len && rc == 0) {
-            const uint8_t *bad = u8_check((const uint8_t *)s + i, len - i);
-            size_t run = bad ? (size_t)((const char *)bad - (s + i)) : len - i;
-            if (run) {
-                size_t got;
-                rc = lower_run(a, s + i, run, o + w, cap - w, &got);
-                if (rc)
-                    break;
-                w += got;
-                i += run;
-            }
-            if (bad && i < len) {
-                o[w++] = s[i++];   /* an invalid byte stays as it is */
-            }
-        }
-        if (rc == -1)
+        long got = lower_unicode(s, len, o, cap);
+        if (got == -1)
             return -1;
-        if (rc == 0) {
+        if (got >= 0) {
             *out = o;
-            *outlen = w;
+            *outlen = (size_t)got;
             return 0;
         }
     }
