@@ -332,6 +332,9 @@ typedef struct found {
 
 typedef struct part {
     const sfile *sp;
+    size_t split;
+    unsigned worker;
+    const ds_open_options *o;
     size_t from, to;          /* row range */
     uint8_t *status;          /* per row of the split: 0 ok, 1 error */
     dsval_ctx *ctx;
@@ -368,6 +371,11 @@ static void *part_run(void *arg)
     for (size_t i = pt->from; i < pt->to; i++) {
         const ds_row *row = &pt->sp->rows[i];
         dsval_row(pt->ctx, pt->sp->data + row->off, row->len, &r);
+        if (pt->o->on_row) {
+            ds_row_info ri = {pt->split, i, row->line, pt->worker, !r.error, r.warning, r.kind,
+                              r.expected, r.n_input, r.n_tools, r.n_user, r.n_words};
+            pt->o->on_row(&ri, pt->o->ctx);
+        }
         if (r.error) {
             pt->status[i] = 1;
             pt->errors++;
@@ -415,7 +423,8 @@ static void cut_batch(const sfile *sp, size_t from, size_t to, size_t bytes, par
     }
 }
 
-static int validate_split(sfile *sp, part *parts, unsigned nt, const ds_open_options *o,
+static int validate_split(const sfile *ds_splits_base, sfile *sp, part *parts, unsigned nt,
+                          const ds_open_options *o,
                           size_t *done, size_t total, char *err, size_t errsz)
 {
     uint8_t *status = calloc(sp->nrows ? sp->nrows : 1, 1);
@@ -434,6 +443,9 @@ static int validate_split(sfile *sp, part *parts, unsigned nt, const ds_open_opt
         bool started[MAX_THREADS] = {false};
         for (unsigned t = 0; t < use; t++) {
             parts[t].sp = sp;
+            parts[t].split = (size_t)(sp - ds_splits_base);
+            parts[t].worker = t;
+            parts[t].o = o;
             parts[t].status = status;
             if (t > 0)
                 started[t] = pthread_create(&tid[t], NULL, part_run, &parts[t]) == 0;
@@ -477,9 +489,9 @@ static int validate_split(sfile *sp, part *parts, unsigned nt, const ds_open_opt
     return rc;
 }
 
-static unsigned thread_count(const ds_open_options *o)
+unsigned ds_thread_count(unsigned requested)
 {
-    long n = o->threads ? (long)o->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    long n = requested ? (long)requested : sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1)
         n = 1;
     return n > MAX_THREADS ? MAX_THREADS : (unsigned)n;
@@ -487,20 +499,22 @@ static unsigned thread_count(const ds_open_options *o)
 
 static int validate_all(ds_dataset *ds, const ds_open_options *o, char *err, size_t errsz)
 {
-    unsigned nt = thread_count(o);
+    unsigned nt = ds_thread_count(o->threads);
     part parts[MAX_THREADS];
     memset(parts, 0, sizeof parts);
     int rc = 0;
     for (unsigned t = 0; t < nt && rc == 0; t++)
         if (!(parts[t].ctx = dsval_ctx_new()))
             rc = -1;
+        else
+            dsval_ctx_measure(parts[t].ctx, o->measure && o->on_row);
     if (rc)
         set_err(err, errsz, "out of memory");
     size_t total = 0, done = 0;
     for (size_t i = 0; i < ds->nsplits; i++)
         total += ds->splits[i].size;
     for (size_t i = 0; i < ds->nsplits && rc == 0; i++)
-        rc = validate_split(&ds->splits[i], parts, nt, o, &done, total, err, errsz);
+        rc = validate_split(ds->splits, &ds->splits[i], parts, nt, o, &done, total, err, errsz);
     for (unsigned t = 0; t < nt; t++) {
         dsval_ctx_free(parts[t].ctx);
         free(parts[t].found);
@@ -848,7 +862,7 @@ static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err
         char gerr[256];
         t->expected = grade_expected_from_json(json_object_get(t->row, "expected_action"), gerr, sizeof gerr);
         if (!t->expected)
-            snprintf(why, sizeof why, "expected_action: %s", gerr);
+            snprintf(why, sizeof why, "%s%s", strncmp(gerr, "expected_action", 15) ? "expected_action: " : "", gerr);
     }
     if (!t->expected) {
         set_err(err, errsz, "%s:%zu: %s", sp->path, line, why);

@@ -39,6 +39,26 @@ typedef void (*ds_issue_fn)(const ds_issue *issue, void *ctx);
 /* Progress of validation: bytes of all splits done so far out of total. */
 typedef void (*ds_progress_fn)(size_t done, size_t total, void *ctx);
 
+/* One row as validation saw it (ds_open_options.on_row). */
+typedef struct ds_row_info {
+    size_t split;            /* split number */
+    size_t row;              /* 0-based among the file's non-blank lines */
+    size_t line;             /* 1-based line number */
+    unsigned worker;         /* the validating thread: 0 <= worker < threads used */
+    bool valid, warning;
+    grade_action_kind kind;  /* expected action kind (NONE when invalid) */
+    const grade_action *expected; /* NULL when invalid; valid during the call only */
+    unsigned n_input, n_tools;
+    unsigned n_user, n_words;     /* only with measure: user messages, words of
+                                     all message texts in input */
+} ds_row_info;
+/* Called concurrently from the validation threads, once per non-blank row,
+ * not in line order: keep per-worker state. */
+typedef void (*ds_row_fn)(const ds_row_info *row, void *ctx);
+
+/* Threads used for a given ds_open_options.threads (0 = cores; at most 64). */
+unsigned ds_thread_count(unsigned requested);
+
 typedef struct ds_open_options {
     bool validate;          /* validate every row at open */
     bool skip_invalid;      /* with validate: drop invalid rows instead of failing */
@@ -46,6 +66,8 @@ typedef struct ds_open_options {
     ds_issue_fn on_issue;   /* optional: called for each error/warning, in line order */
     void *ctx;
     ds_progress_fn on_progress; /* optional: called (with ctx) between validation batches */
+    ds_row_fn on_row;       /* optional, with validate: called (with ctx) for every row */
+    bool measure;           /* with on_row: also count turns and words (slower) */
 } ds_open_options;
 
 /* Opens every split. Returns 0 and *out (caller frees with ds_close), or -1

@@ -38,6 +38,9 @@ struct dsval_ctx {
     const char **sorted;
     size_t sorted_cap;
     sbuf tmp;       /* number text for strtod */
+    sbuf text;      /* decoded message text, when measuring */
+    bool measure;   /* count user turns and words */
+    grade_action *expected;   /* the last row's, see dsval_result.expected */
 };
 
 dsval_ctx *dsval_ctx_new(void)
@@ -54,7 +57,14 @@ void dsval_ctx_free(dsval_ctx *ctx)
     free(ctx->name_off);
     free(ctx->sorted);
     free(ctx->tmp.p);
+    free(ctx->text.p);
+    grade_action_free(ctx->expected);
     free(ctx);
+}
+
+void dsval_ctx_measure(dsval_ctx *ctx, bool on)
+{
+    ctx->measure = on;
 }
 
 static bool sbuf_reserve(sbuf *b, size_t extra)
@@ -490,7 +500,7 @@ typedef struct row_state {
     dsval_ctx *ctx;
     unsigned char rcp_type;     /* first byte of responses_create_params, 0 absent */
     unsigned char input_type, tools_type;
-    uint32_t n_input, n_tools;
+    uint32_t n_input, n_tools, n_user, n_words;
     char tool_err[256];         /* first problem with a tool */
     const unsigned char *ea, *ea_end;
 } row_state;
@@ -678,10 +688,108 @@ static bool walk_tools(sc *s, row_state *st)
     return r == 0;
 }
 
+/* Words of decoded text: runs of non-blanks between ASCII whitespace. */
+static uint32_t count_words(const char *p, size_t n)
+{
+    uint32_t w = 0;
+    bool in = false;
+    for (size_t i = 0; i < n; i++) {
+        bool space = p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r');
+        w += !space && !in;
+        in = !space;
+    }
+    return w;
+}
+
+/* A string value: its word count (decoding it). */
+static bool string_words(sc *s, row_state *st, uint32_t *words)
+{
+    sbuf *t = &st->ctx->text;
+    t->len = 0;
+    if (!sc_string(s, t))
+        return false;
+    *words += count_words(t->p, t->len);
+    return true;
+}
+
+/* A message's content: a string, or a list of parts with "text". */
+static bool content_words(sc *s, row_state *st, uint32_t *words)
+{
+    if (*s->p == '"')
+        return string_words(s, st, words);
+    if (*s->p != '[')
+        return sc_value(s);
+    if (!sc_open(s))
+        return false;
+    bool first = true;
+    int r;
+    while ((r = sc_arr_next(s, &first)) == 1) {
+        if (*s->p != '{') {
+            if (!sc_value(s))
+                return false;
+            continue;
+        }
+        if (!sc_open(s))
+            return false;
+        bool pfirst = true;
+        int pr;
+        while ((pr = sc_obj_next(s, &pfirst, &st->ctx->key)) == 1) {
+            bool ok = key_is(&st->ctx->key, "text") && *s->p == '"' ? string_words(s, st, words) : sc_value(s);
+            if (!ok)
+                return false;
+        }
+        if (pr != 0)
+            return false;
+    }
+    return r == 0;
+}
+
+/* One input item when measuring: a message (type absent or "message", with a
+ * role) adds its words, and a turn when the role is "user". */
+static bool measure_item(sc *s, row_state *st)
+{
+    if (*s->p != '{')
+        return sc_value(s);
+    if (!sc_open(s))
+        return false;
+    int role = 0;            /* 0 none, 1 user, 2 other */
+    bool message = true;
+    uint32_t words = 0;
+    bool first = true;
+    int r;
+    sbuf *k = &st->ctx->key;
+    while ((r = sc_obj_next(s, &first, k)) == 1) {
+        bool ok;
+        if ((key_is(k, "role") || key_is(k, "type")) && *s->p == '"') {
+            bool is_role = k->len == 4 && k->p[0] == 'r';
+            k->len = 0;
+            ok = sc_string(s, k);
+            if (is_role)
+                role = key_is(k, "user") ? 1 : 2;
+            else
+                message = key_is(k, "message");
+        } else if (key_is(k, "content")) {
+            words = 0;
+            ok = content_words(s, st, &words);
+        } else {
+            ok = sc_value(s);
+        }
+        if (!ok)
+            return false;
+    }
+    if (r != 0)
+        return false;
+    if (role && message) {
+        st->n_user += role == 1;
+        st->n_words += words;
+    }
+    return true;
+}
+
 static bool walk_input(sc *s, row_state *st)
 {
     st->input_type = *s->p;
-    st->n_input = 0;
+    st->n_input = st->n_user = st->n_words = 0;
     if (*s->p != '[')
         return sc_value(s);
     if (!sc_open(s))
@@ -690,7 +798,7 @@ static bool walk_input(sc *s, row_state *st)
     int r;
     while ((r = sc_arr_next(s, &first)) == 1) {
         st->n_input++;
-        if (!sc_value(s))
+        if (!(st->ctx->measure ? measure_item(s, st) : sc_value(s)))
             return false;
     }
     return r == 0;
@@ -702,7 +810,7 @@ static bool walk_rcp(sc *s, row_state *st)
     st->input_type = st->tools_type = 0;
     st->ctx->nnames = 0;
     st->tool_err[0] = '\0';
-    st->n_input = st->n_tools = 0;
+    st->n_input = st->n_tools = st->n_user = st->n_words = 0;
     if (*s->p != '{')
         return sc_value(s);
     if (!sc_open(s))
@@ -833,12 +941,14 @@ static void check_expected(dsval_ctx *c, const row_state *st, dsval_result *out)
     grade_action *a = grade_expected_from_json(ea, err, sizeof err);
     json_decref(ea);
     if (!a) {
-        set_error(out, "expected_action: %s", err);
+        /* The grader's reasons usually name expected_action already. */
+        set_error(out, "%s%s", strncmp(err, "expected_action", 15) ? "expected_action: " : "", err);
         return;
     }
     out->kind = grade_action_kind_of(a);
     check_listed(c, a, out);
-    grade_action_free(a);
+    c->expected = a;
+    out->expected = a;
 }
 
 static void check_shape(dsval_ctx *c, const row_state *st, dsval_result *out)
@@ -867,7 +977,10 @@ void dsval_row(dsval_ctx *ctx, const char *p, size_t len, dsval_result *out)
     out->error = out->warning = false;
     out->error_msg[0] = out->warning_msg[0] = '\0';
     out->kind = GRADE_ACTION_NONE;
-    out->n_input = out->n_tools = 0;
+    out->n_input = out->n_tools = out->n_user = out->n_words = 0;
+    out->expected = NULL;
+    grade_action_free(ctx->expected);
+    ctx->expected = NULL;
     ctx->nnames = 0;
     ctx->names.len = 0;
 
@@ -893,6 +1006,8 @@ void dsval_row(dsval_ctx *ctx, const char *p, size_t len, dsval_result *out)
     }
     out->n_input = st.n_input;
     out->n_tools = st.n_tools;
+    out->n_user = st.n_user;
+    out->n_words = st.n_words;
     check_shape(ctx, &st, out);
 }
 

@@ -33,12 +33,20 @@ typedef struct dsval_result {
     char warning_msg[320];
     grade_action_kind kind;     /* expected action kind (NONE when invalid) */
     uint32_t n_input, n_tools;  /* input items and tools */
+    uint32_t n_user, n_words;   /* with dsval_ctx_measure: user messages, and
+                                   words (ASCII-blank separated) of all message
+                                   texts in input; else 0 */
+    const grade_action *expected; /* the parsed expected action (NULL when
+                                     invalid); owned by the context, valid until
+                                     its next dsval_row */
 } dsval_result;
 
 /* A per-thread scratch context. NULL on allocation failure; free with
  * dsval_ctx_free. */
 dsval_ctx *dsval_ctx_new(void);
 void dsval_ctx_free(dsval_ctx *ctx);
+/* Whether dsval_row also measures turns and words (slower; off by default). */
+void dsval_ctx_measure(dsval_ctx *ctx, bool on);
 
 /* Validates the row text p[0..len) (one line without its newline). Always
  * fills *out; never fails otherwise. */
