@@ -329,6 +329,11 @@ int su_stop(su_server *s)
     }
     if (s->out_fd >= 0)
         close(s->out_fd);
+    if (s->pid > 0 && result != 0 && s->err_path) {
+        char *e = su_stderr(s);
+        fprintf(stderr, "serveutil: server exit status %d; its stderr:\n%s\n", result, e);
+        free(e);
+    }
     if (s->err_path) {
         unlink(s->err_path);
         free(s->err_path);
@@ -336,5 +341,155 @@ int su_stop(su_server *s)
     free(s->startup);
     memset(s, 0, sizeof *s);
     s->out_fd = -1;
+    return result;
+}
+
+/* ------------------------------------------------------------ ORS helpers */
+
+json_t *su_json(unsigned port, const char *method, const char *path, const char *sid,
+                const char *body, long *status)
+{
+    su_resp r;
+    su_request(port, method, path, sid, body, body ? strlen(body) : 0, &r);
+    if (status)
+        *status = r.status;
+    json_t *j = json_loadb(r.body, r.len, JSON_DECODE_ANY, NULL);
+    su_resp_free(&r);
+    return j;
+}
+
+void su_sse_free(su_event *ev, size_t n)
+{
+    for (size_t i = 0; ev && i < n; i++) {
+        free(ev[i].event);
+        free(ev[i].data);
+    }
+    free(ev);
+}
+
+su_event *su_sse_parse(const char *body, size_t len, size_t *n)
+{
+    *n = 0;
+    size_t cap = 8;
+    su_event *ev = calloc(cap, sizeof *ev);
+    size_t pos = 0;
+    while (pos < len) {
+        /* "event: NAME\n" */
+        const char *nl = memchr(body + pos, '\n', len - pos);
+        if (!nl || strncmp(body + pos, "event: ", 7) != 0)
+            goto bad;
+        if (*n == cap) {
+            cap *= 2;
+            ev = realloc(ev, cap * sizeof *ev);
+        }
+        su_event *e = &ev[(*n)++];
+        e->event = strndup(body + pos + 7, (size_t)(nl - body) - pos - 7);
+        e->data = NULL;
+        pos = (size_t)(nl - body) + 1;
+        /* "data: ...\n" lines until the blank line */
+        buf d = {0};
+        bool any = false;
+        while (pos < len && body[pos] != '\n') {
+            nl = memchr(body + pos, '\n', len - pos);
+            if (!nl || strncmp(body + pos, "data: ", 6) != 0) {
+                free(d.p);
+                goto bad;
+            }
+            if (any)
+                on_data("\n", 1, 1, &d);
+            on_data((char *)body + pos + 6, 1, (size_t)(nl - body) - pos - 6, &d);
+            any = true;
+            pos = (size_t)(nl - body) + 1;
+        }
+        if (pos >= len || !any) {
+            free(d.p);
+            goto bad;
+        }
+        pos++;                        /* the blank line */
+        e->data = d.p ? d.p : calloc(1, 1);
+    }
+    return ev;
+bad:
+    su_sse_free(ev, *n);
+    *n = 0;
+    return NULL;
+}
+
+char *su_sse_call_stream(const char *call_id, const char *text)
+{
+    size_t len = strlen(text);
+    buf b = {0};
+    const char *p = "event: task_id\ndata: ";
+    on_data((char *)p, 1, strlen(p), &b);
+    on_data((char *)call_id, 1, strlen(call_id), &b);
+    on_data("\n\n", 1, 2, &b);
+    size_t pos = 0;
+    do {
+        size_t n = len - pos > 4096 ? 4096 : len - pos;
+        p = pos + n < len ? "event: chunk\ndata: " : "event: end\ndata: ";
+        on_data((char *)p, 1, strlen(p), &b);
+        on_data((char *)text + pos, 1, n, &b);
+        on_data("\n\n", 1, 2, &b);
+        pos += n;
+    } while (pos < len);
+    return b.p;
+}
+
+char *su_new_session(unsigned port)
+{
+    su_resp r;
+    if (su_request(port, "POST", "/create_session", NULL, NULL, 0, &r) != 0 || r.status != 200) {
+        su_resp_free(&r);
+        return NULL;
+    }
+    size_t n;
+    su_event *ev = su_sse_parse(r.body, r.len, &n);
+    char *sid = NULL;
+    if (ev && n == 2 && !strcmp(ev[0].event, "task_id") && !strcmp(ev[1].event, "end") &&
+        ev[1].data[0] == '\0' && strlen(ev[0].data) == 36) {
+        char expect[128];
+        snprintf(expect, sizeof expect, "event: task_id\ndata: %s\n\nevent: end\ndata: \n\n", ev[0].data);
+        if (r.len == strlen(expect) && !memcmp(r.body, expect, r.len))
+            sid = strdup(ev[0].data);
+    }
+    su_sse_free(ev, n);
+    su_resp_free(&r);
+    return sid;
+}
+
+json_t *su_call(unsigned port, const char *env, const char *sid, const char *body,
+                char **call_id, char **raw, char **error)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/%s/call", env);
+    su_resp r;
+    su_request(port, "POST", path, sid, body, strlen(body), &r);
+    if (call_id)
+        *call_id = NULL;
+    if (error)
+        *error = NULL;
+    size_t n = 0;
+    su_event *ev = r.status == 200 ? su_sse_parse(r.body, r.len, &n) : NULL;
+    json_t *result = NULL;
+    if (ev && n >= 1 && !strcmp(ev[n - 1].event, "error")) {
+        if (error)
+            *error = strdup(ev[n - 1].data);
+    } else if (ev && n >= 2 && !strcmp(ev[0].event, "task_id") && !strcmp(ev[n - 1].event, "end")) {
+        buf text = {0};
+        bool ok = true;
+        for (size_t i = 1; i < n; i++) {
+            ok = ok && (i == n - 1 || !strcmp(ev[i].event, "chunk"));
+            on_data(ev[i].data, 1, strlen(ev[i].data), &text);
+        }
+        if (ok && text.p)
+            result = json_loads(text.p, 0, NULL);
+        free(text.p);
+        if (call_id)
+            *call_id = strdup(ev[0].data);
+    }
+    su_sse_free(ev, n);
+    if (raw)
+        *raw = strdup(r.body);
+    su_resp_free(&r);
     return result;
 }

@@ -60,6 +60,37 @@ int su_stop(su_server *s);
 /* The server's stderr so far (owned). */
 char *su_stderr(const su_server *s);
 
+/* ------------------------------------------------------------ ORS helpers */
+
+#include <jansson.h>
+
+/* A request whose reply body is parsed as JSON (NULL when it is not JSON);
+ * *status gets the HTTP status (0 on transport errors). body may be NULL. */
+json_t *su_json(unsigned port, const char *method, const char *path, const char *sid,
+                const char *body, long *status);
+
+/* One SSE event. */
+typedef struct su_event {
+    char *event, *data;
+} su_event;
+/* Parses a complete SSE stream into events (owned array, *n of them); NULL
+ * when the stream is not well-formed: every event "event: X\ndata: Y\n" lines
+ * closed by a blank line, nothing else. */
+su_event *su_sse_parse(const char *body, size_t len, size_t *n);
+void su_sse_free(su_event *ev, size_t n);
+/* The exact bytes the spec prescribes for a /call result: task_id event, then
+ * text in 4,096-byte pieces, "chunk" events and a final "end" (owned). */
+char *su_sse_call_stream(const char *call_id, const char *text);
+
+/* POST /create_session, checking its framing; the new sid (owned) or NULL. */
+char *su_new_session(unsigned port);
+/* POST /ENV/call with body; returns the concatenated result parsed (new
+ * reference), or NULL when the stream carried an error event (its data goes
+ * to *error, owned, if error is not NULL). *raw (owned, optional) gets the
+ * whole stream and *call_id (owned, optional) the task_id event's data. */
+json_t *su_call(unsigned port, const char *env, const char *sid, const char *body,
+                char **call_id, char **raw, char **error);
+
 /* Seconds on the monotonic clock. */
 double su_now(void);
 
