@@ -114,10 +114,10 @@ static const unsigned char STR_STOP[256] = {
     0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,
 };
 
-/* Whether any of the 8 bytes in w is '"', '\\' or below 0x20 (SWAR: the
- * classic has-zero-byte test; its false positives only occur above a true
- * one, so the answer for the word as a whole is exact). */
-static inline bool has_string_stop(uint64_t w)
+/* A mask with the high bit of each byte of w (little-endian) that is '"',
+ * '\\' or below 0x20 (SWAR: the classic has-zero-byte test). Its false
+ * positives only occur above a true one, so the lowest set bit is exact. */
+static inline uint64_t string_stops(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
     uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
@@ -175,15 +175,26 @@ static int parse_string(parser *ps, const char **s, size_t *len)
 {
     const char *open = ps->p;
     const char *body = open + 1, *q = body, *end = ps->end;
-    while (end - q >= 8) {
+    for (;;) {
+        if (end - q < 8) {
+            while (q < end && !STR_STOP[(unsigned char)*q])
+                q++;
+            break;
+        }
         uint64_t w;
         memcpy(&w, q, 8);
-        if (has_string_stop(w))
+        uint64_t stops = string_stops(w);
+        if (stops) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            q += __builtin_ctzll(stops) >> 3;
+#else
+            while (!STR_STOP[(unsigned char)*q])
+                q++;
+#endif
             break;
+        }
         q += 8;
     }
-    while (q < end && !STR_STOP[(unsigned char)*q])
-        q++;
     if (q < end && *q == '"') {
         *s = body;
         *len = (size_t)(q - body);
