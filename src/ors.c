@@ -691,7 +691,7 @@ static void run_and_store_call(ors_env *env, sess *s, const char *name, const js
         return;
     }
     json_t *result = run_call(env, s, name, input);
-    char *text = result ? json_dumps(result, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    char *text = result ? wire_dumps(result, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(result);
     if (!text) {
         reply_call_error(out, "out of memory");

@@ -8,6 +8,7 @@
  */
 #include "wire.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,13 +36,55 @@ static void reply_oom(wire_reply *r)
     }
 }
 
+/* Significant digits that print d so that it reads back exactly, and so that
+ * %g keeps plain notation where Python's repr does (|d| < 1e16). */
+static int digits_for(double d)
+{
+    int p = 1;
+    char buf[40];
+    for (; p < 17; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    double a = fabs(d);
+    if (a >= 1 && a < 1e16) {
+        int e = (int)floor(log10(a)) + 1;   /* integer digits */
+        p = e > p ? e : p;
+    }
+    return p > 17 ? 17 : p;
+}
+
+/* The precision that prints every real inside v exactly and as briefly as
+ * possible (jansson's default of 17 digits writes 0.1 as 0.10000000000000001). */
+static int real_precision(const json_t *v, int p)
+{
+    if (json_is_real(v)) {
+        int d = digits_for(json_real_value(v));
+        return d > p ? d : p;
+    }
+    size_t i;
+    const char *key;
+    json_t *x;
+    if (json_is_array(v))
+        json_array_foreach(v, i, x) p = real_precision(x, p);
+    else if (json_is_object(v))
+        json_object_foreach((json_t *)v, key, x) p = real_precision(x, p);
+    return p;
+}
+
+char *wire_dumps(const json_t *v, size_t flags)
+{
+    return json_dumps(v, flags | JSON_ENCODE_ANY | JSON_REAL_PRECISION(real_precision(v, 1)));
+}
+
 void wire_reply_json(wire_reply *r, int status, json_t *body)
 {
     if (!body) {
         reply_oom(r);
         return;
     }
-    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = wire_dumps(body, JSON_COMPACT);
     json_decref(body);
     if (!text) {
         reply_oom(r);

@@ -34,6 +34,9 @@ typedef struct wire_reply {
 #define WIRE_JSON "application/json"
 #define WIRE_SSE  "text/event-stream"
 
+/* json_dumps(v, flags) writing reals the way Python's json does (shortest
+ * repr: 0.1, 0.6666666666666666, 100000.0). Caller frees. NULL on failure. */
+char *wire_dumps(const json_t *v, size_t flags);
 /* Sets a JSON reply; takes ownership of body (a jansson reference). */
 void wire_reply_json(wire_reply *r, int status, json_t *body);
 /* Sets {"detail": <message>} with status; printf-style. */
