@@ -78,23 +78,23 @@ char *wire_dumps(const json_t *v, size_t flags)
     return json_dumps(v, flags | JSON_ENCODE_ANY | JSON_REAL_PRECISION(real_precision(v, 1)));
 }
 
-void wire_reply_json(wire_reply *r, int status, json_t *body)
+void wire_reply_take(wire_reply *r, int status, const char *content_type, char *body, size_t len)
 {
-    if (!body) {
-        reply_oom(r);
-        return;
-    }
-    char *text = wire_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (!text) {
-        reply_oom(r);
-        return;
-    }
     reply_reset(r);
     r->status = status;
-    r->content_type = WIRE_JSON;
-    r->body = text;
-    r->body_len = strlen(text);
+    r->content_type = content_type;
+    r->body = body;
+    r->body_len = len;
+}
+
+void wire_reply_json(wire_reply *r, int status, json_t *body)
+{
+    char *text = body ? wire_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text)
+        wire_reply_take(r, status, WIRE_JSON, text, strlen(text));
+    else
+        reply_oom(r);
 }
 
 /* A copy of s (len bytes) with every invalid UTF-8 sequence replaced by

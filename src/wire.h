@@ -39,6 +39,8 @@ typedef struct wire_reply {
 char *wire_dumps(const json_t *v, size_t flags);
 /* Sets a JSON reply; takes ownership of body (a jansson reference). */
 void wire_reply_json(wire_reply *r, int status, json_t *body);
+/* Sets a reply whose body (malloc'ed, len bytes) the reply takes over. */
+void wire_reply_take(wire_reply *r, int status, const char *content_type, char *body, size_t len);
 /* Sets {"detail": <message>} with status; printf-style. */
 void wire_reply_detail(wire_reply *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
