@@ -434,3 +434,292 @@ Test(grade, single_expected_with_superset_f1)
     grade_reward_repr(v.reward, buf, sizeof buf);
     cr_assert_str_eq(buf, "0.6666666666666666");
 }
+
+/* ---- Python type quirks ------------------------------------------------------ */
+
+Test(grade, floats_with_tolerance)
+{
+    assert_verdict(judge_calls("{\"x\": 1.5}", "{\"x\": 1.5000005}"), 1.0, GRADE_EXPECTED_TOOL_CALL);
+    assert_verdict(judge_calls("{\"x\": 1.5}", "{\"x\": 1.500002}"), 0.0,
+                   GRADE_ARGUMENT_VALUE_DIFFERENT);
+    assert_verdict(judge_calls("{\"x\": 0.0}", "{\"x\": -0.0}"), 1.0, GRADE_EXPECTED_TOOL_CALL);
+    assert_verdict(judge_calls("{\"x\": 1e2}", "{\"x\": 100.0}"), 1.0, GRADE_EXPECTED_TOOL_CALL);
+    /* Strict <: a difference equal to the tolerance fails. */
+    grade_config cfg;
+    grade_config_default(&cfg);
+    cfg.float_tolerance = 0.5;
+    assert_verdict(judge_cfg(&cfg, expected_call("f", "[1.0]"), grade_action_call("f", "[1.5]", 5)),
+                   0.0, GRADE_ARGUMENT_VALUE_DIFFERENT);
+    assert_verdict(judge_cfg(&cfg, expected_call("f", "[1.0]"), grade_action_call("f", "[1.25]", 6)),
+                   1.0, GRADE_EXPECTED_TOOL_CALL);
+}
+
+Test(grade, nan_and_infinity_never_equal)
+{
+    assert_verdict(judge_calls("{\"x\": NaN}", "{\"x\": NaN}"), 0.0, GRADE_ARGUMENT_VALUE_DIFFERENT);
+    assert_verdict(judge_calls("{\"x\": Infinity}", "{\"x\": Infinity}"), 0.0,
+                   GRADE_ARGUMENT_VALUE_DIFFERENT);
+    assert_verdict(judge_calls("{\"x\": 1e400}", "{\"x\": Infinity}"), 0.0,
+                   GRADE_ARGUMENT_VALUE_DIFFERENT);
+    assert_verdict(judge_calls("{\"x\": -Infinity}", "{\"x\": 1.0}"), 0.0,
+                   GRADE_ARGUMENT_VALUE_DIFFERENT);
+    assert_verdict(judge_calls("{\"x\": 1.0}", "{\"x\": NaN}"), 0.0, GRADE_ARGUMENT_VALUE_DIFFERENT);
+    /* NaN is a float: an int expected refuses it by type. */
+    assert_verdict(judge_calls("{\"x\": 1}", "{\"x\": NaN}"), 0.0,
+                   GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT);
+}
+
+Test(grade, big_ints)
+{
+    const char *big = "{\"n\": 123456789012345678901234567890}";
+    assert_verdict(judge_calls(big, big), 1.0, GRADE_EXPECTED_TOOL_CALL);
+    assert_verdict(judge_calls(big, "{\"n\": 123456789012345678901234567891}"), 0.0,
+                   GRADE_ARGUMENT_VALUE_DIFFERENT);
+    assert_verdict(judge_calls(big, "{\"n\": 1.2345678901234568e29}"), 0.0,
+                   GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT);
+    assert_verdict(judge_calls(big, "{\"n\": true}"), 0.0, GRADE_ARGUMENT_VALUE_DIFFERENT);
+    assert_verdict(judge_calls("{\"n\": 9223372036854775807}", "{\"n\": 9223372036854775808}"),
+                   0.0, GRADE_ARGUMENT_VALUE_DIFFERENT);
+    assert_verdict(judge_calls("{\"n\": -9223372036854775808}", "{\"n\": -9223372036854775808}"),
+                   1.0, GRADE_EXPECTED_TOOL_CALL);
+    /* More than 4300 digits: the actual side does not decode. */
+    size_t nd = 4301;
+    char *huge = malloc(nd + 8);
+    memcpy(huge, "[", 1);
+    memset(huge + 1, '9', nd);
+    strcpy(huge + 1 + nd, "]");
+    assert_verdict(judge_calls("[1]", huge), 0.0, GRADE_ARGUMENTS_DECODE_ERROR);
+    free(huge);
+}
+
+Test(grade, bools_and_none)
+{
+    assert_verdict(judge_calls("[null]", "[null]"), 1.0, GRADE_EXPECTED_TOOL_CALL);
+    assert_verdict(judge_calls("[null]", "[0]"), 0.0, GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT);
+    assert_verdict(judge_calls("[0]", "[null]"), 0.0, GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT);
+    assert_verdict(judge_calls("[false]", "[false]"), 1.0, GRADE_EXPECTED_TOOL_CALL);
+    assert_verdict(judge_calls("[false]", "[0]"), 0.0, GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT);
+    assert_verdict(judge_calls("[1]", "[1.0]"), 0.0, GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT);
+    assert_verdict(judge_calls("[2]", "[true]"), 0.0, GRADE_ARGUMENT_VALUE_DIFFERENT);
+    assert_verdict(judge_calls("[\"1\"]", "[1]"), 0.0, GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT);
+    assert_verdict(judge_calls("{\"a\": {}}", "{\"a\": []}"), 0.0,
+                   GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT);
+}
+
+Test(grade, non_object_arguments)
+{
+    assert_verdict(judge_calls("[1, \"two words\"]", "[1, \"two  Words\"]"), 1.0,
+                   GRADE_EXPECTED_TOOL_CALL);
+    assert_verdict(judge_calls("\"hello there\"", "\"there\""), 0.0,
+                   GRADE_ARGUMENT_VALUE_DIFFERENT);
+    assert_verdict(judge_calls("3", "3"), 1.0, GRADE_EXPECTED_TOOL_CALL);
+    assert_verdict(judge_calls("{}", "[]"), 0.0, GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT);
+}
+
+Test(grade, nested_values)
+{
+    const char *e = "{\"user\": {\"name\": \"Ada Lovelace\", \"tags\": [\"a\", {\"k\": 1}]}}";
+    assert_verdict(judge_calls(e, "{\"user\": {\"tags\": [\"a\", {\"k\": true}], "
+                                  "\"name\": \"ada lovelace\"}}"),
+                   1.0, GRADE_EXPECTED_TOOL_CALL);
+    assert_verdict(judge_calls(e, "{\"user\": {\"name\": \"Ada Lovelace\", "
+                                  "\"tags\": [\"a\", {\"k\": 1, \"j\": 2}]}}"),
+                   0.0, GRADE_ARGUMENT_OBJECT_KEYS_DIFFERENT);
+    assert_verdict(judge_calls(e, "{\"user\": {\"name\": \"Ada Lovelace\", "
+                                  "\"tags\": [\"b\", {\"k\": 1}]}}"),
+                   0.0, GRADE_ARGUMENT_VALUE_DIFFERENT);
+}
+
+Test(grade, duplicate_keys_in_actual_arguments)
+{
+    /* Last value wins: {"a": 2} after dedupe. */
+    assert_verdict(judge_calls("{\"a\": 2}", "{\"a\": 1, \"a\": 2}"), 1.0, GRADE_EXPECTED_TOOL_CALL);
+    assert_verdict(judge_calls("{\"a\": 1}", "{\"a\": 1, \"a\": 2}"), 0.0,
+                   GRADE_ARGUMENT_VALUE_DIFFERENT);
+}
+
+Test(grade, large_objects_compare_by_key_set)
+{
+    /* 50 keys, reversed order in the actual call (the sorted key path). */
+    char e[2048], a[2048];
+    size_t ne = 0, na = 0;
+    ne += (size_t)snprintf(e + ne, sizeof e - ne, "{");
+    na += (size_t)snprintf(a + na, sizeof a - na, "{");
+    for (int i = 0; i < 50; i++) {
+        ne += (size_t)snprintf(e + ne, sizeof e - ne, "%s\"k%d\": %d", i ? "," : "", i, i);
+        na += (size_t)snprintf(a + na, sizeof a - na, "%s\"k%d\": %d", i ? "," : "", 49 - i,
+                               49 - i);
+    }
+    snprintf(e + ne, sizeof e - ne, "}");
+    snprintf(a + na, sizeof a - na, "}");
+    assert_verdict(judge_calls(e, a), 1.0, GRADE_EXPECTED_TOOL_CALL);
+    char *k = strstr(a, "\"k7\"");
+    k[2] = '8';   /* "k87": same size, different key set */
+    assert_verdict(judge_calls(e, a), 0.0, GRADE_ARGUMENT_OBJECT_KEYS_DIFFERENT);
+}
+
+Test(grade, strings_with_lone_surrogates_and_unicode)
+{
+    /* "\ud800 x" vs the same: 2 words each, identical -> 0.5 >= 0.1. */
+    assert_verdict(judge_calls("[\"\\ud800 x\"]", "[\"\\ud800 x\"]"), 1.0, GRADE_EXPECTED_TOOL_CALL);
+    assert_verdict(judge_calls("[\"\\ud800\"]", "[\"\\udc00\"]"), 0.0, GRADE_ARGUMENT_VALUE_DIFFERENT);
+    /* Unicode whitespace splits words; full lower-casing matches İ. */
+    assert_verdict(judge_calls("[\"\\u0130stanbul old\\u00a0town\"]",
+                               "[\"i\\u0307stanbul\\u3000OLD\"]"),
+                   1.0, GRADE_EXPECTED_TOOL_CALL);
+    /* One word each: exact comparison of the original strings. */
+    assert_verdict(judge_calls("[\"\\u0130stanbul\"]", "[\"i\\u0307stanbul\"]"), 0.0,
+                   GRADE_ARGUMENT_VALUE_DIFFERENT);
+    /* NUL inside strings is data. */
+    assert_verdict(judge_calls("[\"a\\u0000b\"]", "[\"a\\u0000c\"]"), 0.0,
+                   GRADE_ARGUMENT_VALUE_DIFFERENT);
+}
+
+Test(grade, deep_actual_arguments_decode_error)
+{
+    size_t depth = 5000;
+    char *s = malloc(2 * depth + 1);
+    memset(s, '[', depth);
+    memset(s + depth, ']', depth);
+    s[2 * depth] = '\0';
+    assert_verdict(judge_calls("[]", s), 0.0, GRADE_ARGUMENTS_DECODE_ERROR);
+    free(s);
+}
+
+Test(grade, custom_word_threshold)
+{
+    grade_config cfg;
+    grade_config_default(&cfg);
+    cfg.word_similarity_threshold = 0.45;
+    assert_verdict(judge_cfg(&cfg, expected_call("f", "[\"new york city\"]"),
+                             grade_action_call("f", "[\"New York\"]", 12)),
+                   0.0, GRADE_ARGUMENT_VALUE_DIFFERENT);
+}
+
+/* ---- building actions ---------------------------------------------------------- */
+
+static void assert_expected_refused(const char *text, const char *reason_part)
+{
+    json_t *j = js(text);
+    char err[256] = "";
+    grade_action *a = grade_expected_from_json(j, err, sizeof err);
+    cr_assert_null(a, "accepted %s", text);
+    cr_assert(strstr(err, reason_part), "reason '%s' lacks '%s'", err, reason_part);
+    json_decref(j);
+}
+
+Test(grade, expected_action_shapes)
+{
+    assert_expected_refused("[]", "not an object");
+    assert_expected_refused("{\"type\": \"tool\"}", "is not message");
+    assert_expected_refused("{\"name\": \"f\"}", "type");
+    assert_expected_refused("{\"type\": \"function_call\", \"arguments\": \"{}\"}", "name");
+    assert_expected_refused("{\"type\": \"function_call\", \"name\": \"f\", \"arguments\": {}}",
+                            "arguments");
+    assert_expected_refused("{\"type\": \"function_call\", \"name\": \"f\", \"arguments\": \"{\"}",
+                            "not valid JSON");
+    assert_expected_refused("{\"type\": \"function_call_batch\", \"calls\": []}", "non-empty");
+    assert_expected_refused("{\"type\": \"function_call_batch\", \"calls\": [{\"name\": \"f\", "
+                            "\"arguments\": \"{}\"}, {\"name\": \"g\", \"arguments\": \"[\"}]}",
+                            "calls[1].arguments");
+    assert_expected_refused("{\"type\": \"message\", \"content\": 3}", "content");
+}
+
+Test(grade, expected_action_accessors)
+{
+    grade_action *b = expected_batch("[[\"f\",\"{}\"],[\"g\",\"[1]\"]]");
+    cr_assert_eq(grade_action_kind_of(b), GRADE_ACTION_BATCH);
+    cr_assert_eq(grade_action_ncalls(b), 2);
+    cr_assert_str_eq(grade_action_call_name(b, 1), "g");
+    cr_assert_null(grade_action_call_name(b, 2));
+    cr_assert_str_eq(grade_action_type_name(b), "function_call_batch");
+    grade_action_free(b);
+    grade_action *m = expected_message();
+    cr_assert_str_eq(grade_action_type_name(m), "message");
+    cr_assert_eq(grade_action_ncalls(m), 0);
+    grade_action_free(m);
+}
+
+static void assert_response_refused(const char *text, const char *reason_part)
+{
+    json_t *j = js(text);
+    char err[256] = "";
+    grade_action *a = grade_actual_from_response(j, err, sizeof err);
+    cr_assert_null(a, "accepted %s", text);
+    cr_assert(strstr(err, reason_part), "reason '%s' lacks '%s'", err, reason_part);
+    json_decref(j);
+}
+
+Test(grade, malformed_responses)
+{
+    assert_response_refused("[]", "not an object");
+    assert_response_refused("{}", "output");
+    assert_response_refused("{\"output\": {}}", "output");
+    assert_response_refused("{\"output\": [3]}", "output[0]");
+    assert_response_refused("{\"output\": [{\"type\": \"function_call\", \"name\": \"f\"}]}",
+                            "function_call");
+    assert_response_refused("{\"output\": [{\"type\": \"function_call\", \"name\": 1, "
+                            "\"arguments\": \"{}\"}]}", "function_call");
+    assert_response_refused("{\"output\": [{\"type\": \"message\", \"role\": \"assistant\", "
+                            "\"content\": \"hi\"}]}", "content");
+}
+
+Test(grade, message_extraction_rules)
+{
+    /* A user message, an assistant message without output_text, then one
+     * with a refusal before the text: the text is found. */
+    grade_action *a = actual_from_output(
+        "[{\"type\":\"message\",\"role\":\"user\",\"content\":[{\"type\":\"output_text\",\"text\":\"u\"}]},"
+        "{\"type\":\"message\",\"role\":\"assistant\",\"content\":[]},"
+        "{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"refusal\",\"refusal\":\"no\"},"
+        "{\"type\":\"output_text\",\"text\":\"found\"}]}]");
+    cr_assert_eq(grade_action_kind_of(a), GRADE_ACTION_MESSAGE);
+    grade_action_free(a);
+    /* Two calls around a message: a batch in output order. */
+    a = actual_from_output(
+        "[{\"type\":\"function_call\",\"name\":\"g\",\"arguments\":\"{}\"},"
+        "{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"t\"}]},"
+        "{\"type\":\"function_call\",\"name\":\"f\",\"arguments\":\"x\"}]");
+    cr_assert_eq(grade_action_kind_of(a), GRADE_ACTION_BATCH);
+    cr_assert_eq(grade_action_ncalls(a), 2);
+    cr_assert_str_eq(grade_action_call_name(a, 0), "g");
+    cr_assert_str_eq(grade_action_call_name(a, 1), "f");
+    grade_action_free(a);
+}
+
+Test(grade, names_compare_exactly_including_nul)
+{
+    grade_config cfg;
+    grade_config_default(&cfg);
+    json_t *r = js("{\"output\": [{\"type\":\"function_call\",\"name\":\"f\\u0000x\",\"arguments\":\"{}\"}]}");
+    char err[128];
+    grade_action *a = grade_actual_from_response(r, err, sizeof err);
+    json_decref(r);
+    cr_assert(a);
+    assert_verdict(judge_cfg(&cfg, expected_call("f", "{}"), a), 0.0, GRADE_UNEXPECTED_TOOL);
+}
+
+Test(grade, modes_and_reward_text)
+{
+    grade_mode m;
+    cr_assert_eq(grade_mode_parse("f1", &m), 0);
+    cr_assert_eq(m, GRADE_MODE_F1);
+    cr_assert_eq(grade_mode_parse("fractional", &m), 0);
+    cr_assert_eq(m, GRADE_MODE_FRACTIONAL);
+    cr_assert_eq(grade_mode_parse("binary_strict", &m), 0);
+    cr_assert_eq(m, GRADE_MODE_BINARY_STRICT);
+    cr_assert_eq(grade_mode_parse("F1", &m), -1);
+    cr_assert_str_eq(grade_mode_name(GRADE_MODE_FRACTIONAL), "fractional");
+    const struct { double v; const char *s; } reprs[] = {
+        {1.0, "1.0"}, {0.0, "0.0"}, {0.5, "0.5"}, {0.8, "0.8"}, {2.0 / 3.0, "0.6666666666666666"},
+        {1.0 / 3.0, "0.3333333333333333"}, {6.0 / 7.0, "0.8571428571428571"}, {0.1, "0.1"},
+        {1e-7, "1e-07"}, {1e16, "1e+16"}, {123456789.0, "123456789.0"}, {0.0001, "0.0001"},
+        {1.5e-5, "1.5e-05"}, {-0.0, "-0.0"}, {1e15, "1000000000000000.0"},
+    };
+    for (size_t i = 0; i < sizeof reprs / sizeof reprs[0]; i++) {
+        char buf[32];
+        size_t n = grade_reward_repr(reprs[i].v, buf, sizeof buf);
+        cr_assert_str_eq(buf, reprs[i].s);
+        cr_assert_eq(n, strlen(reprs[i].s));
+    }
+}
