@@ -281,7 +281,8 @@ static bool is_blank(const char *p, size_t n)
 
 static int index_split(sfile *sp, char *err, size_t errsz)
 {
-    const char *p = sp->data, *end = sp->data + sp->size;
+    /* An empty file has no data at all (NULL): NULL + 0 is undefined in C. */
+    const char *p = sp->data, *end = sp->size ? sp->data + sp->size : sp->data;
     if (sp->size >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
         p += 3;
     size_t cap = sp->size / 512 + 16, n = 0, line = 0;
