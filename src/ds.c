@@ -14,7 +14,8 @@
  *   line order once the batch is done, so reports are ordered and memory is
  *   bounded. With skip_invalid the invalid rows are then dropped from the
  *   index, so served indices are contiguous over the valid rows.
- * - Tasks: a row is parsed with jansson only when a task is acquired. Parsed
+ * - Tasks: a row is parsed (dsval_build, into jansson values) only when a
+ *   task is acquired. Parsed
  *   tasks live in a per-split slot table with a reference count under one
  *   mutex: holders of the same row share one ds_task, freed by the last
  *   release. Parsing happens outside the lock; if two threads race on the same
@@ -740,10 +741,13 @@ json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err
         set_err(err, errsz, "no row %zu in split %zu", index, split);
         return NULL;
     }
-    json_error_t jerr;
-    json_t *v = json_loadb(p, len, JSON_ALLOW_NUL, &jerr);
-    if (!v)
-        set_err(err, errsz, "line %zu: invalid JSON: %s", line, jerr.text);
+    /* dsval_build: the same value as json_loadb, about 4x faster. */
+    json_t *v = dsval_build(p, len);
+    if (!v) {
+        char why[200] = "out of memory";
+        dsval_json(p, len, why, sizeof why);
+        set_err(err, errsz, "line %zu: %s", line, why);
+    }
     return v;
 }
 
@@ -931,16 +935,24 @@ void ds_task_release(ds_dataset *ds, const ds_task *task)
 
 json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index)
 {
-    const ds_task *t = ds_task_acquire(ds, split, index, NULL, 0);
-    if (!t)
+    /* Only two members are needed: pick them from the row text rather than
+     * parsing a whole (possibly 40 KB) row for each listing. */
+    static const char *const keys[] = {"trajectory_id", "info"};
+    size_t len;
+    const char *p = ds_row_text(ds, split, index, &len, NULL);
+    json_t *picked = p ? dsval_pick(p, len, keys, 2) : NULL;
+    if (!picked)
         return NULL;
-    json_t *out = json_pack("{s:s,s:s,s:I}", "id", t->id, "split", t->split,
-                            "index", (json_int_t)t->index);
-    if (out && t->trajectory_id)
-        json_object_set_new(out, "trajectory_id", json_deep_copy(t->trajectory_id));
-    if (out && t->info)
-        json_object_set_new(out, "info", json_deep_copy(t->info));
-    ds_task_release(ds, t);
+    char id[96];
+    snprintf(id, sizeof id, "%s-%zu", ds->splits[split].name, index);
+    json_t *out = json_pack("{s:s,s:s,s:I}", "id", id, "split", ds->splits[split].name,
+                            "index", (json_int_t)index);
+    for (size_t k = 0; out && k < 2; k++) {
+        json_t *v = json_object_get(picked, keys[k]);
+        if (v && !json_is_null(v))
+            json_object_set(out, keys[k], v);
+    }
+    json_decref(picked);
     return out;
 }
 

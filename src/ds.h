@@ -102,8 +102,10 @@ typedef struct ds_split_report {
 } ds_split_report;
 void ds_split_report_get(const ds_dataset *ds, size_t split, ds_split_report *out);
 
-/* Parses "NAME=FILE" (serve's --split) into *out, pointing into arg. Split
- * names are non-empty and made of letters, digits, '_', '.' and '-'.
+/* Parses "NAME=FILE" (serve's --split) into *out: out->path points into arg
+ * (after the first '='), out->name to a per-thread copy of NAME that the next
+ * call in the same thread overwrites (copy it to keep it). Split names are
+ * non-empty, at most 64 bytes of letters, digits, '_', '.' and '-'.
  * 0, or -1 with a reason in err. */
 int ds_split_spec_parse(const char *arg, ds_split_spec *out, char *err, size_t errsz);
 /* True when name is a valid split name. */
@@ -140,8 +142,10 @@ const ds_task *ds_task_acquire(ds_dataset *ds, size_t split, size_t index,
 void ds_task_release(ds_dataset *ds, const ds_task *task);
 
 /* The public description of a task: {"id","split","index"} plus the row's
- * trajectory_id and info when present. Never contains the expected action.
- * New reference owned by the caller; NULL on failure. */
+ * trajectory_id and info when present (non-null). Never contains the expected
+ * action. Cheap: only those members are built, the row is not parsed. New
+ * reference owned by the caller; NULL when index is out of range or the row is
+ * not a JSON object. */
 json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index);
 
 /* Resolves a task id to split and index: 0 on success, -1 if unknown. */
