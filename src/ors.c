@@ -225,6 +225,16 @@ size_t ors_session_count(ors_env *env)
 
 /* ---- shared checks ------------------------------------------------------ */
 
+/* The text of a JSON string that holds no NUL character, or NULL. Names
+ * (splits, tools, ids) with an embedded NUL must not match a C string that
+ * stops there. */
+static const char *plain_string(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && strlen(s) == json_string_length(v) ? s : NULL;
+}
+
+
 /* For /{env}/... routes: false (after a 404 reply) when the path names
  * another environment. The router only sends known names; this is a guard. */
 static bool env_ok(ors_env *env, const wire_request *req, wire_reply *out)
@@ -290,7 +300,8 @@ static int body_split(ors_env *env, const json_t *body, wire_reply *out, size_t 
         wire_reply_detail(out, 422, "split: must be a string");
         return -1;
     }
-    long idx = ds_split_find(env->ds, json_string_value(v));
+    const char *name = plain_string(v);
+    long idx = name ? ds_split_find(env->ds, name) : -1;
     if (idx < 0) {
         wire_reply_detail(out, 400, "Invalid split");
         return -1;
@@ -571,10 +582,15 @@ void ors_create_session(ors_env *env, const wire_request *req, wire_reply *out)
 static int resolve_task_spec(ors_env *env, const json_t *spec, wire_reply *out,
                              size_t *split, size_t *index)
 {
-    const char *id = json_string_value(json_object_get(spec, "id"));
+    const json_t *idv = json_object_get(spec, "id");
+    const char *id = plain_string(idv);
+    if (idv && !id && !json_is_null(idv)) {   /* an id that cannot name a task */
+        wire_reply_detail(out, 400, "Unknown task");
+        return -1;
+    }
     if (id && ds_task_find(env->ds, id, split, index) == 0)
         return 0;
-    const char *sname = json_string_value(json_object_get(spec, "split"));
+    const char *sname = plain_string(json_object_get(spec, "split"));
     const json_t *iv = json_object_get(spec, "index");
     long s = sname ? ds_split_find(env->ds, sname) : -1;
     if (!id && s >= 0 && json_is_integer(iv) &&
@@ -631,7 +647,7 @@ static int check_create_body(ors_env *env, const json_t *body, wire_reply *out)
             wire_reply_detail(out, 422, "env_name: must be a string");
             return -1;
         }
-        if (!ors_env_matches(env, json_string_value(name))) {
+        if (!ors_env_matches(env, plain_string(name))) {
             wire_reply_detail(out, 404, "unknown environment '%s'", json_string_value(name));
             return -1;
         }
@@ -659,7 +675,7 @@ void ors_create(ors_env *env, const wire_request *req, wire_reply *out)
     char err[256];
     const ds_task *task = ds_task_acquire(env->ds, split, index, err, sizeof err);
     episode *ep = task ? episode_new(task, err, sizeof err) : NULL;
-    if (ep)
+    if (ep && env->cfg.cache_bytes)
         prerender(env, task);
     if (task)
         pin_task(env, task);
@@ -733,36 +749,47 @@ void ors_delete_session(ors_env *env, const wire_request *req, wire_reply *out)
 
 /* ---- /call -------------------------------------------------------------- */
 
-/* {"ok":false,"error":<fmt with arg>}; the tool name in arg may be long. */
-static json_t *tool_error(const char *fmt, const char *arg)
+/* {"ok":false,"error":<before><arg><after>}: arg is len bytes (a tool name
+ * may be long or hold a NUL). NULL on allocation failure. */
+static json_t *tool_error(const char *before, const char *arg, size_t len, const char *after)
 {
-    size_t cap = strlen(fmt) + strlen(arg) + 1;
-    char *msg = malloc(cap);
+    size_t nb = strlen(before), na = strlen(after);
+    char *msg = malloc(nb + len + na);
     if (!msg)
         return NULL;
-    snprintf(msg, cap, fmt, arg);
-    json_t *text = wire_string(msg, strlen(msg));
+    memcpy(msg, before, nb);
+    memcpy(msg + nb, arg, len);
+    memcpy(msg + nb + len, after, na);
+    json_t *text = wire_string(msg, nb + len + na);
     free(msg);
     return text ? json_pack("{s:b, s:o}", "ok", 0, "error", text) : NULL;
+}
+
+static json_t *already_submitted(void)
+{
+    return tool_error("task already submitted", "", 0, "");
 }
 
 /* The actual action of a call of tool name with input, or NULL with *error
  * set to the tool result that refuses it (the submission is then not
  * consumed). */
-static grade_action *action_of_call(const episode *ep, const char *name, const json_t *input,
-                                    json_t **error)
+static grade_action *action_of_call(const episode *ep, const json_t *name_json,
+                                    const json_t *input, json_t **error)
 {
     *error = NULL;
-    if (strcmp(name, PROMPT_SUBMIT_TOOL) == 0 && !episode_has_tool(ep, name)) {
+    const char *name = plain_string(name_json);
+    if (name && strcmp(name, PROMPT_SUBMIT_TOOL) == 0 && !episode_has_tool(ep, name)) {
         const json_t *content = json_object_get(input, "content");
         if (!json_is_string(content)) {
-            *error = tool_error("invalid input for '%s': 'content' must be a string", name);
+            *error = tool_error("invalid input for '", name, strlen(name),
+                                "': 'content' must be a string");
             return NULL;
         }
         return grade_action_message(json_string_value(content), json_string_length(content));
     }
-    if (!episode_has_tool(ep, name)) {
-        *error = tool_error("'%s' is not a valid tool", name);
+    if (!name || !episode_has_tool(ep, name)) {
+        *error = tool_error("'", json_string_value(name_json), json_string_length(name_json),
+                            "' is not a valid tool");
         return NULL;
     }
     char *args = json_dumps(input, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -787,11 +814,11 @@ static json_t *graded_output(const episode *ep, grade_verdict v)
 
 /* Runs one call of the session's task: the tool result object (new
  * reference), or NULL on allocation failure. Grades at most once per session. */
-static json_t *run_call(ors_env *env, sess *s, const char *name, const json_t *input)
+static json_t *run_call(ors_env *env, sess *s, const json_t *name, const json_t *input)
 {
     const episode *ep = sess_data(s);
     if (sess_submitted(s))
-        return tool_error("task already %s", "submitted");
+        return already_submitted();
     json_t *error;
     grade_action *actual = action_of_call(ep, name, input, &error);
     if (!actual)
@@ -800,12 +827,12 @@ static json_t *run_call(ors_env *env, sess *s, const char *name, const json_t *i
     grade_action *expected = episode_expected(ep, err, sizeof err);
     if (!expected) {
         grade_action_free(actual);
-        return tool_error("cannot grade: %s", err);
+        return tool_error("cannot grade: ", err, strlen(err), "");
     }
     if (!sess_claim_submission(s)) {
         grade_action_free(actual);
         grade_action_free(expected);
-        return tool_error("task already %s", "submitted");
+        return already_submitted();
     }
     double t0 = monotonic_seconds();
     grade_verdict v = grade_judge(&env->cfg.grading, expected, actual);
@@ -835,8 +862,8 @@ static void reply_call_error(wire_reply *out, const char *message)
 
 /* Reads the /call body: name (string), input (object), task_id (optional
  * string). -1 after a 422 reply. */
-static int call_fields(const json_t *body, wire_reply *out, const char **name,
-                       const json_t **input, const char **task_id)
+static int call_fields(const json_t *body, wire_reply *out, const json_t **name,
+                       const json_t **input, const json_t **task_id)
 {
     const json_t *n = json_object_get(body, "name"), *in = json_object_get(body, "input");
     const json_t *tid = json_object_get(body, "task_id");
@@ -852,16 +879,17 @@ static int call_fields(const json_t *body, wire_reply *out, const char **name,
         wire_reply_detail(out, 422, "task_id: must be a string");
         return -1;
     }
-    *name = json_string_value(n);
+    *name = n;
     *input = in;
-    *task_id = json_string_value(tid);
+    *task_id = json_is_string(tid) ? tid : NULL;
     return 0;
 }
 
-static void replay_call(ors_env *env, sess *s, const char *task_id, wire_reply *out)
+static void replay_call(ors_env *env, sess *s, const json_t *task_id_json, wire_reply *out)
 {
     size_t len;
-    char *text = sess_result_get(s, task_id, now_of(env), &len);
+    const char *task_id = plain_string(task_id_json);
+    char *text = task_id ? sess_result_get(s, task_id, now_of(env), &len) : NULL;
     if (!text) {
         reply_call_error(out, "unknown task_id");
         return;
@@ -870,7 +898,7 @@ static void replay_call(ors_env *env, sess *s, const char *task_id, wire_reply *
     free(text);
 }
 
-static void run_and_store_call(ors_env *env, sess *s, const char *name, const json_t *input,
+static void run_and_store_call(ors_env *env, sess *s, const json_t *name, const json_t *input,
                                wire_reply *out)
 {
     char call_id[37];
@@ -901,8 +929,7 @@ void ors_call(ors_env *env, const wire_request *req, wire_reply *out)
     if (!s)
         return;
     json_t *body = wire_body_object(req, out);
-    const char *name, *task_id;
-    const json_t *input;
+    const json_t *name, *input, *task_id;
     if (body && call_fields(body, out, &name, &input, &task_id) == 0) {
         if (task_id)
             replay_call(env, s, task_id, out);
