@@ -467,9 +467,10 @@ Test(ors, prompt_renders_the_conversation, .init = setup, .fini = teardown)
     json_t *b = json_array_get(j, 0);
     cr_assert_str_eq(json_string_value(json_object_get(b, "type")), "text");
     const char *text = json_string_value(json_object_get(b, "text"));
-    const char *in_order[] = {"System", "You are a weather bot.", "User", "Weather in Paris?",
-                              "get_time", "{\"tz\": \"CET\"}", "Tool output", "14:00 CET",
-                              "Assistant", "Let me check.", "submit_message"};
+    const char *in_order[] = {"=== system ===\nYou are a weather bot.", "=== user ===\nWeather in Paris?",
+                              "=== assistant tool call (call_9) ===\nget_time {\"tz\": \"CET\"}",
+                              "=== tool output (call_9) ===\n14:00 CET",
+                              "=== assistant ===\nLet me check.", "=== your turn ===", "submit_message"};
     const char *at = text;
     for (size_t i = 0; i < sizeof in_order / sizeof in_order[0]; i++) {
         const char *p = strstr(at, in_order[i]);
@@ -848,4 +849,27 @@ Test(ors, env_name_with_slash_is_refused)
     char err[128] = "";
     cr_assert_null(ors_env_new((ds_dataset *)1, &cfg, NULL, err, sizeof err));
     cr_assert(strstr(err, "/"));
+}
+
+Test(ors, names_with_a_nul_never_match, .init = setup, .fini = teardown)
+{
+    wire_reply r = fx_call(&F, ors_num_tasks, FX_ENV, NULL, "{\"split\":\"train\\u0000x\"}");
+    fx_expect_detail(&r, 400, "Invalid split");
+    wire_reply_free(&r);
+    r = fx_call(&F, ors_create, NULL, SID, "{\"task_spec\":{\"id\":\"train-0\\u0000\"}}");
+    fx_expect_detail(&r, 400, "Unknown task");
+    wire_reply_free(&r);
+    r = fx_call(&F, ors_create, NULL, SID, "{\"env_name\":\"" FX_ENV "\\u0000\",\"split\":\"train\",\"index\":0}");
+    cr_assert_eq(r.status, 404);
+    wire_reply_free(&r);
+    fx_create(&F, SID, 0);
+    json_t *res = fx_tool_call(&F, SID, "{\"name\":\"get_weather\\u0000x\",\"input\":{\"city\":\"Paris\"}}", NULL);
+    const json_t *err = json_object_get(res, "error");
+    cr_assert(json_is_false(json_object_get(res, "ok")));
+    cr_assert_eq(json_string_length(err), strlen("'get_weather") + 2 + strlen("' is not a valid tool"));
+    json_decref(res);
+    res = fx_tool_call(&F, SID, "{\"name\":\"get_weather\",\"input\":{\"city\":\"Paris\"}}", NULL);
+    cr_assert_eq(json_real_value(json_object_get(json_object_get(res, "output"), "reward")), 1.0,
+                 "the NUL call consumed nothing");
+    json_decref(res);
 }

@@ -126,3 +126,21 @@ Test(wire, body_object_is_length_bounded)
     cr_assert(j);
     json_decref(j);
 }
+
+Test(wire, reals_are_written_like_python_json)
+{
+    wire_reply r = {0};
+    wire_reply_json(&r, 200, json_pack("[f,f,f,f,f,{s:f}]", 0.1, 2.0 / 3, 1.0, 0.5, 100000.0, "t",
+                                       1768002749.0));
+    expect_body(&r, "[0.1,0.6666666666666666,1.0,0.5,100000.0,{\"t\":1768002749.0}]");
+    wire_reply_free(&r);
+    /* every real still reads back exactly */
+    double v[] = {1.0 / 3, 1e-7, 123.456, 5e-324, 1.7976931348623157e308};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        json_t *j = json_real(v[i]);
+        char *s = wire_dumps(j, JSON_COMPACT);
+        cr_assert_eq(strtod(s, NULL), v[i], "%s", s);
+        free(s);
+        json_decref(j);
+    }
+}
