@@ -47,7 +47,7 @@ Test(serve_ops, invalid_options_exit_2)
         {"--port", "http", NULL}, {"--port", "70000", NULL}, {"--threads", "0", NULL},
         {"--reward-mode", "lenient", NULL}, {"--log-format", "xml", NULL},
         {"--session-ttl", "-1", NULL}, {"--max-body", "lots", NULL},
-        {"--float-tolerance", "x", NULL}, {"--word-similarity-threshold", "2", NULL},
+        {"--float-tolerance", "x", NULL}, {"--word-similarity-threshold", "abc", NULL},
         {"--split", "noequals", NULL}, {"--no-such-option", NULL}, {"--port", NULL},
         {"stray", NULL}, {"--env-name", "a/b", NULL},
     };
