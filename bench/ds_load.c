@@ -1,11 +1,13 @@
-/* ds_load — times ds_open on one file and reports the resident memory after
- * loading (VmRSS from /proc/self/status).
+/* ds_load — times ds_open on one dataset file and reports resident memory.
  *
- *   ds_load FILE [--validate] [--threads N] [--touch]
+ *   ds_load FILE [--threads N] [--repeat K]
  *
- * Prints one line: rows, bytes, wall time of ds_open, MB/s, VmRSS in KiB and
- * its ratio to the file size. --touch parses every 97th row as a task
- * afterwards, as a smoke check that loaded rows are usable. */
+ * Opens FILE K times (default 3) without validation (mmap + line index) and K
+ * times with validation on N threads (default 2), keeping the best time of
+ * each, which is the file-in-page-cache figure on a noisy machine. Validation
+ * time is the difference of the two. After the last validated open it reads
+ * VmRSS from /proc/self/status (the mapping counts) and parses every 97th row
+ * as a task, to show loaded rows are usable. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,52 +34,65 @@ static long vmrss_kb(void)
     return kb;
 }
 
-static void count_issue(const ds_issue *is, void *ctx)
+/* Best-of-k open time; leaves the last dataset open in *keep if given. */
+static double time_open(const char *path, bool validate, unsigned threads, int k, ds_dataset **keep)
 {
-    (void)is;
-    ++*(size_t *)ctx;
+    double best = 1e9;
+    for (int i = 0; i < k; i++) {
+        ds_split_spec sp = {"train", path};
+        ds_open_options o = {.validate = validate, .skip_invalid = true, .threads = threads};
+        ds_dataset *ds;
+        char err[512];
+        double t0 = now_s();
+        if (ds_open(&ds, &sp, 1, &o, err, sizeof err)) {
+            fprintf(stderr, "ds_load: %s\n", err);
+            exit(1);
+        }
+        double dt = now_s() - t0;
+        best = dt < best ? dt : best;
+        if (keep && i == k - 1)
+            *keep = ds;
+        else
+            ds_close(ds);
+    }
+    return best;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: ds_load FILE [--validate] [--threads N] [--touch]\n");
+        fprintf(stderr, "usage: ds_load FILE [--threads N] [--repeat K]\n");
         return 2;
     }
-    size_t issues = 0;
-    ds_open_options o = {.on_issue = count_issue, .ctx = &issues, .skip_invalid = true};
-    bool touch = false;
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--validate"))
-            o.validate = true;
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-            o.threads = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--touch"))
-            touch = true;
+    unsigned threads = 2;
+    int repeat = 3;
+    for (int i = 2; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "--threads"))
+            threads = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--repeat"))
+            repeat = atoi(argv[++i]);
     }
-    ds_split_spec sp = {"train", argv[1]};
-    ds_dataset *ds;
-    char err[512];
-    double t0 = now_s();
-    if (ds_open(&ds, &sp, 1, &o, err, sizeof err)) {
-        fprintf(stderr, "ds_load: %s\n", err);
-        return 1;
-    }
-    double dt = now_s() - t0;
+    double t_index = time_open(argv[1], false, threads, repeat, NULL);
+    ds_dataset *ds = NULL;
+    double t_all = time_open(argv[1], true, threads, repeat, &ds);
+    long rss = vmrss_kb();
     ds_split_report r;
     ds_split_report_get(ds, 0, &r);
-    long rss = vmrss_kb();
     size_t bad = 0;
-    for (size_t i = 0; touch && i < ds_split_size(ds, 0); i += 97) {
-        const ds_task *t = ds_task_acquire(ds, 0, i, err, sizeof err);
-        if (!t)
-            bad++;
+    for (size_t i = 0; i < ds_split_size(ds, 0); i += 97) {
+        const ds_task *t = ds_task_acquire(ds, 0, i, NULL, 0);
+        bad += t == NULL;
         ds_task_release(ds, t);
     }
-    printf("%s rows=%zu bytes=%zu %s threads=%u time_ms=%.1f MB/s=%.0f rss_kb=%ld rss/file=%.2f issues=%zu%s\n",
-           argv[1], r.rows, r.bytes, o.validate ? "open+index+validate" : "open+index", o.threads,
-           dt * 1e3, (double)r.bytes / dt / 1e6, rss, (double)rss * 1024.0 / (double)(r.bytes ? r.bytes : 1),
-           issues, bad ? " (some rows failed to parse)" : "");
+    double t_val = t_all - t_index;
+    printf("  %s: %zu rows, %.1f MB, %zu invalid\n", argv[1], r.rows, (double)r.bytes / 1e6, r.errors);
+    printf("  open+index            %8.1f ms\n", t_index * 1e3);
+    printf("  open+index+validate   %8.1f ms  (%u threads)\n", t_all * 1e3, threads);
+    printf("  validation alone      %8.1f ms  = %.0f MB/s, %.2f M rows/s\n", t_val * 1e3,
+           (double)r.bytes / (t_val > 0 ? t_val : 1e-9) / 1e6,
+           (double)r.rows / (t_val > 0 ? t_val : 1e-9) / 1e6);
+    printf("  resident after load   %8.1f MB  = %.2f x file size%s\n", (double)rss / 1024.0,
+           (double)rss * 1024.0 / (double)(r.bytes ? r.bytes : 1), bad ? "  (SOME ROWS FAILED TO PARSE)" : "");
     ds_close(ds);
     return 0;
 }

@@ -14,7 +14,8 @@
  *   line order once the batch is done, so reports are ordered and memory is
  *   bounded. With skip_invalid the invalid rows are then dropped from the
  *   index, so served indices are contiguous over the valid rows.
- * - Tasks: a row is parsed with jansson only when a task is acquired. Parsed
+ * - Tasks: a row is parsed (dsval_build, into jansson values) only when a
+ *   task is acquired. Parsed
  *   tasks live in a per-split slot table with a reference count under one
  *   mutex: holders of the same row share one ds_task, freed by the last
  *   release. Parsing happens outside the lock; if two threads race on the same
@@ -281,7 +282,8 @@ static bool is_blank(const char *p, size_t n)
 
 static int index_split(sfile *sp, char *err, size_t errsz)
 {
-    const char *p = sp->data, *end = sp->data + sp->size;
+    /* An empty file has no data at all (NULL): NULL + 0 is undefined in C. */
+    const char *p = sp->data, *end = sp->size ? sp->data + sp->size : sp->data;
     if (sp->size >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
         p += 3;
     size_t cap = sp->size / 512 + 16, n = 0, line = 0;
@@ -739,10 +741,13 @@ json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err
         set_err(err, errsz, "no row %zu in split %zu", index, split);
         return NULL;
     }
-    json_error_t jerr;
-    json_t *v = json_loadb(p, len, JSON_ALLOW_NUL, &jerr);
-    if (!v)
-        set_err(err, errsz, "line %zu: invalid JSON: %s", line, jerr.text);
+    /* dsval_build: the same value as json_loadb, about 4x faster. */
+    json_t *v = dsval_build(p, len);
+    if (!v) {
+        char why[200] = "out of memory";
+        dsval_json(p, len, why, sizeof why);
+        set_err(err, errsz, "line %zu: %s", line, why);
+    }
     return v;
 }
 

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include "grade.h"
 
 /* Maximum nesting of arrays/objects (jansson's JSON_PARSER_MAX_DEPTH). */
@@ -55,5 +56,10 @@ void dsval_row(dsval_ctx *ctx, const char *p, size_t len, dsval_result *out);
 /* Checks p[0..len) is one JSON value exactly as strict as the row loader.
  * Returns true, or false with the reason (and byte column) in err. */
 bool dsval_json(const char *p, size_t len, char *err, size_t errsz);
+
+/* The jansson value of p[0..len) — equal to json_loadb's with JSON_ALLOW_NUL |
+ * JSON_DECODE_ANY (same key order, last duplicate wins) — or NULL when it is
+ * not valid JSON per dsval_json. New reference owned by the caller. */
+json_t *dsval_build(const char *p, size_t len);
 
 #endif

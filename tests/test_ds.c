@@ -227,6 +227,8 @@ Test(ds_rules, json_strictness_matches_the_row_loader)
     expect_error("{\"a\":NaN}", "invalid JSON");
     expect_error("{\"a\":01}", "invalid JSON");
     expect_error("{\"a\":\"\\x41\"}", "invalid escape");
+    expect_error("{\"a\\u0000b\":1}", "NUL character in object key");
+    expect_valid("{\"responses_create_params\":{\"input\":[\"\\u0000\"]},\"expected_action\":{\"type\":\"message\",\"content\":\"\"}}");
 }
 
 /* {"x": [[...]]} nested depth levels in all. */
@@ -782,6 +784,44 @@ static size_t garbage_line(unsigned long long *s, char *out, size_t cap)
     return n;
 }
 
+/* dsval_build gives exactly json_loadb's value: same text when dumped. */
+static void expect_same_build(const char *p, size_t len, const json_t *want)
+{
+    json_t *got = dsval_build(p, len);
+    cr_assert_not_null(got, "dsval_build refused %.*s", (int)len, p);
+    char *a = json_dumps(want, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+    char *b = json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+    cr_assert_str_eq(b, a, "built value differs for %.*s", (int)len, p);
+    free(a);
+    free(b);
+    json_decref(got);
+}
+
+Test(ds_rules, built_values_equal_the_loaders)
+{
+    const char *cases[] = {
+        "{\"b\":1,\"a\":[true,false,null,-0,1.5e-3,-9223372036854775808,\"\\u00e9\\ud83d\\ude00\\n\"],\"b\":{\"\":{}}}",
+        "[]", "\"x\\u0000y\"", "  3.25 ", "{\"k\\u0001\":[[[{}]]]}", GOOD,
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *v = json_loadb(cases[i], strlen(cases[i]), JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL);
+        cr_assert_not_null(v, "%s", cases[i]);
+        expect_same_build(cases[i], strlen(cases[i]), v);
+        json_decref(v);
+    }
+    size_t len;
+    char *sample = tu_read_file(tu_path("data/sample.jsonl"), &len);
+    cr_assert_not_null(sample);
+    for (char *p = sample, *nl; p < sample + len; p = nl + 1) {
+        nl = memchr(p, '\n', (size_t)(sample + len - p));
+        json_t *v = json_loadb(p, (size_t)(nl - p), 0, NULL);
+        expect_same_build(p, (size_t)(nl - p), v);
+        json_decref(v);
+    }
+    free(sample);
+    cr_assert_null(dsval_build("{", 1));
+}
+
 Test(ds_garbage, ten_thousand_garbage_lines)
 {
     size_t lines = 10000, n = 0;
@@ -796,6 +836,8 @@ Test(ds_garbage, ten_thousand_garbage_lines)
         bool ok = dsval_json(text + n, len, NULL, 0);
         if (ok != (v != NULL))
             syntax_disagree++;
+        if (v)
+            expect_same_build(text + n, len, v);
         json_decref(v);
         n += len;
         text[n++] = '\n';
