@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cache.h"
 #include "prompt.h"
 #include "session.h"
 
@@ -23,6 +24,10 @@
 #define MAX_SID_LEN 1024
 #define MAX_TOMBSTONES 100000
 #define SSE_PIECE 4096
+#define DEFAULT_CACHE_BYTES ((size_t)64 << 20)
+
+/* What a cached body was rendered from (cache.h keys). */
+enum { CACHED_PROMPT = 1, CACHED_TASK_TOOLS, CACHED_TASK_LIST };
 
 struct ors_env {
     ds_dataset *ds;
@@ -30,6 +35,7 @@ struct ors_env {
     char *env_name;              /* owned copy of cfg.env_name */
     metrics *m;
     sess_table *sessions;
+    cache *rendered;
 };
 
 void ors_config_default(ors_config *cfg)
@@ -40,6 +46,7 @@ void ors_config_default(ors_config *cfg)
     cfg->session_ttl = 900;
     cfg->result_ttl = 60;
     cfg->clock = NULL;
+    cfg->cache_bytes = DEFAULT_CACHE_BYTES;
 }
 
 static double monotonic_seconds(void)
@@ -78,8 +85,9 @@ ors_env *ors_env_new(ds_dataset *ds, const ors_config *cfg, metrics *m, char *er
         env->env_name = strdup(name);
         env->cfg.env_name = env->env_name;
         env->sessions = sess_table_new(ds, cfg->session_ttl, MAX_TOMBSTONES);
+        env->rendered = cache_new(cfg->cache_bytes);
     }
-    if (!env || !env->env_name || !env->sessions) {
+    if (!env || !env->env_name || !env->sessions || !env->rendered) {
         snprintf(err, errsz, "out of memory");
         ors_env_free(env);
         return NULL;
@@ -92,6 +100,7 @@ void ors_env_free(ors_env *env)
     if (!env)
         return;
     sess_table_free(env->sessions);
+    cache_free(env->rendered);
     free(env->env_name);
     free(env);
 }
@@ -231,6 +240,29 @@ static void reply_or_oom(wire_reply *out, json_t *body)
         wire_reply_detail(out, 500, "out of memory");
 }
 
+/* Renders a JSON reply body from (split, index) through the cache: the
+ * cached bytes when present, else build(task or split) dumped and kept. */
+typedef json_t *(*render_fn)(ors_env *env, const ds_task *task, size_t split);
+
+static void reply_rendered(ors_env *env, wire_reply *out, int kind, size_t split, size_t index,
+                           render_fn build, const ds_task *task)
+{
+    size_t len;
+    char *body = cache_get(env->rendered, kind, split, index, &len);
+    if (!body) {
+        json_t *j = build(env, task, split);
+        body = j ? wire_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (!body) {
+            wire_reply_detail(out, 500, "out of memory");
+            return;
+        }
+        len = strlen(body);
+        cache_put(env->rendered, kind, split, index, body, len);
+    }
+    wire_reply_take(out, 200, WIRE_JSON, body, len);
+}
+
 /* ---- session-less routes ---------------------------------------------- */
 
 void ors_health(ors_env *env, const wire_request *req, wire_reply *out)
@@ -278,24 +310,27 @@ void ors_splits(ors_env *env, const wire_request *req, wire_reply *out)
     reply_or_oom(out, list);
 }
 
+static json_t *render_task_list(ors_env *env, const ds_task *task, size_t split)
+{
+    (void)task;
+    json_t *list = json_array();
+    if (list && append_tasks(env, list, split, 0, ds_split_size(env->ds, split)) != 0) {
+        json_decref(list);
+        return NULL;
+    }
+    return list ? json_pack("{s:o, s:s}", "tasks", list, "env_name", env->env_name) : NULL;
+}
+
 void ors_tasks(ors_env *env, const wire_request *req, wire_reply *out)
 {
     if (!env_ok(env, req, out))
         return;
     json_t *body = wire_body_object(req, out);
     size_t split;
-    if (!body || body_split(env, body, out, &split) != 0) {
-        json_decref(body);
-        return;
-    }
+    int rc = body ? body_split(env, body, out, &split) : -1;
     json_decref(body);
-    json_t *list = json_array();
-    if (list && append_tasks(env, list, split, 0, ds_split_size(env->ds, split)) != 0) {
-        json_decref(list);
-        list = NULL;
-    }
-    reply_or_oom(out, list ? json_pack("{s:o, s:s}", "tasks", list, "env_name", env->env_name)
-                           : NULL);
+    if (rc == 0)
+        reply_rendered(env, out, CACHED_TASK_LIST, split, 0, render_task_list, NULL);
 }
 
 void ors_num_tasks(ors_env *env, const wire_request *req, wire_reply *out)
@@ -509,28 +544,43 @@ void ors_ping(ors_env *env, const wire_request *req, wire_reply *out)
     reply_or_oom(out, json_pack("{s:s}", "status", "ok"));
 }
 
-void ors_task_tools(ors_env *env, const wire_request *req, wire_reply *out)
+static json_t *render_task_tools(ors_env *env, const ds_task *task, size_t split)
+{
+    (void)env;
+    (void)split;
+    json_t *tools = prompt_task_tools(task);
+    return tools ? json_pack("{s:o}", "tools", tools) : NULL;
+}
+
+static json_t *render_prompt(ors_env *env, const ds_task *task, size_t split)
+{
+    (void)env;
+    (void)split;
+    return prompt_blocks(task);
+}
+
+/* Answers a session-scoped rendering of the session's task. */
+static void reply_session_rendered(ors_env *env, const wire_request *req, wire_reply *out,
+                                   int kind, render_fn build)
 {
     if (!env_ok(env, req, out))
         return;
     sess *s = active_session(env, req, out);
     if (!s)
         return;
-    json_t *tools = prompt_task_tools(sess_task(s));
+    const ds_task *task = sess_task(s);
+    reply_rendered(env, out, kind, task->split_index, task->index, build, task);
     sess_release(env->sessions, s);
-    reply_or_oom(out, tools ? json_pack("{s:o}", "tools", tools) : NULL);
+}
+
+void ors_task_tools(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    reply_session_rendered(env, req, out, CACHED_TASK_TOOLS, render_task_tools);
 }
 
 void ors_prompt(ors_env *env, const wire_request *req, wire_reply *out)
 {
-    if (!env_ok(env, req, out))
-        return;
-    sess *s = active_session(env, req, out);
-    if (!s)
-        return;
-    json_t *blocks = prompt_blocks(sess_task(s));
-    sess_release(env->sessions, s);
-    reply_or_oom(out, blocks);
+    reply_session_rendered(env, req, out, CACHED_PROMPT, render_prompt);
 }
 
 void ors_delete(ors_env *env, const wire_request *req, wire_reply *out)
@@ -691,7 +741,7 @@ static void run_and_store_call(ors_env *env, sess *s, const char *name, const js
         return;
     }
     json_t *result = run_call(env, s, name, input);
-    char *text = result ? json_dumps(result, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    char *text = result ? wire_dumps(result, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(result);
     if (!text) {
         reply_call_error(out, "out of memory");

@@ -8,6 +8,7 @@
  */
 #include "wire.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,23 +36,65 @@ static void reply_oom(wire_reply *r)
     }
 }
 
-void wire_reply_json(wire_reply *r, int status, json_t *body)
+/* Significant digits that print d so that it reads back exactly, and so that
+ * %g keeps plain notation where Python's repr does (|d| < 1e16). */
+static int digits_for(double d)
 {
-    if (!body) {
-        reply_oom(r);
-        return;
+    int p = 1;
+    char buf[40];
+    for (; p < 17; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, d);
+        if (strtod(buf, NULL) == d)
+            break;
     }
-    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-    json_decref(body);
-    if (!text) {
-        reply_oom(r);
-        return;
+    double a = fabs(d);
+    if (a >= 1 && a < 1e16) {
+        int e = (int)floor(log10(a)) + 1;   /* integer digits */
+        p = e > p ? e : p;
     }
+    return p > 17 ? 17 : p;
+}
+
+/* The precision that prints every real inside v exactly and as briefly as
+ * possible (jansson's default of 17 digits writes 0.1 as 0.10000000000000001). */
+static int real_precision(const json_t *v, int p)
+{
+    if (json_is_real(v)) {
+        int d = digits_for(json_real_value(v));
+        return d > p ? d : p;
+    }
+    size_t i;
+    const char *key;
+    json_t *x;
+    if (json_is_array(v))
+        json_array_foreach(v, i, x) p = real_precision(x, p);
+    else if (json_is_object(v))
+        json_object_foreach((json_t *)v, key, x) p = real_precision(x, p);
+    return p;
+}
+
+char *wire_dumps(const json_t *v, size_t flags)
+{
+    return json_dumps(v, flags | JSON_ENCODE_ANY | JSON_REAL_PRECISION(real_precision(v, 1)));
+}
+
+void wire_reply_take(wire_reply *r, int status, const char *content_type, char *body, size_t len)
+{
     reply_reset(r);
     r->status = status;
-    r->content_type = WIRE_JSON;
-    r->body = text;
-    r->body_len = strlen(text);
+    r->content_type = content_type;
+    r->body = body;
+    r->body_len = len;
+}
+
+void wire_reply_json(wire_reply *r, int status, json_t *body)
+{
+    char *text = body ? wire_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text)
+        wire_reply_take(r, status, WIRE_JSON, text, strlen(text));
+    else
+        reply_oom(r);
 }
 
 /* A copy of s (len bytes) with every invalid UTF-8 sequence replaced by

@@ -34,8 +34,13 @@ typedef struct wire_reply {
 #define WIRE_JSON "application/json"
 #define WIRE_SSE  "text/event-stream"
 
+/* json_dumps(v, flags) writing reals the way Python's json does (shortest
+ * repr: 0.1, 0.6666666666666666, 100000.0). Caller frees. NULL on failure. */
+char *wire_dumps(const json_t *v, size_t flags);
 /* Sets a JSON reply; takes ownership of body (a jansson reference). */
 void wire_reply_json(wire_reply *r, int status, json_t *body);
+/* Sets a reply whose body (malloc'ed, len bytes) the reply takes over. */
+void wire_reply_take(wire_reply *r, int status, const char *content_type, char *body, size_t len);
 /* Sets {"detail": <message>} with status; printf-style. */
 void wire_reply_detail(wire_reply *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
