@@ -4,6 +4,7 @@
 #  2. complete ORS episodes (create_session → create → task_tools → prompt →
 #     call → delete) from bench_episodes, 256 concurrent sessions, ~10 s.
 #  3. 10,000 concurrent idle sessions held: server RSS and errors.
+# (Also GET /health with wrk: what the HTTP adapter alone can do.)
 # Targets on a 2-core machine (load generators included): /verify ≥ 50,000
 # req/s with p99 < 5 ms; ≥ 5,000 episodes/s; 10,000 idle sessions < 200 MB.
 # Figures only; nothing is asserted. Env: BENCH_SECONDS (default 10).
@@ -68,6 +69,13 @@ NON2XX=$(awk '/Non-2xx/ {print $NF}' "$OUT/wrk-verify.txt")
 ERRS=$(awk '/Socket errors/ {print}' "$OUT/wrk-verify.txt")
 echo "/verify (wrk, 64 connections, ${SECS} s): ${RPS:-?} requests/s, p50 ${P50:-?}, p99 ${P99:-?}," \
      "non-2xx ${NON2XX:-0}${ERRS:+; $ERRS}"
+
+# The adapter's own ceiling, for comparison: GET /health does no work.
+wrk -t2 -c64 -d"$(( SECS / 2 > 0 ? SECS / 2 : 1 ))s" --latency "http://127.0.0.1:$PORT/health" \
+    >"$OUT/wrk-health.txt" 2>&1 || true
+echo "/health (wrk, 64 connections, reference): $(awk '/^Requests\/sec/ {print $2}' "$OUT/wrk-health.txt")" \
+     "requests/s, p50 $(awk '$1 == "50%" {print $2}' "$OUT/wrk-health.txt")," \
+     "p99 $(awk '$1 == "99%" {print $2}' "$OUT/wrk-health.txt")"
 
 "$BUILD/bench/bench_episodes" --port "$PORT" --pid "$PID" --seconds "$SECS" \
     --concurrency 256 --idle 10000 || echo "30-http: bench_episodes failed"
