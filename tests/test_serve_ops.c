@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -211,4 +212,65 @@ Test(serve_ops, sigterm_under_load_exits_0)
         pthread_join(t[i], NULL);
     cr_assert_eq(rc, 0, "exit status %d after SIGTERM under load", rc);
     cr_assert_eq(atomic_load(&l.failed_mid), 0, "a reply was cut off");
+}
+
+/* ------------------------------------------------------------ connections */
+
+/* Sends one keep-alive request on fd and reads its reply (a short one). */
+static bool exchange(int fd)
+{
+    const char *get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+    if (send(fd, get, strlen(get), MSG_NOSIGNAL) != (ssize_t)strlen(get))
+        return false;
+    char buf[1024];
+    size_t got = 0;
+    while (got < sizeof buf - 1) {
+        ssize_t n = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+        buf[got] = '\0';
+        if (strstr(buf, "{\"status\":\"ok\"}"))
+            return true;
+    }
+    return false;
+}
+
+Test(serve_ops, connection_cap)
+{
+    su_server s;
+    const char *args[] = {"--quiet", "--threads", "1", "--max-connections", "2",
+                          "--idle-timeout", "0", NULL};
+    cr_assert_eq(su_start(&s, args), 0);
+    /* Two open keep-alive connections (each answered once, so both are
+     * surely accepted) fill the cap. */
+    int a = su_connect(s.port), b = su_connect(s.port);
+    cr_assert(exchange(a) && exchange(b));
+    /* A third connection waits unserved while the cap is full... */
+    const char *get = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char *raw = su_raw(s.port, get, strlen(get), 1.0, NULL);
+    cr_assert(raw && !strstr(raw, "200"), "a third connection was served: %s", raw);
+    free(raw);
+    /* ...and is served once a slot is free. */
+    close(a);
+    raw = su_raw(s.port, get, strlen(get), 20.0, NULL);
+    cr_assert(raw && strstr(raw, "{\"status\":\"ok\"}"), "not served after a close: %s", raw);
+    free(raw);
+    cr_assert(exchange(b), "the held connection stopped working");
+    close(b);
+    cr_assert_eq(su_stop(&s), 0);
+}
+
+Test(serve_ops, idle_connections_time_out)
+{
+    su_server s;
+    const char *args[] = {"--quiet", "--idle-timeout", "1", NULL};
+    cr_assert_eq(su_start(&s, args), 0);
+    int c = su_connect(s.port);
+    cr_assert(exchange(c));
+    char byte;
+    ssize_t n = recv(c, &byte, 1, 0);            /* returns when the server closes */
+    cr_assert_eq(n, 0, "the idle connection was not closed");
+    close(c);
+    cr_assert_eq(su_stop(&s), 0);
 }
