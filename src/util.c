@@ -36,6 +36,11 @@ void util_arena_init(util_arena *a, void *buf, size_t size)
     }
 }
 
+void util_arena_set_chunk(util_arena *a, size_t size)
+{
+    a->next_size = size < 64 ? 64 : size;
+}
+
 /* Opens a heap chunk that holds at least n bytes; false when malloc fails. */
 static bool arena_grow(util_arena *a, size_t n)
 {

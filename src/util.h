@@ -26,6 +26,9 @@ typedef struct util_arena {
 /* Starts an arena whose first allocations come from buf[0..size) (may be NULL,
  * 0). buf must outlive the arena; it is never freed by the arena. */
 void util_arena_init(util_arena *a, void *buf, size_t size);
+/* Sets the size of the next heap chunk (later chunks double from there):
+ * callers that know roughly how much they need keep small arenas compact. */
+void util_arena_set_chunk(util_arena *a, size_t size);
 /* n bytes aligned to 16, owned by the arena; NULL only when malloc fails. */
 void *util_arena_alloc(util_arena *a, size_t n);
 /* Releases every heap chunk; the arena may then be initialised again. */
