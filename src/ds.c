@@ -935,16 +935,24 @@ void ds_task_release(ds_dataset *ds, const ds_task *task)
 
 json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index)
 {
-    const ds_task *t = ds_task_acquire(ds, split, index, NULL, 0);
-    if (!t)
+    /* Only two members are needed: pick them from the row text rather than
+     * parsing a whole (possibly 40 KB) row for each listing. */
+    static const char *const keys[] = {"trajectory_id", "info"};
+    size_t len;
+    const char *p = ds_row_text(ds, split, index, &len, NULL);
+    json_t *picked = p ? dsval_pick(p, len, keys, 2) : NULL;
+    if (!picked)
         return NULL;
-    json_t *out = json_pack("{s:s,s:s,s:I}", "id", t->id, "split", t->split,
-                            "index", (json_int_t)t->index);
-    if (out && t->trajectory_id)
-        json_object_set_new(out, "trajectory_id", json_deep_copy(t->trajectory_id));
-    if (out && t->info)
-        json_object_set_new(out, "info", json_deep_copy(t->info));
-    ds_task_release(ds, t);
+    char id[96];
+    snprintf(id, sizeof id, "%s-%zu", ds->splits[split].name, index);
+    json_t *out = json_pack("{s:s,s:s,s:I}", "id", id, "split", ds->splits[split].name,
+                            "index", (json_int_t)index);
+    for (size_t k = 0; out && k < 2; k++) {
+        json_t *v = json_object_get(picked, keys[k]);
+        if (v && !json_is_null(v))
+            json_object_set(out, keys[k], v);
+    }
+    json_decref(picked);
     return out;
 }
 

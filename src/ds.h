@@ -142,8 +142,10 @@ const ds_task *ds_task_acquire(ds_dataset *ds, size_t split, size_t index,
 void ds_task_release(ds_dataset *ds, const ds_task *task);
 
 /* The public description of a task: {"id","split","index"} plus the row's
- * trajectory_id and info when present. Never contains the expected action.
- * New reference owned by the caller; NULL on failure. */
+ * trajectory_id and info when present (non-null). Never contains the expected
+ * action. Cheap: only those members are built, the row is not parsed. New
+ * reference owned by the caller; NULL when index is out of range or the row is
+ * not a JSON object. */
 json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index);
 
 /* Resolves a task id to split and index: 0 on success, -1 if unknown. */

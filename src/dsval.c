@@ -1089,6 +1089,37 @@ json_t *dsval_build(const char *p, size_t len)
     return v;
 }
 
+json_t *dsval_pick(const char *p, size_t len, const char *const *keys, size_t nkeys)
+{
+    if (!dsval_json(p, len, NULL, 0))
+        return NULL;
+    sbuf tmp = {0}, buf = {0}, key = {0};
+    sc s = {.base = (const unsigned char *)p, .p = (const unsigned char *)p,
+            .end = (const unsigned char *)p + len, .tmp = &tmp};
+    sc_ws(&s);
+    json_t *out = *s.p == '{' ? json_object() : NULL;
+    bool first = true;
+    if (out && sc_open(&s)) {
+        while (out && sc_obj_next(&s, &first, &key) == 1) {
+            size_t k = 0;
+            while (k < nkeys && !key_is(&key, keys[k]))
+                k++;
+            json_t *v = k < nkeys ? build_value(&s, &buf) : NULL;
+            if (k < nkeys && (!v || json_object_set_new(out, keys[k], v))) {
+                json_decref(out);
+                out = NULL;
+            } else if (k == nkeys && !sc_value(&s)) {
+                json_decref(out);
+                out = NULL;
+            }
+        }
+    }
+    free(tmp.p);
+    free(buf.p);
+    free(key.p);
+    return out;
+}
+
 bool dsval_json(const char *p, size_t len, char *err, size_t errsz)
 {
     sbuf tmp = {0};

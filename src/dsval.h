@@ -62,4 +62,9 @@ bool dsval_json(const char *p, size_t len, char *err, size_t errsz);
  * not valid JSON per dsval_json. New reference owned by the caller. */
 json_t *dsval_build(const char *p, size_t len);
 
+/* The members named keys[0..nkeys) of the JSON object p[0..len), built as
+ * dsval_build would (absent ones left out), without building the rest. A new
+ * object owned by the caller; NULL when p is not a valid JSON object. */
+json_t *dsval_pick(const char *p, size_t len, const char *const *keys, size_t nkeys);
+
 #endif

@@ -197,3 +197,45 @@ Test(cli_stats, shared_examples)
     json_decref(doc);
     free(out); free(err);
 }
+
+Test(gen_sample, committed_sample_is_the_generators_output)
+{
+    char script[4096], *out_path = tu_write_temp("", 0, ".jsonl");
+    snprintf(script, sizeof script, "%s", tu_path("scripts/gen-sample"));
+    char *argv[] = {script, "--out", out_path, NULL};
+    char *out, *err;
+    cr_assert_eq(tu_run(argv, NULL, 0, &out, NULL, &err), 0, "gen-sample failed: %s", err);
+    size_t a_len, b_len;
+    char *a = tu_read_file(out_path, &a_len);
+    char *b = tu_read_file(tu_path("data/sample.jsonl"), &b_len);
+    cr_assert(a && b);
+    cr_assert_eq(a_len, b_len, "regenerate data/sample.jsonl with scripts/gen-sample");
+    cr_assert(!memcmp(a, b, a_len), "regenerate data/sample.jsonl with scripts/gen-sample");
+    free(a); free(b); free(out); free(err);
+    unlink(out_path);
+    free(out_path);
+}
+
+Test(gen_sample, bulk_rows_have_the_requested_size)
+{
+    char script[4096], *out_path = tu_write_temp("", 0, ".jsonl");
+    snprintf(script, sizeof script, "%s", tu_path("scripts/gen-sample"));
+    char *argv[] = {script, "--rows", "40", "--row-kb", "10-12", "--out", out_path, NULL};
+    char *out, *err;
+    cr_assert_eq(tu_run(argv, NULL, 0, &out, NULL, &err), 0, "gen-sample failed: %s", err);
+    size_t len;
+    char *text = tu_read_file(out_path, &len);
+    size_t rows = 0;
+    for (char *p = text, *nl; p < text + len; p = nl + 1, rows++) {
+        nl = memchr(p, '\n', (size_t)(text + len - p));
+        size_t n = (size_t)(nl - p);
+        cr_assert(n >= 10 * 1024 - 64 && n <= 12 * 1024 + 256, "row of %zu bytes", n);
+    }
+    cr_assert_eq(rows, 40);
+    free(text); free(out); free(err);
+    const char *vargs[] = {"validate", out_path, NULL};
+    cr_assert_eq(run(vargs, &out, &err), 0, "%s", out);
+    free(out); free(err);
+    unlink(out_path);
+    free(out_path);
+}
