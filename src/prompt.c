@@ -2,8 +2,8 @@
  *
  * Tools come from ds_task.tools (already in the Responses-API shape; the
  * Chat-Completions shape {"function":{...}} is read too, to be safe). The
- * prompt text is Markdown-like: one "## <role>" section per input item, in
- * order, reasoning items skipped, then the instruction to take one action.
+ * prompt text has one "=== <role> ===" section per input item, in order
+ * (reasoning items skipped), then the instruction to take one action.
  * Everything is built into a growing buffer and handed to jansson once.
  */
 #include "prompt.h"
@@ -144,17 +144,20 @@ static void tb_value(text_buf *b, const json_t *v)
     free(s);
 }
 
-static void tb_header(text_buf *b, const char *title, const char *suffix)
+/* A section header line; sections are separated by a blank line. The "==="
+ * frame keeps headers apart from Markdown inside the messages. */
+static void tb_header(text_buf *b, const char *title, const char *detail)
 {
     if (b->len)
         tb_str(b, "\n\n");
-    tb_str(b, "## ");
+    tb_str(b, "=== ");
     tb_str(b, title);
-    if (suffix) {
-        tb_str(b, " ");
-        tb_str(b, suffix);
+    if (detail) {
+        tb_str(b, " (");
+        tb_str(b, detail);
+        tb_str(b, ")");
     }
-    tb_str(b, "\n");
+    tb_str(b, " ===\n");
 }
 
 /* Message content: a string, or a list of parts whose texts are joined by
@@ -189,17 +192,7 @@ static void render_content(text_buf *b, const json_t *content)
 
 static const char *role_title(const char *role)
 {
-    if (!role)
-        return "Message";
-    if (strcmp(role, "system") == 0)
-        return "System";
-    if (strcmp(role, "developer") == 0)
-        return "Developer";
-    if (strcmp(role, "user") == 0)
-        return "User";
-    if (strcmp(role, "assistant") == 0)
-        return "Assistant";
-    return role;
+    return role ? role : "message";
 }
 
 static void render_item(text_buf *b, const json_t *item)
@@ -209,7 +202,7 @@ static void render_item(text_buf *b, const json_t *item)
     if (type && strcmp(type, "reasoning") == 0)
         return;
     if (type && strcmp(type, "function_call") == 0) {
-        tb_header(b, "Assistant called a tool", NULL);
+        tb_header(b, "assistant tool call", json_string_value(json_object_get(item, "call_id")));
         const char *name = json_string_value(json_object_get(item, "name"));
         tb_str(b, name ? name : "?");
         tb_str(b, " ");
@@ -219,12 +212,7 @@ static void render_item(text_buf *b, const json_t *item)
     }
     if (type && strcmp(type, "function_call_output") == 0) {
         const char *call_id = json_string_value(json_object_get(item, "call_id"));
-        tb_header(b, "Tool output", NULL);
-        if (call_id) {
-            tb_str(b, "(call ");
-            tb_str(b, call_id);
-            tb_str(b, ")\n");
-        }
+        tb_header(b, "tool output", call_id);
         const json_t *output = json_object_get(item, "output");
         tb_value(b, output ? output : json_null());
         return;
@@ -234,13 +222,13 @@ static void render_item(text_buf *b, const json_t *item)
         render_content(b, json_object_get(item, "content"));
         return;
     }
-    tb_header(b, type, "item");   /* an item kind this renderer does not know */
+    tb_header(b, type, NULL);   /* an item kind this renderer does not know */
     tb_value(b, item);
 }
 
 static void render_instruction(text_buf *b, const ds_task *task)
 {
-    tb_header(b, "Your turn", NULL);
+    tb_header(b, "your turn", NULL);
     tb_str(b, "Take exactly one next action as the assistant: either call one of the "
               "task's tools (");
     size_t i, shown = 0;

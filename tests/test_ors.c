@@ -467,9 +467,10 @@ Test(ors, prompt_renders_the_conversation, .init = setup, .fini = teardown)
     json_t *b = json_array_get(j, 0);
     cr_assert_str_eq(json_string_value(json_object_get(b, "type")), "text");
     const char *text = json_string_value(json_object_get(b, "text"));
-    const char *in_order[] = {"System", "You are a weather bot.", "User", "Weather in Paris?",
-                              "get_time", "{\"tz\": \"CET\"}", "Tool output", "14:00 CET",
-                              "Assistant", "Let me check.", "submit_message"};
+    const char *in_order[] = {"=== system ===\nYou are a weather bot.", "=== user ===\nWeather in Paris?",
+                              "=== assistant tool call (call_9) ===\nget_time {\"tz\": \"CET\"}",
+                              "=== tool output (call_9) ===\n14:00 CET",
+                              "=== assistant ===\nLet me check.", "=== your turn ===", "submit_message"};
     const char *at = text;
     for (size_t i = 0; i < sizeof in_order / sizeof in_order[0]; i++) {
         const char *p = strstr(at, in_order[i]);
