@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
+#include "cli_common.h"
 #include "ds.h"
 #include "gym.h"
 #include "metrics.h"
@@ -56,13 +57,8 @@ static void usage(FILE *out)
         "  --log-format text|json      access log format on stderr (default text)\n"
         "  --quiet                     no access log\n"
         "grading (as for fcpivot grade):\n"
-        "  --word-similarity-threshold X   (default 0.1)\n"
-        "  --float-tolerance X             (default 1e-6)\n"
-        "  --parallel-rewarding\n"
-        "  --allow-subset\n"
-        "  --allow-superset\n"
-        "  --reward-mode binary_strict|fractional|f1   (default binary_strict)\n"
-        "  -h, --help                  this help\n");
+        "%s"
+        "  -h, --help                  this help\n", CLI_GRADING_HELP);
 }
 
 /* ------------------------------------------------------------ option values */
@@ -125,48 +121,12 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
-/* ------------------------------------------------------------ grading flags */
-
 enum {
     OPT_DATA = 256, OPT_SPLIT, OPT_SKIP_INVALID, OPT_HOST, OPT_PORT, OPT_THREADS,
     OPT_ENV_NAME, OPT_SESSION_TTL, OPT_MAX_BODY, OPT_MAX_CONNECTIONS, OPT_IDLE_TIMEOUT,
     OPT_LOG_FORMAT, OPT_QUIET, OPT_WORD_SIM, OPT_FLOAT_TOL, OPT_PARALLEL, OPT_SUBSET,
     OPT_SUPERSET, OPT_REWARD_MODE,
 };
-
-/* Applies one comparator flag to cfg: 1 when opt was one, 0 when it is not a
- * grading flag, -1 (with a message) when its value is invalid. */
-static int grading_flag(int opt, const char *arg, grade_config *cfg)
-{
-    double x;
-    switch (opt) {
-    case OPT_WORD_SIM:
-        if (parse_double(arg, &x) || x < 0 || x > 1) {
-            fprintf(stderr, "fcpivot serve: --word-similarity-threshold wants a number in [0, 1], not '%s'\n", arg);
-            return -1;
-        }
-        cfg->word_similarity_threshold = x;
-        return 1;
-    case OPT_FLOAT_TOL:
-        if (parse_double(arg, &x) || x < 0) {
-            fprintf(stderr, "fcpivot serve: --float-tolerance wants a non-negative number, not '%s'\n", arg);
-            return -1;
-        }
-        cfg->float_tolerance = x;
-        return 1;
-    case OPT_PARALLEL: cfg->parallel_rewarding = true; return 1;
-    case OPT_SUBSET: cfg->allow_subset = true; return 1;
-    case OPT_SUPERSET: cfg->allow_superset = true; return 1;
-    case OPT_REWARD_MODE:
-        if (grade_mode_parse(arg, &cfg->mode) != 0) {
-            fprintf(stderr, "fcpivot serve: --reward-mode wants binary_strict, fractional or f1, not '%s'\n", arg);
-            return -1;
-        }
-        return 1;
-    default:
-        return 0;
-    }
-}
 
 /* ------------------------------------------------------------ options */
 
@@ -202,6 +162,15 @@ static const struct option LONG_OPTS[] = {
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* The long name of option code opt. */
+static const char *option_name(int opt)
+{
+    for (const struct option *o = LONG_OPTS; o->name; o++)
+        if (o->val == opt)
+            return o->name;
+    return "?";
+}
 
 static bool valid_env_name(const char *s)
 {
@@ -246,11 +215,15 @@ static int parse_args(int argc, char **argv, serve_args *a)
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":h", LONG_OPTS, NULL)) != -1) {
-        int g = grading_flag(opt, optarg, &a->ors.grading);
-        if (g < 0)
-            return -1;
-        if (g > 0)
+        if (opt >= OPT_WORD_SIM && opt <= OPT_REWARD_MODE) {
+            char name[64], why[256];
+            snprintf(name, sizeof name, "--%s", option_name(opt));
+            if (cli_grading_flag_apply(name, optarg, &a->ors.grading, why, sizeof why)) {
+                fprintf(stderr, "fcpivot serve: %s\n", why);
+                return -1;
+            }
             continue;
+        }
         switch (opt) {
         case 'h':
             return 1;

@@ -237,6 +237,10 @@ bool http_router_has_root(const http_router *r, const char *seg, size_t len)
 
 /* ---------------------------------------------------------------- server */
 
+/* Seconds without any request in flight after which a stopping server
+ * closes its connections. */
+#define HTTP_QUIET_PERIOD 0.1
+
 struct http_server {
     struct MHD_Daemon *daemon;
     const http_router *router;
@@ -677,23 +681,49 @@ void http_server_quiesce(http_server *s)
     s->listen_fd = -1;
 }
 
+/* now + seconds on the monotonic clock. */
+static struct timespec after(double seconds)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long long ns = t.tv_nsec + (long long)(seconds * 1e9);
+    t.tv_sec += (time_t)(ns / 1000000000LL);
+    t.tv_nsec = (long)(ns % 1000000000LL);
+    return t;
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 void http_server_stop(http_server *s, double grace)
 {
     if (!s)
         return;
     http_server_quiesce(s);
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += (time_t)grace;
-    deadline.tv_nsec += (long)((grace - (double)(time_t)grace) * 1e9);
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    /* Drain: wait until no request has been in flight for a short quiet
+     * period. A keep-alive connection whose last reply went out just before
+     * quiescing may still bring one more request (answered with
+     * "Connection: close"); the quiet period lets it arrive and finish
+     * instead of being cut by the stop. Bounded by the grace period. */
+    struct timespec deadline = after(grace);
     pthread_mutex_lock(&s->lock);
-    while (atomic_load(&s->in_flight) > 0)
-        if (pthread_cond_timedwait(&s->drained, &s->lock, &deadline) == ETIMEDOUT)
+    for (;;) {
+        while (atomic_load(&s->in_flight) > 0)
+            if (pthread_cond_timedwait(&s->drained, &s->lock, &deadline) == ETIMEDOUT)
+                goto out;
+        struct timespec quiet = after(HTTP_QUIET_PERIOD);
+        if (!before(&quiet, &deadline))
+            quiet = deadline;
+        int rc = pthread_cond_timedwait(&s->drained, &s->lock, &quiet);
+        if (rc == ETIMEDOUT && atomic_load(&s->in_flight) == 0)
             break;
+        struct timespec now = after(0);
+        if (!before(&now, &deadline))
+            break;
+    }
+out:
     pthread_mutex_unlock(&s->lock);
     MHD_stop_daemon(s->daemon);
     free_server(s);

@@ -218,6 +218,15 @@ Test(serve_errors, create_validates_task_specs)
     cr_assert_eq(st, 200, "%s", body);
     json_decref(j);
     free(body);
+    /* Secrets (header or field) are accepted and ignored. */
+    char *sid2 = su_new_session(port);
+    const char *secrets = "{\"split\":\"train\",\"index\":1,\"secrets\":{\"api_key\":\"x\"}}";
+    const char *hdrs[] = {"X-Secrets: {\"api_key\":\"y\"}", NULL};
+    su_resp r;
+    su_request_h(port, "POST", "/create", sid2, secrets, strlen(secrets), hdrs, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    su_resp_free(&r);
+    free(sid2);
     json_decref(req);
     json_decref(task);
     free(sid);

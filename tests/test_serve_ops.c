@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -47,7 +48,7 @@ Test(serve_ops, invalid_options_exit_2)
         {"--port", "http", NULL}, {"--port", "70000", NULL}, {"--threads", "0", NULL},
         {"--reward-mode", "lenient", NULL}, {"--log-format", "xml", NULL},
         {"--session-ttl", "-1", NULL}, {"--max-body", "lots", NULL},
-        {"--float-tolerance", "x", NULL}, {"--word-similarity-threshold", "2", NULL},
+        {"--float-tolerance", "x", NULL}, {"--word-similarity-threshold", "abc", NULL},
         {"--split", "noequals", NULL}, {"--no-such-option", NULL}, {"--port", NULL},
         {"stray", NULL}, {"--env-name", "a/b", NULL},
     };
@@ -161,6 +162,8 @@ typedef struct load {
     unsigned port;
     atomic_bool stop;
     atomic_long done, failed_mid;
+    pthread_mutex_t lock;
+    char first_failure[512];
 } load;
 
 /* Complete episodes until told to stop. After SIGTERM, requests may fail
@@ -180,8 +183,12 @@ static void *load_main(void *p)
             json_t *res = su_call(l->port, ENV, sid,
                                   "{\"name\":\"submit_message\",\"input\":{\"content\":\"x\"}}",
                                   NULL, &raw, NULL);
-            if (!res && raw[0])
-                atomic_fetch_add(&l->failed_mid, 1);   /* a truncated stream */
+            if (!res && raw[0]) {                      /* a truncated stream */
+                pthread_mutex_lock(&l->lock);
+                if (atomic_fetch_add(&l->failed_mid, 1) == 0)
+                    snprintf(l->first_failure, sizeof l->first_failure, "%s", raw);
+                pthread_mutex_unlock(&l->lock);
+            }
             json_decref(res);
             free(raw);
             atomic_fetch_add(&l->done, 1);
@@ -197,7 +204,7 @@ Test(serve_ops, sigterm_under_load_exits_0)
     su_server s;
     const char *args[] = {"--quiet", NULL};
     cr_assert_eq(su_start(&s, args), 0);
-    load l = {.port = s.port};
+    load l = {.port = s.port, .lock = PTHREAD_MUTEX_INITIALIZER};
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, load_main, &l);
@@ -210,5 +217,67 @@ Test(serve_ops, sigterm_under_load_exits_0)
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
     cr_assert_eq(rc, 0, "exit status %d after SIGTERM under load", rc);
-    cr_assert_eq(atomic_load(&l.failed_mid), 0, "a reply was cut off");
+    cr_assert_eq(atomic_load(&l.failed_mid), 0, "%ld replies cut off, the first: %s",
+                 atomic_load(&l.failed_mid), l.first_failure);
+}
+
+/* ------------------------------------------------------------ connections */
+
+/* Sends one keep-alive request on fd and reads its reply (a short one). */
+static bool exchange(int fd)
+{
+    const char *get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+    if (send(fd, get, strlen(get), MSG_NOSIGNAL) != (ssize_t)strlen(get))
+        return false;
+    char buf[1024];
+    size_t got = 0;
+    while (got < sizeof buf - 1) {
+        ssize_t n = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+        buf[got] = '\0';
+        if (strstr(buf, "{\"status\":\"ok\"}"))
+            return true;
+    }
+    return false;
+}
+
+Test(serve_ops, connection_cap)
+{
+    su_server s;
+    const char *args[] = {"--quiet", "--threads", "1", "--max-connections", "2",
+                          "--idle-timeout", "0", NULL};
+    cr_assert_eq(su_start(&s, args), 0);
+    /* Two open keep-alive connections (each answered once, so both are
+     * surely accepted) fill the cap. */
+    int a = su_connect(s.port), b = su_connect(s.port);
+    cr_assert(exchange(a) && exchange(b));
+    /* A third connection waits unserved while the cap is full... */
+    const char *get = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char *raw = su_raw(s.port, get, strlen(get), 1.0, NULL);
+    cr_assert(raw && !strstr(raw, "200"), "a third connection was served: %s", raw);
+    free(raw);
+    /* ...and is served once a slot is free. */
+    close(a);
+    raw = su_raw(s.port, get, strlen(get), 20.0, NULL);
+    cr_assert(raw && strstr(raw, "{\"status\":\"ok\"}"), "not served after a close: %s", raw);
+    free(raw);
+    cr_assert(exchange(b), "the held connection stopped working");
+    close(b);
+    cr_assert_eq(su_stop(&s), 0);
+}
+
+Test(serve_ops, idle_connections_time_out)
+{
+    su_server s;
+    const char *args[] = {"--quiet", "--idle-timeout", "1", NULL};
+    cr_assert_eq(su_start(&s, args), 0);
+    int c = su_connect(s.port);
+    cr_assert(exchange(c));
+    char byte;
+    ssize_t n = recv(c, &byte, 1, 0);            /* returns when the server closes */
+    cr_assert_eq(n, 0, "the idle connection was not closed");
+    close(c);
+    cr_assert_eq(su_stop(&s), 0);
 }
