@@ -2,6 +2,7 @@
  * slow and half-open clients, a 100 MB body, invalid UTF-8 and NUL bytes in
  * every field, an SSE stream cut by the client and resumed by task_id, and a
  * dataset truncated mid-line. Each test is bounded by its own deadlines. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -472,4 +473,86 @@ Test(faults, dataset_truncated_mid_line)
     unlink(path);
     free(path);
     free(sample);
+}
+
+/* ---- 10,000 concurrent sessions ---------------------------------------- */
+
+/* Sends n requests (POST path with X-Session-ID = sid i and body), conc at a
+ * time over keep-alive connections; returns how many answered 200. */
+static size_t bulk_post(unsigned port, const char *path, char (*sids)[37], size_t n,
+                        const char *body, size_t conc)
+{
+    CURLM *m = curl_multi_init();
+    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)conc);
+    struct curl_slist **hdrs = calloc(n, sizeof *hdrs);
+    char url[128], h[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    size_t next = 0, active = 0, ok = 0;
+    double deadline = su_now() + 120;
+    FILE *devnull = fopen("/dev/null", "w");
+    while ((next < n || active > 0) && su_now() < deadline) {
+        while (active < conc && next < n) {
+            CURL *c = curl_easy_init();
+            snprintf(h, sizeof h, "X-Session-ID: %s", sids[next]);
+            hdrs[next] = curl_slist_append(curl_slist_append(NULL, h),
+                                           "Content-Type: application/json");
+            curl_easy_setopt(c, CURLOPT_URL, url);
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs[next]);
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+            curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
+            curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+            curl_multi_add_handle(m, c);
+            next++;
+            active++;
+        }
+        int running, left;
+        curl_multi_perform(m, &running);
+        CURLMsg *msg;
+        while ((msg = curl_multi_info_read(m, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            long status = 0;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+            ok += msg->data.result == CURLE_OK && status == 200;
+            curl_multi_remove_handle(m, msg->easy_handle);
+            curl_easy_cleanup(msg->easy_handle);
+            active--;
+        }
+        curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    fclose(devnull);
+    for (size_t i = 0; i < n; i++)
+        curl_slist_free_all(hdrs[i]);
+    free(hdrs);
+    curl_multi_cleanup(m);
+    return ok;
+}
+
+/* 10,000 sessions open at once (each bound to a task), all alive and
+ * answering a ping, counted by /metrics, then all deleted. */
+Test(faults, ten_thousand_concurrent_sessions)
+{
+    size_t n = getenv("FCPIVOT_VALGRIND") ? 1000 : 10000;
+    su_server s;
+    start(&s, NULL);
+    char (*sids)[37] = calloc(n, sizeof *sids);
+    for (size_t i = 0; i < n; i++)
+        snprintf(sids[i], sizeof sids[i], "00000000-0000-4000-8000-%012zx", i);
+    cr_assert_eq(bulk_post(s.port, "/create", sids, n,
+                           "{\"split\": \"train\", \"index\": -1}", 64), n,
+                 "not every session was created");
+    long rss = vm_rss_kib(s.pid);
+    su_resp r;
+    cr_assert_eq(su_request(s.port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+    char want[64];
+    snprintf(want, sizeof want, "\nfcpivot_active_sessions %zu\n", n);
+    bool counted = strstr(r.body, want) != NULL;
+    cr_assert(counted, "no sessions gauge at %zu in /metrics:\n%s", n, r.body);
+    su_resp_free(&r);
+    cr_assert_eq(bulk_post(s.port, "/ping", sids, n, "", 64), n, "a session was lost");
+    cr_assert_eq(bulk_post(s.port, "/delete", sids, n, "", 64), n);
+    fprintf(stderr, "faults: %zu concurrent sessions held, server RSS %ld KiB\n", n, rss);
+    free(sids);
+    assert_healthy(s.port);
+    cr_assert_eq(su_stop(&s), 0);
 }
