@@ -477,8 +477,9 @@ Test(faults, dataset_truncated_mid_line)
 
 /* ---- 10,000 concurrent sessions ---------------------------------------- */
 
-/* Sends n requests (POST path with X-Session-ID = sid i and body), conc at a
- * time over keep-alive connections; returns how many answered 200. */
+/* Sends n requests (POST path with X-Session-ID = sid i and body, or GET
+ * path when sids is NULL), conc at a time over keep-alive connections;
+ * returns how many answered 200. */
 static size_t bulk_post(unsigned port, const char *path, char (*sids)[37], size_t n,
                         const char *body, size_t conc)
 {
@@ -493,12 +494,14 @@ static size_t bulk_post(unsigned port, const char *path, char (*sids)[37], size_
     while ((next < n || active > 0) && su_now() < deadline) {
         while (active < conc && next < n) {
             CURL *c = curl_easy_init();
-            snprintf(h, sizeof h, "X-Session-ID: %s", sids[next]);
-            hdrs[next] = curl_slist_append(curl_slist_append(NULL, h),
-                                           "Content-Type: application/json");
             curl_easy_setopt(c, CURLOPT_URL, url);
-            curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs[next]);
-            curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+            if (sids) {
+                snprintf(h, sizeof h, "X-Session-ID: %s", sids[next]);
+                hdrs[next] = curl_slist_append(curl_slist_append(NULL, h),
+                                               "Content-Type: application/json");
+                curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs[next]);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+            }
             curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
             curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
             curl_multi_add_handle(m, c);
@@ -554,5 +557,20 @@ Test(faults, ten_thousand_concurrent_sessions)
     fprintf(stderr, "faults: %zu concurrent sessions held, server RSS %ld KiB\n", n, rss);
     free(sids);
     assert_healthy(s.port);
+    cr_assert_eq(su_stop(&s), 0);
+}
+
+/* Found by bench/40-haproxy.sh: with --threads 1 (no thread pool) the
+ * epoll loop of libmicrohttpd 0.9.75 stalled once ~128 connections were open
+ * (requests timed out). 256 concurrent keep-alive clients on one thread must
+ * all be served. */
+Test(faults, one_thread_serves_256_concurrent_connections)
+{
+    su_server s;
+    const char *args[] = {"--quiet", "--threads", "1", NULL};
+    cr_assert_eq(su_start(&s, args), 0);
+    size_t n = getenv("FCPIVOT_VALGRIND") ? 1024 : 8192;
+    cr_assert_eq(bulk_post(s.port, "/health", NULL, n, NULL, 256), n,
+                 "requests failed or timed out with 256 connections on one thread");
     cr_assert_eq(su_stop(&s), 0);
 }
