@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scale-out through HAProxy (deploy/run-local): complete ORS episodes/s with
 # bench_episodes (256 concurrent sessions, ~BENCH_SECONDS s) through HAProxy
-# to 3 replicas, then against one of those replicas directly. On one 2-core
+# to 3 replicas (one thread each), against one of those replicas directly,
+# and against a single stand-alone `fcpivot serve` (all cores). On one 2-core
 # machine everything (load generator, HAProxy, replicas) shares the same
 # cores, so this shows the proxy's cost more than the replicas' gain.
 # Figures only; nothing is asserted. Skipped when haproxy is not installed.
@@ -38,3 +39,22 @@ echo -n "through HAProxy:     "
 echo -n "one replica direct:  "
 "$BUILD/bench/bench_episodes" --port "$R1" --seconds "$SECS" --concurrency 256 ||
     echo "40-haproxy: bench_episodes failed"
+kill -TERM $RL 2>/dev/null || true
+wait $RL 2>/dev/null || true
+trap - EXIT
+
+"$BIN" serve --quiet --port 0 >"$OUT/serve-one.out" 2>"$OUT/serve-one.err" &
+PID=$!
+trap 'kill -TERM $PID 2>/dev/null || true' EXIT
+PORT=""
+for _ in $(seq 300); do
+    PORT=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' "$OUT/serve-one.out")
+    [ -n "$PORT" ] && break
+    sleep 0.1
+done
+echo -n "single fcpivot serve: "
+"$BUILD/bench/bench_episodes" --port "$PORT" --seconds "$SECS" --concurrency 256 ||
+    echo "40-haproxy: bench_episodes failed"
+kill -TERM $PID
+wait $PID || true
+trap - EXIT
