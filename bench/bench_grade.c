@@ -118,8 +118,8 @@ static json_t *variant(json_t *args, int kind)
 static char *dump_args(json_t *args, bool reorder)
 {
     if (!reorder)
-        return json_dumps(args, JSON_COMPACT);
-    return json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS);
+        return json_dumps(args, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    return json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
 }
 
 /* One actual function_call output item for expected (name, args). */
@@ -165,7 +165,7 @@ static void make_case(size_t ncalls, json_t **expected, json_t **response)
         for (size_t i = 0; i < ncalls; i++) {
             const char *name = TOOLS[rnd(NTOOLS)];
             json_t *args = random_args();
-            char *text = json_dumps(args, JSON_COMPACT);
+            char *text = json_dumps(args, JSON_COMPACT | JSON_REAL_PRECISION(15));
             json_array_append_new(calls, json_pack("{s:s, s:s, s:s}", "type", "function_call",
                                                    "name", name, "arguments", text));
             if (!as_message)
@@ -198,6 +198,15 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of this thread: on a shared machine, time spent preempted does
+ * not count against the grader. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 #define NCASES 1024
 
 static void bench_verdicts(const char *label, size_t calls_per_case)
@@ -219,16 +228,24 @@ static void bench_verdicts(const char *label, size_t calls_per_case)
     }
     grade_config cfg;
     grade_config_default(&cfg);
-    double sum = 0, t0 = now(), t;
-    size_t n = 0;
-    do {
-        for (size_t i = 0; i < NCASES; i++)
-            sum += grade_judge(&cfg, exp[i], act[i]).reward;
-        n += NCASES;
-        t = now();
-    } while (t - t0 < 1.5);
-    printf("  %-34s %10.0f verdicts/s  (mean reward %.3f)\n", label, (double)n / (t - t0),
-           sum / (double)n);
+    /* Best of 5 runs of ~0.3 s: the machine is shared and noisy. */
+    double sum = 0, best = 0;
+    size_t total = 0;
+    for (int run = 0; run < 5; run++) {
+        double t0 = cpu_now(), t;
+        size_t n = 0;
+        do {
+            for (size_t i = 0; i < NCASES; i++)
+                sum += grade_judge(&cfg, exp[i], act[i]).reward;
+            n += NCASES;
+            t = cpu_now();
+        } while (t - t0 < 0.3);
+        total += n;
+        if ((double)n / (t - t0) > best)
+            best = (double)n / (t - t0);
+    }
+    printf("  %-34s %10.0f verdicts/s  (per CPU second, best of 5; mean reward %.3f)\n", label, best,
+           sum / (double)total);
     for (size_t i = 0; i < NCASES; i++) {
         grade_action_free(exp[i]);
         grade_action_free(act[i]);
@@ -305,7 +322,7 @@ int main(int argc, char **argv)
         return emit((size_t)strtoul(argv[2], NULL, 10));
     if (argc == 3 && !strcmp(argv[1], "--parse"))
         return parse_only(argv[2]);
-    printf("grader, 1 thread, expected arguments pre-parsed:\n");
+    printf("grader, 1 thread, expected arguments pre-parsed, %d cases of each kind:\n", NCASES);
     bench_verdicts("single call (90%) / message mix", 1);
     bench_verdicts("3-call batches", 3);
     return 0;

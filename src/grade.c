@@ -130,13 +130,17 @@ struct grade_action {
     util_arena arena;  /* owns everything above */
 };
 
-static grade_action *action_new(grade_action_kind kind)
+/* A new action whose arena starts with one chunk of about `bytes` (the
+ * strings it will copy, plus room for their parse): actions stay compact in
+ * memory, which matters when many are kept (datasets, batches). */
+static grade_action *action_new(grade_action_kind kind, size_t bytes)
 {
     grade_action *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
     a->kind = kind;
     util_arena_init(&a->arena, NULL, 0);
+    util_arena_set_chunk(&a->arena, bytes + 256);
     return a;
 }
 
@@ -187,7 +191,7 @@ static bool set_content(grade_action *a, const char *s, size_t len)
 
 grade_action *grade_action_message(const char *content, size_t len)
 {
-    grade_action *a = action_new(GRADE_ACTION_MESSAGE);
+    grade_action *a = action_new(GRADE_ACTION_MESSAGE, content ? len : 0);
     if (a && !set_content(a, content ? content : "", content ? len : 0)) {
         grade_action_free(a);
         return NULL;
@@ -197,7 +201,7 @@ grade_action *grade_action_message(const char *content, size_t len)
 
 grade_action *grade_action_call(const char *name, const char *arguments, size_t args_len)
 {
-    grade_action *a = action_new(GRADE_ACTION_CALL);
+    grade_action *a = action_new(GRADE_ACTION_CALL, strlen(name) + args_len + sizeof(gcall));
     if (a && !(set_calls(a, 1) &&
                set_call(a, 0, name, strlen(name), arguments, args_len))) {
         grade_action_free(a);
@@ -287,6 +291,15 @@ static bool expected_call(grade_action *a, size_t i, const json_t *call, const c
     return true;
 }
 
+/* Arena bytes for an expected call: its strings plus their parsed tree
+ * (a few times the arguments' length for typical arguments). */
+static size_t expected_bytes(const json_t *call)
+{
+    size_t name = json_string_length(json_object_get(call, "name"));
+    size_t args = json_string_length(json_object_get(call, "arguments"));
+    return name + 5 * args + sizeof(gcall) + 64;
+}
+
 grade_action *grade_expected_from_json(const json_t *ea, char *err, size_t errsz)
 {
     if (!json_is_object(ea)) {
@@ -301,8 +314,8 @@ grade_action *grade_expected_from_json(const json_t *ea, char *err, size_t errsz
     }
     grade_action *a = NULL;
     if (!strcmp(type, "message")) {
-        a = action_new(GRADE_ACTION_MESSAGE);
         const json_t *c = json_object_get(ea, "content");
+        a = action_new(GRADE_ACTION_MESSAGE, json_is_string(c) ? json_string_length(c) : 0);
         if (c && !json_is_string(c) && !json_is_null(c)) {
             set_err(err, errsz, "expected_action.content is not a string%s", "");
             goto fail;
@@ -313,7 +326,7 @@ grade_action *grade_expected_from_json(const json_t *ea, char *err, size_t errsz
         return a;
     }
     if (!strcmp(type, "function_call")) {
-        a = action_new(GRADE_ACTION_CALL);
+        a = action_new(GRADE_ACTION_CALL, expected_bytes(ea));
         if (!a || !set_calls(a, 1))
             goto oom;
         if (!expected_call(a, 0, ea, "expected_action", err, errsz))
@@ -326,7 +339,10 @@ grade_action *grade_expected_from_json(const json_t *ea, char *err, size_t errsz
             set_err(err, errsz, "expected_action.calls is not a non-empty array%s", "");
             return NULL;
         }
-        a = action_new(GRADE_ACTION_BATCH);
+        size_t bytes = 0;
+        for (size_t i = 0; i < json_array_size(calls); i++)
+            bytes += expected_bytes(json_array_get(calls, i));
+        a = action_new(GRADE_ACTION_BATCH, bytes);
         if (!a || !set_calls(a, json_array_size(calls)))
             goto oom;
         for (size_t i = 0; i < a->ncalls; i++) {
@@ -388,7 +404,7 @@ grade_action *grade_actual_from_response(const json_t *response, char *err, size
         set_err(err, errsz, "response.output is missing or not an array%s", "");
         return NULL;
     }
-    size_t n = json_array_size(output), ncalls = 0;
+    size_t n = json_array_size(output), ncalls = 0, call_bytes = 0;
     const json_t *text = NULL;
     for (size_t i = 0; i < n; i++) {
         const json_t *item = json_array_get(output, i);
@@ -408,6 +424,8 @@ grade_action *grade_actual_from_response(const json_t *response, char *err, size
                 return NULL;
             }
             ncalls++;
+            call_bytes += json_string_length(json_object_get(item, "name")) +
+                          json_string_length(json_object_get(item, "arguments")) + 2;
         } else if (!strcmp(t, "message") && !text) {
             const json_t *role = json_object_get(item, "role");
             if (json_is_string(role) && !strcmp(json_string_value(role), "assistant") &&
@@ -417,7 +435,8 @@ grade_action *grade_actual_from_response(const json_t *response, char *err, size
     }
     grade_action *a;
     if (ncalls) {
-        a = action_new(ncalls == 1 ? GRADE_ACTION_CALL : GRADE_ACTION_BATCH);
+        a = action_new(ncalls == 1 ? GRADE_ACTION_CALL : GRADE_ACTION_BATCH,
+                       call_bytes + ncalls * sizeof(gcall));
         if (!a || !set_calls(a, ncalls))
             goto oom;
         size_t k = 0;
@@ -440,7 +459,7 @@ grade_action *grade_actual_from_response(const json_t *response, char *err, size
             goto oom_nofree;
         return a;
     }
-    a = action_new(GRADE_ACTION_NONE);
+    a = action_new(GRADE_ACTION_NONE, 0);
     if (!a)
         goto oom_nofree;
     return a;
@@ -482,6 +501,17 @@ static bool int_equals(const pj_value *x, const pj_value *y)
            memcmp(x->u.str.s, y->u.str.s, x->u.str.len) == 0;
 }
 
+/* Equality of short byte strings without a libc call (keys are short). */
+static inline bool bytes_eq(const char *a, const char *b, size_t n)
+{
+    if (n > 16)
+        return memcmp(a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 static int cmp_member_ptr(const void *a, const void *b)
 {
     const pj_member *x = *(const pj_member *const *)a, *y = *(const pj_member *const *)b;
@@ -501,12 +531,14 @@ static int pair_keys(judge *j, const pj_value *x, const pj_value *y, const pj_me
     if (n <= KEYS_LINEAR_MAX) {
         for (size_t i = 0; i < n; i++) {
             /* Keys usually come in the same order: try position i first. */
-            if (ym[i].klen == xm[i].klen && !memcmp(ym[i].key, xm[i].key, xm[i].klen)) {
+            if (ym[i].khash == xm[i].khash && ym[i].klen == xm[i].klen &&
+                bytes_eq(ym[i].key, xm[i].key, xm[i].klen)) {
                 pairs[i] = &ym[i];
                 continue;
             }
             size_t k = 0;
-            while (k < n && !(ym[k].klen == xm[i].klen && !memcmp(ym[k].key, xm[i].key, xm[i].klen)))
+            while (k < n && !(ym[k].khash == xm[i].khash && ym[k].klen == xm[i].klen &&
+                              bytes_eq(ym[k].key, xm[i].key, xm[i].klen)))
                 k++;
             if (k == n)
                 return 0;
@@ -613,7 +645,7 @@ static const pj_value *actual_value(judge *j, size_t i)
 static grade_category single(judge *j, const gcall *e, size_t i)
 {
     const gcall *a = &j->actual->calls[i];
-    if (e->name_len != a->name_len || memcmp(e->name, a->name, e->name_len) != 0)
+    if (e->name_len != a->name_len || !bytes_eq(e->name, a->name, e->name_len))
         return GRADE_UNEXPECTED_TOOL;
     const pj_value *y = actual_value(j, i);
     if (!y)

@@ -114,6 +114,16 @@ static const unsigned char STR_STOP[256] = {
     0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,
 };
 
+/* A mask with the high bit of each byte of w (little-endian) that is '"',
+ * '\\' or below 0x20 (SWAR: the classic has-zero-byte test). Its false
+ * positives only occur above a true one, so the lowest set bit is exact. */
+static inline uint64_t string_stops(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    return (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & high;
+}
+
 /* Decodes the escapes of a string body q..r (r at the closing quote) into o.
  * Returns the end of the output, or NULL after reporting an error. */
 static char *decode_escapes(parser *ps, const char *q, const char *r, char *o)
@@ -165,8 +175,26 @@ static int parse_string(parser *ps, const char **s, size_t *len)
 {
     const char *open = ps->p;
     const char *body = open + 1, *q = body, *end = ps->end;
-    while (q < end && !STR_STOP[(unsigned char)*q])
-        q++;
+    for (;;) {
+        if (end - q < 8) {
+            while (q < end && !STR_STOP[(unsigned char)*q])
+                q++;
+            break;
+        }
+        uint64_t w;
+        memcpy(&w, q, 8);
+        uint64_t stops = string_stops(w);
+        if (stops) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            q += __builtin_ctzll(stops) >> 3;
+#else
+            while (!STR_STOP[(unsigned char)*q])
+                q++;
+#endif
+            break;
+        }
+        q += 8;
+    }
     if (q < end && *q == '"') {
         *s = body;
         *len = (size_t)(q - body);
@@ -419,26 +447,33 @@ static int parse_array(parser *ps, pj_value *out)
 
 static bool same_key(const pj_member *x, const pj_member *y)
 {
-    return x->klen == y->klen && memcmp(x->key, y->key, x->klen) == 0;
+    return x->khash == y->khash && x->klen == y->klen && memcmp(x->key, y->key, x->klen) == 0;
 }
 
 /* Removes duplicate keys from m[0..n) in place, the first occurrence keeping
- * its position and taking the last occurrence's value. Returns the new n. */
+ * its position and taking the last occurrence's value. Returns the new n.
+ * A 64-bit filter of the hashes seen so far skips the search for keys that
+ * cannot be duplicates (nearly all of them). */
 static size_t dedupe_linear(pj_member *m, size_t n)
 {
+    uint64_t seen = 0;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t j = 0;
-        while (j < k && !same_key(&m[j], &m[i]))
-            j++;
+        uint64_t bit = (uint64_t)1 << (m[i].khash >> 26);
+        size_t j = k;
+        if (seen & bit) {
+            j = 0;
+            while (j < k && !same_key(&m[j], &m[i]))
+                j++;
+        }
+        seen |= bit;
         if (j < k)
             m[j].value = m[i].value;
-        else
-            m[k++] = m[i];
+        else if (k++ != i)
+            m[k - 1] = m[i];
     }
     return k;
 }
-
 
 typedef struct { const pj_member *m; size_t idx; } keyed;
 
@@ -505,6 +540,7 @@ static int parse_object(parser *ps, pj_value *out)
                 return fail_at(ps, "Expecting property name enclosed in double quotes", ps->p);
             if (parse_string(ps, &m.key, &m.klen))
                 return -1;
+            m.khash = pj_key_hash(m.key, m.klen);
             skip_ws(ps);
             if (ps->p >= ps->end || *ps->p != ':')
                 return fail_at(ps, "Expecting ':' delimiter", ps->p);

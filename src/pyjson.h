@@ -58,8 +58,21 @@ struct pj_value {
 struct pj_member {
     const char *key;   /* WTF-8, may contain NUL */
     size_t klen;
+    uint32_t khash;    /* pj_key_hash(key, klen): unequal hashes, unequal keys */
     pj_value value;
 };
+
+/* A cheap O(1) fingerprint of a key (length and three of its bytes), used to
+ * skip most byte comparisons between keys. */
+static inline uint32_t pj_key_hash(const char *k, size_t n)
+{
+    if (n == 0)
+        return 0;
+    uint32_t h = (uint32_t)n * 0x9E3779B1u;
+    h ^= (uint32_t)(unsigned char)k[0] | (uint32_t)(unsigned char)k[n / 2] << 8 |
+         (uint32_t)(unsigned char)k[n - 1] << 16;
+    return h * 0x85EBCA6Bu;
+}
 
 /* Parses text[0..len) into *out, allocating from arena a (values are owned by
  * the arena and may point into text). Returns 0, or -1 with a Python-like
