@@ -129,8 +129,9 @@ static void sc_ws(sc *s)
 #define ONES  0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
-/* Non-zero when one of the 8 bytes may be '"', '\\', < 0x20 or >= 0x80 (never
- * zero when one is; a false alarm only costs a byte-wise look). */
+/* Bit 7 of each byte of the result is set when that byte is '"', '\\',
+ * < 0x20 or >= 0x80. Only the lowest set bit is exact (borrows may set bits
+ * above it), which is all first_special needs. */
 static inline uint64_t special8(const unsigned char *p)
 {
     uint64_t v;
@@ -139,6 +140,32 @@ static inline uint64_t special8(const unsigned char *p)
     uint64_t zq = (q - ONES) & ~q, zb = (b - ONES) & ~b;
     uint64_t lt = (v - ONES * 0x20) & ~v;
     return (zq | zb | lt | v) & HIGHS;
+}
+
+static inline bool plain(unsigned c)
+{
+    return c != '"' && c != '\\' && c >= 0x20 && c < 0x80;
+}
+
+/* The first byte at or after p that is not plain string ASCII, or end. */
+static inline const unsigned char *first_special(const unsigned char *p, const unsigned char *end)
+{
+    while (end - p >= 8) {
+        uint64_t m = special8(p);
+        if (m) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return p + (__builtin_ctzll(m) >> 3);
+#else
+            while (plain(*p))
+                p++;
+            return p;
+#endif
+        }
+        p += 8;
+    }
+    while (p < end && plain(*p))
+        p++;
+    return p;
 }
 
 /* Length of the valid UTF-8 sequence at p (2..4), or 0. */
@@ -263,8 +290,7 @@ static bool sc_string(sc *s, sbuf *out)
 {
     const unsigned char *p = s->p + 1, *end = s->end, *run = p;
     for (;;) {
-        while (end - p >= 8 && !special8(p))
-            p += 8;
+        p = first_special(p, end);
         if (p >= end)
             return sc_fail_at(s, s->p, "unterminated string");
         unsigned c = *p;
@@ -278,10 +304,6 @@ static bool sc_string(sc *s, sbuf *out)
             if (!sc_escape(s, &p, out))
                 return false;
             run = p;
-            continue;
-        }
-        if (c < 0x80) {
-            p++;
             continue;
         }
         size_t n = utf8_len(p, end);
