@@ -886,8 +886,9 @@ static bool walk_row(sc *s, row_state *st)
 
 /* ---- verdict ------------------------------------------------------------- */
 
-static void set_error(dsval_result *out, const char *fmt, ...)
+static void set_error(dsval_result *out, const char *kind, const char *fmt, ...)
 {
+    out->kind_name = kind;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(out->error_msg, sizeof out->error_msg, fmt, ap);
@@ -906,7 +907,7 @@ static bool sort_names(dsval_ctx *c, dsval_result *out)
     if (c->sorted_cap < c->nnames) {
         const char **n = realloc(c->sorted, c->nnames * sizeof *n);
         if (!n) {
-            set_error(out, "out of memory");
+            set_error(out, "memory", "out of memory");
             return false;
         }
         c->sorted = n;
@@ -918,7 +919,7 @@ static bool sort_names(dsval_ctx *c, dsval_result *out)
         qsort(c->sorted, c->nnames, sizeof *c->sorted, cmp_str);
     for (size_t i = 1; i < c->nnames; i++)
         if (!strcmp(c->sorted[i - 1], c->sorted[i])) {
-            set_error(out, "duplicate tool name '%.80s'", c->sorted[i]);
+            set_error(out, "tools", "duplicate tool name '%.80s'", c->sorted[i]);
             return false;
         }
     return true;
@@ -1012,17 +1013,17 @@ static json_t *build_value(sc *s, sbuf *buf)
 static void check_expected(dsval_ctx *c, const row_state *st, dsval_result *out)
 {
     if (!st->ea) {
-        set_error(out, "missing expected_action");
+        set_error(out, "expected_action", "missing expected_action");
         return;
     }
     if (*st->ea != '{') {
-        set_error(out, "expected_action must be an object, not %s", type_name(*st->ea));
+        set_error(out, "expected_action", "expected_action must be an object, not %s", type_name(*st->ea));
         return;
     }
     sc s = {.base = st->ea, .p = st->ea, .end = st->ea_end, .tmp = &c->tmp};
     json_t *ea = build_value(&s, &c->text);
     if (!ea) {
-        set_error(out, "out of memory");
+        set_error(out, "memory", "out of memory");
         return;
     }
     char err[256];
@@ -1030,7 +1031,7 @@ static void check_expected(dsval_ctx *c, const row_state *st, dsval_result *out)
     json_decref(ea);
     if (!a) {
         /* The grader's reasons usually name expected_action already. */
-        set_error(out, "%s%s", strncmp(err, "expected_action", 15) ? "expected_action: " : "", err);
+        set_error(out, "expected_action", "%s%s", strncmp(err, "expected_action", 15) ? "expected_action: " : "", err);
         return;
     }
     out->kind = grade_action_kind_of(a);
@@ -1042,19 +1043,19 @@ static void check_expected(dsval_ctx *c, const row_state *st, dsval_result *out)
 static void check_shape(dsval_ctx *c, const row_state *st, dsval_result *out)
 {
     if (!st->rcp_type) {
-        set_error(out, "missing responses_create_params");
+        set_error(out, "responses_create_params", "missing responses_create_params");
     } else if (st->rcp_type != '{') {
-        set_error(out, "responses_create_params must be an object, not %s", type_name(st->rcp_type));
+        set_error(out, "responses_create_params", "responses_create_params must be an object, not %s", type_name(st->rcp_type));
     } else if (!st->input_type) {
-        set_error(out, "missing responses_create_params.input");
+        set_error(out, "input", "missing responses_create_params.input");
     } else if (st->input_type != '[') {
-        set_error(out, "responses_create_params.input must be a list, not %s",
+        set_error(out, "input", "responses_create_params.input must be a list, not %s",
                   type_name(st->input_type));
     } else if (st->tools_type && st->tools_type != '[' && st->tools_type != 'n') {
-        set_error(out, "responses_create_params.tools must be a list, not %s",
+        set_error(out, "tools", "responses_create_params.tools must be a list, not %s",
                   type_name(st->tools_type));
     } else if (st->tool_err[0]) {
-        set_error(out, "responses_create_params.%s", st->tool_err);
+        set_error(out, "tools", "responses_create_params.%s", st->tool_err);
     } else if (sort_names(c, out)) {
         check_expected(c, st, out);
     }
@@ -1063,6 +1064,7 @@ static void check_shape(dsval_ctx *c, const row_state *st, dsval_result *out)
 void dsval_row(dsval_ctx *ctx, const char *p, size_t len, dsval_result *out)
 {
     out->error = out->warning = false;
+    out->kind_name = NULL;
     out->error_msg[0] = out->warning_msg[0] = '\0';
     out->kind = GRADE_ACTION_NONE;
     out->n_input = out->n_tools = out->n_user = out->n_words = 0;
@@ -1085,11 +1087,11 @@ void dsval_row(dsval_ctx *ctx, const char *p, size_t len, dsval_result *out)
             ok = sc_fail(&s, "extra data after the JSON value");
     }
     if (!ok) {
-        set_error(out, "invalid JSON at column %zu: %s", s.err_col, s.err ? s.err : "?");
+        set_error(out, "json", "invalid JSON at column %zu: %s", s.err_col, s.err ? s.err : "?");
         return;
     }
     if (!is_object) {
-        set_error(out, "row is not a JSON object (it is %s)", type_name(first));
+        set_error(out, "row", "row is not a JSON object (it is %s)", type_name(first));
         return;
     }
     out->n_input = st.n_input;
