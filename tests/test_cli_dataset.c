@@ -241,3 +241,13 @@ Test(gen_sample, bulk_rows_have_the_requested_size)
     unlink(out_path);
     free(out_path);
 }
+
+Test(cli_validate, standard_input)
+{
+    const char *text = OK_MSG "\n" BAD_INPUT "\n";
+    char *argv[] = {(char *)tu_bin(), "validate", "-", NULL};
+    char *out, *err;
+    cr_assert_eq(tu_run(argv, text, strlen(text), &out, NULL, &err), 1, "%s", err);
+    cr_assert(strstr(out, "/dev/stdin:2: error: responses_create_params.input must be a list"), "%s", out);
+    free(out); free(err);
+}
