@@ -183,16 +183,17 @@ static void on_issue(const ds_issue *is, void *ctx)
     v->reported++;
     const char *sev = is->severity == DS_SEV_ERROR ? "error" : "warning";
     if (v->issues) {
-        json_array_append_new(v->issues, json_pack("{s:I,s:s,s:s}", "line", (json_int_t)is->line,
-                                                   "severity", sev, "message", is->message));
+        json_array_append_new(v->issues, json_pack("{s:I,s:s,s:s,s:s}", "line", (json_int_t)is->line,
+                                                   "severity", sev, "rule", is->kind ? is->kind : "other",
+                                                   "message", is->message));
         return;
     }
     progress_done(&v->prog);
     printf("%s:%zu: %s: %s\n", v->path, is->line, sev, is->message);
 }
 
-/* Opens and validates one file; fills *rep. Returns 0, or -1 (message on
- * stderr, *why set) when the file cannot be read. */
+/* Opens one file as a validated dataset (invalid rows skipped, findings to
+ * fn). 0, or -1 with the reason in why (unreadable or corrupt file). */
 static int open_validated(const char *path, const common_opts *o, void *ctx, ds_issue_fn fn,
                           ds_progress_fn pfn, ds_dataset **ds, char *why, size_t whysz)
 {

@@ -101,6 +101,7 @@ Test(cli_validate, json_report)
     json_t *i0 = json_array_get(issues, 0);
     cr_assert_eq(json_integer_value(json_object_get(i0, "line")), 1);
     cr_assert_str_eq(json_string_value(json_object_get(i0, "severity")), "error");
+    cr_assert_str_eq(json_string_value(json_object_get(i0, "rule")), "input");
     json_t *f1 = json_array_get(json_object_get(doc, "files"), 1);
     cr_assert_eq(json_integer_value(json_object_get(f1, "errors")), 0);
     json_decref(doc);
