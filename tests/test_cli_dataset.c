@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "testutil.h"
 
@@ -251,4 +252,28 @@ Test(cli_validate, standard_input)
     cr_assert_eq(tu_run(argv, text, strlen(text), &out, NULL, &err), 1, "%s", err);
     cr_assert(strstr(out, "/dev/stdin:2: error: responses_create_params.input must be a list"), "%s", out);
     free(out); free(err);
+}
+
+Test(cli_validate, compressed_standard_input)
+{
+    char *path = tu_write_temp("", 0, ".gz");
+    gzFile gz = gzopen(path, "wb");
+    const char *text = OK_MSG "\n" OK_CALL "\n" BAD_INPUT "\n";
+    gzwrite(gz, text, (unsigned)strlen(text));
+    gzclose(gz);
+    size_t len;
+    char *bytes = tu_read_file(path, &len);
+    char *argv[] = {(char *)tu_bin(), "validate", "-", NULL};
+    char *out, *err;
+    cr_assert_eq(tu_run(argv, bytes, len, &out, NULL, &err), 1, "%s", err);
+    cr_assert(strstr(out, "/dev/stdin:3: error:"), "%s", out);
+    cr_assert(strstr(out, "3 rows, 2 valid, 1 error"), "%s", out);
+    free(out); free(err);
+    /* Cut short: a clear error, not a partial dataset. */
+    cr_assert_eq(tu_run(argv, bytes, len - 10, &out, NULL, &err), 1);
+    cr_assert(strstr(err, "truncated gzip data"), "%s", err);
+    free(out); free(err);
+    free(bytes);
+    unlink(path);
+    free(path);
 }
