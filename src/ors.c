@@ -1,11 +1,19 @@
 /* ors — Open Reward Standard handlers for this environment (see ors.h).
  *
  * Each handler validates in the order the spec implies (environment, session
- * header, body, then semantics) and answers with {"detail": ...} errors. The
- * session table (session.h) holds the per-session state; prompt.h renders
- * tools and prompts. /call grades the task's one submission and keeps every
- * call's result in the session for result_ttl seconds, so a client that lost
- * the stream can replay it by task_id without grading twice.
+ * header, body, then semantics) and answers with {"detail": ...} errors.
+ *
+ * Memory: a session (session.h) keeps only a compact "episode" — its row's
+ * position, tool names and expected action as text — never the parsed row.
+ * The row is parsed at /create, its prompt and task tools are rendered into
+ * a bounded cache (cache.h; the dataset is immutable, so entries never go
+ * stale) and a small ring keeps the most recently used rows parsed for the
+ * next sessions on them. /prompt and /task_tools answer from the cache and
+ * re-render on a miss.
+ *
+ * /call grades the task's one submission (the claim is atomic) and keeps
+ * every call's result in the session for result_ttl seconds, so a client
+ * that lost the stream can replay it by task_id without grading twice.
  */
 #include "ors.h"
 
