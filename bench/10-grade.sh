@@ -2,7 +2,7 @@
 # Grader throughput: pure verdicts/s (bench_grade), the same mix through an
 # independent Python rendering of the spec (speed and verdict agreement), then
 # end-to-end `fcpivot grade --verdict-only` lines/s on generated verify
-# requests with --jobs 1 and --jobs 2, next to the jansson-parse-only floor.
+# requests with --jobs 1 and --jobs 2, next to jansson parsing whole lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B="$FCPIVOT_BUILD/bench/bench_grade"
@@ -29,10 +29,29 @@ echo "fcpivot grade --verdict-only on $N generated requests (${size} MB, wall cl
 "$B" --parse "$REQ"
 for jobs in 1 2; do
     "$BIN" grade --verdict-only --jobs $jobs "$REQ" > /dev/null   # warm the page cache
-    t0=$(date +%s.%N)
-    "$BIN" grade --verdict-only --jobs $jobs "$REQ" > /dev/null
-    t1=$(date +%s.%N)
-    awk -v n="$N" -v a="$t0" -v b="$t1" -v j="$jobs" \
-        'BEGIN { printf "  %-34s %10.0f lines/s  (%.2f s)\n", "fcpivot grade --jobs " j, n / (b - a), b - a }'
+    best=""
+    for run in 1 2 3; do   # best of 3: the machine is shared
+        t0=$(date +%s.%N)
+        "$BIN" grade --verdict-only --jobs $jobs "$REQ" > /dev/null
+        t1=$(date +%s.%N)
+        best=$(awk -v a="$t0" -v b="$t1" -v best="$best" 'BEGIN { t = b - a; print (best == "" || t < best) ? t : best }')
+    done
+    awk -v n="$N" -v t="$best" -v j="$jobs" \
+        'BEGIN { printf "  %-34s %10.0f lines/s  (%.2f s, best of 3)\n", "fcpivot grade --jobs " j, n / t, t }'
 done
 echo "  (load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores)"
+
+if command -v python3 > /dev/null; then
+    ADV=bench/out/grade-adversarial.jsonl
+    python3 bench/grade_adversarial.py 7 5000 > "$ADV"
+    echo "adversarial inputs (bench/grade_adversarial.py), verdicts agreeing with the Python reference:"
+    for cfg in "" "--parallel-rewarding --allow-subset --reward-mode fractional" \
+               "--parallel-rewarding --allow-superset --reward-mode f1"; do
+        # shellcheck disable=SC2086
+        python3 bench/grade_reference.py verdicts "$ADV" $cfg > bench/out/adv-python.jsonl
+        # shellcheck disable=SC2086
+        "$BIN" grade --verdict-only $cfg "$ADV" > bench/out/adv-c.jsonl || true
+        same=$(paste -d'\n' bench/out/adv-python.jsonl bench/out/adv-c.jsonl | awk 'NR%2{a=$0; next} a==$0{n++} END{print n+0}')
+        printf "  %-60s %s / %s\n" "${cfg:-defaults}" "$same" "$(wc -l < "$ADV")"
+    done
+fi
