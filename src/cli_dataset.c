@@ -35,7 +35,8 @@ static void usage_validate(FILE *out)
     fprintf(out,
             "usage: fcpivot validate [--json] [--max-issues N] [--threads N] FILE...\n\n"
             "Checks pivot dataset files (.jsonl, .jsonl.gz, .jsonl.zst) row by row and\n"
-            "reports every error and warning as FILE:LINE: severity: reason.\n\n"
+            "reports every error and warning as FILE:LINE: severity: reason, then per file\n"
+            "the counts of rows, errors and warnings, and of findings by rule.\n\n"
             "  --json          one JSON report on stdout instead of text\n"
             "  --max-issues N  report at most N findings per file (counts stay exact)\n"
             "  --threads N     validation threads (default: all cores)\n\n"
@@ -136,13 +137,33 @@ static void progress_done(progress *p)
 
 /* ---- validate ------------------------------------------------------------ */
 
+#define MAX_KINDS 16
+
 typedef struct vfile {
     const char *path;
     const common_opts *o;
     progress prog;
     size_t reported, omitted;
     json_t *issues;          /* --json */
+    const char *kind[MAX_KINDS];   /* findings counted by rule, first seen first */
+    size_t kind_count[MAX_KINDS];
+    size_t nkinds;
 } vfile;
+
+static void count_kind(vfile *v, const char *kind)
+{
+    if (!kind)
+        kind = "other";
+    for (size_t i = 0; i < v->nkinds; i++)
+        if (!strcmp(v->kind[i], kind)) {
+            v->kind_count[i]++;
+            return;
+        }
+    if (v->nkinds < MAX_KINDS) {
+        v->kind[v->nkinds] = kind;
+        v->kind_count[v->nkinds++] = 1;
+    }
+}
 
 static void on_progress(size_t done, size_t total, void *ctx)
 {
@@ -152,6 +173,7 @@ static void on_progress(size_t done, size_t total, void *ctx)
 static void on_issue(const ds_issue *is, void *ctx)
 {
     vfile *v = ctx;
+    count_kind(v, is->kind);
     if (v->reported >= v->o->max_issues) {
         v->omitted++;
         return;
@@ -208,6 +230,10 @@ static json_t *validate_one(const char *path, const common_opts *o, size_t total
                         "errors", (json_int_t)r.errors, "warnings", (json_int_t)r.warnings,
                         "issues", v.issues);
         json_object_set_new(out, "issues_omitted", json_integer((json_int_t)v.omitted));
+        json_t *by = json_object();
+        for (size_t i = 0; i < v.nkinds; i++)
+            json_object_set_new(by, v.kind[i], json_integer((json_int_t)v.kind_count[i]));
+        json_object_set_new(out, "by_rule", by);
     } else {
         if (v.omitted)
             printf("%s: ... %zu more finding%s not shown (--max-issues)\n", path, v.omitted,
@@ -215,6 +241,12 @@ static json_t *validate_one(const char *path, const common_opts *o, size_t total
         printf("%s: %zu row%s, %zu valid, %zu error%s, %zu warning%s\n", path, r.rows,
                r.rows == 1 ? "" : "s", r.rows - r.errors, r.errors, r.errors == 1 ? "" : "s",
                r.warnings, r.warnings == 1 ? "" : "s");
+        if (v.nkinds) {
+            printf("%s: by rule:", path);
+            for (size_t i = 0; i < v.nkinds; i++)
+                printf("%s %s %zu", i ? "," : "", v.kind[i], v.kind_count[i]);
+            printf("\n");
+        }
     }
     ds_close(ds);
     return out;

@@ -329,6 +329,7 @@ oom:
 typedef struct found {
     uint32_t line;
     ds_severity sev;
+    const char *kind;        /* static */
     char *msg;
 } found;
 
@@ -346,7 +347,7 @@ typedef struct part {
     bool oom;
 } part;
 
-static void part_note(part *pt, uint32_t line, ds_severity sev, const char *msg)
+static void part_note(part *pt, uint32_t line, ds_severity sev, const char *kind, const char *msg)
 {
     if (pt->nfound == pt->capfound) {
         size_t cap = pt->capfound ? 2 * pt->capfound : 64;
@@ -363,7 +364,7 @@ static void part_note(part *pt, uint32_t line, ds_severity sev, const char *msg)
         pt->oom = true;
         return;
     }
-    pt->found[pt->nfound++] = (found){line, sev, m};
+    pt->found[pt->nfound++] = (found){line, sev, kind, m};
 }
 
 static void *part_run(void *arg)
@@ -381,13 +382,13 @@ static void *part_run(void *arg)
         if (r.error) {
             pt->status[i] = 1;
             pt->errors++;
-            part_note(pt, row->line, DS_SEV_ERROR, r.error_msg);
+            part_note(pt, row->line, DS_SEV_ERROR, r.kind_name ? r.kind_name : "row", r.error_msg);
             continue;
         }
         pt->kinds[r.kind & 3]++;
         if (r.warning) {
             pt->warnings++;
-            part_note(pt, row->line, DS_SEV_WARNING, r.warning_msg);
+            part_note(pt, row->line, DS_SEV_WARNING, "unlisted_tool", r.warning_msg);
         }
     }
     return NULL;
@@ -398,7 +399,8 @@ static void part_flush(part *pt, sfile *sp, const ds_open_options *o)
 {
     for (size_t i = 0; i < pt->nfound; i++) {
         if (o->on_issue) {
-            ds_issue is = {sp->name, sp->path, pt->found[i].line, pt->found[i].sev, pt->found[i].msg};
+            ds_issue is = {sp->name, sp->path, pt->found[i].line, pt->found[i].sev, pt->found[i].msg,
+                           pt->found[i].kind};
             o->on_issue(&is, o->ctx);
         }
         free(pt->found[i].msg);

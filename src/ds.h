@@ -33,6 +33,10 @@ typedef struct ds_issue {
     size_t line;            /* 1-based line number in the file */
     ds_severity severity;
     const char *message;    /* human reason */
+    const char *kind;       /* the rule, for counting: "json", "row",
+                               "responses_create_params", "input", "tools",
+                               "expected_action", "memory" (errors) or
+                               "unlisted_tool" (warnings) */
 } ds_issue;
 
 typedef void (*ds_issue_fn)(const ds_issue *issue, void *ctx);

@@ -59,6 +59,7 @@ Test(cli_validate, errors_and_warnings_with_file_and_line)
     snprintf(want, sizeof want, "%s:5: error: invalid JSON", path);
     cr_assert(strstr(out, want), "missing '%s' in:\n%s", want, out);
     cr_assert(strstr(out, "4 rows, 2 valid, 2 errors, 1 warning"), "%s", out);
+    cr_assert(strstr(out, "by rule: input 1, unlisted_tool 1, json 1"), "%s", out);
     /* The findings come in line order. */
     cr_assert_lt(strstr(out, ":3:"), strstr(out, ":4:"));
     cr_assert_lt(strstr(out, ":4:"), strstr(out, ":5:"));
@@ -96,6 +97,7 @@ Test(cli_validate, json_report)
     json_t *issues = json_object_get(f0, "issues");
     cr_assert_eq(json_array_size(issues), 1);
     cr_assert_eq(json_integer_value(json_object_get(f0, "issues_omitted")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(f0, "by_rule"), "input")), 2);
     json_t *i0 = json_array_get(issues, 0);
     cr_assert_eq(json_integer_value(json_object_get(i0, "line")), 1);
     cr_assert_str_eq(json_string_value(json_object_get(i0, "severity")), "error");
