@@ -367,3 +367,48 @@ Test(gym, verify_replaces_a_carried_verdict_in_place)
     free(got);
     gym_env_free(env);
 }
+
+/* Mutated /verify and /aggregate_metrics bodies: a status always, and a 200
+ * reply is valid JSON holding the verdict. */
+Test(gym, mutated_requests_never_break_a_handler, .timeout = 60)
+{
+    gym_env *env = gym_env_new(NULL, NULL);
+    const char *seeds[] = {
+        "{" RCP "," CALL_RESPONSE("{\\\"a\\\": 1}") "," CALL_EXPECTED ",\"reward\":0}",
+        " {\"expected_action\":{\"type\":\"message\",\"content\":\"x\"},\"response\":{\"output\":[]},"
+        "\"category\":\"c\",\"responses_create_params\":{\"i\":[1,{}]}} ",
+        "{\"verify_responses\":[{\"reward\":1,\"_ng_task_index\":0,\"category\":\"a\"},{\"reward\":0.5}]}",
+    };
+    const char alphabet[] = "{}[]\":,-0123456789.eE\\u tnfalsrx\xc3\xa9";
+    unsigned long long state = 7;
+    char body[1024];
+    size_t ok = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        int which = (int)((state >> 33) % 3);
+        size_t len = strlen(seeds[which]);
+        memcpy(body, seeds[which], len + 1);
+        int edits = (int)((state >> 40) % 3);
+        for (int k = 0; k < edits && len > 0; k++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            size_t at = (size_t)(state >> 33) % len;
+            if ((state >> 20) % 5 == 0)
+                len = at;
+            else
+                body[at] = alphabet[(state >> 44) % (sizeof alphabet - 1)];
+        }
+        wire_reply r = gcall(env, which == 2 ? gym_aggregate_metrics : gym_verify, body, len);
+        cr_assert(r.status == 200 || r.status == 422, "status %d", r.status);
+        json_t *j = json_loadb(r.body, r.body_len, JSON_ALLOW_NUL, NULL);
+        cr_assert(j, "invalid JSON reply to %.*s: %.*s", (int)len, body, (int)r.body_len, r.body);
+        if (r.status == 200 && which < 2) {
+            cr_assert(json_is_real(json_object_get(j, "reward")), "%.*s", (int)r.body_len, r.body);
+            cr_assert(json_is_string(json_object_get(j, "category")));
+            ok++;
+        }
+        json_decref(j);
+        wire_reply_free(&r);
+    }
+    cr_assert(ok > 100, "only %zu verify bodies survived the edits", ok);
+    gym_env_free(env);
+}
