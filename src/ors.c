@@ -708,6 +708,12 @@ void ors_create(ors_env *env, const wire_request *req, wire_reply *out)
     json_decref(body);
     if (!ok)
         return;
+    sess *existing = sess_get(env->sessions, sid, now_of(env), NULL);
+    if (existing) {   /* answered before parsing the row; sess_create decides races */
+        sess_release(env->sessions, existing);
+        wire_reply_detail(out, 400, "Session already exists");
+        return;
+    }
     char err[256];
     const ds_task *task = ds_task_acquire(env->ds, split, index, err, sizeof err);
     episode *ep = task ? episode_new(task, err, sizeof err) : NULL;
