@@ -2,11 +2,12 @@
  *
  * /verify grades a whole verify request (expected_action against the actual
  * action found in response) and echoes the request with "reward" and
- * "category" added (see the /verify section below). /aggregate_metrics summarises verify responses: per task
- * index (groups in ascending index order; responses without one form a last
- * group) the mean, max, min, median and population standard deviation of the
- * reward and the number of rollouts; overall the mean reward and a count per
- * category. The handlers share nothing mutable, so they run concurrently.
+ * "category" added (see the /verify section below). /aggregate_metrics
+ * summarises verify responses: per task index (ascending; a response without
+ * one counts as task 0, as NeMo Gym groups it) the mean, max, min, median and
+ * population standard deviation of the reward and the number of rollouts;
+ * overall the mean reward and a count per category. The handlers share
+ * nothing mutable, so they run concurrently.
  */
 #include "gym.h"
 
@@ -240,8 +241,7 @@ void gym_reverify_mode(gym_env *env, const wire_request *req, wire_reply *out)
 typedef struct rollout {
     double reward;
     const json_t *reward_json;    /* as given, so max/min keep int vs float */
-    bool has_index;
-    json_int_t index;
+    json_int_t index;             /* _ng_task_index; 0 when absent, as in NeMo Gym */
     const char *category;         /* NULL when absent */
 } rollout;
 
@@ -280,22 +280,17 @@ static int read_rollouts(const json_t *body, wire_reply *out, rollout **rows, si
         rollout *row = &(*rows)[i];
         row->reward = json_number_value(r);
         row->reward_json = r;
-        row->has_index = json_is_integer(ix);
-        row->index = json_integer_value(ix);
+        row->index = json_integer_value(ix);   /* 0 when absent or null */
         row->category = json_string_value(cat);
     }
     return 0;
 }
 
-/* Groups in order: indexed rows by ascending index, then unindexed rows. */
+/* Groups in ascending task index. */
 static int rollout_cmp(const void *pa, const void *pb)
 {
     const rollout *a = pa, *b = pb;
-    if (a->has_index != b->has_index)
-        return a->has_index ? -1 : 1;
-    if (a->index != b->index)
-        return a->index < b->index ? -1 : 1;
-    return 0;
+    return (a->index > b->index) - (a->index < b->index);
 }
 
 static int double_cmp(const void *pa, const void *pb)
@@ -345,7 +340,7 @@ static json_t *group_metrics(const rollout *rows, size_t n)
             end++;
         json_t *g = json_object();
         int rc = g ? 0 : -1;
-        if (g && rows[start].has_index)
+        if (g)
             rc |= json_object_set_new(g, "_ng_task_index", json_integer(rows[start].index));
         if (g)
             rc |= json_object_set_new(g, "num_rollouts", json_integer((json_int_t)(end - start)));
