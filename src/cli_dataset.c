@@ -36,7 +36,8 @@ static void usage_validate(FILE *out)
             "usage: fcpivot validate [--json] [--max-issues N] [--threads N] FILE...\n\n"
             "Checks pivot dataset files (.jsonl, .jsonl.gz, .jsonl.zst) row by row and\n"
             "reports every error and warning as FILE:LINE: severity: reason, then per file\n"
-            "the counts of rows, errors and warnings, and of findings by rule.\n\n"
+            "the counts of rows, errors and warnings, and of findings by rule. FILE '-'\n"
+            "is standard input.\n\n"
             "  --json          one JSON report on stdout instead of text\n"
             "  --max-issues N  report at most N findings per file (counts stay exact)\n"
             "  --threads N     validation threads (default: all cores)\n\n"
@@ -51,7 +52,8 @@ static void usage_stats(FILE *out)
             "messages), input items and words (of all message texts in the input) per row\n"
             "(min/max/mean/median/std), the 20 most frequent expected function names, and\n"
             "rows whose expected call names a tool the row does not list. Invalid rows are\n"
-            "counted and left out (run 'fcpivot validate' for the reasons).\n\n"
+            "counted and left out (run 'fcpivot validate' for the reasons). FILE '-' is\n"
+            "standard input.\n\n"
             "  --json       one JSON report on stdout instead of a text table\n"
             "  --threads N  threads (default: all cores)\n");
 }
@@ -181,16 +183,17 @@ static void on_issue(const ds_issue *is, void *ctx)
     v->reported++;
     const char *sev = is->severity == DS_SEV_ERROR ? "error" : "warning";
     if (v->issues) {
-        json_array_append_new(v->issues, json_pack("{s:I,s:s,s:s}", "line", (json_int_t)is->line,
-                                                   "severity", sev, "message", is->message));
+        json_array_append_new(v->issues, json_pack("{s:I,s:s,s:s,s:s}", "line", (json_int_t)is->line,
+                                                   "severity", sev, "rule", is->kind ? is->kind : "other",
+                                                   "message", is->message));
         return;
     }
     progress_done(&v->prog);
     printf("%s:%zu: %s: %s\n", v->path, is->line, sev, is->message);
 }
 
-/* Opens and validates one file; fills *rep. Returns 0, or -1 (message on
- * stderr, *why set) when the file cannot be read. */
+/* Opens one file as a validated dataset (invalid rows skipped, findings to
+ * fn). 0, or -1 with the reason in why (unreadable or corrupt file). */
 static int open_validated(const char *path, const common_opts *o, void *ctx, ds_issue_fn fn,
                           ds_progress_fn pfn, ds_dataset **ds, char *why, size_t whysz)
 {
@@ -198,6 +201,12 @@ static int open_validated(const char *path, const common_opts *o, void *ctx, ds_
     ds_open_options oo = {.validate = true, .skip_invalid = true, .threads = o->threads,
                           .on_issue = fn, .ctx = ctx, .on_progress = pfn};
     return ds_open(ds, &sp, 1, &oo, why, whysz);
+}
+
+/* "-" reads standard input. */
+static const char *file_arg(const char *arg)
+{
+    return strcmp(arg, "-") ? arg : "/dev/stdin";
 }
 
 static json_t *validate_one(const char *path, const common_opts *o, size_t totals[4])
@@ -262,7 +271,7 @@ int cli_validate(int argc, char **argv)
     json_t *files = o.json ? json_array() : NULL;
     int nfiles = argc - o.first_file;
     for (int i = o.first_file; i < argc; i++) {
-        json_t *f = validate_one(argv[i], &o, totals);
+        json_t *f = validate_one(file_arg(argv[i]), &o, totals);
         if (files && f)
             json_array_append_new(files, f);
     }
@@ -577,7 +586,7 @@ int cli_stats(int argc, char **argv)
     for (int i = o.first_file; i < argc; i++) {
         if (!o.json && i > o.first_file)
             printf("\n");
-        json_t *f = stats_one(argv[i], &o, &status);
+        json_t *f = stats_one(file_arg(argv[i]), &o, &status);
         if (files && f)
             json_array_append_new(files, f);
     }
