@@ -226,13 +226,13 @@ Test(gym, aggregate_metrics_groups_by_task_index)
              "{\"reward\":0.5}]}", A, U, U, A, A);
     json_t *j = aggregate(env, body);
     json_t *groups = json_object_get(j, "group_level_metrics");
-    cr_assert_eq(json_array_size(groups), 3);
-    json_t *g0 = json_array_get(groups, 0), *g1 = json_array_get(groups, 1), *g2 = json_array_get(groups, 2);
+    cr_assert_eq(json_array_size(groups), 2, "a response without an index counts as task 0");
+    json_t *g0 = json_array_get(groups, 0), *g1 = json_array_get(groups, 1);
     cr_assert_eq(json_integer_value(json_object_get(g0, "_ng_task_index")), 0);
-    cr_assert_eq(json_integer_value(json_object_get(g0, "num_rollouts")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(g0, "num_rollouts")), 3);
     cr_assert_eq(num(g0, "mean/reward"), 0.5);
     cr_assert_eq(num(g0, "median/reward"), 0.5);
-    cr_assert_eq(num(g0, "std/reward"), 0.5, "population std");
+    cr_assert(fabs(num(g0, "std/reward") - sqrt(1.0 / 6)) < 1e-15, "population std");
     cr_assert_eq(num(g0, "max/reward"), 1.0);
     cr_assert_eq(num(g0, "min/reward"), 0.0);
     cr_assert_eq(json_integer_value(json_object_get(g1, "_ng_task_index")), 1);
@@ -240,8 +240,7 @@ Test(gym, aggregate_metrics_groups_by_task_index)
     cr_assert(fabs(num(g1, "mean/reward") - 2.0 / 3) < 1e-15);
     cr_assert_eq(num(g1, "median/reward"), 1.0);
     cr_assert(fabs(num(g1, "std/reward") - sqrt(2.0) / 3) < 1e-15);
-    cr_assert_null(json_object_get(g2, "_ng_task_index"));
-    cr_assert_eq(num(g2, "mean/reward"), 0.5);
+    cr_assert(json_is_real(json_object_get(g1, "max/reward")), "max keeps the first maximal value, as Python's max");
     json_t *agent = json_object_get(j, "agent_metrics");
     cr_assert(fabs(num(agent, "mean/reward") - 3.5 / 6) < 1e-15);
     char key[256];
@@ -292,4 +291,123 @@ Test(gym, verify_records_submissions_in_metrics)
     free(text);
     gym_env_free(env);
     metrics_free(m);
+}
+
+/* The exact reply text of /verify for body. */
+static char *verify_text(gym_env *env, const char *body)
+{
+    wire_reply r = gcall(env, gym_verify, body, strlen(body));
+    cr_assert_eq(r.status, 200, "%.*s", (int)r.body_len, r.body);
+    char *t = strndup(r.body, r.body_len);
+    wire_reply_free(&r);
+    return t;
+}
+
+Test(gym, verify_echoes_the_request_bytes)
+{
+    gym_env *env = gym_env_new(NULL, NULL);
+    /* Python-style separators, a float written 1e2, nested arrays in skipped
+     * members and trailing white space all come back untouched */
+    const char *body = "{\"responses_create_params\": {\"input\": [[{\"a\": [1, {}]}]], \"t\": 1e2}, "
+                       "\"response\": {\"output\": [{\"type\": \"function_call\", \"name\": \"f\", "
+                       "\"arguments\": \"{\\\"a\\\": 1}\"}]}, \"expected_action\": {\"type\": "
+                       "\"function_call\", \"name\": \"f\", \"arguments\": \"{\\\"a\\\":1}\"}, "
+                       "\"meta\": {\"k\": [[1], {\"z\": []}]}} \n";
+    char *got = verify_text(env, body);
+    size_t close = strrchr(body, '}') - body;
+    cr_assert(strncmp(got, body, close) == 0, "prefix changed: %s", got);
+    cr_assert_str_eq(got + close, ",\"reward\":1.0,\"category\":\"A tool call that matches the "
+                                  "expected tool call was found\"}");
+    json_t *j = json_loads(got, 0, NULL);
+    cr_assert(j, "reply is JSON");
+    json_decref(j);
+    free(got);
+    gym_env_free(env);
+}
+
+Test(gym, verify_members_are_found_like_a_json_parser_would)
+{
+    gym_env *env = gym_env_new(NULL, NULL);
+    /* an escaped key, and a duplicate response whose last value wins */
+    const char *body = "{\"responses\\u005fcreate_params\":{},"
+                       "\"response\":{\"output\":[]},"
+                       "\"s\":\"\\\"response\\\":{}\","
+                       "\"response\":{\"output\":[{\"type\":\"message\",\"role\":\"assistant\","
+                       "\"content\":[{\"type\":\"output_text\",\"text\":\"hi\"}]}]},"
+                       "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}";
+    json_t *j = verify(env, body);
+    cr_assert_eq(json_real_value(json_object_get(j, "reward")), 1.0);
+    json_decref(j);
+    expect_detail(env, gym_verify, "{\"responses_create_paramsX\":{},\"response\":{},\"expected_action\":{}}",
+                  422, "responses_create_params: field required");
+    expect_detail(env, gym_verify, "{\"responses_create_params\":{},\"response\":{},\"expected_action\":null}",
+                  422, "expected_action: must be an object");
+    expect_detail(env, gym_verify, " 5 ", 422, "JSON object");
+    expect_detail(env, gym_verify, "{\"a\":\"\\ud800\"}", 422, "not valid JSON");
+    gym_env_free(env);
+}
+
+Test(gym, verify_replaces_a_carried_verdict_in_place)
+{
+    gym_env *env = gym_env_new(NULL, NULL);
+    const char *base = "\"responses_create_params\":{},\"response\":{\"output\":[]},"
+                       "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}";
+    const char *cat = "\"No tool call or chat message was found in the response\"";
+    char body[512], want[512];
+    snprintf(body, sizeof body, "{\"category\":\"old\",%s,\"reward\":{\"x\":[1]}}", base);
+    snprintf(want, sizeof want, "{\"category\":%s,%s,\"reward\":0.0}", cat, base);
+    char *got = verify_text(env, body);
+    cr_assert_str_eq(got, want);
+    free(got);
+    snprintf(body, sizeof body, "{%s,\"reward\":1}", base);
+    snprintf(want, sizeof want, "{%s,\"reward\":0.0,\"category\":%s}", base, cat);
+    got = verify_text(env, body);
+    cr_assert_str_eq(got, want);
+    free(got);
+    gym_env_free(env);
+}
+
+/* Mutated /verify and /aggregate_metrics bodies: a status always, and a 200
+ * reply is valid JSON holding the verdict. */
+Test(gym, mutated_requests_never_break_a_handler, .timeout = 60)
+{
+    gym_env *env = gym_env_new(NULL, NULL);
+    const char *seeds[] = {
+        "{" RCP "," CALL_RESPONSE("{\\\"a\\\": 1}") "," CALL_EXPECTED ",\"reward\":0}",
+        " {\"expected_action\":{\"type\":\"message\",\"content\":\"x\"},\"response\":{\"output\":[]},"
+        "\"category\":\"c\",\"responses_create_params\":{\"i\":[1,{}]}} ",
+        "{\"verify_responses\":[{\"reward\":1,\"_ng_task_index\":0,\"category\":\"a\"},{\"reward\":0.5}]}",
+    };
+    const char alphabet[] = "{}[]\":,-0123456789.eE\\u tnfalsrx\xc3\xa9";
+    unsigned long long state = 7;
+    char body[1024];
+    size_t ok = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        int which = (int)((state >> 33) % 3);
+        size_t len = strlen(seeds[which]);
+        memcpy(body, seeds[which], len + 1);
+        int edits = (int)((state >> 40) % 3);
+        for (int k = 0; k < edits && len > 0; k++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            size_t at = (size_t)(state >> 33) % len;
+            if ((state >> 20) % 5 == 0)
+                len = at;
+            else
+                body[at] = alphabet[(state >> 44) % (sizeof alphabet - 1)];
+        }
+        wire_reply r = gcall(env, which == 2 ? gym_aggregate_metrics : gym_verify, body, len);
+        cr_assert(r.status == 200 || r.status == 422, "status %d", r.status);
+        json_t *j = json_loadb(r.body, r.body_len, JSON_ALLOW_NUL, NULL);
+        cr_assert(j, "invalid JSON reply to %.*s: %.*s", (int)len, body, (int)r.body_len, r.body);
+        if (r.status == 200 && which < 2) {
+            cr_assert(json_is_real(json_object_get(j, "reward")), "%.*s", (int)r.body_len, r.body);
+            cr_assert(json_is_string(json_object_get(j, "category")));
+            ok++;
+        }
+        json_decref(j);
+        wire_reply_free(&r);
+    }
+    cr_assert(ok > 100, "only %zu verify bodies survived the edits", ok);
+    gym_env_free(env);
 }
