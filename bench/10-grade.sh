@@ -36,3 +36,18 @@ for jobs in 1 2; do
         'BEGIN { printf "  %-34s %10.0f lines/s  (%.2f s)\n", "fcpivot grade --jobs " j, n / (b - a), b - a }'
 done
 echo "  (load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores)"
+
+if command -v python3 > /dev/null; then
+    ADV=bench/out/grade-adversarial.jsonl
+    python3 bench/grade_adversarial.py 7 5000 > "$ADV"
+    echo "adversarial inputs (bench/grade_adversarial.py), verdicts agreeing with the Python reference:"
+    for cfg in "" "--parallel-rewarding --allow-subset --reward-mode fractional" \
+               "--parallel-rewarding --allow-superset --reward-mode f1"; do
+        # shellcheck disable=SC2086
+        python3 bench/grade_reference.py verdicts "$ADV" $cfg > bench/out/adv-python.jsonl
+        # shellcheck disable=SC2086
+        "$BIN" grade --verdict-only $cfg "$ADV" > bench/out/adv-c.jsonl || true
+        same=$(paste -d'\n' bench/out/adv-python.jsonl bench/out/adv-c.jsonl | awk 'NR%2{a=$0; next} a==$0{n++} END{print n+0}')
+        printf "  %-60s %s / %s\n" "${cfg:-defaults}" "$same" "$(wc -l < "$ADV")"
+    done
+fi

@@ -8,8 +8,10 @@ same-mix Python figure to compare against.
 It is written from the specification (it is not NeMo Gym's code), with
 CPython's own json.loads, str.lower() and str.split().
 
-usage: grade_reference.py verdicts FILE    one {"reward", "category"} per line
-       grade_reference.py speed FILE       verdicts/s, single calls and batches
+usage: grade_reference.py verdicts FILE [OPTIONS]  one {"reward", "category"} per line
+       grade_reference.py speed FILE                verdicts/s, single calls and batches
+OPTIONS are fcpivot grade's: --parallel-rewarding --allow-subset --allow-superset
+--reward-mode M --word-similarity-threshold X --float-tolerance X
 """
 import json
 import sys
@@ -32,6 +34,7 @@ CAT = {
     "BATCH_OK": "A tool-call batch that matches the expected tool calls was found",
 }
 THRESHOLD, TOLERANCE = 0.1, 1e-6
+REWARDING, SUBSET, SUPERSET, MODE = False, False, False, "binary_strict"
 
 
 def compare(x, y):
@@ -70,7 +73,7 @@ def single(e, a, cache, j):
     if j not in cache:
         try:
             cache[j] = (True, json.loads(a[1]))
-        except ValueError:
+        except (ValueError, RecursionError):   # fcpivot: depth > 1000 fails to decode
             cache[j] = (False, None)
     ok, y = cache[j]
     return compare(e[1], y) if ok else "DECODE"
@@ -89,7 +92,9 @@ def judge(expected, actual):
     if len(expected) == 1 and len(actual) == 1:
         r = single(expected[0], actual[0], cache, 0)
         return (1.0, "CALL_OK") if r is None else (0.0, r)
-    ne, na = len(expected), len(actual)   # rewarding off: counts never gate
+    ne, na = len(expected), len(actual)
+    if not (na == ne or not REWARDING or (na < ne and SUBSET) or (na > ne and SUPERSET)):
+        return 0.0, "BATCH_LEN"
     cands, fails = [], []
     for e in expected:
         c, f = [], None
@@ -113,7 +118,16 @@ def judge(expected, actual):
         return False
 
     m = sum(augment(i, set()) for i in sorted(range(ne), key=lambda i: len(cands[i])))
-    reward = 1.0 if m == ne else 0.0
+    if not REWARDING:
+        reward = 1.0 if m == ne else 0.0
+    elif MODE == "f1":
+        reward = 2 * m / (ne + na)
+    else:
+        r = min(ne, na) if SUBSET else ne
+        if MODE == "fractional":
+            reward = m / r if r else 0.0
+        else:
+            reward = 1.0 if m == r else 0.0
     if reward == 1.0:
         return reward, "CALL_OK" if ne == 1 else "BATCH_OK"
     matched = set(match.values())
@@ -142,8 +156,29 @@ def actions(req):
     return expected, actual
 
 
+def options(args):
+    global THRESHOLD, TOLERANCE, REWARDING, SUBSET, SUPERSET, MODE
+    it = iter(args)
+    for a in it:
+        if a == "--parallel-rewarding":
+            REWARDING = True
+        elif a == "--allow-subset":
+            SUBSET = True
+        elif a == "--allow-superset":
+            SUPERSET = True
+        elif a == "--reward-mode":
+            MODE = next(it)
+        elif a == "--word-similarity-threshold":
+            THRESHOLD = float(next(it))
+        elif a == "--float-tolerance":
+            TOLERANCE = float(next(it))
+        else:
+            sys.exit("grade_reference.py: unknown option " + a)
+
+
 def main():
     mode, path = sys.argv[1], sys.argv[2]
+    options(sys.argv[3:])
     cases = [actions(json.loads(line)) for line in open(path, encoding="utf-8") if line.strip()]
     if mode == "verdicts":
         for e, a in cases:

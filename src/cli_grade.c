@@ -8,6 +8,10 @@
  * emits them strictly in input order, so output order never depends on
  * scheduling. Each output line is built in the batch's own buffer.
  *
+ * Each line is validated completely by util_json_scan_object, but only its
+ * "response" and "expected_action" members are parsed (jansson): the rest of
+ * a request (conversation, tool definitions) is usually most of its bytes.
+ *
  * Output per input line: by default the input object itself with "reward"
  * and "category" set. The new values are spliced into the original text
  * (replacing existing values in place, or inserted before the closing brace)
@@ -141,121 +145,102 @@ static int parse_options(int argc, char **argv, grade_opts *o)
     return -1;
 }
 
-/* ---- splicing the verdict into the input text ----------------------------- */
+/* ---- reading one request ------------------------------------------------ */
 
-static size_t skip_ws(const char *s, size_t i, size_t n)
-{
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-        i++;
-    return i;
-}
+#define MAX_VERDICT_SPANS 16
 
-/* s[i] is '"': the index just past the closing quote. */
-static size_t skip_string(const char *s, size_t i, size_t n)
-{
-    for (i++; i < n; i++) {
-        if (s[i] == '\\')
-            i++;
-        else if (s[i] == '"')
-            return i + 1;
-    }
-    return n;
-}
-
-/* The index just past the JSON value starting at s[i] (already validated). */
-static size_t skip_value(const char *s, size_t i, size_t n)
-{
-    if (s[i] == '"')
-        return skip_string(s, i, n);
-    if (s[i] == '{' || s[i] == '[') {
-        size_t depth = 0;
-        while (i < n) {
-            char c = s[i];
-            if (c == '"') {
-                i = skip_string(s, i, n);
-                continue;
-            }
-            if (c == '{' || c == '[')
-                depth++;
-            else if (c == '}' || c == ']') {
-                if (--depth == 0)
-                    return i + 1;
-            }
-            i++;
-        }
-        return n;
-    }
-    while (i < n && !strchr(",}] \t\r\n", s[i]))
-        i++;
-    return i;
-}
+/* What the scan of a request line found: the last "response" and
+ * "expected_action" members (jansson keeps the last duplicate too) and every
+ * "reward" / "category" value, to be replaced in place. */
+typedef struct request_scan {
+    util_json_member response, expected;
+    bool have_response, have_expected;
+    size_t members;
+    util_json_member spans[MAX_VERDICT_SPANS];
+    int which[MAX_VERDICT_SPANS];   /* 0 reward, 1 category */
+    size_t nspans;
+    bool have[2];
+} request_scan;
 
 /* Whether the raw key text (between quotes) means `want`. */
 static bool key_is(const char *raw, size_t len, const char *want)
 {
+    size_t wl = strlen(want);
     if (!memchr(raw, '\\', len))
-        return len == strlen(want) && !memcmp(raw, want, len);
+        return len == wl && !memcmp(raw, want, len);
     json_t *k = json_loadb(raw - 1, len + 2, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    bool eq = json_is_string(k) && json_string_length(k) == strlen(want) &&
-              !memcmp(json_string_value(k), want, strlen(want));
+    bool eq = json_is_string(k) && json_string_length(k) == wl &&
+              !memcmp(json_string_value(k), want, wl);
     json_decref(k);
     return eq;
 }
 
-typedef struct span { size_t from, to; int which; } span;   /* which: 0 reward, 1 category */
-
-/* Appends the object text s[0..n) with "reward" and "category" set. s must be
- * a valid JSON object (jansson accepted it). */
-static int splice_verdict(util_buf *out, const char *s, size_t n, const char *reward,
-                          size_t rlen, const char *category)
+static int on_member(void *ctx, const char *text, const util_json_member *m)
 {
-    span spans[16];
-    size_t nspans = 0;
-    bool have[2] = {false, false};
-    size_t i = skip_ws(s, 0, n), open = i, close = n;
-    size_t members = 0;
-    i++;
-    for (;;) {
-        i = skip_ws(s, i, n);
-        if (i >= n)
-            return -1;
-        if (s[i] == '}') {
-            close = i;
-            break;
-        }
-        if (s[i] == ',') {
-            i++;
-            continue;
-        }
-        size_t ks = i + 1, ke = skip_string(s, i, n) - 1;
-        i = skip_ws(s, ke + 1, n) + 1;   /* past ':' */
-        i = skip_ws(s, i, n);
-        size_t vs = i, ve = skip_value(s, i, n);
-        members++;
-        int which = key_is(s + ks, ke - ks, "reward") ? 0 : key_is(s + ks, ke - ks, "category") ? 1 : -1;
+    request_scan *r = ctx;
+    const char *key = text + m->key_from;
+    size_t klen = m->key_to - m->key_from;
+    r->members++;
+    if (key_is(key, klen, "response")) {
+        r->response = *m;
+        r->have_response = true;
+    } else if (key_is(key, klen, "expected_action")) {
+        r->expected = *m;
+        r->have_expected = true;
+    } else {
+        int which = key_is(key, klen, "reward") ? 0 : key_is(key, klen, "category") ? 1 : -1;
         if (which >= 0) {
-            if (nspans == sizeof spans / sizeof spans[0])
-                return -1;
-            spans[nspans++] = (span){vs, ve, which};
-            have[which] = true;
+            if (r->nspans == MAX_VERDICT_SPANS)
+                return 1;
+            r->spans[r->nspans] = *m;
+            r->which[r->nspans++] = which;
+            r->have[which] = true;
         }
-        i = ve;
     }
+    return 0;
+}
+
+/* Parses one member's value with jansson. */
+static json_t *load_member(const char *s, const util_json_member *m, char *why, size_t whysz)
+{
+    json_error_t jerr;
+    /* Numbers are never graded in the outer document: reading them as reals
+     * lets integers beyond int64 through. */
+    json_t *j = json_loadb(s + m->value_from, m->value_to - m->value_from,
+                           JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
+    if (!j)
+        snprintf(why, whysz, "invalid JSON: %s", jerr.text);
+    return j;
+}
+
+/* Appends the object text s[0..n) with "reward" and "category" set: values
+ * replaced in place, missing keys inserted before the closing brace, every
+ * other byte kept. */
+static int splice_verdict(util_buf *out, const char *s, size_t n, const request_scan *r,
+                          const char *reward, size_t rlen, const char *category)
+{
+    size_t open = 0, close = n;
+    while (s[open] != '{')
+        open++;
+    while (s[close - 1] != '}')
+        close--;
+    close--;
     size_t prev = open;
-    for (size_t k = 0; k < nspans; k++) {
-        if (util_buf_append(out, s + prev, spans[k].from - prev))
+    for (size_t k = 0; k < r->nspans; k++) {
+        const util_json_member *m = &r->spans[k];
+        if (util_buf_append(out, s + prev, m->value_from - prev))
             return -1;
-        int rc = spans[k].which == 0 ? util_buf_append(out, reward, rlen)
-                                     : util_buf_json_string(out, category, strlen(category));
+        int rc = r->which[k] == 0 ? util_buf_append(out, reward, rlen)
+                                  : util_buf_json_string(out, category, strlen(category));
         if (rc)
             return -1;
-        prev = spans[k].to;
+        prev = m->value_to;
     }
     if (util_buf_append(out, s + prev, close - prev))
         return -1;
-    /* Insert the missing keys before the closing brace. */
+    size_t members = r->members;
     for (int w = 0; w < 2; w++) {
-        if (have[w])
+        if (r->have[w])
             continue;
         if (util_buf_puts(out, members++ ? ", " : ""))
             return -1;
@@ -280,80 +265,91 @@ static void line_error(util_buf *out, util_buf *err, size_t lineno, const char *
     util_buf_printf(err, "fcpivot grade: line %zu: %s\n", lineno, why);
 }
 
+static size_t skip_ws(const char *s, size_t i, size_t n)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
 static bool is_blank(const char *s, size_t n)
 {
     return skip_ws(s, 0, n) == n;
+}
+
+/* The verdict for one request line, or false with a reason. The whole line
+ * is validated, but only "response" and "expected_action" are parsed: the
+ * rest (the conversation, the tools) is usually most of the bytes. */
+static bool judge_line(const grade_opts *o, const char *s, size_t n, request_scan *r,
+                       grade_verdict *v, char *why, size_t whysz)
+{
+    char reason[400];
+    memset(r, 0, sizeof *r);
+    int rc = util_json_scan_object(s, n, on_member, r, reason, sizeof reason);
+    if (rc > 0) {
+        snprintf(why, whysz, "too many \"reward\"/\"category\" members");
+        return false;
+    }
+    if (rc < 0) {
+        snprintf(why, whysz, "invalid JSON: %s", reason);
+        return false;
+    }
+    if (!r->have_response || !r->have_expected) {
+        snprintf(why, whysz, "missing \"%s\"", !r->have_response ? "response" : "expected_action");
+        return false;
+    }
+    json_t *response = load_member(s, &r->response, why, whysz);
+    json_t *ea = response ? load_member(s, &r->expected, why, whysz) : NULL;
+    grade_action *expected = NULL, *actual = NULL;
+    bool ok = false;
+    if (ea) {
+        expected = grade_expected_from_json(ea, reason, sizeof reason);
+        actual = expected ? grade_actual_from_response(response, reason, sizeof reason) : NULL;
+        if (actual) {
+            *v = grade_judge(&o->cfg, expected, actual);
+            ok = true;
+        } else {
+            snprintf(why, whysz, "%s", reason);
+        }
+    }
+    grade_action_free(expected);
+    grade_action_free(actual);
+    json_decref(response);
+    json_decref(ea);
+    return ok;
 }
 
 static void grade_line(const grade_opts *o, const char *s, size_t n, size_t lineno,
                        util_buf *out, util_buf *err, stats *st)
 {
     char why[512];
-    json_error_t jerr;
-    /* Numbers are never graded in the outer document: reading them as reals
-     * lets integers beyond int64 through. */
-    json_t *req = json_loadb(s, n, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
-    if (!req) {
-        snprintf(why, sizeof why, "invalid JSON: %s (column %d)", jerr.text, jerr.column);
-        goto invalid;
+    request_scan r;
+    grade_verdict v;
+    if (!judge_line(o, s, n, &r, &v, why, sizeof why)) {
+        st->invalid++;
+        line_error(out, err, lineno, why);
+        return;
     }
-    if (!json_is_object(req)) {
-        snprintf(why, sizeof why, "not a JSON object");
-        goto invalid;
-    }
-    const json_t *response = json_object_get(req, "response");
-    const json_t *ea = json_object_get(req, "expected_action");
-    if (!response || !ea) {
-        snprintf(why, sizeof why, "missing \"%s\"", !response ? "response" : "expected_action");
-        goto invalid;
-    }
-    char reason[400];
-    grade_action *expected = grade_expected_from_json(ea, reason, sizeof reason);
-    if (!expected) {
-        snprintf(why, sizeof why, "%s", reason);
-        goto invalid;
-    }
-    grade_action *actual = grade_actual_from_response(response, reason, sizeof reason);
-    if (!actual) {
-        grade_action_free(expected);
-        snprintf(why, sizeof why, "%s", reason);
-        goto invalid;
-    }
-    grade_verdict v = grade_judge(&o->cfg, expected, actual);
-    grade_action_free(expected);
-    grade_action_free(actual);
-    json_decref(req);
-
-    char r[32];
-    size_t rlen = grade_reward_repr(v.reward, r, sizeof r);
+    char rtext[32];
+    size_t rlen = grade_reward_repr(v.reward, rtext, sizeof rtext);
     const char *cat = grade_category_text(v.category);
+    size_t mark = out->len;
+    int rc;
+    if (o->verdict_only)
+        rc = util_buf_puts(out, "{\"reward\": ") || util_buf_append(out, rtext, rlen) ||
+             util_buf_puts(out, ", \"category\": ") ||
+             util_buf_json_string(out, cat, strlen(cat)) || util_buf_putc(out, '}');
+    else
+        rc = splice_verdict(out, s, n, &r, rtext, rlen, cat);
+    if (rc || util_buf_putc(out, '\n')) {
+        out->len = mark;
+        st->invalid++;
+        line_error(out, err, lineno, "out of memory");
+        return;
+    }
     st->rows++;
     st->reward_sum += v.reward;
     st->count[v.category]++;
-    if (o->verdict_only) {
-        util_buf_puts(out, "{\"reward\": ");
-        util_buf_append(out, r, rlen);
-        util_buf_puts(out, ", \"category\": ");
-        util_buf_json_string(out, cat, strlen(cat));
-        util_buf_puts(out, "}\n");
-        return;
-    }
-    size_t mark = out->len;
-    if (splice_verdict(out, s, n, r, rlen, cat)) {
-        out->len = mark;
-        st->rows--;
-        st->reward_sum -= v.reward;
-        st->count[v.category]--;
-        line_error(out, err, lineno, "out of memory");
-        st->invalid++;
-        return;
-    }
-    util_buf_putc(out, '\n');
-    return;
-invalid:
-    json_decref(req);
-    st->invalid++;
-    line_error(out, err, lineno, why);
 }
 
 /* ---- batches and the line reader ------------------------------------------ */
