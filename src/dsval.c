@@ -9,11 +9,12 @@
  * whole row is known to be well-formed, parsed with jansson and given to the
  * grader, which checks its type, names and (Python-dialect) arguments.
  *
- * Strictness mirrors jansson 2.14's decoder, which parses rows on demand later:
+ * Strictness mirrors jansson 2.14's decoder (rows become jansson values):
  * RFC 8259 grammar, UTF-8 without overlongs or surrogates, \u escapes with
- * proper surrogate pairs (\u0000 allowed: rows are loaded with JSON_ALLOW_NUL),
- * integers that fit int64, reals that do not overflow, depth <= 2048. Duplicate
- * keys: the last one wins, as in Python and jansson.
+ * proper surrogate pairs (\u0000 allowed in strings, as with JSON_ALLOW_NUL,
+ * but not in keys), integers that fit int64, reals that do not overflow, depth
+ * <= 2048. Duplicate keys: the last one wins, as in Python and jansson. A raw
+ * NUL byte between tokens is an error (jansson's stream skips some of them).
  */
 #include "dsval.h"
 

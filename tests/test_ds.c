@@ -246,6 +246,15 @@ static char *make_deep(size_t depth, size_t *len)
     return deep;
 }
 
+Test(ds_rules, raw_nul_bytes_are_refused)
+{
+    char err[200];
+    cr_assert(!dsval_json("{\"a\":false\0}", 12, err, sizeof err));   /* jansson would skip it */
+    cr_assert(!dsval_json("{\"a\":\"x\0y\"}", 11, err, sizeof err));
+    cr_assert(strstr(err, "control character"), "%s", err);
+    cr_assert(dsval_json("{\"a\":false}", 11, err, sizeof err), "%s", err);
+}
+
 Test(ds_rules, nesting_limit_is_the_loaders)
 {
     size_t n;
