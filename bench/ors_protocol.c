@@ -173,16 +173,6 @@ int main(int argc, char **argv)
     idle_sessions(&b, 10000);
     episodes_per_second(&b, 1);
     episodes_per_second(&b, 2);
-    /* again with every row held parsed, as when sessions on each row are open */
-    const ds_task **pinned = calloc(b.nrows, sizeof *pinned);
-    for (size_t i = 0; pinned && i < b.nrows; i++)
-        pinned[i] = ds_task_acquire(ds, 0, i, err, sizeof err);
-    printf("(rows kept parsed:)\n");
-    episodes_per_second(&b, 1);
-    episodes_per_second(&b, 2);
-    for (size_t i = 0; pinned && i < b.nrows; i++)
-        ds_task_release(ds, pinned[i]);
-    free(pinned);
     verify_per_second(seconds);
     ors_env_free(env);
     ds_close(ds);

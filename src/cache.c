@@ -97,6 +97,18 @@ char *cache_get(cache *c, int kind, size_t split, size_t index, size_t *len)
     return copy;
 }
 
+bool cache_contains(cache *c, int kind, size_t split, size_t index)
+{
+    if (!c || !c->max_bytes)
+        return false;
+    uint64_t h = key_hash(kind, split, index);
+    shard *sh = &c->shards[h % NSHARDS];
+    pthread_mutex_lock(&sh->lock);
+    bool found = *find(sh, h, kind, split, index) != NULL;
+    pthread_mutex_unlock(&sh->lock);
+    return found;
+}
+
 /* Removes the shard's oldest entry. Shard lock held; the shard is not empty. */
 static void evict_oldest(cache *c, shard *sh)
 {

@@ -6,6 +6,7 @@
 #ifndef FCPIVOT_CACHE_H
 #define FCPIVOT_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct cache cache;
@@ -18,6 +19,8 @@ void cache_free(cache *c);
 /* A copy of the body stored under the key (caller frees) and its length in
  * *len, or NULL on a miss. */
 char *cache_get(cache *c, int kind, size_t split, size_t index, size_t *len);
+/* True when the key holds a body. */
+bool cache_contains(cache *c, int kind, size_t split, size_t index);
 /* Stores a copy of data under the key unless it is already there or larger
  * than a quarter of the budget. Allocation failures are ignored (a miss
  * later). */

@@ -2,7 +2,7 @@
  *
  * /verify grades a whole verify request (expected_action against the actual
  * action found in response) and echoes the request with "reward" and
- * "category" added. /aggregate_metrics summarises verify responses: per task
+ * "category" added (see the /verify section below). /aggregate_metrics summarises verify responses: per task
  * index (groups in ascending index order; responses without one form a last
  * group) the mean, max, min, median and population standard deviation of the
  * reward and the number of rollouts; overall the mean reward and a count per
@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "dsval.h"
 
 struct gym_env {
     grade_config cfg;
@@ -46,32 +48,184 @@ static double seconds_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The body's field key when it is an object; NULL after a 422 reply. */
-static const json_t *object_field(const json_t *body, const char *key, wire_reply *out)
+/* ---- /verify --------------------------------------------------------------
+ * The request is validated in one pass over its bytes (dsval_json, as strict
+ * as jansson), then a light scan of its top level finds the members, and
+ * only "response" and "expected_action" are built as JSON: the
+ * conversation in responses_create_params, usually the bulk, is never
+ * materialised. The reply is the request text itself with "reward" and
+ * "category" appended before its closing brace, so every field comes back
+ * byte for byte. */
+
+/* Past the string starting at p (a '"'), in JSON already validated. */
+static const char *skip_string(const char *p, const char *end)
 {
-    const json_t *v = json_object_get(body, key);
-    if (!v)
-        wire_reply_detail(out, 422, "%s: field required", key);
-    else if (!json_is_object(v))
-        wire_reply_detail(out, 422, "%s: must be an object", key);
-    return json_is_object(v) ? v : NULL;
+    for (p++; p < end && *p != '"'; p++)
+        if (*p == '\\')
+            p++;
+    return p < end ? p + 1 : end;
 }
 
-/* Grades the verify request body: 0 and *v, or -1 after a 422 reply. */
-static int grade_verify_body(gym_env *env, const json_t *body, wire_reply *out, grade_verdict *v)
+static bool is_ws(char c)
 {
-    const json_t *expected_json, *response;
-    if (!object_field(body, "responses_create_params", out) ||
-        !(response = object_field(body, "response", out)) ||
-        !(expected_json = object_field(body, "expected_action", out)))
-        return -1;
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Past the value starting at p, in JSON already validated. */
+static const char *skip_value(const char *p, const char *end)
+{
+    if (*p == '"')
+        return skip_string(p, end);
+    if (*p != '{' && *p != '[') {
+        while (p < end && *p != ',' && *p != '}' && *p != ']' && !is_ws(*p))
+            p++;
+        return p;
+    }
+    for (int depth = 0; p < end; p++) {
+        if (*p == '"')
+            p = skip_string(p, end) - 1;
+        else if (*p == '{' || *p == '[')
+            depth++;
+        else if ((*p == '}' || *p == ']') && --depth == 0)
+            return p + 1;
+    }
+    return end;
+}
+
+/* Whether the key token [k, k_end) (quotes included) spells name. */
+static bool key_equals(const char *k, const char *k_end, const char *name)
+{
+    size_t n = strlen(name), klen = (size_t)(k_end - k);
+    if (!memchr(k, '\\', klen))
+        return klen == n + 2 && memcmp(k + 1, name, n) == 0;
+    json_t *j = json_loadb(k, klen, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    bool eq = json_string_length(j) == n && memcmp(json_string_value(j), name, n) == 0;
+    json_decref(j);
+    return eq;
+}
+
+/* Where a member's value lies in the request text. */
+typedef struct span {
+    const char *v, *end;     /* v == NULL: absent */
+} span;
+
+/* Finds the values of members names[0..n) of the JSON object text [p, end)
+ * (already validated), the last one winning for duplicate keys as in jansson
+ * and Python. */
+static void find_members(const char *p, const char *end, const char *const *names, int n,
+                         span *out)
+{
+    const char *at = p;
+    memset(out, 0, (size_t)n * sizeof *out);
+    while (at < end && *at != '{')
+        at++;
+    for (at++; at < end;) {
+        while (at < end && (is_ws(*at) || *at == ','))
+            at++;
+        if (at >= end || *at != '"')
+            break;
+        const char *k = at;
+        at = skip_string(at, end);
+        int which = -1;
+        for (int i = 0; i < n && which < 0; i++)
+            if (key_equals(k, at, names[i]))
+                which = i;
+        while (at < end && (is_ws(*at) || *at == ':'))
+            at++;
+        if (at >= end)
+            break;
+        const char *value = at;
+        at = skip_value(at, end);
+        if (which >= 0)
+            out[which] = (span){value, at};
+    }
+}
+
+/* A member's value as JSON (new reference), or NULL when absent. */
+static json_t *span_json(span m)
+{
+    if (!m.v)
+        return NULL;
+    return json_loadb(m.v, (size_t)(m.end - m.v), JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+}
+
+enum { M_RCP, M_RESPONSE, M_EXPECTED, M_REWARD, M_CATEGORY, M_COUNT };
+static const char *const MEMBER_NAMES[M_COUNT] = {
+    "responses_create_params", "response", "expected_action", "reward", "category"};
+
+/* The response as the grader needs it: {"output": <response.output>} (the
+ * rest of a response, often its whole tool list, is never read). */
+static json_t *response_outputs(span response)
+{
+    static const char *const output_name[1] = {"output"};
+    span output;
+    find_members(response.v, response.end, output_name, 1, &output);
+    json_t *r = json_object();
+    json_t *o = span_json(output);
+    if (r && o && json_object_set_new(r, "output", o) != 0) {
+        json_decref(r);
+        return NULL;
+    }
+    return r;   /* without "output" when absent: the grader reports it */
+}
+
+/* The request's members (spans in m) and its response and expected_action as
+ * {"response":…, "expected_action":…}, or NULL after a 422 reply. The body
+ * is validated as a whole first (as strictly as jansson), then only what the
+ * grader reads is built. */
+static json_t *verify_fields(const wire_request *req, wire_reply *out, span m[M_COUNT])
+{
+    const char *p = req->body;
+    size_t len = req->body_len;
     char err[256];
-    grade_action *expected = grade_expected_from_json(expected_json, err, sizeof err);
+    if (!p || len == 0) {
+        wire_reply_detail(out, 422, "request body: a JSON object is required");
+        return NULL;
+    }
+    if (!dsval_json(p, len, err, sizeof err)) {
+        wire_reply_detail(out, 422, "request body is not valid JSON: %s", err);
+        return NULL;
+    }
+    size_t i = 0;
+    while (i < len && is_ws(p[i]))
+        i++;
+    if (p[i] != '{') {
+        wire_reply_detail(out, 422, "request body must be a JSON object");
+        return NULL;
+    }
+    find_members(p, p + len, MEMBER_NAMES, M_COUNT, m);
+    char rcp = m[M_RCP].v ? *m[M_RCP].v : 0, resp = m[M_RESPONSE].v ? *m[M_RESPONSE].v : 0;
+    char ea = m[M_EXPECTED].v ? *m[M_EXPECTED].v : 0;
+    const char *field = !rcp ? "responses_create_params: field required"
+                        : rcp != '{' ? "responses_create_params: must be an object"
+                        : !resp ? "response: field required"
+                        : resp != '{' ? "response: must be an object"
+                        : !ea ? "expected_action: field required"
+                        : ea != '{' ? "expected_action: must be an object"
+                                    : NULL;
+    if (field) {
+        wire_reply_detail(out, 422, "%s", field);
+        return NULL;
+    }
+    json_t *fields = json_pack("{s:o, s:o}", "response", response_outputs(m[M_RESPONSE]),
+                               "expected_action", span_json(m[M_EXPECTED]));
+    if (!fields)
+        wire_reply_detail(out, 500, "out of memory");
+    return fields;
+}
+
+/* Grades the picked fields: 0 and *v, or -1 after a 422 reply. */
+static int grade_fields(gym_env *env, const json_t *fields, wire_reply *out, grade_verdict *v)
+{
+    char err[256];
+    grade_action *expected =
+        grade_expected_from_json(json_object_get(fields, "expected_action"), err, sizeof err);
     if (!expected) {
         wire_reply_detail(out, 422, "expected_action: %s", err);
         return -1;
     }
-    grade_action *actual = grade_actual_from_response(response, err, sizeof err);
+    grade_action *actual =
+        grade_actual_from_response(json_object_get(fields, "response"), err, sizeof err);
     if (!actual) {
         grade_action_free(expected);
         wire_reply_detail(out, 422, "response: %s", err);
@@ -83,25 +237,77 @@ static int grade_verify_body(gym_env *env, const json_t *body, wire_reply *out, 
     return 0;
 }
 
+/* The request text with the verdict in it: the values of its own "reward"
+ * and "category" members replaced in place (keys keep their position, as
+ * when Python updates a dict), the missing ones appended before the final
+ * brace. NULL on allocation failure. */
+typedef struct replacement {
+    const char *at, *end, *with;
+} replacement;
+
+static char *splice_verdict(const char *body, size_t len, const span m[M_COUNT],
+                            grade_verdict v, size_t *out_len)
+{
+    char reward[40], category[400];
+    grade_reward_repr(v.reward, reward, sizeof reward);
+    snprintf(category, sizeof category, "\"%s\"", grade_category_text(v.category));
+    size_t close = len;              /* just past the final '}' */
+    while (close > 0 && body[close - 1] != '}')
+        close--;
+    size_t cap = len + strlen(reward) + strlen(category) + 32;
+    char *text = malloc(cap);
+    if (!text)
+        return NULL;
+    /* replacements in text order */
+    bool swap = m[M_REWARD].v && m[M_CATEGORY].v && m[M_CATEGORY].v < m[M_REWARD].v;
+    replacement rep[2] = {{m[M_REWARD].v, m[M_REWARD].end, reward},
+                          {m[M_CATEGORY].v, m[M_CATEGORY].end, category}};
+    if (swap) {
+        replacement t = rep[0];
+        rep[0] = rep[1];
+        rep[1] = t;
+    }
+    size_t n = 0;
+    const char *from = body;
+    for (int i = 0; i < 2; i++) {
+        if (!rep[i].at)
+            continue;
+        memcpy(text + n, from, (size_t)(rep[i].at - from));
+        n += (size_t)(rep[i].at - from);
+        n += (size_t)snprintf(text + n, cap - n, "%s", rep[i].with);
+        from = rep[i].end;
+    }
+    size_t upto = close ? close - 1 : 0;  /* the final '}' itself */
+    memcpy(text + n, from, (size_t)(body + upto - from));
+    n += (size_t)(body + upto - from);
+    if (!m[M_REWARD].v)
+        n += (size_t)snprintf(text + n, cap - n, ",\"reward\":%s", reward);
+    if (!m[M_CATEGORY].v)
+        n += (size_t)snprintf(text + n, cap - n, ",\"category\":%s", category);
+    text[n++] = '}';
+    *out_len = n;
+    return text;
+}
+
 void gym_verify(gym_env *env, const wire_request *req, wire_reply *out)
 {
-    json_t *body = wire_body_object(req, out);
-    if (!body)
+    span m[M_COUNT];
+    json_t *fields = verify_fields(req, out, m);
+    if (!fields)
         return;
     double t0 = seconds_now();
     grade_verdict v;
-    if (grade_verify_body(env, body, out, &v) != 0) {
-        json_decref(body);
+    int rc = grade_fields(env, fields, out, &v);
+    json_decref(fields);
+    if (rc != 0)
         return;
-    }
     metrics_observe_submission(env->m, v.reward, seconds_now() - t0);
-    if (json_object_set_new(body, "reward", json_real(v.reward)) != 0 ||
-        json_object_set_new(body, "category", json_string(grade_category_text(v.category))) != 0) {
-        json_decref(body);
+    size_t len;
+    char *text = splice_verdict(req->body, req->body_len, m, v, &len);
+    if (text)
+        wire_reply_take(out, 200, WIRE_JSON, text, len);
+    else
         wire_reply_detail(out, 500, "out of memory");
-        return;
-    }
-    wire_reply_json(out, 200, body);
 }
 
 void gym_seed_session(gym_env *env, const wire_request *req, wire_reply *out)

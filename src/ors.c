@@ -9,6 +9,7 @@
  */
 #include "ors.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #define MAX_TOMBSTONES 100000
 #define SSE_PIECE 4096
 #define DEFAULT_CACHE_BYTES ((size_t)64 << 20)
+#define DEFAULT_PINNED_TASKS 256
 
 /* What a cached body was rendered from (cache.h keys). */
 enum { CACHED_PROMPT = 1, CACHED_TASK_TOOLS, CACHED_TASK_LIST };
@@ -36,7 +38,88 @@ struct ors_env {
     metrics *m;
     sess_table *sessions;
     cache *rendered;
+    pthread_mutex_t pin_lock;    /* guards pins and pin_next */
+    const ds_task **pins;        /* recently used rows, kept parsed */
+    size_t npins, pin_next;
 };
+
+/* What a session keeps of its task: where it is, the type of the expected
+ * action, the row's tool names and the expected action as compact JSON text
+ * (built into a grade_action only when the submission is graded). The parsed
+ * row goes back to the dataset right after /create (its rendered prompt and
+ * tools live in the cache), so an idle session costs a few hundred bytes
+ * however large its row is. */
+typedef struct episode {
+    size_t split, index;
+    const char *expected_type;   /* static: "message", "function_call", ... */
+    char *expected;              /* expected_action as compact JSON */
+    size_t ntools;
+    char names[];                /* the row's tool names, each NUL-terminated */
+} episode;
+
+static void episode_free(void *p)
+{
+    episode *ep = p;
+    if (ep)
+        free(ep->expected);
+    free(ep);
+}
+
+/* The episode of a task; NULL with a reason on failure. */
+static episode *episode_new(const ds_task *task, char *err, size_t errsz)
+{
+    size_t bytes = 0, i;
+    json_t *tool;
+    json_array_foreach(task->tools, i, tool) {
+        const char *name = prompt_tool_name(tool);
+        bytes += name ? strlen(name) + 1 : 0;
+    }
+    episode *ep = calloc(1, sizeof *ep + bytes);
+    if (ep)
+        ep->expected = json_dumps(json_object_get(task->row, "expected_action"), JSON_COMPACT);
+    if (!ep || !ep->expected) {
+        episode_free(ep);
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    ep->split = task->split_index;
+    ep->index = task->index;
+    ep->expected_type = grade_action_type_name(task->expected);
+    char *at = ep->names;
+    json_array_foreach(task->tools, i, tool) {
+        const char *name = prompt_tool_name(tool);
+        if (!name)
+            continue;
+        size_t n = strlen(name) + 1;
+        memcpy(at, name, n);
+        at += n;
+        ep->ntools++;
+    }
+    return ep;
+}
+
+/* The expected action of an episode, built anew (caller frees); NULL with a
+ * reason when it cannot be (it was valid when the dataset loaded it). */
+static grade_action *episode_expected(const episode *ep, char *err, size_t errsz)
+{
+    json_error_t e;
+    json_t *j = json_loads(ep->expected, 0, &e);
+    grade_action *a = j ? grade_expected_from_json(j, err, errsz) : NULL;
+    if (!j)
+        snprintf(err, errsz, "%s", e.text);
+    json_decref(j);
+    return a;
+}
+
+/* True when the row lists a tool called name. */
+static bool episode_has_tool(const episode *ep, const char *name)
+{
+    const char *at = ep->names;
+    for (size_t i = 0; i < ep->ntools; i++, at += strlen(at) + 1)
+        if (strcmp(at, name) == 0)
+            return true;
+    return false;
+}
 
 void ors_config_default(ors_config *cfg)
 {
@@ -47,6 +130,7 @@ void ors_config_default(ors_config *cfg)
     cfg->result_ttl = 60;
     cfg->clock = NULL;
     cfg->cache_bytes = DEFAULT_CACHE_BYTES;
+    cfg->pinned_tasks = DEFAULT_PINNED_TASKS;
 }
 
 static double monotonic_seconds(void)
@@ -84,10 +168,13 @@ ors_env *ors_env_new(ds_dataset *ds, const ors_config *cfg, metrics *m, char *er
         env->m = m;
         env->env_name = strdup(name);
         env->cfg.env_name = env->env_name;
-        env->sessions = sess_table_new(ds, cfg->session_ttl, MAX_TOMBSTONES);
+        env->sessions = sess_table_new(episode_free, cfg->session_ttl, MAX_TOMBSTONES);
         env->rendered = cache_new(cfg->cache_bytes);
+        pthread_mutex_init(&env->pin_lock, NULL);
+        env->npins = cfg->pinned_tasks;
+        env->pins = calloc(env->npins ? env->npins : 1, sizeof *env->pins);
     }
-    if (!env || !env->env_name || !env->sessions || !env->rendered) {
+    if (!env || !env->env_name || !env->sessions || !env->rendered || !env->pins) {
         snprintf(err, errsz, "out of memory");
         ors_env_free(env);
         return NULL;
@@ -101,6 +188,10 @@ void ors_env_free(ors_env *env)
         return;
     sess_table_free(env->sessions);
     cache_free(env->rendered);
+    for (size_t i = 0; env->pins && i < env->npins; i++)
+        ds_task_release(env->ds, env->pins[i]);
+    free(env->pins);
+    pthread_mutex_destroy(&env->pin_lock);
     free(env->env_name);
     free(env);
 }
@@ -133,6 +224,16 @@ size_t ors_session_count(ors_env *env)
 }
 
 /* ---- shared checks ------------------------------------------------------ */
+
+/* The text of a JSON string that holds no NUL character, or NULL. Names
+ * (splits, tools, ids) with an embedded NUL must not match a C string that
+ * stops there. */
+static const char *plain_string(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && strlen(s) == json_string_length(v) ? s : NULL;
+}
+
 
 /* For /{env}/... routes: false (after a 404 reply) when the path names
  * another environment. The router only sends known names; this is a guard. */
@@ -199,7 +300,8 @@ static int body_split(ors_env *env, const json_t *body, wire_reply *out, size_t 
         wire_reply_detail(out, 422, "split: must be a string");
         return -1;
     }
-    long idx = ds_split_find(env->ds, json_string_value(v));
+    const char *name = plain_string(v);
+    long idx = name ? ds_split_find(env->ds, name) : -1;
     if (idx < 0) {
         wire_reply_detail(out, 400, "Invalid split");
         return -1;
@@ -240,27 +342,87 @@ static void reply_or_oom(wire_reply *out, json_t *body)
         wire_reply_detail(out, 500, "out of memory");
 }
 
-/* Renders a JSON reply body from (split, index) through the cache: the
- * cached bytes when present, else build(task or split) dumped and kept. */
-typedef json_t *(*render_fn)(ors_env *env, const ds_task *task, size_t split);
+/* A freshly rendered body of kind for (split, index); task may be given
+ * when the caller holds it, else it is acquired for the occasion. Caller
+ * frees; NULL on failure. */
+static char *render_fresh(ors_env *env, int kind, size_t split, size_t index, const ds_task *task)
+{
+    json_t *j = NULL;
+    const ds_task *held = NULL;
+    if (kind == CACHED_TASK_LIST) {
+        j = json_array();
+        if (j && append_tasks(env, j, split, 0, ds_split_size(env->ds, split)) != 0) {
+            json_decref(j);
+            j = NULL;
+        }
+        j = j ? json_pack("{s:o, s:s}", "tasks", j, "env_name", env->env_name) : NULL;
+    } else {
+        if (!task)
+            task = held = ds_task_acquire(env->ds, split, index, NULL, 0);
+        if (task && kind == CACHED_PROMPT)
+            j = prompt_blocks(task);
+        else if (task) {
+            json_t *tools = prompt_task_tools(task);
+            j = tools ? json_pack("{s:o}", "tools", tools) : NULL;
+        }
+        ds_task_release(env->ds, held);
+    }
+    char *body = j ? wire_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return body;
+}
 
-static void reply_rendered(ors_env *env, wire_reply *out, int kind, size_t split, size_t index,
-                           render_fn build, const ds_task *task)
+/* Answers with the body of kind for (split, index): the cached bytes when
+ * present, else rendered now and kept. */
+static void reply_rendered(ors_env *env, wire_reply *out, int kind, size_t split, size_t index)
 {
     size_t len;
     char *body = cache_get(env->rendered, kind, split, index, &len);
     if (!body) {
-        json_t *j = build(env, task, split);
-        body = j ? wire_dumps(j, JSON_COMPACT) : NULL;
-        json_decref(j);
+        body = render_fresh(env, kind, split, index, NULL);
         if (!body) {
-            wire_reply_detail(out, 500, "out of memory");
+            wire_reply_detail(out, 500, "cannot render the task");
             return;
         }
         len = strlen(body);
         cache_put(env->rendered, kind, split, index, body, len);
     }
     wire_reply_take(out, 200, WIRE_JSON, body, len);
+}
+
+/* Renders the prompt and task tools of a task into the cache while it is at
+ * hand, so the session need not keep the parsed row. */
+static void prerender(ors_env *env, const ds_task *task)
+{
+    const int kinds[2] = {CACHED_TASK_TOOLS, CACHED_PROMPT};
+    for (int k = 0; k < 2; k++) {
+        if (cache_contains(env->rendered, kinds[k], task->split_index, task->index))
+            continue;
+        char *body = render_fresh(env, kinds[k], task->split_index, task->index, task);
+        if (body)
+            cache_put(env->rendered, kinds[k], task->split_index, task->index, body, strlen(body));
+        free(body);
+    }
+}
+
+/* Hands the caller's reference to task over to a ring of recently used rows,
+ * so that sessions opened on them soon after need not parse them again; the
+ * reference it displaces (or the caller's, when the row is already there) is
+ * released. The ring bounds the parsed rows kept beyond live requests. */
+static void pin_task(ors_env *env, const ds_task *task)
+{
+    const ds_task *drop = task;
+    pthread_mutex_lock(&env->pin_lock);
+    bool present = false;
+    for (size_t i = 0; i < env->npins && !present; i++)
+        present = env->pins[i] == task;
+    if (!present && env->npins) {
+        drop = env->pins[env->pin_next];
+        env->pins[env->pin_next] = task;
+        env->pin_next = (env->pin_next + 1) % env->npins;
+    }
+    pthread_mutex_unlock(&env->pin_lock);
+    ds_task_release(env->ds, drop);
 }
 
 /* ---- session-less routes ---------------------------------------------- */
@@ -310,17 +472,6 @@ void ors_splits(ors_env *env, const wire_request *req, wire_reply *out)
     reply_or_oom(out, list);
 }
 
-static json_t *render_task_list(ors_env *env, const ds_task *task, size_t split)
-{
-    (void)task;
-    json_t *list = json_array();
-    if (list && append_tasks(env, list, split, 0, ds_split_size(env->ds, split)) != 0) {
-        json_decref(list);
-        return NULL;
-    }
-    return list ? json_pack("{s:o, s:s}", "tasks", list, "env_name", env->env_name) : NULL;
-}
-
 void ors_tasks(ors_env *env, const wire_request *req, wire_reply *out)
 {
     if (!env_ok(env, req, out))
@@ -330,7 +481,7 @@ void ors_tasks(ors_env *env, const wire_request *req, wire_reply *out)
     int rc = body ? body_split(env, body, out, &split) : -1;
     json_decref(body);
     if (rc == 0)
-        reply_rendered(env, out, CACHED_TASK_LIST, split, 0, render_task_list, NULL);
+        reply_rendered(env, out, CACHED_TASK_LIST, split, 0);
 }
 
 void ors_num_tasks(ors_env *env, const wire_request *req, wire_reply *out)
@@ -431,10 +582,15 @@ void ors_create_session(ors_env *env, const wire_request *req, wire_reply *out)
 static int resolve_task_spec(ors_env *env, const json_t *spec, wire_reply *out,
                              size_t *split, size_t *index)
 {
-    const char *id = json_string_value(json_object_get(spec, "id"));
+    const json_t *idv = json_object_get(spec, "id");
+    const char *id = plain_string(idv);
+    if (idv && !id && !json_is_null(idv)) {   /* an id that cannot name a task */
+        wire_reply_detail(out, 400, "Unknown task");
+        return -1;
+    }
     if (id && ds_task_find(env->ds, id, split, index) == 0)
         return 0;
-    const char *sname = json_string_value(json_object_get(spec, "split"));
+    const char *sname = plain_string(json_object_get(spec, "split"));
     const json_t *iv = json_object_get(spec, "index");
     long s = sname ? ds_split_find(env->ds, sname) : -1;
     if (!id && s >= 0 && json_is_integer(iv) &&
@@ -491,7 +647,7 @@ static int check_create_body(ors_env *env, const json_t *body, wire_reply *out)
             wire_reply_detail(out, 422, "env_name: must be a string");
             return -1;
         }
-        if (!ors_env_matches(env, json_string_value(name))) {
+        if (!ors_env_matches(env, plain_string(name))) {
             wire_reply_detail(out, 404, "unknown environment '%s'", json_string_value(name));
             return -1;
         }
@@ -518,13 +674,18 @@ void ors_create(ors_env *env, const wire_request *req, wire_reply *out)
         return;
     char err[256];
     const ds_task *task = ds_task_acquire(env->ds, split, index, err, sizeof err);
-    if (!task) {
+    episode *ep = task ? episode_new(task, err, sizeof err) : NULL;
+    if (ep && env->cfg.cache_bytes)
+        prerender(env, task);
+    if (task)
+        pin_task(env, task);
+    if (!ep) {
         wire_reply_detail(out, 500, "task cannot be loaded: %s", err);
         return;
     }
-    int rc = sess_create(env->sessions, sid, task, now_of(env));
+    int rc = sess_create(env->sessions, sid, ep, now_of(env));
     if (rc != 0) {
-        ds_task_release(env->ds, task);
+        episode_free(ep);
         if (rc == 1)
             wire_reply_detail(out, 400, "Session already exists");
         else
@@ -544,43 +705,28 @@ void ors_ping(ors_env *env, const wire_request *req, wire_reply *out)
     reply_or_oom(out, json_pack("{s:s}", "status", "ok"));
 }
 
-static json_t *render_task_tools(ors_env *env, const ds_task *task, size_t split)
-{
-    (void)env;
-    (void)split;
-    json_t *tools = prompt_task_tools(task);
-    return tools ? json_pack("{s:o}", "tools", tools) : NULL;
-}
-
-static json_t *render_prompt(ors_env *env, const ds_task *task, size_t split)
-{
-    (void)env;
-    (void)split;
-    return prompt_blocks(task);
-}
-
 /* Answers a session-scoped rendering of the session's task. */
 static void reply_session_rendered(ors_env *env, const wire_request *req, wire_reply *out,
-                                   int kind, render_fn build)
+                                   int kind)
 {
     if (!env_ok(env, req, out))
         return;
     sess *s = active_session(env, req, out);
     if (!s)
         return;
-    const ds_task *task = sess_task(s);
-    reply_rendered(env, out, kind, task->split_index, task->index, build, task);
+    const episode *ep = sess_data(s);
+    reply_rendered(env, out, kind, ep->split, ep->index);
     sess_release(env->sessions, s);
 }
 
 void ors_task_tools(ors_env *env, const wire_request *req, wire_reply *out)
 {
-    reply_session_rendered(env, req, out, CACHED_TASK_TOOLS, render_task_tools);
+    reply_session_rendered(env, req, out, CACHED_TASK_TOOLS);
 }
 
 void ors_prompt(ors_env *env, const wire_request *req, wire_reply *out)
 {
-    reply_session_rendered(env, req, out, CACHED_PROMPT, render_prompt);
+    reply_session_rendered(env, req, out, CACHED_PROMPT);
 }
 
 void ors_delete(ors_env *env, const wire_request *req, wire_reply *out)
@@ -603,36 +749,47 @@ void ors_delete_session(ors_env *env, const wire_request *req, wire_reply *out)
 
 /* ---- /call -------------------------------------------------------------- */
 
-/* {"ok":false,"error":<fmt with arg>}; the tool name in arg may be long. */
-static json_t *tool_error(const char *fmt, const char *arg)
+/* {"ok":false,"error":<before><arg><after>}: arg is len bytes (a tool name
+ * may be long or hold a NUL). NULL on allocation failure. */
+static json_t *tool_error(const char *before, const char *arg, size_t len, const char *after)
 {
-    size_t cap = strlen(fmt) + strlen(arg) + 1;
-    char *msg = malloc(cap);
+    size_t nb = strlen(before), na = strlen(after);
+    char *msg = malloc(nb + len + na);
     if (!msg)
         return NULL;
-    snprintf(msg, cap, fmt, arg);
-    json_t *text = wire_string(msg, strlen(msg));
+    memcpy(msg, before, nb);
+    memcpy(msg + nb, arg, len);
+    memcpy(msg + nb + len, after, na);
+    json_t *text = wire_string(msg, nb + len + na);
     free(msg);
     return text ? json_pack("{s:b, s:o}", "ok", 0, "error", text) : NULL;
+}
+
+static json_t *already_submitted(void)
+{
+    return tool_error("task already submitted", "", 0, "");
 }
 
 /* The actual action of a call of tool name with input, or NULL with *error
  * set to the tool result that refuses it (the submission is then not
  * consumed). */
-static grade_action *action_of_call(const ds_task *task, const char *name, const json_t *input,
-                                    json_t **error)
+static grade_action *action_of_call(const episode *ep, const json_t *name_json,
+                                    const json_t *input, json_t **error)
 {
     *error = NULL;
-    if (strcmp(name, PROMPT_SUBMIT_TOOL) == 0 && !prompt_row_has_tool(task, name)) {
+    const char *name = plain_string(name_json);
+    if (name && strcmp(name, PROMPT_SUBMIT_TOOL) == 0 && !episode_has_tool(ep, name)) {
         const json_t *content = json_object_get(input, "content");
         if (!json_is_string(content)) {
-            *error = tool_error("invalid input for '%s': 'content' must be a string", name);
+            *error = tool_error("invalid input for '", name, strlen(name),
+                                "': 'content' must be a string");
             return NULL;
         }
         return grade_action_message(json_string_value(content), json_string_length(content));
     }
-    if (!prompt_row_has_tool(task, name)) {
-        *error = tool_error("'%s' is not a valid tool", name);
+    if (!name || !episode_has_tool(ep, name)) {
+        *error = tool_error("'", json_string_value(name_json), json_string_length(name_json),
+                            "' is not a valid tool");
         return NULL;
     }
     char *args = json_dumps(input, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -641,7 +798,7 @@ static grade_action *action_of_call(const ds_task *task, const char *name, const
     return a;
 }
 
-static json_t *graded_output(const ds_task *task, grade_verdict v)
+static json_t *graded_output(const episode *ep, grade_verdict v)
 {
     const char *category = grade_category_text(v.category);
     char text[512];
@@ -652,29 +809,37 @@ static json_t *graded_output(const ds_task *task, grade_verdict v)
     return json_pack("{s:b, s:{s:[{s:s, s:s, s:n}], s:{s:s, s:s}, s:f, s:b}}", "ok", 1,
                      "output", "blocks", "type", "text", "text", text, "detail", "metadata",
                      "category", category, "expected_type",
-                     grade_action_type_name(task->expected), "reward", v.reward, "finished", 1);
+                     ep->expected_type, "reward", v.reward, "finished", 1);
 }
 
 /* Runs one call of the session's task: the tool result object (new
  * reference), or NULL on allocation failure. Grades at most once per session. */
-static json_t *run_call(ors_env *env, sess *s, const char *name, const json_t *input)
+static json_t *run_call(ors_env *env, sess *s, const json_t *name, const json_t *input)
 {
-    const ds_task *task = sess_task(s);
+    const episode *ep = sess_data(s);
     if (sess_submitted(s))
-        return tool_error("task already %s", "submitted");
+        return already_submitted();
     json_t *error;
-    grade_action *actual = action_of_call(task, name, input, &error);
+    grade_action *actual = action_of_call(ep, name, input, &error);
     if (!actual)
         return error;
+    char err[256];
+    grade_action *expected = episode_expected(ep, err, sizeof err);
+    if (!expected) {
+        grade_action_free(actual);
+        return tool_error("cannot grade: ", err, strlen(err), "");
+    }
     if (!sess_claim_submission(s)) {
         grade_action_free(actual);
-        return tool_error("task already %s", "submitted");
+        grade_action_free(expected);
+        return already_submitted();
     }
     double t0 = monotonic_seconds();
-    grade_verdict v = grade_judge(&env->cfg.grading, task->expected, actual);
+    grade_verdict v = grade_judge(&env->cfg.grading, expected, actual);
     metrics_observe_submission(env->m, v.reward, monotonic_seconds() - t0);
     grade_action_free(actual);
-    return graded_output(task, v);
+    grade_action_free(expected);
+    return graded_output(ep, v);
 }
 
 /* The SSE stream of one call result: task_id, then the text in pieces of at
@@ -697,8 +862,8 @@ static void reply_call_error(wire_reply *out, const char *message)
 
 /* Reads the /call body: name (string), input (object), task_id (optional
  * string). -1 after a 422 reply. */
-static int call_fields(const json_t *body, wire_reply *out, const char **name,
-                       const json_t **input, const char **task_id)
+static int call_fields(const json_t *body, wire_reply *out, const json_t **name,
+                       const json_t **input, const json_t **task_id)
 {
     const json_t *n = json_object_get(body, "name"), *in = json_object_get(body, "input");
     const json_t *tid = json_object_get(body, "task_id");
@@ -714,16 +879,17 @@ static int call_fields(const json_t *body, wire_reply *out, const char **name,
         wire_reply_detail(out, 422, "task_id: must be a string");
         return -1;
     }
-    *name = json_string_value(n);
+    *name = n;
     *input = in;
-    *task_id = json_string_value(tid);
+    *task_id = json_is_string(tid) ? tid : NULL;
     return 0;
 }
 
-static void replay_call(ors_env *env, sess *s, const char *task_id, wire_reply *out)
+static void replay_call(ors_env *env, sess *s, const json_t *task_id_json, wire_reply *out)
 {
     size_t len;
-    char *text = sess_result_get(s, task_id, now_of(env), &len);
+    const char *task_id = plain_string(task_id_json);
+    char *text = task_id ? sess_result_get(s, task_id, now_of(env), &len) : NULL;
     if (!text) {
         reply_call_error(out, "unknown task_id");
         return;
@@ -732,7 +898,7 @@ static void replay_call(ors_env *env, sess *s, const char *task_id, wire_reply *
     free(text);
 }
 
-static void run_and_store_call(ors_env *env, sess *s, const char *name, const json_t *input,
+static void run_and_store_call(ors_env *env, sess *s, const json_t *name, const json_t *input,
                                wire_reply *out)
 {
     char call_id[37];
@@ -763,8 +929,7 @@ void ors_call(ors_env *env, const wire_request *req, wire_reply *out)
     if (!s)
         return;
     json_t *body = wire_body_object(req, out);
-    const char *name, *task_id;
-    const json_t *input;
+    const json_t *name, *input, *task_id;
     if (body && call_fields(body, out, &name, &input, &task_id) == 0) {
         if (task_id)
             replay_call(env, s, task_id, out);

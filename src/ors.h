@@ -23,6 +23,8 @@ typedef struct ors_config {
     double (*clock)(void);    /* monotonic seconds; NULL = CLOCK_MONOTONIC */
     size_t cache_bytes;       /* budget for rendered prompts, task tools and task
                                  lists (they never go stale); default 64 MiB, 0 = off */
+    size_t pinned_tasks;      /* recently used rows kept parsed after their sessions
+                                 end (bounds memory; default 256, 0 = none) */
 } ors_config;
 
 void ors_config_default(ors_config *cfg);

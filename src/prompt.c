@@ -21,7 +21,7 @@ static const json_t *tool_function(const json_t *tool)
     return json_is_object(fn) ? fn : tool;
 }
 
-static const char *tool_name(const json_t *tool)
+const char *prompt_tool_name(const json_t *tool)
 {
     return json_string_value(json_object_get(tool_function(tool), "name"));
 }
@@ -54,7 +54,7 @@ bool prompt_row_has_tool(const ds_task *task, const char *name)
     size_t i;
     json_t *tool;
     json_array_foreach(task->tools, i, tool) {
-        const char *n = tool_name(tool);
+        const char *n = prompt_tool_name(tool);
         if (n && strcmp(n, name) == 0)
             return true;
     }
@@ -85,7 +85,7 @@ json_t *prompt_task_tools(const ds_task *task)
     size_t i;
     json_t *tool;
     json_array_foreach(task->tools, i, tool) {
-        if (!tool_name(tool))
+        if (!prompt_tool_name(tool))
             continue;   /* validation rejects these; never serve a nameless tool */
         if (json_array_append_new(list, row_tool_spec(tool)) != 0)
             goto fail;
@@ -234,7 +234,7 @@ static void render_instruction(text_buf *b, const ds_task *task)
     size_t i, shown = 0;
     json_t *tool;
     json_array_foreach(task->tools, i, tool) {
-        const char *name = tool_name(tool);
+        const char *name = prompt_tool_name(tool);
         if (!name || strcmp(name, PROMPT_SUBMIT_TOOL) == 0)
             continue;
         tb_str(b, shown++ ? ", " : "");

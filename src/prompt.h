@@ -16,6 +16,8 @@ json_t *prompt_shared_tools(void);
 /* submit_message (unless the row has its own tool of that name) followed by
  * the row's tools as ToolSpecs, in row order. New reference or NULL. */
 json_t *prompt_task_tools(const ds_task *task);
+/* The name of a row tool item (either tool shape), or NULL. Borrowed. */
+const char *prompt_tool_name(const json_t *tool);
 /* True when the row itself lists a tool called name. */
 bool prompt_row_has_tool(const ds_task *task, const char *name);
 /* The prompt: [{"type":"text","text":<rendered conversation>,"detail":{input,

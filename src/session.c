@@ -33,7 +33,7 @@ typedef struct stored_result {
 struct sess {
     atomic_int refs;
     atomic_bool submitted;
-    const ds_task *task;
+    void *data;
     double last_seen;            /* guarded by the shard lock */
     pthread_mutex_t lock;        /* guards results */
     stored_result *results;      /* newest first */
@@ -55,7 +55,7 @@ typedef struct shard {
 } shard;
 
 struct sess_table {
-    ds_dataset *ds;
+    void (*free_data)(void *);
     double tomb_ttl;
     size_t max_tombstones;
     atomic_size_t nsessions, ntombstones;
@@ -75,12 +75,12 @@ static shard *shard_of(sess_table *t, uint64_t h)
     return &t->shards[(h >> 32) % NSHARDS];
 }
 
-sess_table *sess_table_new(ds_dataset *ds, double tomb_ttl, size_t max_tombstones)
+sess_table *sess_table_new(void (*free_data)(void *), double tomb_ttl, size_t max_tombstones)
 {
     sess_table *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    t->ds = ds;
+    t->free_data = free_data;
     t->tomb_ttl = tomb_ttl;
     t->max_tombstones = max_tombstones;
     for (size_t i = 0; i < NSHARDS; i++) {
@@ -109,7 +109,8 @@ void sess_release(sess_table *t, sess *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
-    ds_task_release(t->ds, s->task);
+    if (t->free_data)
+        t->free_data(s->data);
     results_free(s->results);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -192,7 +193,7 @@ static void bury(sess_table *t, shard *sh, entry **link, double now)
     sess_release(t, s);
 }
 
-int sess_create(sess_table *t, const char *sid, const ds_task *task, double now)
+int sess_create(sess_table *t, const char *sid, void *data, double now)
 {
     uint64_t h = sid_hash(sid);
     shard *sh = shard_of(t, h);
@@ -202,7 +203,7 @@ int sess_create(sess_table *t, const char *sid, const ds_task *task, double now)
     atomic_init(&s->refs, 1);
     atomic_init(&s->submitted, false);
     pthread_mutex_init(&s->lock, NULL);
-    s->task = task;
+    s->data = data;
     s->last_seen = now;
 
     pthread_mutex_lock(&sh->lock);
@@ -260,9 +261,9 @@ sess *sess_get(sess_table *t, const char *sid, double now, sess_state *state)
     return s;
 }
 
-const ds_task *sess_task(const sess *s)
+void *sess_data(const sess *s)
 {
-    return s->task;
+    return s->data;
 }
 
 bool sess_submitted(const sess *s)

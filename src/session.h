@@ -1,10 +1,10 @@
-/* session — the ORS session table: sid -> small per-session state holding a
- * shared dataset task, with tombstones for deleted sids and a per-session store
- * of call results for reconnects.
+/* session — the ORS session table: sid -> small per-session state (an
+ * opaque payload owned by the session, the single-submission flag and a store
+ * of call results for reconnects), with tombstones for deleted sids.
  *
  * Thread-safe: the table is sharded, each shard a mutex-protected hash table.
  * Sessions are reference-counted so a handler can keep using one while another
- * thread deletes it; the task goes back to the dataset with the last reference.
+ * thread deletes it; the payload is freed with the last reference.
  * Time is always passed in by the caller (seconds on any monotonic clock).
  */
 #ifndef FCPIVOT_SESSION_H
@@ -12,25 +12,23 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "ds.h"
 
 typedef struct sess_table sess_table;
 typedef struct sess sess;
 
 typedef enum { SESS_ACTIVE, SESS_DELETED, SESS_UNKNOWN } sess_state;
 
-/* ds is borrowed (tasks are released to it). Deleted and reaped sids are
- * remembered for tomb_ttl seconds, at most max_tombstones of them at a time.
- * Caller frees with sess_table_free. NULL on allocation failure. */
-sess_table *sess_table_new(ds_dataset *ds, double tomb_ttl, size_t max_tombstones);
+/* free_data frees a session's payload (may be NULL). Deleted and reaped sids
+ * are remembered for tomb_ttl seconds, at most max_tombstones of them at a
+ * time. Caller frees with sess_table_free. NULL on allocation failure. */
+sess_table *sess_table_new(void (*free_data)(void *), double tomb_ttl, size_t max_tombstones);
 /* Frees every session (held references must have been released). */
 void sess_table_free(sess_table *t);
 
-/* Creates an active session owning task (one reference from
- * ds_task_acquire). Returns 0; 1 when sid is already active (the task is then
- * NOT taken); -1 on allocation failure (not taken either). A tombstone of sid
- * is replaced. */
-int sess_create(sess_table *t, const char *sid, const ds_task *task, double now);
+/* Creates an active session owning data. Returns 0; 1 when sid is already
+ * active (data is then NOT taken); -1 on allocation failure (not taken
+ * either). A tombstone of sid is replaced. */
+int sess_create(sess_table *t, const char *sid, void *data, double now);
 
 /* The active session sid, with last-seen refreshed to now: a new reference the
  * caller gives back with sess_release. NULL when not active; *state then says
@@ -38,8 +36,8 @@ int sess_create(sess_table *t, const char *sid, const ds_task *task, double now)
 sess *sess_get(sess_table *t, const char *sid, double now, sess_state *state);
 void sess_release(sess_table *t, sess *s);
 
-/* The session's task (borrowed; valid while the reference is held). */
-const ds_task *sess_task(const sess *s);
+/* The session's payload (borrowed; valid while the reference is held). */
+void *sess_data(const sess *s);
 /* True once the single submission has been claimed. */
 bool sess_submitted(const sess *s);
 /* Claims the single submission: true for exactly one caller. */

@@ -293,3 +293,77 @@ Test(gym, verify_records_submissions_in_metrics)
     gym_env_free(env);
     metrics_free(m);
 }
+
+/* The exact reply text of /verify for body. */
+static char *verify_text(gym_env *env, const char *body)
+{
+    wire_reply r = gcall(env, gym_verify, body, strlen(body));
+    cr_assert_eq(r.status, 200, "%.*s", (int)r.body_len, r.body);
+    char *t = strndup(r.body, r.body_len);
+    wire_reply_free(&r);
+    return t;
+}
+
+Test(gym, verify_echoes_the_request_bytes)
+{
+    gym_env *env = gym_env_new(NULL, NULL);
+    /* Python-style separators, a float written 1e2, nested arrays in skipped
+     * members and trailing white space all come back untouched */
+    const char *body = "{\"responses_create_params\": {\"input\": [[{\"a\": [1, {}]}]], \"t\": 1e2}, "
+                       "\"response\": {\"output\": [{\"type\": \"function_call\", \"name\": \"f\", "
+                       "\"arguments\": \"{\\\"a\\\": 1}\"}]}, \"expected_action\": {\"type\": "
+                       "\"function_call\", \"name\": \"f\", \"arguments\": \"{\\\"a\\\":1}\"}, "
+                       "\"meta\": {\"k\": [[1], {\"z\": []}]}} \n";
+    char *got = verify_text(env, body);
+    size_t close = strrchr(body, '}') - body;
+    cr_assert(strncmp(got, body, close) == 0, "prefix changed: %s", got);
+    cr_assert_str_eq(got + close, ",\"reward\":1.0,\"category\":\"A tool call that matches the "
+                                  "expected tool call was found\"}");
+    json_t *j = json_loads(got, 0, NULL);
+    cr_assert(j, "reply is JSON");
+    json_decref(j);
+    free(got);
+    gym_env_free(env);
+}
+
+Test(gym, verify_members_are_found_like_a_json_parser_would)
+{
+    gym_env *env = gym_env_new(NULL, NULL);
+    /* an escaped key, and a duplicate response whose last value wins */
+    const char *body = "{\"responses\\u005fcreate_params\":{},"
+                       "\"response\":{\"output\":[]},"
+                       "\"s\":\"\\\"response\\\":{}\","
+                       "\"response\":{\"output\":[{\"type\":\"message\",\"role\":\"assistant\","
+                       "\"content\":[{\"type\":\"output_text\",\"text\":\"hi\"}]}]},"
+                       "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}";
+    json_t *j = verify(env, body);
+    cr_assert_eq(json_real_value(json_object_get(j, "reward")), 1.0);
+    json_decref(j);
+    expect_detail(env, gym_verify, "{\"responses_create_paramsX\":{},\"response\":{},\"expected_action\":{}}",
+                  422, "responses_create_params: field required");
+    expect_detail(env, gym_verify, "{\"responses_create_params\":{},\"response\":{},\"expected_action\":null}",
+                  422, "expected_action: must be an object");
+    expect_detail(env, gym_verify, " 5 ", 422, "JSON object");
+    expect_detail(env, gym_verify, "{\"a\":\"\\ud800\"}", 422, "not valid JSON");
+    gym_env_free(env);
+}
+
+Test(gym, verify_replaces_a_carried_verdict_in_place)
+{
+    gym_env *env = gym_env_new(NULL, NULL);
+    const char *base = "\"responses_create_params\":{},\"response\":{\"output\":[]},"
+                       "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}";
+    const char *cat = "\"No tool call or chat message was found in the response\"";
+    char body[512], want[512];
+    snprintf(body, sizeof body, "{\"category\":\"old\",%s,\"reward\":{\"x\":[1]}}", base);
+    snprintf(want, sizeof want, "{\"category\":%s,%s,\"reward\":0.0}", cat, base);
+    char *got = verify_text(env, body);
+    cr_assert_str_eq(got, want);
+    free(got);
+    snprintf(body, sizeof body, "{%s,\"reward\":1}", base);
+    snprintf(want, sizeof want, "{%s,\"reward\":0.0,\"category\":%s}", base, cat);
+    got = verify_text(env, body);
+    cr_assert_str_eq(got, want);
+    free(got);
+    gym_env_free(env);
+}

@@ -850,3 +850,26 @@ Test(ors, env_name_with_slash_is_refused)
     cr_assert_null(ors_env_new((ds_dataset *)1, &cfg, NULL, err, sizeof err));
     cr_assert(strstr(err, "/"));
 }
+
+Test(ors, names_with_a_nul_never_match, .init = setup, .fini = teardown)
+{
+    wire_reply r = fx_call(&F, ors_num_tasks, FX_ENV, NULL, "{\"split\":\"train\\u0000x\"}");
+    fx_expect_detail(&r, 400, "Invalid split");
+    wire_reply_free(&r);
+    r = fx_call(&F, ors_create, NULL, SID, "{\"task_spec\":{\"id\":\"train-0\\u0000\"}}");
+    fx_expect_detail(&r, 400, "Unknown task");
+    wire_reply_free(&r);
+    r = fx_call(&F, ors_create, NULL, SID, "{\"env_name\":\"" FX_ENV "\\u0000\",\"split\":\"train\",\"index\":0}");
+    cr_assert_eq(r.status, 404);
+    wire_reply_free(&r);
+    fx_create(&F, SID, 0);
+    json_t *res = fx_tool_call(&F, SID, "{\"name\":\"get_weather\\u0000x\",\"input\":{\"city\":\"Paris\"}}", NULL);
+    const json_t *err = json_object_get(res, "error");
+    cr_assert(json_is_false(json_object_get(res, "ok")));
+    cr_assert_eq(json_string_length(err), strlen("'get_weather") + 2 + strlen("' is not a valid tool"));
+    json_decref(res);
+    res = fx_tool_call(&F, SID, "{\"name\":\"get_weather\",\"input\":{\"city\":\"Paris\"}}", NULL);
+    cr_assert_eq(json_real_value(json_object_get(json_object_get(res, "output"), "reward")), 1.0,
+                 "the NUL call consumed nothing");
+    json_decref(res);
+}

@@ -149,3 +149,23 @@ Test(ors_cache, cached_replies_equal_fresh_ones)
     fx_close(&on);
     fx_close(&off);
 }
+
+Test(ors_cache, no_cache_and_no_pinned_rows_still_serve_episodes)
+{
+    ors_config cfg;
+    ors_config_default(&cfg);
+    cr_assert_eq(cfg.pinned_tasks, 256);
+    cfg.cache_bytes = 0;
+    cfg.pinned_tasks = 0;
+    fx f;
+    fx_open(&f, &cfg);
+    fx_create(&f, "s", 0);
+    char *all = renderings(&f, "s");
+    cr_assert(strstr(all, "Weather in Paris?"));
+    cr_assert(strstr(all, "get_weather"));
+    free(all);
+    json_t *res = fx_tool_call(&f, "s", "{\"name\":\"get_weather\",\"input\":{\"city\":\"Paris\"}}", NULL);
+    cr_assert_eq(json_real_value(json_object_get(json_object_get(res, "output"), "reward")), 1.0);
+    json_decref(res);
+    fx_close(&f);
+}

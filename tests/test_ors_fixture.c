@@ -153,7 +153,7 @@ json_t *fx_tool_call(fx *f, const char *sid, const char *body, char *call_id)
     cr_assert_eq(pos, r.body_len, "bytes after the end event");
     wire_reply_free(&r);
     json_error_t e;
-    json_t *j = json_loadb(all, n, 0, &e);
+    json_t *j = json_loadb(all, n, JSON_ALLOW_NUL, &e);
     cr_assert(j, "result is not JSON: %s", e.text);
     for (size_t i = 0; i < n; i++)
         cr_assert((unsigned char)all[i] < 0x80, "result is not ASCII");

@@ -11,31 +11,41 @@ static fx F;
 static void setup(void) { fx_now = 1000.0; fx_open(&F, NULL); }
 static void teardown(void) { fx_close(&F); }
 
-static const ds_task *task(size_t index)
+/* Payloads are heap strings; frees are counted to check ownership. */
+static int freed;
+static void free_payload(void *p)
 {
-    char err[256];
-    const ds_task *t = ds_task_acquire(F.ds, 0, index, err, sizeof err);
-    cr_assert(t, "%s", err);
-    return t;
+    freed++;
+    free(p);
+}
+
+static void *payload(size_t index)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "train-%zu", index);
+    return strdup(buf);
 }
 
 Test(session, create_get_delete_tombstone, .init = setup, .fini = teardown)
 {
-    sess_table *t = sess_table_new(F.ds, 100, 10);
-    cr_assert_eq(sess_create(t, "a", task(0), 1), 0);
-    const ds_task *dup = task(1);
+    sess_table *t = sess_table_new(free_payload, 100, 10);
+    freed = 0;
+    cr_assert_eq(sess_create(t, "a", payload(0), 1), 0);
+    void *dup = payload(1);
     cr_assert_eq(sess_create(t, "a", dup, 1), 1);
-    ds_task_release(F.ds, dup);
+    free(dup);
     sess_state st;
     sess *s = sess_get(t, "a", 2, &st);
     cr_assert(s);
     cr_assert_eq(st, SESS_ACTIVE);
-    cr_assert_str_eq(sess_task(s)->id, "train-0");
+    cr_assert_str_eq(sess_data(s), "train-0");
     cr_assert(sess_delete(t, "a", 3));
     cr_assert_not(sess_delete(t, "a", 3));
     /* the held reference stays usable after the delete */
-    cr_assert_str_eq(sess_task(s)->id, "train-0");
+    cr_assert_str_eq(sess_data(s), "train-0");
+    cr_assert_eq(freed, 0);
     sess_release(t, s);
+    cr_assert_eq(freed, 1, "payload freed with the last reference");
     cr_assert_null(sess_get(t, "a", 4, &st));
     cr_assert_eq(st, SESS_DELETED);
     cr_assert_null(sess_get(t, "b", 4, &st));
@@ -50,11 +60,11 @@ Test(session, create_get_delete_tombstone, .init = setup, .fini = teardown)
 
 Test(session, tombstones_are_capped, .init = setup, .fini = teardown)
 {
-    sess_table *t = sess_table_new(F.ds, 100, 3);
+    sess_table *t = sess_table_new(free_payload, 100, 3);
     char sid[16];
     for (int i = 0; i < 6; i++) {
         snprintf(sid, sizeof sid, "s%d", i);
-        cr_assert_eq(sess_create(t, sid, task(0), 1), 0);
+        cr_assert_eq(sess_create(t, sid, payload(0), 1), 0);
         sess_delete(t, sid, 2);
     }
     cr_assert_eq(sess_tombstone_count(t), 3);
@@ -72,8 +82,8 @@ Test(session, tombstones_are_capped, .init = setup, .fini = teardown)
 
 Test(session, single_submission_claim, .init = setup, .fini = teardown)
 {
-    sess_table *t = sess_table_new(F.ds, 100, 10);
-    sess_create(t, "a", task(0), 1);
+    sess_table *t = sess_table_new(free_payload, 100, 10);
+    sess_create(t, "a", payload(0), 1);
     sess *s = sess_get(t, "a", 1, NULL);
     cr_assert_not(sess_submitted(s));
     cr_assert(sess_claim_submission(s));
@@ -85,8 +95,8 @@ Test(session, single_submission_claim, .init = setup, .fini = teardown)
 
 Test(session, results_expire_and_are_capped, .init = setup, .fini = teardown)
 {
-    sess_table *t = sess_table_new(F.ds, 100, 10);
-    sess_create(t, "a", task(0), 1);
+    sess_table *t = sess_table_new(free_payload, 100, 10);
+    sess_create(t, "a", payload(0), 1);
     sess *s = sess_get(t, "a", 1, NULL);
     cr_assert_eq(sess_result_put(s, "id-1", "{\"x\":1}", 7, 61), 0);
     size_t len = 0;
@@ -122,11 +132,11 @@ Test(session, uuid4_is_random_and_well_formed)
 
 Test(session, table_grows_and_reaps_many, .init = setup, .fini = teardown)
 {
-    sess_table *t = sess_table_new(F.ds, 100, 100000);
+    sess_table *t = sess_table_new(free_payload, 100, 100000);
     char sid[32];
     for (int i = 0; i < 20000; i++) {
         snprintf(sid, sizeof sid, "sid-%d", i);
-        cr_assert_eq(sess_create(t, sid, task((size_t)i % 5), i < 10000 ? 1 : 50), 0);
+        cr_assert_eq(sess_create(t, sid, payload((size_t)i % 5), i < 10000 ? 1 : 50), 0);
     }
     cr_assert_eq(sess_count(t), 20000);
     for (int i = 0; i < 20000; i += 997) {
