@@ -2,7 +2,7 @@
 # Grader throughput: pure verdicts/s (bench_grade), the same mix through an
 # independent Python rendering of the spec (speed and verdict agreement), then
 # end-to-end `fcpivot grade --verdict-only` lines/s on generated verify
-# requests with --jobs 1 and --jobs 2, next to the jansson-parse-only floor.
+# requests with --jobs 1 and --jobs 2, next to jansson parsing whole lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B="$FCPIVOT_BUILD/bench/bench_grade"
@@ -29,11 +29,15 @@ echo "fcpivot grade --verdict-only on $N generated requests (${size} MB, wall cl
 "$B" --parse "$REQ"
 for jobs in 1 2; do
     "$BIN" grade --verdict-only --jobs $jobs "$REQ" > /dev/null   # warm the page cache
-    t0=$(date +%s.%N)
-    "$BIN" grade --verdict-only --jobs $jobs "$REQ" > /dev/null
-    t1=$(date +%s.%N)
-    awk -v n="$N" -v a="$t0" -v b="$t1" -v j="$jobs" \
-        'BEGIN { printf "  %-34s %10.0f lines/s  (%.2f s)\n", "fcpivot grade --jobs " j, n / (b - a), b - a }'
+    best=""
+    for run in 1 2 3; do   # best of 3: the machine is shared
+        t0=$(date +%s.%N)
+        "$BIN" grade --verdict-only --jobs $jobs "$REQ" > /dev/null
+        t1=$(date +%s.%N)
+        best=$(awk -v a="$t0" -v b="$t1" -v best="$best" 'BEGIN { t = b - a; print (best == "" || t < best) ? t : best }')
+    done
+    awk -v n="$N" -v t="$best" -v j="$jobs" \
+        'BEGIN { printf "  %-34s %10.0f lines/s  (%.2f s, best of 3)\n", "fcpivot grade --jobs " j, n / t, t }'
 done
 echo "  (load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores)"
 

@@ -5,8 +5,9 @@
  *                               serving): single calls, then 3-call batches
  *   bench_grade --emit N        writes N verify requests (JSONL) of the same mix
  *                               to stdout, for the end-to-end `fcpivot grade` run
- *   bench_grade --parse FILE    jansson parse of every line only: the floor
- *                               for `fcpivot grade` lines/s
+ *   bench_grade --parse FILE    jansson parse of every whole line, for scale
+ *                               (fcpivot grade validates whole lines but
+ *                               parses only response and expected_action)
  *
  * The mix: function calls with 2-10 arguments (ids, multi-word strings, ints,
  * floats, bools, nested objects, lists), plus messages; actual actions are
@@ -309,7 +310,7 @@ static int parse_only(const char *path)
         n++;
     }
     double t = now() - t0;
-    printf("  %-34s %10.0f lines/s  (%zu lines, 1 thread)\n", "jansson parse only (floor)",
+    printf("  %-34s %10.0f lines/s  (%zu lines, 1 thread)\n", "for scale: jansson, whole line",
            (double)n / t, n);
     free(line);
     fclose(f);

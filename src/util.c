@@ -349,7 +349,8 @@ static size_t scan_string(scanner *sc, size_t i)
             continue;
         }
         char e = i + 1 < sc->n ? s[i + 1] : '\0';
-        if (strchr("\"\\/bfnrt", e) && e) {
+        if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
+            e == 't') {
             i += 2;
             continue;
         }
