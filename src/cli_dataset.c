@@ -35,7 +35,9 @@ static void usage_validate(FILE *out)
     fprintf(out,
             "usage: fcpivot validate [--json] [--max-issues N] [--threads N] FILE...\n\n"
             "Checks pivot dataset files (.jsonl, .jsonl.gz, .jsonl.zst) row by row and\n"
-            "reports every error and warning as FILE:LINE: severity: reason.\n\n"
+            "reports every error and warning as FILE:LINE: severity: reason, then per file\n"
+            "the counts of rows, errors and warnings, and of findings by rule. FILE '-'\n"
+            "is standard input.\n\n"
             "  --json          one JSON report on stdout instead of text\n"
             "  --max-issues N  report at most N findings per file (counts stay exact)\n"
             "  --threads N     validation threads (default: all cores)\n\n"
@@ -50,7 +52,8 @@ static void usage_stats(FILE *out)
             "messages), input items and words (of all message texts in the input) per row\n"
             "(min/max/mean/median/std), the 20 most frequent expected function names, and\n"
             "rows whose expected call names a tool the row does not list. Invalid rows are\n"
-            "counted and left out (run 'fcpivot validate' for the reasons).\n\n"
+            "counted and left out (run 'fcpivot validate' for the reasons). FILE '-' is\n"
+            "standard input.\n\n"
             "  --json       one JSON report on stdout instead of a text table\n"
             "  --threads N  threads (default: all cores)\n");
 }
@@ -136,13 +139,33 @@ static void progress_done(progress *p)
 
 /* ---- validate ------------------------------------------------------------ */
 
+#define MAX_KINDS 16
+
 typedef struct vfile {
     const char *path;
     const common_opts *o;
     progress prog;
     size_t reported, omitted;
     json_t *issues;          /* --json */
+    const char *kind[MAX_KINDS];   /* findings counted by rule, first seen first */
+    size_t kind_count[MAX_KINDS];
+    size_t nkinds;
 } vfile;
+
+static void count_kind(vfile *v, const char *kind)
+{
+    if (!kind)
+        kind = "other";
+    for (size_t i = 0; i < v->nkinds; i++)
+        if (!strcmp(v->kind[i], kind)) {
+            v->kind_count[i]++;
+            return;
+        }
+    if (v->nkinds < MAX_KINDS) {
+        v->kind[v->nkinds] = kind;
+        v->kind_count[v->nkinds++] = 1;
+    }
+}
 
 static void on_progress(size_t done, size_t total, void *ctx)
 {
@@ -152,6 +175,7 @@ static void on_progress(size_t done, size_t total, void *ctx)
 static void on_issue(const ds_issue *is, void *ctx)
 {
     vfile *v = ctx;
+    count_kind(v, is->kind);
     if (v->reported >= v->o->max_issues) {
         v->omitted++;
         return;
@@ -159,16 +183,17 @@ static void on_issue(const ds_issue *is, void *ctx)
     v->reported++;
     const char *sev = is->severity == DS_SEV_ERROR ? "error" : "warning";
     if (v->issues) {
-        json_array_append_new(v->issues, json_pack("{s:I,s:s,s:s}", "line", (json_int_t)is->line,
-                                                   "severity", sev, "message", is->message));
+        json_array_append_new(v->issues, json_pack("{s:I,s:s,s:s,s:s}", "line", (json_int_t)is->line,
+                                                   "severity", sev, "rule", is->kind ? is->kind : "other",
+                                                   "message", is->message));
         return;
     }
     progress_done(&v->prog);
     printf("%s:%zu: %s: %s\n", v->path, is->line, sev, is->message);
 }
 
-/* Opens and validates one file; fills *rep. Returns 0, or -1 (message on
- * stderr, *why set) when the file cannot be read. */
+/* Opens one file as a validated dataset (invalid rows skipped, findings to
+ * fn). 0, or -1 with the reason in why (unreadable or corrupt file). */
 static int open_validated(const char *path, const common_opts *o, void *ctx, ds_issue_fn fn,
                           ds_progress_fn pfn, ds_dataset **ds, char *why, size_t whysz)
 {
@@ -176,6 +201,12 @@ static int open_validated(const char *path, const common_opts *o, void *ctx, ds_
     ds_open_options oo = {.validate = true, .skip_invalid = true, .threads = o->threads,
                           .on_issue = fn, .ctx = ctx, .on_progress = pfn};
     return ds_open(ds, &sp, 1, &oo, why, whysz);
+}
+
+/* "-" reads standard input. */
+static const char *file_arg(const char *arg)
+{
+    return strcmp(arg, "-") ? arg : "/dev/stdin";
 }
 
 static json_t *validate_one(const char *path, const common_opts *o, size_t totals[4])
@@ -208,6 +239,10 @@ static json_t *validate_one(const char *path, const common_opts *o, size_t total
                         "errors", (json_int_t)r.errors, "warnings", (json_int_t)r.warnings,
                         "issues", v.issues);
         json_object_set_new(out, "issues_omitted", json_integer((json_int_t)v.omitted));
+        json_t *by = json_object();
+        for (size_t i = 0; i < v.nkinds; i++)
+            json_object_set_new(by, v.kind[i], json_integer((json_int_t)v.kind_count[i]));
+        json_object_set_new(out, "by_rule", by);
     } else {
         if (v.omitted)
             printf("%s: ... %zu more finding%s not shown (--max-issues)\n", path, v.omitted,
@@ -215,6 +250,12 @@ static json_t *validate_one(const char *path, const common_opts *o, size_t total
         printf("%s: %zu row%s, %zu valid, %zu error%s, %zu warning%s\n", path, r.rows,
                r.rows == 1 ? "" : "s", r.rows - r.errors, r.errors, r.errors == 1 ? "" : "s",
                r.warnings, r.warnings == 1 ? "" : "s");
+        if (v.nkinds) {
+            printf("%s: by rule:", path);
+            for (size_t i = 0; i < v.nkinds; i++)
+                printf("%s %s %zu", i ? "," : "", v.kind[i], v.kind_count[i]);
+            printf("\n");
+        }
     }
     ds_close(ds);
     return out;
@@ -230,7 +271,7 @@ int cli_validate(int argc, char **argv)
     json_t *files = o.json ? json_array() : NULL;
     int nfiles = argc - o.first_file;
     for (int i = o.first_file; i < argc; i++) {
-        json_t *f = validate_one(argv[i], &o, totals);
+        json_t *f = validate_one(file_arg(argv[i]), &o, totals);
         if (files && f)
             json_array_append_new(files, f);
     }
@@ -545,7 +586,7 @@ int cli_stats(int argc, char **argv)
     for (int i = o.first_file; i < argc; i++) {
         if (!o.json && i > o.first_file)
             printf("\n");
-        json_t *f = stats_one(argv[i], &o, &status);
+        json_t *f = stats_one(file_arg(argv[i]), &o, &status);
         if (files && f)
             json_array_append_new(files, f);
     }

@@ -103,101 +103,91 @@ static bool grow(growbuf *b, size_t need)
     return true;
 }
 
-static int read_gzip(int fd, const char *path, growbuf *b, char *err, size_t errsz)
+/* gzip data in[0..n) (one or more members; anything after a member that is
+ * not another member is ignored, as gzread does) appended to b. */
+static int gunzip_mem(const unsigned char *in, size_t n, const char *path, growbuf *b,
+                      char *err, size_t errsz)
 {
-    int fd2 = dup(fd);
-    gzFile gz = fd2 >= 0 ? gzdopen(fd2, "rb") : NULL;
-    if (!gz) {
-        if (fd2 >= 0)
-            close(fd2);
-        set_err(err, errsz, "%s: cannot open gzip stream", path);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 15 + 16) != Z_OK) {
+        set_err(err, errsz, "%s: cannot start gzip decoder", path);
         return -1;
     }
-    gzbuffer(gz, 1 << 18);
+    size_t pos = 0;
+    int zr = Z_OK;
     for (;;) {
         if (!grow(b, (size_t)1 << 20)) {
-            gzclose(gz);
-            set_err(err, errsz, "%s: out of memory decompressing", path);
-            return -1;
-        }
-        size_t room = b->cap - b->len;
-        int n = gzread(gz, b->p + b->len, (unsigned)(room > (1u << 30) ? (1u << 30) : room));
-        if (n <= 0) {
-            int errnum = Z_OK;
-            const char *msg = gzerror(gz, &errnum);
-            if (n < 0 || (errnum != Z_OK && errnum != Z_STREAM_END)) {
-                set_err(err, errsz, "%s: corrupt or truncated gzip data (%s)", path, msg);
-                gzclose(gz);
-                return -1;
-            }
+            zr = Z_MEM_ERROR;
             break;
         }
-        b->len += (size_t)n;
+        size_t in_chunk = n - pos > (1u << 30) ? (1u << 30) : n - pos;
+        size_t out_room = b->cap - b->len > (1u << 30) ? (1u << 30) : b->cap - b->len;
+        z.next_in = (unsigned char *)in + pos;
+        z.avail_in = (uInt)in_chunk;
+        z.next_out = (unsigned char *)b->p + b->len;
+        z.avail_out = (uInt)out_room;
+        zr = inflate(&z, Z_NO_FLUSH);
+        pos += in_chunk - z.avail_in;
+        b->len += out_room - z.avail_out;
+        if (zr == Z_STREAM_END) {
+            if (n - pos < 2 || in[pos] != 0x1f || in[pos + 1] != 0x8b)
+                break;                 /* no further member */
+            inflateReset(&z);
+            continue;
+        }
+        if (zr != Z_OK && zr != Z_BUF_ERROR)
+            break;                     /* corrupt data or out of memory */
+        if (pos == n && z.avail_out != 0)
+            break;                     /* input used up mid-stream: truncated */
     }
-    gzclose(gz);
-    return 0;
+    inflateEnd(&z);
+    if (zr == Z_STREAM_END)
+        return 0;
+    set_err(err, errsz, "%s: %s gzip data", path, zr == Z_MEM_ERROR ? "out of memory decompressing"
+            : zr == Z_OK || zr == Z_BUF_ERROR ? "truncated" : "corrupt");
+    return -1;
 }
 
-static int read_zstd(int fd, const char *path, growbuf *b, char *err, size_t errsz)
+/* zstd data in[0..n) (one or more frames) appended to b. */
+static int unzstd_mem(const unsigned char *in, size_t n, const char *path, growbuf *b,
+                      char *err, size_t errsz)
 {
     ZSTD_DStream *z = ZSTD_createDStream();
-    size_t incap = ZSTD_DStreamInSize();
-    char *in = malloc(incap);
-    int rc = -1;
-    size_t last = 1;
-    if (!z || !in) {
+    if (!z) {
         set_err(err, errsz, "%s: out of memory", path);
-        goto done;
+        return -1;
     }
     ZSTD_initDStream(z);
+    ZSTD_inBuffer ib = {in, n, 0};
+    size_t last = 1;
+    int rc = 0;
     for (;;) {
-        ssize_t got = read(fd, in, incap);
-        if (got < 0) {
-            set_err(err, errsz, "%s: read error: %s", path, strerror(errno));
-            goto done;
-        }
-        if (got == 0)
-            break;
-        ZSTD_inBuffer ib = {in, (size_t)got, 0};
-        while (ib.pos < ib.size) {
-            if (!grow(b, ZSTD_DStreamOutSize())) {
-                set_err(err, errsz, "%s: out of memory decompressing", path);
-                goto done;
-            }
-            ZSTD_outBuffer ob = {b->p + b->len, b->cap - b->len, 0};
-            last = ZSTD_decompressStream(z, &ob, &ib);
-            if (ZSTD_isError(last)) {
-                set_err(err, errsz, "%s: corrupt zstd data (%s)", path, ZSTD_getErrorName(last));
-                goto done;
-            }
-            b->len += ob.pos;
-        }
-    }
-    /* Drain what the decoder still holds. */
-    while (last != 0) {
         if (!grow(b, ZSTD_DStreamOutSize())) {
             set_err(err, errsz, "%s: out of memory decompressing", path);
-            goto done;
+            rc = -1;
+            break;
         }
-        ZSTD_inBuffer ib = {in, 0, 0};
         ZSTD_outBuffer ob = {b->p + b->len, b->cap - b->len, 0};
         last = ZSTD_decompressStream(z, &ob, &ib);
-        if (ZSTD_isError(last) || ob.pos == 0)
+        if (ZSTD_isError(last)) {
+            set_err(err, errsz, "%s: corrupt zstd data (%s)", path, ZSTD_getErrorName(last));
+            rc = -1;
             break;
+        }
         b->len += ob.pos;
+        if (ib.pos == ib.size && ob.pos < ob.size)
+            break;                     /* input used up and output flushed */
     }
-    if (last != 0) {
+    if (rc == 0 && last != 0) {
         set_err(err, errsz, "%s: truncated zstd data", path);
-        goto done;
+        rc = -1;
     }
-    rc = 0;
-done:
     ZSTD_freeDStream(z);
-    free(in);
     return rc;
 }
 
-static int read_plain(int fd, const char *path, growbuf *b, char *err, size_t errsz)
+static int read_all(int fd, const char *path, growbuf *b, char *err, size_t errsz)
 {
     for (;;) {
         if (!grow(b, (size_t)1 << 20)) {
@@ -217,8 +207,57 @@ static int read_plain(int fd, const char *path, growbuf *b, char *err, size_t er
     }
 }
 
-/* Loads sp->path into sp->data/size: mmap for plain regular files, memory
- * otherwise. */
+static bool is_gzip(const unsigned char *p, size_t n)
+{
+    return n >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
+
+static bool is_zstd(const unsigned char *p, size_t n)
+{
+    return n >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd;
+}
+
+/* The file's bytes: mapped (regular files) or read into memory (pipes). */
+static int raw_contents(int fd, const struct stat *st, sfile *sp, char *err, size_t errsz)
+{
+    if (!S_ISREG(st->st_mode)) {
+        growbuf b = {0};
+        if (read_all(fd, sp->path, &b, err, errsz)) {
+            free(b.p);
+            return -1;
+        }
+        sp->data = b.p;
+        sp->size = b.len;
+        return 0;
+    }
+    sp->size = (size_t)st->st_size;
+    if (sp->size == 0)
+        return 0;
+    void *m = mmap(NULL, sp->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (m == MAP_FAILED) {
+        set_err(err, errsz, "%s: mmap: %s", sp->path, strerror(errno));
+        return -1;
+    }
+    madvise(m, sp->size, MADV_SEQUENTIAL);
+    sp->data = m;
+    sp->mapped = true;
+    return 0;
+}
+
+static void release_contents(sfile *sp)
+{
+    if (sp->mapped && sp->data)
+        munmap((void *)sp->data, sp->size);
+    else
+        free((void *)sp->data);
+    sp->data = NULL;
+    sp->size = 0;
+    sp->mapped = false;
+}
+
+/* Loads sp->path into sp->data/size: a plain regular file stays mapped; gzip
+ * or zstd data (recognised by magic bytes) is decompressed into memory, as is
+ * anything read from a pipe. */
 static int load_file(sfile *sp, char *err, size_t errsz)
 {
     int fd = open(sp->path, O_RDONLY | O_CLOEXEC);
@@ -232,42 +271,24 @@ static int load_file(sfile *sp, char *err, size_t errsz)
         close(fd);
         return -1;
     }
-    unsigned char magic[4] = {0};
-    ssize_t nm = S_ISREG(st.st_mode) ? pread(fd, magic, 4, 0) : 0;
-    bool gz = nm >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-    bool zst = nm == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd;
-    int rc = 0;
-    if (S_ISREG(st.st_mode) && !gz && !zst) {
-        sp->size = (size_t)st.st_size;
-        if (sp->size > 0) {
-            void *m = mmap(NULL, sp->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-            if (m == MAP_FAILED) {
-                set_err(err, errsz, "%s: mmap: %s", sp->path, strerror(errno));
-                rc = -1;
-            } else {
-                madvise(m, sp->size, MADV_SEQUENTIAL);
-                sp->data = m;
-                sp->mapped = true;
-            }
-        }
-    } else {
-        growbuf b = {0};
-        sp->compressed = gz || zst;
-        rc = gz ? read_gzip(fd, sp->path, &b, err, errsz)
-           : zst ? read_zstd(fd, sp->path, &b, err, errsz)
-           : read_plain(fd, sp->path, &b, err, errsz);
-        if (rc == 0) {
-            char *shrunk = b.len ? realloc(b.p, b.len) : NULL;
-            sp->data = shrunk ? shrunk : b.p;
-            sp->size = b.len;
-            if (!b.len)
-                free(b.p), sp->data = NULL;
-        } else {
-            free(b.p);
-        }
-    }
+    int rc = raw_contents(fd, &st, sp, err, errsz);
     close(fd);
-    return rc;
+    const unsigned char *raw = (const unsigned char *)sp->data;
+    if (rc || !(is_gzip(raw, sp->size) || is_zstd(raw, sp->size)))
+        return rc;
+    growbuf b = {0};
+    rc = is_gzip(raw, sp->size) ? gunzip_mem(raw, sp->size, sp->path, &b, err, errsz)
+                                : unzstd_mem(raw, sp->size, sp->path, &b, err, errsz);
+    release_contents(sp);
+    sp->compressed = true;
+    if (rc || !b.len) {
+        free(b.p);
+        return rc;
+    }
+    char *shrunk = realloc(b.p, b.len);
+    sp->data = shrunk ? shrunk : b.p;
+    sp->size = b.len;
+    return 0;
 }
 
 /* ---- indexing ----------------------------------------------------------- */
@@ -329,6 +350,7 @@ oom:
 typedef struct found {
     uint32_t line;
     ds_severity sev;
+    const char *kind;        /* static */
     char *msg;
 } found;
 
@@ -346,7 +368,7 @@ typedef struct part {
     bool oom;
 } part;
 
-static void part_note(part *pt, uint32_t line, ds_severity sev, const char *msg)
+static void part_note(part *pt, uint32_t line, ds_severity sev, const char *kind, const char *msg)
 {
     if (pt->nfound == pt->capfound) {
         size_t cap = pt->capfound ? 2 * pt->capfound : 64;
@@ -363,7 +385,7 @@ static void part_note(part *pt, uint32_t line, ds_severity sev, const char *msg)
         pt->oom = true;
         return;
     }
-    pt->found[pt->nfound++] = (found){line, sev, m};
+    pt->found[pt->nfound++] = (found){line, sev, kind, m};
 }
 
 static void *part_run(void *arg)
@@ -381,13 +403,13 @@ static void *part_run(void *arg)
         if (r.error) {
             pt->status[i] = 1;
             pt->errors++;
-            part_note(pt, row->line, DS_SEV_ERROR, r.error_msg);
+            part_note(pt, row->line, DS_SEV_ERROR, r.kind_name ? r.kind_name : "row", r.error_msg);
             continue;
         }
         pt->kinds[r.kind & 3]++;
         if (r.warning) {
             pt->warnings++;
-            part_note(pt, row->line, DS_SEV_WARNING, r.warning_msg);
+            part_note(pt, row->line, DS_SEV_WARNING, "unlisted_tool", r.warning_msg);
         }
     }
     return NULL;
@@ -398,7 +420,8 @@ static void part_flush(part *pt, sfile *sp, const ds_open_options *o)
 {
     for (size_t i = 0; i < pt->nfound; i++) {
         if (o->on_issue) {
-            ds_issue is = {sp->name, sp->path, pt->found[i].line, pt->found[i].sev, pt->found[i].msg};
+            ds_issue is = {sp->name, sp->path, pt->found[i].line, pt->found[i].sev, pt->found[i].msg,
+                           pt->found[i].kind};
             o->on_issue(&is, o->ctx);
         }
         free(pt->found[i].msg);
@@ -563,10 +586,7 @@ int ds_split_spec_parse(const char *arg, ds_split_spec *out, char *err, size_t e
 
 static void split_free(sfile *sp)
 {
-    if (sp->mapped && sp->data)
-        munmap((void *)sp->data, sp->size);
-    else
-        free((void *)sp->data);
+    release_contents(sp);
     free(sp->rows);
     if (sp->slots) {
         for (size_t i = 0; i < sp->nrows; i++)

@@ -3,8 +3,12 @@
  *
  * A dataset is one or more named splits, each one file (.jsonl, .jsonl.gz,
  * .jsonl.zst). Plain files are mmap'ed and indexed by line offsets; compressed
- * ones are decompressed once into memory. Rows are parsed on demand. Task ids
- * are "<split>-<index>" and stable for a given file.
+ * ones are decompressed once into memory (gzip/zstd are recognised by their
+ * magic bytes). A UTF-8 BOM at the start is skipped, blank lines are not rows
+ * but count as lines, "\r\n" endings and a missing final newline are fine.
+ * Validation (dsval, dataset.md rules) runs at open on several threads;
+ * rows are parsed on demand. Task ids are "<split>-<index>" (index among the
+ * served rows) and stable for a given file.
  *
  * No network, no HTTP. A ds_dataset is immutable after ds_open and safe to
  * share between threads; ds_task_acquire/release are thread-safe.
@@ -33,6 +37,10 @@ typedef struct ds_issue {
     size_t line;            /* 1-based line number in the file */
     ds_severity severity;
     const char *message;    /* human reason */
+    const char *kind;       /* the rule, for counting: "json", "row",
+                               "responses_create_params", "input", "tools",
+                               "expected_action", "memory" (errors) or
+                               "unlisted_tool" (warnings) */
 } ds_issue;
 
 typedef void (*ds_issue_fn)(const ds_issue *issue, void *ctx);

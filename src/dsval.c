@@ -129,8 +129,9 @@ static void sc_ws(sc *s)
 #define ONES  0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
-/* Non-zero when one of the 8 bytes may be '"', '\\', < 0x20 or >= 0x80 (never
- * zero when one is; a false alarm only costs a byte-wise look). */
+/* Bit 7 of each byte of the result is set when that byte is '"', '\\',
+ * < 0x20 or >= 0x80. Only the lowest set bit is exact (borrows may set bits
+ * above it), which is all first_special needs. */
 static inline uint64_t special8(const unsigned char *p)
 {
     uint64_t v;
@@ -139,6 +140,32 @@ static inline uint64_t special8(const unsigned char *p)
     uint64_t zq = (q - ONES) & ~q, zb = (b - ONES) & ~b;
     uint64_t lt = (v - ONES * 0x20) & ~v;
     return (zq | zb | lt | v) & HIGHS;
+}
+
+static inline bool plain(unsigned c)
+{
+    return c != '"' && c != '\\' && c >= 0x20 && c < 0x80;
+}
+
+/* The first byte at or after p that is not plain string ASCII, or end. */
+static inline const unsigned char *first_special(const unsigned char *p, const unsigned char *end)
+{
+    while (end - p >= 8) {
+        uint64_t m = special8(p);
+        if (m) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return p + (__builtin_ctzll(m) >> 3);
+#else
+            while (plain(*p))
+                p++;
+            return p;
+#endif
+        }
+        p += 8;
+    }
+    while (p < end && plain(*p))
+        p++;
+    return p;
 }
 
 /* Length of the valid UTF-8 sequence at p (2..4), or 0. */
@@ -263,8 +290,7 @@ static bool sc_string(sc *s, sbuf *out)
 {
     const unsigned char *p = s->p + 1, *end = s->end, *run = p;
     for (;;) {
-        while (end - p >= 8 && !special8(p))
-            p += 8;
+        p = first_special(p, end);
         if (p >= end)
             return sc_fail_at(s, s->p, "unterminated string");
         unsigned c = *p;
@@ -278,10 +304,6 @@ static bool sc_string(sc *s, sbuf *out)
             if (!sc_escape(s, &p, out))
                 return false;
             run = p;
-            continue;
-        }
-        if (c < 0x80) {
-            p++;
             continue;
         }
         size_t n = utf8_len(p, end);
@@ -864,8 +886,9 @@ static bool walk_row(sc *s, row_state *st)
 
 /* ---- verdict ------------------------------------------------------------- */
 
-static void set_error(dsval_result *out, const char *fmt, ...)
+static void set_error(dsval_result *out, const char *kind, const char *fmt, ...)
 {
+    out->kind_name = kind;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(out->error_msg, sizeof out->error_msg, fmt, ap);
@@ -884,7 +907,7 @@ static bool sort_names(dsval_ctx *c, dsval_result *out)
     if (c->sorted_cap < c->nnames) {
         const char **n = realloc(c->sorted, c->nnames * sizeof *n);
         if (!n) {
-            set_error(out, "out of memory");
+            set_error(out, "memory", "out of memory");
             return false;
         }
         c->sorted = n;
@@ -896,7 +919,7 @@ static bool sort_names(dsval_ctx *c, dsval_result *out)
         qsort(c->sorted, c->nnames, sizeof *c->sorted, cmp_str);
     for (size_t i = 1; i < c->nnames; i++)
         if (!strcmp(c->sorted[i - 1], c->sorted[i])) {
-            set_error(out, "duplicate tool name '%.80s'", c->sorted[i]);
+            set_error(out, "tools", "duplicate tool name '%.80s'", c->sorted[i]);
             return false;
         }
     return true;
@@ -990,17 +1013,17 @@ static json_t *build_value(sc *s, sbuf *buf)
 static void check_expected(dsval_ctx *c, const row_state *st, dsval_result *out)
 {
     if (!st->ea) {
-        set_error(out, "missing expected_action");
+        set_error(out, "expected_action", "missing expected_action");
         return;
     }
     if (*st->ea != '{') {
-        set_error(out, "expected_action must be an object, not %s", type_name(*st->ea));
+        set_error(out, "expected_action", "expected_action must be an object, not %s", type_name(*st->ea));
         return;
     }
     sc s = {.base = st->ea, .p = st->ea, .end = st->ea_end, .tmp = &c->tmp};
     json_t *ea = build_value(&s, &c->text);
     if (!ea) {
-        set_error(out, "out of memory");
+        set_error(out, "memory", "out of memory");
         return;
     }
     char err[256];
@@ -1008,7 +1031,7 @@ static void check_expected(dsval_ctx *c, const row_state *st, dsval_result *out)
     json_decref(ea);
     if (!a) {
         /* The grader's reasons usually name expected_action already. */
-        set_error(out, "%s%s", strncmp(err, "expected_action", 15) ? "expected_action: " : "", err);
+        set_error(out, "expected_action", "%s%s", strncmp(err, "expected_action", 15) ? "expected_action: " : "", err);
         return;
     }
     out->kind = grade_action_kind_of(a);
@@ -1020,19 +1043,19 @@ static void check_expected(dsval_ctx *c, const row_state *st, dsval_result *out)
 static void check_shape(dsval_ctx *c, const row_state *st, dsval_result *out)
 {
     if (!st->rcp_type) {
-        set_error(out, "missing responses_create_params");
+        set_error(out, "responses_create_params", "missing responses_create_params");
     } else if (st->rcp_type != '{') {
-        set_error(out, "responses_create_params must be an object, not %s", type_name(st->rcp_type));
+        set_error(out, "responses_create_params", "responses_create_params must be an object, not %s", type_name(st->rcp_type));
     } else if (!st->input_type) {
-        set_error(out, "missing responses_create_params.input");
+        set_error(out, "input", "missing responses_create_params.input");
     } else if (st->input_type != '[') {
-        set_error(out, "responses_create_params.input must be a list, not %s",
+        set_error(out, "input", "responses_create_params.input must be a list, not %s",
                   type_name(st->input_type));
     } else if (st->tools_type && st->tools_type != '[' && st->tools_type != 'n') {
-        set_error(out, "responses_create_params.tools must be a list, not %s",
+        set_error(out, "tools", "responses_create_params.tools must be a list, not %s",
                   type_name(st->tools_type));
     } else if (st->tool_err[0]) {
-        set_error(out, "responses_create_params.%s", st->tool_err);
+        set_error(out, "tools", "responses_create_params.%s", st->tool_err);
     } else if (sort_names(c, out)) {
         check_expected(c, st, out);
     }
@@ -1041,6 +1064,7 @@ static void check_shape(dsval_ctx *c, const row_state *st, dsval_result *out)
 void dsval_row(dsval_ctx *ctx, const char *p, size_t len, dsval_result *out)
 {
     out->error = out->warning = false;
+    out->kind_name = NULL;
     out->error_msg[0] = out->warning_msg[0] = '\0';
     out->kind = GRADE_ACTION_NONE;
     out->n_input = out->n_tools = out->n_user = out->n_words = 0;
@@ -1063,11 +1087,11 @@ void dsval_row(dsval_ctx *ctx, const char *p, size_t len, dsval_result *out)
             ok = sc_fail(&s, "extra data after the JSON value");
     }
     if (!ok) {
-        set_error(out, "invalid JSON at column %zu: %s", s.err_col, s.err ? s.err : "?");
+        set_error(out, "json", "invalid JSON at column %zu: %s", s.err_col, s.err ? s.err : "?");
         return;
     }
     if (!is_object) {
-        set_error(out, "row is not a JSON object (it is %s)", type_name(first));
+        set_error(out, "row", "row is not a JSON object (it is %s)", type_name(first));
         return;
     }
     out->n_input = st.n_input;

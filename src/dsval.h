@@ -33,6 +33,9 @@ typedef struct dsval_ctx dsval_ctx;
 typedef struct dsval_result {
     bool error;                 /* the row is invalid */
     char error_msg[320];
+    const char *kind_name;      /* with error, the rule broken (static): "json",
+                                   "row", "responses_create_params", "input",
+                                   "tools", "expected_action" or "memory" */
     bool warning;               /* an expected call names a tool not listed */
     char warning_msg[320];
     grade_action_kind kind;     /* expected action kind (NONE when invalid) */

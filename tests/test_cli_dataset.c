@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "testutil.h"
 
@@ -59,6 +60,7 @@ Test(cli_validate, errors_and_warnings_with_file_and_line)
     snprintf(want, sizeof want, "%s:5: error: invalid JSON", path);
     cr_assert(strstr(out, want), "missing '%s' in:\n%s", want, out);
     cr_assert(strstr(out, "4 rows, 2 valid, 2 errors, 1 warning"), "%s", out);
+    cr_assert(strstr(out, "by rule: input 1, unlisted_tool 1, json 1"), "%s", out);
     /* The findings come in line order. */
     cr_assert_lt(strstr(out, ":3:"), strstr(out, ":4:"));
     cr_assert_lt(strstr(out, ":4:"), strstr(out, ":5:"));
@@ -96,9 +98,11 @@ Test(cli_validate, json_report)
     json_t *issues = json_object_get(f0, "issues");
     cr_assert_eq(json_array_size(issues), 1);
     cr_assert_eq(json_integer_value(json_object_get(f0, "issues_omitted")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(f0, "by_rule"), "input")), 2);
     json_t *i0 = json_array_get(issues, 0);
     cr_assert_eq(json_integer_value(json_object_get(i0, "line")), 1);
     cr_assert_str_eq(json_string_value(json_object_get(i0, "severity")), "error");
+    cr_assert_str_eq(json_string_value(json_object_get(i0, "rule")), "input");
     json_t *f1 = json_array_get(json_object_get(doc, "files"), 1);
     cr_assert_eq(json_integer_value(json_object_get(f1, "errors")), 0);
     json_decref(doc);
@@ -238,4 +242,38 @@ Test(gen_sample, bulk_rows_have_the_requested_size)
     free(out); free(err);
     unlink(out_path);
     free(out_path);
+}
+
+Test(cli_validate, standard_input)
+{
+    const char *text = OK_MSG "\n" BAD_INPUT "\n";
+    char *argv[] = {(char *)tu_bin(), "validate", "-", NULL};
+    char *out, *err;
+    cr_assert_eq(tu_run(argv, text, strlen(text), &out, NULL, &err), 1, "%s", err);
+    cr_assert(strstr(out, "/dev/stdin:2: error: responses_create_params.input must be a list"), "%s", out);
+    free(out); free(err);
+}
+
+Test(cli_validate, compressed_standard_input)
+{
+    char *path = tu_write_temp("", 0, ".gz");
+    gzFile gz = gzopen(path, "wb");
+    const char *text = OK_MSG "\n" OK_CALL "\n" BAD_INPUT "\n";
+    gzwrite(gz, text, (unsigned)strlen(text));
+    gzclose(gz);
+    size_t len;
+    char *bytes = tu_read_file(path, &len);
+    char *argv[] = {(char *)tu_bin(), "validate", "-", NULL};
+    char *out, *err;
+    cr_assert_eq(tu_run(argv, bytes, len, &out, NULL, &err), 1, "%s", err);
+    cr_assert(strstr(out, "/dev/stdin:3: error:"), "%s", out);
+    cr_assert(strstr(out, "3 rows, 2 valid, 1 error"), "%s", out);
+    free(out); free(err);
+    /* Cut short: a clear error, not a partial dataset. */
+    cr_assert_eq(tu_run(argv, bytes, len - 10, &out, NULL, &err), 1);
+    cr_assert(strstr(err, "truncated gzip data"), "%s", err);
+    free(out); free(err);
+    free(bytes);
+    unlink(path);
+    free(path);
 }

@@ -20,6 +20,7 @@ typedef struct issues {
     size_t n, errors, warnings;
     size_t line[64];
     ds_severity sev[64];
+    const char *kind[64];
     char msg[64][400];
     size_t last_line;
     bool ordered;
@@ -38,6 +39,7 @@ static void collect(const ds_issue *is, void *ctx)
     if (c->n < 64) {
         c->line[c->n] = is->line;
         c->sev[c->n] = is->severity;
+        c->kind[c->n] = is->kind;
         snprintf(c->msg[c->n], sizeof c->msg[0], "%s", is->message);
     }
     c->n++;
@@ -307,6 +309,7 @@ Test(ds_rules, unlisted_tool_is_a_counted_warning)
     cr_assert_eq(f.line[0], 1);
     cr_assert_eq(f.line[1], 3);
     cr_assert(strstr(f.msg[0], "'get_time'"), "%s", f.msg[0]);
+    cr_assert_str_eq(f.kind[0], "unlisted_tool");
     cr_assert(strstr(f.msg[1], "'book'") && !strstr(f.msg[1], "get_weather"), "%s", f.msg[1]);
     cr_assert_eq(ds_warning_count(ds), 2);
     cr_assert_eq(ds_split_size(ds, 0), 3);   /* warnings never drop rows */
@@ -347,6 +350,8 @@ Test(ds_files, errors_report_their_line_numbers)
     cr_assert_eq(f.line[0], 3);
     cr_assert_eq(f.line[1], 5);
     cr_assert(strstr(f.msg[0], "input must be a list"));
+    cr_assert_str_eq(f.kind[0], "input");
+    cr_assert_str_eq(f.kind[1], "row");
 }
 
 Test(ds_files, truncated_file_errors_on_its_last_line)
