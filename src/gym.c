@@ -2,11 +2,12 @@
  *
  * /verify grades a whole verify request (expected_action against the actual
  * action found in response) and echoes the request with "reward" and
- * "category" added (see the /verify section below). /aggregate_metrics summarises verify responses: per task
- * index (groups in ascending index order; responses without one form a last
- * group) the mean, max, min, median and population standard deviation of the
- * reward and the number of rollouts; overall the mean reward and a count per
- * category. The handlers share nothing mutable, so they run concurrently.
+ * "category" added (see the /verify section below). /aggregate_metrics
+ * summarises verify responses: per task index (ascending; a response without
+ * one counts as task 0, as NeMo Gym groups it) the mean, max, min, median and
+ * population standard deviation of the reward and the number of rollouts;
+ * overall the mean reward and a count per category. The handlers share
+ * nothing mutable, so they run concurrently.
  */
 #include "gym.h"
 
@@ -17,6 +18,7 @@
 #include <time.h>
 
 #include "dsval.h"
+#include "jspan.h"
 
 struct gym_env {
     grade_config cfg;
@@ -57,111 +59,19 @@ static double seconds_now(void)
  * "category" appended before its closing brace, so every field comes back
  * byte for byte. */
 
-/* Past the string starting at p (a '"'), in JSON already validated. */
-static const char *skip_string(const char *p, const char *end)
-{
-    for (p++; p < end && *p != '"'; p++)
-        if (*p == '\\')
-            p++;
-    return p < end ? p + 1 : end;
-}
-
-static bool is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Past the value starting at p, in JSON already validated. */
-static const char *skip_value(const char *p, const char *end)
-{
-    if (*p == '"')
-        return skip_string(p, end);
-    if (*p != '{' && *p != '[') {
-        while (p < end && *p != ',' && *p != '}' && *p != ']' && !is_ws(*p))
-            p++;
-        return p;
-    }
-    for (int depth = 0; p < end; p++) {
-        if (*p == '"')
-            p = skip_string(p, end) - 1;
-        else if (*p == '{' || *p == '[')
-            depth++;
-        else if ((*p == '}' || *p == ']') && --depth == 0)
-            return p + 1;
-    }
-    return end;
-}
-
-/* Whether the key token [k, k_end) (quotes included) spells name. */
-static bool key_equals(const char *k, const char *k_end, const char *name)
-{
-    size_t n = strlen(name), klen = (size_t)(k_end - k);
-    if (!memchr(k, '\\', klen))
-        return klen == n + 2 && memcmp(k + 1, name, n) == 0;
-    json_t *j = json_loadb(k, klen, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    bool eq = json_string_length(j) == n && memcmp(json_string_value(j), name, n) == 0;
-    json_decref(j);
-    return eq;
-}
-
-/* Where a member's value lies in the request text. */
-typedef struct span {
-    const char *v, *end;     /* v == NULL: absent */
-} span;
-
-/* Finds the values of members names[0..n) of the JSON object text [p, end)
- * (already validated), the last one winning for duplicate keys as in jansson
- * and Python. */
-static void find_members(const char *p, const char *end, const char *const *names, int n,
-                         span *out)
-{
-    const char *at = p;
-    memset(out, 0, (size_t)n * sizeof *out);
-    while (at < end && *at != '{')
-        at++;
-    for (at++; at < end;) {
-        while (at < end && (is_ws(*at) || *at == ','))
-            at++;
-        if (at >= end || *at != '"')
-            break;
-        const char *k = at;
-        at = skip_string(at, end);
-        int which = -1;
-        for (int i = 0; i < n && which < 0; i++)
-            if (key_equals(k, at, names[i]))
-                which = i;
-        while (at < end && (is_ws(*at) || *at == ':'))
-            at++;
-        if (at >= end)
-            break;
-        const char *value = at;
-        at = skip_value(at, end);
-        if (which >= 0)
-            out[which] = (span){value, at};
-    }
-}
-
-/* A member's value as JSON (new reference), or NULL when absent. */
-static json_t *span_json(span m)
-{
-    if (!m.v)
-        return NULL;
-    return json_loadb(m.v, (size_t)(m.end - m.v), JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-}
-
 enum { M_RCP, M_RESPONSE, M_EXPECTED, M_REWARD, M_CATEGORY, M_COUNT };
 static const char *const MEMBER_NAMES[M_COUNT] = {
     "responses_create_params", "response", "expected_action", "reward", "category"};
 
 /* The response as the grader needs it: {"output": <response.output>} (the
  * rest of a response, often its whole tool list, is never read). */
-static json_t *response_outputs(span response)
+static json_t *response_outputs(jspan response)
 {
     static const char *const output_name[1] = {"output"};
-    span output;
-    find_members(response.v, response.end, output_name, 1, &output);
+    jspan output;
+    jspan_members(response.v, response.end, output_name, 1, &output);
     json_t *r = json_object();
-    json_t *o = span_json(output);
+    json_t *o = jspan_json(output);
     if (r && o && json_object_set_new(r, "output", o) != 0) {
         json_decref(r);
         return NULL;
@@ -173,7 +83,7 @@ static json_t *response_outputs(span response)
  * {"response":…, "expected_action":…}, or NULL after a 422 reply. The body
  * is validated as a whole first (as strictly as jansson), then only what the
  * grader reads is built. */
-static json_t *verify_fields(const wire_request *req, wire_reply *out, span m[M_COUNT])
+static json_t *verify_fields(const wire_request *req, wire_reply *out, jspan m[M_COUNT])
 {
     const char *p = req->body;
     size_t len = req->body_len;
@@ -186,14 +96,11 @@ static json_t *verify_fields(const wire_request *req, wire_reply *out, span m[M_
         wire_reply_detail(out, 422, "request body is not valid JSON: %s", err);
         return NULL;
     }
-    size_t i = 0;
-    while (i < len && is_ws(p[i]))
-        i++;
-    if (p[i] != '{') {
+    if (!jspan_is_object(p, p + len)) {
         wire_reply_detail(out, 422, "request body must be a JSON object");
         return NULL;
     }
-    find_members(p, p + len, MEMBER_NAMES, M_COUNT, m);
+    jspan_members(p, p + len, MEMBER_NAMES, M_COUNT, m);
     char rcp = m[M_RCP].v ? *m[M_RCP].v : 0, resp = m[M_RESPONSE].v ? *m[M_RESPONSE].v : 0;
     char ea = m[M_EXPECTED].v ? *m[M_EXPECTED].v : 0;
     const char *field = !rcp ? "responses_create_params: field required"
@@ -208,7 +115,7 @@ static json_t *verify_fields(const wire_request *req, wire_reply *out, span m[M_
         return NULL;
     }
     json_t *fields = json_pack("{s:o, s:o}", "response", response_outputs(m[M_RESPONSE]),
-                               "expected_action", span_json(m[M_EXPECTED]));
+                               "expected_action", jspan_json(m[M_EXPECTED]));
     if (!fields)
         wire_reply_detail(out, 500, "out of memory");
     return fields;
@@ -245,7 +152,7 @@ typedef struct replacement {
     const char *at, *end, *with;
 } replacement;
 
-static char *splice_verdict(const char *body, size_t len, const span m[M_COUNT],
+static char *splice_verdict(const char *body, size_t len, const jspan m[M_COUNT],
                             grade_verdict v, size_t *out_len)
 {
     char reward[40], category[400];
@@ -291,7 +198,7 @@ static char *splice_verdict(const char *body, size_t len, const span m[M_COUNT],
 
 void gym_verify(gym_env *env, const wire_request *req, wire_reply *out)
 {
-    span m[M_COUNT];
+    jspan m[M_COUNT];
     json_t *fields = verify_fields(req, out, m);
     if (!fields)
         return;
@@ -334,8 +241,7 @@ void gym_reverify_mode(gym_env *env, const wire_request *req, wire_reply *out)
 typedef struct rollout {
     double reward;
     const json_t *reward_json;    /* as given, so max/min keep int vs float */
-    bool has_index;
-    json_int_t index;
+    json_int_t index;             /* _ng_task_index; 0 when absent, as in NeMo Gym */
     const char *category;         /* NULL when absent */
 } rollout;
 
@@ -374,22 +280,17 @@ static int read_rollouts(const json_t *body, wire_reply *out, rollout **rows, si
         rollout *row = &(*rows)[i];
         row->reward = json_number_value(r);
         row->reward_json = r;
-        row->has_index = json_is_integer(ix);
-        row->index = json_integer_value(ix);
+        row->index = json_integer_value(ix);   /* 0 when absent or null */
         row->category = json_string_value(cat);
     }
     return 0;
 }
 
-/* Groups in order: indexed rows by ascending index, then unindexed rows. */
+/* Groups in ascending task index. */
 static int rollout_cmp(const void *pa, const void *pb)
 {
     const rollout *a = pa, *b = pb;
-    if (a->has_index != b->has_index)
-        return a->has_index ? -1 : 1;
-    if (a->index != b->index)
-        return a->index < b->index ? -1 : 1;
-    return 0;
+    return (a->index > b->index) - (a->index < b->index);
 }
 
 static int double_cmp(const void *pa, const void *pb)
@@ -439,7 +340,7 @@ static json_t *group_metrics(const rollout *rows, size_t n)
             end++;
         json_t *g = json_object();
         int rc = g ? 0 : -1;
-        if (g && rows[start].has_index)
+        if (g)
             rc |= json_object_set_new(g, "_ng_task_index", json_integer(rows[start].index));
         if (g)
             rc |= json_object_set_new(g, "num_rollouts", json_integer((json_int_t)(end - start)));

@@ -1,11 +1,19 @@
 /* ors — Open Reward Standard handlers for this environment (see ors.h).
  *
  * Each handler validates in the order the spec implies (environment, session
- * header, body, then semantics) and answers with {"detail": ...} errors. The
- * session table (session.h) holds the per-session state; prompt.h renders
- * tools and prompts. /call grades the task's one submission and keeps every
- * call's result in the session for result_ttl seconds, so a client that lost
- * the stream can replay it by task_id without grading twice.
+ * header, body, then semantics) and answers with {"detail": ...} errors.
+ *
+ * Memory: a session (session.h) keeps only a compact "episode" — its row's
+ * position, tool names and expected action as text — never the parsed row.
+ * The row is parsed at /create, its prompt and task tools are rendered into
+ * a bounded cache (cache.h; the dataset is immutable, so entries never go
+ * stale) and a small ring keeps the most recently used rows parsed for the
+ * next sessions on them. /prompt and /task_tools answer from the cache and
+ * re-render on a miss.
+ *
+ * /call grades the task's one submission (the claim is atomic) and keeps
+ * every call's result in the session for result_ttl seconds, so a client
+ * that lost the stream can replay it by task_id without grading twice.
  */
 #include "ors.h"
 
@@ -18,6 +26,7 @@
 #include <time.h>
 
 #include "cache.h"
+#include "jspan.h"
 #include "prompt.h"
 #include "session.h"
 
@@ -325,11 +334,38 @@ static int body_int(const json_t *body, const char *key, wire_reply *out, json_i
     return 1;
 }
 
+/* The public description of a task — {"id","split","index"} plus the row's
+ * trajectory_id and info when present and not null, as ds_task_public gives
+ * it — read from the row text without parsing the conversation, so listing
+ * a large split stays fast. New reference; NULL on failure. */
+static json_t *public_task(ors_env *env, size_t split, size_t index)
+{
+    static const char *const names[2] = {"trajectory_id", "info"};
+    size_t len;
+    const char *row = ds_row_text(env->ds, split, index, &len, NULL);
+    if (!row)
+        return NULL;
+    jspan m[2];
+    jspan_members(row, row + len, names, 2, m);
+    const char *sname = ds_split_name(env->ds, split);
+    char id[sizeof ((ds_task *)0)->id];
+    snprintf(id, sizeof id, "%s-%zu", sname, index);
+    json_t *task = json_pack("{s:s, s:s, s:I}", "id", id, "split", sname, "index",
+                             (json_int_t)index);
+    for (int i = 0; task && i < 2; i++) {
+        json_t *v = jspan_json(m[i]);
+        if (v && !json_is_null(v) && json_object_set_new(task, names[i], v) == 0)
+            continue;
+        json_decref(v);
+    }
+    return task;
+}
+
 /* Appends the public tasks [start, stop) of split to list. -1 on failure. */
 static int append_tasks(ors_env *env, json_t *list, size_t split, size_t start, size_t stop)
 {
     for (size_t i = start; i < stop; i++)
-        if (json_array_append_new(list, ds_task_public(env->ds, split, i)) != 0)
+        if (json_array_append_new(list, public_task(env, split, i)) != 0)
             return -1;
     return 0;
 }
@@ -519,7 +555,7 @@ void ors_task(ors_env *env, const wire_request *req, wire_reply *out)
         wire_reply_detail(out, 400, "Invalid index");
         return;
     }
-    json_t *task = ds_task_public(env->ds, split, index);
+    json_t *task = public_task(env, split, index);
     reply_or_oom(out, task ? json_pack("{s:o}", "task", task) : NULL);
 }
 
@@ -672,6 +708,12 @@ void ors_create(ors_env *env, const wire_request *req, wire_reply *out)
     json_decref(body);
     if (!ok)
         return;
+    sess *existing = sess_get(env->sessions, sid, now_of(env), NULL);
+    if (existing) {   /* answered before parsing the row; sess_create decides races */
+        sess_release(env->sessions, existing);
+        wire_reply_detail(out, 400, "Session already exists");
+        return;
+    }
     char err[256];
     const ds_task *task = ds_task_acquire(env->ds, split, index, err, sizeof err);
     episode *ep = task ? episode_new(task, err, sizeof err) : NULL;

@@ -61,8 +61,10 @@ bool prompt_row_has_tool(const ds_task *task, const char *name)
     return false;
 }
 
-/* A row tool as a ToolSpec; NULL when it has no name or on allocation failure. */
-static json_t *row_tool_spec(const json_t *tool)
+/* A row tool as a ToolSpec; NULL when it has no name or on allocation
+ * failure. raw is the row's own tool item (before the dataset layer
+ * normalised it): a tool that declares no parameters gets a null schema. */
+static json_t *row_tool_spec(const json_t *tool, const json_t *raw)
 {
     const json_t *fn = tool_function(tool);
     const char *name = json_string_value(json_object_get(fn, "name"));
@@ -70,8 +72,9 @@ static json_t *row_tool_spec(const json_t *tool)
         return NULL;
     const char *desc = json_string_value(json_object_get(fn, "description"));
     json_t *params = json_object_get(fn, "parameters");
-    return tool_spec(name, desc ? desc : "",
-                     params && !json_is_null(params) ? json_incref(params) : NULL);
+    const json_t *declared = raw ? json_object_get(tool_function(raw), "parameters") : params;
+    bool none = !params || json_is_null(params) || !declared || json_is_null(declared);
+    return tool_spec(name, desc ? desc : "", none ? NULL : json_incref(params));
 }
 
 json_t *prompt_task_tools(const ds_task *task)
@@ -82,12 +85,16 @@ json_t *prompt_task_tools(const ds_task *task)
     if (!prompt_row_has_tool(task, PROMPT_SUBMIT_TOOL) &&
         json_array_append_new(list, submit_tool_spec()) != 0)
         goto fail;
+    const json_t *raw = json_object_get(json_object_get(task->row, "responses_create_params"),
+                                        "tools");
+    bool aligned = json_array_size(raw) == json_array_size(task->tools);
     size_t i;
     json_t *tool;
     json_array_foreach(task->tools, i, tool) {
         if (!prompt_tool_name(tool))
             continue;   /* validation rejects these; never serve a nameless tool */
-        if (json_array_append_new(list, row_tool_spec(tool)) != 0)
+        json_t *spec = row_tool_spec(tool, aligned ? json_array_get(raw, i) : NULL);
+        if (json_array_append_new(list, spec) != 0)
             goto fail;
     }
     return list;
