@@ -20,11 +20,13 @@
  * Invalid lines become {"line": N, "error": "..."} plus a stderr message.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli.h"
 #include "cli_common.h"
 #include "grade.h"
@@ -366,16 +368,20 @@ typedef struct batch {
 enum { FREE, READY, DONE };
 
 typedef struct reader {
-    FILE *f;
+    int fd;
     char *buf;
     size_t start, end, cap;
     size_t lineno;
     bool eof, failed;
 } reader;
 
+enum { LINE_OK, LINE_EOF, LINE_WOULD_READ };
+
 /* The next line (without its newline) in *line and *len, valid until the next
- * call; false at end of input. */
-static bool read_line(reader *r, const char **line, size_t *len)
+ * call. LINE_EOF at the end of input; LINE_WOULD_READ when no complete line
+ * is buffered and block is false (so a slow producer's lines are graded as
+ * they come instead of waiting for a full batch). */
+static int read_line(reader *r, const char **line, size_t *len, bool block)
 {
     size_t scan = r->start;
     for (;;) {
@@ -385,17 +391,19 @@ static bool read_line(reader *r, const char **line, size_t *len)
             *len = (size_t)(nl - (r->buf + r->start));
             r->start = (size_t)(nl - r->buf) + 1;
             r->lineno++;
-            return true;
+            return LINE_OK;
         }
         if (r->eof) {
             if (r->start == r->end)
-                return false;
+                return LINE_EOF;
             *line = r->buf + r->start;
             *len = r->end - r->start;
             r->start = r->end;
             r->lineno++;
-            return true;
+            return LINE_OK;
         }
+        if (!block)
+            return LINE_WOULD_READ;
         /* Compact, grow if needed, read more. */
         scan = r->end;
         if (r->start > 0) {
@@ -414,10 +422,13 @@ static bool read_line(reader *r, const char **line, size_t *len)
             r->buf = nb;
             r->cap = cap;
         }
-        size_t got = fread(r->buf + r->end, 1, r->cap - r->end, r->f);
-        r->end += got;
-        if (got == 0) {
-            if (ferror(r->f))
+        ssize_t got = read(r->fd, r->buf + r->end, r->cap - r->end);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got > 0) {
+            r->end += (size_t)got;
+        } else {
+            if (got < 0)
                 r->failed = true;
             r->eof = true;
         }
@@ -455,7 +466,8 @@ static bool batch_fill(batch *b, reader *r)
     b->in.len = 0;
     const char *line;
     size_t len;
-    while (b->n < BATCH_LINES && b->in.len < BATCH_BYTES && read_line(r, &line, &len)) {
+    while (b->n < BATCH_LINES && b->in.len < BATCH_BYTES &&
+           read_line(r, &line, &len, b->n == 0) == LINE_OK) {
         if (is_blank(line, len))
             continue;
         if (!batch_push(b, line, len, r->lineno)) {
@@ -479,7 +491,9 @@ static bool batch_write(batch *b, stats *total)
 {
     if (b->err.len)
         fwrite(b->err.data, 1, b->err.len, stderr);
-    if (b->out.len && fwrite(b->out.data, 1, b->out.len, stdout) != b->out.len)
+    /* Flushed per batch: a streaming consumer sees verdicts as they come. */
+    if ((b->out.len && fwrite(b->out.data, 1, b->out.len, stdout) != b->out.len) ||
+        fflush(stdout) != 0)
         return false;
     total->rows += b->st.rows;
     total->invalid += b->st.invalid;
@@ -656,10 +670,10 @@ int cli_grade(int argc, char **argv)
         return rc;
     reader r;
     memset(&r, 0, sizeof r);
-    r.f = stdin;
+    r.fd = 0;
     if (o.path && strcmp(o.path, "-")) {
-        r.f = fopen(o.path, "rb");
-        if (!r.f) {
+        r.fd = open(o.path, O_RDONLY);
+        if (r.fd < 0) {
             fprintf(stderr, "fcpivot grade: cannot open '%s': %s\n", o.path, strerror(errno));
             return 2;
         }
@@ -669,8 +683,8 @@ int cli_grade(int argc, char **argv)
     bool ok = o.jobs > 1 ? run_parallel(&o, &r, &total) : run_sequential(&o, &r, &total);
     if (fflush(stdout) != 0)
         ok = false;
-    if (r.f != stdin)
-        fclose(r.f);
+    if (r.fd != 0)
+        close(r.fd);
     free(r.buf);
     if (!ok)
         fprintf(stderr, "fcpivot grade: %s\n", r.failed ? "read error" : "write error");

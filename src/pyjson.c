@@ -1,9 +1,10 @@
 /* pyjson — a strict recursive-descent parser reproducing CPython 3.11's
  * json.loads (see pyjson.h for the dialect).
  *
- * How it works: one pass over the text. Container members are collected on
- * two scratch stacks (values for arrays, members for objects; small inline
- * arrays first, malloc'd when they grow) and copied into the arena when the
+ * How it works: one pass over the text. Container members are parsed in
+ * place into two scratch stacks (values for arrays, members for objects;
+ * small inline arrays first, malloc'd when they grow; slots are named by
+ * index because the stacks may move) and copied into the arena when the
  * container closes, so each value is allocated exactly once. Recursion depth
  * is bounded by PJ_MAX_DEPTH. Strings without escapes are not copied.
  * Floats with at most 19 significant digits and a small decimal exponent are
@@ -361,9 +362,26 @@ static bool take_literal(parser *ps, const char *lit, size_t n)
     return true;
 }
 
-static int parse_value(parser *ps, pj_value *out);
+/* Where a value is written: the caller's root, or a slot of one of the
+ * scratch stacks named by index (the stacks may move while nested
+ * containers are parsed, so a pointer is re-derived at each write). */
+typedef struct slot {
+    pj_value *root;   /* non-NULL: the root value */
+    bool member;      /* else: mems[idx].value, or vals[idx] */
+    size_t idx;
+} slot;
 
-static int push_value(parser *ps, const pj_value *v)
+static pj_value *slot_ptr(parser *ps, slot s)
+{
+    if (s.root)
+        return s.root;
+    return s.member ? &ps->mems[s.idx].value : &ps->vals[s.idx];
+}
+
+static int parse_value(parser *ps, slot out);
+
+/* Index of a new slot on the value stack. */
+static int reserve_value(parser *ps, size_t *idx)
 {
     if (ps->nvals == ps->capvals) {
         size_t cap = ps->capvals * 2;
@@ -376,11 +394,12 @@ static int push_value(parser *ps, const pj_value *v)
         ps->vals = n;
         ps->capvals = cap;
     }
-    ps->vals[ps->nvals++] = *v;
+    *idx = ps->nvals++;
     return 0;
 }
 
-static int push_member(parser *ps, const pj_member *m)
+/* Index of a new slot on the member stack. */
+static int reserve_member(parser *ps, size_t *idx)
 {
     if (ps->nmems == ps->capmems) {
         size_t cap = ps->capmems * 2;
@@ -393,7 +412,7 @@ static int push_member(parser *ps, const pj_member *m)
         ps->mems = n;
         ps->capmems = cap;
     }
-    ps->mems[ps->nmems++] = *m;
+    *idx = ps->nmems++;
     return 0;
 }
 
@@ -404,7 +423,7 @@ static int enter(parser *ps)
     return 0;
 }
 
-static int parse_array(parser *ps, pj_value *out)
+static int parse_array(parser *ps, slot out)
 {
     if (enter(ps))
         return -1;
@@ -415,8 +434,8 @@ static int parse_array(parser *ps, pj_value *out)
         ps->p++;
     } else {
         for (;;) {
-            pj_value v;
-            if (parse_value(ps, &v) || push_value(ps, &v))
+            size_t idx = 0;
+            if (reserve_value(ps, &idx) || parse_value(ps, (slot){NULL, false, idx}))
                 return -1;
             skip_ws(ps);
             if (ps->p < ps->end && *ps->p == ',') {
@@ -431,17 +450,19 @@ static int parse_array(parser *ps, pj_value *out)
         }
     }
     size_t n = ps->nvals - base;
-    out->type = PJ_ARRAY;
-    out->u.arr.n = n;
-    out->u.arr.items = NULL;
+    pj_value *items = NULL;
     if (n) {
-        out->u.arr.items = util_arena_alloc(ps->a, n * sizeof(pj_value));
-        if (!out->u.arr.items)
+        items = util_arena_alloc(ps->a, n * sizeof(pj_value));
+        if (!items)
             return fail_oom(ps);
-        memcpy(out->u.arr.items, ps->vals + base, n * sizeof(pj_value));
+        memcpy(items, ps->vals + base, n * sizeof(pj_value));
     }
     ps->nvals = base;
     ps->depth--;
+    pj_value *v = slot_ptr(ps, out);
+    v->type = PJ_ARRAY;
+    v->u.arr.items = items;
+    v->u.arr.n = n;
     return 0;
 }
 
@@ -524,7 +545,7 @@ static long dedupe_sorted(pj_member *m, size_t n)
     return (long)w;
 }
 
-static int parse_object(parser *ps, pj_value *out)
+static int parse_object(parser *ps, slot out)
 {
     if (enter(ps))
         return -1;
@@ -535,17 +556,20 @@ static int parse_object(parser *ps, pj_value *out)
         ps->p++;
     } else {
         for (;;) {
-            pj_member m;
             if (ps->p >= ps->end || *ps->p != '"')
                 return fail_at(ps, "Expecting property name enclosed in double quotes", ps->p);
-            if (parse_string(ps, &m.key, &m.klen))
+            size_t idx = 0;
+            if (reserve_member(ps, &idx))
                 return -1;
-            m.khash = pj_key_hash(m.key, m.klen);
+            pj_member *m = &ps->mems[idx];
+            if (parse_string(ps, &m->key, &m->klen))
+                return -1;
+            m->khash = pj_key_hash(m->key, m->klen);
             skip_ws(ps);
             if (ps->p >= ps->end || *ps->p != ':')
                 return fail_at(ps, "Expecting ':' delimiter", ps->p);
             ps->p++;
-            if (parse_value(ps, &m.value) || push_member(ps, &m))
+            if (parse_value(ps, (slot){NULL, true, idx}))
                 return -1;
             skip_ws(ps);
             if (ps->p < ps->end && *ps->p == ',') {
@@ -570,33 +594,38 @@ static int parse_object(parser *ps, pj_value *out)
     } else if (n > 1) {
         n = dedupe_linear(m, n);
     }
-    out->type = PJ_OBJECT;
-    out->u.obj.n = n;
-    out->u.obj.items = NULL;
+    pj_member *items = NULL;
     if (n) {
-        out->u.obj.items = util_arena_alloc(ps->a, n * sizeof(pj_member));
-        if (!out->u.obj.items)
+        items = util_arena_alloc(ps->a, n * sizeof(pj_member));
+        if (!items)
             return fail_oom(ps);
-        memcpy(out->u.obj.items, m, n * sizeof(pj_member));
+        memcpy(items, m, n * sizeof(pj_member));
     }
     ps->nmems = base;
     ps->depth--;
+    pj_value *v = slot_ptr(ps, out);
+    v->type = PJ_OBJECT;
+    v->u.obj.items = items;
+    v->u.obj.n = n;
     return 0;
 }
 
-static int parse_value(parser *ps, pj_value *out)
+static int parse_value(parser *ps, slot at)
 {
     skip_ws(ps);
     if (ps->p >= ps->end)
         return fail_at(ps, "Expecting value", ps->p);
-    switch (*ps->p) {
+    char c = *ps->p;
+    if (c == '{')
+        return parse_object(ps, at);
+    if (c == '[')
+        return parse_array(ps, at);
+    /* Scalars never touch the scratch stacks: write in place. */
+    pj_value *out = slot_ptr(ps, at);
+    switch (c) {
     case '"':
         out->type = PJ_STRING;
         return parse_string(ps, &out->u.str.s, &out->u.str.len);
-    case '{':
-        return parse_object(ps, out);
-    case '[':
-        return parse_array(ps, out);
     case 'n':
         if (!take_literal(ps, "null", 4))
             break;
@@ -634,7 +663,7 @@ static int parse_value(parser *ps, pj_value *out)
         }
         return parse_number(ps, out);
     default:
-        if (is_digit(*ps->p))
+        if (is_digit(c))
             return parse_number(ps, out);
         break;
     }
@@ -661,7 +690,7 @@ int pj_parse(util_arena *a, const char *text, size_t len, pj_value *out,
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
         rc = fail_at(&ps, "Unexpected UTF-8 BOM (decode using utf-8-sig)", text);
     } else {
-        rc = parse_value(&ps, out);
+        rc = parse_value(&ps, (slot){out, false, 0});
         if (rc == 0) {
             skip_ws(&ps);
             if (ps.p != ps.end)

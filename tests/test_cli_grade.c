@@ -1,9 +1,13 @@
 /* Tests of `fcpivot grade`: reproduction of NeMo Gym's recorded verdicts,
  * output shapes, per-line errors, exit codes, options, ordering with --jobs. */
 #include <jansson.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "testutil.h"
 
 typedef struct run {
@@ -393,4 +397,59 @@ Test(cli_grade, help_and_usage_errors)
         cr_assert(strstr(r.err, "fcpivot grade:"), "case %zu: %s", i, r.err);
         run_free(&r);
     }
+}
+
+/* Reads from fd until a newline arrives or timeout_ms passes; returns the
+ * number of bytes read into buf (NUL-terminated). */
+static size_t read_until_newline(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    size_t n = 0;
+    while (n + 1 < cap && !memchr(buf, '\n', n)) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, timeout_ms) <= 0)
+            break;
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        buf[n] = '\0';
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+Test(cli_grade, streams_verdicts_before_input_ends)
+{
+    int in[2], out[2];
+    cr_assert_eq(pipe(in), 0);
+    cr_assert_eq(pipe(out), 0);
+    signal(SIGPIPE, SIG_IGN);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[1]);
+        close(out[0]);
+        execl(tu_bin(), tu_bin(), "grade", "--verdict-only", "--jobs", "2", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    char *req = request("f", "{}", "f", "{}");
+    cr_assert(write(in[1], req, strlen(req)) > 0 && write(in[1], "\n", 1) == 1);
+    /* The first verdict arrives while stdin is still open. */
+    char buf[512] = "";
+    read_until_newline(out[0], buf, sizeof buf, 20000);
+    cr_assert(strstr(buf, "\"reward\": 1.0"), "no verdict before end of input: '%s'", buf);
+    cr_assert(write(in[1], req, strlen(req)) > 0);   /* last line without newline */
+    close(in[1]);
+    buf[0] = '\0';
+    read_until_newline(out[0], buf, sizeof buf, 20000);
+    cr_assert(strstr(buf, "\"reward\": 1.0"), "'%s'", buf);
+    close(out[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    free(req);
 }
