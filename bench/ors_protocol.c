@@ -115,9 +115,9 @@ static void idle_sessions(bench *b, int count)
     }
     double dt = now() - t0;
     long after = rss_kib();
-    printf("%d idle sessions: +%.1f MiB resident (%.0f bytes/session incl. %zu parsed rows), "
-           "created at %.0f/s\n", count, (double)(after - before) / 1024,
-           (double)(after - before) * 1024 / count, b->nrows, count / dt);
+    printf("%d idle sessions over %zu rows: +%.1f MiB resident (%.0f bytes/session, render "
+           "cache and pinned rows included), created at %.0f/s\n", count, b->nrows,
+           (double)(after - before) / 1024, (double)(after - before) * 1024 / count, count / dt);
     for (int i = 0; i < count; i++) {
         snprintf(sid, sizeof sid, "idle-%d", i);
         handle(ors_delete, b->env, sid, "");
