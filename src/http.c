@@ -265,6 +265,7 @@ typedef struct req_state {
     bool queued;
     char *body;
     size_t body_len, body_cap;
+    size_t received;                /* body bytes received, kept or not */
     int status;
     size_t reply_len;
     const char *label;
@@ -431,6 +432,7 @@ static void reply_too_large(http_server *srv, wire_reply *reply)
 /* Appends a piece of body, or notes that the limit is exceeded. */
 static void take_body(req_state *rs, const char *data, size_t len)
 {
+    rs->received += len;
     if (rs->too_large)
         return;
     if (len > rs->srv->opts.max_body - rs->body_len) {
@@ -544,6 +546,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size > 0) {
         take_body(rs, upload_data, *upload_data_size);
         *upload_data_size = 0;
+        /* Without Content-Length the excess is read and dropped so that the
+         * client gets its 413 (libmicrohttpd cannot answer mid-upload); past
+         * twice the limit the connection is closed instead. */
+        if (rs->too_large && rs->received / 2 > rs->srv->opts.max_body) {
+            rs->status = 413;                /* for the log: 413, aborted */
+            return MHD_NO;
+        }
         return MHD_YES;
     }
     return dispatch(c, rs);

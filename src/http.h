@@ -6,7 +6,9 @@
  * transport-neutral wire_requests with wire_replies. An http_server runs
  * libmicrohttpd in epoll mode with a pool of threads, keeps connections
  * alive, accumulates request bodies up to a limit (refusing larger ones with
- * 413 from Content-Length before reading them), sends text/event-stream
+ * 413 from Content-Length before reading them; a chunked body over the limit
+ * is read and dropped for its 413, or the connection closed once past twice
+ * the limit), sends text/event-stream
  * replies chunked, and answers what it produces itself (404, 405, 413, 500)
  * with JSON {"detail": ...} bodies. The layer above (server) adds a filter
  * run before routing and an observer run after each request.

@@ -299,7 +299,7 @@ Test(http_server, body_limit_without_content_length)
     start(&f, 1000, 0);
     unsigned port = http_server_port(f.srv);
     /* Chunked bodies have no Content-Length: counted as they arrive. */
-    char req[4096];
+    char req[8192];
     int n = snprintf(req, sizeof req,
                      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                      "Connection: close\r\n\r\n");
@@ -312,6 +312,21 @@ Test(http_server, body_limit_without_content_length)
     n += snprintf(req + n, sizeof req - (size_t)n, "0\r\n\r\n");
     char *raw = su_raw(port, req, (size_t)n, 10.0, NULL);
     cr_assert(strstr(raw, "HTTP/1.1 413") == raw, "got: %s", raw);
+    free(raw);
+    /* Far over the limit (more than twice it), the connection is dropped
+     * rather than read to the end; the server carries on. */
+    n = snprintf(req, sizeof req,
+                 "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 8; i++) {
+        n += snprintf(req + n, sizeof req - (size_t)n, "190\r\n");
+        memset(req + n, 'y', 400);
+        n += 400;
+        n += snprintf(req + n, sizeof req - (size_t)n, "\r\n");
+    }
+    n += snprintf(req + n, sizeof req - (size_t)n, "0\r\n\r\n");
+    raw = su_raw(port, req, (size_t)n, 10.0, NULL);
+    cr_assert_not_null(raw);
+    cr_assert_null(strstr(raw, "HTTP/1.1"), "got a reply: %s", raw);
     free(raw);
     /* Under the limit, chunked works. */
     n = snprintf(req, sizeof req,

@@ -495,3 +495,78 @@ Test(serve_errors, metrics_and_json_access_log)
     free(err);
     stop(&s);
 }
+
+/* The value of the sample `name{labels}` in a Prometheus text, or -1. */
+static double metric(const char *text, const char *name_and_labels)
+{
+    const char *p = text;
+    size_t n = strlen(name_and_labels);
+    while ((p = strstr(p, name_and_labels))) {
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+        p += n;
+    }
+    return -1;
+}
+
+Test(serve_errors, metrics_count_requests_by_route_and_status)
+{
+    su_server s;
+    unsigned port = start_sample(&s, NULL);
+    su_client_reset();                 /* one connection: completions are in order */
+    for (int i = 0; i < 3; i++) {
+        json_t *j = su_json(port, "GET", "/health", NULL, NULL, NULL);
+        json_decref(j);
+    }
+    json_t *j = su_json(port, "GET", "/" ENV "/nope", NULL, NULL, NULL);
+    json_decref(j);
+    j = su_json(port, "POST", "/ping", NULL, NULL, NULL);                /* 400 */
+    json_decref(j);
+    j = su_json(port, "GET", "/elsewhere", NULL, NULL, NULL);            /* 308 */
+    json_decref(j);
+    su_resp r;
+    su_request(port, "GET", "/metrics", NULL, NULL, 0, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(metric(r.body, "fcpivot_http_requests_total{route=\"/health\",status=\"200\"}"), 3,
+                 "%s", r.body);
+    cr_assert_eq(metric(r.body, "fcpivot_http_requests_total{route=\"/ping\",status=\"400\"}"), 1);
+    cr_assert_eq(metric(r.body, "fcpivot_http_requests_total{route=\"(none)\",status=\"404\"}"), 1);
+    cr_assert_eq(metric(r.body, "fcpivot_http_requests_total{route=\"(redirect)\",status=\"308\"}"), 1);
+    su_resp_free(&r);
+    stop(&s);
+}
+
+Test(serve_errors, text_access_log_and_quiet)
+{
+    su_server s;
+    const char *args[] = {NULL};
+    cr_assert_eq(su_start(&s, args), 0);     /* default: text log */
+    json_t *j = su_json(s.port, "GET", "/" ENV "/splits?x=1", "sid-7", NULL, NULL);
+    json_decref(j);
+    double deadline = su_now() + 20;
+    char *err = NULL;
+    for (;;) {
+        free(err);
+        err = su_stderr(&s);
+        if (strstr(err, "/splits") || su_now() > deadline)
+            break;
+        usleep(20 * 1000);
+    }
+    cr_assert(strstr(err, " GET /" ENV "/splits 200 "), "%s", err);
+    cr_assert(strstr(err, "route=/{env}/splits"), "%s", err);
+    cr_assert(strstr(err, "sid=sid-7"), "%s", err);
+    free(err);
+    su_client_reset();
+    cr_assert_eq(su_stop(&s), 0);
+    const char *quiet[] = {"--quiet", NULL};
+    cr_assert_eq(su_start(&s, quiet), 0);
+    for (int i = 0; i < 5; i++) {
+        j = su_json(s.port, "GET", "/health", NULL, NULL, NULL);
+        json_decref(j);
+    }
+    su_client_reset();
+    err = su_stderr(&s);
+    cr_assert_str_eq(err, "", "--quiet still logged: %s", err);
+    free(err);
+    cr_assert_eq(su_stop(&s), 0);
+}
