@@ -15,18 +15,15 @@
  * 3. SIGTERM to run-local stops HAProxy and every replica; it exits 0.
  *
  * Skips visibly when haproxy is not installed. */
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -436,17 +433,6 @@ static bool haproxy_installed(void)
     return false;
 }
 
-static unsigned free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    getsockname(fd, (struct sockaddr *)&a, &al);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* Reads run-local's stdout up to "ready", recording replicas and the front end. */
 static void read_banner(deployment *d)
 {
@@ -466,6 +452,8 @@ static void read_banner(deployment *d)
     for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         unsigned idx, port;
         int pid;
+        if (sscanf(line, "front-end http://127.0.0.1:%u", &port) == 1)
+            d->front = port;
         if (sscanf(line, "replica %u pid %d http://127.0.0.1:%u", &idx, &pid, &port) == 3 &&
             idx >= 1 && idx <= NREPLICAS) {
             d->replica_pid[idx - 1] = pid;
@@ -474,15 +462,14 @@ static void read_banner(deployment *d)
         }
     }
     cr_assert_eq(d->nreplicas, NREPLICAS, "%s", buf);
+    cr_assert(d->front > 0, "no front-end line: %s", buf);
 }
 
 static void start_deployment(deployment *d, const char *data_path)
 {
     memset(d, 0, sizeof *d);
-    d->front = free_port();
-    char script[4096], port[16];
+    char script[4096];
     snprintf(script, sizeof script, "%s/deploy/run-local", tu_root());
-    snprintf(port, sizeof port, "%u", d->front);
     int p[2];
     cr_assert_eq(pipe(p), 0);
     d->pid = fork();
@@ -494,7 +481,7 @@ static void start_deployment(deployment *d, const char *data_path)
         int devnull = open("/dev/null", O_WRONLY);
         if (!getenv("FCPIVOT_TEST_VERBOSE"))
             dup2(devnull, 2);
-        execl(script, script, "3", "--port", port, "--bin", tu_bin(), "--check-inter", "250",
+        execl(script, script, "3", "--port", "0", "--bin", tu_bin(), "--check-inter", "250",
               "--", "--data", data_path, "--threads", "2", (char *)NULL);
         _exit(127);
     }
