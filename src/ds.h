@@ -3,8 +3,12 @@
  *
  * A dataset is one or more named splits, each one file (.jsonl, .jsonl.gz,
  * .jsonl.zst). Plain files are mmap'ed and indexed by line offsets; compressed
- * ones are decompressed once into memory. Rows are parsed on demand. Task ids
- * are "<split>-<index>" and stable for a given file.
+ * ones are decompressed once into memory (gzip/zstd are recognised by their
+ * magic bytes). A UTF-8 BOM at the start is skipped, blank lines are not rows
+ * but count as lines, "\r\n" endings and a missing final newline are fine.
+ * Validation (dsval, dataset.md rules) runs at open on several threads;
+ * rows are parsed on demand. Task ids are "<split>-<index>" (index among the
+ * served rows) and stable for a given file.
  *
  * No network, no HTTP. A ds_dataset is immutable after ds_open and safe to
  * share between threads; ds_task_acquire/release are thread-safe.
@@ -33,9 +37,35 @@ typedef struct ds_issue {
     size_t line;            /* 1-based line number in the file */
     ds_severity severity;
     const char *message;    /* human reason */
+    const char *kind;       /* the rule, for counting: "json", "row",
+                               "responses_create_params", "input", "tools",
+                               "expected_action", "memory" (errors) or
+                               "unlisted_tool" (warnings) */
 } ds_issue;
 
 typedef void (*ds_issue_fn)(const ds_issue *issue, void *ctx);
+/* Progress of validation: bytes of all splits done so far out of total. */
+typedef void (*ds_progress_fn)(size_t done, size_t total, void *ctx);
+
+/* One row as validation saw it (ds_open_options.on_row). */
+typedef struct ds_row_info {
+    size_t split;            /* split number */
+    size_t row;              /* 0-based among the file's non-blank lines */
+    size_t line;             /* 1-based line number */
+    unsigned worker;         /* the validating thread: 0 <= worker < threads used */
+    bool valid, warning;
+    grade_action_kind kind;  /* expected action kind (NONE when invalid) */
+    const grade_action *expected; /* NULL when invalid; valid during the call only */
+    unsigned n_input, n_tools;
+    unsigned n_user, n_words;     /* only with measure: user messages, words of
+                                     all message texts in input */
+} ds_row_info;
+/* Called concurrently from the validation threads, once per non-blank row,
+ * not in line order: keep per-worker state. */
+typedef void (*ds_row_fn)(const ds_row_info *row, void *ctx);
+
+/* Threads used for a given ds_open_options.threads (0 = cores; at most 64). */
+unsigned ds_thread_count(unsigned requested);
 
 typedef struct ds_open_options {
     bool validate;          /* validate every row at open */
@@ -43,6 +73,9 @@ typedef struct ds_open_options {
     unsigned threads;       /* validation threads; 0 = number of cores */
     ds_issue_fn on_issue;   /* optional: called for each error/warning, in line order */
     void *ctx;
+    ds_progress_fn on_progress; /* optional: called (with ctx) between validation batches */
+    ds_row_fn on_row;       /* optional, with validate: called (with ctx) for every row */
+    bool measure;           /* with on_row: also count turns and words (slower) */
 } ds_open_options;
 
 /* Opens every split. Returns 0 and *out (caller frees with ds_close), or -1
@@ -60,6 +93,39 @@ long ds_split_find(const ds_dataset *ds, const char *name);
 /* Counts from validation at open (0 when not validated). */
 size_t ds_skipped_rows(const ds_dataset *ds);
 size_t ds_warning_count(const ds_dataset *ds);
+
+/* Rows that failed validation (skipped, or the reason ds_open failed). */
+size_t ds_error_count(const ds_dataset *ds);
+
+/* What ds_open found in one split. */
+typedef struct ds_split_report {
+    const char *name, *path;   /* borrowed from the dataset */
+    bool compressed;           /* gzip or zstd input */
+    size_t bytes;              /* (decompressed) size of the file */
+    size_t lines;              /* lines, blank ones included */
+    size_t rows;               /* non-blank lines */
+    size_t served;             /* rows served (= rows - errors with skip_invalid) */
+    size_t errors, warnings;   /* rows with an error / a warning (when validated) */
+    size_t kinds[4];           /* valid rows by expected action kind (grade_action_kind) */
+} ds_split_report;
+void ds_split_report_get(const ds_dataset *ds, size_t split, ds_split_report *out);
+
+/* Parses "NAME=FILE" (serve's --split) into *out: out->path points into arg
+ * (after the first '='), out->name to a per-thread copy of NAME that the next
+ * call in the same thread overwrites (copy it to keep it). Split names are
+ * non-empty, at most 64 bytes of letters, digits, '_', '.' and '-'.
+ * 0, or -1 with a reason in err. */
+int ds_split_spec_parse(const char *arg, ds_split_spec *out, char *err, size_t errsz);
+/* True when name is a valid split name. */
+bool ds_split_name_valid(const char *name);
+
+/* The raw text of a served row (borrowed, valid until ds_close; not
+ * NUL-terminated), its length and 1-based line number. NULL if out of range. */
+const char *ds_row_text(const ds_dataset *ds, size_t split, size_t index,
+                        size_t *len, size_t *line);
+/* Parses a served row into a new JSON value owned by the caller, uncached and
+ * unchecked beyond JSON syntax. NULL with a reason in err. */
+json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err, size_t errsz);
 
 /* A parsed row. Immutable; shared between holders via acquire/release. */
 typedef struct ds_task {
@@ -84,8 +150,10 @@ const ds_task *ds_task_acquire(ds_dataset *ds, size_t split, size_t index,
 void ds_task_release(ds_dataset *ds, const ds_task *task);
 
 /* The public description of a task: {"id","split","index"} plus the row's
- * trajectory_id and info when present. Never contains the expected action.
- * New reference owned by the caller; NULL on failure. */
+ * trajectory_id and info when present (non-null). Never contains the expected
+ * action. Cheap: only those members are built, the row is not parsed. New
+ * reference owned by the caller; NULL when index is out of range or the row is
+ * not a JSON object. */
 json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index);
 
 /* Resolves a task id to split and index: 0 on success, -1 if unknown. */

@@ -1,0 +1,1000 @@
+/* ds — pivot datasets: open, index, validate and read rows as tasks.
+ *
+ * How it works:
+ * - Loading: a plain file is mmap'ed read-only; a gzip or zstd file (detected
+ *   by its magic bytes, whatever its name) is decompressed once into memory.
+ *   One memchr pass builds the row index: for every non-blank line its byte
+ *   offset, length (without "\r\n") and 1-based line number, 16 bytes a row.
+ *   A UTF-8 BOM at the start is skipped; blank lines are not rows but still
+ *   count as lines. Nothing else is kept per row, so memory is the file (mapped
+ *   pages) plus the index.
+ * - Validation (optional, at open): rows go in batches of up to 64 MiB; each
+ *   batch is cut into one byte-balanced part per thread and checked by dsval
+ *   (no JSON tree is built). Findings are buffered per part and reported in
+ *   line order once the batch is done, so reports are ordered and memory is
+ *   bounded. With skip_invalid the invalid rows are then dropped from the
+ *   index, so served indices are contiguous over the valid rows.
+ * - Tasks: a row is parsed (dsval_build, into jansson values) only when a
+ *   task is acquired. Parsed
+ *   tasks live in a per-split slot table with a reference count under one
+ *   mutex: holders of the same row share one ds_task, freed by the last
+ *   release. Parsing happens outside the lock; if two threads race on the same
+ *   row the loser frees its copy.
+ */
+#include "ds.h"
+#include "dsval.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#define BATCH_BYTES ((size_t)64 << 20)
+#define BATCH_ROWS  ((size_t)1 << 18)
+#define MAX_THREADS 64
+
+typedef struct ds_row {
+    size_t off;
+    uint32_t len;
+    uint32_t line;
+} ds_row;
+
+typedef struct task_entry {
+    ds_task task;            /* first: a const ds_task * is a task_entry * */
+    unsigned refs;
+} task_entry;
+
+typedef struct sfile {
+    char *name, *path;
+    const char *data;        /* file contents */
+    size_t size;
+    bool mapped, compressed;
+    ds_row *rows;
+    size_t nrows;            /* served rows */
+    size_t lines, total_rows, errors, warnings;
+    size_t kinds[4];
+    task_entry **slots;      /* per served row, allocated on first acquire */
+} sfile;
+
+struct ds_dataset {
+    sfile *splits;
+    size_t nsplits;
+    pthread_mutex_t mu;      /* guards every split's slots and refcounts */
+};
+
+static void set_err(char *err, size_t errsz, const char *fmt, ...)
+{
+    if (!err || !errsz)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsz, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- reading files ------------------------------------------------------ */
+
+typedef struct growbuf {
+    char *p;
+    size_t len, cap;
+} growbuf;
+
+static bool grow(growbuf *b, size_t need)
+{
+    if (b->len + need <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : (size_t)1 << 20;
+    while (cap < b->len + need)
+        cap *= 2;
+    char *np = realloc(b->p, cap);
+    if (!np)
+        return false;
+    b->p = np;
+    b->cap = cap;
+    return true;
+}
+
+/* gzip data in[0..n) (one or more members; anything after a member that is
+ * not another member is ignored, as gzread does) appended to b. */
+static int gunzip_mem(const unsigned char *in, size_t n, const char *path, growbuf *b,
+                      char *err, size_t errsz)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 15 + 16) != Z_OK) {
+        set_err(err, errsz, "%s: cannot start gzip decoder", path);
+        return -1;
+    }
+    size_t pos = 0;
+    int zr = Z_OK;
+    for (;;) {
+        if (!grow(b, (size_t)1 << 20)) {
+            zr = Z_MEM_ERROR;
+            break;
+        }
+        size_t in_chunk = n - pos > (1u << 30) ? (1u << 30) : n - pos;
+        size_t out_room = b->cap - b->len > (1u << 30) ? (1u << 30) : b->cap - b->len;
+        z.next_in = (unsigned char *)in + pos;
+        z.avail_in = (uInt)in_chunk;
+        z.next_out = (unsigned char *)b->p + b->len;
+        z.avail_out = (uInt)out_room;
+        zr = inflate(&z, Z_NO_FLUSH);
+        pos += in_chunk - z.avail_in;
+        b->len += out_room - z.avail_out;
+        if (zr == Z_STREAM_END) {
+            if (n - pos < 2 || in[pos] != 0x1f || in[pos + 1] != 0x8b)
+                break;                 /* no further member */
+            inflateReset(&z);
+            continue;
+        }
+        if (zr != Z_OK && zr != Z_BUF_ERROR)
+            break;                     /* corrupt data or out of memory */
+        if (pos == n && z.avail_out != 0)
+            break;                     /* input used up mid-stream: truncated */
+    }
+    inflateEnd(&z);
+    if (zr == Z_STREAM_END)
+        return 0;
+    set_err(err, errsz, "%s: %s gzip data", path, zr == Z_MEM_ERROR ? "out of memory decompressing"
+            : zr == Z_OK || zr == Z_BUF_ERROR ? "truncated" : "corrupt");
+    return -1;
+}
+
+/* zstd data in[0..n) (one or more frames) appended to b. */
+static int unzstd_mem(const unsigned char *in, size_t n, const char *path, growbuf *b,
+                      char *err, size_t errsz)
+{
+    ZSTD_DStream *z = ZSTD_createDStream();
+    if (!z) {
+        set_err(err, errsz, "%s: out of memory", path);
+        return -1;
+    }
+    ZSTD_initDStream(z);
+    ZSTD_inBuffer ib = {in, n, 0};
+    size_t last = 1;
+    int rc = 0;
+    for (;;) {
+        if (!grow(b, ZSTD_DStreamOutSize())) {
+            set_err(err, errsz, "%s: out of memory decompressing", path);
+            rc = -1;
+            break;
+        }
+        ZSTD_outBuffer ob = {b->p + b->len, b->cap - b->len, 0};
+        last = ZSTD_decompressStream(z, &ob, &ib);
+        if (ZSTD_isError(last)) {
+            set_err(err, errsz, "%s: corrupt zstd data (%s)", path, ZSTD_getErrorName(last));
+            rc = -1;
+            break;
+        }
+        b->len += ob.pos;
+        if (ib.pos == ib.size && ob.pos < ob.size)
+            break;                     /* input used up and output flushed */
+    }
+    if (rc == 0 && last != 0) {
+        set_err(err, errsz, "%s: truncated zstd data", path);
+        rc = -1;
+    }
+    ZSTD_freeDStream(z);
+    return rc;
+}
+
+static int read_all(int fd, const char *path, growbuf *b, char *err, size_t errsz)
+{
+    for (;;) {
+        if (!grow(b, (size_t)1 << 20)) {
+            set_err(err, errsz, "%s: out of memory", path);
+            return -1;
+        }
+        ssize_t got = read(fd, b->p + b->len, b->cap - b->len);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            set_err(err, errsz, "%s: read error: %s", path, strerror(errno));
+            return -1;
+        }
+        if (got == 0)
+            return 0;
+        b->len += (size_t)got;
+    }
+}
+
+static bool is_gzip(const unsigned char *p, size_t n)
+{
+    return n >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
+
+static bool is_zstd(const unsigned char *p, size_t n)
+{
+    return n >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd;
+}
+
+/* The file's bytes: mapped (regular files) or read into memory (pipes). */
+static int raw_contents(int fd, const struct stat *st, sfile *sp, char *err, size_t errsz)
+{
+    if (!S_ISREG(st->st_mode)) {
+        growbuf b = {0};
+        if (read_all(fd, sp->path, &b, err, errsz)) {
+            free(b.p);
+            return -1;
+        }
+        sp->data = b.p;
+        sp->size = b.len;
+        return 0;
+    }
+    sp->size = (size_t)st->st_size;
+    if (sp->size == 0)
+        return 0;
+    void *m = mmap(NULL, sp->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (m == MAP_FAILED) {
+        set_err(err, errsz, "%s: mmap: %s", sp->path, strerror(errno));
+        return -1;
+    }
+    madvise(m, sp->size, MADV_SEQUENTIAL);
+    sp->data = m;
+    sp->mapped = true;
+    return 0;
+}
+
+static void release_contents(sfile *sp)
+{
+    if (sp->mapped && sp->data)
+        munmap((void *)sp->data, sp->size);
+    else
+        free((void *)sp->data);
+    sp->data = NULL;
+    sp->size = 0;
+    sp->mapped = false;
+}
+
+/* Loads sp->path into sp->data/size: a plain regular file stays mapped; gzip
+ * or zstd data (recognised by magic bytes) is decompressed into memory, as is
+ * anything read from a pipe. */
+static int load_file(sfile *sp, char *err, size_t errsz)
+{
+    int fd = open(sp->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        set_err(err, errsz, "%s: %s", sp->path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        set_err(err, errsz, "%s: %s", sp->path, S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+        close(fd);
+        return -1;
+    }
+    int rc = raw_contents(fd, &st, sp, err, errsz);
+    close(fd);
+    const unsigned char *raw = (const unsigned char *)sp->data;
+    if (rc || !(is_gzip(raw, sp->size) || is_zstd(raw, sp->size)))
+        return rc;
+    growbuf b = {0};
+    rc = is_gzip(raw, sp->size) ? gunzip_mem(raw, sp->size, sp->path, &b, err, errsz)
+                                : unzstd_mem(raw, sp->size, sp->path, &b, err, errsz);
+    release_contents(sp);
+    sp->compressed = true;
+    if (rc || !b.len) {
+        free(b.p);
+        return rc;
+    }
+    char *shrunk = realloc(b.p, b.len);
+    sp->data = shrunk ? shrunk : b.p;
+    sp->size = b.len;
+    return 0;
+}
+
+/* ---- indexing ----------------------------------------------------------- */
+
+static bool is_blank(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+            return false;
+    return true;
+}
+
+static int index_split(sfile *sp, char *err, size_t errsz)
+{
+    /* An empty file has no data at all (NULL): NULL + 0 is undefined in C. */
+    const char *p = sp->data, *end = sp->size ? sp->data + sp->size : sp->data;
+    if (sp->size >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
+        p += 3;
+    size_t cap = sp->size / 512 + 16, n = 0, line = 0;
+    ds_row *rows = malloc(cap * sizeof *rows);
+    if (!rows)
+        goto oom;
+    while (p < end) {
+        line++;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        size_t len = (size_t)(le - p);
+        if (len && le[-1] == '\r')
+            len--;
+        if (len && !((*p == ' ' || *p == '\t' || *p == '\r') && is_blank(p, len))) {
+            if (len > UINT32_MAX || line > UINT32_MAX) {
+                free(rows);
+                set_err(err, errsz, "%s:%zu: line too long (or too many lines)", sp->path, line);
+                return -1;
+            }
+            if (n == cap) {
+                cap *= 2;
+                ds_row *nr = realloc(rows, cap * sizeof *rows);
+                if (!nr)
+                    goto oom;
+                rows = nr;
+            }
+            rows[n++] = (ds_row){(size_t)(p - sp->data), (uint32_t)len, (uint32_t)line};
+        }
+        p = nl ? nl + 1 : end;
+    }
+    sp->rows = rows;
+    sp->nrows = sp->total_rows = n;
+    sp->lines = line;
+    return 0;
+oom:
+    free(rows);
+    set_err(err, errsz, "%s: out of memory indexing", sp->path);
+    return -1;
+}
+
+/* ---- validation ---------------------------------------------------------- */
+
+typedef struct found {
+    uint32_t line;
+    ds_severity sev;
+    const char *kind;        /* static */
+    char *msg;
+} found;
+
+typedef struct part {
+    const sfile *sp;
+    size_t split;
+    unsigned worker;
+    const ds_open_options *o;
+    size_t from, to;          /* row range */
+    uint8_t *status;          /* per row of the split: 0 ok, 1 error */
+    dsval_ctx *ctx;
+    found *found;
+    size_t nfound, capfound;
+    size_t errors, warnings, kinds[4];
+    bool oom;
+} part;
+
+static void part_note(part *pt, uint32_t line, ds_severity sev, const char *kind, const char *msg)
+{
+    if (pt->nfound == pt->capfound) {
+        size_t cap = pt->capfound ? 2 * pt->capfound : 64;
+        found *nf = realloc(pt->found, cap * sizeof *nf);
+        if (!nf) {
+            pt->oom = true;
+            return;
+        }
+        pt->found = nf;
+        pt->capfound = cap;
+    }
+    char *m = strdup(msg);
+    if (!m) {
+        pt->oom = true;
+        return;
+    }
+    pt->found[pt->nfound++] = (found){line, sev, kind, m};
+}
+
+static void *part_run(void *arg)
+{
+    part *pt = arg;
+    dsval_result r;
+    for (size_t i = pt->from; i < pt->to; i++) {
+        const ds_row *row = &pt->sp->rows[i];
+        dsval_row(pt->ctx, pt->sp->data + row->off, row->len, &r);
+        if (pt->o->on_row) {
+            ds_row_info ri = {pt->split, i, row->line, pt->worker, !r.error, r.warning, r.kind,
+                              r.expected, r.n_input, r.n_tools, r.n_user, r.n_words};
+            pt->o->on_row(&ri, pt->o->ctx);
+        }
+        if (r.error) {
+            pt->status[i] = 1;
+            pt->errors++;
+            part_note(pt, row->line, DS_SEV_ERROR, r.kind_name ? r.kind_name : "row", r.error_msg);
+            continue;
+        }
+        pt->kinds[r.kind & 3]++;
+        if (r.warning) {
+            pt->warnings++;
+            part_note(pt, row->line, DS_SEV_WARNING, "unlisted_tool", r.warning_msg);
+        }
+    }
+    return NULL;
+}
+
+/* Reports a part's findings in order and folds its counts into the split. */
+static void part_flush(part *pt, sfile *sp, const ds_open_options *o)
+{
+    for (size_t i = 0; i < pt->nfound; i++) {
+        if (o->on_issue) {
+            ds_issue is = {sp->name, sp->path, pt->found[i].line, pt->found[i].sev, pt->found[i].msg,
+                           pt->found[i].kind};
+            o->on_issue(&is, o->ctx);
+        }
+        free(pt->found[i].msg);
+    }
+    pt->nfound = 0;
+    sp->errors += pt->errors;
+    sp->warnings += pt->warnings;
+    for (int k = 0; k < 4; k++)
+        sp->kinds[k] += pt->kinds[k];
+    pt->errors = pt->warnings = 0;
+    memset(pt->kinds, 0, sizeof pt->kinds);
+}
+
+/* Cuts rows [from, to) into nt byte-balanced parts. */
+static void cut_batch(const sfile *sp, size_t from, size_t to, size_t bytes, part *parts, unsigned nt)
+{
+    size_t i = from, acc = 0;
+    for (unsigned t = 0; t < nt; t++) {
+        parts[t].from = i;
+        size_t goal = bytes * (t + 1) / nt;
+        while (i < to && (t == nt - 1 || acc < goal))
+            acc += sp->rows[i++].len + 1u;
+        parts[t].to = i;
+    }
+}
+
+static int validate_split(const sfile *ds_splits_base, sfile *sp, part *parts, unsigned nt,
+                          const ds_open_options *o,
+                          size_t *done, size_t total, char *err, size_t errsz)
+{
+    uint8_t *status = calloc(sp->nrows ? sp->nrows : 1, 1);
+    if (!status) {
+        set_err(err, errsz, "%s: out of memory", sp->path);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t from = 0; from < sp->nrows && rc == 0;) {
+        size_t to = from, bytes = 0;
+        while (to < sp->nrows && bytes < BATCH_BYTES && to - from < BATCH_ROWS)
+            bytes += sp->rows[to++].len + 1u;
+        unsigned use = bytes < ((size_t)1 << 16) || to - from < 2 ? 1 : nt;
+        cut_batch(sp, from, to, bytes, parts, use);
+        pthread_t tid[MAX_THREADS];
+        bool started[MAX_THREADS] = {false};
+        for (unsigned t = 0; t < use; t++) {
+            parts[t].sp = sp;
+            parts[t].split = (size_t)(sp - ds_splits_base);
+            parts[t].worker = t;
+            parts[t].o = o;
+            parts[t].status = status;
+            if (t > 0)
+                started[t] = pthread_create(&tid[t], NULL, part_run, &parts[t]) == 0;
+        }
+        part_run(&parts[0]);
+        for (unsigned t = 1; t < use; t++) {
+            if (started[t])
+                pthread_join(tid[t], NULL);
+            else
+                part_run(&parts[t]);   /* no thread: do it here */
+        }
+        for (unsigned t = 0; t < use; t++) {
+            part_flush(&parts[t], sp, o);
+            if (parts[t].oom)
+                rc = -1;
+        }
+        *done += bytes;
+        if (o->on_progress)
+            o->on_progress(*done, total, o->ctx);
+        from = to;
+    }
+    if (rc)
+        set_err(err, errsz, "%s: out of memory validating", sp->path);
+    if (rc == 0 && sp->errors && o->skip_invalid) {
+        size_t k = 0;
+        for (size_t i = 0; i < sp->nrows; i++)
+            if (!status[i])
+                sp->rows[k++] = sp->rows[i];
+        sp->nrows = k;
+    }
+    if (rc == 0 && sp->errors && !o->skip_invalid) {
+        size_t first = 0;
+        while (!status[first])
+            first++;
+        set_err(err, errsz, "%s: %zu invalid row%s (first at line %u); fix them or skip them "
+                "(--skip-invalid)", sp->path, sp->errors, sp->errors == 1 ? "" : "s",
+                (unsigned)sp->rows[first].line);
+        rc = -1;
+    }
+    free(status);
+    return rc;
+}
+
+unsigned ds_thread_count(unsigned requested)
+{
+    long n = requested ? (long)requested : sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    return n > MAX_THREADS ? MAX_THREADS : (unsigned)n;
+}
+
+static int validate_all(ds_dataset *ds, const ds_open_options *o, char *err, size_t errsz)
+{
+    unsigned nt = ds_thread_count(o->threads);
+    part parts[MAX_THREADS];
+    memset(parts, 0, sizeof parts);
+    int rc = 0;
+    for (unsigned t = 0; t < nt && rc == 0; t++)
+        if (!(parts[t].ctx = dsval_ctx_new()))
+            rc = -1;
+        else
+            dsval_ctx_measure(parts[t].ctx, o->measure && o->on_row);
+    if (rc)
+        set_err(err, errsz, "out of memory");
+    size_t total = 0, done = 0;
+    for (size_t i = 0; i < ds->nsplits; i++)
+        total += ds->splits[i].size;
+    for (size_t i = 0; i < ds->nsplits && rc == 0; i++)
+        rc = validate_split(ds->splits, &ds->splits[i], parts, nt, o, &done, total, err, errsz);
+    for (unsigned t = 0; t < nt; t++) {
+        dsval_ctx_free(parts[t].ctx);
+        free(parts[t].found);
+    }
+    return rc;
+}
+
+/* ---- open/close ---------------------------------------------------------- */
+
+bool ds_split_name_valid(const char *name)
+{
+    if (!name || !*name || strlen(name) > 64)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '.' || *p == '-'))
+            return false;
+    return true;
+}
+
+int ds_split_spec_parse(const char *arg, ds_split_spec *out, char *err, size_t errsz)
+{
+    static _Thread_local char name[80];
+    const char *eq = arg ? strchr(arg, '=') : NULL;
+    if (!eq || eq == arg || !eq[1]) {
+        set_err(err, errsz, "expected NAME=FILE, got '%s'", arg ? arg : "");
+        return -1;
+    }
+    size_t n = (size_t)(eq - arg);
+    if (n >= sizeof name) {
+        set_err(err, errsz, "split name too long in '%s'", arg);
+        return -1;
+    }
+    memcpy(name, arg, n);
+    name[n] = '\0';
+    if (!ds_split_name_valid(name)) {
+        set_err(err, errsz, "invalid split name '%s' (use letters, digits, '_', '.', '-')", name);
+        return -1;
+    }
+    out->name = name;
+    out->path = eq + 1;
+    return 0;
+}
+
+static void split_free(sfile *sp)
+{
+    release_contents(sp);
+    free(sp->rows);
+    if (sp->slots) {
+        for (size_t i = 0; i < sp->nrows; i++)
+            if (sp->slots[i]) {   /* still held: a caller forgot to release */
+                json_decref(sp->slots[i]->task.row);
+                json_decref(sp->slots[i]->task.tools);
+                grade_action_free(sp->slots[i]->task.expected);
+                free(sp->slots[i]);
+            }
+        free(sp->slots);
+    }
+    free(sp->name);
+    free(sp->path);
+}
+
+void ds_close(ds_dataset *ds)
+{
+    if (!ds)
+        return;
+    for (size_t i = 0; i < ds->nsplits; i++)
+        split_free(&ds->splits[i]);
+    free(ds->splits);
+    pthread_mutex_destroy(&ds->mu);
+    free(ds);
+}
+
+static int check_specs(const ds_split_spec *specs, size_t n, char *err, size_t errsz)
+{
+    if (n == 0) {
+        set_err(err, errsz, "no dataset split given");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!ds_split_name_valid(specs[i].name)) {
+            set_err(err, errsz, "invalid split name '%s'", specs[i].name ? specs[i].name : "");
+            return -1;
+        }
+        if (!specs[i].path || !*specs[i].path) {
+            set_err(err, errsz, "split '%s' has no file", specs[i].name);
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(specs[i].name, specs[j].name)) {
+                set_err(err, errsz, "duplicate split name '%s'", specs[i].name);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+int ds_open(ds_dataset **out, const ds_split_spec *specs, size_t nsplits,
+            const ds_open_options *opts, char *err, size_t errsz)
+{
+    *out = NULL;
+    ds_open_options none = {0};
+    const ds_open_options *o = opts ? opts : &none;
+    if (check_specs(specs, nsplits, err, errsz))
+        return -1;
+    ds_dataset *ds = calloc(1, sizeof *ds);
+    if (!ds || !(ds->splits = calloc(nsplits, sizeof *ds->splits))) {
+        free(ds);
+        set_err(err, errsz, "out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&ds->mu, NULL);
+    int rc = 0;
+    for (size_t i = 0; i < nsplits && rc == 0; i++) {
+        sfile *sp = &ds->splits[ds->nsplits++];
+        sp->name = strdup(specs[i].name);
+        sp->path = strdup(specs[i].path);
+        if (!sp->name || !sp->path) {
+            set_err(err, errsz, "out of memory");
+            rc = -1;
+        } else {
+            rc = load_file(sp, err, errsz);
+            if (rc == 0)
+                rc = index_split(sp, err, errsz);
+        }
+    }
+    if (rc == 0 && o->validate)
+        rc = validate_all(ds, o, err, errsz);
+    if (rc) {
+        ds_close(ds);
+        return -1;
+    }
+    *out = ds;
+    return 0;
+}
+
+/* ---- accessors ------------------------------------------------------------ */
+
+size_t ds_split_count(const ds_dataset *ds) { return ds->nsplits; }
+
+const char *ds_split_name(const ds_dataset *ds, size_t split)
+{
+    return split < ds->nsplits ? ds->splits[split].name : NULL;
+}
+
+size_t ds_split_size(const ds_dataset *ds, size_t split)
+{
+    return split < ds->nsplits ? ds->splits[split].nrows : 0;
+}
+
+long ds_split_find(const ds_dataset *ds, const char *name)
+{
+    for (size_t i = 0; name && i < ds->nsplits; i++)
+        if (!strcmp(ds->splits[i].name, name))
+            return (long)i;
+    return -1;
+}
+
+size_t ds_skipped_rows(const ds_dataset *ds)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ds->nsplits; i++)
+        n += ds->splits[i].total_rows - ds->splits[i].nrows;
+    return n;
+}
+
+size_t ds_warning_count(const ds_dataset *ds)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ds->nsplits; i++)
+        n += ds->splits[i].warnings;
+    return n;
+}
+
+size_t ds_error_count(const ds_dataset *ds)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ds->nsplits; i++)
+        n += ds->splits[i].errors;
+    return n;
+}
+
+void ds_split_report_get(const ds_dataset *ds, size_t split, ds_split_report *out)
+{
+    memset(out, 0, sizeof *out);
+    if (split >= ds->nsplits)
+        return;
+    const struct sfile *sp = &ds->splits[split];
+    out->name = sp->name;
+    out->path = sp->path;
+    out->compressed = sp->compressed;
+    out->bytes = sp->size;
+    out->lines = sp->lines;
+    out->rows = sp->total_rows;
+    out->served = sp->nrows;
+    out->errors = sp->errors;
+    out->warnings = sp->warnings;
+    memcpy(out->kinds, sp->kinds, sizeof out->kinds);
+}
+
+const char *ds_row_text(const ds_dataset *ds, size_t split, size_t index, size_t *len, size_t *line)
+{
+    if (split >= ds->nsplits || index >= ds->splits[split].nrows)
+        return NULL;
+    const struct sfile *sp = &ds->splits[split];
+    const ds_row *r = &sp->rows[index];
+    if (len)
+        *len = r->len;
+    if (line)
+        *line = r->line;
+    return sp->data + r->off;
+}
+
+json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err, size_t errsz)
+{
+    size_t len, line;
+    const char *p = ds_row_text(ds, split, index, &len, &line);
+    if (!p) {
+        set_err(err, errsz, "no row %zu in split %zu", index, split);
+        return NULL;
+    }
+    /* dsval_build: the same value as json_loadb, about 4x faster. */
+    json_t *v = dsval_build(p, len);
+    if (!v) {
+        char why[200] = "out of memory";
+        dsval_json(p, len, why, sizeof why);
+        set_err(err, errsz, "line %zu: %s", line, why);
+    }
+    return v;
+}
+
+/* ---- tasks --------------------------------------------------------------- */
+
+/* The Responses-API shape of one tool: {"type":"function","name",
+ * "description","parameters","strict"?}; Chat-Completions tools are unwrapped.
+ * Returns a new object, or NULL with a reason. */
+static json_t *normalise_tool(const json_t *tool, size_t i, char *err, size_t errsz)
+{
+    if (!json_is_object(tool)) {
+        set_err(err, errsz, "tools[%zu] must be an object", i);
+        return NULL;
+    }
+    const char *type = json_string_value(json_object_get(tool, "type"));
+    if (!type || strcmp(type, "function")) {
+        set_err(err, errsz, "tools[%zu] is not a function tool", i);
+        return NULL;
+    }
+    const json_t *fn = json_object_get(tool, "function");
+    const json_t *src = json_is_object(fn) ? fn : tool;
+    const json_t *name = json_object_get(src, "name");
+    if (!json_is_string(name) || strlen(json_string_value(name)) != json_string_length(name)) {
+        set_err(err, errsz, "tools[%zu] has no usable string name", i);
+        return NULL;
+    }
+    const json_t *desc = json_object_get(src, "description");
+    const json_t *params = json_object_get(src, "parameters");
+    const json_t *strict = json_object_get(src, "strict");
+    json_t *out = json_object();
+    json_object_set_new(out, "type", json_string("function"));
+    json_object_set(out, "name", (json_t *)name);
+    json_object_set_new(out, "description", json_is_string(desc) ? json_copy((json_t *)desc) : json_string(""));
+    json_object_set_new(out, "parameters", json_is_object(params) ? json_deep_copy(params)
+                        : json_pack("{s:s,s:{}}", "type", "object", "properties"));
+    if (json_is_boolean(strict))
+        json_object_set(out, "strict", (json_t *)strict);
+    return out;
+}
+
+static json_t *normalise_tools(const json_t *tools, char *err, size_t errsz)
+{
+    json_t *out = json_array();
+    if (!tools || json_is_null(tools))
+        return out;
+    if (!json_is_array(tools)) {
+        json_decref(out);
+        set_err(err, errsz, "responses_create_params.tools must be a list");
+        return NULL;
+    }
+    json_t *seen = json_object();
+    for (size_t i = 0; i < json_array_size(tools); i++) {
+        json_t *t = normalise_tool(json_array_get(tools, i), i, err, errsz);
+        const char *name = t ? json_string_value(json_object_get(t, "name")) : NULL;
+        if (t && json_object_get(seen, name)) {
+            set_err(err, errsz, "duplicate tool name '%.80s'", name);
+            json_decref(t);
+            t = NULL;
+        }
+        if (!t) {
+            json_decref(seen);
+            json_decref(out);
+            return NULL;
+        }
+        json_object_set_new(seen, name, json_true());
+        json_array_append_new(out, t);
+    }
+    json_decref(seen);
+    return out;
+}
+
+static void task_free(task_entry *e)
+{
+    if (!e)
+        return;
+    json_decref(e->task.row);
+    json_decref(e->task.tools);
+    grade_action_free(e->task.expected);
+    free(e);
+}
+
+static json_t *get_opt(const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return v && !json_is_null(v) ? v : NULL;
+}
+
+/* Parses row index of split into a fresh task (refs = 1). */
+static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err, size_t errsz)
+{
+    const sfile *sp = &ds->splits[si];
+    size_t line = sp->rows[index].line;
+    char why[400] = "";
+    task_entry *e = calloc(1, sizeof *e);
+    if (!e) {
+        set_err(err, errsz, "out of memory");
+        return NULL;
+    }
+    e->refs = 1;
+    ds_task *t = &e->task;
+    snprintf(t->id, sizeof t->id, "%s-%zu", sp->name, index);
+    t->split = sp->name;
+    t->split_index = si;
+    t->index = index;
+    t->line = line;
+    t->row = ds_row_parse(ds, si, index, why, sizeof why);
+    const json_t *rcp = json_object_get(t->row, "responses_create_params");
+    if (!t->row)
+        ;
+    else if (!json_is_object(t->row))
+        snprintf(why, sizeof why, "row is not a JSON object");
+    else if (!json_is_object(rcp))
+        snprintf(why, sizeof why, "responses_create_params is missing or not an object");
+    else if (!json_is_array(t->input = json_object_get(rcp, "input")))
+        snprintf(why, sizeof why, "responses_create_params.input is missing or not a list");
+    else if ((t->tools = normalise_tools(json_object_get(rcp, "tools"), why, sizeof why))) {
+        char gerr[256];
+        t->expected = grade_expected_from_json(json_object_get(t->row, "expected_action"), gerr, sizeof gerr);
+        if (!t->expected)
+            snprintf(why, sizeof why, "%s%s", strncmp(gerr, "expected_action", 15) ? "expected_action: " : "", gerr);
+    }
+    if (!t->expected) {
+        set_err(err, errsz, "%s:%zu: %s", sp->path, line, why);
+        task_free(e);
+        return NULL;
+    }
+    t->tool_choice = get_opt(rcp, "tool_choice");
+    t->parallel_tool_calls = get_opt(rcp, "parallel_tool_calls");
+    t->trajectory_id = get_opt(t->row, "trajectory_id");
+    t->info = get_opt(t->row, "info");
+    t->agent_ref = get_opt(t->row, "agent_ref");
+    return e;
+}
+
+const ds_task *ds_task_acquire(ds_dataset *ds, size_t si, size_t index, char *err, size_t errsz)
+{
+    if (!ds || si >= ds->nsplits || index >= ds->splits[si].nrows) {
+        set_err(err, errsz, "no task %zu in split %zu", index, si);
+        return NULL;
+    }
+    sfile *sp = &ds->splits[si];
+    pthread_mutex_lock(&ds->mu);
+    if (!sp->slots && !(sp->slots = calloc(sp->nrows, sizeof *sp->slots))) {
+        pthread_mutex_unlock(&ds->mu);
+        set_err(err, errsz, "out of memory");
+        return NULL;
+    }
+    task_entry *e = sp->slots[index];
+    if (e)
+        e->refs++;
+    pthread_mutex_unlock(&ds->mu);
+    if (e)
+        return &e->task;
+
+    task_entry *fresh = task_build(ds, si, index, err, errsz);
+    if (!fresh)
+        return NULL;
+    pthread_mutex_lock(&ds->mu);
+    e = sp->slots[index];
+    if (e)
+        e->refs++;              /* another thread won the race: use its task */
+    else
+        sp->slots[index] = e = fresh;
+    pthread_mutex_unlock(&ds->mu);
+    if (e != fresh)
+        task_free(fresh);
+    return &e->task;
+}
+
+void ds_task_release(ds_dataset *ds, const ds_task *task)
+{
+    if (!ds || !task)
+        return;
+    task_entry *e = (task_entry *)task;
+    sfile *sp = &ds->splits[task->split_index];
+    bool last;
+    pthread_mutex_lock(&ds->mu);
+    last = --e->refs == 0;
+    if (last)
+        sp->slots[task->index] = NULL;
+    pthread_mutex_unlock(&ds->mu);
+    if (last)
+        task_free(e);
+}
+
+json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index)
+{
+    /* Only two members are needed: pick them from the row text rather than
+     * parsing a whole (possibly 40 KB) row for each listing. */
+    static const char *const keys[] = {"trajectory_id", "info"};
+    size_t len;
+    const char *p = ds_row_text(ds, split, index, &len, NULL);
+    json_t *picked = p ? dsval_pick(p, len, keys, 2) : NULL;
+    if (!picked)
+        return NULL;
+    char id[96];
+    snprintf(id, sizeof id, "%s-%zu", ds->splits[split].name, index);
+    json_t *out = json_pack("{s:s,s:s,s:I}", "id", id, "split", ds->splits[split].name,
+                            "index", (json_int_t)index);
+    for (size_t k = 0; out && k < 2; k++) {
+        json_t *v = json_object_get(picked, keys[k]);
+        if (v && !json_is_null(v))
+            json_object_set(out, keys[k], v);
+    }
+    json_decref(picked);
+    return out;
+}
+
+int ds_task_find(const ds_dataset *ds, const char *id, size_t *split, size_t *index)
+{
+    const char *dash = id ? strrchr(id, '-') : NULL;
+    if (!dash || dash == id || !dash[1])
+        return -1;
+    const char *d = dash + 1;
+    if (strspn(d, "0123456789") != strlen(d) || (d[0] == '0' && d[1]) || strlen(d) > 18)
+        return -1;
+    size_t n = (size_t)(dash - id);
+    for (size_t i = 0; i < ds->nsplits; i++) {
+        const char *name = ds->splits[i].name;
+        if (strlen(name) != n || memcmp(name, id, n))
+            continue;
+        size_t ix = (size_t)strtoull(d, NULL, 10);
+        if (ix >= ds->splits[i].nrows)
+            return -1;
+        *split = i;
+        *index = ix;
+        return 0;
+    }
+    return -1;
+}

@@ -1,0 +1,279 @@
+/* Tests of `fcpivot validate` and `fcpivot stats`: reports, JSON output and
+ * exit statuses, on data/sample.jsonl and on small fixtures written here. */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "testutil.h"
+
+#define TOOL "{\"type\":\"function\",\"name\":\"lookup\",\"parameters\":{\"type\":\"object\",\"properties\":{}}}"
+#define IN "[{\"role\":\"system\",\"content\":\"sys\"},{\"role\":\"user\",\"content\":\"find it now\"}]"
+#define OK_CALL "{\"responses_create_params\":{\"input\":" IN ",\"tools\":[" TOOL "]},\"expected_action\":" \
+                "{\"type\":\"function_call\",\"name\":\"lookup\",\"arguments\":\"{\\\"q\\\": 1}\"}}"
+#define OK_MSG "{\"responses_create_params\":{\"input\":" IN ",\"tools\":[" TOOL "]},\"expected_action\":" \
+               "{\"type\":\"message\",\"content\":\"done\"}}"
+#define UNLISTED "{\"responses_create_params\":{\"input\":" IN ",\"tools\":[" TOOL "]},\"expected_action\":" \
+                 "{\"type\":\"function_call\",\"name\":\"other\",\"arguments\":\"{}\"}}"
+#define BAD_INPUT "{\"responses_create_params\":{\"input\":null},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}"
+
+static int run(const char *const *args, char **out, char **err)
+{
+    char *argv[16];
+    size_t n = 0;
+    argv[n++] = (char *)tu_bin();
+    for (; args[n - 1]; n++)
+        argv[n] = (char *)args[n - 1];
+    argv[n] = NULL;
+    return tu_run(argv, NULL, 0, out, NULL, err);
+}
+
+static char *fixture(const char *text)
+{
+    char *p = tu_write_temp(text, strlen(text), ".jsonl");
+    cr_assert(p);
+    return p;
+}
+
+Test(cli_validate, sample_is_clean)
+{
+    char *out, *err;
+    const char *args[] = {"validate", tu_path("data/sample.jsonl"), NULL};
+    cr_assert_eq(run(args, &out, &err), 0, "stderr: %s", err);
+    cr_assert(strstr(out, "sample.jsonl: 200 rows, 200 valid, 0 errors, 0 warnings"), "%s", out);
+    free(out); free(err);
+}
+
+Test(cli_validate, errors_and_warnings_with_file_and_line)
+{
+    char *path = fixture(OK_CALL "\n\n" BAD_INPUT "\n" UNLISTED "\nnot json\n");
+    char *out, *err;
+    const char *args[] = {"validate", path, NULL};
+    cr_assert_eq(run(args, &out, &err), 1);
+    char want[512];
+    snprintf(want, sizeof want, "%s:3: error: responses_create_params.input must be a list, not null", path);
+    cr_assert(strstr(out, want), "missing '%s' in:\n%s", want, out);
+    snprintf(want, sizeof want, "%s:4: warning: expected call names a tool not listed in tools: 'other'", path);
+    cr_assert(strstr(out, want), "missing '%s' in:\n%s", want, out);
+    snprintf(want, sizeof want, "%s:5: error: invalid JSON", path);
+    cr_assert(strstr(out, want), "missing '%s' in:\n%s", want, out);
+    cr_assert(strstr(out, "4 rows, 2 valid, 2 errors, 1 warning"), "%s", out);
+    cr_assert(strstr(out, "by rule: input 1, unlisted_tool 1, json 1"), "%s", out);
+    /* The findings come in line order. */
+    cr_assert_lt(strstr(out, ":3:"), strstr(out, ":4:"));
+    cr_assert_lt(strstr(out, ":4:"), strstr(out, ":5:"));
+    free(out); free(err);
+    unlink(path);
+    free(path);
+}
+
+Test(cli_validate, warnings_alone_exit_zero)
+{
+    char *path = fixture(UNLISTED "\n" OK_MSG "\n");
+    char *out, *err;
+    const char *args[] = {"validate", path, NULL};
+    cr_assert_eq(run(args, &out, &err), 0);
+    cr_assert(strstr(out, "2 rows, 2 valid, 0 errors, 1 warning"), "%s", out);
+    free(out); free(err);
+    unlink(path);
+    free(path);
+}
+
+Test(cli_validate, json_report)
+{
+    char *bad = fixture(BAD_INPUT "\n" OK_MSG "\n" BAD_INPUT "\n");
+    char *out, *err;
+    const char *args[] = {"validate", "--json", "--max-issues", "1", bad, tu_path("data/sample.jsonl"), NULL};
+    cr_assert_eq(run(args, &out, &err), 1);
+    json_error_t je;
+    json_t *doc = json_loads(out, 0, &je);
+    cr_assert_not_null(doc, "not JSON (%s): %s", je.text, out);
+    cr_assert(json_is_false(json_object_get(doc, "ok")));
+    cr_assert_eq(json_integer_value(json_object_get(doc, "rows")), 203);
+    cr_assert_eq(json_integer_value(json_object_get(doc, "errors")), 2);
+    json_t *f0 = json_array_get(json_object_get(doc, "files"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(f0, "valid")), 1);
+    json_t *issues = json_object_get(f0, "issues");
+    cr_assert_eq(json_array_size(issues), 1);
+    cr_assert_eq(json_integer_value(json_object_get(f0, "issues_omitted")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(f0, "by_rule"), "input")), 2);
+    json_t *i0 = json_array_get(issues, 0);
+    cr_assert_eq(json_integer_value(json_object_get(i0, "line")), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(i0, "severity")), "error");
+    cr_assert_str_eq(json_string_value(json_object_get(i0, "rule")), "input");
+    json_t *f1 = json_array_get(json_object_get(doc, "files"), 1);
+    cr_assert_eq(json_integer_value(json_object_get(f1, "errors")), 0);
+    json_decref(doc);
+    free(out); free(err);
+    unlink(bad);
+    free(bad);
+}
+
+Test(cli_validate, usage_and_unreadable_files)
+{
+    char *out, *err;
+    const char *none[] = {"validate", NULL};
+    cr_assert_eq(run(none, &out, &err), 2);
+    cr_assert(strstr(err, "no FILE"), "%s", err);
+    free(out); free(err);
+    const char *unknown[] = {"validate", "--frobnicate", "x.jsonl", NULL};
+    cr_assert_eq(run(unknown, &out, &err), 2);
+    free(out); free(err);
+    const char *badthreads[] = {"stats", "--threads", "zero", "x.jsonl", NULL};
+    cr_assert_eq(run(badthreads, &out, &err), 2);
+    free(out); free(err);
+    const char *missing[] = {"validate", "/nonexistent/data.jsonl", NULL};
+    cr_assert_eq(run(missing, &out, &err), 1);
+    cr_assert(strstr(err, "/nonexistent/data.jsonl"), "%s", err);
+    free(out); free(err);
+    const char *help[] = {"stats", "--help", NULL};
+    cr_assert_eq(run(help, &out, &err), 0);
+    cr_assert(strstr(out, "usage: fcpivot stats"));
+    free(out); free(err);
+}
+
+Test(cli_stats, text_table_on_a_fixture)
+{
+    char *path = fixture(OK_CALL "\n" OK_CALL "\n" OK_MSG "\n" UNLISTED "\n" BAD_INPUT "\n");
+    char *out, *err;
+    const char *args[] = {"stats", path, NULL};
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "rows              4 (1 invalid, left out)"), "%s", out);
+    cr_assert(strstr(out, "message 1 (25.0%), function_call 3 (75.0%), function_call_batch 0 (0.0%)"), "%s", out);
+    cr_assert(strstr(out, "unlisted tool     1 rows (25.0%)"), "%s", out);
+    cr_assert(strstr(out, "   2   66.7%  lookup"), "%s", out);
+    cr_assert(strstr(out, "   1   33.3%  other"), "%s", out);
+    /* words per row: "sys" + "find it now" = 4 for every row */
+    cr_assert(strstr(out, "words                     4          4       4.00        4.0       0.00"), "%s", out);
+    free(out); free(err);
+    unlink(path);
+    free(path);
+}
+
+Test(cli_stats, json_on_the_sample)
+{
+    char *out, *err;
+    const char *args[] = {"stats", "--json", tu_path("data/sample.jsonl"), NULL};
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    json_t *doc = json_loads(out, 0, NULL);
+    cr_assert_not_null(doc, "%s", out);
+    json_t *f = json_array_get(json_object_get(doc, "files"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(f, "rows")), 200);
+    json_t *mix = json_object_get(f, "expected_action_mix");
+    json_int_t calls = json_integer_value(json_object_get(json_object_get(mix, "function_call"), "count"));
+    json_int_t msgs = json_integer_value(json_object_get(json_object_get(mix, "message"), "count"));
+    json_int_t batches = json_integer_value(json_object_get(json_object_get(mix, "function_call_batch"), "count"));
+    cr_assert_eq(calls + msgs + batches, 200);
+    cr_assert_eq(calls, 140);
+    json_t *names = json_object_get(f, "top_function_names");
+    cr_assert(json_array_size(names) > 0 && json_array_size(names) <= 20);
+    json_int_t prev = INT32_MAX, sum = 0;
+    for (size_t i = 0; i < json_array_size(names); i++) {
+        json_int_t c = json_integer_value(json_object_get(json_array_get(names, i), "count"));
+        cr_assert_leq(c, prev, "names not sorted by count");
+        prev = c;
+        sum += c;
+    }
+    cr_assert_leq(sum, json_integer_value(json_object_get(f, "expected_calls")));
+    json_t *per = json_object_get(f, "per_row");
+    json_t *tools = json_object_get(per, "tools");
+    cr_assert_geq(json_real_value(json_object_get(tools, "min")), 1.0);
+    cr_assert_leq(json_real_value(json_object_get(tools, "min")), json_real_value(json_object_get(tools, "median")));
+    cr_assert_leq(json_real_value(json_object_get(tools, "median")), json_real_value(json_object_get(tools, "max")));
+    cr_assert_eq(json_integer_value(json_object_get(f, "unlisted_tool_rows")), 0);
+    json_decref(doc);
+    free(out); free(err);
+}
+
+Test(cli_stats, shared_examples)
+{
+    TU_REQUIRE_SHARED(par, "data/parallel_example.jsonl");
+    char *out, *err;
+    const char *args[] = {"stats", "--json", par, NULL};
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    json_t *doc = json_loads(out, 0, NULL);
+    json_t *f = json_array_get(json_object_get(doc, "files"), 0);
+    json_t *mix = json_object_get(f, "expected_action_mix");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(mix, "function_call_batch"), "count")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(f, "rows")), 5);
+    json_decref(doc);
+    free(out); free(err);
+}
+
+Test(gen_sample, committed_sample_is_the_generators_output)
+{
+    char script[4096], *out_path = tu_write_temp("", 0, ".jsonl");
+    snprintf(script, sizeof script, "%s", tu_path("scripts/gen-sample"));
+    char *argv[] = {script, "--out", out_path, NULL};
+    char *out, *err;
+    cr_assert_eq(tu_run(argv, NULL, 0, &out, NULL, &err), 0, "gen-sample failed: %s", err);
+    size_t a_len, b_len;
+    char *a = tu_read_file(out_path, &a_len);
+    char *b = tu_read_file(tu_path("data/sample.jsonl"), &b_len);
+    cr_assert(a && b);
+    cr_assert_eq(a_len, b_len, "regenerate data/sample.jsonl with scripts/gen-sample");
+    cr_assert(!memcmp(a, b, a_len), "regenerate data/sample.jsonl with scripts/gen-sample");
+    free(a); free(b); free(out); free(err);
+    unlink(out_path);
+    free(out_path);
+}
+
+Test(gen_sample, bulk_rows_have_the_requested_size)
+{
+    char script[4096], *out_path = tu_write_temp("", 0, ".jsonl");
+    snprintf(script, sizeof script, "%s", tu_path("scripts/gen-sample"));
+    char *argv[] = {script, "--rows", "40", "--row-kb", "10-12", "--out", out_path, NULL};
+    char *out, *err;
+    cr_assert_eq(tu_run(argv, NULL, 0, &out, NULL, &err), 0, "gen-sample failed: %s", err);
+    size_t len;
+    char *text = tu_read_file(out_path, &len);
+    size_t rows = 0;
+    for (char *p = text, *nl; p < text + len; p = nl + 1, rows++) {
+        nl = memchr(p, '\n', (size_t)(text + len - p));
+        size_t n = (size_t)(nl - p);
+        cr_assert(n >= 10 * 1024 - 64 && n <= 12 * 1024 + 256, "row of %zu bytes", n);
+    }
+    cr_assert_eq(rows, 40);
+    free(text); free(out); free(err);
+    const char *vargs[] = {"validate", out_path, NULL};
+    cr_assert_eq(run(vargs, &out, &err), 0, "%s", out);
+    free(out); free(err);
+    unlink(out_path);
+    free(out_path);
+}
+
+Test(cli_validate, standard_input)
+{
+    const char *text = OK_MSG "\n" BAD_INPUT "\n";
+    char *argv[] = {(char *)tu_bin(), "validate", "-", NULL};
+    char *out, *err;
+    cr_assert_eq(tu_run(argv, text, strlen(text), &out, NULL, &err), 1, "%s", err);
+    cr_assert(strstr(out, "/dev/stdin:2: error: responses_create_params.input must be a list"), "%s", out);
+    free(out); free(err);
+}
+
+Test(cli_validate, compressed_standard_input)
+{
+    char *path = tu_write_temp("", 0, ".gz");
+    gzFile gz = gzopen(path, "wb");
+    const char *text = OK_MSG "\n" OK_CALL "\n" BAD_INPUT "\n";
+    gzwrite(gz, text, (unsigned)strlen(text));
+    gzclose(gz);
+    size_t len;
+    char *bytes = tu_read_file(path, &len);
+    char *argv[] = {(char *)tu_bin(), "validate", "-", NULL};
+    char *out, *err;
+    cr_assert_eq(tu_run(argv, bytes, len, &out, NULL, &err), 1, "%s", err);
+    cr_assert(strstr(out, "/dev/stdin:3: error:"), "%s", out);
+    cr_assert(strstr(out, "3 rows, 2 valid, 1 error"), "%s", out);
+    free(out); free(err);
+    /* Cut short: a clear error, not a partial dataset. */
+    cr_assert_eq(tu_run(argv, bytes, len - 10, &out, NULL, &err), 1);
+    cr_assert(strstr(err, "truncated gzip data"), "%s", err);
+    free(out); free(err);
+    free(bytes);
+    unlink(path);
+    free(path);
+}
