@@ -21,6 +21,10 @@ typedef struct ors_config {
     double session_ttl;       /* seconds idle before reaping; default 900 */
     double result_ttl;        /* seconds a finished call's result is kept; default 60 */
     double (*clock)(void);    /* monotonic seconds; NULL = CLOCK_MONOTONIC */
+    size_t cache_bytes;       /* budget for rendered prompts, task tools and task
+                                 lists (they never go stale); default 64 MiB, 0 = off */
+    size_t pinned_tasks;      /* recently used rows kept parsed after their sessions
+                                 end (bounds memory; default 256, 0 = none) */
 } ors_config;
 
 void ors_config_default(ors_config *cfg);

@@ -34,8 +34,13 @@ typedef struct wire_reply {
 #define WIRE_JSON "application/json"
 #define WIRE_SSE  "text/event-stream"
 
+/* json_dumps(v, flags) writing reals the way Python's json does (shortest
+ * repr: 0.1, 0.6666666666666666, 100000.0). Caller frees. NULL on failure. */
+char *wire_dumps(const json_t *v, size_t flags);
 /* Sets a JSON reply; takes ownership of body (a jansson reference). */
 void wire_reply_json(wire_reply *r, int status, json_t *body);
+/* Sets a reply whose body (malloc'ed, len bytes) the reply takes over. */
+void wire_reply_take(wire_reply *r, int status, const char *content_type, char *body, size_t len);
 /* Sets {"detail": <message>} with status; printf-style. */
 void wire_reply_detail(wire_reply *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -45,6 +50,9 @@ void wire_reply_sse_event(wire_reply *r, const char *event, const char *data, si
 /* Parses the request body as a JSON object. Returns a new reference, or NULL
  * after setting a 422 reply that says why. */
 json_t *wire_body_object(const wire_request *req, wire_reply *r);
+/* A JSON string from len bytes that may not be valid UTF-8 (invalid
+ * sequences become U+FFFD). New reference; NULL on allocation failure. */
+json_t *wire_string(const char *s, size_t len);
 /* Releases what the reply owns and zeroes it. */
 void wire_reply_free(wire_reply *r);
 

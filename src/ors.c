@@ -1,0 +1,983 @@
+/* ors — Open Reward Standard handlers for this environment (see ors.h).
+ *
+ * Each handler validates in the order the spec implies (environment, session
+ * header, body, then semantics) and answers with {"detail": ...} errors.
+ *
+ * Memory: a session (session.h) keeps only a compact "episode" — its row's
+ * position, tool names and expected action as text — never the parsed row.
+ * The row is parsed at /create, its prompt and task tools are rendered into
+ * a bounded cache (cache.h; the dataset is immutable, so entries never go
+ * stale) and a small ring keeps the most recently used rows parsed for the
+ * next sessions on them. /prompt and /task_tools answer from the cache and
+ * re-render on a miss.
+ *
+ * /call grades the task's one submission (the claim is atomic) and keeps
+ * every call's result in the session for result_ttl seconds, so a client
+ * that lost the stream can replay it by task_id without grading twice.
+ */
+#include "ors.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cache.h"
+#include "jspan.h"
+#include "prompt.h"
+#include "session.h"
+
+#define DEFAULT_ENV_NAME "nemotron-fc-pivot"
+#define MAX_SID_LEN 1024
+#define MAX_TOMBSTONES 100000
+#define SSE_PIECE 4096
+#define DEFAULT_CACHE_BYTES ((size_t)64 << 20)
+#define DEFAULT_PINNED_TASKS 256
+
+/* What a cached body was rendered from (cache.h keys). */
+enum { CACHED_PROMPT = 1, CACHED_TASK_TOOLS, CACHED_TASK_LIST };
+
+struct ors_env {
+    ds_dataset *ds;
+    ors_config cfg;
+    char *env_name;              /* owned copy of cfg.env_name */
+    metrics *m;
+    sess_table *sessions;
+    cache *rendered;
+    pthread_mutex_t pin_lock;    /* guards pins and pin_next */
+    const ds_task **pins;        /* recently used rows, kept parsed */
+    size_t npins, pin_next;
+};
+
+/* What a session keeps of its task: where it is, the type of the expected
+ * action, the row's tool names and the expected action as compact JSON text
+ * (built into a grade_action only when the submission is graded). The parsed
+ * row goes back to the dataset right after /create (its rendered prompt and
+ * tools live in the cache), so an idle session costs a few hundred bytes
+ * however large its row is. */
+typedef struct episode {
+    size_t split, index;
+    const char *expected_type;   /* static: "message", "function_call", ... */
+    char *expected;              /* expected_action as compact JSON */
+    size_t ntools;
+    char names[];                /* the row's tool names, each NUL-terminated */
+} episode;
+
+static void episode_free(void *p)
+{
+    episode *ep = p;
+    if (ep)
+        free(ep->expected);
+    free(ep);
+}
+
+/* The episode of a task; NULL with a reason on failure. */
+static episode *episode_new(const ds_task *task, char *err, size_t errsz)
+{
+    size_t bytes = 0, i;
+    json_t *tool;
+    json_array_foreach(task->tools, i, tool) {
+        const char *name = prompt_tool_name(tool);
+        bytes += name ? strlen(name) + 1 : 0;
+    }
+    episode *ep = calloc(1, sizeof *ep + bytes);
+    if (ep)
+        ep->expected = json_dumps(json_object_get(task->row, "expected_action"), JSON_COMPACT);
+    if (!ep || !ep->expected) {
+        episode_free(ep);
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    ep->split = task->split_index;
+    ep->index = task->index;
+    ep->expected_type = grade_action_type_name(task->expected);
+    char *at = ep->names;
+    json_array_foreach(task->tools, i, tool) {
+        const char *name = prompt_tool_name(tool);
+        if (!name)
+            continue;
+        size_t n = strlen(name) + 1;
+        memcpy(at, name, n);
+        at += n;
+        ep->ntools++;
+    }
+    return ep;
+}
+
+/* The expected action of an episode, built anew (caller frees); NULL with a
+ * reason when it cannot be (it was valid when the dataset loaded it). */
+static grade_action *episode_expected(const episode *ep, char *err, size_t errsz)
+{
+    json_error_t e;
+    json_t *j = json_loads(ep->expected, 0, &e);
+    grade_action *a = j ? grade_expected_from_json(j, err, errsz) : NULL;
+    if (!j)
+        snprintf(err, errsz, "%s", e.text);
+    json_decref(j);
+    return a;
+}
+
+/* True when the row lists a tool called name. */
+static bool episode_has_tool(const episode *ep, const char *name)
+{
+    const char *at = ep->names;
+    for (size_t i = 0; i < ep->ntools; i++, at += strlen(at) + 1)
+        if (strcmp(at, name) == 0)
+            return true;
+    return false;
+}
+
+void ors_config_default(ors_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->env_name = DEFAULT_ENV_NAME;
+    grade_config_default(&cfg->grading);
+    cfg->session_ttl = 900;
+    cfg->result_ttl = 60;
+    cfg->clock = NULL;
+    cfg->cache_bytes = DEFAULT_CACHE_BYTES;
+    cfg->pinned_tasks = DEFAULT_PINNED_TASKS;
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_of(const ors_env *env)
+{
+    return env->cfg.clock ? env->cfg.clock() : monotonic_seconds();
+}
+
+ors_env *ors_env_new(ds_dataset *ds, const ors_config *cfg, metrics *m, char *err, size_t errsz)
+{
+    ors_config def;
+    if (!cfg) {
+        ors_config_default(&def);
+        cfg = &def;
+    }
+    if (!ds) {
+        snprintf(err, errsz, "no dataset");
+        return NULL;
+    }
+    const char *name = cfg->env_name && *cfg->env_name ? cfg->env_name : DEFAULT_ENV_NAME;
+    if (strchr(name, '/')) {
+        snprintf(err, errsz, "environment name '%s' must not contain '/'", name);
+        return NULL;
+    }
+    ors_env *env = calloc(1, sizeof *env);
+    if (env) {
+        env->ds = ds;
+        env->cfg = *cfg;
+        env->m = m;
+        env->env_name = strdup(name);
+        env->cfg.env_name = env->env_name;
+        env->sessions = sess_table_new(episode_free, cfg->session_ttl, MAX_TOMBSTONES);
+        env->rendered = cache_new(cfg->cache_bytes);
+        pthread_mutex_init(&env->pin_lock, NULL);
+        env->npins = cfg->pinned_tasks;
+        env->pins = calloc(env->npins ? env->npins : 1, sizeof *env->pins);
+    }
+    if (!env || !env->env_name || !env->sessions || !env->rendered || !env->pins) {
+        snprintf(err, errsz, "out of memory");
+        ors_env_free(env);
+        return NULL;
+    }
+    return env;
+}
+
+void ors_env_free(ors_env *env)
+{
+    if (!env)
+        return;
+    sess_table_free(env->sessions);
+    cache_free(env->rendered);
+    for (size_t i = 0; env->pins && i < env->npins; i++)
+        ds_task_release(env->ds, env->pins[i]);
+    free(env->pins);
+    pthread_mutex_destroy(&env->pin_lock);
+    free(env->env_name);
+    free(env);
+}
+
+bool ors_env_matches(const ors_env *env, const char *name)
+{
+    return name && strcasecmp(name, env->env_name) == 0;
+}
+
+const char *ors_env_name(const ors_env *env)
+{
+    return env->env_name;
+}
+
+static void publish_session_count(ors_env *env)
+{
+    metrics_set_active_sessions(env->m, (long)sess_count(env->sessions));
+}
+
+size_t ors_reap(ors_env *env)
+{
+    size_t n = sess_reap(env->sessions, now_of(env), env->cfg.session_ttl);
+    publish_session_count(env);
+    return n;
+}
+
+size_t ors_session_count(ors_env *env)
+{
+    return sess_count(env->sessions);
+}
+
+/* ---- shared checks ------------------------------------------------------ */
+
+/* The text of a JSON string that holds no NUL character, or NULL. Names
+ * (splits, tools, ids) with an embedded NUL must not match a C string that
+ * stops there. */
+static const char *plain_string(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && strlen(s) == json_string_length(v) ? s : NULL;
+}
+
+
+/* For /{env}/... routes: false (after a 404 reply) when the path names
+ * another environment. The router only sends known names; this is a guard. */
+static bool env_ok(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!req->param || ors_env_matches(env, req->param))
+        return true;
+    wire_reply_detail(out, 404, "unknown environment '%s'", req->param);
+    return false;
+}
+
+/* The X-Session-ID header, or NULL after a 400 reply. */
+static const char *session_header(const wire_request *req, wire_reply *out)
+{
+    if (!req->session_id || !*req->session_id) {
+        wire_reply_detail(out, 400, "X-Session-ID header is required");
+        return NULL;
+    }
+    if (strlen(req->session_id) > MAX_SID_LEN) {
+        wire_reply_detail(out, 400, "X-Session-ID header is longer than %d bytes", MAX_SID_LEN);
+        return NULL;
+    }
+    return req->session_id;
+}
+
+/* The active session named by the request (a reference to release), or NULL
+ * after a 400/404/410 reply. Refreshes its last-seen time. */
+static sess *active_session(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    const char *sid = session_header(req, out);
+    if (!sid)
+        return NULL;
+    sess_state st;
+    sess *s = sess_get(env->sessions, sid, now_of(env), &st);
+    if (!s) {
+        if (st == SESS_DELETED)
+            wire_reply_detail(out, 410, "Session deleted");
+        else
+            wire_reply_detail(out, 404, "Active environment not found");
+    }
+    return s;
+}
+
+/* Python's seq[i] for a sequence of n: 0 and the index, or -1. */
+static int python_index(json_int_t i, size_t n, size_t *out)
+{
+    json_int_t len = (json_int_t)n;
+    if (i < -len || i >= len)
+        return -1;
+    *out = (size_t)(i < 0 ? i + len : i);
+    return 0;
+}
+
+/* Reads body field "split" (required string) and resolves it; -1 after a
+ * 422 (missing/not a string) or 400 (unknown) reply. */
+static int body_split(ors_env *env, const json_t *body, wire_reply *out, size_t *split)
+{
+    const json_t *v = json_object_get(body, "split");
+    if (!v) {
+        wire_reply_detail(out, 422, "split: field required");
+        return -1;
+    }
+    if (!json_is_string(v)) {
+        wire_reply_detail(out, 422, "split: must be a string");
+        return -1;
+    }
+    const char *name = plain_string(v);
+    long idx = name ? ds_split_find(env->ds, name) : -1;
+    if (idx < 0) {
+        wire_reply_detail(out, 400, "Invalid split");
+        return -1;
+    }
+    *split = (size_t)idx;
+    return 0;
+}
+
+/* Reads an optional integer field: 1 when present (value in *out), 0 when
+ * absent or null, -1 after a 422 reply when it is not an integer. */
+static int body_int(const json_t *body, const char *key, wire_reply *out, json_int_t *value)
+{
+    const json_t *v = json_object_get(body, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v)) {
+        wire_reply_detail(out, 422, "%s: must be an integer", key);
+        return -1;
+    }
+    *value = json_integer_value(v);
+    return 1;
+}
+
+/* The public description of a task — {"id","split","index"} plus the row's
+ * trajectory_id and info when present and not null, as ds_task_public gives
+ * it — read from the row text without parsing the conversation, so listing
+ * a large split stays fast. New reference; NULL on failure. */
+static json_t *public_task(ors_env *env, size_t split, size_t index)
+{
+    static const char *const names[2] = {"trajectory_id", "info"};
+    size_t len;
+    const char *row = ds_row_text(env->ds, split, index, &len, NULL);
+    if (!row)
+        return NULL;
+    jspan m[2];
+    jspan_members(row, row + len, names, 2, m);
+    const char *sname = ds_split_name(env->ds, split);
+    char id[sizeof ((ds_task *)0)->id];
+    snprintf(id, sizeof id, "%s-%zu", sname, index);
+    json_t *task = json_pack("{s:s, s:s, s:I}", "id", id, "split", sname, "index",
+                             (json_int_t)index);
+    for (int i = 0; task && i < 2; i++) {
+        json_t *v = jspan_json(m[i]);
+        if (v && !json_is_null(v) && json_object_set_new(task, names[i], v) == 0)
+            continue;
+        json_decref(v);
+    }
+    return task;
+}
+
+/* Appends the public tasks [start, stop) of split to list. -1 on failure. */
+static int append_tasks(ors_env *env, json_t *list, size_t split, size_t start, size_t stop)
+{
+    for (size_t i = start; i < stop; i++)
+        if (json_array_append_new(list, public_task(env, split, i)) != 0)
+            return -1;
+    return 0;
+}
+
+static void reply_or_oom(wire_reply *out, json_t *body)
+{
+    if (body)
+        wire_reply_json(out, 200, body);
+    else
+        wire_reply_detail(out, 500, "out of memory");
+}
+
+/* A freshly rendered body of kind for (split, index); task may be given
+ * when the caller holds it, else it is acquired for the occasion. Caller
+ * frees; NULL on failure. */
+static char *render_fresh(ors_env *env, int kind, size_t split, size_t index, const ds_task *task)
+{
+    json_t *j = NULL;
+    const ds_task *held = NULL;
+    if (kind == CACHED_TASK_LIST) {
+        j = json_array();
+        if (j && append_tasks(env, j, split, 0, ds_split_size(env->ds, split)) != 0) {
+            json_decref(j);
+            j = NULL;
+        }
+        j = j ? json_pack("{s:o, s:s}", "tasks", j, "env_name", env->env_name) : NULL;
+    } else {
+        if (!task)
+            task = held = ds_task_acquire(env->ds, split, index, NULL, 0);
+        if (task && kind == CACHED_PROMPT)
+            j = prompt_blocks(task);
+        else if (task) {
+            json_t *tools = prompt_task_tools(task);
+            j = tools ? json_pack("{s:o}", "tools", tools) : NULL;
+        }
+        ds_task_release(env->ds, held);
+    }
+    char *body = j ? wire_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return body;
+}
+
+/* Answers with the body of kind for (split, index): the cached bytes when
+ * present, else rendered now and kept. */
+static void reply_rendered(ors_env *env, wire_reply *out, int kind, size_t split, size_t index)
+{
+    size_t len;
+    char *body = cache_get(env->rendered, kind, split, index, &len);
+    if (!body) {
+        body = render_fresh(env, kind, split, index, NULL);
+        if (!body) {
+            wire_reply_detail(out, 500, "cannot render the task");
+            return;
+        }
+        len = strlen(body);
+        cache_put(env->rendered, kind, split, index, body, len);
+    }
+    wire_reply_take(out, 200, WIRE_JSON, body, len);
+}
+
+/* Renders the prompt and task tools of a task into the cache while it is at
+ * hand, so the session need not keep the parsed row. */
+static void prerender(ors_env *env, const ds_task *task)
+{
+    const int kinds[2] = {CACHED_TASK_TOOLS, CACHED_PROMPT};
+    for (int k = 0; k < 2; k++) {
+        if (cache_contains(env->rendered, kinds[k], task->split_index, task->index))
+            continue;
+        char *body = render_fresh(env, kinds[k], task->split_index, task->index, task);
+        if (body)
+            cache_put(env->rendered, kinds[k], task->split_index, task->index, body, strlen(body));
+        free(body);
+    }
+}
+
+/* Hands the caller's reference to task over to a ring of recently used rows,
+ * so that sessions opened on them soon after need not parse them again; the
+ * reference it displaces (or the caller's, when the row is already there) is
+ * released. The ring bounds the parsed rows kept beyond live requests. */
+static void pin_task(ors_env *env, const ds_task *task)
+{
+    const ds_task *drop = task;
+    pthread_mutex_lock(&env->pin_lock);
+    bool present = false;
+    for (size_t i = 0; i < env->npins && !present; i++)
+        present = env->pins[i] == task;
+    if (!present && env->npins) {
+        drop = env->pins[env->pin_next];
+        env->pins[env->pin_next] = task;
+        env->pin_next = (env->pin_next + 1) % env->npins;
+    }
+    pthread_mutex_unlock(&env->pin_lock);
+    ds_task_release(env->ds, drop);
+}
+
+/* ---- session-less routes ---------------------------------------------- */
+
+void ors_health(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    (void)env;
+    (void)req;
+    reply_or_oom(out, json_pack("{s:s}", "status", "ok"));
+}
+
+void ors_list_environments(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    (void)req;
+    reply_or_oom(out, json_pack("[s]", env->env_name));
+}
+
+void ors_tools(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    json_t *tools = prompt_shared_tools();
+    reply_or_oom(out, tools ? json_pack("{s:o}", "tools", tools) : NULL);
+}
+
+static const char *split_type(const char *name)
+{
+    if (strcmp(name, "train") == 0 || strcmp(name, "validation") == 0 ||
+        strcmp(name, "test") == 0)
+        return name;
+    return "validation";
+}
+
+void ors_splits(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < ds_split_count(env->ds); i++) {
+        const char *name = ds_split_name(env->ds, i);
+        if (json_array_append_new(list, json_pack("{s:s, s:s}", "name", name, "type",
+                                                  split_type(name))) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    reply_or_oom(out, list);
+}
+
+void ors_tasks(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    json_t *body = wire_body_object(req, out);
+    size_t split;
+    int rc = body ? body_split(env, body, out, &split) : -1;
+    json_decref(body);
+    if (rc == 0)
+        reply_rendered(env, out, CACHED_TASK_LIST, split, 0);
+}
+
+void ors_num_tasks(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    json_t *body = wire_body_object(req, out);
+    size_t split;
+    if (!body || body_split(env, body, out, &split) != 0) {
+        json_decref(body);
+        return;
+    }
+    json_decref(body);
+    reply_or_oom(out, json_pack("{s:I}", "num_tasks",
+                                (json_int_t)ds_split_size(env->ds, split)));
+}
+
+void ors_task(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    json_t *body = wire_body_object(req, out);
+    size_t split, index;
+    json_int_t i = 0;
+    int has = -1;
+    if (body && body_split(env, body, out, &split) == 0) {
+        has = body_int(body, "index", out, &i);
+        if (has == 0)
+            wire_reply_detail(out, 422, "index: field required");
+    }
+    json_decref(body);
+    if (has != 1)
+        return;
+    if (python_index(i, ds_split_size(env->ds, split), &index) != 0) {
+        wire_reply_detail(out, 400, "Invalid index");
+        return;
+    }
+    json_t *task = public_task(env, split, index);
+    reply_or_oom(out, task ? json_pack("{s:o}", "task", task) : NULL);
+}
+
+/* Python slice bound: missing -> dflt, negative counts from the end (floored
+ * at 0), capped at n. */
+static size_t slice_bound(int has, json_int_t v, size_t dflt, size_t n)
+{
+    if (has != 1)
+        return dflt;
+    json_int_t len = (json_int_t)n;
+    if (v < 0)
+        v = v + len < 0 ? 0 : v + len;
+    return v > len ? n : (size_t)v;
+}
+
+void ors_task_range(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    json_t *body = wire_body_object(req, out);
+    size_t split;
+    json_int_t a = 0, b = 0;
+    int has_a = -1, has_b = -1;
+    if (body && body_split(env, body, out, &split) == 0) {
+        has_a = body_int(body, "start", out, &a);
+        if (has_a >= 0)
+            has_b = body_int(body, "stop", out, &b);
+    }
+    json_decref(body);
+    if (has_a < 0 || has_b < 0)
+        return;
+    size_t n = ds_split_size(env->ds, split);
+    size_t start = slice_bound(has_a, a, 0, n), stop = slice_bound(has_b, b, n, n);
+    json_t *list = json_array();
+    if (list && start < stop && append_tasks(env, list, split, start, stop) != 0) {
+        json_decref(list);
+        list = NULL;
+    }
+    reply_or_oom(out, list ? json_pack("{s:o}", "tasks", list) : NULL);
+}
+
+/* ---- sessions ----------------------------------------------------------- */
+
+void ors_create_session(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    (void)env;
+    (void)req;
+    char sid[37];
+    if (sess_uuid4(sid) != 0) {
+        wire_reply_detail(out, 500, "no random source for a session id");
+        return;
+    }
+    wire_reply_sse_event(out, "task_id", sid, strlen(sid));
+    wire_reply_sse_event(out, "end", "", 0);
+}
+
+/* Resolves a client's task_spec to split and index, by "id" or else by its
+ * "split" and "index"; anything else in it (an expected_action included) is
+ * ignored. -1 after a 400 `Unknown task` reply. */
+static int resolve_task_spec(ors_env *env, const json_t *spec, wire_reply *out,
+                             size_t *split, size_t *index)
+{
+    const json_t *idv = json_object_get(spec, "id");
+    const char *id = plain_string(idv);
+    if (idv && !id && !json_is_null(idv)) {   /* an id that cannot name a task */
+        wire_reply_detail(out, 400, "Unknown task");
+        return -1;
+    }
+    if (id && ds_task_find(env->ds, id, split, index) == 0)
+        return 0;
+    const char *sname = plain_string(json_object_get(spec, "split"));
+    const json_t *iv = json_object_get(spec, "index");
+    long s = sname ? ds_split_find(env->ds, sname) : -1;
+    if (!id && s >= 0 && json_is_integer(iv) &&
+        python_index(json_integer_value(iv), ds_split_size(env->ds, (size_t)s), index) == 0) {
+        *split = (size_t)s;
+        return 0;
+    }
+    wire_reply_detail(out, 400, "Unknown task");
+    return -1;
+}
+
+/* Resolves the task a /create body names: exactly one of task_spec or
+ * (split and index). -1 after a 422 or 400 reply. */
+static int resolve_create_task(ors_env *env, const json_t *body, wire_reply *out,
+                               size_t *split, size_t *index)
+{
+    const json_t *spec = json_object_get(body, "task_spec");
+    bool has_spec = spec && !json_is_null(spec);
+    const json_t *sv = json_object_get(body, "split"), *iv = json_object_get(body, "index");
+    bool has_split = sv && !json_is_null(sv), has_index = iv && !json_is_null(iv);
+    if (has_spec && (has_split || has_index)) {
+        wire_reply_detail(out, 422, "give either task_spec or split and index, not both");
+        return -1;
+    }
+    if (has_spec) {
+        if (!json_is_object(spec)) {
+            wire_reply_detail(out, 422, "task_spec: must be an object");
+            return -1;
+        }
+        return resolve_task_spec(env, spec, out, split, index);
+    }
+    if (!has_split || !has_index) {
+        wire_reply_detail(out, 422, has_split   ? "index: field required with split"
+                                    : has_index ? "split: field required with index"
+                                                : "either task_spec or split and index is required");
+        return -1;
+    }
+    json_int_t i = 0;
+    if (body_split(env, body, out, split) != 0 || body_int(body, "index", out, &i) < 0)
+        return -1;
+    if (python_index(i, ds_split_size(env->ds, *split), index) != 0) {
+        wire_reply_detail(out, 400, "Invalid index");
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates the body of /create up to the task; -1 after a reply. */
+static int check_create_body(ors_env *env, const json_t *body, wire_reply *out)
+{
+    const json_t *name = json_object_get(body, "env_name");
+    if (name && !json_is_null(name)) {
+        if (!json_is_string(name)) {
+            wire_reply_detail(out, 422, "env_name: must be a string");
+            return -1;
+        }
+        if (!ors_env_matches(env, plain_string(name))) {
+            wire_reply_detail(out, 404, "unknown environment '%s'", json_string_value(name));
+            return -1;
+        }
+    }
+    const json_t *secrets = json_object_get(body, "secrets");
+    if (secrets && !json_is_null(secrets) && !json_is_object(secrets)) {
+        wire_reply_detail(out, 422, "secrets: must be an object");
+        return -1;
+    }
+    return 0;
+}
+
+void ors_create(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    const char *sid = session_header(req, out);
+    if (!sid)
+        return;
+    json_t *body = wire_body_object(req, out);
+    size_t split, index;
+    int ok = body && check_create_body(env, body, out) == 0 &&
+             resolve_create_task(env, body, out, &split, &index) == 0;
+    json_decref(body);
+    if (!ok)
+        return;
+    sess *existing = sess_get(env->sessions, sid, now_of(env), NULL);
+    if (existing) {   /* answered before parsing the row; sess_create decides races */
+        sess_release(env->sessions, existing);
+        wire_reply_detail(out, 400, "Session already exists");
+        return;
+    }
+    char err[256];
+    const ds_task *task = ds_task_acquire(env->ds, split, index, err, sizeof err);
+    episode *ep = task ? episode_new(task, err, sizeof err) : NULL;
+    if (ep && env->cfg.cache_bytes)
+        prerender(env, task);
+    if (task)
+        pin_task(env, task);
+    if (!ep) {
+        wire_reply_detail(out, 500, "task cannot be loaded: %s", err);
+        return;
+    }
+    int rc = sess_create(env->sessions, sid, ep, now_of(env));
+    if (rc != 0) {
+        episode_free(ep);
+        if (rc == 1)
+            wire_reply_detail(out, 400, "Session already exists");
+        else
+            wire_reply_detail(out, 500, "out of memory");
+        return;
+    }
+    publish_session_count(env);
+    reply_or_oom(out, json_pack("{s:s}", "sid", sid));
+}
+
+void ors_ping(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    sess *s = active_session(env, req, out);
+    if (!s)
+        return;
+    sess_release(env->sessions, s);
+    reply_or_oom(out, json_pack("{s:s}", "status", "ok"));
+}
+
+/* Answers a session-scoped rendering of the session's task. */
+static void reply_session_rendered(ors_env *env, const wire_request *req, wire_reply *out,
+                                   int kind)
+{
+    if (!env_ok(env, req, out))
+        return;
+    sess *s = active_session(env, req, out);
+    if (!s)
+        return;
+    const episode *ep = sess_data(s);
+    reply_rendered(env, out, kind, ep->split, ep->index);
+    sess_release(env->sessions, s);
+}
+
+void ors_task_tools(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    reply_session_rendered(env, req, out, CACHED_TASK_TOOLS);
+}
+
+void ors_prompt(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    reply_session_rendered(env, req, out, CACHED_PROMPT);
+}
+
+void ors_delete(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    const char *sid = session_header(req, out);
+    if (!sid)
+        return;
+    sess_delete(env->sessions, sid, now_of(env));
+    publish_session_count(env);
+    reply_or_oom(out, json_pack("{s:s}", "sid", sid));
+}
+
+void ors_delete_session(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    (void)env;
+    const char *sid = session_header(req, out);
+    if (sid)
+        reply_or_oom(out, json_pack("{s:s}", "sid", sid));
+}
+
+/* ---- /call -------------------------------------------------------------- */
+
+/* {"ok":false,"error":<before><arg><after>}: arg is len bytes (a tool name
+ * may be long or hold a NUL). NULL on allocation failure. */
+static json_t *tool_error(const char *before, const char *arg, size_t len, const char *after)
+{
+    size_t nb = strlen(before), na = strlen(after);
+    char *msg = malloc(nb + len + na);
+    if (!msg)
+        return NULL;
+    memcpy(msg, before, nb);
+    memcpy(msg + nb, arg, len);
+    memcpy(msg + nb + len, after, na);
+    json_t *text = wire_string(msg, nb + len + na);
+    free(msg);
+    return text ? json_pack("{s:b, s:o}", "ok", 0, "error", text) : NULL;
+}
+
+static json_t *already_submitted(void)
+{
+    return tool_error("task already submitted", "", 0, "");
+}
+
+/* The actual action of a call of tool name with input, or NULL with *error
+ * set to the tool result that refuses it (the submission is then not
+ * consumed). */
+static grade_action *action_of_call(const episode *ep, const json_t *name_json,
+                                    const json_t *input, json_t **error)
+{
+    *error = NULL;
+    const char *name = plain_string(name_json);
+    if (name && strcmp(name, PROMPT_SUBMIT_TOOL) == 0 && !episode_has_tool(ep, name)) {
+        const json_t *content = json_object_get(input, "content");
+        if (!json_is_string(content)) {
+            *error = tool_error("invalid input for '", name, strlen(name),
+                                "': 'content' must be a string");
+            return NULL;
+        }
+        return grade_action_message(json_string_value(content), json_string_length(content));
+    }
+    if (!name || !episode_has_tool(ep, name)) {
+        *error = tool_error("'", json_string_value(name_json), json_string_length(name_json),
+                            "' is not a valid tool");
+        return NULL;
+    }
+    char *args = json_dumps(input, JSON_COMPACT | JSON_ENSURE_ASCII);
+    grade_action *a = args ? grade_action_call(name, args, strlen(args)) : NULL;
+    free(args);
+    return a;
+}
+
+static json_t *graded_output(const episode *ep, grade_verdict v)
+{
+    const char *category = grade_category_text(v.category);
+    char text[512];
+    if (v.reward == 1.0)
+        snprintf(text, sizeof text, "Correct.");
+    else
+        snprintf(text, sizeof text, "Incorrect: %s", category);
+    return json_pack("{s:b, s:{s:[{s:s, s:s, s:n}], s:{s:s, s:s}, s:f, s:b}}", "ok", 1,
+                     "output", "blocks", "type", "text", "text", text, "detail", "metadata",
+                     "category", category, "expected_type",
+                     ep->expected_type, "reward", v.reward, "finished", 1);
+}
+
+/* Runs one call of the session's task: the tool result object (new
+ * reference), or NULL on allocation failure. Grades at most once per session. */
+static json_t *run_call(ors_env *env, sess *s, const json_t *name, const json_t *input)
+{
+    const episode *ep = sess_data(s);
+    if (sess_submitted(s))
+        return already_submitted();
+    json_t *error;
+    grade_action *actual = action_of_call(ep, name, input, &error);
+    if (!actual)
+        return error;
+    char err[256];
+    grade_action *expected = episode_expected(ep, err, sizeof err);
+    if (!expected) {
+        grade_action_free(actual);
+        return tool_error("cannot grade: ", err, strlen(err), "");
+    }
+    if (!sess_claim_submission(s)) {
+        grade_action_free(actual);
+        grade_action_free(expected);
+        return already_submitted();
+    }
+    double t0 = monotonic_seconds();
+    grade_verdict v = grade_judge(&env->cfg.grading, expected, actual);
+    metrics_observe_submission(env->m, v.reward, monotonic_seconds() - t0);
+    grade_action_free(actual);
+    grade_action_free(expected);
+    return graded_output(ep, v);
+}
+
+/* The SSE stream of one call result: task_id, then the text in pieces of at
+ * most SSE_PIECE bytes (characters: the text is ASCII), the last as "end". */
+static void reply_call_stream(wire_reply *out, const char *call_id, const char *text, size_t len)
+{
+    wire_reply_sse_event(out, "task_id", call_id, strlen(call_id));
+    size_t pos = 0;
+    do {
+        size_t n = len - pos > SSE_PIECE ? SSE_PIECE : len - pos;
+        wire_reply_sse_event(out, pos + n < len ? "chunk" : "end", text + pos, n);
+        pos += n;
+    } while (pos < len);
+}
+
+static void reply_call_error(wire_reply *out, const char *message)
+{
+    wire_reply_sse_event(out, "error", message, strlen(message));
+}
+
+/* Reads the /call body: name (string), input (object), task_id (optional
+ * string). -1 after a 422 reply. */
+static int call_fields(const json_t *body, wire_reply *out, const json_t **name,
+                       const json_t **input, const json_t **task_id)
+{
+    const json_t *n = json_object_get(body, "name"), *in = json_object_get(body, "input");
+    const json_t *tid = json_object_get(body, "task_id");
+    if (!json_is_string(n)) {
+        wire_reply_detail(out, 422, n ? "name: must be a string" : "name: field required");
+        return -1;
+    }
+    if (!json_is_object(in)) {
+        wire_reply_detail(out, 422, in ? "input: must be an object" : "input: field required");
+        return -1;
+    }
+    if (tid && !json_is_null(tid) && !json_is_string(tid)) {
+        wire_reply_detail(out, 422, "task_id: must be a string");
+        return -1;
+    }
+    *name = n;
+    *input = in;
+    *task_id = json_is_string(tid) ? tid : NULL;
+    return 0;
+}
+
+static void replay_call(ors_env *env, sess *s, const json_t *task_id_json, wire_reply *out)
+{
+    size_t len;
+    const char *task_id = plain_string(task_id_json);
+    char *text = task_id ? sess_result_get(s, task_id, now_of(env), &len) : NULL;
+    if (!text) {
+        reply_call_error(out, "unknown task_id");
+        return;
+    }
+    reply_call_stream(out, task_id, text, len);
+    free(text);
+}
+
+static void run_and_store_call(ors_env *env, sess *s, const json_t *name, const json_t *input,
+                               wire_reply *out)
+{
+    char call_id[37];
+    if (sess_uuid4(call_id) != 0) {
+        reply_call_error(out, "no random source for a task id");
+        return;
+    }
+    json_t *result = run_call(env, s, name, input);
+    char *text = result ? wire_dumps(result, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(result);
+    if (!text) {
+        reply_call_error(out, "out of memory");
+        return;
+    }
+    size_t len = strlen(text);
+    /* A result that cannot be stored still reaches the client; only a
+     * reconnect would miss it. */
+    (void)sess_result_put(s, call_id, text, len, now_of(env) + env->cfg.result_ttl);
+    reply_call_stream(out, call_id, text, len);
+    free(text);
+}
+
+void ors_call(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    if (!env_ok(env, req, out))
+        return;
+    sess *s = active_session(env, req, out);
+    if (!s)
+        return;
+    json_t *body = wire_body_object(req, out);
+    const json_t *name, *input, *task_id;
+    if (body && call_fields(body, out, &name, &input, &task_id) == 0) {
+        if (task_id)
+            replay_call(env, s, task_id, out);
+        else
+            run_and_store_call(env, s, name, input, out);
+    }
+    json_decref(body);
+    sess_release(env->sessions, s);
+}

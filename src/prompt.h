@@ -1,0 +1,27 @@
+/* prompt — how a task is shown to an agent over ORS (../spec: ors.md Part 2):
+ * the shared tool, the task's tools as ToolSpecs, and the prompt block that
+ * renders the conversation so far. Pure functions of a task; thread-safe.
+ */
+#ifndef FCPIVOT_PROMPT_H
+#define FCPIVOT_PROMPT_H
+
+#include <stdbool.h>
+#include <jansson.h>
+#include "ds.h"
+
+#define PROMPT_SUBMIT_TOOL "submit_message"
+
+/* [submit_message ToolSpec]. New reference; NULL on allocation failure. */
+json_t *prompt_shared_tools(void);
+/* submit_message (unless the row has its own tool of that name) followed by
+ * the row's tools as ToolSpecs, in row order. New reference or NULL. */
+json_t *prompt_task_tools(const ds_task *task);
+/* The name of a row tool item (either tool shape), or NULL. Borrowed. */
+const char *prompt_tool_name(const json_t *tool);
+/* True when the row itself lists a tool called name. */
+bool prompt_row_has_tool(const ds_task *task, const char *name);
+/* The prompt: [{"type":"text","text":<rendered conversation>,"detail":{input,
+ * tools, tool_choice, parallel_tool_calls}}]. New reference or NULL. */
+json_t *prompt_blocks(const ds_task *task);
+
+#endif

@@ -1,0 +1,65 @@
+/* session — the ORS session table: sid -> small per-session state (an
+ * opaque payload owned by the session, the single-submission flag and a store
+ * of call results for reconnects), with tombstones for deleted sids.
+ *
+ * Thread-safe: the table is sharded, each shard a mutex-protected hash table.
+ * Sessions are reference-counted so a handler can keep using one while another
+ * thread deletes it; the payload is freed with the last reference.
+ * Time is always passed in by the caller (seconds on any monotonic clock).
+ */
+#ifndef FCPIVOT_SESSION_H
+#define FCPIVOT_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct sess_table sess_table;
+typedef struct sess sess;
+
+typedef enum { SESS_ACTIVE, SESS_DELETED, SESS_UNKNOWN } sess_state;
+
+/* free_data frees a session's payload (may be NULL). Deleted and reaped sids
+ * are remembered for tomb_ttl seconds, at most max_tombstones of them at a
+ * time. Caller frees with sess_table_free. NULL on allocation failure. */
+sess_table *sess_table_new(void (*free_data)(void *), double tomb_ttl, size_t max_tombstones);
+/* Frees every session (held references must have been released). */
+void sess_table_free(sess_table *t);
+
+/* Creates an active session owning data. Returns 0; 1 when sid is already
+ * active (data is then NOT taken); -1 on allocation failure (not taken
+ * either). A tombstone of sid is replaced. */
+int sess_create(sess_table *t, const char *sid, void *data, double now);
+
+/* The active session sid, with last-seen refreshed to now: a new reference the
+ * caller gives back with sess_release. NULL when not active; *state then says
+ * whether it was deleted (tombstone) or is unknown. */
+sess *sess_get(sess_table *t, const char *sid, double now, sess_state *state);
+void sess_release(sess_table *t, sess *s);
+
+/* The session's payload (borrowed; valid while the reference is held). */
+void *sess_data(const sess *s);
+/* True once the single submission has been claimed. */
+bool sess_submitted(const sess *s);
+/* Claims the single submission: true for exactly one caller. */
+bool sess_claim_submission(sess *s);
+
+/* Keeps a copy of a call result under call_id until expires. Returns 0, -1 on
+ * allocation failure. Old results beyond a small per-session cap are dropped. */
+int sess_result_put(sess *s, const char *call_id, const char *text, size_t len, double expires);
+/* A copy of the stored result of call_id if it has not expired (caller
+ * frees), with its length in *len; NULL if none. */
+char *sess_result_get(sess *s, const char *call_id, double now, size_t *len);
+
+/* Deletes sid (leaving a tombstone). Returns true if it was active. */
+bool sess_delete(sess_table *t, const char *sid, double now);
+/* Deletes sessions last seen more than idle_ttl ago (leaving tombstones),
+ * drops expired tombstones and call results. Returns the sessions reaped. */
+size_t sess_reap(sess_table *t, double now, double idle_ttl);
+size_t sess_count(const sess_table *t);
+size_t sess_tombstone_count(const sess_table *t);
+
+/* Writes a random (getrandom) UUID version 4, lower-case, 36 characters plus
+ * NUL. Returns 0, or -1 when no randomness is available. */
+int sess_uuid4(char out[37]);
+
+#endif
