@@ -19,6 +19,8 @@ PKGS     := jansson libmicrohttpd libcurl zlib libzstd
 WARN     := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion \
             -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -D_GNU_SOURCE -Isrc
+# serve's fallback location of the built-in sample dataset (data/sample.jsonl)
+CPPFLAGS += -DFCPIVOT_DATA_DIR='"$(CURDIR)/data"'
 ifeq ($(SAN),1)
   BUILD  := build-san
   OPT    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all

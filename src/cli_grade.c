@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "cli_common.h"
 #include "grade.h"
 #include "util.h"
 
@@ -64,18 +65,14 @@ static void usage(FILE *out)
         "Blank lines are skipped.\n"
         "\n"
         "options:\n"
-        "  --word-similarity-threshold X   minimum string similarity (default 0.1)\n"
-        "  --float-tolerance X             float tolerance, strict < (default 1e-6)\n"
-        "  --parallel-rewarding            the number of calls matters\n"
-        "  --allow-subset                  admit fewer calls than expected\n"
-        "  --allow-superset                admit more calls than expected\n"
-        "  --reward-mode M                 binary_strict (default), fractional or f1\n"
+        "%s"
         "  --verdict-only                  print only {\"reward\", \"category\"}\n"
         "  --summary                       print rows, mean reward and categories to stderr\n"
         "  --jobs N                        grade with N threads, order kept (default 1)\n"
         "  -h, --help                      this help\n"
         "\n"
-        "exit status: 0 all lines graded, 1 some line invalid, 2 usage error.\n");
+        "exit status: 0 all lines graded, 1 some line invalid, 2 usage error.\n",
+        CLI_GRADING_HELP);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -84,17 +81,6 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'fcpivot grade --help'.\n");
     return 2;
-}
-
-static bool parse_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || v != v)
-        return false;
-    *out = v;
-    return true;
 }
 
 /* Returns -1 on success, else the exit status to return (0 for --help). */
@@ -127,9 +113,9 @@ static int parse_options(int argc, char **argv, grade_opts *o)
         name[nlen] = '\0';
         if (eq)
             val = eq + 1;
-        bool takes = !strcmp(name, "--word-similarity-threshold") ||
-                     !strcmp(name, "--float-tolerance") || !strcmp(name, "--reward-mode") ||
-                     !strcmp(name, "--jobs");
+        bool grading_takes = false;
+        bool grading = cli_grading_flag_known(name, &grading_takes);
+        bool takes = grading_takes || !strcmp(name, "--jobs");
         if (takes && !val) {
             if (i + 1 >= argc)
                 return usage_error("option '%s' needs a value", name);
@@ -140,27 +126,16 @@ static int parse_options(int argc, char **argv, grade_opts *o)
         if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(name, "--word-similarity-threshold")) {
-            if (!parse_double(val, &o->cfg.word_similarity_threshold))
-                return usage_error("bad --word-similarity-threshold '%s'", val);
-        } else if (!strcmp(name, "--float-tolerance")) {
-            if (!parse_double(val, &o->cfg.float_tolerance))
-                return usage_error("bad --float-tolerance '%s'", val);
-        } else if (!strcmp(name, "--reward-mode")) {
-            if (grade_mode_parse(val, &o->cfg.mode))
-                return usage_error("bad --reward-mode '%s' (binary_strict, fractional or f1)", val);
+        } else if (grading) {
+            char why[256];
+            if (cli_grading_flag_apply(name, val, &o->cfg, why, sizeof why))
+                return usage_error("%s", why);
         } else if (!strcmp(name, "--jobs")) {
             char *end;
             long n = strtol(val, &end, 10);
             if (!*val || *end || n < 1 || n > MAX_JOBS)
                 return usage_error("bad --jobs '%s' (1 to 256)", val);
             o->jobs = (int)n;
-        } else if (!strcmp(name, "--parallel-rewarding")) {
-            o->cfg.parallel_rewarding = true;
-        } else if (!strcmp(name, "--allow-subset")) {
-            o->cfg.allow_subset = true;
-        } else if (!strcmp(name, "--allow-superset")) {
-            o->cfg.allow_superset = true;
         } else if (!strcmp(name, "--verdict-only")) {
             o->verdict_only = true;
         } else if (!strcmp(name, "--summary")) {

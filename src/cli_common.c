@@ -1,0 +1,79 @@
+/* cli_common — the grading flags shared by `fcpivot grade` and `fcpivot
+ * serve`, so that both accept exactly the same comparator configuration. */
+#include "cli_common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char CLI_GRADING_HELP[] =
+    "  --word-similarity-threshold X   minimum string similarity (default 0.1)\n"
+    "  --float-tolerance X             float tolerance, strict < (default 1e-6)\n"
+    "  --parallel-rewarding            the number of calls matters\n"
+    "  --allow-subset                  admit fewer calls than expected\n"
+    "  --allow-superset                admit more calls than expected\n"
+    "  --reward-mode M                 binary_strict (default), fractional or f1\n";
+
+static const struct {
+    const char *name;
+    bool takes_value;
+} FLAGS[] = {
+    {"--word-similarity-threshold", true}, {"--float-tolerance", true},
+    {"--reward-mode", true}, {"--parallel-rewarding", false},
+    {"--allow-subset", false}, {"--allow-superset", false},
+};
+
+bool cli_grading_flag_known(const char *name, bool *takes_value)
+{
+    for (size_t i = 0; i < sizeof FLAGS / sizeof FLAGS[0]; i++)
+        if (!strcmp(name, FLAGS[i].name)) {
+            if (takes_value)
+                *takes_value = FLAGS[i].takes_value;
+            return true;
+        }
+    return false;
+}
+
+/* A number as Python's float() of the flag would take it; NaN refused. */
+static bool parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || v != v)
+        return false;
+    *out = v;
+    return true;
+}
+
+int cli_grading_flag_apply(const char *name, const char *value, grade_config *cfg,
+                           char *err, size_t errsz)
+{
+    if (!strcmp(name, "--word-similarity-threshold")) {
+        if (!value || !parse_double(value, &cfg->word_similarity_threshold))
+            goto bad;
+    } else if (!strcmp(name, "--float-tolerance")) {
+        if (!value || !parse_double(value, &cfg->float_tolerance))
+            goto bad;
+    } else if (!strcmp(name, "--reward-mode")) {
+        if (!value || grade_mode_parse(value, &cfg->mode)) {
+            snprintf(err, errsz, "bad --reward-mode '%s' (binary_strict, fractional or f1)",
+                     value ? value : "");
+            return -1;
+        }
+    } else if (!strcmp(name, "--parallel-rewarding")) {
+        cfg->parallel_rewarding = true;
+    } else if (!strcmp(name, "--allow-subset")) {
+        cfg->allow_subset = true;
+    } else if (!strcmp(name, "--allow-superset")) {
+        cfg->allow_superset = true;
+    } else {
+        snprintf(err, errsz, "unknown option '%s'", name);
+        return -1;
+    }
+    return 0;
+bad:
+    snprintf(err, errsz, "bad %s '%s'", name, value ? value : "");
+    return -1;
+}

@@ -1,0 +1,22 @@
+/* cli_common — command-line pieces shared by subcommands: the comparator
+ * (grading) flags that `fcpivot grade` and `fcpivot serve` both accept. */
+#ifndef FCPIVOT_CLI_COMMON_H
+#define FCPIVOT_CLI_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "grade.h"
+
+/* The help lines of the grading flags (static text, ends with a newline). */
+extern const char CLI_GRADING_HELP[];
+
+/* True when name ("--float-tolerance", ...) is a grading flag; *takes_value
+ * then says whether it needs a value. */
+bool cli_grading_flag_known(const char *name, bool *takes_value);
+
+/* Applies grading flag name (with its value, or NULL for a switch) to cfg.
+ * 0, or -1 with a reason in err for an invalid value. */
+int cli_grading_flag_apply(const char *name, const char *value, grade_config *cfg,
+                           char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,739 @@
+/* http — the HTTP/1.1 adapter over GNU libmicrohttpd (see http.h).
+ *
+ * How a request flows: libmicrohttpd (epoll, a pool of internal threads)
+ * reports the raw request-target through the URI-log callback, where the
+ * per-request state (req_state) is created; the access handler is then called
+ * once when the headers are in (Content-Length is checked against the limit
+ * here, so an oversize body is refused before a byte of it is read), once per
+ * piece of body (appended to a growing buffer, or discarded once over the
+ * limit when there was no Content-Length), and once more at the end, when the
+ * filter, the router and the handler run and the reply is queued. The
+ * completion callback reports the finished request to the observer and frees
+ * the state.
+ *
+ * Replies: JSON and other bodies are handed to libmicrohttpd as buffers it
+ * frees; text/event-stream bodies (complete, finite streams) are sent with a
+ * content-reader callback over the buffer, i.e. with chunked transfer coding,
+ * and Cache-Control: no-cache. Nothing ever waits or polls.
+ *
+ * The listening socket is created here (so bind errors have a reason and port
+ * 0 can be read back) and given to libmicrohttpd. Shutdown: quiesce (stop
+ * accepting), mark replies "Connection: close", wait for the in-flight count
+ * to reach zero (bounded), then stop the daemon.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- router */
+
+#define HTTP_MAX_SEGMENTS 8
+
+typedef struct route {
+    char *method;
+    char *pattern;
+    char *segs[HTTP_MAX_SEGMENTS];   /* point into seg_buf; "" never occurs */
+    size_t nsegs;
+    int param_seg;                   /* index of the {param} segment or -1 */
+    char *seg_buf;
+    http_handler_fn fn;
+    void *ctx;
+} route;
+
+struct http_router {
+    route *routes;
+    size_t n, cap;
+};
+
+http_router *http_router_new(void)
+{
+    return calloc(1, sizeof(http_router));
+}
+
+void http_router_free(http_router *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->routes[i].method);
+        free(r->routes[i].pattern);
+        free(r->routes[i].seg_buf);
+    }
+    free(r->routes);
+    free(r);
+}
+
+/* Splits pattern (after its leading '/') into rt's segments. */
+static int split_pattern(route *rt)
+{
+    rt->seg_buf = strdup(rt->pattern + 1);
+    if (!rt->seg_buf)
+        return -1;
+    rt->param_seg = -1;
+    char *p = rt->seg_buf;
+    if (!*p)
+        return 0;                    /* "/" has no segments */
+    for (;;) {
+        if (rt->nsegs == HTTP_MAX_SEGMENTS)
+            return -1;
+        char *slash = strchr(p, '/');
+        if (slash)
+            *slash = '\0';
+        if (!*p)
+            return -1;               /* empty segment: "//" or trailing '/' */
+        size_t len = strlen(p);
+        if (p[0] == '{') {
+            if (len < 3 || p[len - 1] != '}' || rt->param_seg >= 0)
+                return -1;           /* one parameter per route */
+            rt->param_seg = (int)rt->nsegs;
+        }
+        rt->segs[rt->nsegs++] = p;
+        if (!slash)
+            return 0;
+        p = slash + 1;
+    }
+}
+
+int http_router_add(http_router *r, const char *method, const char *pattern,
+                    http_handler_fn fn, void *ctx)
+{
+    if (!r || !method || !pattern || pattern[0] != '/' || !fn)
+        return -1;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 16;
+        route *nr = realloc(r->routes, cap * sizeof *nr);
+        if (!nr)
+            return -1;
+        r->routes = nr;
+        r->cap = cap;
+    }
+    route *rt = &r->routes[r->n];
+    memset(rt, 0, sizeof *rt);
+    rt->method = strdup(method);
+    rt->pattern = strdup(pattern);
+    rt->fn = fn;
+    rt->ctx = ctx;
+    if (!rt->method || !rt->pattern || split_pattern(rt) != 0) {
+        free(rt->method);
+        free(rt->pattern);
+        free(rt->seg_buf);
+        return -1;
+    }
+    r->n++;
+    return 0;
+}
+
+typedef struct path_segs {
+    const char *start[HTTP_MAX_SEGMENTS];
+    size_t len[HTTP_MAX_SEGMENTS];
+    size_t n;
+    bool too_many;
+} path_segs;
+
+/* Splits a request path into segments (ignoring a trailing '/'; empty
+ * segments in the middle make a path that matches nothing). */
+static bool split_path(const char *path, path_segs *ps)
+{
+    memset(ps, 0, sizeof *ps);
+    if (!path || path[0] != '/')
+        return false;
+    const char *p = path + 1;
+    while (*p) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (len == 0)
+            return false;
+        if (ps->n == HTTP_MAX_SEGMENTS)
+            return false;
+        ps->start[ps->n] = p;
+        ps->len[ps->n] = len;
+        ps->n++;
+        if (!slash)
+            break;
+        p = slash + 1;
+    }
+    return true;
+}
+
+/* 0 = no match, 1 = matched via the parameter, 2 = matched literally. */
+static int route_matches(const route *rt, const path_segs *ps)
+{
+    if (rt->nsegs != ps->n)
+        return 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        if ((int)i == rt->param_seg)
+            continue;
+        if (strlen(rt->segs[i]) != ps->len[i] || memcmp(rt->segs[i], ps->start[i], ps->len[i]))
+            return 0;
+    }
+    return rt->param_seg >= 0 ? 1 : 2;
+}
+
+static void add_allowed(http_match *m, const char *method)
+{
+    if (strstr(m->allow, method))
+        return;
+    size_t used = strlen(m->allow);
+    snprintf(m->allow + used, sizeof m->allow - used, "%s%s", used ? ", " : "", method);
+}
+
+http_match_kind http_router_match(const http_router *r, const char *method,
+                                  const char *path, http_match *m)
+{
+    memset(m, 0, sizeof *m);
+    m->kind = HTTP_MATCH_NO_PATH;
+    path_segs ps;
+    if (!r || !method || !split_path(path, &ps))
+        return m->kind;
+    int best = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        const route *rt = &r->routes[i];
+        int how = route_matches(rt, &ps);
+        if (!how)
+            continue;
+        if (strcmp(rt->method, method) != 0) {
+            add_allowed(m, rt->method);
+            continue;
+        }
+        if (how > best) {
+            best = how;
+            m->kind = HTTP_MATCH_FOUND;
+            m->fn = rt->fn;
+            m->ctx = rt->ctx;
+            m->label = rt->pattern;
+            m->param = rt->param_seg >= 0 ? ps.start[rt->param_seg] : NULL;
+            m->param_len = rt->param_seg >= 0 ? ps.len[rt->param_seg] : 0;
+        }
+    }
+    if (m->kind != HTTP_MATCH_FOUND && m->allow[0])
+        m->kind = HTTP_MATCH_BAD_METHOD;
+    return m->kind;
+}
+
+bool http_router_has_root(const http_router *r, const char *seg, size_t len)
+{
+    for (size_t i = 0; r && i < r->n; i++) {
+        const route *rt = &r->routes[i];
+        if (rt->nsegs > 0 && rt->param_seg != 0 && strlen(rt->segs[0]) == len &&
+            memcmp(rt->segs[0], seg, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* ---------------------------------------------------------------- server */
+
+/* Seconds without any request in flight after which a stopping server
+ * closes its connections. */
+#define HTTP_QUIET_PERIOD 0.1
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const http_router *router;
+    http_options opts;
+    char *host;
+    unsigned port;
+    int listen_fd;                  /* -1 once quiesced and closed */
+    atomic_uint in_flight;
+    atomic_bool closing;
+    pthread_mutex_t lock;           /* with drained: wakes http_server_stop */
+    pthread_cond_t drained;
+};
+
+/* One request, from its request line to its completion. */
+typedef struct req_state {
+    http_server *srv;
+    char *raw_uri;                  /* the request-target as received */
+    const char *method, *url;       /* libmicrohttpd's, valid until completion */
+    struct timespec t0;
+    bool started;
+    bool too_large;                 /* body over the limit: answer 413 */
+    bool queued;
+    char *body;
+    size_t body_len, body_cap;
+    size_t received;                /* body bytes received, kept or not */
+    int status;
+    size_t reply_len;
+    const char *label;
+} req_state;
+
+static double since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Called by libmicrohttpd with the raw request-target: its result becomes
+ * the request's context (*con_cls). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)c;
+    http_server *srv = cls;
+    req_state *rs = calloc(1, sizeof *rs);
+    if (!rs)
+        return NULL;
+    rs->srv = srv;
+    rs->raw_uri = strdup(uri ? uri : "");
+    clock_gettime(CLOCK_MONOTONIC, &rs->t0);
+    atomic_fetch_add(&srv->in_flight, 1);
+    return rs;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    http_server *srv = cls;
+    req_state *rs = *con_cls;
+    if (!rs)
+        return;
+    *con_cls = NULL;
+    if (srv->opts.observer && rs->method) {
+        http_observation obs = {
+            .method = rs->method,
+            .path = rs->url ? rs->url : "",
+            .label = rs->label ? rs->label : "(none)",
+            .session_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Session-ID"),
+            .status = rs->status,
+            .seconds = since(&rs->t0),
+            .body_len = rs->body_len,
+            .reply_len = rs->reply_len,
+            .completed = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK,
+        };
+        srv->opts.observer(srv->opts.ctx, &obs);
+    }
+    free(rs->raw_uri);
+    free(rs->body);
+    free(rs);
+    if (atomic_fetch_sub(&srv->in_flight, 1) == 1 && atomic_load(&srv->closing)) {
+        pthread_mutex_lock(&srv->lock);
+        pthread_cond_broadcast(&srv->drained);
+        pthread_mutex_unlock(&srv->lock);
+    }
+}
+
+/* An SSE body being sent: the content reader copies it out piece by piece. */
+typedef struct sse_body {
+    char *data;
+    size_t len;
+} sse_body;
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    sse_body *b = cls;
+    if (pos >= b->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    size_t n = b->len - (size_t)pos;
+    if (n > max)
+        n = max;
+    memcpy(buf, b->data + pos, n);
+    return (ssize_t)n;
+}
+
+static void sse_free(void *cls)
+{
+    sse_body *b = cls;
+    free(b->data);
+    free(b);
+}
+
+/* Builds the libmicrohttpd response for reply, taking its body. */
+static struct MHD_Response *make_response(wire_reply *reply)
+{
+    struct MHD_Response *resp = NULL;
+    bool sse = reply->content_type && !strcmp(reply->content_type, WIRE_SSE);
+    if (sse) {
+        sse_body *b = malloc(sizeof *b);
+        if (!b)
+            return NULL;
+        b->data = reply->body;
+        b->len = reply->body_len;
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, sse_read, b, sse_free);
+        if (!resp) {
+            free(b);
+            return NULL;
+        }
+        reply->body = NULL;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    } else if (reply->body_len > 0) {
+        resp = MHD_create_response_from_buffer(reply->body_len, reply->body, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+            return NULL;
+        reply->body = NULL;
+    } else {
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return NULL;
+    }
+    if (reply->content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply->content_type);
+    if (reply->location)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, reply->location);
+    return resp;
+}
+
+/* The adapter's own {"detail": ...} replies; detail must need no escaping. */
+static void set_detail(wire_reply *r, int status, const char *detail)
+{
+    free(r->body);
+    free(r->location);
+    memset(r, 0, sizeof *r);
+    r->status = status;
+    r->content_type = WIRE_JSON;
+    size_t cap = strlen(detail) + 16;
+    r->body = malloc(cap);
+    if (r->body)
+        r->body_len = (size_t)snprintf(r->body, cap, "{\"detail\":\"%s\"}", detail);
+}
+
+static enum MHD_Result queue_reply(struct MHD_Connection *c, req_state *rs, wire_reply *reply,
+                                   const char *allow)
+{
+    if (reply->status < 100 || reply->status > 599)
+        set_detail(reply, 500, "Internal Server Error");
+    rs->status = reply->status;
+    rs->reply_len = reply->body_len;
+    rs->queued = true;
+    struct MHD_Response *resp = make_response(reply);
+    free(reply->body);
+    free(reply->location);
+    if (!resp)
+        return MHD_NO;
+    if (allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    if (atomic_load(&rs->srv->closing))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)rs->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void reply_too_large(http_server *srv, wire_reply *reply)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "Request body too large (limit %zu bytes)", srv->opts.max_body);
+    set_detail(reply, 413, msg);
+}
+
+/* Appends a piece of body, or notes that the limit is exceeded. */
+static void take_body(req_state *rs, const char *data, size_t len)
+{
+    rs->received += len;
+    if (rs->too_large)
+        return;
+    if (len > rs->srv->opts.max_body - rs->body_len) {
+        rs->too_large = true;
+        free(rs->body);
+        rs->body = NULL;
+        return;
+    }
+    if (rs->body_len + len > rs->body_cap) {
+        size_t cap = rs->body_cap ? rs->body_cap : 4096;
+        while (cap < rs->body_len + len)
+            cap *= 2;
+        char *nb = realloc(rs->body, cap);
+        if (!nb) {
+            rs->too_large = true;
+            free(rs->body);
+            rs->body = NULL;
+            return;
+        }
+        rs->body = nb;
+        rs->body_cap = cap;
+    }
+    memcpy(rs->body + rs->body_len, data, len);
+    rs->body_len += len;
+}
+
+/* Runs filter, router and handler for a fully received request. */
+static enum MHD_Result dispatch(struct MHD_Connection *c, req_state *rs)
+{
+    http_server *srv = rs->srv;
+    wire_reply reply = {0};
+    if (rs->too_large) {
+        reply_too_large(srv, &reply);
+        return queue_reply(c, rs, &reply, NULL);
+    }
+    const char *q = strchr(rs->raw_uri, '?');
+    wire_request req = {
+        .method = rs->method,
+        .path = rs->url,
+        .query = q ? q + 1 : NULL,
+        .session_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Session-ID"),
+        .body = rs->body,
+        .body_len = rs->body_len,
+    };
+    if (srv->opts.filter) {
+        const char *label = NULL;
+        if (srv->opts.filter(srv->opts.ctx, &req, rs->raw_uri, &reply, &label)) {
+            rs->label = label;
+            return queue_reply(c, rs, &reply, NULL);
+        }
+    }
+    http_match m;
+    switch (http_router_match(srv->router, rs->method, rs->url, &m)) {
+    case HTTP_MATCH_NO_PATH:
+        set_detail(&reply, 404, "Not Found");
+        return queue_reply(c, rs, &reply, NULL);
+    case HTTP_MATCH_BAD_METHOD:
+        set_detail(&reply, 405, "Method Not Allowed");
+        return queue_reply(c, rs, &reply, m.allow);
+    case HTTP_MATCH_FOUND:
+        break;
+    }
+    rs->label = m.label;
+    char param[256];
+    if (m.param) {
+        if (m.param_len >= sizeof param) {
+            set_detail(&reply, 404, "Not Found");
+            return queue_reply(c, rs, &reply, NULL);
+        }
+        memcpy(param, m.param, m.param_len);
+        param[m.param_len] = '\0';
+        req.param = param;
+    }
+    m.fn(m.ctx, &req, &reply);
+    return queue_reply(c, rs, &reply, NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)cls;
+    (void)version;
+    req_state *rs = *con_cls;
+    if (!rs)
+        return MHD_NO;                       /* out of memory at on_uri */
+    if (!rs->started) {
+        rs->started = true;
+        rs->method = method;
+        rs->url = url;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            errno = 0;
+            char *end;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (errno || end == cl || n > rs->srv->opts.max_body) {
+                /* Refused before the body is read: libmicrohttpd then closes
+                 * the connection instead of reading the rest. */
+                rs->too_large = true;
+                return dispatch(c, rs);
+            }
+        }
+        return MHD_YES;
+    }
+    if (rs->queued) {                        /* answered early; drop the body */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        take_body(rs, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        /* Without Content-Length the excess is read and dropped so that the
+         * client gets its 413 (libmicrohttpd cannot answer mid-upload); past
+         * twice the limit the connection is closed instead. */
+        if (rs->too_large && rs->received / 2 > rs->srv->opts.max_body) {
+            rs->status = 413;                /* for the log: 413, aborted */
+            return MHD_NO;
+        }
+        return MHD_YES;
+    }
+    return dispatch(c, rs);
+}
+
+static unsigned cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+/* Creates, binds and listens on a socket for host:port. */
+static int open_listener(const char *host, unsigned port, char *err, size_t errsz)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%u", port);
+    int gai = getaddrinfo(host, portstr, &hints, &res);
+    if (gai != 0) {
+        snprintf(err, errsz, "cannot resolve host '%s': %s", host, gai_strerror(gai));
+        return -1;
+    }
+    int fd = -1, saved = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4096) == 0)
+            break;
+        saved = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        snprintf(err, errsz, "cannot listen on %s:%u: %s", host, port, strerror(saved));
+    return fd;
+}
+
+static unsigned bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
+}
+
+static void free_server(http_server *s)
+{
+    pthread_cond_destroy(&s->drained);
+    pthread_mutex_destroy(&s->lock);
+    free(s->host);
+    free(s);
+}
+
+http_server *http_server_start(const http_options *opts, const http_router *router,
+                               char *err, size_t errsz)
+{
+    http_server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    srv->opts = *opts;
+    srv->router = router;
+    pthread_mutex_init(&srv->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->drained, &ca);
+    pthread_condattr_destroy(&ca);
+    srv->host = strdup(opts->host ? opts->host : "127.0.0.1");
+    if (!srv->opts.threads)
+        srv->opts.threads = cores();
+    if (!srv->opts.max_body)
+        srv->opts.max_body = HTTP_DEFAULT_MAX_BODY;
+    if (!srv->opts.max_connections)
+        srv->opts.max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
+    if (!srv->host)
+        snprintf(err, errsz, "out of memory");
+    srv->listen_fd = srv->host ? open_listener(srv->host, opts->port, err, errsz) : -1;
+    if (srv->listen_fd < 0) {
+        free_server(srv);
+        return NULL;
+    }
+    srv->port = bound_port(srv->listen_fd);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO;
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->listen_fd,
+        MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads > 1 ? srv->opts.threads : 0u,
+        MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_END);
+    if (!srv->daemon) {
+        snprintf(err, errsz, "cannot start the HTTP server on %s:%u", srv->host, srv->port);
+        close(srv->listen_fd);
+        free_server(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+unsigned http_server_port(const http_server *s)
+{
+    return s->port;
+}
+
+unsigned http_server_in_flight(http_server *s)
+{
+    return atomic_load(&s->in_flight);
+}
+
+void http_server_quiesce(http_server *s)
+{
+    if (s->listen_fd < 0)
+        return;
+    atomic_store(&s->closing, true);
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    s->listen_fd = -1;
+}
+
+/* now + seconds on the monotonic clock. */
+static struct timespec after(double seconds)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long long ns = t.tv_nsec + (long long)(seconds * 1e9);
+    t.tv_sec += (time_t)(ns / 1000000000LL);
+    t.tv_nsec = (long)(ns % 1000000000LL);
+    return t;
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+void http_server_stop(http_server *s, double grace)
+{
+    if (!s)
+        return;
+    http_server_quiesce(s);
+    /* Drain: wait until no request has been in flight for a short quiet
+     * period. A keep-alive connection whose last reply went out just before
+     * quiescing may still bring one more request (answered with
+     * "Connection: close"); the quiet period lets it arrive and finish
+     * instead of being cut by the stop. Bounded by the grace period. */
+    struct timespec deadline = after(grace);
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (atomic_load(&s->in_flight) > 0)
+            if (pthread_cond_timedwait(&s->drained, &s->lock, &deadline) == ETIMEDOUT)
+                goto out;
+        struct timespec quiet = after(HTTP_QUIET_PERIOD);
+        if (!before(&quiet, &deadline))
+            quiet = deadline;
+        int rc = pthread_cond_timedwait(&s->drained, &s->lock, &quiet);
+        if (rc == ETIMEDOUT && atomic_load(&s->in_flight) == 0)
+            break;
+        struct timespec now = after(0);
+        if (!before(&now, &deadline))
+            break;
+    }
+out:
+    pthread_mutex_unlock(&s->lock);
+    MHD_stop_daemon(s->daemon);
+    free_server(s);
+}

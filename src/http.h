@@ -1,0 +1,119 @@
+/* http — the HTTP/1.1 server adapter: the only module that knows
+ * libmicrohttpd.
+ *
+ * An http_router maps method + path patterns (literal segments and one
+ * "{name}" parameter segment, e.g. "/{env}/call") to handlers that answer
+ * transport-neutral wire_requests with wire_replies. An http_server runs
+ * libmicrohttpd in epoll mode with a pool of threads, keeps connections
+ * alive, accumulates request bodies up to a limit (refusing larger ones with
+ * 413 from Content-Length before reading them; a chunked body over the limit
+ * is read and dropped for its 413, or the connection closed once past twice
+ * the limit), sends text/event-stream
+ * replies chunked, and answers what it produces itself (404, 405, 413, 500)
+ * with JSON {"detail": ...} bodies. The layer above (server) adds a filter
+ * run before routing and an observer run after each request.
+ */
+#ifndef FCPIVOT_HTTP_H
+#define FCPIVOT_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "wire.h"
+
+/* A route handler; must be thread-safe (it runs in the pool's threads). It
+ * fills out (status 0 on return means "internal error": the adapter answers
+ * 500). */
+typedef void (*http_handler_fn)(void *ctx, const wire_request *req, wire_reply *out);
+
+typedef struct http_router http_router;
+
+/* An empty router; caller frees with http_router_free. NULL on allocation
+ * failure. */
+http_router *http_router_new(void);
+void http_router_free(http_router *r);
+
+/* Adds a route. pattern starts with '/', its segments are literals or one
+ * "{name}" parameter matching any non-empty segment; pattern and method are
+ * copied. The route's label (for metrics and logs) is the pattern itself.
+ * Returns 0, or -1 for an invalid pattern or allocation failure. */
+int http_router_add(http_router *r, const char *method, const char *pattern,
+                    http_handler_fn fn, void *ctx);
+
+typedef enum {
+    HTTP_MATCH_FOUND,        /* route found: handler, label, param set */
+    HTTP_MATCH_NO_PATH,      /* no route has this path: 404 */
+    HTTP_MATCH_BAD_METHOD    /* the path exists with other methods: 405 */
+} http_match_kind;
+
+typedef struct http_match {
+    http_match_kind kind;
+    http_handler_fn fn;
+    void *ctx;
+    const char *label;       /* the matched pattern (owned by the router) */
+    const char *param;       /* points into the path given to the match */
+    size_t param_len;
+    char allow[64];          /* for BAD_METHOD: the methods allowed, "GET, POST" */
+} http_match;
+
+/* Matches method and path (no query). Literal segments beat a parameter. */
+http_match_kind http_router_match(const http_router *r, const char *method,
+                                  const char *path, http_match *m);
+
+/* True when some route's first segment is the literal seg (len bytes): the
+ * server's "root routes", as opposed to /{env}/... ones. */
+bool http_router_has_root(const http_router *r, const char *seg, size_t len);
+
+/* A filter run before routing, after the body is read. Returning true means
+ * it answered the request in out (e.g. a redirect) and routing is skipped;
+ * label then names it for the observer. */
+typedef bool (*http_filter_fn)(void *ctx, const wire_request *req, const char *raw_uri,
+                               wire_reply *out, const char **label);
+
+/* Everything about one finished request, for metrics and the access log.
+ * Strings are valid only during the call. */
+typedef struct http_observation {
+    const char *method;
+    const char *path;          /* decoded path */
+    const char *label;         /* route pattern, or "(none)" */
+    const char *session_id;    /* or NULL */
+    int status;
+    double seconds;            /* from headers received to reply sent */
+    size_t body_len;           /* request body bytes received */
+    size_t reply_len;          /* reply body bytes */
+    bool completed;            /* false when the client went away mid-reply */
+} http_observation;
+
+typedef void (*http_observer_fn)(void *ctx, const http_observation *obs);
+
+typedef struct http_options {
+    const char *host;          /* address or name to bind; NULL = 127.0.0.1 */
+    unsigned port;             /* 0 = any free port */
+    unsigned threads;          /* pool size; 0 = number of cores */
+    size_t max_body;           /* request body limit in bytes; 0 = 16 MiB */
+    unsigned max_connections;  /* 0 = 10000 */
+    unsigned idle_timeout;     /* seconds a connection may idle; 0 = never */
+    http_filter_fn filter;     /* optional */
+    http_observer_fn observer; /* optional */
+    void *ctx;                 /* for filter and observer */
+} http_options;
+
+#define HTTP_DEFAULT_MAX_BODY ((size_t)16 << 20)
+#define HTTP_DEFAULT_MAX_CONNECTIONS 10000u
+
+typedef struct http_server http_server;
+
+/* Starts serving with router (borrowed: it must outlive the server). Returns
+ * the server, or NULL with a reason (address in use, bad host...). */
+http_server *http_server_start(const http_options *opts, const http_router *router,
+                               char *err, size_t errsz);
+/* The port actually bound (useful with port 0). */
+unsigned http_server_port(const http_server *s);
+/* Requests received and not yet answered. */
+unsigned http_server_in_flight(http_server *s);
+/* Stops accepting new connections; connections already open are served on. */
+void http_server_quiesce(http_server *s);
+/* Stops: waits up to grace seconds for in-flight requests to finish, then
+ * closes every connection, joins the threads and frees the server. */
+void http_server_stop(http_server *s, double grace);
+
+#endif

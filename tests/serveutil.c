@@ -1,0 +1,495 @@
+/* serveutil — HTTP test helpers (see serveutil.h). */
+#include "serveutil.h"
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+double su_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Slower limits when the suite runs under valgrind. */
+static double slow(void)
+{
+    return getenv("FCPIVOT_VALGRIND") ? 10.0 : 1.0;
+}
+
+/* ------------------------------------------------------------ HTTP client */
+
+typedef struct buf {
+    char *p;
+    size_t n, cap;
+} buf;
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    buf *b = ud;
+    size_t n = size * nmemb;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np)
+            return 0;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, ptr, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+    return n;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static _Thread_local CURL *tl_curl;
+
+void su_client_reset(void)
+{
+    if (tl_curl)
+        curl_easy_cleanup(tl_curl);
+    tl_curl = NULL;
+}
+
+int su_request_h(unsigned port, const char *method, const char *path, const char *sid,
+                 const char *body, size_t len, const char *const *headers, su_resp *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_once(&curl_once, curl_init_once);
+    if (!tl_curl)
+        tl_curl = curl_easy_init();
+    CURL *c = tl_curl;
+    curl_easy_reset(c);
+    char url[8192];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    buf b = {0}, h = {0};
+    struct curl_slist *hl = NULL;
+    char sidh[512];
+    if (sid) {
+        snprintf(sidh, sizeof sidh, "X-Session-ID: %s", sid);
+        hl = curl_slist_append(hl, sidh);
+    }
+    hl = curl_slist_append(hl, "Expect:");
+    for (size_t i = 0; headers && headers[i]; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    if (body)
+        hl = curl_slist_append(hl, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else if (!strcmp(method, "POST")) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(30000 * slow()));
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(hl);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &out->connects);
+    }
+    out->body = b.p ? b.p : calloc(1, 1);
+    out->len = b.n;
+    out->headers = h.p ? h.p : calloc(1, 1);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+int su_request(unsigned port, const char *method, const char *path, const char *sid,
+               const char *body, size_t len, su_resp *out)
+{
+    return su_request_h(port, method, path, sid, body, len, NULL, out);
+}
+
+const char *su_header(const su_resp *r, const char *name, char *out, size_t outsz)
+{
+    size_t nlen = strlen(name);
+    for (const char *line = r->headers; line && *line;) {
+        const char *eol = strstr(line, "\r\n");
+        size_t llen = eol ? (size_t)(eol - line) : strlen(line);
+        if (llen > nlen && line[nlen] == ':' && !strncasecmp(line, name, nlen)) {
+            const char *v = line + nlen + 1;
+            while (*v == ' ')
+                v++;
+            size_t vlen = llen - (size_t)(v - line);
+            if (vlen >= outsz)
+                vlen = outsz - 1;
+            memcpy(out, v, vlen);
+            out[vlen] = '\0';
+            return out;
+        }
+        if (!eol)
+            break;
+        line = eol + 2;
+    }
+    return NULL;
+}
+
+void su_resp_free(su_resp *r)
+{
+    free(r->body);
+    free(r->headers);
+    memset(r, 0, sizeof *r);
+}
+
+int su_connect(unsigned port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+char *su_raw(unsigned port, const char *data, size_t len, double timeout_s, size_t *out_len)
+{
+    int fd = su_connect(port);
+    if (fd < 0)
+        return NULL;
+    signal(SIGPIPE, SIG_IGN);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = send(fd, data + off, len - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            break;                   /* the server may answer and close early */
+        off += (size_t)w;
+    }
+    buf b = {0};
+    double deadline = su_now() + timeout_s * slow();
+    for (;;) {
+        double left = deadline - su_now();
+        if (left <= 0)
+            break;
+        struct pollfd p = {fd, POLLIN, 0};
+        int pr = poll(&p, 1, (int)(left * 1000) + 1);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            break;
+        char tmp[65536];
+        ssize_t r = recv(fd, tmp, sizeof tmp, 0);
+        if (r <= 0)
+            break;
+        on_data(tmp, 1, (size_t)r, &b);
+    }
+    close(fd);
+    if (!b.p)
+        b.p = calloc(1, 1);
+    if (out_len)
+        *out_len = b.n;
+    return b.p;
+}
+
+/* ------------------------------------------------------------ the server */
+
+/* Reads one line from fd within timeout_s; returns it (owned) or NULL. */
+static char *read_line(int fd, double timeout_s)
+{
+    buf b = {0};
+    double deadline = su_now() + timeout_s;
+    for (;;) {
+        double left = deadline - su_now();
+        if (left <= 0)
+            break;
+        struct pollfd p = {fd, POLLIN, 0};
+        int pr = poll(&p, 1, (int)(left * 1000) + 1);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            break;
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r <= 0)
+            break;
+        if (c == '\n')
+            return b.p ? b.p : calloc(1, 1);
+        on_data(&c, 1, 1, &b);
+    }
+    free(b.p);
+    return NULL;
+}
+
+char *su_stderr(const su_server *s)
+{
+    char *e = s->err_path ? tu_read_file(s->err_path, NULL) : NULL;
+    return e ? e : calloc(1, 1);
+}
+
+int su_start(su_server *s, const char *const *args)
+{
+    memset(s, 0, sizeof *s);
+    s->out_fd = -1;
+    char tmpl[] = "/tmp/fcpivot-serve-err-XXXXXX";
+    int efd = mkstemp(tmpl);
+    if (efd < 0)
+        return -1;
+    s->err_path = strdup(tmpl);
+    int pout[2];
+    if (pipe(pout) != 0) {
+        close(efd);
+        return -1;
+    }
+    const char *argv[64];
+    size_t n = 0;
+    argv[n++] = tu_bin();
+    argv[n++] = "serve";
+    argv[n++] = "--host";
+    argv[n++] = "127.0.0.1";
+    argv[n++] = "--port";
+    argv[n++] = "0";
+    for (size_t i = 0; args && args[i] && n < 63; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDONLY);
+        dup2(devnull, 0);
+        dup2(pout[1], 1);
+        dup2(efd, 2);
+        close(pout[0]);
+        close(pout[1]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(pout[1]);
+    close(efd);
+    s->pid = pid;
+    s->out_fd = pout[0];
+    s->startup = read_line(s->out_fd, 30.0 * slow());
+    const char *p = s->startup ? strstr(s->startup, "http://127.0.0.1:") : NULL;
+    if (p)
+        s->port = (unsigned)strtoul(p + strlen("http://127.0.0.1:"), NULL, 10);
+    if (!s->port) {
+        char *e = su_stderr(s);
+        fprintf(stderr, "serveutil: server did not start; line: %s\nstderr: %s\n",
+                s->startup ? s->startup : "(none)", e);
+        free(e);
+        su_stop(s);
+        return -1;
+    }
+    return 0;
+}
+
+int su_stop(su_server *s)
+{
+    int result = -1;
+    if (s->pid > 0) {
+        kill(s->pid, SIGTERM);
+        double deadline = su_now() + 20.0 * slow();
+        int st = 0;
+        pid_t w = 0;
+        while ((w = waitpid(s->pid, &st, WNOHANG)) == 0 && su_now() < deadline) {
+            struct timespec pause = {0, 10 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+        if (w == s->pid) {
+            result = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        } else {
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, &st, 0);
+        }
+    }
+    if (s->out_fd >= 0)
+        close(s->out_fd);
+    if (s->pid > 0 && result != 0 && s->err_path) {
+        char *e = su_stderr(s);
+        fprintf(stderr, "serveutil: server exit status %d; its stderr:\n%s\n", result, e);
+        free(e);
+    }
+    if (s->err_path) {
+        unlink(s->err_path);
+        free(s->err_path);
+    }
+    free(s->startup);
+    memset(s, 0, sizeof *s);
+    s->out_fd = -1;
+    return result;
+}
+
+/* ------------------------------------------------------------ ORS helpers */
+
+json_t *su_json(unsigned port, const char *method, const char *path, const char *sid,
+                const char *body, long *status)
+{
+    su_resp r;
+    su_request(port, method, path, sid, body, body ? strlen(body) : 0, &r);
+    if (status)
+        *status = r.status;
+    json_t *j = json_loadb(r.body, r.len, JSON_DECODE_ANY, NULL);
+    su_resp_free(&r);
+    return j;
+}
+
+void su_sse_free(su_event *ev, size_t n)
+{
+    for (size_t i = 0; ev && i < n; i++) {
+        free(ev[i].event);
+        free(ev[i].data);
+    }
+    free(ev);
+}
+
+su_event *su_sse_parse(const char *body, size_t len, size_t *n)
+{
+    *n = 0;
+    size_t cap = 8;
+    su_event *ev = calloc(cap, sizeof *ev);
+    size_t pos = 0;
+    while (pos < len) {
+        /* "event: NAME\n" */
+        const char *nl = memchr(body + pos, '\n', len - pos);
+        if (!nl || strncmp(body + pos, "event: ", 7) != 0)
+            goto bad;
+        if (*n == cap) {
+            cap *= 2;
+            ev = realloc(ev, cap * sizeof *ev);
+        }
+        su_event *e = &ev[(*n)++];
+        e->event = strndup(body + pos + 7, (size_t)(nl - body) - pos - 7);
+        e->data = NULL;
+        pos = (size_t)(nl - body) + 1;
+        /* "data: ...\n" lines until the blank line */
+        buf d = {0};
+        bool any = false;
+        while (pos < len && body[pos] != '\n') {
+            nl = memchr(body + pos, '\n', len - pos);
+            if (!nl || strncmp(body + pos, "data: ", 6) != 0) {
+                free(d.p);
+                goto bad;
+            }
+            if (any)
+                on_data("\n", 1, 1, &d);
+            on_data((char *)body + pos + 6, 1, (size_t)(nl - body) - pos - 6, &d);
+            any = true;
+            pos = (size_t)(nl - body) + 1;
+        }
+        if (pos >= len || !any) {
+            free(d.p);
+            goto bad;
+        }
+        pos++;                        /* the blank line */
+        e->data = d.p ? d.p : calloc(1, 1);
+    }
+    return ev;
+bad:
+    su_sse_free(ev, *n);
+    *n = 0;
+    return NULL;
+}
+
+char *su_sse_call_stream(const char *call_id, const char *text)
+{
+    size_t len = strlen(text);
+    buf b = {0};
+    const char *p = "event: task_id\ndata: ";
+    on_data((char *)p, 1, strlen(p), &b);
+    on_data((char *)call_id, 1, strlen(call_id), &b);
+    on_data("\n\n", 1, 2, &b);
+    size_t pos = 0;
+    do {
+        size_t n = len - pos > 4096 ? 4096 : len - pos;
+        p = pos + n < len ? "event: chunk\ndata: " : "event: end\ndata: ";
+        on_data((char *)p, 1, strlen(p), &b);
+        on_data((char *)text + pos, 1, n, &b);
+        on_data("\n\n", 1, 2, &b);
+        pos += n;
+    } while (pos < len);
+    return b.p;
+}
+
+char *su_new_session(unsigned port)
+{
+    su_resp r;
+    if (su_request(port, "POST", "/create_session", NULL, NULL, 0, &r) != 0 || r.status != 200) {
+        su_resp_free(&r);
+        return NULL;
+    }
+    size_t n;
+    su_event *ev = su_sse_parse(r.body, r.len, &n);
+    char *sid = NULL;
+    if (ev && n == 2 && !strcmp(ev[0].event, "task_id") && !strcmp(ev[1].event, "end") &&
+        ev[1].data[0] == '\0' && strlen(ev[0].data) == 36) {
+        char expect[128];
+        snprintf(expect, sizeof expect, "event: task_id\ndata: %s\n\nevent: end\ndata: \n\n", ev[0].data);
+        if (r.len == strlen(expect) && !memcmp(r.body, expect, r.len))
+            sid = strdup(ev[0].data);
+    }
+    su_sse_free(ev, n);
+    su_resp_free(&r);
+    return sid;
+}
+
+json_t *su_call(unsigned port, const char *env, const char *sid, const char *body,
+                char **call_id, char **raw, char **error)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/%s/call", env);
+    su_resp r;
+    su_request(port, "POST", path, sid, body, strlen(body), &r);
+    if (call_id)
+        *call_id = NULL;
+    if (error)
+        *error = NULL;
+    size_t n = 0;
+    su_event *ev = r.status == 200 ? su_sse_parse(r.body, r.len, &n) : NULL;
+    json_t *result = NULL;
+    if (ev && n >= 1 && !strcmp(ev[n - 1].event, "error")) {
+        if (error)
+            *error = strdup(ev[n - 1].data);
+    } else if (ev && n >= 2 && !strcmp(ev[0].event, "task_id") && !strcmp(ev[n - 1].event, "end")) {
+        buf text = {0};
+        bool ok = true;
+        for (size_t i = 1; i < n; i++) {
+            ok = ok && (i == n - 1 || !strcmp(ev[i].event, "chunk"));
+            on_data(ev[i].data, 1, strlen(ev[i].data), &text);
+        }
+        if (ok && text.p)
+            result = json_loads(text.p, 0, NULL);
+        free(text.p);
+        if (call_id)
+            *call_id = strdup(ev[0].data);
+    }
+    su_sse_free(ev, n);
+    if (raw)
+        *raw = strdup(r.body);
+    su_resp_free(&r);
+    return result;
+}
