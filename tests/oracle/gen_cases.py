@@ -93,7 +93,11 @@ def perturb(r, v):
 
 
 def dumps(v, r):
+    """Arguments text; raw lone surrogates would make the outer request
+    invalid UTF-8, so those are always escaped."""
     text = json.dumps(v, ensure_ascii=r.random() < 0.5)
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        text = json.dumps(v, ensure_ascii=True)
     return text
 
 
