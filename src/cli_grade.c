@@ -1,10 +1,711 @@
-/* cli_grade — placeholder until its issue lands. */
+/* cli_grade — `fcpivot grade`: grade NeMo Gym verify requests (JSONL) the
+ * way NeMo Gym's single_step_tool_use_with_argument_comparison does.
+ *
+ * How it works: input lines are read in batches (up to BATCH_LINES lines or
+ * BATCH_BYTES bytes; a single line may be arbitrarily long). With --jobs 1 a
+ * batch is graded and written in turn. With --jobs N the main thread reads
+ * batches into a ring of slots, N workers grade them, and a writer thread
+ * emits them strictly in input order, so output order never depends on
+ * scheduling. Each output line is built in the batch's own buffer.
+ *
+ * Output per input line: by default the input object itself with "reward"
+ * and "category" set. The new values are spliced into the original text
+ * (replacing existing values in place, or inserted before the closing brace)
+ * so every other byte of the input is kept: re-serialising would rewrite
+ * numbers such as 0.1 or 1768002749.0. With --verdict-only just the verdict.
+ * Invalid lines become {"line": N, "error": "..."} plus a stderr message.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "cli.h"
+#include "grade.h"
+#include "util.h"
+
+#define BATCH_LINES 512
+#define BATCH_BYTES (1u << 20)
+#define MAX_JOBS 256
+
+typedef struct grade_opts {
+    grade_config cfg;
+    bool verdict_only, summary;
+    int jobs;
+    const char *path;   /* NULL or "-" = stdin */
+} grade_opts;
+
+typedef struct stats {
+    size_t rows, invalid;
+    double reward_sum;
+    size_t count[GRADE_CATEGORY_COUNT];
+} stats;
+
+/* ---- options ------------------------------------------------------------ */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "usage: fcpivot grade [options] [FILE]\n"
+        "\n"
+        "Grades NeMo Gym verify requests, one JSON object per line, from FILE or stdin\n"
+        "({\"responses_create_params\": ..., \"response\": ..., \"expected_action\": ...}),\n"
+        "exactly as NeMo Gym's single_step_tool_use_with_argument_comparison does.\n"
+        "Writes one line per input line, in order: the input object with \"reward\" and\n"
+        "\"category\" set, or {\"reward\": ..., \"category\": ...} with --verdict-only. An\n"
+        "invalid line gives {\"line\": N, \"error\": \"...\"} and a message on stderr.\n"
+        "Blank lines are skipped.\n"
+        "\n"
+        "options:\n"
+        "  --word-similarity-threshold X   minimum string similarity (default 0.1)\n"
+        "  --float-tolerance X             float tolerance, strict < (default 1e-6)\n"
+        "  --parallel-rewarding            the number of calls matters\n"
+        "  --allow-subset                  admit fewer calls than expected\n"
+        "  --allow-superset                admit more calls than expected\n"
+        "  --reward-mode M                 binary_strict (default), fractional or f1\n"
+        "  --verdict-only                  print only {\"reward\", \"category\"}\n"
+        "  --summary                       print rows, mean reward and categories to stderr\n"
+        "  --jobs N                        grade with N threads, order kept (default 1)\n"
+        "  -h, --help                      this help\n"
+        "\n"
+        "exit status: 0 all lines graded, 1 some line invalid, 2 usage error.\n");
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "fcpivot grade: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'fcpivot grade --help'.\n");
+    return 2;
+}
+
+static bool parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || v != v)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Returns -1 on success, else the exit status to return (0 for --help). */
+static int parse_options(int argc, char **argv, grade_opts *o)
+{
+    grade_config_default(&o->cfg);
+    o->verdict_only = o->summary = false;
+    o->jobs = 1;
+    o->path = NULL;
+    bool only_files = false;
+    for (int i = 1; i < argc; i++) {
+        char *arg = argv[i];
+        if (only_files || arg[0] != '-' || !strcmp(arg, "-")) {
+            if (o->path)
+                return usage_error("more than one input file ('%s')", arg);
+            o->path = arg;
+            continue;
+        }
+        if (!strcmp(arg, "--")) {
+            only_files = true;
+            continue;
+        }
+        const char *val = NULL;
+        char name[64];
+        char *eq = strchr(arg, '=');
+        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (nlen >= sizeof name)
+            return usage_error("unknown option '%s'", arg);
+        memcpy(name, arg, nlen);
+        name[nlen] = '\0';
+        if (eq)
+            val = eq + 1;
+        bool takes = !strcmp(name, "--word-similarity-threshold") ||
+                     !strcmp(name, "--float-tolerance") || !strcmp(name, "--reward-mode") ||
+                     !strcmp(name, "--jobs");
+        if (takes && !val) {
+            if (i + 1 >= argc)
+                return usage_error("option '%s' needs a value", name);
+            val = argv[++i];
+        } else if (!takes && val) {
+            return usage_error("option '%s' takes no value", name);
+        }
+        if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(name, "--word-similarity-threshold")) {
+            if (!parse_double(val, &o->cfg.word_similarity_threshold))
+                return usage_error("bad --word-similarity-threshold '%s'", val);
+        } else if (!strcmp(name, "--float-tolerance")) {
+            if (!parse_double(val, &o->cfg.float_tolerance))
+                return usage_error("bad --float-tolerance '%s'", val);
+        } else if (!strcmp(name, "--reward-mode")) {
+            if (grade_mode_parse(val, &o->cfg.mode))
+                return usage_error("bad --reward-mode '%s' (binary_strict, fractional or f1)", val);
+        } else if (!strcmp(name, "--jobs")) {
+            char *end;
+            long n = strtol(val, &end, 10);
+            if (!*val || *end || n < 1 || n > MAX_JOBS)
+                return usage_error("bad --jobs '%s' (1 to 256)", val);
+            o->jobs = (int)n;
+        } else if (!strcmp(name, "--parallel-rewarding")) {
+            o->cfg.parallel_rewarding = true;
+        } else if (!strcmp(name, "--allow-subset")) {
+            o->cfg.allow_subset = true;
+        } else if (!strcmp(name, "--allow-superset")) {
+            o->cfg.allow_superset = true;
+        } else if (!strcmp(name, "--verdict-only")) {
+            o->verdict_only = true;
+        } else if (!strcmp(name, "--summary")) {
+            o->summary = true;
+        } else {
+            return usage_error("unknown option '%s'", arg);
+        }
+    }
+    return -1;
+}
+
+/* ---- splicing the verdict into the input text ----------------------------- */
+
+static size_t skip_ws(const char *s, size_t i, size_t n)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* s[i] is '"': the index just past the closing quote. */
+static size_t skip_string(const char *s, size_t i, size_t n)
+{
+    for (i++; i < n; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+    }
+    return n;
+}
+
+/* The index just past the JSON value starting at s[i] (already validated). */
+static size_t skip_value(const char *s, size_t i, size_t n)
+{
+    if (s[i] == '"')
+        return skip_string(s, i, n);
+    if (s[i] == '{' || s[i] == '[') {
+        size_t depth = 0;
+        while (i < n) {
+            char c = s[i];
+            if (c == '"') {
+                i = skip_string(s, i, n);
+                continue;
+            }
+            if (c == '{' || c == '[')
+                depth++;
+            else if (c == '}' || c == ']') {
+                if (--depth == 0)
+                    return i + 1;
+            }
+            i++;
+        }
+        return n;
+    }
+    while (i < n && !strchr(",}] \t\r\n", s[i]))
+        i++;
+    return i;
+}
+
+/* Whether the raw key text (between quotes) means `want`. */
+static bool key_is(const char *raw, size_t len, const char *want)
+{
+    if (!memchr(raw, '\\', len))
+        return len == strlen(want) && !memcmp(raw, want, len);
+    json_t *k = json_loadb(raw - 1, len + 2, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    bool eq = json_is_string(k) && json_string_length(k) == strlen(want) &&
+              !memcmp(json_string_value(k), want, strlen(want));
+    json_decref(k);
+    return eq;
+}
+
+typedef struct span { size_t from, to; int which; } span;   /* which: 0 reward, 1 category */
+
+/* Appends the object text s[0..n) with "reward" and "category" set. s must be
+ * a valid JSON object (jansson accepted it). */
+static int splice_verdict(util_buf *out, const char *s, size_t n, const char *reward,
+                          size_t rlen, const char *category)
+{
+    span spans[16];
+    size_t nspans = 0;
+    bool have[2] = {false, false};
+    size_t i = skip_ws(s, 0, n), open = i, close = n;
+    size_t members = 0;
+    i++;
+    for (;;) {
+        i = skip_ws(s, i, n);
+        if (i >= n)
+            return -1;
+        if (s[i] == '}') {
+            close = i;
+            break;
+        }
+        if (s[i] == ',') {
+            i++;
+            continue;
+        }
+        size_t ks = i + 1, ke = skip_string(s, i, n) - 1;
+        i = skip_ws(s, ke + 1, n) + 1;   /* past ':' */
+        i = skip_ws(s, i, n);
+        size_t vs = i, ve = skip_value(s, i, n);
+        members++;
+        int which = key_is(s + ks, ke - ks, "reward") ? 0 : key_is(s + ks, ke - ks, "category") ? 1 : -1;
+        if (which >= 0) {
+            if (nspans == sizeof spans / sizeof spans[0])
+                return -1;
+            spans[nspans++] = (span){vs, ve, which};
+            have[which] = true;
+        }
+        i = ve;
+    }
+    size_t prev = open;
+    for (size_t k = 0; k < nspans; k++) {
+        if (util_buf_append(out, s + prev, spans[k].from - prev))
+            return -1;
+        int rc = spans[k].which == 0 ? util_buf_append(out, reward, rlen)
+                                     : util_buf_json_string(out, category, strlen(category));
+        if (rc)
+            return -1;
+        prev = spans[k].to;
+    }
+    if (util_buf_append(out, s + prev, close - prev))
+        return -1;
+    /* Insert the missing keys before the closing brace. */
+    for (int w = 0; w < 2; w++) {
+        if (have[w])
+            continue;
+        if (util_buf_puts(out, members++ ? ", " : ""))
+            return -1;
+        if (w == 0) {
+            if (util_buf_puts(out, "\"reward\": ") || util_buf_append(out, reward, rlen))
+                return -1;
+        } else if (util_buf_puts(out, "\"category\": ") ||
+                   util_buf_json_string(out, category, strlen(category))) {
+            return -1;
+        }
+    }
+    return util_buf_putc(out, '}');
+}
+
+/* ---- grading one line ---------------------------------------------------- */
+
+static void line_error(util_buf *out, util_buf *err, size_t lineno, const char *why)
+{
+    util_buf_printf(out, "{\"line\": %zu, \"error\": ", lineno);
+    util_buf_json_string(out, why, strlen(why));
+    util_buf_puts(out, "}\n");
+    util_buf_printf(err, "fcpivot grade: line %zu: %s\n", lineno, why);
+}
+
+static bool is_blank(const char *s, size_t n)
+{
+    return skip_ws(s, 0, n) == n;
+}
+
+static void grade_line(const grade_opts *o, const char *s, size_t n, size_t lineno,
+                       util_buf *out, util_buf *err, stats *st)
+{
+    char why[512];
+    json_error_t jerr;
+    /* Numbers are never graded in the outer document: reading them as reals
+     * lets integers beyond int64 through. */
+    json_t *req = json_loadb(s, n, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
+    if (!req) {
+        snprintf(why, sizeof why, "invalid JSON: %s (column %d)", jerr.text, jerr.column);
+        goto invalid;
+    }
+    if (!json_is_object(req)) {
+        snprintf(why, sizeof why, "not a JSON object");
+        goto invalid;
+    }
+    const json_t *response = json_object_get(req, "response");
+    const json_t *ea = json_object_get(req, "expected_action");
+    if (!response || !ea) {
+        snprintf(why, sizeof why, "missing \"%s\"", !response ? "response" : "expected_action");
+        goto invalid;
+    }
+    char reason[400];
+    grade_action *expected = grade_expected_from_json(ea, reason, sizeof reason);
+    if (!expected) {
+        snprintf(why, sizeof why, "%s", reason);
+        goto invalid;
+    }
+    grade_action *actual = grade_actual_from_response(response, reason, sizeof reason);
+    if (!actual) {
+        grade_action_free(expected);
+        snprintf(why, sizeof why, "%s", reason);
+        goto invalid;
+    }
+    grade_verdict v = grade_judge(&o->cfg, expected, actual);
+    grade_action_free(expected);
+    grade_action_free(actual);
+    json_decref(req);
+
+    char r[32];
+    size_t rlen = grade_reward_repr(v.reward, r, sizeof r);
+    const char *cat = grade_category_text(v.category);
+    st->rows++;
+    st->reward_sum += v.reward;
+    st->count[v.category]++;
+    if (o->verdict_only) {
+        util_buf_puts(out, "{\"reward\": ");
+        util_buf_append(out, r, rlen);
+        util_buf_puts(out, ", \"category\": ");
+        util_buf_json_string(out, cat, strlen(cat));
+        util_buf_puts(out, "}\n");
+        return;
+    }
+    size_t mark = out->len;
+    if (splice_verdict(out, s, n, r, rlen, cat)) {
+        out->len = mark;
+        st->rows--;
+        st->reward_sum -= v.reward;
+        st->count[v.category]--;
+        line_error(out, err, lineno, "out of memory");
+        st->invalid++;
+        return;
+    }
+    util_buf_putc(out, '\n');
+    return;
+invalid:
+    json_decref(req);
+    st->invalid++;
+    line_error(out, err, lineno, why);
+}
+
+/* ---- batches and the line reader ------------------------------------------ */
+
+typedef struct batch {
+    util_buf in;                 /* the batch's lines, concatenated */
+    size_t *off, *len, *lineno;  /* per line */
+    size_t n, cap;
+    util_buf out, err;
+    stats st;
+    int state;                   /* pipeline: FREE, READY, DONE */
+} batch;
+
+enum { FREE, READY, DONE };
+
+typedef struct reader {
+    FILE *f;
+    char *buf;
+    size_t start, end, cap;
+    size_t lineno;
+    bool eof, failed;
+} reader;
+
+/* The next line (without its newline) in *line and *len, valid until the next
+ * call; false at end of input. */
+static bool read_line(reader *r, const char **line, size_t *len)
+{
+    size_t scan = r->start;
+    for (;;) {
+        char *nl = r->buf ? memchr(r->buf + scan, '\n', r->end - scan) : NULL;
+        if (nl) {
+            *line = r->buf + r->start;
+            *len = (size_t)(nl - (r->buf + r->start));
+            r->start = (size_t)(nl - r->buf) + 1;
+            r->lineno++;
+            return true;
+        }
+        if (r->eof) {
+            if (r->start == r->end)
+                return false;
+            *line = r->buf + r->start;
+            *len = r->end - r->start;
+            r->start = r->end;
+            r->lineno++;
+            return true;
+        }
+        /* Compact, grow if needed, read more. */
+        scan = r->end;
+        if (r->start > 0) {
+            memmove(r->buf, r->buf + r->start, r->end - r->start);
+            scan -= r->start;
+            r->end -= r->start;
+            r->start = 0;
+        }
+        if (r->cap - r->end < 65536) {
+            size_t cap = r->cap ? r->cap * 2 : 1 << 20;
+            char *nb = realloc(r->buf, cap);
+            if (!nb) {
+                r->failed = r->eof = true;
+                continue;
+            }
+            r->buf = nb;
+            r->cap = cap;
+        }
+        size_t got = fread(r->buf + r->end, 1, r->cap - r->end, r->f);
+        r->end += got;
+        if (got == 0) {
+            if (ferror(r->f))
+                r->failed = true;
+            r->eof = true;
+        }
+    }
+}
+
+static bool batch_push(batch *b, const char *line, size_t len, size_t lineno)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        size_t *off = realloc(b->off, cap * sizeof *off);
+        if (off) b->off = off;
+        size_t *ln = realloc(b->len, cap * sizeof *ln);
+        if (ln) b->len = ln;
+        size_t *no = realloc(b->lineno, cap * sizeof *no);
+        if (no) b->lineno = no;
+        if (!off || !ln || !no)
+            return false;
+        b->cap = cap;
+    }
+    b->off[b->n] = b->in.len;
+    b->len[b->n] = len;
+    b->lineno[b->n] = lineno;
+    if (util_buf_append(&b->in, line, len))
+        return false;
+    b->n++;
+    return true;
+}
+
+/* Fills b with the next lines (blank lines skipped); false when there are
+ * none left. */
+static bool batch_fill(batch *b, reader *r)
+{
+    b->n = 0;
+    b->in.len = 0;
+    const char *line;
+    size_t len;
+    while (b->n < BATCH_LINES && b->in.len < BATCH_BYTES && read_line(r, &line, &len)) {
+        if (is_blank(line, len))
+            continue;
+        if (!batch_push(b, line, len, r->lineno)) {
+            r->failed = r->eof = true;
+            break;
+        }
+    }
+    return b->n > 0;
+}
+
+static void batch_grade(const grade_opts *o, batch *b)
+{
+    b->out.len = 0;
+    b->err.len = 0;
+    memset(&b->st, 0, sizeof b->st);
+    for (size_t i = 0; i < b->n; i++)
+        grade_line(o, b->in.data + b->off[i], b->len[i], b->lineno[i], &b->out, &b->err, &b->st);
+}
+
+static bool batch_write(batch *b, stats *total)
+{
+    if (b->err.len)
+        fwrite(b->err.data, 1, b->err.len, stderr);
+    if (b->out.len && fwrite(b->out.data, 1, b->out.len, stdout) != b->out.len)
+        return false;
+    total->rows += b->st.rows;
+    total->invalid += b->st.invalid;
+    total->reward_sum += b->st.reward_sum;
+    for (int c = 0; c < GRADE_CATEGORY_COUNT; c++)
+        total->count[c] += b->st.count[c];
+    return true;
+}
+
+static void batch_free(batch *b)
+{
+    util_buf_free(&b->in);
+    util_buf_free(&b->out);
+    util_buf_free(&b->err);
+    free(b->off);
+    free(b->len);
+    free(b->lineno);
+}
+
+/* ---- sequential and parallel drivers -------------------------------------- */
+
+static bool run_sequential(const grade_opts *o, reader *r, stats *total)
+{
+    batch b;
+    memset(&b, 0, sizeof b);
+    bool ok = true;
+    while (ok && batch_fill(&b, r)) {
+        batch_grade(o, &b);
+        ok = batch_write(&b, total);
+    }
+    batch_free(&b);
+    return ok;
+}
+
+typedef struct pipeline {
+    const grade_opts *o;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    batch *slots;
+    size_t nslots;
+    size_t filled, taken, written;   /* batch sequence counters */
+    bool eof, write_failed;
+    stats *total;
+} pipeline;
+
+static void *worker_main(void *arg)
+{
+    pipeline *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (p->taken == p->filled && !p->eof)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->taken == p->filled)
+            break;
+        batch *b = &p->slots[p->taken++ % p->nslots];
+        pthread_mutex_unlock(&p->mu);
+        batch_grade(p->o, b);
+        pthread_mutex_lock(&p->mu);
+        b->state = DONE;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void *writer_main(void *arg)
+{
+    pipeline *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        batch *b = &p->slots[p->written % p->nslots];
+        while (!(p->written < p->filled && b->state == DONE) &&
+               !(p->eof && p->written == p->filled))
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->written == p->filled)
+            break;
+        pthread_mutex_unlock(&p->mu);
+        bool ok = p->write_failed ? false : batch_write(b, p->total);
+        pthread_mutex_lock(&p->mu);
+        if (!ok)
+            p->write_failed = true;
+        b->state = FREE;
+        p->written++;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static bool run_parallel(const grade_opts *o, reader *r, stats *total)
+{
+    pipeline p;
+    memset(&p, 0, sizeof p);
+    p.o = o;
+    p.total = total;
+    p.nslots = (size_t)o->jobs * 2 + 2;
+    p.slots = calloc(p.nslots, sizeof *p.slots);
+    pthread_t *workers = calloc((size_t)o->jobs, sizeof *workers);
+    pthread_t writer;
+    if (!p.slots || !workers) {
+        free(p.slots);
+        free(workers);
+        return run_sequential(o, r, total);
+    }
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    int started = 0;
+    for (; started < o->jobs; started++)
+        if (pthread_create(&workers[started], NULL, worker_main, &p))
+            break;
+    bool have_writer = pthread_create(&writer, NULL, writer_main, &p) == 0;
+    if (!started || !have_writer) {
+        /* No threads: finish in this thread. */
+        pthread_mutex_lock(&p.mu);
+        p.eof = true;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
+        for (int i = 0; i < started; i++)
+            pthread_join(workers[i], NULL);
+        if (have_writer)
+            pthread_join(writer, NULL);
+        free(workers);
+        free(p.slots);
+        return run_sequential(o, r, total);
+    }
+    for (;;) {
+        pthread_mutex_lock(&p.mu);
+        batch *b = &p.slots[p.filled % p.nslots];
+        while (b->state != FREE && !p.write_failed)
+            pthread_cond_wait(&p.cv, &p.mu);
+        bool stop = p.write_failed;
+        pthread_mutex_unlock(&p.mu);
+        if (stop || !batch_fill(b, r))
+            break;
+        pthread_mutex_lock(&p.mu);
+        b->state = READY;
+        p.filled++;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
+    }
+    pthread_mutex_lock(&p.mu);
+    p.eof = true;
+    pthread_cond_broadcast(&p.cv);
+    pthread_mutex_unlock(&p.mu);
+    for (int i = 0; i < started; i++)
+        pthread_join(workers[i], NULL);
+    pthread_join(writer, NULL);
+    bool ok = !p.write_failed;
+    for (size_t i = 0; i < p.nslots; i++)
+        batch_free(&p.slots[i]);
+    free(p.slots);
+    free(workers);
+    pthread_cond_destroy(&p.cv);
+    pthread_mutex_destroy(&p.mu);
+    return ok;
+}
+
+static void print_summary(const stats *t)
+{
+    fprintf(stderr, "fcpivot grade: %zu rows graded, %zu invalid lines, mean reward %.6f\n",
+            t->rows, t->invalid, t->rows ? t->reward_sum / (double)t->rows : 0.0);
+    for (int c = 0; c < GRADE_CATEGORY_COUNT; c++)
+        if (t->count[c])
+            fprintf(stderr, "  %8zu  %-38s %s\n", t->count[c],
+                    grade_category_name((grade_category)c),
+                    grade_category_text((grade_category)c));
+}
 
 int cli_grade(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "fcpivot %s: not implemented yet\n", argv[0]);
-    return 1;
+    grade_opts o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    reader r;
+    memset(&r, 0, sizeof r);
+    r.f = stdin;
+    if (o.path && strcmp(o.path, "-")) {
+        r.f = fopen(o.path, "rb");
+        if (!r.f) {
+            fprintf(stderr, "fcpivot grade: cannot open '%s': %s\n", o.path, strerror(errno));
+            return 2;
+        }
+    }
+    stats total;
+    memset(&total, 0, sizeof total);
+    bool ok = o.jobs > 1 ? run_parallel(&o, &r, &total) : run_sequential(&o, &r, &total);
+    if (fflush(stdout) != 0)
+        ok = false;
+    if (r.f != stdin)
+        fclose(r.f);
+    free(r.buf);
+    if (!ok)
+        fprintf(stderr, "fcpivot grade: %s\n", r.failed ? "read error" : "write error");
+    if (r.failed && ok)
+        fprintf(stderr, "fcpivot grade: read error\n");
+    if (o.summary)
+        print_summary(&total);
+    return ok && !r.failed && total.invalid == 0 ? 0 : 1;
 }

@@ -37,6 +37,8 @@ typedef enum {
 const char *grade_category_text(grade_category c);
 /* The enum name without prefix, e.g. "UNEXPECTED_TOOL" (static storage). */
 const char *grade_category_name(grade_category c);
+/* The category whose sentence or name is text: 0 and *out, or -1. */
+int grade_category_from_text(const char *text, grade_category *out);
 
 typedef enum { GRADE_MODE_BINARY_STRICT, GRADE_MODE_FRACTIONAL, GRADE_MODE_F1 } grade_mode;
 
@@ -93,5 +95,9 @@ typedef struct grade_verdict {
  * grade_expected_from_json (so it is never NONE). Never fails. */
 grade_verdict grade_judge(const grade_config *cfg, const grade_action *expected,
                           const grade_action *actual);
+
+/* A reward as Python's json.dumps writes it (float repr: 1.0, 0.5,
+ * 0.6666666666666666) into buf (>= 32 bytes); returns the length. */
+size_t grade_reward_repr(double reward, char *buf, size_t bufsz);
 
 #endif

@@ -1,0 +1,782 @@
+/* grade — NeMo Gym–exact verdicts (see grade.h and spec/grading.md).
+ *
+ * How it works: an action owns one arena holding its strings, its call array
+ * and, for an expected action, every call's parsed arguments. grade_judge
+ * keeps all scratch state (the actual arguments' parse, each parsed at most
+ * once per call; word lists; the candidate lists of a batch) in a judge-local
+ * arena whose first block is on the stack, so a typical verdict performs no
+ * malloc at all and shared actions are never written to.
+ *
+ * Value comparison follows Python: x int admits y bool, x bool refuses y int,
+ * int and float differ, floats compare within a strict tolerance, dicts by
+ * key set and then by value in x's key order, lists by length and then by
+ * element, strings by word-count similarity (text.h). Batches use Kuhn's
+ * augmenting paths in the exact order the reference does (an explicit stack
+ * replaces recursion so that huge batches cannot overflow the C stack).
+ */
+#include "grade.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pyjson.h"
+#include "text.h"
+#include "util.h"
+
+static const char *const CATEGORY_TEXT[GRADE_CATEGORY_COUNT] = {
+    [GRADE_NO_ACTION_FOUND] = "No tool call or chat message was found in the response",
+    [GRADE_NO_EXPECTED_TOOL_CALL] = "No tool call was found when one was expected",
+    [GRADE_EXPECTED_CHAT_MESSAGE_FOUND] = "A chat message was found as expected",
+    [GRADE_NO_EXPECTED_CHAT_MESSAGE] = "A tool call was executed when a chat message was expected",
+    [GRADE_UNEXPECTED_TOOL] = "The tool in a tool call is not the expected tool",
+    [GRADE_ARGUMENTS_DECODE_ERROR] =
+        "An error occurred when decoding the arguments string in a tool call as a JSON object",
+    [GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT] =
+        "The type of an argument value in a tool call is different than the expected type",
+    [GRADE_ARGUMENT_OBJECT_KEYS_DIFFERENT] =
+        "The keys in an object in an argument value in a tool call are different than the keys "
+        "in the expected object",
+    [GRADE_ARGUMENT_LIST_LENGTH_DIFFERENT] =
+        "A list in an argument value in a tool call has a different length than the expected list",
+    [GRADE_ARGUMENT_VALUE_DIFFERENT] =
+        "An argument value in a tool call is different than the expected value",
+    [GRADE_EXPECTED_TOOL_CALL] = "A tool call that matches the expected tool call was found",
+    [GRADE_FUNCTION_CALL_BATCH_LENGTH_DIFFERENT] =
+        "The number of tool calls in a batch is different than expected",
+    [GRADE_EXPECTED_TOOL_CALL_BATCH] =
+        "A tool-call batch that matches the expected tool calls was found",
+};
+
+static const char *const CATEGORY_NAME[GRADE_CATEGORY_COUNT] = {
+    [GRADE_NO_ACTION_FOUND] = "NO_ACTION_FOUND",
+    [GRADE_NO_EXPECTED_TOOL_CALL] = "NO_EXPECTED_TOOL_CALL",
+    [GRADE_EXPECTED_CHAT_MESSAGE_FOUND] = "EXPECTED_CHAT_MESSAGE_FOUND",
+    [GRADE_NO_EXPECTED_CHAT_MESSAGE] = "NO_EXPECTED_CHAT_MESSAGE",
+    [GRADE_UNEXPECTED_TOOL] = "UNEXPECTED_TOOL",
+    [GRADE_ARGUMENTS_DECODE_ERROR] = "ARGUMENTS_DECODE_ERROR",
+    [GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT] = "ARGUMENT_VALUE_TYPE_DIFFERENT",
+    [GRADE_ARGUMENT_OBJECT_KEYS_DIFFERENT] = "ARGUMENT_OBJECT_KEYS_DIFFERENT",
+    [GRADE_ARGUMENT_LIST_LENGTH_DIFFERENT] = "ARGUMENT_LIST_LENGTH_DIFFERENT",
+    [GRADE_ARGUMENT_VALUE_DIFFERENT] = "ARGUMENT_VALUE_DIFFERENT",
+    [GRADE_EXPECTED_TOOL_CALL] = "EXPECTED_TOOL_CALL",
+    [GRADE_FUNCTION_CALL_BATCH_LENGTH_DIFFERENT] = "FUNCTION_CALL_BATCH_LENGTH_DIFFERENT",
+    [GRADE_EXPECTED_TOOL_CALL_BATCH] = "EXPECTED_TOOL_CALL_BATCH",
+};
+
+const char *grade_category_text(grade_category c)
+{
+    return (unsigned)c < GRADE_CATEGORY_COUNT ? CATEGORY_TEXT[c] : NULL;
+}
+
+const char *grade_category_name(grade_category c)
+{
+    return (unsigned)c < GRADE_CATEGORY_COUNT ? CATEGORY_NAME[c] : NULL;
+}
+
+int grade_category_from_text(const char *text, grade_category *out)
+{
+    for (int c = 0; c < GRADE_CATEGORY_COUNT; c++)
+        if (!strcmp(text, CATEGORY_TEXT[c]) || !strcmp(text, CATEGORY_NAME[c])) {
+            *out = (grade_category)c;
+            return 0;
+        }
+    return -1;
+}
+
+void grade_config_default(grade_config *cfg)
+{
+    cfg->word_similarity_threshold = 0.1;
+    cfg->float_tolerance = 1e-6;
+    cfg->parallel_rewarding = false;
+    cfg->allow_subset = false;
+    cfg->allow_superset = false;
+    cfg->mode = GRADE_MODE_BINARY_STRICT;
+}
+
+static const char *const MODE_NAME[] = {"binary_strict", "fractional", "f1"};
+
+int grade_mode_parse(const char *s, grade_mode *out)
+{
+    for (int m = 0; m < 3; m++)
+        if (s && !strcmp(s, MODE_NAME[m])) {
+            *out = (grade_mode)m;
+            return 0;
+        }
+    return -1;
+}
+
+const char *grade_mode_name(grade_mode m)
+{
+    return (unsigned)m < 3 ? MODE_NAME[m] : "?";
+}
+
+/* ---- actions ------------------------------------------------------------ */
+
+typedef struct gcall {
+    char *name;        /* NUL-terminated copy (may also contain NUL) */
+    size_t name_len;
+    char *args;        /* the arguments string */
+    size_t args_len;
+    pj_value value;    /* parsed arguments (expected actions only) */
+} gcall;
+
+struct grade_action {
+    grade_action_kind kind;
+    char *content;     /* message text */
+    size_t content_len;
+    size_t ncalls;
+    gcall *calls;
+    util_arena arena;  /* owns everything above */
+};
+
+static grade_action *action_new(grade_action_kind kind)
+{
+    grade_action *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->kind = kind;
+    util_arena_init(&a->arena, NULL, 0);
+    return a;
+}
+
+void grade_action_free(grade_action *a)
+{
+    if (!a)
+        return;
+    util_arena_free(&a->arena);
+    free(a);
+}
+
+static char *arena_strdup(util_arena *ar, const char *s, size_t len)
+{
+    char *d = util_arena_alloc(ar, len + 1);
+    if (d) {
+        memcpy(d, s, len);
+        d[len] = '\0';
+    }
+    return d;
+}
+
+static bool set_calls(grade_action *a, size_t n)
+{
+    a->ncalls = n;
+    a->calls = util_arena_alloc(&a->arena, (n ? n : 1) * sizeof(gcall));
+    if (a->calls)
+        memset(a->calls, 0, (n ? n : 1) * sizeof(gcall));
+    return a->calls != NULL;
+}
+
+static bool set_call(grade_action *a, size_t i, const char *name, size_t nlen,
+                     const char *args, size_t alen)
+{
+    gcall *c = &a->calls[i];
+    c->name = arena_strdup(&a->arena, name, nlen);
+    c->args = arena_strdup(&a->arena, args, alen);
+    c->name_len = nlen;
+    c->args_len = alen;
+    return c->name && c->args;
+}
+
+static bool set_content(grade_action *a, const char *s, size_t len)
+{
+    a->content = arena_strdup(&a->arena, s, len);
+    a->content_len = len;
+    return a->content != NULL;
+}
+
+grade_action *grade_action_message(const char *content, size_t len)
+{
+    grade_action *a = action_new(GRADE_ACTION_MESSAGE);
+    if (a && !set_content(a, content ? content : "", content ? len : 0)) {
+        grade_action_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+grade_action *grade_action_call(const char *name, const char *arguments, size_t args_len)
+{
+    grade_action *a = action_new(GRADE_ACTION_CALL);
+    if (a && !(set_calls(a, 1) &&
+               set_call(a, 0, name, strlen(name), arguments, args_len))) {
+        grade_action_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+grade_action_kind grade_action_kind_of(const grade_action *a)
+{
+    return a->kind;
+}
+
+size_t grade_action_ncalls(const grade_action *a)
+{
+    return a->ncalls;
+}
+
+const char *grade_action_call_name(const grade_action *a, size_t i)
+{
+    return i < a->ncalls ? a->calls[i].name : NULL;
+}
+
+const char *grade_action_type_name(const grade_action *a)
+{
+    switch (a->kind) {
+    case GRADE_ACTION_MESSAGE: return "message";
+    case GRADE_ACTION_CALL: return "function_call";
+    case GRADE_ACTION_BATCH: return "function_call_batch";
+    case GRADE_ACTION_NONE: break;
+    }
+    return "none";
+}
+
+static void set_err(char *err, size_t errsz, const char *fmt, const char *detail)
+{
+    if (err && errsz)
+        snprintf(err, errsz, fmt, detail ? detail : "");
+}
+
+/* Reads a string member; false when absent or not a string. */
+static bool get_string(const json_t *obj, const char *key, const char **s, size_t *len)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!json_is_string(v))
+        return false;
+    *s = json_string_value(v);
+    *len = json_string_length(v);
+    return true;
+}
+
+/* Copies an expected function_call object into call i and parses its
+ * arguments. where names it in messages ("expected_action", "calls[2]"). */
+static bool expected_call(grade_action *a, size_t i, const json_t *call, const char *where,
+                          char *err, size_t errsz)
+{
+    const char *name, *args;
+    size_t nlen, alen;
+    if (!json_is_object(call)) {
+        set_err(err, errsz, "%s is not an object", where);
+        return false;
+    }
+    const json_t *type = json_object_get(call, "type");
+    if (type && !(json_is_string(type) && !strcmp(json_string_value(type), "function_call"))) {
+        set_err(err, errsz, "%s.type is not \"function_call\"", where);
+        return false;
+    }
+    if (!get_string(call, "name", &name, &nlen)) {
+        set_err(err, errsz, "%s.name is missing or not a string", where);
+        return false;
+    }
+    if (!get_string(call, "arguments", &args, &alen)) {
+        set_err(err, errsz, "%s.arguments is missing or not a string", where);
+        return false;
+    }
+    if (!set_call(a, i, name, nlen, args, alen)) {
+        set_err(err, errsz, "out of memory%s", "");
+        return false;
+    }
+    char perr[160];
+    gcall *c = &a->calls[i];
+    if (pj_parse(&a->arena, c->args, c->args_len, &c->value, perr, sizeof perr)) {
+        if (err && errsz)
+            snprintf(err, errsz, "%s.arguments is not valid JSON: %s", where, perr);
+        return false;
+    }
+    return true;
+}
+
+grade_action *grade_expected_from_json(const json_t *ea, char *err, size_t errsz)
+{
+    if (!json_is_object(ea)) {
+        set_err(err, errsz, "expected_action is not an object%s", "");
+        return NULL;
+    }
+    const char *type;
+    size_t tlen;
+    if (!get_string(ea, "type", &type, &tlen)) {
+        set_err(err, errsz, "expected_action.type is missing or not a string%s", "");
+        return NULL;
+    }
+    grade_action *a = NULL;
+    if (!strcmp(type, "message")) {
+        a = action_new(GRADE_ACTION_MESSAGE);
+        const json_t *c = json_object_get(ea, "content");
+        if (c && !json_is_string(c) && !json_is_null(c)) {
+            set_err(err, errsz, "expected_action.content is not a string%s", "");
+            goto fail;
+        }
+        if (a && !set_content(a, json_is_string(c) ? json_string_value(c) : "",
+                              json_is_string(c) ? json_string_length(c) : 0))
+            goto oom;
+        return a;
+    }
+    if (!strcmp(type, "function_call")) {
+        a = action_new(GRADE_ACTION_CALL);
+        if (!a || !set_calls(a, 1))
+            goto oom;
+        if (!expected_call(a, 0, ea, "expected_action", err, errsz))
+            goto fail;
+        return a;
+    }
+    if (!strcmp(type, "function_call_batch")) {
+        const json_t *calls = json_object_get(ea, "calls");
+        if (!json_is_array(calls) || json_array_size(calls) == 0) {
+            set_err(err, errsz, "expected_action.calls is not a non-empty array%s", "");
+            return NULL;
+        }
+        a = action_new(GRADE_ACTION_BATCH);
+        if (!a || !set_calls(a, json_array_size(calls)))
+            goto oom;
+        for (size_t i = 0; i < a->ncalls; i++) {
+            char where[64];
+            snprintf(where, sizeof where, "expected_action.calls[%zu]", i);
+            if (!expected_call(a, i, json_array_get(calls, i), where, err, errsz))
+                goto fail;
+        }
+        return a;
+    }
+    set_err(err, errsz, "expected_action.type \"%s\" is not message, function_call or "
+                        "function_call_batch", type);
+    return NULL;
+oom:
+    set_err(err, errsz, "out of memory%s", "");
+fail:
+    grade_action_free(a);
+    return NULL;
+}
+
+/* The text of an assistant message's first output_text part (NULL if none);
+ * -1 when the message is malformed. */
+static int message_text(const json_t *item, size_t idx, const json_t **text, char *err,
+                        size_t errsz)
+{
+    *text = NULL;
+    const json_t *content = json_object_get(item, "content");
+    if (!json_is_array(content)) {
+        if (err && errsz)
+            snprintf(err, errsz, "response.output[%zu].content is not an array", idx);
+        return -1;
+    }
+    for (size_t k = 0; k < json_array_size(content); k++) {
+        const json_t *part = json_array_get(content, k);
+        const json_t *pt = json_object_get(part, "type");
+        if (!json_is_string(pt) || strcmp(json_string_value(pt), "output_text"))
+            continue;
+        const json_t *t = json_object_get(part, "text");
+        if (!json_is_string(t)) {
+            if (err && errsz)
+                snprintf(err, errsz, "response.output[%zu].content[%zu].text is not a string",
+                         idx, k);
+            return -1;
+        }
+        *text = t;
+        return 0;
+    }
+    return 0;
+}
+
+grade_action *grade_actual_from_response(const json_t *response, char *err, size_t errsz)
+{
+    if (!json_is_object(response)) {
+        set_err(err, errsz, "response is not an object%s", "");
+        return NULL;
+    }
+    const json_t *output = json_object_get(response, "output");
+    if (!json_is_array(output)) {
+        set_err(err, errsz, "response.output is missing or not an array%s", "");
+        return NULL;
+    }
+    size_t n = json_array_size(output), ncalls = 0;
+    const json_t *text = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *item = json_array_get(output, i);
+        const json_t *type = json_object_get(item, "type");
+        if (!json_is_object(item) || !json_is_string(type)) {
+            if (err && errsz)
+                snprintf(err, errsz, "response.output[%zu] is not an object with a string type", i);
+            return NULL;
+        }
+        const char *t = json_string_value(type);
+        if (!strcmp(t, "function_call")) {
+            if (!json_is_string(json_object_get(item, "name")) ||
+                !json_is_string(json_object_get(item, "arguments"))) {
+                if (err && errsz)
+                    snprintf(err, errsz, "response.output[%zu] is a function_call without a "
+                                         "string name and arguments", i);
+                return NULL;
+            }
+            ncalls++;
+        } else if (!strcmp(t, "message") && !text) {
+            const json_t *role = json_object_get(item, "role");
+            if (json_is_string(role) && !strcmp(json_string_value(role), "assistant") &&
+                message_text(item, i, &text, err, errsz))
+                return NULL;
+        }
+    }
+    grade_action *a;
+    if (ncalls) {
+        a = action_new(ncalls == 1 ? GRADE_ACTION_CALL : GRADE_ACTION_BATCH);
+        if (!a || !set_calls(a, ncalls))
+            goto oom;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            const json_t *item = json_array_get(output, i);
+            if (strcmp(json_string_value(json_object_get(item, "type")), "function_call"))
+                continue;
+            const char *name = "", *args = "";
+            size_t nlen = 0, alen = 0;
+            get_string(item, "name", &name, &nlen);
+            get_string(item, "arguments", &args, &alen);
+            if (!set_call(a, k++, name, nlen, args, alen))
+                goto oom;
+        }
+        return a;
+    }
+    if (text) {
+        a = grade_action_message(json_string_value(text), json_string_length(text));
+        if (!a)
+            goto oom_nofree;
+        return a;
+    }
+    a = action_new(GRADE_ACTION_NONE);
+    if (!a)
+        goto oom_nofree;
+    return a;
+oom:
+    grade_action_free(a);
+oom_nofree:
+    set_err(err, errsz, "out of memory%s", "");
+    return NULL;
+}
+
+/* ---- judging ------------------------------------------------------------ */
+
+/* GRADE_EXPECTED_TOOL_CALL doubles as "equal" inside the comparison. */
+#define MATCH GRADE_EXPECTED_TOOL_CALL
+/* Objects up to this size match keys by direct search. */
+#define KEYS_LINEAR_MAX 32
+
+typedef struct judge {
+    const grade_config *cfg;
+    const grade_action *actual;
+    util_arena arena;
+    signed char *state;   /* per actual call: 0 unparsed, 1 parsed, -1 failed */
+    pj_value *values;     /* per actual call: parsed arguments */
+} judge;
+
+static grade_category compare(judge *j, const pj_value *x, const pj_value *y);
+
+static bool int_equals(const pj_value *x, const pj_value *y)
+{
+    if (x->type == PJ_INT) {
+        if (y->type == PJ_INT)
+            return x->u.i == y->u.i;
+        if (y->type == PJ_BOOL)
+            return x->u.i == (y->u.b ? 1 : 0);
+        return false;   /* a big int is never in int64 range */
+    }
+    /* x is a big int: equal only to the same big int. */
+    return y->type == PJ_BIGINT && x->u.str.len == y->u.str.len &&
+           memcmp(x->u.str.s, y->u.str.s, x->u.str.len) == 0;
+}
+
+static int cmp_member_ptr(const void *a, const void *b)
+{
+    const pj_member *x = *(const pj_member *const *)a, *y = *(const pj_member *const *)b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(x->key, y->key, n);
+    if (c)
+        return c;
+    return x->klen < y->klen ? -1 : x->klen > y->klen;
+}
+
+/* For each member of x, the member of y with the same key: false when the
+ * key sets differ (x and y have the same size, keys are unique). */
+static int pair_keys(judge *j, const pj_value *x, const pj_value *y, const pj_member **pairs)
+{
+    size_t n = x->u.obj.n;
+    const pj_member *xm = x->u.obj.items, *ym = y->u.obj.items;
+    if (n <= KEYS_LINEAR_MAX) {
+        for (size_t i = 0; i < n; i++) {
+            /* Keys usually come in the same order: try position i first. */
+            if (ym[i].klen == xm[i].klen && !memcmp(ym[i].key, xm[i].key, xm[i].klen)) {
+                pairs[i] = &ym[i];
+                continue;
+            }
+            size_t k = 0;
+            while (k < n && !(ym[k].klen == xm[i].klen && !memcmp(ym[k].key, xm[i].key, xm[i].klen)))
+                k++;
+            if (k == n)
+                return 0;
+            pairs[i] = &ym[k];
+        }
+        return 1;
+    }
+    const pj_member **sorted = util_arena_alloc(&j->arena, n * sizeof *sorted);
+    if (!sorted)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = &ym[i];
+    qsort(sorted, n, sizeof *sorted, cmp_member_ptr);
+    for (size_t i = 0; i < n; i++) {
+        const pj_member *key = &xm[i];
+        const pj_member **hit = bsearch(&key, sorted, n, sizeof *sorted, cmp_member_ptr);
+        if (!hit)
+            return 0;
+        pairs[i] = *hit;
+    }
+    return 1;
+}
+
+static grade_category compare_dicts(judge *j, const pj_value *x, const pj_value *y)
+{
+    size_t n = x->u.obj.n;
+    if (n != y->u.obj.n)
+        return GRADE_ARGUMENT_OBJECT_KEYS_DIFFERENT;
+    const pj_member *small[KEYS_LINEAR_MAX];
+    const pj_member **pairs = n <= KEYS_LINEAR_MAX ? small
+                                                   : util_arena_alloc(&j->arena, n * sizeof *pairs);
+    if (!pairs)
+        return GRADE_ARGUMENT_VALUE_DIFFERENT;   /* out of memory: never a match */
+    int keys = pair_keys(j, x, y, pairs);
+    if (keys < 0)
+        return GRADE_ARGUMENT_VALUE_DIFFERENT;
+    if (keys == 0)
+        return GRADE_ARGUMENT_OBJECT_KEYS_DIFFERENT;
+    for (size_t i = 0; i < n; i++) {
+        grade_category c = compare(j, &x->u.obj.items[i].value, &pairs[i]->value);
+        if (c != MATCH)
+            return c;
+    }
+    return MATCH;
+}
+
+static grade_category compare(judge *j, const pj_value *x, const pj_value *y)
+{
+    switch (x->type) {
+    case PJ_NULL:
+        return y->type == PJ_NULL ? MATCH : GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT;
+    case PJ_BOOL:
+        if (y->type != PJ_BOOL)
+            return GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT;
+        return x->u.b == y->u.b ? MATCH : GRADE_ARGUMENT_VALUE_DIFFERENT;
+    case PJ_INT:
+    case PJ_BIGINT:
+        if (y->type != PJ_INT && y->type != PJ_BIGINT && y->type != PJ_BOOL)
+            return GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT;
+        return int_equals(x, y) ? MATCH : GRADE_ARGUMENT_VALUE_DIFFERENT;
+    case PJ_FLOAT:
+        if (y->type != PJ_FLOAT)
+            return GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT;
+        return fabs(y->u.f - x->u.f) < j->cfg->float_tolerance ? MATCH
+                                                               : GRADE_ARGUMENT_VALUE_DIFFERENT;
+    case PJ_STRING:
+        if (y->type != PJ_STRING)
+            return GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT;
+        return text_similar(&j->arena, x->u.str.s, x->u.str.len, y->u.str.s, y->u.str.len,
+                            j->cfg->word_similarity_threshold)
+                   ? MATCH
+                   : GRADE_ARGUMENT_VALUE_DIFFERENT;
+    case PJ_ARRAY:
+        if (y->type != PJ_ARRAY)
+            return GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT;
+        if (x->u.arr.n != y->u.arr.n)
+            return GRADE_ARGUMENT_LIST_LENGTH_DIFFERENT;
+        for (size_t i = 0; i < x->u.arr.n; i++) {
+            grade_category c = compare(j, &x->u.arr.items[i], &y->u.arr.items[i]);
+            if (c != MATCH)
+                return c;
+        }
+        return MATCH;
+    case PJ_OBJECT:
+        if (y->type != PJ_OBJECT)
+            return GRADE_ARGUMENT_VALUE_TYPE_DIFFERENT;
+        return compare_dicts(j, x, y);
+    }
+    return GRADE_ARGUMENT_VALUE_DIFFERENT;
+}
+
+/* The parsed arguments of actual call i (parsed on first use), or NULL when
+ * they do not parse. */
+static const pj_value *actual_value(judge *j, size_t i)
+{
+    if (j->state[i] == 0) {
+        const gcall *c = &j->actual->calls[i];
+        j->state[i] = pj_parse(&j->arena, c->args, c->args_len, &j->values[i], NULL, 0) ? -1 : 1;
+    }
+    return j->state[i] > 0 ? &j->values[i] : NULL;
+}
+
+/* grading.md §4.1 for expected call e and actual call i. */
+static grade_category single(judge *j, const gcall *e, size_t i)
+{
+    const gcall *a = &j->actual->calls[i];
+    if (e->name_len != a->name_len || memcmp(e->name, a->name, e->name_len) != 0)
+        return GRADE_UNEXPECTED_TOOL;
+    const pj_value *y = actual_value(j, i);
+    if (!y)
+        return GRADE_ARGUMENTS_DECODE_ERROR;
+    return compare(j, &e->value, y);
+}
+
+/* Kuhn's augmenting-path search from expected call root, iteratively: each
+ * frame is an expected call, the position of its next candidate and the
+ * actual call it is trying. */
+typedef struct kframe { size_t e, next, j; } kframe;
+
+static bool augment(size_t root, size_t *const *cand, const size_t *ncand, long *match,
+                    bool *visited, kframe *stack)
+{
+    size_t sp = 0;
+    stack[sp++] = (kframe){root, 0, 0};
+    while (sp) {
+        kframe *f = &stack[sp - 1];
+        if (f->next == ncand[f->e]) {
+            sp--;
+            continue;
+        }
+        size_t j = cand[f->e][f->next++];
+        if (visited[j])
+            continue;
+        visited[j] = true;
+        f->j = j;
+        if (match[j] < 0) {
+            for (size_t t = 0; t < sp; t++)
+                match[stack[t].j] = (long)stack[t].e;
+            return true;
+        }
+        stack[sp++] = (kframe){(size_t)match[j], 0, 0};
+    }
+    return false;
+}
+
+static double batch_reward(const grade_config *cfg, size_t m, size_t ne, size_t na)
+{
+    if (!cfg->parallel_rewarding)
+        return m == ne ? 1.0 : 0.0;
+    if (cfg->mode == GRADE_MODE_F1)
+        return (double)(2 * m) / (double)(ne + na);
+    size_t r = cfg->allow_subset ? (ne < na ? ne : na) : ne;
+    if (cfg->mode == GRADE_MODE_FRACTIONAL)
+        return r ? (double)m / (double)r : 0.0;
+    return m == r ? 1.0 : 0.0;
+}
+
+static grade_verdict verdict(double reward, grade_category c)
+{
+    grade_verdict v = {reward, c};
+    return v;
+}
+
+static grade_verdict judge_batch(judge *j, const grade_action *exp)
+{
+    const grade_config *cfg = j->cfg;
+    size_t ne = exp->ncalls, na = j->actual->ncalls;
+    bool admissible = na == ne || !cfg->parallel_rewarding ||
+                      (na < ne && cfg->allow_subset) || (na > ne && cfg->allow_superset);
+    if (!admissible)
+        return verdict(0.0, GRADE_FUNCTION_CALL_BATCH_LENGTH_DIFFERENT);
+
+    size_t **cand = util_arena_alloc(&j->arena, ne * sizeof *cand);
+    size_t *ncand = util_arena_alloc(&j->arena, ne * sizeof *ncand);
+    grade_category *fail = util_arena_alloc(&j->arena, ne * sizeof *fail);
+    size_t *order = util_arena_alloc(&j->arena, ne * sizeof *order);
+    long *match = util_arena_alloc(&j->arena, na * sizeof *match);
+    bool *visited = util_arena_alloc(&j->arena, na * sizeof *visited);
+    bool *matched = util_arena_alloc(&j->arena, ne * sizeof *matched);
+    kframe *stack = util_arena_alloc(&j->arena, (ne + 1) * sizeof *stack);
+    if (!cand || !ncand || !fail || !order || !match || !visited || !matched || !stack)
+        return verdict(0.0, GRADE_ARGUMENTS_DECODE_ERROR);   /* out of memory */
+
+    for (size_t i = 0; i < ne; i++) {
+        cand[i] = util_arena_alloc(&j->arena, na * sizeof **cand);
+        if (!cand[i])
+            return verdict(0.0, GRADE_ARGUMENTS_DECODE_ERROR);
+        ncand[i] = 0;
+        fail[i] = GRADE_UNEXPECTED_TOOL;
+        bool fail_set = false;
+        for (size_t k = 0; k < na; k++) {
+            grade_category c = single(j, &exp->calls[i], k);
+            if (c == MATCH)
+                cand[i][ncand[i]++] = k;
+            else if (!fail_set && c != GRADE_UNEXPECTED_TOOL) {
+                fail[i] = c;
+                fail_set = true;
+            }
+        }
+    }
+    /* Stable insertion sort of the expected calls by candidate count. */
+    for (size_t i = 0; i < ne; i++) {
+        size_t k = i;
+        while (k > 0 && ncand[order[k - 1]] > ncand[i]) {
+            order[k] = order[k - 1];
+            k--;
+        }
+        order[k] = i;
+    }
+    for (size_t k = 0; k < na; k++)
+        match[k] = -1;
+    size_t m = 0;
+    for (size_t t = 0; t < ne; t++) {
+        memset(visited, 0, na * sizeof *visited);
+        if (augment(order[t], cand, ncand, match, visited, stack))
+            m++;
+    }
+    memset(matched, 0, ne * sizeof *matched);
+    for (size_t k = 0; k < na; k++)
+        if (match[k] >= 0)
+            matched[match[k]] = true;
+
+    double reward = batch_reward(cfg, m, ne, na);
+    if (reward == 1.0)
+        return verdict(reward, ne == 1 ? GRADE_EXPECTED_TOOL_CALL : GRADE_EXPECTED_TOOL_CALL_BATCH);
+    if (m == ne || m == na)
+        return verdict(reward, GRADE_FUNCTION_CALL_BATCH_LENGTH_DIFFERENT);
+    for (size_t i = 0; i < ne; i++)
+        if (!matched[i])
+            return verdict(reward, fail[i]);
+    return verdict(reward, GRADE_FUNCTION_CALL_BATCH_LENGTH_DIFFERENT);
+}
+
+grade_verdict grade_judge(const grade_config *cfg, const grade_action *expected,
+                          const grade_action *actual)
+{
+    if (actual->kind == GRADE_ACTION_NONE || expected->kind == GRADE_ACTION_NONE)
+        return verdict(0.0, GRADE_NO_ACTION_FOUND);
+    if (expected->kind == GRADE_ACTION_MESSAGE)
+        return actual->kind == GRADE_ACTION_MESSAGE
+                   ? verdict(1.0, GRADE_EXPECTED_CHAT_MESSAGE_FOUND)
+                   : verdict(0.0, GRADE_NO_EXPECTED_CHAT_MESSAGE);
+    if (actual->kind == GRADE_ACTION_MESSAGE)
+        return verdict(0.0, GRADE_NO_EXPECTED_TOOL_CALL);
+
+    _Alignas(16) char scratch[8192];
+    signed char state1;
+    pj_value value1;
+    judge j = {cfg, actual, {0}, &state1, &value1};
+    util_arena_init(&j.arena, scratch, sizeof scratch);
+    grade_verdict v;
+    if (expected->ncalls == 1 && actual->ncalls == 1) {
+        state1 = 0;
+        grade_category c = single(&j, &expected->calls[0], 0);
+        v = c == MATCH ? verdict(1.0, GRADE_EXPECTED_TOOL_CALL) : verdict(0.0, c);
+    } else {
+        j.state = util_arena_alloc(&j.arena, actual->ncalls);
+        j.values = util_arena_alloc(&j.arena, actual->ncalls * sizeof *j.values);
+        if (!j.state || !j.values) {
+            v = verdict(0.0, GRADE_ARGUMENTS_DECODE_ERROR);
+        } else {
+            memset(j.state, 0, actual->ncalls);
+            v = judge_batch(&j, expected);
+        }
+    }
+    util_arena_free(&j.arena);
+    return v;
+}
+
+size_t grade_reward_repr(double reward, char *buf, size_t bufsz)
+{
+    return util_float_repr(reward, buf, bufsz);
+}

@@ -1,0 +1,57 @@
+/* util — small core building blocks: a bump arena and a growable byte buffer.
+ *
+ * The arena hands out aligned blocks from a caller-supplied first buffer (often
+ * on the stack) and then from heap chunks; everything is released at once by
+ * util_arena_free. It keeps hot paths (parsing an arguments string, judging a
+ * verdict) free of per-node malloc/free.
+ *
+ * The buffer is a plain (data, len, cap) byte vector with append helpers,
+ * including a JSON string escaper used by the command-line output.
+ */
+#ifndef FCPIVOT_UTIL_H
+#define FCPIVOT_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct util_chunk util_chunk;
+
+typedef struct util_arena {
+    char *cur, *end;      /* free space of the current block */
+    util_chunk *chunks;   /* heap chunks, newest first */
+    size_t next_size;     /* size of the next heap chunk */
+} util_arena;
+
+/* Starts an arena whose first allocations come from buf[0..size) (may be NULL,
+ * 0). buf must outlive the arena; it is never freed by the arena. */
+void util_arena_init(util_arena *a, void *buf, size_t size);
+/* n bytes aligned to 16, owned by the arena; NULL only when malloc fails. */
+void *util_arena_alloc(util_arena *a, size_t n);
+/* Releases every heap chunk; the arena may then be initialised again. */
+void util_arena_free(util_arena *a);
+
+typedef struct util_buf {
+    char *data;   /* owned; NUL-terminated whenever non-NULL */
+    size_t len, cap;
+} util_buf;
+
+#define UTIL_BUF_INIT {NULL, 0, 0}
+
+/* Ensures room for n more bytes (plus a NUL). 0 ok, -1 out of memory. */
+int util_buf_reserve(util_buf *b, size_t n);
+int util_buf_append(util_buf *b, const void *data, size_t n);
+int util_buf_puts(util_buf *b, const char *s);
+int util_buf_putc(util_buf *b, char c);
+int util_buf_printf(util_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s[0..n) as a JSON string literal with quotes (bytes >= 0x80 are
+ * copied unchanged, control characters escaped). */
+int util_buf_json_string(util_buf *b, const char *s, size_t n);
+void util_buf_free(util_buf *b);
+
+/* Python's repr() of a float (the shortest text that reads back as the same
+ * double, always with a '.' or an exponent: 1.0, 0.5, 1e-07, inf, nan) into
+ * buf; returns the length. bufsz >= 32 is always enough. */
+size_t util_float_repr(double v, char *buf, size_t bufsz);
+
+#endif

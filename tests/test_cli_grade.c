@@ -1,0 +1,396 @@
+/* Tests of `fcpivot grade`: reproduction of NeMo Gym's recorded verdicts,
+ * output shapes, per-line errors, exit codes, options, ordering with --jobs. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "testutil.h"
+
+typedef struct run {
+    int rc;
+    char *out, *err;
+    size_t out_len;
+} run;
+
+/* Runs fcpivot grade with args (NULL-terminated, at most 12) on stdin. */
+static run grade_run(const char *in, size_t in_len, const char *const *args)
+{
+    char *argv[16];
+    size_t n = 0;
+    argv[n++] = (char *)tu_bin();
+    argv[n++] = "grade";
+    for (size_t i = 0; args && args[i] && n < 15; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    run r;
+    r.rc = tu_run(argv, in, in_len, &r.out, &r.out_len, &r.err);
+    return r;
+}
+
+static void run_free(run *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* The i-th output line (0-based) parsed as JSON. */
+static json_t *out_line(const run *r, size_t i)
+{
+    const char *p = r->out;
+    for (size_t k = 0; k < i; k++) {
+        p = strchr(p, '\n');
+        cr_assert(p, "output has fewer than %zu lines", i + 1);
+        p++;
+    }
+    const char *e = strchr(p, '\n');
+    cr_assert(e, "line %zu not terminated", i);
+    json_error_t err;
+    json_t *j = json_loadb(p, (size_t)(e - p), 0, &err);
+    cr_assert(j, "output line %zu is not JSON: %s", i, err.text);
+    return j;
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* A verify request whose response makes one call (or says text when name is
+ * NULL), expecting a call of ename with eargs. Caller frees. */
+static char *request(const char *ename, const char *eargs, const char *name, const char *args)
+{
+    json_t *output = json_array();
+    if (name)
+        json_array_append_new(output, json_pack("{s:s, s:s, s:s, s:s}", "type", "function_call",
+                                                "name", name, "arguments", args, "call_id", "c1"));
+    else
+        json_array_append_new(output, json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "type", "message",
+                                                "role", "assistant", "content", "type",
+                                                "output_text", "text", args));
+    json_t *req = json_pack("{s:{s:[]}, s:{s:o}, s:{s:s, s:s, s:s}}",
+                            "responses_create_params", "input",
+                            "response", "output", output,
+                            "expected_action", "type", "function_call", "name", ename,
+                            "arguments", eargs);
+    char *s = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    return s;
+}
+
+static void assert_verdict_line(json_t *j, double reward, const char *category)
+{
+    cr_assert_eq(json_real_value(json_object_get(j, "reward")), reward);
+    cr_assert(json_is_real(json_object_get(j, "reward")), "reward is not written as a float");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "category")), category);
+}
+
+Test(cli_grade, reproduces_nemo_gym_rollouts)
+{
+    TU_REQUIRE_SHARED(path, "data/example_rollouts.jsonl");
+    size_t len;
+    char *data = tu_read_file(path, &len);
+    cr_assert(data);
+    const char *jobs[] = {"1", "2"};
+    for (size_t k = 0; k < 2; k++) {
+        const char *args[] = {"--jobs", jobs[k], path, NULL};
+        run r = grade_run(NULL, 0, args);
+        cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err);
+        size_t n = count_lines(data);
+        cr_assert_eq(count_lines(r.out), n);
+        /* Same reward and category as recorded, line by line. */
+        const char *p = data;
+        for (size_t i = 0; i < n; i++) {
+            const char *e = strchr(p, '\n');
+            json_t *want = json_loadb(p, (size_t)(e - p), 0, NULL);
+            json_t *got = out_line(&r, i);
+            cr_assert(json_equal(json_object_get(want, "reward"), json_object_get(got, "reward")),
+                      "line %zu reward", i + 1);
+            cr_assert_str_eq(json_string_value(json_object_get(got, "category")),
+                             json_string_value(json_object_get(want, "category")),
+                             "line %zu category", i + 1);
+            json_decref(want);
+            json_decref(got);
+            p = e + 1;
+        }
+        /* The recorded values are replaced in place: the file comes back as it is. */
+        cr_assert_eq(r.out_len, len);
+        cr_assert(!memcmp(r.out, data, len), "output differs from the recorded rollouts");
+        run_free(&r);
+    }
+    free(data);
+}
+
+Test(cli_grade, verdict_only_lines)
+{
+    char *a = request("f", "{\"q\": \"new york city\"}", "f", "{\"q\": \"New York\"}");
+    char *b = request("f", "{\"n\": true}", "f", "{\"n\": 1}");
+    char *c = request("f", "{}", NULL, "just text");
+    char in[8192];
+    snprintf(in, sizeof in, "%s\n%s\n%s\n", a, b, c);
+    const char *args[] = {"--verdict-only", NULL};
+    run r = grade_run(in, strlen(in), args);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    cr_assert_str_eq(r.out,
+        "{\"reward\": 1.0, \"category\": \"A tool call that matches the expected tool call was found\"}\n"
+        "{\"reward\": 0.0, \"category\": \"The type of an argument value in a tool call is different than the expected type\"}\n"
+        "{\"reward\": 0.0, \"category\": \"No tool call was found when one was expected\"}\n");
+    run_free(&r);
+    free(a);
+    free(b);
+    free(c);
+}
+
+Test(cli_grade, default_output_keeps_the_input_bytes)
+{
+    const char *line =
+        "{\"extra\": 0.1, \"big\": 123456789012345678901234567890, \"responses_create_params\": {},"
+        " \"response\": {\"output\": [{\"type\": \"function_call\", \"name\": \"f\", "
+        "\"arguments\": \"{\\\"a\\\": 1}\"}]}, \"expected_action\": {\"type\": \"function_call\", "
+        "\"name\": \"f\", \"arguments\": \"{\\\"a\\\": 2}\"}}";
+    run r = grade_run(line, strlen(line), NULL);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    size_t n = strlen(line);
+    cr_assert(!strncmp(r.out, line, n - 1), "input bytes changed: %s", r.out);
+    cr_assert_str_eq(r.out + n - 1,
+                     ", \"reward\": 0.0, \"category\": \"An argument value in a tool call is "
+                     "different than the expected value\"}\n");
+    run_free(&r);
+}
+
+Test(cli_grade, existing_verdict_keys_are_replaced)
+{
+    char *req = request("f", "[1]", "f", "[1]");
+    /* Add stale values, one under an escaped key name. */
+    size_t n = strlen(req);
+    char *in = malloc(n + 128);
+    memcpy(in, req, n - 1);
+    strcpy(in + n - 1, ", \"rew\\u0061rd\": [0, {\"x\": \"}\"}], \"category\": \"old\"}\n");
+    run r = grade_run(in, strlen(in), NULL);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    json_t *j = out_line(&r, 0);
+    assert_verdict_line(j, 1.0, "A tool call that matches the expected tool call was found");
+    cr_assert_eq(json_object_size(j), 5);
+    cr_assert(strstr(r.out, "\"rew\\u0061rd\": 1.0, \"category\": \"A tool call"));
+    json_decref(j);
+    run_free(&r);
+    free(in);
+    free(req);
+}
+
+Test(cli_grade, invalid_lines_report_and_continue)
+{
+    char *ok = request("f", "{}", "f", "{}");
+    char *bad_args = request("f", "{\"a\": ", "f", "{}");
+    char in[8192];
+    snprintf(in, sizeof in,
+             "%s\n"
+             "{not json}\n"
+             "\n"
+             "[1, 2]\n"
+             "{\"response\": {\"output\": []}}\n"
+             "%s\n"
+             "{\"response\": {\"output\": 3}, \"expected_action\": {\"type\": \"message\"}}\n"
+             "   \t\n"
+             "%s",
+             ok, bad_args, ok);
+    run r = grade_run(in, strlen(in), NULL);
+    cr_assert_eq(r.rc, 1);
+    cr_assert_eq(count_lines(r.out), 7);
+    const size_t err_lines[] = {2, 4, 5, 6, 7};
+    for (size_t i = 0; i < 5; i++) {
+        json_t *j = out_line(&r, i + 1);
+        cr_assert_eq(json_integer_value(json_object_get(j, "line")), (json_int_t)err_lines[i]);
+        cr_assert(json_is_string(json_object_get(j, "error")));
+        cr_assert_eq(json_object_size(j), 2);
+        char needle[64];
+        snprintf(needle, sizeof needle, "line %zu:", err_lines[i]);
+        cr_assert(strstr(r.err, needle), "stderr lacks '%s': %s", needle, r.err);
+        json_decref(j);
+    }
+    cr_assert(strstr(r.err, "expected_action"), "%s", r.err);
+    cr_assert(strstr(r.out, "missing \\\"expected_action\\\""), "%s", r.out);
+    json_t *last = out_line(&r, 6);   /* the last line had no newline */
+    assert_verdict_line(last, 1.0, "A tool call that matches the expected tool call was found");
+    json_decref(last);
+    run_free(&r);
+    free(ok);
+    free(bad_args);
+}
+
+Test(cli_grade, outer_document_limits_are_clean_errors)
+{
+    /* jansson refuses lone surrogate escapes in the outer document. */
+    const char *in = "{\"response\": {\"output\": []}, \"expected_action\": {\"type\": \"message\", "
+                     "\"content\": \"\\ud800\"}}\n";
+    run r = grade_run(in, strlen(in), NULL);
+    cr_assert_eq(r.rc, 1);
+    json_t *j = out_line(&r, 0);
+    cr_assert_eq(json_integer_value(json_object_get(j, "line")), 1);
+    json_decref(j);
+    run_free(&r);
+}
+
+Test(cli_grade, very_long_lines)
+{
+    /* A 3 MB string argument in both actions. */
+    size_t big = 3u << 20;
+    char *word = malloc(big + 1);
+    for (size_t i = 0; i < big; i++)
+        word[i] = (char)('a' + i % 26);
+    word[big] = '\0';
+    json_t *args = json_pack("{s:s}", "text", word);
+    char *a = json_dumps(args, JSON_COMPACT);
+    char *req = request("f", a, "f", a);
+    size_t n = strlen(req);
+    req[n] = '\n';
+    const char *opts[] = {"--verdict-only", NULL};
+    run r = grade_run(req, n + 1, opts);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    json_t *j = out_line(&r, 0);
+    assert_verdict_line(j, 1.0, "A tool call that matches the expected tool call was found");
+    json_decref(j);
+    run_free(&r);
+    free(req);
+    free(a);
+    json_decref(args);
+    free(word);
+}
+
+Test(cli_grade, jobs_keep_input_order)
+{
+    /* 3000 lines alternating verdicts; line i carries its index. */
+    size_t nlines = 3000;
+    size_t cap = nlines * 400, len = 0;
+    char *in = malloc(cap);
+    for (size_t i = 0; i < nlines; i++) {
+        char eargs[64], aargs[64];
+        snprintf(eargs, sizeof eargs, "{\"i\": %zu}", i);
+        snprintf(aargs, sizeof aargs, "{\"i\": %zu}", i % 3 ? i : i + 1);
+        char *req = request("f", eargs, "f", aargs);
+        len += (size_t)snprintf(in + len, cap - len, "%s\n", req);
+        free(req);
+    }
+    const char *args1[] = {"--verdict-only", "--jobs", "1", NULL};
+    const char *args3[] = {"--verdict-only", "--jobs=3", NULL};
+    run r1 = grade_run(in, len, args1);
+    run r3 = grade_run(in, len, args3);
+    cr_assert_eq(r1.rc, 0);
+    cr_assert_eq(r3.rc, 0);
+    cr_assert_eq(count_lines(r1.out), nlines);
+    cr_assert_str_eq(r1.out, r3.out);
+    for (size_t i = 0; i < nlines; i += 500) {
+        json_t *j = out_line(&r3, i);
+        cr_assert_eq(json_real_value(json_object_get(j, "reward")), i % 3 ? 1.0 : 0.0, "line %zu", i);
+        json_decref(j);
+    }
+    /* Full output too: each line still ends with the original text. */
+    const char *argsf[] = {"--jobs", "2", NULL};
+    run rf = grade_run(in, len, argsf);
+    cr_assert_eq(rf.rc, 0);
+    json_t *j = out_line(&rf, 1234);
+    cr_assert(json_object_get(j, "expected_action"));
+    json_decref(j);
+    run_free(&r1);
+    run_free(&r3);
+    run_free(&rf);
+    free(in);
+}
+
+Test(cli_grade, options_change_verdicts)
+{
+    char *s = request("f", "{\"q\": \"new york city\"}", "f", "{\"q\": \"New York\"}");
+    const char *strict[] = {"--verdict-only", "--word-similarity-threshold", "0.45", NULL};
+    run r = grade_run(s, strlen(s), strict);
+    cr_assert(strstr(r.out, "\"reward\": 0.0"), "%s", r.out);
+    run_free(&r);
+    free(s);
+
+    s = request("f", "{\"x\": 1.0}", "f", "{\"x\": 1.3}");
+    const char *tol[] = {"--verdict-only", "--float-tolerance=0.5", NULL};
+    r = grade_run(s, strlen(s), tol);
+    cr_assert(strstr(r.out, "\"reward\": 1.0"), "%s", r.out);
+    run_free(&r);
+    free(s);
+
+    /* One expected call, two actual calls. */
+    const char *two =
+        "{\"response\": {\"output\": [{\"type\": \"function_call\", \"name\": \"f\", \"arguments\": \"{}\"},"
+        " {\"type\": \"function_call\", \"name\": \"g\", \"arguments\": \"{}\"}]},"
+        " \"expected_action\": {\"type\": \"function_call\", \"name\": \"f\", \"arguments\": \"{}\"}}\n";
+    r = grade_run(two, strlen(two), (const char *[]){"--verdict-only", NULL});
+    cr_assert(strstr(r.out, "\"reward\": 1.0, \"category\": \"A tool call that matches"), "%s", r.out);
+    run_free(&r);
+    r = grade_run(two, strlen(two), (const char *[]){"--verdict-only", "--parallel-rewarding", NULL});
+    cr_assert(strstr(r.out, "\"reward\": 0.0, \"category\": \"The number of tool calls"), "%s", r.out);
+    run_free(&r);
+    r = grade_run(two, strlen(two), (const char *[]){"--verdict-only", "--parallel-rewarding",
+                                                      "--allow-superset", "--reward-mode", "f1", NULL});
+    cr_assert(strstr(r.out, "\"reward\": 0.6666666666666666,"), "%s", r.out);
+    run_free(&r);
+    r = grade_run(two, strlen(two), (const char *[]){"--verdict-only", "--parallel-rewarding",
+                                                      "--allow-subset", NULL});
+    cr_assert(strstr(r.out, "\"reward\": 0.0"), "%s", r.out);
+    run_free(&r);
+}
+
+Test(cli_grade, summary_on_stderr)
+{
+    char *a = request("f", "{}", "f", "{}");
+    char *b = request("f", "{}", "g", "{}");
+    char in[4096];
+    snprintf(in, sizeof in, "%s\n%s\n%s\nnope\n", a, b, a);
+    run r = grade_run(in, strlen(in), (const char *[]){"--summary", "--verdict-only", NULL});
+    cr_assert_eq(r.rc, 1);
+    cr_assert(strstr(r.err, "3 rows graded, 1 invalid lines, mean reward 0.666667"), "%s", r.err);
+    cr_assert(strstr(r.err, "2  EXPECTED_TOOL_CALL"), "%s", r.err);
+    cr_assert(strstr(r.err, "1  UNEXPECTED_TOOL"), "%s", r.err);
+    run_free(&r);
+    free(a);
+    free(b);
+}
+
+Test(cli_grade, file_argument_and_empty_input)
+{
+    char *a = request("f", "{}", "f", "{}");
+    char *path = tu_write_temp(a, strlen(a), ".jsonl");
+    run r = grade_run(NULL, 0, (const char *[]){"--verdict-only", path, NULL});
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    cr_assert_eq(count_lines(r.out), 1);
+    run_free(&r);
+    r = grade_run("", 0, (const char *[]){"-", NULL});
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.out_len, 0);
+    run_free(&r);
+    remove(path);
+    free(path);
+    free(a);
+}
+
+Test(cli_grade, help_and_usage_errors)
+{
+    run r = grade_run(NULL, 0, (const char *[]){"--help", NULL});
+    cr_assert_eq(r.rc, 0);
+    cr_assert(strstr(r.out, "usage: fcpivot grade"));
+    cr_assert(strstr(r.out, "--reward-mode"));
+    run_free(&r);
+    const char *bad[][3] = {
+        {"--frobnicate", NULL, NULL},
+        {"--reward-mode", "exact", NULL},
+        {"--jobs", "0", NULL},
+        {"--jobs", "x", NULL},
+        {"--float-tolerance", "abc", NULL},
+        {"--word-similarity-threshold", NULL, NULL},
+        {"--summary=yes", NULL, NULL},
+        {"/nonexistent/fcpivot.jsonl", NULL, NULL},
+        {"a.jsonl", "b.jsonl", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = grade_run("", 0, bad[i]);
+        cr_assert_eq(r.rc, 2, "case %zu: rc %d", i, r.rc);
+        cr_assert(strstr(r.err, "fcpivot grade:"), "case %zu: %s", i, r.err);
+        run_free(&r);
+    }
+}
