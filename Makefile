@@ -97,7 +97,7 @@ test: $(TESTBIN)
 valgrind: deps
 	@$(MAKE) --no-print-directory $(TESTBIN) OPT="-O1 -g"
 	FCPIVOT_BIN=$(abspath $(BIN)) FCPIVOT_ROOT=$(CURDIR) FCPIVOT_VALGRIND=1 \
-	  valgrind --quiet --trace-children=yes --leak-check=full --show-leak-kinds=definite,indirect \
+	  valgrind --quiet --trace-children=yes --trace-children-skip='*python3*,*/bash,*/sh,*haproxy*,*wrk*,*curl' --leak-check=full --show-leak-kinds=definite,indirect \
 	  --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
 	  $(TESTBIN) --jobs 1 $(TEST_ARGS)
 
