@@ -1,9 +1,11 @@
 /* Differential test of the grader against tests/oracle/grade_oracle.py, an
  * executable model of grading.md that uses CPython's own json.loads and str
  * methods. tests/oracle/gen_cases.py writes deterministic random verify
- * requests full of corner cases; `fcpivot grade --verdict-only` and the oracle
- * must agree on every line (same reward, same category, or both an error),
- * under several comparator configurations. Skips visibly without python3. */
+ * requests full of corner cases, and tests/oracle/gen_adversarial.py raw-text
+ * mutations of arguments; on both, `fcpivot grade --verdict-only` and the
+ * oracle must agree on every line (same reward, same category, or both an
+ * error) under several comparator configurations. Skips visibly without
+ * python3. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,17 +15,30 @@
 
 #define PY "/usr/bin/python3"
 
-static char *generate_cases(unsigned seed, unsigned count)
+/* Runs a generator script from tests/oracle with two numeric arguments
+ * (flags, when given, name them) and returns its output. */
+static char *generate_cases(const char *script, const char *flag1, unsigned seed,
+                            const char *flag2, unsigned count)
 {
     char seed_s[16], count_s[16];
     snprintf(seed_s, sizeof seed_s, "%u", seed);
     snprintf(count_s, sizeof count_s, "%u", count);
-    char *gen = strdup(tu_path("tests/oracle/gen_cases.py"));
-    char *argv[] = {PY, gen, "--seed", seed_s, "--count", count_s, NULL};
+    char rel[128];
+    snprintf(rel, sizeof rel, "tests/oracle/%s", script);
+    char *gen = strdup(tu_path(rel));
+    char *argv[8];
+    int n = 0;
+    argv[n++] = PY;
+    argv[n++] = gen;
+    if (flag1) argv[n++] = (char *)flag1;
+    argv[n++] = seed_s;
+    if (flag2) argv[n++] = (char *)flag2;
+    argv[n++] = count_s;
+    argv[n] = NULL;
     char *out, *err;
     size_t len;
     int rc = tu_run(argv, NULL, 0, &out, &len, &err);
-    cr_assert_eq(rc, 0, "gen_cases.py failed: %s", err);
+    cr_assert_eq(rc, 0, "%s failed: %s", script, err);
     free(gen);
     free(err);
     return out;
@@ -92,11 +107,8 @@ static const char *CONFIGS[] = {
     "--word-similarity-threshold 0.3 --float-tolerance 1e-3",
 };
 
-static void differential(unsigned seed, unsigned count)
+static void differential(char *cases)
 {
-    if (access(PY, X_OK) != 0)
-        cr_skip_test("python3 not installed: differential grading test skipped");
-    char *cases = generate_cases(seed, count);
     size_t len = strlen(cases);
     char *oracle = strdup(tu_path("tests/oracle/grade_oracle.py"));
     for (size_t i = 0; i < sizeof CONFIGS / sizeof CONFIGS[0]; i++) {
@@ -115,5 +127,27 @@ static void differential(unsigned seed, unsigned count)
     free(cases);
 }
 
-Test(oracle, random_requests_seed_1) { differential(1, 1500); }
-Test(oracle, random_requests_seed_2) { differential(2, 1500); }
+static void require_python(void)
+{
+    if (access(PY, X_OK) != 0)
+        cr_skip_test("python3 not installed: differential grading test skipped");
+}
+
+Test(oracle, random_requests_seed_1)
+{
+    require_python();
+    differential(generate_cases("gen_cases.py", "--seed", 1, "--count", 1500));
+}
+
+Test(oracle, random_requests_seed_2)
+{
+    require_python();
+    differential(generate_cases("gen_cases.py", "--seed", 2, "--count", 1500));
+}
+
+/* Raw-text mutations: broken JSON, deep nesting, lexeme-level quirks. */
+Test(oracle, adversarial_texts)
+{
+    require_python();
+    differential(generate_cases("gen_adversarial.py", NULL, 11, NULL, 3000));
+}

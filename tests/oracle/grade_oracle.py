@@ -5,13 +5,15 @@ Written for fcpivot from the specification alone (it is not NeMo Gym's code).
 It leans on CPython for the parts that are hard to get right in C: json.loads
 (NaN, big ints, lone surrogates, duplicate keys), str.lower() and str.split().
 
-Input: NeMo Gym verify requests, one JSON object per line. Output: one line
-{"reward": r, "category": "..."} per request, or {"error": "..."} when the
-expected arguments do not parse. Options mirror `fcpivot grade`.
+Input: NeMo Gym verify requests, one JSON object per line, on stdin. Output:
+one line {"reward": r, "category": "..."} per request, or {"error": "..."}
+when the expected arguments do not parse; with --speed, verdicts/s instead
+(the benchmarks' Python comparison). Options mirror `fcpivot grade`.
 """
 import argparse
 import json
 import sys
+import time
 from collections import Counter
 
 CAT = {
@@ -163,20 +165,48 @@ def batch(E, A, cfg):
     return reward, fail[first]
 
 
-def verdict(req, cfg):
+def expected_calls(req):
+    """The expected action, its arguments parsed once: None for a message."""
     exp = req["expected_action"]
-    act = actual_action(req["response"])
+    if exp["type"] == "message":
+        return None
+    calls = exp["calls"] if exp["type"] == "function_call_batch" else [exp]
+    return [(c["name"], json.loads(c["arguments"])) for c in calls]
+
+
+def judge(expected, act, cfg):
+    """§4 on expected_calls() and actual_action() results."""
     if act is None:
         return 0.0, "NO_ACTION_FOUND"
-    if exp["type"] == "message":
+    if expected is None:
         if act[0] == "message":
             return 1.0, "EXPECTED_CHAT_MESSAGE_FOUND"
         return 0.0, "NO_EXPECTED_CHAT_MESSAGE"
     if act[0] == "message":
         return 0.0, "NO_EXPECTED_TOOL_CALL"
-    calls = exp["calls"] if exp["type"] == "function_call_batch" else [exp]
-    E = [(c["name"], json.loads(c["arguments"])) for c in calls]
-    return batch(E, act[1], cfg)
+    return batch(expected, act[1], cfg)
+
+
+def speed(requests, cfg):
+    """Pure verdicts/s with the expected arguments parsed beforehand, per
+    expected-action kind: the figure fcpivot's bench_grade is compared with."""
+    cases = [(expected_calls(r), actual_action(r["response"])) for r in requests]
+    kinds = (("single call / message mix", lambda e: e is None or len(e) == 1),
+             ("batches (2+ calls)", lambda e: e is not None and len(e) > 1))
+    for label, pick in kinds:
+        chosen = [c for c in cases if pick(c[0])]
+        if not chosen:
+            continue
+        best = 0.0
+        for _ in range(3):
+            t0, n = time.process_time(), 0
+            while time.process_time() - t0 < 0.5:
+                for e, a in chosen:
+                    judge(e, a, cfg)
+                n += len(chosen)
+            best = max(best, n / (time.process_time() - t0))
+        print("  %-34s %10.0f verdicts/s  (Python %s, same mix)"
+              % (label, best, sys.version.split()[0]))
 
 
 def main():
@@ -188,13 +218,19 @@ def main():
     p.add_argument("--allow-superset", action="store_true")
     p.add_argument("--reward-mode", default="binary_strict",
                    choices=["binary_strict", "fractional", "f1"])
-    cfg = Config(p.parse_args())
+    p.add_argument("--speed", action="store_true",
+                   help="time verdicts instead of printing them")
+    args = p.parse_args()
+    cfg = Config(args)
+    if args.speed:
+        speed([json.loads(l) for l in sys.stdin if l.strip()], cfg)
+        return
     for line in sys.stdin:
         if not line.strip():
             continue
         req = json.loads(line)
         try:
-            reward, cat = verdict(req, cfg)
+            reward, cat = judge(expected_calls(req), actual_action(req["response"]), cfg)
             out = {"reward": reward, "category": CAT[cat]}
         except (ValueError, RecursionError) as e:
             out = {"error": "expected arguments do not parse: %s" % e}
