@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "dsval.h"
+#include "jtext.h"
 #include "jspan.h"
 
 struct gym_env {
@@ -51,7 +51,7 @@ static double seconds_now(void)
 }
 
 /* ---- /verify --------------------------------------------------------------
- * The request is validated in one pass over its bytes (dsval_json, as strict
+ * The request is validated in one pass over its bytes (jtext_valid, as strict
  * as jansson), then a light scan of its top level finds the members, and
  * only "response" and "expected_action" are built as JSON: the
  * conversation in responses_create_params, usually the bulk, is never
@@ -92,7 +92,7 @@ static json_t *verify_fields(const wire_request *req, wire_reply *out, jspan m[M
         wire_reply_detail(out, 422, "request body: a JSON object is required");
         return NULL;
     }
-    if (!dsval_json(p, len, err, sizeof err)) {
+    if (!jtext_valid(p, len, 0, err, sizeof err)) {
         wire_reply_detail(out, 422, "request body is not valid JSON: %s", err);
         return NULL;
     }
