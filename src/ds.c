@@ -961,7 +961,7 @@ json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index)
     static const char *const keys[] = {"trajectory_id", "info"};
     size_t len;
     const char *p = ds_row_text(ds, split, index, &len, NULL);
-    json_t *picked = p ? jtext_pick(p, len, keys, 2) : NULL;
+    json_t *picked = p ? jtext_pick(p, len, 0, keys, 2) : NULL;
     if (!picked)
         return NULL;
     char id[96];

@@ -578,13 +578,13 @@ static bool key_is(const jtext_buf *k, const char *lit)
     return k->len == n && !memcmp(k->p, lit, n);
 }
 
-json_t *jtext_pick(const char *p, size_t len, const char *const *keys, size_t nkeys)
+json_t *jtext_pick(const char *p, size_t len, unsigned flags, const char *const *keys, size_t nkeys)
 {
-    if (!jtext_valid(p, len, 0, NULL, 0))
+    if (!jtext_valid(p, len, flags, NULL, 0))
         return NULL;
     jtext_buf tmp = {0}, buf = {0}, key = {0};
     jtext_scan s;
-    jtext_scan_init(&s, p, len, 0, &tmp);
+    jtext_scan_init(&s, p, len, flags, &tmp);
     jtext_ws(&s);
     json_t *out = *s.p == '{' ? json_object() : NULL;
     bool first = true;

@@ -61,7 +61,7 @@ json_t *jtext_build(const char *p, size_t len, unsigned flags);
 /* The members named keys[0..nkeys) of the JSON object p[0..len), built as
  * jtext_build would (absent ones left out), without building the rest. A new
  * object owned by the caller; NULL when p is not a valid JSON object. */
-json_t *jtext_pick(const char *p, size_t len, const char *const *keys, size_t nkeys);
+json_t *jtext_pick(const char *p, size_t len, unsigned flags, const char *const *keys, size_t nkeys);
 
 /* One top-level member of an object text: its key (decoded, not
  * NUL-terminated; valid during the callback only) and the bytes of its value

@@ -841,16 +841,16 @@ Test(ds_rules, pick_builds_only_the_named_members)
 {
     static const char *const keys[] = {"info", "trajectory_id"};
     const char *row = "{\"info\":1,\"x\":[{\"info\":9}],\"info\":{\"turn\":[2]},\"tr\\u0061jectory_id\":5}";
-    json_t *got = jtext_pick(row, strlen(row), keys, 2);
+    json_t *got = jtext_pick(row, strlen(row), 0, keys, 2);
     json_t *want = json_loads("{\"info\":{\"turn\":[2]},\"trajectory_id\":5}", 0, NULL);
     cr_assert(json_equal(got, want));
     json_decref(got);
     json_decref(want);
-    got = jtext_pick("{\"a\":1}", 7, keys, 2);
+    got = jtext_pick("{\"a\":1}", 7, 0, keys, 2);
     cr_assert_eq(json_object_size(got), 0);
     json_decref(got);
-    cr_assert_null(jtext_pick("[1]", 3, keys, 2));
-    cr_assert_null(jtext_pick("{\"info\":", 8, keys, 2));
+    cr_assert_null(jtext_pick("[1]", 3, 0, keys, 2));
+    cr_assert_null(jtext_pick("{\"info\":", 8, 0, keys, 2));
 }
 
 Test(ds_garbage, ten_thousand_garbage_lines)

@@ -202,14 +202,14 @@ Test(jtext, pick_after_nested_members)
 {
     static const char *const keys[] = {"response", "expected_action"};
     const char *doc = "{\"response\":{\"output\":[{}]},\"extra\":{\"keep\":[1]}}";
-    json_t *got = jtext_pick(doc, strlen(doc), keys, 2);
+    json_t *got = jtext_pick(doc, strlen(doc), 0, keys, 2);
     cr_assert_not_null(got);
     json_t *want = json_loads("{\"response\":{\"output\":[{}]}}", 0, NULL);
     cr_assert(json_equal(got, want));
     json_decref(got);
     json_decref(want);
     const char *two = "{\"expected_action\":[[[]]],\"x\":[[{}]],\"response\":{\"a\":[{\"b\":{}}]},\"y\":{\"z\":[]}}";
-    got = jtext_pick(two, strlen(two), keys, 2);
+    got = jtext_pick(two, strlen(two), 0, keys, 2);
     want = json_loads("{\"expected_action\":[[[]]],\"response\":{\"a\":[{\"b\":{}}]}}", 0, NULL);
     cr_assert(json_equal(got, want));
     json_decref(got);
