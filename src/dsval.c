@@ -20,14 +20,14 @@
 #include <string.h>
 
 struct dsval_ctx {
-    jtext_buf key;       /* the key being compared */
-    jtext_buf names;     /* decoded tool names, each NUL-terminated */
+    util_buf key;       /* the key being compared */
+    util_buf names;     /* decoded tool names, each NUL-terminated */
     size_t *name_off;
     size_t nnames, name_cap;
     const char **sorted;
     size_t sorted_cap;
-    jtext_buf tmp;       /* number text for strtod */
-    jtext_buf text;      /* decoded message text, when measuring */
+    util_buf tmp;       /* number text for strtod */
+    util_buf text;      /* decoded message text, when measuring */
     bool measure;        /* count user turns and words */
     grade_action *expected;   /* the last row's, see dsval_result.expected */
 };
@@ -41,12 +41,12 @@ void dsval_ctx_free(dsval_ctx *ctx)
 {
     if (!ctx)
         return;
-    free(ctx->key.p);
-    free(ctx->names.p);
+    free(ctx->key.data);
+    free(ctx->names.data);
     free(ctx->name_off);
     free(ctx->sorted);
-    free(ctx->tmp.p);
-    free(ctx->text.p);
+    free(ctx->tmp.data);
+    free(ctx->text.data);
     grade_action_free(ctx->expected);
     free(ctx);
 }
@@ -79,22 +79,22 @@ static const char *type_name(unsigned char c)
     }
 }
 
-static bool key_is(const jtext_buf *k, const char *lit)
+static bool key_is(const util_buf *k, const char *lit)
 {
     size_t n = strlen(lit);
-    return k->len == n && !memcmp(k->p, lit, n);
+    return k->len == n && !memcmp(k->data, lit, n);
 }
 
 /* Decodes a string value into the name arena; *off gets its offset, *has_nul
  * whether it held a NUL character. */
 static bool take_name(jtext_scan *s, row_state *st, size_t *off, bool *has_nul)
 {
-    jtext_buf *names = &st->ctx->names;
+    util_buf *names = &st->ctx->names;
     size_t start = names->len;
     if (!jtext_string(s, names))
         return false;
-    *has_nul = memchr(names->p + start, '\0', names->len - start) != NULL;
-    if (!jtext_buf_add(names, "", 1))
+    *has_nul = memchr(names->data + start, '\0', names->len - start) != NULL;
+    if (util_buf_append(names, "", 1))
         return jtext_fail(s, "out of memory");
     *off = start;
     return true;
@@ -142,12 +142,12 @@ static bool walk_tool_type(jtext_scan *s, row_state *st, tool_fields *tf)
         tf->type = 3;
         return jtext_value(s);
     }
-    jtext_buf *k = &st->ctx->key;
+    util_buf *k = &st->ctx->key;
     k->len = 0;
     if (!jtext_string(s, k))
         return false;
     tf->type = key_is(k, "function") ? 1 : 2;
-    snprintf(tf->type_text, sizeof tf->type_text, "%.*s", (int)(k->len < 32 ? k->len : 32), k->p);
+    snprintf(tf->type_text, sizeof tf->type_text, "%.*s", (int)(k->len < 32 ? k->len : 32), k->data);
     return true;
 }
 
@@ -187,7 +187,7 @@ static bool walk_tool(jtext_scan *s, row_state *st, uint32_t i)
     tool_fields tf = {0};
     bool first = true;
     int r;
-    jtext_buf *k = &st->ctx->key;
+    util_buf *k = &st->ctx->key;
     while ((r = jtext_obj_next(s, &first, k)) == 1) {
         bool ok;
         if (key_is(k, "type"))
@@ -266,11 +266,11 @@ static uint32_t count_words(const char *p, size_t n)
 /* A string value: its word count (decoding it). */
 static bool string_words(jtext_scan *s, row_state *st, uint32_t *words)
 {
-    jtext_buf *t = &st->ctx->text;
+    util_buf *t = &st->ctx->text;
     t->len = 0;
     if (!jtext_string(s, t))
         return false;
-    *words += count_words(t->p, t->len);
+    *words += count_words(t->data, t->len);
     return true;
 }
 
@@ -319,11 +319,11 @@ static bool measure_item(jtext_scan *s, row_state *st)
     uint32_t words = 0;
     bool first = true;
     int r;
-    jtext_buf *k = &st->ctx->key;
+    util_buf *k = &st->ctx->key;
     while ((r = jtext_obj_next(s, &first, k)) == 1) {
         bool ok;
         if ((key_is(k, "role") || key_is(k, "type")) && *s->p == '"') {
-            bool is_role = k->len == 4 && k->p[0] == 'r';
+            bool is_role = k->len == 4 && k->data[0] == 'r';
             k->len = 0;
             ok = jtext_string(s, k);
             if (is_role)
@@ -379,7 +379,7 @@ static bool walk_rcp(jtext_scan *s, row_state *st)
         return false;
     bool first = true;
     int r;
-    jtext_buf *k = &st->ctx->key;
+    util_buf *k = &st->ctx->key;
     while ((r = jtext_obj_next(s, &first, k)) == 1) {
         bool ok;
         if (key_is(k, "input"))
@@ -400,7 +400,7 @@ static bool walk_row(jtext_scan *s, row_state *st)
         return false;
     bool first = true;
     int r;
-    jtext_buf *k = &st->ctx->key;
+    util_buf *k = &st->ctx->key;
     while ((r = jtext_obj_next(s, &first, k)) == 1) {
         bool ok;
         if (key_is(k, "responses_create_params"))
@@ -447,7 +447,7 @@ static bool sort_names(dsval_ctx *c, dsval_result *out)
         c->sorted_cap = c->nnames;
     }
     for (size_t i = 0; i < c->nnames; i++)
-        c->sorted[i] = c->names.p + c->name_off[i];
+        c->sorted[i] = c->names.data + c->name_off[i];
     if (c->nnames > 1)
         qsort(c->sorted, c->nnames, sizeof *c->sorted, cmp_str);
     for (size_t i = 1; i < c->nnames; i++)

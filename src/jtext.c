@@ -16,31 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool buf_reserve(jtext_buf *b, size_t extra)
-{
-    if (b->len + extra + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (!np)
-        return false;
-    b->p = np;
-    b->cap = cap;
-    return true;
-}
-
-bool jtext_buf_add(jtext_buf *b, const void *data, size_t n)
-{
-    if (!buf_reserve(b, n))
-        return false;
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return true;
-}
-
 /* ---- the scanner -------------------------------------------------------- */
 
 
@@ -170,7 +145,7 @@ static size_t utf8_encode(uint32_t cp, char out[4])
 
 /* One escape after a backslash at *pp; advances *pp past it and, when out is
  * given, appends the decoded bytes. */
-static bool sc_escape(jtext_scan *s, const unsigned char **pp, jtext_buf *out)
+static bool sc_escape(jtext_scan *s, const unsigned char **pp, util_buf *out)
 {
     const unsigned char *p = *pp + 1, *end = s->end;
     if (p >= end)
@@ -202,7 +177,7 @@ static bool sc_escape(jtext_scan *s, const unsigned char **pp, jtext_buf *out)
         s->saw_nul |= cp == 0;
         if (out) {
             char u[4];
-            if (!jtext_buf_add(out, u, utf8_encode(cp, u)))
+            if (util_buf_append(out, u, utf8_encode(cp, u)))
                 return jtext_fail_at(s, *pp, "out of memory");
         }
         *pp = p;
@@ -211,14 +186,14 @@ static bool sc_escape(jtext_scan *s, const unsigned char **pp, jtext_buf *out)
     default:
         return jtext_fail_at(s, *pp, "invalid escape in string");
     }
-    if (out && !jtext_buf_add(out, &one, 1))
+    if (out && util_buf_append(out, &one, 1))
         return jtext_fail_at(s, *pp, "out of memory");
     *pp = p + 1;
     return true;
 }
 
 /* A string at s->p (which is '"'); appends its decoded text to out if given. */
-bool jtext_string(jtext_scan *s, jtext_buf *out)
+bool jtext_string(jtext_scan *s, util_buf *out)
 {
     const unsigned char *p = s->p + 1, *end = s->end, *run = p;
     for (;;) {
@@ -231,7 +206,7 @@ bool jtext_string(jtext_scan *s, jtext_buf *out)
         if (c < 0x20)
             return jtext_fail_at(s, p, "control character in string");
         if (c == '\\') {
-            if (out && !jtext_buf_add(out, run, (size_t)(p - run)))
+            if (out && util_buf_append(out, run, (size_t)(p - run)))
                 return jtext_fail_at(s, p, "out of memory");
             if (!sc_escape(s, &p, out))
                 return false;
@@ -243,7 +218,7 @@ bool jtext_string(jtext_scan *s, jtext_buf *out)
             return jtext_fail_at(s, p, "invalid UTF-8 in string");
         p += n;
     }
-    if (out && !jtext_buf_add(out, run, (size_t)(p - run)))
+    if (out && util_buf_append(out, run, (size_t)(p - run)))
         return jtext_fail_at(s, p, "out of memory");
     s->p = p + 1;
     return true;
@@ -259,10 +234,10 @@ static bool is_digit(const unsigned char *p, const unsigned char *end)
 static bool real_overflows(jtext_scan *s, const unsigned char *start, size_t n)
 {
     s->tmp->len = 0;
-    if (!jtext_buf_add(s->tmp, start, n))
+    if (util_buf_append(s->tmp, start, n))
         return false;
     errno = 0;
-    double v = strtod(s->tmp->p, NULL);
+    double v = strtod(s->tmp->data, NULL);
     return errno == ERANGE && isinf(v);
 }
 
@@ -345,7 +320,7 @@ bool jtext_open(jtext_scan *s)
     return true;
 }
 
-int jtext_obj_next(jtext_scan *s, bool *first, jtext_buf *key)
+int jtext_obj_next(jtext_scan *s, bool *first, util_buf *key)
 {
     jtext_ws(s);
     if (s->p >= s->end)
@@ -464,7 +439,7 @@ bool jtext_value(jtext_scan *s)
 /* Builds the jansson value of the (already validated) JSON at s->p, as
  * json_loadb would with JSON_ALLOW_NUL, but without its slower lexer. NULL on
  * allocation failure. */
-static json_t *build_value(jtext_scan *s, jtext_buf *buf)
+static json_t *build_value(jtext_scan *s, util_buf *buf)
 {
     jtext_ws(s);
     const unsigned char *p = s->p;
@@ -475,15 +450,15 @@ static json_t *build_value(jtext_scan *s, jtext_buf *buf)
         json_t *obj = json_object();
         bool first = true;
         int r;
-        jtext_buf key = {0};
+        util_buf key = {0};
         while (obj && (r = jtext_obj_next(s, &first, &key)) == 1) {
             json_t *v = build_value(s, buf);
-            if (!v || json_object_setn_new_nocheck(obj, key.p ? key.p : "", key.len, v)) {
+            if (!v || json_object_setn_new_nocheck(obj, key.data ? key.data : "", key.len, v)) {
                 json_decref(obj);
                 obj = NULL;
             }
         }
-        free(key.p);
+        free(key.data);
         return obj;
     }
     case '[': {
@@ -502,7 +477,7 @@ static json_t *build_value(jtext_scan *s, jtext_buf *buf)
         buf->len = 0;
         if (!jtext_string(s, buf))
             return NULL;
-        return json_stringn_nocheck(buf->p ? buf->p : "", buf->len);
+        return json_stringn_nocheck(buf->data ? buf->data : "", buf->len);
     case 't': s->p += 4; return json_true();
     case 'f': s->p += 5; return json_false();
     case 'n': s->p += 4; return json_null();
@@ -511,21 +486,21 @@ static json_t *build_value(jtext_scan *s, jtext_buf *buf)
             return NULL;
         size_t n = (size_t)(s->p - p);
         buf->len = 0;
-        if (!jtext_buf_add(buf, p, n))
+        if (util_buf_append(buf, p, n))
             return NULL;
-        if (strcspn(buf->p, ".eE") == n) {
+        if (strcspn(buf->data, ".eE") == n) {
             errno = 0;
-            long long i = strtoll(buf->p, NULL, 10);
+            long long i = strtoll(buf->data, NULL, 10);
             if (errno != ERANGE)   /* beyond int64 only with JTEXT_BIG_INTS */
                 return json_integer((json_int_t)i);
         }
-        return json_real(strtod(buf->p, NULL));
+        return json_real(strtod(buf->data, NULL));
     }
     }
 }
 /* ---- public entry points ------------------------------------------------- */
 
-void jtext_scan_init(jtext_scan *s, const char *p, size_t len, unsigned flags, jtext_buf *tmp)
+void jtext_scan_init(jtext_scan *s, const char *p, size_t len, unsigned flags, util_buf *tmp)
 {
     *s = (jtext_scan){.base = (const unsigned char *)p, .p = (const unsigned char *)p,
                       .end = (const unsigned char *)p + len, .flags = flags, .tmp = tmp};
@@ -549,11 +524,11 @@ static bool whole_value(jtext_scan *s)
 
 bool jtext_valid(const char *p, size_t len, unsigned flags, char *err, size_t errsz)
 {
-    jtext_buf tmp = {0};
+    util_buf tmp = {0};
     jtext_scan s;
     jtext_scan_init(&s, p, len, flags, &tmp);
     bool ok = whole_value(&s);
-    free(tmp.p);
+    free(tmp.data);
     if (!ok)
         report(&s, err, errsz);
     return ok;
@@ -563,26 +538,26 @@ json_t *jtext_build(const char *p, size_t len, unsigned flags)
 {
     if (!jtext_valid(p, len, flags, NULL, 0))
         return NULL;
-    jtext_buf tmp = {0}, buf = {0};
+    util_buf tmp = {0}, buf = {0};
     jtext_scan s;
     jtext_scan_init(&s, p, len, flags, &tmp);
     json_t *v = build_value(&s, &buf);
-    free(tmp.p);
-    free(buf.p);
+    free(tmp.data);
+    free(buf.data);
     return v;
 }
 
-static bool key_is(const jtext_buf *k, const char *lit)
+static bool key_is(const util_buf *k, const char *lit)
 {
     size_t n = strlen(lit);
-    return k->len == n && !memcmp(k->p, lit, n);
+    return k->len == n && !memcmp(k->data, lit, n);
 }
 
 json_t *jtext_pick(const char *p, size_t len, unsigned flags, const char *const *keys, size_t nkeys)
 {
     if (!jtext_valid(p, len, flags, NULL, 0))
         return NULL;
-    jtext_buf tmp = {0}, buf = {0}, key = {0};
+    util_buf tmp = {0}, buf = {0}, key = {0};
     jtext_scan s;
     jtext_scan_init(&s, p, len, flags, &tmp);
     jtext_ws(&s);
@@ -603,9 +578,9 @@ json_t *jtext_pick(const char *p, size_t len, unsigned flags, const char *const 
             }
         }
     }
-    free(tmp.p);
-    free(buf.p);
-    free(key.p);
+    free(tmp.data);
+    free(buf.data);
+    free(key.data);
     return out;
 }
 
@@ -626,11 +601,11 @@ static int object_members(jtext_scan *s, jtext_member_fn fn, void *ctx)
 {
     if (!jtext_open(s))
         return -1;
-    jtext_buf key = {0};
+    util_buf key = {0};
     bool first = true;
     int r, rc = 0;
     while (rc == 0 && (r = jtext_obj_next(s, &first, &key)) == 1) {
-        jtext_member m = {key.p ? key.p : "", key.len, (const char *)s->p, NULL};
+        jtext_member m = {key.data ? key.data : "", key.len, (const char *)s->p, NULL};
         if (!jtext_value(s)) {
             r = -1;
             break;
@@ -639,14 +614,14 @@ static int object_members(jtext_scan *s, jtext_member_fn fn, void *ctx)
         if (fn)
             rc = fn(ctx, &m);
     }
-    free(key.p);
+    free(key.data);
     return rc ? rc : r;
 }
 
 int jtext_object(const char *p, size_t len, unsigned flags, jtext_member_fn fn, void *ctx,
                  char *err, size_t errsz)
 {
-    jtext_buf tmp = {0};
+    util_buf tmp = {0};
     jtext_scan s;
     jtext_scan_init(&s, p, len, flags, &tmp);
     jtext_ws(&s);
@@ -669,7 +644,7 @@ int jtext_object(const char *p, size_t len, unsigned flags, jtext_member_fn fn, 
         report(&s, err, errsz);
         rc = -1;
     }
-    free(tmp.p);
+    free(tmp.data);
     return rc;
 }
 

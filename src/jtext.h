@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "util.h"
 
 /* Maximum nesting of values (jansson's JSON_PARSER_MAX_DEPTH): every value
  * counts, scalars included, the top-level one being at depth 1. */
@@ -35,15 +36,6 @@
 /* Flags. JTEXT_BIG_INTS: integers beyond int64 are accepted (when they fit a
  * double) and built as reals, as jansson does with JSON_DECODE_INT_AS_REAL. */
 enum { JTEXT_BIG_INTS = 1 };
-
-/* A growable byte buffer, kept NUL-terminated; zero-initialise, free p. */
-typedef struct jtext_buf {
-    char *p;
-    size_t len, cap;
-} jtext_buf;
-
-/* Appends data[0..n); false on allocation failure. */
-bool jtext_buf_add(jtext_buf *b, const void *data, size_t n);
 
 /* ---- whole documents ----------------------------------------------------- */
 
@@ -96,11 +88,11 @@ typedef struct jtext_scan {
     const char *err;        /* first syntax error (static text), NULL if none */
     size_t err_col;         /* its 1-based byte column */
     bool saw_nul;           /* a \u0000 escape was decoded */
-    jtext_buf *tmp;         /* scratch for number text */
+    util_buf *tmp;         /* scratch for number text */
 } jtext_scan;
 
 /* A cursor at the start of p[0..len); tmp is scratch the caller frees. */
-void jtext_scan_init(jtext_scan *s, const char *p, size_t len, unsigned flags, jtext_buf *tmp);
+void jtext_scan_init(jtext_scan *s, const char *p, size_t len, unsigned flags, util_buf *tmp);
 
 /* Skips white space. */
 static inline void jtext_ws(jtext_scan *s)
@@ -119,14 +111,14 @@ bool jtext_fail_at(jtext_scan *s, const unsigned char *at, const char *why);
 bool jtext_value(jtext_scan *s);
 /* The string at s->p (a '"'): checks and skips it, appending its decoded
  * text to out when given. */
-bool jtext_string(jtext_scan *s, jtext_buf *out);
+bool jtext_string(jtext_scan *s, util_buf *out);
 
 /* Containers: jtext_open at '{' or '[' (counts the depth), then
  * jtext_obj_next / jtext_arr_next until they return 0 (past the closing
  * bracket) or -1 (error). On 1, s->p is at the next member's value (objects:
  * with its decoded key in *key when key is given, which is reset first). */
 bool jtext_open(jtext_scan *s);
-int jtext_obj_next(jtext_scan *s, bool *first, jtext_buf *key);
+int jtext_obj_next(jtext_scan *s, bool *first, util_buf *key);
 int jtext_arr_next(jtext_scan *s, bool *first);
 
 #endif
