@@ -25,7 +25,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <jansson.h>
 #include "util.h"
 
@@ -88,10 +87,11 @@ typedef struct jtext_scan {
     const char *err;        /* first syntax error (static text), NULL if none */
     size_t err_col;         /* its 1-based byte column */
     bool saw_nul;           /* a \u0000 escape was decoded */
-    util_buf *tmp;         /* scratch for number text */
+    util_buf *tmp;          /* scratch for number text */
 } jtext_scan;
 
-/* A cursor at the start of p[0..len); tmp is scratch the caller frees. */
+/* A cursor at the start of p[0..len); tmp is scratch the caller owns (and
+ * frees with util_buf_free). */
 void jtext_scan_init(jtext_scan *s, const char *p, size_t len, unsigned flags, util_buf *tmp);
 
 /* Skips white space. */
