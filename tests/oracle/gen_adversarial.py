@@ -65,4 +65,5 @@ for i in range(N):
     output = [{"type": "function_call", "name": n, "arguments": a} for n, a in acts]
     if random.random() < 0.2:
         output.insert(0, {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "t"}]})
-    out.write(json.dumps({"response": {"output": output}, "expected_action": ea}) + "\n")
+    out.write(json.dumps({"responses_create_params": {"input": []}, "response": {"output": output},
+                          "expected_action": ea}) + "\n")
