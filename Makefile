@@ -25,6 +25,9 @@ ifeq ($(SAN),1)
   BUILD  := build-san
   OPT    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
   LDSAN  := -fsanitize=address,undefined
+else ifeq ($(VG),1)
+  BUILD  := build-vg
+  OPT    := -O1 -g
 else
   OPT    ?= -O2 -g
 endif
@@ -45,7 +48,7 @@ LIB      := $(BUILD)/libfcpivot.a
 BIN      := $(BUILD)/fcpivot
 TESTBIN  := $(BUILD)/fcpivot-tests
 
-.PHONY: all deps serve check test test-san valgrind bench fuzz layers clean
+.PHONY: all deps serve check test valgrind test-valgrind bench fuzz layers clean
 all: $(BIN)
 
 deps:
@@ -94,12 +97,16 @@ test: $(TESTBIN)
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(TESTBIN) --jobs 2 $(TEST_ARGS)
 
-# deploy/run-local (bash, HAProxy and its replicas) runs untraced: its tree
-# is not ours to leak-check, and the replicas are checked by the serve tests.
 valgrind: deps
-	@$(MAKE) --no-print-directory $(TESTBIN) OPT="-O1 -g"
+	@$(MAKE) --no-print-directory -j2 VG=1 test-valgrind
+
+# Valgrind wants lightly optimised code with debug info: its own build dir.
+# Interpreters, HAProxy and deploy/run-local (with its replicas) run untraced:
+# they are not ours to leak-check, and the replicas are checked by the serve tests.
+test-valgrind: $(TESTBIN)
 	FCPIVOT_BIN=$(abspath $(BIN)) FCPIVOT_ROOT=$(CURDIR) FCPIVOT_VALGRIND=1 \
-	  valgrind --quiet --trace-children=yes --trace-children-skip='*/deploy/run-local' \
+	  valgrind --quiet --trace-children=yes \
+	  --trace-children-skip='*python3*,*/bash,*/sh,*haproxy*,*wrk*,*curl,*/deploy/run-local' \
 	  --leak-check=full --show-leak-kinds=definite,indirect \
 	  --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
 	  $(TESTBIN) --jobs 1 $(TEST_ARGS)
@@ -148,4 +155,4 @@ $(FUZZ_BUILD)/fuzz/%: fuzz/%.c fuzz/fuzzutil.h $(FUZZ_BUILD)/libfcpivot.a
 -include $(FUZZ_OBJ:.o=.d)
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-vg build-fuzz

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Grader throughput: pure verdicts/s (bench_grade), the same mix through an
-# independent Python rendering of the spec (speed and verdict agreement), then
+# Grader throughput: pure verdicts/s (bench_grade), the same mix through the
+# Python model of the spec (tests/oracle/grade_oracle.py: speed and verdict
+# agreement), then
 # end-to-end `fcpivot grade --verdict-only` lines/s on generated verify
 # requests with --jobs 1 and --jobs 2, next to jansson parsing whole lines.
 set -euo pipefail
@@ -16,9 +17,9 @@ SMALL=bench/out/grade-requests-3k.jsonl
 [ -s "$REQ" ] && [ "$(wc -l < "$REQ")" -eq "$N" ] || "$B" --emit "$N" > "$REQ"
 head -n 3000 "$REQ" > "$SMALL"
 if command -v python3 > /dev/null; then
-    echo "same mix, Python reference (bench/grade_reference.py, written from the spec):"
-    python3 bench/grade_reference.py speed "$SMALL"
-    python3 bench/grade_reference.py verdicts "$SMALL" > bench/out/grade-python.jsonl
+    echo "same mix, Python model of the spec (tests/oracle/grade_oracle.py):"
+    python3 tests/oracle/grade_oracle.py --speed < "$SMALL"
+    python3 tests/oracle/grade_oracle.py < "$SMALL" > bench/out/grade-python.jsonl
     "$BIN" grade --verdict-only "$SMALL" > bench/out/grade-c.jsonl || true
     same=$(paste -d'\n' bench/out/grade-python.jsonl bench/out/grade-c.jsonl | awk 'NR%2{a=$0; next} a==$0{n++} END{print n+0}')
     echo "  verdicts agreeing with fcpivot grade: $same / $(wc -l < "$SMALL")"
@@ -43,12 +44,12 @@ echo "  (load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores)"
 
 if command -v python3 > /dev/null; then
     ADV=bench/out/grade-adversarial.jsonl
-    python3 bench/grade_adversarial.py 7 5000 > "$ADV"
-    echo "adversarial inputs (bench/grade_adversarial.py), verdicts agreeing with the Python reference:"
+    python3 tests/oracle/gen_adversarial.py 7 5000 > "$ADV"
+    echo "adversarial inputs (tests/oracle/gen_adversarial.py), verdicts agreeing with the Python model:"
     for cfg in "" "--parallel-rewarding --allow-subset --reward-mode fractional" \
                "--parallel-rewarding --allow-superset --reward-mode f1"; do
         # shellcheck disable=SC2086
-        python3 bench/grade_reference.py verdicts "$ADV" $cfg > bench/out/adv-python.jsonl
+        python3 tests/oracle/grade_oracle.py $cfg < "$ADV" > bench/out/adv-python.jsonl
         # shellcheck disable=SC2086
         "$BIN" grade --verdict-only $cfg "$ADV" > bench/out/adv-c.jsonl || true
         same=$(paste -d'\n' bench/out/adv-python.jsonl bench/out/adv-c.jsonl | awk 'NR%2{a=$0; next} a==$0{n++} END{print n+0}')

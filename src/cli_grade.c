@@ -8,20 +8,17 @@
  * emits them strictly in input order, so output order never depends on
  * scheduling. Each output line is built in the batch's own buffer.
  *
- * Each line is validated completely by util_json_scan_object, but only its
- * "response" and "expected_action" members are parsed (jansson): the rest of
- * a request (conversation, tool definitions) is usually most of its bytes.
+ * Each line is graded by verify_text: validated completely, but only its
+ * response's output and expected_action are built, since the rest of a
+ * request (conversation, tool definitions) is usually most of its bytes.
  *
  * Output per input line: by default the input object itself with "reward"
- * and "category" set. The new values are spliced into the original text
- * (replacing existing values in place, or inserted before the closing brace)
- * so every other byte of the input is kept: re-serialising would rewrite
- * numbers such as 0.1 or 1768002749.0. With --verdict-only just the verdict.
- * Invalid lines become {"line": N, "error": "..."} plus a stderr message.
+ * and "category" set, spliced into the original text by verify_text (every
+ * other byte kept). With --verdict-only just the verdict. Invalid lines
+ * become {"line": N, "error": "..."} plus a stderr message.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +28,7 @@
 #include "cli_common.h"
 #include "grade.h"
 #include "util.h"
+#include "verify.h"
 
 #define BATCH_LINES 512
 #define BATCH_BYTES (1u << 20)
@@ -147,116 +145,6 @@ static int parse_options(int argc, char **argv, grade_opts *o)
     return -1;
 }
 
-/* ---- reading one request ------------------------------------------------ */
-
-#define MAX_VERDICT_SPANS 16
-
-/* What the scan of a request line found: the last "response" and
- * "expected_action" members (jansson keeps the last duplicate too) and every
- * "reward" / "category" value, to be replaced in place. */
-typedef struct request_scan {
-    util_json_member response, expected;
-    bool have_response, have_expected;
-    size_t members;
-    util_json_member spans[MAX_VERDICT_SPANS];
-    int which[MAX_VERDICT_SPANS];   /* 0 reward, 1 category */
-    size_t nspans;
-    bool have[2];
-} request_scan;
-
-/* Whether the raw key text (between quotes) means `want`. */
-static bool key_is(const char *raw, size_t len, const char *want)
-{
-    size_t wl = strlen(want);
-    if (!memchr(raw, '\\', len))
-        return len == wl && !memcmp(raw, want, len);
-    json_t *k = json_loadb(raw - 1, len + 2, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    bool eq = json_is_string(k) && json_string_length(k) == wl &&
-              !memcmp(json_string_value(k), want, wl);
-    json_decref(k);
-    return eq;
-}
-
-static int on_member(void *ctx, const char *text, const util_json_member *m)
-{
-    request_scan *r = ctx;
-    const char *key = text + m->key_from;
-    size_t klen = m->key_to - m->key_from;
-    r->members++;
-    if (key_is(key, klen, "response")) {
-        r->response = *m;
-        r->have_response = true;
-    } else if (key_is(key, klen, "expected_action")) {
-        r->expected = *m;
-        r->have_expected = true;
-    } else {
-        int which = key_is(key, klen, "reward") ? 0 : key_is(key, klen, "category") ? 1 : -1;
-        if (which >= 0) {
-            if (r->nspans == MAX_VERDICT_SPANS)
-                return 1;
-            r->spans[r->nspans] = *m;
-            r->which[r->nspans++] = which;
-            r->have[which] = true;
-        }
-    }
-    return 0;
-}
-
-/* Parses one member's value with jansson. */
-static json_t *load_member(const char *s, const util_json_member *m, char *why, size_t whysz)
-{
-    json_error_t jerr;
-    /* Numbers are never graded in the outer document: reading them as reals
-     * lets integers beyond int64 through. */
-    json_t *j = json_loadb(s + m->value_from, m->value_to - m->value_from,
-                           JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
-    if (!j)
-        snprintf(why, whysz, "invalid JSON: %s", jerr.text);
-    return j;
-}
-
-/* Appends the object text s[0..n) with "reward" and "category" set: values
- * replaced in place, missing keys inserted before the closing brace, every
- * other byte kept. */
-static int splice_verdict(util_buf *out, const char *s, size_t n, const request_scan *r,
-                          const char *reward, size_t rlen, const char *category)
-{
-    size_t open = 0, close = n;
-    while (s[open] != '{')
-        open++;
-    while (s[close - 1] != '}')
-        close--;
-    close--;
-    size_t prev = open;
-    for (size_t k = 0; k < r->nspans; k++) {
-        const util_json_member *m = &r->spans[k];
-        if (util_buf_append(out, s + prev, m->value_from - prev))
-            return -1;
-        int rc = r->which[k] == 0 ? util_buf_append(out, reward, rlen)
-                                  : util_buf_json_string(out, category, strlen(category));
-        if (rc)
-            return -1;
-        prev = m->value_to;
-    }
-    if (util_buf_append(out, s + prev, close - prev))
-        return -1;
-    size_t members = r->members;
-    for (int w = 0; w < 2; w++) {
-        if (r->have[w])
-            continue;
-        if (util_buf_puts(out, members++ ? ", " : ""))
-            return -1;
-        if (w == 0) {
-            if (util_buf_puts(out, "\"reward\": ") || util_buf_append(out, reward, rlen))
-                return -1;
-        } else if (util_buf_puts(out, "\"category\": ") ||
-                   util_buf_json_string(out, category, strlen(category))) {
-            return -1;
-        }
-    }
-    return util_buf_putc(out, '}');
-}
-
 /* ---- grading one line ---------------------------------------------------- */
 
 static void line_error(util_buf *out, util_buf *err, size_t lineno, const char *why)
@@ -279,74 +167,29 @@ static bool is_blank(const char *s, size_t n)
     return skip_ws(s, 0, n) == n;
 }
 
-/* The verdict for one request line, or false with a reason. The whole line
- * is validated, but only "response" and "expected_action" are parsed: the
- * rest (the conversation, the tools) is usually most of the bytes. */
-static bool judge_line(const grade_opts *o, const char *s, size_t n, request_scan *r,
-                       grade_verdict *v, char *why, size_t whysz)
-{
-    char reason[400];
-    memset(r, 0, sizeof *r);
-    int rc = util_json_scan_object(s, n, on_member, r, reason, sizeof reason);
-    if (rc > 0) {
-        snprintf(why, whysz, "too many \"reward\"/\"category\" members");
-        return false;
-    }
-    if (rc < 0) {
-        snprintf(why, whysz, "invalid JSON: %s", reason);
-        return false;
-    }
-    if (!r->have_response || !r->have_expected) {
-        snprintf(why, whysz, "missing \"%s\"", !r->have_response ? "response" : "expected_action");
-        return false;
-    }
-    json_t *response = load_member(s, &r->response, why, whysz);
-    json_t *ea = response ? load_member(s, &r->expected, why, whysz) : NULL;
-    grade_action *expected = NULL, *actual = NULL;
-    bool ok = false;
-    if (ea) {
-        expected = grade_expected_from_json(ea, reason, sizeof reason);
-        actual = expected ? grade_actual_from_response(response, reason, sizeof reason) : NULL;
-        if (actual) {
-            *v = grade_judge(&o->cfg, expected, actual);
-            ok = true;
-        } else {
-            snprintf(why, whysz, "%s", reason);
-        }
-    }
-    grade_action_free(expected);
-    grade_action_free(actual);
-    json_decref(response);
-    json_decref(ea);
-    return ok;
-}
-
 static void grade_line(const grade_opts *o, const char *s, size_t n, size_t lineno,
                        util_buf *out, util_buf *err, stats *st)
 {
     char why[512];
-    request_scan r;
     grade_verdict v;
-    if (!judge_line(o, s, n, &r, &v, why, sizeof why)) {
-        st->invalid++;
-        line_error(out, err, lineno, why);
-        return;
-    }
-    char rtext[32];
-    size_t rlen = grade_reward_repr(v.reward, rtext, sizeof rtext);
-    const char *cat = grade_category_text(v.category);
     size_t mark = out->len;
-    int rc;
-    if (o->verdict_only)
-        rc = util_buf_puts(out, "{\"reward\": ") || util_buf_append(out, rtext, rlen) ||
-             util_buf_puts(out, ", \"category\": ") ||
-             util_buf_json_string(out, cat, strlen(cat)) || util_buf_putc(out, '}');
-    else
-        rc = splice_verdict(out, s, n, &r, rtext, rlen, cat);
-    if (rc || util_buf_putc(out, '\n')) {
+    int rc = verify_text(&o->cfg, s, n, VERIFY_SPACED, o->verdict_only ? NULL : out, &v, why,
+                         sizeof why);
+    if (rc == VERIFY_OK && o->verdict_only) {
+        char rtext[32];
+        size_t rlen = grade_reward_repr(v.reward, rtext, sizeof rtext);
+        const char *cat = grade_category_text(v.category);
+        if (util_buf_puts(out, "{\"reward\": ") || util_buf_append(out, rtext, rlen) ||
+            util_buf_puts(out, ", \"category\": ") ||
+            util_buf_json_string(out, cat, strlen(cat)) || util_buf_putc(out, '}'))
+            rc = VERIFY_NOMEM;
+    }
+    if (rc == VERIFY_OK && util_buf_putc(out, '\n'))
+        rc = VERIFY_NOMEM;
+    if (rc != VERIFY_OK) {
         out->len = mark;
         st->invalid++;
-        line_error(out, err, lineno, "out of memory");
+        line_error(out, err, lineno, rc == VERIFY_INVALID ? why : "out of memory");
         return;
     }
     st->rows++;

@@ -1,17 +1,14 @@
 /* dsval — fast validation of one dataset row (../spec: dataset.md,
  * "Validation") without building a JSON tree.
  *
- * A single pass over the row's bytes checks JSON syntax as strictly as jansson
- * 2.14's decoder (valid UTF-8, no lone surrogate escapes, integers within
- * int64, no real overflow, nesting at most 2048, no NUL in keys) — stricter in
- * one corner: a raw NUL byte outside strings, which jansson's stream skips and
- * Python refuses, is an error — and picks out on the way what the row-shape
- * rules need: the type
- * of responses_create_params, input and tools, every tool's name, and the span
- * of expected_action. Only that span is then parsed with jansson and handed to
- * the grader (grade_expected_from_json), so big conversations are never
- * materialised. Rows are later loaded into jansson values by dsval_build, which
- * accepts exactly what dsval_json accepts, so a row that passes here loads.
+ * A single pass over the row's bytes (with jtext's scanner, so exactly as
+ * strict as jansson 2.14's decoder) checks JSON syntax and picks out on the
+ * way what the row-shape rules need: the type of responses_create_params,
+ * input and tools, every tool's name, and the span of expected_action. Only
+ * that span is then built and handed to the grader (grade_expected_from_json),
+ * so big conversations are never materialised. Rows are later loaded into
+ * jansson values by jtext_build, which accepts exactly what this checker's
+ * syntax pass accepts, so a row that passes here loads.
  *
  * Thread safety: a dsval_ctx is per thread; different contexts run in parallel.
  */
@@ -21,11 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <jansson.h>
 #include "grade.h"
-
-/* Maximum nesting of arrays/objects (jansson's JSON_PARSER_MAX_DEPTH). */
-#define DSVAL_MAX_DEPTH 2048
 
 typedef struct dsval_ctx dsval_ctx;
 
@@ -58,20 +51,5 @@ void dsval_ctx_measure(dsval_ctx *ctx, bool on);
 /* Validates the row text p[0..len) (one line without its newline). Always
  * fills *out; never fails otherwise. */
 void dsval_row(dsval_ctx *ctx, const char *p, size_t len, dsval_result *out);
-
-/* Checks p[0..len) is one JSON value exactly as strict as the row loader.
- * Returns true, or false with the reason (and byte column) in err. */
-bool dsval_json(const char *p, size_t len, char *err, size_t errsz);
-
-/* The jansson value of p[0..len) — equal to json_loadb's with JSON_ALLOW_NUL |
- * JSON_DECODE_ANY (same key order, last duplicate wins; checked by a
- * differential fuzz run of 4 M inputs) but about 4x faster — or NULL when it
- * is not valid JSON per dsval_json. New reference owned by the caller. */
-json_t *dsval_build(const char *p, size_t len);
-
-/* The members named keys[0..nkeys) of the JSON object p[0..len), built as
- * dsval_build would (absent ones left out), without building the rest. A new
- * object owned by the caller; NULL when p is not a valid JSON object. */
-json_t *dsval_pick(const char *p, size_t len, const char *const *keys, size_t nkeys);
 
 #endif

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "dsval.h"
-#include "jspan.h"
+#include "util.h"
+#include "verify.h"
 
 struct gym_env {
     grade_config cfg;
@@ -51,168 +51,32 @@ static double seconds_now(void)
 }
 
 /* ---- /verify --------------------------------------------------------------
- * The request is validated in one pass over its bytes (dsval_json, as strict
- * as jansson), then a light scan of its top level finds the members, and
- * only "response" and "expected_action" are built as JSON: the
- * conversation in responses_create_params, usually the bulk, is never
- * materialised. The reply is the request text itself with "reward" and
- * "category" appended before its closing brace, so every field comes back
- * byte for byte. */
-
-enum { M_RCP, M_RESPONSE, M_EXPECTED, M_REWARD, M_CATEGORY, M_COUNT };
-static const char *const MEMBER_NAMES[M_COUNT] = {
-    "responses_create_params", "response", "expected_action", "reward", "category"};
-
-/* The response as the grader needs it: {"output": <response.output>} (the
- * rest of a response, often its whole tool list, is never read). */
-static json_t *response_outputs(jspan response)
-{
-    static const char *const output_name[1] = {"output"};
-    jspan output;
-    jspan_members(response.v, response.end, output_name, 1, &output);
-    json_t *r = json_object();
-    json_t *o = jspan_json(output);
-    if (r && o && json_object_set_new(r, "output", o) != 0) {
-        json_decref(r);
-        return NULL;
-    }
-    return r;   /* without "output" when absent: the grader reports it */
-}
-
-/* The request's members (spans in m) and its response and expected_action as
- * {"response":…, "expected_action":…}, or NULL after a 422 reply. The body
- * is validated as a whole first (as strictly as jansson), then only what the
- * grader reads is built. */
-static json_t *verify_fields(const wire_request *req, wire_reply *out, jspan m[M_COUNT])
-{
-    const char *p = req->body;
-    size_t len = req->body_len;
-    char err[256];
-    if (!p || len == 0) {
-        wire_reply_detail(out, 422, "request body: a JSON object is required");
-        return NULL;
-    }
-    if (!dsval_json(p, len, err, sizeof err)) {
-        wire_reply_detail(out, 422, "request body is not valid JSON: %s", err);
-        return NULL;
-    }
-    if (!jspan_is_object(p, p + len)) {
-        wire_reply_detail(out, 422, "request body must be a JSON object");
-        return NULL;
-    }
-    jspan_members(p, p + len, MEMBER_NAMES, M_COUNT, m);
-    char rcp = m[M_RCP].v ? *m[M_RCP].v : 0, resp = m[M_RESPONSE].v ? *m[M_RESPONSE].v : 0;
-    char ea = m[M_EXPECTED].v ? *m[M_EXPECTED].v : 0;
-    const char *field = !rcp ? "responses_create_params: field required"
-                        : rcp != '{' ? "responses_create_params: must be an object"
-                        : !resp ? "response: field required"
-                        : resp != '{' ? "response: must be an object"
-                        : !ea ? "expected_action: field required"
-                        : ea != '{' ? "expected_action: must be an object"
-                                    : NULL;
-    if (field) {
-        wire_reply_detail(out, 422, "%s", field);
-        return NULL;
-    }
-    json_t *fields = json_pack("{s:o, s:o}", "response", response_outputs(m[M_RESPONSE]),
-                               "expected_action", jspan_json(m[M_EXPECTED]));
-    if (!fields)
-        wire_reply_detail(out, 500, "out of memory");
-    return fields;
-}
-
-/* Grades the picked fields: 0 and *v, or -1 after a 422 reply. */
-static int grade_fields(gym_env *env, const json_t *fields, wire_reply *out, grade_verdict *v)
-{
-    char err[256];
-    grade_action *expected =
-        grade_expected_from_json(json_object_get(fields, "expected_action"), err, sizeof err);
-    if (!expected) {
-        wire_reply_detail(out, 422, "expected_action: %s", err);
-        return -1;
-    }
-    grade_action *actual =
-        grade_actual_from_response(json_object_get(fields, "response"), err, sizeof err);
-    if (!actual) {
-        grade_action_free(expected);
-        wire_reply_detail(out, 422, "response: %s", err);
-        return -1;
-    }
-    *v = grade_judge(&env->cfg, expected, actual);
-    grade_action_free(expected);
-    grade_action_free(actual);
-    return 0;
-}
-
-/* The request text with the verdict in it: the values of its own "reward"
- * and "category" members replaced in place (keys keep their position, as
- * when Python updates a dict), the missing ones appended before the final
- * brace. NULL on allocation failure. */
-typedef struct replacement {
-    const char *at, *end, *with;
-} replacement;
-
-static char *splice_verdict(const char *body, size_t len, const jspan m[M_COUNT],
-                            grade_verdict v, size_t *out_len)
-{
-    char reward[40], category[400];
-    grade_reward_repr(v.reward, reward, sizeof reward);
-    snprintf(category, sizeof category, "\"%s\"", grade_category_text(v.category));
-    size_t close = len;              /* just past the final '}' */
-    while (close > 0 && body[close - 1] != '}')
-        close--;
-    size_t cap = len + strlen(reward) + strlen(category) + 32;
-    char *text = malloc(cap);
-    if (!text)
-        return NULL;
-    /* replacements in text order */
-    bool swap = m[M_REWARD].v && m[M_CATEGORY].v && m[M_CATEGORY].v < m[M_REWARD].v;
-    replacement rep[2] = {{m[M_REWARD].v, m[M_REWARD].end, reward},
-                          {m[M_CATEGORY].v, m[M_CATEGORY].end, category}};
-    if (swap) {
-        replacement t = rep[0];
-        rep[0] = rep[1];
-        rep[1] = t;
-    }
-    size_t n = 0;
-    const char *from = body;
-    for (int i = 0; i < 2; i++) {
-        if (!rep[i].at)
-            continue;
-        memcpy(text + n, from, (size_t)(rep[i].at - from));
-        n += (size_t)(rep[i].at - from);
-        n += (size_t)snprintf(text + n, cap - n, "%s", rep[i].with);
-        from = rep[i].end;
-    }
-    size_t upto = close ? close - 1 : 0;  /* the final '}' itself */
-    memcpy(text + n, from, (size_t)(body + upto - from));
-    n += (size_t)(body + upto - from);
-    if (!m[M_REWARD].v)
-        n += (size_t)snprintf(text + n, cap - n, ",\"reward\":%s", reward);
-    if (!m[M_CATEGORY].v)
-        n += (size_t)snprintf(text + n, cap - n, ",\"category\":%s", category);
-    text[n++] = '}';
-    *out_len = n;
-    return text;
-}
+ * verify_text validates the whole body (as strictly as jansson), builds only
+ * response.output and expected_action (the conversation in
+ * responses_create_params, usually the bulk, is never materialised), grades
+ * them and replies with the request text itself with "reward" and
+ * "category" set, so every other field comes back byte for byte. */
 
 void gym_verify(gym_env *env, const wire_request *req, wire_reply *out)
 {
-    jspan m[M_COUNT];
-    json_t *fields = verify_fields(req, out, m);
-    if (!fields)
+    if (!req->body || req->body_len == 0) {
+        wire_reply_detail(out, 422, "request body: a JSON object is required");
         return;
+    }
     double t0 = seconds_now();
+    util_buf text = {0};
     grade_verdict v;
-    int rc = grade_fields(env, fields, out, &v);
-    json_decref(fields);
-    if (rc != 0)
+    char err[512];
+    int rc = verify_text(&env->cfg, req->body, req->body_len, VERIFY_COMPACT, &text, &v, err,
+                         sizeof err);
+    if (rc == VERIFY_OK) {
+        metrics_observe_submission(env->m, v.reward, seconds_now() - t0);
+        wire_reply_take(out, 200, WIRE_JSON, text.data, text.len);
         return;
-    metrics_observe_submission(env->m, v.reward, seconds_now() - t0);
-    size_t len;
-    char *text = splice_verdict(req->body, req->body_len, m, v, &len);
-    if (text)
-        wire_reply_take(out, 200, WIRE_JSON, text, len);
+    }
+    util_buf_free(&text);
+    if (rc == VERIFY_INVALID)
+        wire_reply_detail(out, 422, "%s", err);
     else
         wire_reply_detail(out, 500, "out of memory");
 }

@@ -27,7 +27,6 @@
 #include <unistr.h>
 
 #include "cache.h"
-#include "jspan.h"
 #include "prompt.h"
 #include "session.h"
 
@@ -342,31 +341,12 @@ static int body_int(const json_t *body, const char *key, wire_reply *out, json_i
     return 1;
 }
 
-/* The public description of a task — {"id","split","index"} plus the row's
- * trajectory_id and info when present and not null, as ds_task_public gives
- * it — read from the row text without parsing the conversation, so listing
- * a large split stays fast. New reference; NULL on failure. */
+/* The public description of a task (ds_task_public: read from the row text
+ * without parsing the conversation, so listing a large split stays fast).
+ * New reference; NULL on failure. */
 static json_t *public_task(ors_env *env, size_t split, size_t index)
 {
-    static const char *const names[2] = {"trajectory_id", "info"};
-    size_t len;
-    const char *row = ds_row_text(env->ds, split, index, &len, NULL);
-    if (!row)
-        return NULL;
-    jspan m[2];
-    jspan_members(row, row + len, names, 2, m);
-    const char *sname = ds_split_name(env->ds, split);
-    char id[sizeof ((ds_task *)0)->id];
-    snprintf(id, sizeof id, "%s-%zu", sname, index);
-    json_t *task = json_pack("{s:s, s:s, s:I}", "id", id, "split", sname, "index",
-                             (json_int_t)index);
-    for (int i = 0; task && i < 2; i++) {
-        json_t *v = jspan_json(m[i]);
-        if (v && !json_is_null(v) && json_object_set_new(task, names[i], v) == 0)
-            continue;
-        json_decref(v);
-    }
-    return task;
+    return ds_task_public(env->ds, split, index);
 }
 
 /* Appends the public tasks [start, stop) of split to list. -1 on failure. */

@@ -8,9 +8,7 @@
  * The buffer is a plain (data, len, cap) byte vector with append helpers,
  * including a JSON string escaper used by the command-line output.
  *
- * The JSON scanner validates a whole document at memory speed without
- * building it, reporting the byte ranges of an object's top-level members,
- * so that large requests only have the parts that matter parsed.
+ * util_float_repr writes a double as Python's repr() does.
  */
 #ifndef FCPIVOT_UTIL_H
 #define FCPIVOT_UTIL_H
@@ -55,26 +53,6 @@ int util_buf_printf(util_buf *b, const char *fmt, ...) __attribute__((format(pri
  * copied unchanged, control characters escaped). */
 int util_buf_json_string(util_buf *b, const char *s, size_t n);
 void util_buf_free(util_buf *b);
-
-/* One member of a JSON object, as byte ranges of the text: the key between
- * its quotes (raw, escapes not decoded) and the value. */
-typedef struct util_json_member {
-    size_t key_from, key_to;
-    size_t value_from, value_to;
-} util_json_member;
-
-/* Called for each top-level member in order; non-zero stops the scan. */
-typedef int (*util_json_member_fn)(void *ctx, const char *text, const util_json_member *m);
-
-/* Validates text[0..n) as one JSON object without building it, and reports
- * its top-level members. Accepts exactly what jansson accepts with
- * JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL: RFC 8259 over strict UTF-8, no
- * lone surrogate escapes, no number beyond the range of a double, at most
- * UTIL_JSON_MAX_DEPTH nesting. Returns 0; -1 with a reason in err; or the
- * callback's non-zero value. Lets a caller parse only the members it needs. */
-#define UTIL_JSON_MAX_DEPTH 2048
-int util_json_scan_object(const char *text, size_t n, util_json_member_fn fn, void *ctx,
-                          char *err, size_t errsz);
 
 /* Python's repr() of a float (the shortest text that reads back as the same
  * double, always with a '.' or an exponent: 1.0, 0.5, 1e-07, inf, nan) into

@@ -194,9 +194,10 @@ Test(cli_grade, invalid_lines_report_and_continue)
              "{not json}\n"
              "\n"
              "[1, 2]\n"
-             "{\"response\": {\"output\": []}}\n"
+             "{\"responses_create_params\": {}, \"response\": {\"output\": []}}\n"
              "%s\n"
-             "{\"response\": {\"output\": 3}, \"expected_action\": {\"type\": \"message\"}}\n"
+             "{\"responses_create_params\": {}, \"response\": {\"output\": 3}, "
+             "\"expected_action\": {\"type\": \"message\"}}\n"
              "   \t\n"
              "%s",
              ok, bad_args, ok);
@@ -215,7 +216,7 @@ Test(cli_grade, invalid_lines_report_and_continue)
         json_decref(j);
     }
     cr_assert(strstr(r.err, "expected_action"), "%s", r.err);
-    cr_assert(strstr(r.out, "missing \\\"expected_action\\\""), "%s", r.out);
+    cr_assert(strstr(r.out, "expected_action: field required"), "%s", r.out);
     json_t *last = out_line(&r, 6);   /* the last line had no newline */
     assert_verdict_line(last, 1.0, "A tool call that matches the expected tool call was found");
     json_decref(last);
@@ -227,13 +228,42 @@ Test(cli_grade, invalid_lines_report_and_continue)
 Test(cli_grade, outer_document_limits_are_clean_errors)
 {
     /* jansson refuses lone surrogate escapes in the outer document. */
-    const char *in = "{\"response\": {\"output\": []}, \"expected_action\": {\"type\": \"message\", "
+    const char *in = "{\"responses_create_params\": {}, \"response\": {\"output\": []}, "
+                     "\"expected_action\": {\"type\": \"message\", "
                      "\"content\": \"\\ud800\"}}\n";
     run r = grade_run(in, strlen(in), NULL);
     cr_assert_eq(r.rc, 1);
     json_t *j = out_line(&r, 0);
     cr_assert_eq(json_integer_value(json_object_get(j, "line")), 1);
+    cr_assert(strstr(json_string_value(json_object_get(j, "error")), "invalid JSON"), "%s", r.out);
     json_decref(j);
+    run_free(&r);
+}
+
+Test(cli_grade, responses_create_params_must_be_an_object)
+{
+    const char *rest = "\"response\": {\"output\": []}, \"expected_action\": {\"type\": \"message\", "
+                       "\"content\": \"x\"}}\n";
+    const char *heads[] = {"{", "{\"responses_create_params\": [], ", "{\"responses_create_params\": null, "};
+    const char *why[] = {"responses_create_params: field required", "responses_create_params: must be an object",
+                         "responses_create_params: must be an object"};
+    for (size_t i = 0; i < 3; i++) {
+        char in[512];
+        snprintf(in, sizeof in, "%s%s", heads[i], rest);
+        run r = grade_run(in, strlen(in), NULL);
+        cr_assert_eq(r.rc, 1, "%s", in);
+        json_t *j = out_line(&r, 0);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "error")), why[i]);
+        json_decref(j);
+        run_free(&r);
+    }
+    /* Integers beyond int64 are fine in the outer document (Python reads
+     * them), and the graded line keeps their bytes. */
+    char in[512];
+    snprintf(in, sizeof in, "{\"responses_create_params\": {\"seed\": 123456789012345678901234567890}, %s", rest);
+    run r = grade_run(in, strlen(in), NULL);
+    cr_assert_eq(r.rc, 0, "%s", r.out);
+    cr_assert(strstr(r.out, "123456789012345678901234567890}, \"response\""), "%s", r.out);
     run_free(&r);
 }
 
@@ -321,7 +351,8 @@ Test(cli_grade, options_change_verdicts)
 
     /* One expected call, two actual calls. */
     const char *two =
-        "{\"response\": {\"output\": [{\"type\": \"function_call\", \"name\": \"f\", \"arguments\": \"{}\"},"
+        "{\"responses_create_params\": {\"input\": []},"
+        " \"response\": {\"output\": [{\"type\": \"function_call\", \"name\": \"f\", \"arguments\": \"{}\"},"
         " {\"type\": \"function_call\", \"name\": \"g\", \"arguments\": \"{}\"}]},"
         " \"expected_action\": {\"type\": \"function_call\", \"name\": \"f\", \"arguments\": \"{}\"}}\n";
     r = grade_run(two, strlen(two), (const char *[]){"--verdict-only", NULL});

@@ -12,6 +12,7 @@
 
 #include "ds.h"
 #include "dsval.h"
+#include "jtext.h"
 #include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -251,10 +252,10 @@ static char *make_deep(size_t depth, size_t *len)
 Test(ds_rules, raw_nul_bytes_are_refused)
 {
     char err[200];
-    cr_assert(!dsval_json("{\"a\":false\0}", 12, err, sizeof err));   /* jansson would skip it */
-    cr_assert(!dsval_json("{\"a\":\"x\0y\"}", 11, err, sizeof err));
+    cr_assert(!jtext_valid("{\"a\":false\0}", 12, 0, err, sizeof err));   /* jansson would skip it */
+    cr_assert(!jtext_valid("{\"a\":\"x\0y\"}", 11, 0, err, sizeof err));
     cr_assert(strstr(err, "control character"), "%s", err);
-    cr_assert(dsval_json("{\"a\":false}", 11, err, sizeof err), "%s", err);
+    cr_assert(jtext_valid("{\"a\":false}", 11, 0, err, sizeof err), "%s", err);
 }
 
 Test(ds_rules, nesting_limit_is_the_loaders)
@@ -262,13 +263,13 @@ Test(ds_rules, nesting_limit_is_the_loaders)
     size_t n;
     char err[200];
     json_error_t je;
-    char *deep = make_deep(DSVAL_MAX_DEPTH + 1, &n);
-    cr_assert(!dsval_json(deep, n, err, sizeof err));
+    char *deep = make_deep(JTEXT_MAX_DEPTH + 1, &n);
+    cr_assert(!jtext_valid(deep, n, 0, err, sizeof err));
     cr_assert(strstr(err, "nesting too deep"), "%s", err);
     cr_assert_null(json_loadb(deep, n, 0, &je));
     free(deep);
-    deep = make_deep(DSVAL_MAX_DEPTH, &n);     /* the limit itself is fine for both */
-    cr_assert(dsval_json(deep, n, err, sizeof err), "%s", err);
+    deep = make_deep(JTEXT_MAX_DEPTH, &n);     /* the limit itself is fine for both */
+    cr_assert(jtext_valid(deep, n, 0, err, sizeof err), "%s", err);
     json_t *v = json_loadb(deep, n, 0, &je);
     cr_assert_not_null(v, "%s", je.text);
     json_decref(v);
@@ -798,11 +799,11 @@ static size_t garbage_line(unsigned long long *s, char *out, size_t cap)
     return n;
 }
 
-/* dsval_build gives exactly json_loadb's value: same text when dumped. */
+/* jtext_build gives exactly json_loadb's value: same text when dumped. */
 static void expect_same_build(const char *p, size_t len, const json_t *want)
 {
-    json_t *got = dsval_build(p, len);
-    cr_assert_not_null(got, "dsval_build refused %.*s", (int)len, p);
+    json_t *got = jtext_build(p, len, 0);
+    cr_assert_not_null(got, "jtext_build refused %.*s", (int)len, p);
     char *a = json_dumps(want, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
     char *b = json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
     cr_assert_str_eq(b, a, "built value differs for %.*s", (int)len, p);
@@ -833,23 +834,23 @@ Test(ds_rules, built_values_equal_the_loaders)
         json_decref(v);
     }
     free(sample);
-    cr_assert_null(dsval_build("{", 1));
+    cr_assert_null(jtext_build("{", 1, 0));
 }
 
 Test(ds_rules, pick_builds_only_the_named_members)
 {
     static const char *const keys[] = {"info", "trajectory_id"};
     const char *row = "{\"info\":1,\"x\":[{\"info\":9}],\"info\":{\"turn\":[2]},\"tr\\u0061jectory_id\":5}";
-    json_t *got = dsval_pick(row, strlen(row), keys, 2);
+    json_t *got = jtext_pick(row, strlen(row), 0, keys, 2);
     json_t *want = json_loads("{\"info\":{\"turn\":[2]},\"trajectory_id\":5}", 0, NULL);
     cr_assert(json_equal(got, want));
     json_decref(got);
     json_decref(want);
-    got = dsval_pick("{\"a\":1}", 7, keys, 2);
+    got = jtext_pick("{\"a\":1}", 7, 0, keys, 2);
     cr_assert_eq(json_object_size(got), 0);
     json_decref(got);
-    cr_assert_null(dsval_pick("[1]", 3, keys, 2));
-    cr_assert_null(dsval_pick("{\"info\":", 8, keys, 2));
+    cr_assert_null(jtext_pick("[1]", 3, 0, keys, 2));
+    cr_assert_null(jtext_pick("{\"info\":", 8, 0, keys, 2));
 }
 
 Test(ds_garbage, ten_thousand_garbage_lines)
@@ -863,7 +864,7 @@ Test(ds_garbage, ten_thousand_garbage_lines)
         /* The scanner and the row loader accept exactly the same JSON. */
         json_error_t je;
         json_t *v = json_loadb(text + n, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
-        bool ok = dsval_json(text + n, len, NULL, 0);
+        bool ok = jtext_valid(text + n, len, 0, NULL, 0);
         if (ok != (v != NULL))
             syntax_disagree++;
         if (v)

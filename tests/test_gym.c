@@ -128,7 +128,7 @@ Test(gym, verify_malformed_requests_are_422)
 {
     gym_env *env = gym_env_new(NULL, NULL);
     expect_detail(env, gym_verify, NULL, 422, NULL);
-    expect_detail(env, gym_verify, "{", 422, "not valid JSON");
+    expect_detail(env, gym_verify, "{", 422, "invalid JSON");
     expect_detail(env, gym_verify, "[]", 422, "JSON object");
     expect_detail(env, gym_verify, "{" CALL_RESPONSE("{}") "," CALL_EXPECTED "}", 422,
                   "responses_create_params: field required");
@@ -343,7 +343,7 @@ Test(gym, verify_members_are_found_like_a_json_parser_would)
     expect_detail(env, gym_verify, "{\"responses_create_params\":{},\"response\":{},\"expected_action\":null}",
                   422, "expected_action: must be an object");
     expect_detail(env, gym_verify, " 5 ", 422, "JSON object");
-    expect_detail(env, gym_verify, "{\"a\":\"\\ud800\"}", 422, "not valid JSON");
+    expect_detail(env, gym_verify, "{\"a\":\"\\ud800\"}", 422, "invalid JSON");
     gym_env_free(env);
 }
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""grade_adversarial — writes N verify requests (JSONL) full of the inputs where
+"""gen_adversarial — writes N verify requests (JSONL) full of the inputs where
 a grader most easily departs from Python: bool/int/float confusions, NaN and
 Infinity, big ints, lone surrogates, Unicode case and whitespace, duplicate
 keys, invalid or over-deep JSON, shuffled batches. 10-grade.sh grades them with
-fcpivot grade and with grade_reference.py and counts the agreeing verdicts.
+fcpivot grade and with grade_oracle.py and counts the agreeing verdicts;
+tests/test_oracle.c asserts that they all agree.
 
-usage: grade_adversarial.py SEED N > requests.jsonl
+usage: gen_adversarial.py SEED N > requests.jsonl
 """
 import json, random, sys
 random.seed(int(sys.argv[1]))
@@ -64,4 +65,5 @@ for i in range(N):
     output = [{"type": "function_call", "name": n, "arguments": a} for n, a in acts]
     if random.random() < 0.2:
         output.insert(0, {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "t"}]})
-    out.write(json.dumps({"response": {"output": output}, "expected_action": ea}) + "\n")
+    out.write(json.dumps({"responses_create_params": {"input": []}, "response": {"output": output},
+                          "expected_action": ea}) + "\n")

@@ -1,0 +1,656 @@
+/* jtext — JSON text without a tree (see jtext.h).
+ *
+ * How it works: a recursive-descent scanner walks the bytes once. Strings are
+ * skipped eight bytes at a time while they hold plain ASCII (a SWAR test for
+ * '"', '\\', controls and non-ASCII), UTF-8 sequences and escapes are checked
+ * one by one, and numbers are checked for int64 / double overflow only when
+ * that is possible at all (strtod on long mantissas or exponents). Builders
+ * (jtext_build, jtext_pick) first validate the whole text, then walk it again
+ * creating jansson values directly, skipping jansson's slower lexer.
+ */
+#include "jtext.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the scanner -------------------------------------------------------- */
+
+
+bool jtext_fail_at(jtext_scan *s, const unsigned char *at, const char *why)
+{
+    if (!s->err) {
+        s->err = why;
+        s->err_col = (size_t)(at - s->base) + 1;
+    }
+    return false;
+}
+
+bool jtext_fail(jtext_scan *s, const char *why)
+{
+    return jtext_fail_at(s, s->p, why);
+}
+
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Bit 7 of each byte of the result is set when that byte is '"', '\\',
+ * < 0x20 or >= 0x80. Only the lowest set bit is exact (borrows may set bits
+ * above it), which is all first_special needs. */
+static inline uint64_t special8(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
+    uint64_t zq = (q - ONES) & ~q, zb = (b - ONES) & ~b;
+    uint64_t lt = (v - ONES * 0x20) & ~v;
+    return (zq | zb | lt | v) & HIGHS;
+}
+
+static inline bool plain(unsigned c)
+{
+    return c != '"' && c != '\\' && c >= 0x20 && c < 0x80;
+}
+
+/* The first byte at or after p that is not plain string ASCII, or end. */
+static inline const unsigned char *first_special(const unsigned char *p, const unsigned char *end)
+{
+    while (end - p >= 8) {
+        uint64_t m = special8(p);
+        if (m) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return p + (__builtin_ctzll(m) >> 3);
+#else
+            while (plain(*p))
+                p++;
+            return p;
+#endif
+        }
+        p += 8;
+    }
+    while (p < end && plain(*p))
+        p++;
+    return p;
+}
+
+/* Length of the valid UTF-8 sequence at p (2..4), or 0. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0];
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) { n = 2; cp = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { n = 3; cp = c & 0x0F; }
+    else if (c >= 0xF0 && c <= 0xF4) { n = 4; cp = c & 0x07; }
+    else return 0;
+    if ((size_t)(end - p) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+static int hexval(unsigned c)
+{
+    if (c >= '0' && c <= '9') return (int)(c - '0');
+    if (c >= 'a' && c <= 'f') return (int)(c - 'a' + 10);
+    if (c >= 'A' && c <= 'F') return (int)(c - 'A' + 10);
+    return -1;
+}
+
+/* Reads "XXXX" at p (4 hex digits) into *cp. */
+static bool hex4(const unsigned char *p, const unsigned char *end, uint32_t *cp)
+{
+    if (end - p < 4)
+        return false;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(p[i]);
+        if (h < 0)
+            return false;
+        v = (v << 4) | (uint32_t)h;
+    }
+    *cp = v;
+    return true;
+}
+
+static size_t utf8_encode(uint32_t cp, char out[4])
+{
+    if (cp < 0x80) { out[0] = (char)cp; return 1; }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* One escape after a backslash at *pp; advances *pp past it and, when out is
+ * given, appends the decoded bytes. */
+static bool sc_escape(jtext_scan *s, const unsigned char **pp, util_buf *out)
+{
+    const unsigned char *p = *pp + 1, *end = s->end;
+    if (p >= end)
+        return jtext_fail_at(s, *pp, "unterminated string");
+    char one;
+    switch (*p) {
+    case '"': one = '"'; break;
+    case '\\': one = '\\'; break;
+    case '/': one = '/'; break;
+    case 'b': one = '\b'; break;
+    case 'f': one = '\f'; break;
+    case 'n': one = '\n'; break;
+    case 'r': one = '\r'; break;
+    case 't': one = '\t'; break;
+    case 'u': {
+        uint32_t cp, lo;
+        if (!hex4(p + 1, end, &cp))
+            return jtext_fail_at(s, *pp, "invalid \\u escape");
+        p += 5;
+        if (cp >= 0xDC00 && cp <= 0xDFFF)
+            return jtext_fail_at(s, *pp, "invalid Unicode escape (lone low surrogate)");
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !hex4(p + 2, end, &lo) ||
+                lo < 0xDC00 || lo > 0xDFFF)
+                return jtext_fail_at(s, *pp, "invalid Unicode escape (lone high surrogate)");
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            p += 6;
+        }
+        s->saw_nul |= cp == 0;
+        if (out) {
+            char u[4];
+            if (util_buf_append(out, u, utf8_encode(cp, u)))
+                return jtext_fail_at(s, *pp, "out of memory");
+        }
+        *pp = p;
+        return true;
+    }
+    default:
+        return jtext_fail_at(s, *pp, "invalid escape in string");
+    }
+    if (out && util_buf_append(out, &one, 1))
+        return jtext_fail_at(s, *pp, "out of memory");
+    *pp = p + 1;
+    return true;
+}
+
+/* A string at s->p (which is '"'); appends its decoded text to out if given. */
+bool jtext_string(jtext_scan *s, util_buf *out)
+{
+    const unsigned char *p = s->p + 1, *end = s->end, *run = p;
+    for (;;) {
+        p = first_special(p, end);
+        if (p >= end)
+            return jtext_fail_at(s, s->p, "unterminated string");
+        unsigned c = *p;
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return jtext_fail_at(s, p, "control character in string");
+        if (c == '\\') {
+            if (out && util_buf_append(out, run, (size_t)(p - run)))
+                return jtext_fail_at(s, p, "out of memory");
+            if (!sc_escape(s, &p, out))
+                return false;
+            run = p;
+            continue;
+        }
+        size_t n = utf8_len(p, end);
+        if (!n)
+            return jtext_fail_at(s, p, "invalid UTF-8 in string");
+        p += n;
+    }
+    if (out && util_buf_append(out, run, (size_t)(p - run)))
+        return jtext_fail_at(s, p, "out of memory");
+    s->p = p + 1;
+    return true;
+}
+
+static bool is_digit(const unsigned char *p, const unsigned char *end)
+{
+    return p < end && *p >= '0' && *p <= '9';
+}
+
+/* jansson rejects reals that overflow a double: check with strtod only when
+ * overflow is possible at all (an exponent or a very long mantissa). */
+static bool real_overflows(jtext_scan *s, const unsigned char *start, size_t n)
+{
+    s->tmp->len = 0;
+    if (util_buf_append(s->tmp, start, n))
+        return false;
+    errno = 0;
+    double v = strtod(s->tmp->data, NULL);
+    return errno == ERANGE && isinf(v);
+}
+
+static bool int_overflows(const unsigned char *digits, size_t n, bool neg)
+{
+    if (n != 19)
+        return n > 19;
+    const char *lim = neg ? "9223372036854775808" : "9223372036854775807";
+    return memcmp(digits, lim, 19) > 0;
+}
+
+static bool sc_number(jtext_scan *s)
+{
+    const unsigned char *start = s->p, *p = start, *end = s->end;
+    bool neg = *p == '-', real = false, exp = false;
+    if (neg)
+        p++;
+    if (!is_digit(p, end))
+        return jtext_fail_at(s, start, "invalid number");
+    const unsigned char *digits = p;
+    if (*p == '0')
+        p++;
+    else
+        while (is_digit(p, end))
+            p++;
+    size_t ndigits = (size_t)(p - digits);
+    if (p < end && *p == '.') {
+        p++;
+        if (!is_digit(p, end))
+            return jtext_fail_at(s, start, "invalid number");
+        while (is_digit(p, end))
+            p++;
+        real = true;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (!is_digit(p, end))
+            return jtext_fail_at(s, start, "invalid number");
+        while (is_digit(p, end))
+            p++;
+        real = exp = true;
+    }
+    if (!real && int_overflows(digits, ndigits, neg)) {
+        if (!(s->flags & JTEXT_BIG_INTS))
+            return jtext_fail_at(s, start, "integer too big for int64");
+        real = true;   /* read as a real, like JSON_DECODE_INT_AS_REAL */
+    }
+    if (real && (exp || p - start > 300) && real_overflows(s, start, (size_t)(p - start)))
+        return jtext_fail_at(s, start, "real number overflow");
+    s->p = p;
+    return true;
+}
+
+static bool sc_literal(jtext_scan *s)
+{
+    static const char *const words[] = {"true", "false", "null"};
+    const unsigned char *p = s->p;
+    size_t n = 0;
+    while (p + n < s->end && p[n] >= 'a' && p[n] <= 'z')
+        n++;
+    for (size_t i = 0; i < 3; i++)
+        if (strlen(words[i]) == n && !memcmp(p, words[i], n)) {
+            s->p = p + n;
+            return true;
+        }
+    return jtext_fail(s, "invalid token");
+}
+
+
+/* Object iteration: sc_obj_open at '{', then jtext_obj_next until it returns 0
+ * (end, past '}') or -1 (error). On 1, *key holds the decoded key (when key is
+ * given) and s->p is at the member's value. */
+bool jtext_open(jtext_scan *s)
+{
+    if (++s->depth > JTEXT_MAX_DEPTH)
+        return jtext_fail(s, "nesting too deep (maximum 2048)");
+    s->p++;
+    return true;
+}
+
+int jtext_obj_next(jtext_scan *s, bool *first, util_buf *key)
+{
+    jtext_ws(s);
+    if (s->p >= s->end)
+        return jtext_fail(s, "unterminated object"), -1;
+    if (*s->p == '}' && *first) {
+        s->p++;
+        s->depth--;
+        return 0;
+    }
+    if (!*first) {
+        if (*s->p == '}') {
+            s->p++;
+            s->depth--;
+            return 0;
+        }
+        if (*s->p != ',')
+            return jtext_fail(s, "expected ',' or '}' in object"), -1;
+        s->p++;
+        jtext_ws(s);
+    }
+    *first = false;
+    if (s->p >= s->end || *s->p != '"')
+        return jtext_fail(s, "expected a string key in object"), -1;
+    if (key)
+        key->len = 0;
+    const unsigned char *kp = s->p;
+    s->saw_nul = false;
+    if (!jtext_string(s, key))
+        return -1;
+    if (s->saw_nul)   /* jansson cannot hold such a key */
+        return jtext_fail_at(s, kp, "NUL character in object key"), -1;
+    jtext_ws(s);
+    if (s->p >= s->end || *s->p != ':')
+        return jtext_fail(s, "expected ':' after key"), -1;
+    s->p++;
+    jtext_ws(s);
+    if (s->p >= s->end)
+        return jtext_fail(s, "unexpected end of text"), -1;
+    return 1;
+}
+
+int jtext_arr_next(jtext_scan *s, bool *first)
+{
+    jtext_ws(s);
+    if (s->p >= s->end)
+        return jtext_fail(s, "unterminated list"), -1;
+    if (*s->p == ']' && *first) {
+        s->p++;
+        s->depth--;
+        return 0;
+    }
+    if (!*first) {
+        if (*s->p == ']') {
+            s->p++;
+            s->depth--;
+            return 0;
+        }
+        if (*s->p != ',')
+            return jtext_fail(s, "expected ',' or ']' in list"), -1;
+        s->p++;
+        jtext_ws(s);
+    }
+    *first = false;
+    if (s->p >= s->end)
+        return jtext_fail(s, "unexpected end of text"), -1;
+    return 1;
+}
+
+static bool sc_object(jtext_scan *s)
+{
+    if (!jtext_open(s))
+        return false;
+    bool first = true;
+    int r;
+    while ((r = jtext_obj_next(s, &first, NULL)) == 1)
+        if (!jtext_value(s))
+            return false;
+    return r == 0;
+}
+
+static bool sc_array(jtext_scan *s)
+{
+    if (!jtext_open(s))
+        return false;
+    bool first = true;
+    int r;
+    while ((r = jtext_arr_next(s, &first)) == 1)
+        if (!jtext_value(s))
+            return false;
+    return r == 0;
+}
+
+/* A value at s->p (not whitespace). */
+bool jtext_value(jtext_scan *s)
+{
+    if (s->p >= s->end)
+        return jtext_fail(s, "unexpected end of text");
+    /* jansson counts every value's depth, scalars included */
+    if (s->depth >= JTEXT_MAX_DEPTH && *s->p != '{' && *s->p != '[')
+        return jtext_fail(s, "nesting too deep (maximum 2048)");
+    switch (*s->p) {
+    case '{': return sc_object(s);
+    case '[': return sc_array(s);
+    case '"': return jtext_string(s, NULL);
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9':
+        return sc_number(s);
+    default:
+        if (*s->p >= 'a' && *s->p <= 'z')
+            return sc_literal(s);
+        return jtext_fail(s, "unexpected character");
+    }
+}
+/* ---- building values ---------------------------------------------------- */
+
+/* Builds the jansson value of the (already validated) JSON at s->p, as
+ * json_loadb would with JSON_ALLOW_NUL, but without its slower lexer. NULL on
+ * allocation failure. */
+static json_t *build_value(jtext_scan *s, util_buf *buf)
+{
+    jtext_ws(s);
+    const unsigned char *p = s->p;
+    switch (*p) {
+    case '{': {
+        if (!jtext_open(s))
+            return NULL;
+        json_t *obj = json_object();
+        bool first = true;
+        int r;
+        util_buf key = {0};
+        while (obj && (r = jtext_obj_next(s, &first, &key)) == 1) {
+            json_t *v = build_value(s, buf);
+            if (!v || json_object_setn_new_nocheck(obj, key.data ? key.data : "", key.len, v)) {
+                json_decref(obj);
+                obj = NULL;
+            }
+        }
+        free(key.data);
+        return obj;
+    }
+    case '[': {
+        if (!jtext_open(s))
+            return NULL;
+        json_t *arr = json_array();
+        bool first = true;
+        while (arr && jtext_arr_next(s, &first) == 1)
+            if (json_array_append_new(arr, build_value(s, buf))) {
+                json_decref(arr);
+                arr = NULL;
+            }
+        return arr;
+    }
+    case '"':
+        buf->len = 0;
+        if (!jtext_string(s, buf))
+            return NULL;
+        return json_stringn_nocheck(buf->data ? buf->data : "", buf->len);
+    case 't': s->p += 4; return json_true();
+    case 'f': s->p += 5; return json_false();
+    case 'n': s->p += 4; return json_null();
+    default: {
+        if (!sc_number(s))
+            return NULL;
+        size_t n = (size_t)(s->p - p);
+        buf->len = 0;
+        if (util_buf_append(buf, p, n))
+            return NULL;
+        if (strcspn(buf->data, ".eE") == n) {
+            errno = 0;
+            long long i = strtoll(buf->data, NULL, 10);
+            if (errno != ERANGE)   /* beyond int64 only with JTEXT_BIG_INTS */
+                return json_integer((json_int_t)i);
+        }
+        return json_real(strtod(buf->data, NULL));
+    }
+    }
+}
+/* ---- public entry points ------------------------------------------------- */
+
+void jtext_scan_init(jtext_scan *s, const char *p, size_t len, unsigned flags, util_buf *tmp)
+{
+    *s = (jtext_scan){.base = (const unsigned char *)p, .p = (const unsigned char *)p,
+                      .end = (const unsigned char *)p + len, .flags = flags, .tmp = tmp};
+}
+
+static void report(const jtext_scan *s, char *err, size_t errsz)
+{
+    if (err && errsz)
+        snprintf(err, errsz, "invalid JSON at column %zu: %s", s->err_col, s->err ? s->err : "?");
+}
+
+/* One value filling the whole text (white space around it allowed). */
+static bool whole_value(jtext_scan *s)
+{
+    jtext_ws(s);
+    if (!jtext_value(s))
+        return false;
+    jtext_ws(s);
+    return s->p >= s->end || jtext_fail(s, "extra data after the JSON value");
+}
+
+bool jtext_valid(const char *p, size_t len, unsigned flags, char *err, size_t errsz)
+{
+    util_buf tmp = {0};
+    jtext_scan s;
+    jtext_scan_init(&s, p, len, flags, &tmp);
+    bool ok = whole_value(&s);
+    free(tmp.data);
+    if (!ok)
+        report(&s, err, errsz);
+    return ok;
+}
+
+json_t *jtext_build(const char *p, size_t len, unsigned flags)
+{
+    if (!jtext_valid(p, len, flags, NULL, 0))
+        return NULL;
+    util_buf tmp = {0}, buf = {0};
+    jtext_scan s;
+    jtext_scan_init(&s, p, len, flags, &tmp);
+    json_t *v = build_value(&s, &buf);
+    free(tmp.data);
+    free(buf.data);
+    return v;
+}
+
+static bool key_is(const util_buf *k, const char *lit)
+{
+    size_t n = strlen(lit);
+    return k->len == n && !memcmp(k->data, lit, n);
+}
+
+json_t *jtext_pick(const char *p, size_t len, unsigned flags, const char *const *keys, size_t nkeys)
+{
+    if (!jtext_valid(p, len, flags, NULL, 0))
+        return NULL;
+    util_buf tmp = {0}, buf = {0}, key = {0};
+    jtext_scan s;
+    jtext_scan_init(&s, p, len, flags, &tmp);
+    jtext_ws(&s);
+    json_t *out = *s.p == '{' ? json_object() : NULL;
+    bool first = true;
+    if (out && jtext_open(&s)) {
+        while (out && jtext_obj_next(&s, &first, &key) == 1) {
+            size_t k = 0;
+            while (k < nkeys && !key_is(&key, keys[k]))
+                k++;
+            json_t *v = k < nkeys ? build_value(&s, &buf) : NULL;
+            if (k < nkeys && (!v || json_object_set_new(out, keys[k], v))) {
+                json_decref(out);
+                out = NULL;
+            } else if (k == nkeys && !jtext_value(&s)) {
+                json_decref(out);
+                out = NULL;
+            }
+        }
+    }
+    free(tmp.data);
+    free(buf.data);
+    free(key.data);
+    return out;
+}
+
+static const char *type_name(unsigned char c)
+{
+    switch (c) {
+    case '[': return "a list";
+    case '"': return "a string";
+    case 't': case 'f': return "a boolean";
+    case 'n': return "null";
+    default: return "a number";
+    }
+}
+
+/* The members of the object at s->p, each given to fn once its value is
+ * checked: 0 (past the '}'), -1 on a syntax error, or fn's value. */
+static int object_members(jtext_scan *s, jtext_member_fn fn, void *ctx)
+{
+    if (!jtext_open(s))
+        return -1;
+    util_buf key = {0};
+    bool first = true;
+    int r, rc = 0;
+    while (rc == 0 && (r = jtext_obj_next(s, &first, &key)) == 1) {
+        jtext_member m = {key.data ? key.data : "", key.len, (const char *)s->p, NULL};
+        if (!jtext_value(s)) {
+            r = -1;
+            break;
+        }
+        m.end = (const char *)s->p;
+        if (fn)
+            rc = fn(ctx, &m);
+    }
+    free(key.data);
+    return rc ? rc : r;
+}
+
+int jtext_object(const char *p, size_t len, unsigned flags, jtext_member_fn fn, void *ctx,
+                 char *err, size_t errsz)
+{
+    util_buf tmp = {0};
+    jtext_scan s;
+    jtext_scan_init(&s, p, len, flags, &tmp);
+    jtext_ws(&s);
+    unsigned char first = s.p < s.end ? *s.p : 0;
+    int rc;
+    if (first == '{') {
+        rc = object_members(&s, fn, ctx);
+        if (rc == 0) {
+            jtext_ws(&s);
+            if (s.p < s.end)
+                rc = jtext_fail(&s, "extra data after the JSON value") ? 0 : -1;
+        }
+        if (rc == -1)
+            report(&s, err, errsz);
+    } else if (whole_value(&s)) {   /* a syntax error comes first, as in jansson */
+        if (err && errsz)
+            snprintf(err, errsz, "not a JSON object (it is %s)", type_name(first));
+        rc = -1;
+    } else {
+        report(&s, err, errsz);
+        rc = -1;
+    }
+    free(tmp.data);
+    return rc;
+}
+
+bool jtext_member_is(const jtext_member *m, const char *name)
+{
+    size_t n = strlen(name);
+    return m->key_len == n && !memcmp(m->key, name, n);
+}

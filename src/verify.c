@@ -1,0 +1,181 @@
+/* verify — one verify request as text: validate, grade, splice (see verify.h).
+ *
+ * How it works: one jtext_object pass validates the whole request and records
+ * the value spans of its top-level members: the last responses_create_params,
+ * response and expected_action (jansson and Python keep the last duplicate)
+ * and every "reward"/"category" value. Only response's "output" (jtext_pick)
+ * and expected_action (jtext_build) are then built and handed to the grader.
+ * The output text is the request's object text with the recorded verdict
+ * spans replaced and the missing members inserted before its final brace;
+ * white space outside the object is dropped.
+ */
+#include "verify.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "jtext.h"
+
+enum { M_RCP, M_RESPONSE, M_EXPECTED, M_COUNT };
+static const char *const MEMBER_NAMES[M_COUNT] = {"responses_create_params", "response",
+                                                  "expected_action"};
+enum { V_REWARD, V_CATEGORY };
+
+typedef struct span {
+    const char *v, *end;
+} span;
+
+/* What the scan of a request found. */
+typedef struct request {
+    span m[M_COUNT];          /* the last of each; v == NULL when absent */
+    size_t members;           /* top-level members, duplicates included */
+    span *verdict;            /* "reward"/"category" values, in text order */
+    unsigned char *which;     /* V_REWARD or V_CATEGORY, per verdict span */
+    size_t nverdict, cap;
+    bool have[2];
+    bool nomem;
+} request;
+
+static bool add_verdict_span(request *r, const jtext_member *m, unsigned char which)
+{
+    if (r->nverdict == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 4;
+        span *v = realloc(r->verdict, cap * sizeof *v);
+        if (v)
+            r->verdict = v;
+        unsigned char *w = realloc(r->which, cap);
+        if (w)
+            r->which = w;
+        if (!v || !w)
+            return false;
+        r->cap = cap;
+    }
+    r->verdict[r->nverdict] = (span){m->v, m->end};
+    r->which[r->nverdict++] = which;
+    r->have[which] = true;
+    return true;
+}
+
+static int on_member(void *ctx, const jtext_member *m)
+{
+    request *r = ctx;
+    r->members++;
+    for (int i = 0; i < M_COUNT; i++)
+        if (jtext_member_is(m, MEMBER_NAMES[i])) {
+            r->m[i] = (span){m->v, m->end};
+            return 0;
+        }
+    int which = jtext_member_is(m, "reward") ? V_REWARD : jtext_member_is(m, "category") ? V_CATEGORY : -1;
+    if (which >= 0 && !add_verdict_span(r, m, (unsigned char)which)) {
+        r->nomem = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* The first problem with the three required members, or NULL. */
+static const char *field_error(const request *r)
+{
+    static const char *const required[M_COUNT] = {"responses_create_params: field required",
+                                                  "response: field required",
+                                                  "expected_action: field required"};
+    static const char *const object[M_COUNT] = {"responses_create_params: must be an object",
+                                                "response: must be an object",
+                                                "expected_action: must be an object"};
+    for (int i = 0; i < M_COUNT; i++) {
+        if (!r->m[i].v)
+            return required[i];
+        if (*r->m[i].v != '{')
+            return object[i];
+    }
+    return NULL;
+}
+
+/* Grades the scanned request: builds {"output": response.output} (the rest
+ * of a response, often its whole tool list, is never read) and
+ * expected_action, and judges them. */
+static int judge(const grade_config *cfg, const request *r, grade_verdict *v, char *err,
+                 size_t errsz)
+{
+    static const char *const output[1] = {"output"};
+    span rs = r->m[M_RESPONSE], es = r->m[M_EXPECTED];
+    json_t *response = jtext_pick(rs.v, (size_t)(rs.end - rs.v), JTEXT_BIG_INTS, output, 1);
+    json_t *ea = jtext_build(es.v, (size_t)(es.end - es.v), JTEXT_BIG_INTS);
+    grade_action *expected = NULL, *actual = NULL;
+    char why[256];
+    int rc = VERIFY_NOMEM;   /* both spans are valid: NULL means no memory */
+    if (response && ea) {
+        rc = VERIFY_INVALID;
+        if (!(expected = grade_expected_from_json(ea, why, sizeof why)))
+            snprintf(err, errsz, "expected_action: %s", why);
+        else if (!(actual = grade_actual_from_response(response, why, sizeof why)))
+            snprintf(err, errsz, "response: %s", why);
+        else {
+            *v = grade_judge(cfg, expected, actual);
+            rc = VERIFY_OK;
+        }
+    }
+    grade_action_free(expected);
+    grade_action_free(actual);
+    json_decref(response);
+    json_decref(ea);
+    return rc;
+}
+
+/* Appends the object text p[0..len) with the verdict set (see verify.h). */
+static int splice(util_buf *out, const char *p, size_t len, const request *r,
+                  verify_style style, grade_verdict v)
+{
+    char reward[32];
+    size_t rlen = grade_reward_repr(v.reward, reward, sizeof reward);
+    const char *cat = grade_category_text(v.category);
+    const char *open = memchr(p, '{', len), *close = p + len;
+    while (close[-1] != '}')
+        close--;
+    close--;   /* the final '}' */
+    const char *from = open;
+    int rc = 0;
+    for (size_t k = 0; k < r->nverdict && !rc; k++) {
+        rc = util_buf_append(out, from, (size_t)(r->verdict[k].v - from)) ||
+             (r->which[k] == V_REWARD ? util_buf_append(out, reward, rlen)
+                                      : util_buf_json_string(out, cat, strlen(cat)));
+        from = r->verdict[k].end;
+    }
+    rc = rc || util_buf_append(out, from, (size_t)(close - from));
+    bool spaced = style == VERIFY_SPACED;
+    size_t members = r->members;
+    if (!r->have[V_REWARD])
+        rc = rc || util_buf_puts(out, members++ ? (spaced ? ", " : ",") : "") ||
+             util_buf_puts(out, spaced ? "\"reward\": " : "\"reward\":") ||
+             util_buf_append(out, reward, rlen);
+    if (!r->have[V_CATEGORY])
+        rc = rc || util_buf_puts(out, members++ ? (spaced ? ", " : ",") : "") ||
+             util_buf_puts(out, spaced ? "\"category\": " : "\"category\":") ||
+             util_buf_json_string(out, cat, strlen(cat));
+    return rc || util_buf_putc(out, '}') ? VERIFY_NOMEM : VERIFY_OK;
+}
+
+int verify_text(const grade_config *cfg, const char *p, size_t len, verify_style style,
+                util_buf *out, grade_verdict *v, char *err, size_t errsz)
+{
+    request r;
+    memset(&r, 0, sizeof r);
+    int rc = jtext_object(p, len, JTEXT_BIG_INTS, on_member, &r, err, errsz);
+    const char *field = rc == 0 ? field_error(&r) : NULL;
+    if (r.nomem)
+        rc = VERIFY_NOMEM;
+    else if (rc != 0)
+        rc = VERIFY_INVALID;
+    else if (field) {
+        snprintf(err, errsz, "%s", field);
+        rc = VERIFY_INVALID;
+    } else {
+        rc = judge(cfg, &r, v, err, errsz);
+        if (rc == VERIFY_OK && out)
+            rc = splice(out, p, len, &r, style, *v);
+    }
+    free(r.verdict);
+    free(r.which);
+    return rc;
+}
