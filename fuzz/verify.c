@@ -25,7 +25,9 @@
  * is in [0, 1] (0 or 1 when binary), and the output text is a JSON object
  * whose "reward" and "category" are the verdict and whose other members are
  * the request's, in the request's order, with any missing reward/category
- * last. Without an output buffer the verdict is the same. */
+ * last; when it has neither, the output is byte for byte the request's
+ * object text with both inserted before its final brace. Without an output
+ * buffer the verdict is the same. */
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -273,6 +275,40 @@ static void check_output(const util_buf *out, const json_t *in, bool exact, grad
     json_decref(o);
 }
 
+static bool is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Without reward/category in the request, the output is the request's
+ * object text, byte for byte, with both appended before the final brace. */
+static void check_bytes(const util_buf *out, const char *text, size_t len, verify_style style,
+                        grade_verdict v)
+{
+    while (len && is_ws(text[len - 1]))
+        len--;
+    while (len && is_ws(text[0])) {
+        text++;
+        len--;
+    }
+    FUZZ_CHECK(len >= 2 && text[len - 1] == '}', "request is not an object's text");
+    char reward[32];
+    size_t rlen = grade_reward_repr(v.reward, reward, sizeof reward);
+    const char *cat = grade_category_text(v.category);
+    util_buf want = {0};
+    bool spaced = style == VERIFY_SPACED;
+    FUZZ_CHECK(util_buf_append(&want, text, len - 1) == 0 &&
+               util_buf_puts(&want, spaced ? ", \"reward\": " : ",\"reward\":") == 0 &&
+               util_buf_append(&want, reward, rlen) == 0 &&
+               util_buf_puts(&want, spaced ? ", \"category\": " : ",\"category\":") == 0 &&
+               util_buf_json_string(&want, cat, strlen(cat)) == 0 &&
+               util_buf_putc(&want, '}') == 0, "out of memory");
+    FUZZ_CHECK(out->len == want.len && memcmp(out->data, want.data, want.len) == 0,
+               "output bytes differ:\n got %.*s\nwant %.*s", (int)out->len, out->data,
+               (int)want.len, want.data);
+    util_buf_free(&want);
+}
+
 static void check_request(const grade_config *cfg, const char *text, size_t len,
                           verify_style style)
 {
@@ -294,6 +330,8 @@ static void check_request(const grade_config *cfg, const char *text, size_t len,
                        "verdict %g/%d, on jansson's tree %g/%d", v.reward, (int)v.category,
                        o.v.reward, (int)o.v.category);
         check_output(&out, o.tree, o.exact, v);
+        if (!json_object_get(o.tree, "reward") && !json_object_get(o.tree, "category"))
+            check_bytes(&out, text, len, style, v);
 
         grade_verdict w;
         char err2[256];
