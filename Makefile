@@ -101,9 +101,13 @@ valgrind: deps
 	@$(MAKE) --no-print-directory -j2 VG=1 test-valgrind
 
 # Valgrind wants lightly optimised code with debug info: its own build dir.
+# Interpreters, HAProxy and deploy/run-local (with its replicas) run untraced:
+# they are not ours to leak-check, and the replicas are checked by the serve tests.
 test-valgrind: $(TESTBIN)
 	FCPIVOT_BIN=$(abspath $(BIN)) FCPIVOT_ROOT=$(CURDIR) FCPIVOT_VALGRIND=1 \
-	  valgrind --quiet --trace-children=yes --trace-children-skip='*python3*,*/bash,*/sh,*haproxy*,*wrk*,*curl' --leak-check=full --show-leak-kinds=definite,indirect \
+	  valgrind --quiet --trace-children=yes \
+	  --trace-children-skip='*python3*,*/bash,*/sh,*haproxy*,*wrk*,*curl,*/deploy/run-local' \
+	  --leak-check=full --show-leak-kinds=definite,indirect \
 	  --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
 	  $(TESTBIN) --jobs 1 $(TEST_ARGS)
 
@@ -117,6 +121,38 @@ bench: deps
 
 fuzz: deps
 	@scripts/fuzz $(or $(FUZZ_SECONDS),60)
+
+# libFuzzer targets: fuzz/NAME.c -> build-fuzz/fuzz/NAME, linked with the
+# library compiled by clang with coverage instrumentation and ASan+UBSan.
+# scripts/fuzz builds them (make fuzz-build) and runs each on its corpus.
+# Warnings stay on but not fatal: gcc (make check) is the -Werror gate, and
+# clang warns about some things gcc accepts.
+FUZZ_BUILD  := build-fuzz
+FUZZ_CC     ?= clang
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -std=c11 $(WARN) -Wno-error -Wno-missing-prototypes -O1 -g -fno-omit-frame-pointer \
+               -pthread $(FUZZ_SAN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_SRC    := $(wildcard fuzz/*.c)
+FUZZ_BIN    := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/fuzz/%)
+FUZZ_OBJ    := $(LIB_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
+
+.PHONY: fuzz-build
+fuzz-build: $(FUZZ_BIN)
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libfcpivot.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz/%: fuzz/%.c fuzz/fuzzutil.h $(FUZZ_BUILD)/libfcpivot.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_BUILD)/libfcpivot.a \
+	  $(LDLIBS) -o $@
+
+-include $(FUZZ_OBJ:.o=.d)
 
 clean:
 	rm -rf build build-san build-vg build-fuzz

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistr.h>
 
 #include "cache.h"
 #include "prompt.h"
@@ -260,8 +261,15 @@ static const char *session_header(const wire_request *req, wire_reply *out)
         wire_reply_detail(out, 400, "X-Session-ID header is required");
         return NULL;
     }
-    if (strlen(req->session_id) > MAX_SID_LEN) {
+    size_t len = strlen(req->session_id);
+    if (len > MAX_SID_LEN) {
         wire_reply_detail(out, 400, "X-Session-ID header is longer than %d bytes", MAX_SID_LEN);
+        return NULL;
+    }
+    /* The sid is echoed in JSON replies ({"sid": ...}), which must be UTF-8:
+     * refuse other bytes up front rather than fail after acting. */
+    if (u8_check((const uint8_t *)req->session_id, len)) {
+        wire_reply_detail(out, 400, "X-Session-ID header is not valid UTF-8");
         return NULL;
     }
     return req->session_id;
