@@ -97,12 +97,12 @@ test: $(TESTBIN)
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(TESTBIN) --jobs 2 $(TEST_ARGS)
 
-# deploy/run-local (bash, HAProxy and its replicas) runs untraced: its tree
-# is not ours to leak-check, and the replicas are checked by the serve tests.
 valgrind: deps
 	@$(MAKE) --no-print-directory -j2 VG=1 test-valgrind
 
 # Valgrind wants lightly optimised code with debug info: its own build dir.
+# Interpreters, HAProxy and deploy/run-local (with its replicas) run untraced:
+# they are not ours to leak-check, and the replicas are checked by the serve tests.
 test-valgrind: $(TESTBIN)
 	FCPIVOT_BIN=$(abspath $(BIN)) FCPIVOT_ROOT=$(CURDIR) FCPIVOT_VALGRIND=1 \
 	  valgrind --quiet --trace-children=yes \
