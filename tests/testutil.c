@@ -146,3 +146,14 @@ int tu_run(char *const argv[], const char *in_data, size_t in_len,
     if (err) *err = eb; else free(eb);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+/* Criterion prints skipped tests only in verbose mode; a test skipped for a
+ * missing ../shared must be visible in every run, so say so on stderr (tests
+ * left out by --filter are "disabled", not skipped, and stay quiet). */
+ReportHook(POST_TEST)(struct criterion_test_stats *stats)
+{
+    if (stats->test_status != CR_STATUS_SKIPPED || stats->test->data->disabled)
+        return;
+    fprintf(stderr, "[SKIP] %s::%s: %s\n", stats->test->category, stats->test->name,
+            stats->message ? stats->message : "skipped");
+}
