@@ -103,16 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    grade_config cfg;
-    grade_config_default(&cfg);
-    cfg.parallel_rewarding = data[0] & 1;
-    cfg.allow_subset = data[0] & 2;
-    cfg.allow_superset = data[0] & 4;
-    static const grade_mode modes[4] = {GRADE_MODE_BINARY_STRICT, GRADE_MODE_FRACTIONAL,
-                                        GRADE_MODE_F1, GRADE_MODE_BINARY_STRICT};
-    cfg.mode = modes[(data[0] >> 3) & 3];
-    if (data[0] & 32) cfg.word_similarity_threshold = 0.45;
-    if (data[0] & 64) cfg.float_tolerance = 0.5;
+    grade_config cfg = fuzz_grade_config(data[0]);
     size_t n_exp = (size_t)(data[1] & 3) + 1, n_act = (size_t)(data[1] >> 4) & 3;
 
     part parts[2 * MAX_CALLS];
