@@ -28,7 +28,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +62,8 @@ typedef struct sfile {
     const char *data;        /* file contents */
     size_t size;
     bool mapped, compressed;
+    int fd;                  /* a mapped file stays open (to notice in-place changes); else -1 */
+    struct timespec mtime;   /* of a mapped file, when mapped */
     ds_row *rows;
     size_t nrows;            /* served rows */
     size_t lines, total_rows, errors, warnings;
@@ -67,6 +72,7 @@ typedef struct sfile {
 } sfile;
 
 struct ds_dataset {
+    atomic_uint refs;        /* ds_open's reference + ds_retain's */
     sfile *splits;
     size_t nsplits;
     pthread_mutex_t mu;      /* guards every split's slots and refcounts */
@@ -218,6 +224,113 @@ static bool is_zstd(const unsigned char *p, size_t n)
     return n >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd;
 }
 
+/* ---- reading mapped rows safely ------------------------------------------
+ *
+ * A mapped file that is truncated in place raises SIGBUS on the next read of a
+ * page past its new end; one rewritten in place changes under the mapping.
+ * Neither may crash the server or serve rows that were never validated, so
+ * every read of row bytes goes through row_copy: the bytes are copied with a
+ * SIGBUS guard (a per-thread jump buffer the handler returns to), and
+ * row_read then checks the file's size and modification time against those
+ * it was loaded with. A fault outside a guarded copy keeps its default
+ * action. */
+
+static _Thread_local sigjmp_buf *guard_jump;
+
+static void on_sigbus(int sig, siginfo_t *info, void *uctx)
+{
+    (void)info;
+    (void)uctx;
+    sigjmp_buf *jb = guard_jump;
+    if (jb)
+        siglongjmp(*jb, 1);
+    signal(sig, SIG_DFL);               /* not ours: fault again, by default */
+}
+
+static void guard_install_once(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;   /* no mask to restore after the jump */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+static void guard_install(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, guard_install_once);
+}
+
+/* Copies len bytes at src (inside a mapping) to dst; false when the pages
+ * are gone (the file shrank under the mapping). */
+static bool guarded_copy(char *dst, const char *src, size_t len)
+{
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0)) {
+        guard_jump = NULL;
+        return false;
+    }
+    guard_jump = &jb;
+    memcpy(dst, src, len);
+    guard_jump = NULL;
+    return true;
+}
+
+/* True when a mapped file no longer has the size and modification time it
+ * was loaded with (or cannot be checked). */
+static bool file_changed(const sfile *sp)
+{
+    if (!sp->mapped)
+        return false;
+    struct stat st;
+    return fstat(sp->fd, &st) != 0 || (size_t)st.st_size != sp->size ||
+           st.st_mtim.tv_sec != sp->mtime.tv_sec || st.st_mtim.tv_nsec != sp->mtime.tv_nsec;
+}
+
+static void set_changed_err(const sfile *sp, char *err, size_t errsz)
+{
+    set_err(err, errsz, "%s was truncated or rewritten in place after it was loaded, so its "
+            "rows can no longer be read; replace dataset files by rename and send SIGHUP "
+            "to reload", sp->path);
+}
+
+/* The bytes of row index of sp: in memory as they are, or (mapped) copied
+ * into scratch under the guard, without the in-place check. NULL with a
+ * reason when they cannot be read. */
+static const char *row_copy(const sfile *sp, size_t index, util_buf *scratch,
+                            char *err, size_t errsz)
+{
+    const ds_row *r = &sp->rows[index];
+    if (!sp->mapped)
+        return sp->data + r->off;
+    scratch->len = 0;
+    if (util_buf_reserve(scratch, r->len) != 0) {
+        set_err(err, errsz, "out of memory");
+        return NULL;
+    }
+    if (!guarded_copy(scratch->data, sp->data + r->off, r->len)) {
+        set_changed_err(sp, err, errsz);
+        return NULL;
+    }
+    scratch->len = r->len;
+    scratch->data[r->len] = '\0';
+    return scratch->data;
+}
+
+/* row_copy, then the in-place check: bytes that are the row as loaded. */
+static const char *row_read(const sfile *sp, size_t index, util_buf *scratch,
+                            char *err, size_t errsz)
+{
+    const char *p = row_copy(sp, index, scratch, err, errsz);
+    if (p && file_changed(sp)) {
+        set_changed_err(sp, err, errsz);
+        return NULL;
+    }
+    return p;
+}
+
 /* The file's bytes: mapped (regular files) or read into memory (pipes). */
 static int raw_contents(int fd, const struct stat *st, sfile *sp, char *err, size_t errsz)
 {
@@ -242,6 +355,8 @@ static int raw_contents(int fd, const struct stat *st, sfile *sp, char *err, siz
     madvise(m, sp->size, MADV_SEQUENTIAL);
     sp->data = m;
     sp->mapped = true;
+    sp->mtime = st->st_mtim;
+    guard_install();
     return 0;
 }
 
@@ -251,6 +366,9 @@ static void release_contents(sfile *sp)
         munmap((void *)sp->data, sp->size);
     else
         free((void *)sp->data);
+    if (sp->fd >= 0)
+        close(sp->fd);
+    sp->fd = -1;
     sp->data = NULL;
     sp->size = 0;
     sp->mapped = false;
@@ -273,7 +391,10 @@ static int load_file(sfile *sp, char *err, size_t errsz)
         return -1;
     }
     int rc = raw_contents(fd, &st, sp, err, errsz);
-    close(fd);
+    if (sp->mapped)
+        sp->fd = fd;
+    else
+        close(fd);
     const unsigned char *raw = (const unsigned char *)sp->data;
     if (rc || !(is_gzip(raw, sp->size) || is_zstd(raw, sp->size)))
         return rc;
@@ -603,9 +724,16 @@ static void split_free(sfile *sp)
     free(sp->path);
 }
 
+ds_dataset *ds_retain(ds_dataset *ds)
+{
+    if (ds)
+        atomic_fetch_add(&ds->refs, 1);
+    return ds;
+}
+
 void ds_close(ds_dataset *ds)
 {
-    if (!ds)
+    if (!ds || atomic_fetch_sub(&ds->refs, 1) != 1)
         return;
     for (size_t i = 0; i < ds->nsplits; i++)
         split_free(&ds->splits[i]);
@@ -653,6 +781,9 @@ int ds_open(ds_dataset **out, const ds_split_spec *specs, size_t nsplits,
         return -1;
     }
     pthread_mutex_init(&ds->mu, NULL);
+    atomic_init(&ds->refs, 1);
+    for (size_t i = 0; i < nsplits; i++)
+        ds->splits[i].fd = -1;
     int rc = 0;
     for (size_t i = 0; i < nsplits && rc == 0; i++) {
         sfile *sp = &ds->splits[ds->nsplits++];
@@ -757,18 +888,20 @@ const char *ds_row_text(const ds_dataset *ds, size_t split, size_t index, size_t
 json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err, size_t errsz)
 {
     size_t len, line;
-    const char *p = ds_row_text(ds, split, index, &len, &line);
-    if (!p) {
+    if (!ds_row_text(ds, split, index, &len, &line)) {
         set_err(err, errsz, "no row %zu in split %zu", index, split);
         return NULL;
     }
+    util_buf scratch = UTIL_BUF_INIT;
+    const char *p = row_read(&ds->splits[split], index, &scratch, err, errsz);
     /* jtext_build: the same value as json_loadb, about 4x faster. */
-    json_t *v = jtext_build(p, len, 0);
-    if (!v) {
+    json_t *v = p ? jtext_build(p, len, 0) : NULL;
+    if (p && !v) {
         char why[200] = "out of memory";
         jtext_valid(p, len, 0, why, sizeof why);
         set_err(err, errsz, "line %zu: %s", line, why);
     }
+    util_buf_free(&scratch);
     return v;
 }
 
@@ -960,8 +1093,11 @@ json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index)
      * parsing a whole (possibly 40 KB) row for each listing. */
     static const char *const keys[] = {"trajectory_id", "info"};
     size_t len;
-    const char *p = ds_row_text(ds, split, index, &len, NULL);
+    util_buf scratch = UTIL_BUF_INIT;
+    const char *p = ds_row_text(ds, split, index, &len, NULL)
+                        ? row_read(&ds->splits[split], index, &scratch, NULL, 0) : NULL;
     json_t *picked = p ? jtext_pick(p, len, 0, keys, 2) : NULL;
+    util_buf_free(&scratch);
     if (!picked)
         return NULL;
     char id[96];
@@ -975,6 +1111,79 @@ json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index)
     }
     json_decref(picked);
     return out;
+}
+
+/* The spans of the members a public task copies from its row (the last of
+ * duplicates wins, as when the row is parsed). */
+typedef struct public_spans {
+    const char *tid, *tid_end, *info, *info_end;
+} public_spans;
+
+static int note_public(void *ctx, const jtext_member *m)
+{
+    public_spans *ps = ctx;
+    if (jtext_member_is(m, "trajectory_id")) {
+        ps->tid = m->v;
+        ps->tid_end = m->end;
+    } else if (jtext_member_is(m, "info")) {
+        ps->info = m->v;
+        ps->info_end = m->end;
+    }
+    return 0;
+}
+
+/* Appends ,"key":<the value's text> unless the member is absent or null. */
+static int put_span(util_buf *out, const char *key, const char *v, const char *end)
+{
+    if (!v || (end - v == 4 && !memcmp(v, "null", 4)))
+        return 0;
+    return util_buf_printf(out, ",\"%s\":", key) < 0 || util_buf_append(out, v, (size_t)(end - v)) != 0
+               ? -1 : 0;
+}
+
+int ds_tasks_json(const ds_dataset *ds, size_t split, size_t start, size_t stop, util_buf *out,
+                  char *err, size_t errsz)
+{
+    if (split >= ds->nsplits || start > stop || stop > ds->splits[split].nrows) {
+        set_err(err, errsz, "no rows %zu-%zu in split %zu", start, stop, split);
+        return -1;
+    }
+    const sfile *sp = &ds->splits[split];
+    util_buf scratch = UTIL_BUF_INIT;
+    int rc = util_buf_putc(out, '[');
+    for (size_t i = start; rc == 0 && i < stop; i++) {
+        const char *p = row_copy(sp, i, &scratch, err, errsz);
+        public_spans ps = {0};
+        char why[200];
+        if (!p || jtext_object(p, sp->rows[i].len, 0, note_public, &ps, why, sizeof why) != 0) {
+            if (p)
+                set_err(err, errsz, "%s:%u: %s", sp->path, (unsigned)sp->rows[i].line, why);
+            rc = -1;
+            break;
+        }
+        if (util_buf_printf(out, "%s{\"id\":\"%s-%zu\",\"split\":\"%s\",\"index\":%zu",
+                            i > start ? "," : "", sp->name, i, sp->name, i) < 0 ||
+            put_span(out, "trajectory_id", ps.tid, ps.tid_end) != 0 ||
+            put_span(out, "info", ps.info, ps.info_end) != 0 || util_buf_putc(out, '}') != 0) {
+            set_err(err, errsz, "out of memory");
+            rc = -1;
+        }
+    }
+    if (rc == 0 && util_buf_putc(out, ']') != 0) {
+        set_err(err, errsz, "out of memory");
+        rc = -1;
+    }
+    if (rc == 0 && file_changed(sp)) {
+        set_changed_err(sp, err, errsz);
+        rc = -1;
+    }
+    util_buf_free(&scratch);
+    return rc;
+}
+
+bool ds_split_changed(const ds_dataset *ds, size_t split)
+{
+    return split < ds->nsplits && file_changed(&ds->splits[split]);
 }
 
 int ds_task_find(const ds_dataset *ds, const char *id, size_t *split, size_t *index)

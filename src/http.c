@@ -240,6 +240,9 @@ bool http_router_has_root(const http_router *r, const char *seg, size_t len)
 /* Seconds without any request in flight after which a stopping server
  * closes its connections. */
 #define HTTP_QUIET_PERIOD 0.1
+/* Connections accepted beyond max_connections only to be answered 503 and
+ * closed; past these libmicrohttpd stops accepting. */
+#define HTTP_REFUSAL_SLOTS 64u
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -249,6 +252,7 @@ struct http_server {
     unsigned port;
     int listen_fd;                  /* -1 once quiesced and closed */
     atomic_uint in_flight;
+    atomic_uint connections;        /* open connections, over-cap ones included */
     atomic_bool closing;
     pthread_mutex_t lock;           /* with drained: wakes http_server_stop */
     pthread_cond_t drained;
@@ -263,6 +267,7 @@ typedef struct req_state {
     bool started;
     bool too_large;                 /* body over the limit: answer 413 */
     bool queued;
+    bool close;                     /* the reply closes the connection */
     char *body;
     size_t body_len, body_cap;
     size_t received;                /* body bytes received, kept or not */
@@ -278,6 +283,18 @@ static double since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* The path of a request-target: origin-form as it is, absolute-form
+ * ("http://host/p", RFC 9112 section 3.2.2) from the first '/' after the
+ * authority, "" when it has none. */
+static const char *target_path(const char *target)
+{
+    size_t scheme = !strncasecmp(target, "http://", 7) ? 7 : !strncasecmp(target, "https://", 8) ? 8 : 0;
+    if (!scheme)
+        return target;
+    const char *slash = strchr(target + scheme, '/');
+    return slash ? slash : "";
+}
+
 /* Called by libmicrohttpd with the raw request-target: its result becomes
  * the request's context (*con_cls). */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
@@ -288,7 +305,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     if (!rs)
         return NULL;
     rs->srv = srv;
-    rs->raw_uri = strdup(uri ? uri : "");
+    const char *path = target_path(uri ? uri : "");
+    rs->raw_uri = strdup(*path ? path : "/");
     clock_gettime(CLOCK_MONOTONIC, &rs->t0);
     atomic_fetch_add(&srv->in_flight, 1);
     return rs;
@@ -323,6 +341,23 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         pthread_mutex_lock(&srv->lock);
         pthread_cond_broadcast(&srv->drained);
         pthread_mutex_unlock(&srv->lock);
+    }
+}
+
+/* Counts open connections. One accepted beyond max_connections (libmicrohttpd
+ * accepts HTTP_REFUSAL_SLOTS more) is marked through its socket context, so
+ * that its request gets a 503 with Retry-After instead of waiting unserved in
+ * the listen backlog. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)c;
+    http_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        unsigned n = atomic_fetch_add(&srv->connections, 1) + 1;
+        *socket_context = n > srv->opts.max_connections ? srv : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        atomic_fetch_sub(&srv->connections, 1);
     }
 }
 
@@ -383,6 +418,11 @@ static struct MHD_Response *make_response(wire_reply *reply)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply->content_type);
     if (reply->location)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, reply->location);
+    if (reply->retry_after) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%u", reply->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
     return resp;
 }
 
@@ -415,7 +455,7 @@ static enum MHD_Result queue_reply(struct MHD_Connection *c, req_state *rs, wire
         return MHD_NO;
     if (allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    if (atomic_load(&rs->srv->closing))
+    if (rs->close || atomic_load(&rs->srv->closing))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)rs->status, resp);
     MHD_destroy_response(resp);
@@ -427,6 +467,80 @@ static void reply_too_large(http_server *srv, wire_reply *reply)
     char msg[96];
     snprintf(msg, sizeof msg, "Request body too large (limit %zu bytes)", srv->opts.max_body);
     set_detail(reply, 413, msg);
+}
+
+/* Answers at once and closes the connection: used before the body is read,
+ * so libmicrohttpd discards whatever body follows instead of reading it. */
+static enum MHD_Result refuse(struct MHD_Connection *c, req_state *rs, int status,
+                              const char *detail, unsigned retry_after)
+{
+    wire_reply reply = {0};
+    set_detail(&reply, status, detail);
+    reply.retry_after = retry_after;
+    rs->close = true;
+    return queue_reply(c, rs, &reply, NULL);
+}
+
+/* What a request's framing headers say (RFC 9112 section 6). */
+typedef struct framing {
+    unsigned n_length, n_encoding;
+    const char *length;             /* the first Content-Length value */
+    bool lengths_differ;
+    const char *encoding;           /* the first Transfer-Encoding value */
+} framing;
+
+static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    framing *f = cls;
+    if (!key || !value)
+        return MHD_YES;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        if (f->n_length++ == 0)
+            f->length = value;
+        else if (strcmp(f->length, value) != 0)
+            f->lengths_differ = true;
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) && f->n_encoding++ == 0) {
+        f->encoding = value;
+    }
+    return MHD_YES;
+}
+
+/* 0 when the request's body framing is unambiguous and supported, else the
+ * status to refuse it with (400, 501) and why. A request with both framings,
+ * or with two lengths, could be read differently by a proxy in front
+ * (request smuggling); a transfer coding other than chunked cannot be
+ * delimited at all. */
+static int check_framing(struct MHD_Connection *c, const char **why)
+{
+    framing f = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, note_framing, &f);
+    if (f.n_length && f.n_encoding) {
+        *why = "Content-Length and Transfer-Encoding must not be combined";
+        return 400;
+    }
+    if (f.lengths_differ) {
+        *why = "conflicting Content-Length values";
+        return 400;
+    }
+    if (f.n_encoding && (f.n_encoding > 1 || strcasecmp(f.encoding, "chunked") != 0)) {
+        *why = "Transfer-Encoding other than chunked is not supported";
+        return 501;
+    }
+    if (f.n_length && (!f.length[0] || strspn(f.length, "0123456789") != strlen(f.length))) {
+        *why = "invalid Content-Length";
+        return 400;
+    }
+    return 0;
+}
+
+/* True when the connection was accepted beyond the cap (see on_connection). */
+static bool over_cap(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci && ci->socket_context;
 }
 
 /* Appends a piece of body, or notes that the limit is exceeded. */
@@ -484,13 +598,17 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, req_state *rs)
             return queue_reply(c, rs, &reply, NULL);
         }
     }
+    /* HEAD is GET without the body (libmicrohttpd leaves the body out). */
+    bool head = !strcmp(rs->method, MHD_HTTP_METHOD_HEAD);
     http_match m;
-    switch (http_router_match(srv->router, rs->method, rs->url, &m)) {
+    switch (http_router_match(srv->router, head ? MHD_HTTP_METHOD_GET : rs->method, rs->url, &m)) {
     case HTTP_MATCH_NO_PATH:
         set_detail(&reply, 404, "Not Found");
         return queue_reply(c, rs, &reply, NULL);
     case HTTP_MATCH_BAD_METHOD:
         set_detail(&reply, 405, "Method Not Allowed");
+        if (strstr(m.allow, MHD_HTTP_METHOD_GET))
+            add_allowed(&m, MHD_HTTP_METHOD_HEAD);
         return queue_reply(c, rs, &reply, m.allow);
     case HTTP_MATCH_FOUND:
         break;
@@ -510,6 +628,37 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, req_state *rs)
     return queue_reply(c, rs, &reply, NULL);
 }
 
+/* The first call, headers in and no body read yet: refusals that must not
+ * read the body (framing, connection cap, declared size) answer here. */
+static enum MHD_Result on_headers(struct MHD_Connection *c, req_state *rs, const char *url,
+                                  const char *method)
+{
+    rs->started = true;
+    rs->method = method;
+    rs->url = target_path(url);
+    if (!rs->url[0])
+        rs->url = "/";
+    const char *why = NULL;
+    int status = check_framing(c, &why);
+    if (status)
+        return refuse(c, rs, status, why, 0);
+    if (over_cap(c))
+        return refuse(c, rs, 503, "Too many connections, retry later", WIRE_RETRY_AFTER);
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        errno = 0;
+        unsigned long long n = strtoull(cl, NULL, 10);
+        if (errno || n > rs->srv->opts.max_body) {
+            /* Refused before the body is read: libmicrohttpd then closes
+             * the connection instead of reading the rest. */
+            rs->too_large = true;
+            return dispatch(c, rs);
+        }
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -518,27 +667,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)cls;
     (void)version;
     req_state *rs = *con_cls;
-    if (!rs)
+    if (!rs || !rs->raw_uri)
         return MHD_NO;                       /* out of memory at on_uri */
-    if (!rs->started) {
-        rs->started = true;
-        rs->method = method;
-        rs->url = url;
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl) {
-            errno = 0;
-            char *end;
-            unsigned long long n = strtoull(cl, &end, 10);
-            if (errno || end == cl || n > rs->srv->opts.max_body) {
-                /* Refused before the body is read: libmicrohttpd then closes
-                 * the connection instead of reading the rest. */
-                rs->too_large = true;
-                return dispatch(c, rs);
-            }
-        }
-        return MHD_YES;
-    }
+    if (!rs->started)
+        return on_headers(c, rs, url, method);
     if (rs->queued) {                        /* answered early; drop the body */
         *upload_data_size = 0;
         return MHD_YES;
@@ -661,10 +793,11 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
         flags, 0, NULL, NULL, on_request, srv,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads > 1 ? srv->opts.threads : 0u,
-        MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections,
+        MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections + HTTP_REFUSAL_SLOTS,
         MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errsz, "cannot start the HTTP server on %s:%u", srv->host, srv->port);

@@ -140,6 +140,7 @@ void ors_config_default(ors_config *cfg)
     cfg->clock = NULL;
     cfg->cache_bytes = DEFAULT_CACHE_BYTES;
     cfg->pinned_tasks = DEFAULT_PINNED_TASKS;
+    cfg->max_sessions = ORS_DEFAULT_MAX_SESSIONS;
 }
 
 static double monotonic_seconds(void)
@@ -702,6 +703,14 @@ void ors_create(ors_env *env, const wire_request *req, wire_reply *out)
         wire_reply_detail(out, 400, "Session already exists");
         return;
     }
+    if (sess_count(env->sessions) >= env->cfg.max_sessions) {
+        /* Back-pressure: a 503 the client retries, never a 429 (which stops
+         * RL trainers). Racing creates may overshoot by a few. */
+        wire_reply_detail(out, 503, "Too many sessions (limit %zu), retry later",
+                          env->cfg.max_sessions);
+        out->retry_after = WIRE_RETRY_AFTER;
+        return;
+    }
     char err[256];
     const ds_task *task = ds_task_acquire(env->ds, split, index, err, sizeof err);
     episode *ep = task ? episode_new(task, err, sizeof err) : NULL;
@@ -780,9 +789,16 @@ void ors_delete_session(ors_env *env, const wire_request *req, wire_reply *out)
 /* ---- /call -------------------------------------------------------------- */
 
 /* {"ok":false,"error":<before><arg><after>}: arg is len bytes (a tool name
- * may be long or hold a NUL). NULL on allocation failure. */
+ * may be long or hold a NUL), cut to ORS_MAX_ECHO bytes at a character
+ * boundary so that a refused call's stored result stays small whatever the
+ * client sent. NULL on allocation failure. */
 static json_t *tool_error(const char *before, const char *arg, size_t len, const char *after)
 {
+    if (len > ORS_MAX_ECHO) {
+        len = ORS_MAX_ECHO;
+        while (len > 0 && ((unsigned char)arg[len] & 0xC0) == 0x80)
+            len--;                       /* not inside a UTF-8 sequence */
+    }
     size_t nb = strlen(before), na = strlen(after);
     char *msg = malloc(nb + len + na);
     if (!msg)

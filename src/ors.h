@@ -25,7 +25,13 @@ typedef struct ors_config {
                                  lists (they never go stale); default 64 MiB, 0 = off */
     size_t pinned_tasks;      /* recently used rows kept parsed after their sessions
                                  end (bounds memory; default 256, 0 = none) */
+    size_t max_sessions;      /* live sessions beyond which /create answers 503
+                                 with Retry-After; default ORS_DEFAULT_MAX_SESSIONS */
 } ors_config;
+
+#define ORS_DEFAULT_MAX_SESSIONS 100000u
+/* Bytes of a client's tool name echoed in a refused call's error. */
+#define ORS_MAX_ECHO 256u
 
 void ors_config_default(ors_config *cfg);
 
