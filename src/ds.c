@@ -73,6 +73,7 @@ typedef struct sfile {
 
 struct ds_dataset {
     atomic_uint refs;        /* ds_open's reference + ds_retain's */
+    bool validated;          /* every served row is valid JSON (checked at open) */
     sfile *splits;
     size_t nsplits;
     pthread_mutex_t mu;      /* guards every split's slots and refcounts */
@@ -800,6 +801,7 @@ int ds_open(ds_dataset **out, const ds_split_spec *specs, size_t nsplits,
     }
     if (rc == 0 && o->validate)
         rc = validate_all(ds, o, err, errsz);
+    ds->validated = o->validate;
     if (rc) {
         ds_close(ds);
         return -1;
@@ -1141,6 +1143,48 @@ static int put_span(util_buf *out, const char *key, const char *v, const char *e
                ? -1 : 0;
 }
 
+/* Appends the public task of row i of sp (a comma first unless first),
+ * its members' text copied from the row: spans found by the trusted walk
+ * when the rows were validated at open, by the checking one otherwise. */
+static int put_public_task(const sfile *sp, size_t i, bool first, bool trusted, util_buf *out,
+                           char *err, size_t errsz)
+{
+    const char *p = sp->data + sp->rows[i].off;
+    size_t len = sp->rows[i].len;
+    public_spans ps = {0};
+    char why[200] = "";
+    if ((!trusted || jtext_object_trusted(p, len, note_public, &ps) != 0) &&
+        jtext_object(p, len, 0, note_public, &ps, why, sizeof why) != 0) {
+        set_err(err, errsz, "%s:%u: %s", sp->path, (unsigned)sp->rows[i].line, why);
+        return -1;
+    }
+    if (util_buf_printf(out, "%s{\"id\":\"%s-%zu\",\"split\":\"%s\",\"index\":%zu",
+                        first ? "" : ",", sp->name, i, sp->name, i) < 0 ||
+        put_span(out, "trajectory_id", ps.tid, ps.tid_end) != 0 ||
+        put_span(out, "info", ps.info, ps.info_end) != 0 || util_buf_putc(out, '}') != 0) {
+        set_err(err, errsz, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* put_public_task under the SIGBUS guard: it reads the mapping directly
+ * (no copy) and allocates only through out, which a fault leaves whole. */
+static int put_public_task_guarded(const sfile *sp, size_t i, bool first, bool trusted,
+                                   util_buf *out, char *err, size_t errsz)
+{
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0)) {
+        guard_jump = NULL;
+        set_changed_err(sp, err, errsz);
+        return -1;
+    }
+    guard_jump = &jb;
+    int rc = put_public_task(sp, i, first, trusted, out, err, errsz);
+    guard_jump = NULL;
+    return rc;
+}
+
 int ds_tasks_json(const ds_dataset *ds, size_t split, size_t start, size_t stop, util_buf *out,
                   char *err, size_t errsz)
 {
@@ -1149,35 +1193,21 @@ int ds_tasks_json(const ds_dataset *ds, size_t split, size_t start, size_t stop,
         return -1;
     }
     const sfile *sp = &ds->splits[split];
-    util_buf scratch = UTIL_BUF_INIT;
-    int rc = util_buf_putc(out, '[');
-    for (size_t i = start; rc == 0 && i < stop; i++) {
-        const char *p = row_copy(sp, i, &scratch, err, errsz);
-        public_spans ps = {0};
-        char why[200];
-        if (!p || jtext_object(p, sp->rows[i].len, 0, note_public, &ps, why, sizeof why) != 0) {
-            if (p)
-                set_err(err, errsz, "%s:%u: %s", sp->path, (unsigned)sp->rows[i].line, why);
-            rc = -1;
-            break;
-        }
-        if (util_buf_printf(out, "%s{\"id\":\"%s-%zu\",\"split\":\"%s\",\"index\":%zu",
-                            i > start ? "," : "", sp->name, i, sp->name, i) < 0 ||
-            put_span(out, "trajectory_id", ps.tid, ps.tid_end) != 0 ||
-            put_span(out, "info", ps.info, ps.info_end) != 0 || util_buf_putc(out, '}') != 0) {
-            set_err(err, errsz, "out of memory");
-            rc = -1;
-        }
+    if (file_changed(sp)) {
+        set_changed_err(sp, err, errsz);
+        return -1;
     }
+    int rc = util_buf_putc(out, '[');
+    for (size_t i = start; rc == 0 && i < stop; i++)
+        rc = put_public_task_guarded(sp, i, i == start, ds->validated, out, err, errsz);
     if (rc == 0 && util_buf_putc(out, ']') != 0) {
         set_err(err, errsz, "out of memory");
         rc = -1;
     }
-    if (rc == 0 && file_changed(sp)) {
+    if (rc == 0 && file_changed(sp)) {     /* rewritten while being listed */
         set_changed_err(sp, err, errsz);
         rc = -1;
     }
-    util_buf_free(&scratch);
     return rc;
 }
 
