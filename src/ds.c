@@ -236,7 +236,8 @@ static bool is_zstd(const unsigned char *p, size_t n)
  * it was loaded with. A fault outside a guarded copy keeps its default
  * action. */
 
-static _Thread_local sigjmp_buf *guard_jump;
+/* volatile: the stores around a copy must not be optimised away. */
+static _Thread_local sigjmp_buf *volatile guard_jump;
 
 static void on_sigbus(int sig, siginfo_t *info, void *uctx)
 {
