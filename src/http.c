@@ -17,9 +17,11 @@
  * and Cache-Control: no-cache. Nothing ever waits or polls.
  *
  * The listening socket is created here (so bind errors have a reason and port
- * 0 can be read back) and given to libmicrohttpd. Shutdown: quiesce (stop
- * accepting), mark replies "Connection: close", wait for the in-flight count
- * to reach zero (bounded), then stop the daemon.
+ * 0 can be read back) and served by an accept thread of ours that hands each
+ * connection to libmicrohttpd (see accept_main for why). Shutdown: quiesce
+ * (the accept thread exits, the socket is closed), mark replies
+ * "Connection: close", wait for the in-flight count to reach zero (bounded),
+ * then stop the daemon.
  */
 #include "http.h"
 
@@ -29,6 +31,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -243,6 +246,10 @@ bool http_router_has_root(const http_router *r, const char *seg, size_t len)
 /* Connections accepted beyond max_connections only to be answered 503 and
  * closed; past these libmicrohttpd stops accepting. */
 #define HTTP_REFUSAL_SLOTS 64u
+/* Connections accepted per wake-up of the accept thread, and its longest
+ * wait for a closing connection while at the limit (milliseconds). */
+#define HTTP_ACCEPT_BATCH 64
+#define HTTP_PAUSE_MS 100
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -250,7 +257,12 @@ struct http_server {
     http_options opts;
     char *host;
     unsigned port;
-    int listen_fd;                  /* -1 once quiesced and closed */
+    int listen_fd;                  /* ours; -1 once quiesced and closed */
+    int wake[2];                    /* pipe waking the accept thread */
+    pthread_t acceptor;
+    bool acceptor_running;
+    atomic_bool accepting;          /* false: the accept thread is to exit */
+    atomic_bool paused;             /* the accept thread waits for a close */
     atomic_uint in_flight;
     atomic_uint connections;        /* open connections, over-cap ones included */
     atomic_bool closing;
@@ -344,6 +356,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
+static void wake_acceptor(http_server *srv)
+{
+    ssize_t w = write(srv->wake[1], "w", 1);
+    (void)w;                         /* a full pipe wakes it as well */
+}
+
 /* Counts open connections. One accepted beyond max_connections (libmicrohttpd
  * accepts HTTP_REFUSAL_SLOTS more) is marked through its socket context, so
  * that its request gets a 503 with Retry-After instead of waiting unserved in
@@ -358,6 +376,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         *socket_context = n > srv->opts.max_connections ? srv : NULL;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         atomic_fetch_sub(&srv->connections, 1);
+        if (atomic_exchange(&srv->paused, false))
+            wake_acceptor(srv);
     }
 }
 
@@ -696,6 +716,55 @@ static unsigned cores(void)
     return n > 0 ? (unsigned)n : 1;
 }
 
+/* Accepts what is pending (up to a batch) and hands each connection to
+ * libmicrohttpd, which closes it itself if it cannot take it. False when
+ * accepting must pause: the connection limit is reached or descriptors ran
+ * out (until a connection closes). */
+static bool accept_pending(http_server *srv)
+{
+    unsigned limit = srv->opts.max_connections + HTTP_REFUSAL_SLOTS;
+    for (int i = 0; i < HTTP_ACCEPT_BATCH; i++) {
+        if (atomic_load(&srv->connections) >= limit)
+            return false;
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return !(errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM);
+        MHD_add_connection(srv->daemon, fd, (struct sockaddr *)&ss, len);
+    }
+    return true;
+}
+
+/* The accept thread. libmicrohttpd runs without a listening socket of its
+ * own (MHD_USE_NO_LISTEN_SOCKET): to stop accepting, this thread exits and
+ * the socket is closed, with no call to MHD_quiesce_daemon, whose epoll
+ * thread-pool path races with its own workers over the listening socket and
+ * can abort the process (libmicrohttpd 0.9.75). While paused it waits for a
+ * connection to close (on_connection wakes it; HTTP_PAUSE_MS at most), the
+ * new ones waiting in the listen backlog. */
+static void *accept_main(void *arg)
+{
+    http_server *srv = arg;
+    bool paused = false;
+    while (atomic_load(&srv->accepting)) {
+        if (paused)
+            atomic_store(&srv->paused, true);
+        struct pollfd p[2] = {{srv->wake[0], POLLIN, 0}, {srv->listen_fd, paused ? 0 : POLLIN, 0}};
+        int n = poll(p, 2, paused ? HTTP_PAUSE_MS : -1);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (p[0].revents & POLLIN) {
+            char drain[64];
+            while (read(srv->wake[0], drain, sizeof drain) > 0)
+                ;
+        }
+        if ((p[1].revents & POLLIN) || paused)
+            paused = !accept_pending(srv);
+    }
+    return NULL;
+}
+
 /* Creates, binds and listens on a socket for host:port. */
 static int open_listener(const char *host, unsigned port, char *err, size_t errsz)
 {
@@ -745,6 +814,9 @@ static unsigned bound_port(int fd)
 
 static void free_server(http_server *s)
 {
+    for (int i = 0; i < 2; i++)
+        if (s->wake[i] >= 0)
+            close(s->wake[i]);
     pthread_cond_destroy(&s->drained);
     pthread_mutex_destroy(&s->lock);
     free(s->host);
@@ -761,6 +833,7 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
     }
     srv->opts = *opts;
     srv->router = router;
+    srv->wake[0] = srv->wake[1] = -1;
     pthread_mutex_init(&srv->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -781,6 +854,12 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
         free_server(srv);
         return NULL;
     }
+    if (pipe2(srv->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        snprintf(err, errsz, "cannot create a pipe: %s", strerror(errno));
+        close(srv->listen_fd);
+        free_server(srv);
+        return NULL;
+    }
     srv->port = bound_port(srv->listen_fd);
     /* One thread means no pool, and libmicrohttpd 0.9.75's epoll loop without
      * a pool stalls once ~128 connections are open (measured with wrk on
@@ -788,10 +867,9 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
      * Its poll loop does not; a pool (2+ threads, epoll per worker) is fine. */
     unsigned flags = (srv->opts.threads > 1 ? MHD_USE_EPOLL_INTERNAL_THREAD
                                             : MHD_USE_POLL_INTERNAL_THREAD) |
-                     MHD_USE_ITC | MHD_USE_TURBO;
+                     MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_NO_LISTEN_SOCKET;
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads > 1 ? srv->opts.threads : 0u,
         MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections + HTTP_REFUSAL_SLOTS,
         MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout,
@@ -801,6 +879,15 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
         MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errsz, "cannot start the HTTP server on %s:%u", srv->host, srv->port);
+        close(srv->listen_fd);
+        free_server(srv);
+        return NULL;
+    }
+    atomic_store(&srv->accepting, true);
+    srv->acceptor_running = pthread_create(&srv->acceptor, NULL, accept_main, srv) == 0;
+    if (!srv->acceptor_running) {
+        snprintf(err, errsz, "cannot start the accept thread");
+        MHD_stop_daemon(srv->daemon);
         close(srv->listen_fd);
         free_server(srv);
         return NULL;
@@ -823,9 +910,12 @@ void http_server_quiesce(http_server *s)
     if (s->listen_fd < 0)
         return;
     atomic_store(&s->closing, true);
-    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    atomic_store(&s->accepting, false);
+    wake_acceptor(s);
+    if (s->acceptor_running)
+        pthread_join(s->acceptor, NULL);
+    s->acceptor_running = false;
+    close(s->listen_fd);
     s->listen_fd = -1;
 }
 
