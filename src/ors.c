@@ -6,10 +6,18 @@
  * Memory: a session (session.h) keeps only a compact "episode" — its row's
  * position, tool names and expected action as text — never the parsed row.
  * The row is parsed at /create, its prompt and task tools are rendered into
- * a bounded cache (cache.h; the dataset is immutable, so entries never go
- * stale) and a small ring keeps the most recently used rows parsed for the
- * next sessions on them. /prompt and /task_tools answer from the cache and
- * re-render on a miss.
+ * a bounded cache (cache.h; a loaded dataset is immutable and cache keys
+ * carry its generation, so entries never go stale) and a small ring keeps the
+ * most recently used rows parsed for the next sessions on them. /prompt and
+ * /task_tools answer from the cache and re-render on a miss. Task listings
+ * are written straight from the rows (ds_tasks_json), never cached.
+ *
+ * Datasets: the env serves a current one (ors_data, reference-counted);
+ * ors_env_swap_dataset (SIGHUP) replaces it for new sessions and listings,
+ * while each session holds the one it was created on to the end.
+ *
+ * Limits: /create answers 503 with Retry-After past max_sessions; a refused
+ * call echoes at most ORS_MAX_ECHO bytes of the tool name.
  *
  * /call grades the task's one submission (the claim is atomic) and keeps
  * every call's result in the session for result_ttl seconds, so a client

@@ -19,7 +19,7 @@ typedef struct server_options {
     unsigned port;             /* 0 = any free port */
     unsigned threads;          /* 0 = number of cores */
     size_t max_body;           /* 0 = 16 MiB */
-    unsigned max_connections;  /* 0 = 10000 */
+    unsigned max_connections;  /* 0 = 10000; more are answered 503 */
     unsigned idle_timeout;     /* seconds; 0 = never */
     double reap_interval;      /* seconds between ors_reap calls; 0 = 5 */
     double shutdown_grace;     /* seconds in-flight requests get at stop; 0 = 10 */

@@ -67,7 +67,7 @@ Test(serve_limits, create_beyond_max_sessions_is_503_with_retry_after)
 /* Unknown tool names of 400,000 "é" (800 KB as sent, 2.4 MB once escaped as
  * \u00e9 in a result) in 16 calls on each of 4 sessions: a server that keeps
  * the echo in every stored result holds ~150 MB; a bounded one, nothing. */
-Test(serve_limits, echo_attack_keeps_resident_memory_bounded, .timeout = 300)
+Test(serve_limits, echo_attack_keeps_resident_memory_bounded)
 {
 #if defined(__SANITIZE_ADDRESS__)
     /* ASan keeps freed blocks (here the requests' bodies) in a quarantine of
