@@ -52,6 +52,13 @@ typedef struct ds_row {
     uint32_t line;
 } ds_row;
 
+/* Where a row's public members' values are (offsets from the row start;
+ * length 0: absent or null), so that listings after the first copy them
+ * without walking the rows again. */
+typedef struct pub_span {
+    uint32_t tid_off, tid_len, info_off, info_len;
+} pub_span;
+
 typedef struct task_entry {
     ds_task task;            /* first: a const ds_task * is a task_entry * */
     unsigned refs;
@@ -69,6 +76,7 @@ typedef struct sfile {
     size_t lines, total_rows, errors, warnings;
     size_t kinds[4];
     task_entry **slots;      /* per served row, allocated on first acquire */
+    _Atomic(pub_span *) pub; /* per served row, built by the first full listing */
 } sfile;
 
 struct ds_dataset {
@@ -77,6 +85,7 @@ struct ds_dataset {
     sfile *splits;
     size_t nsplits;
     pthread_mutex_t mu;      /* guards every split's slots and refcounts */
+    pthread_mutex_t pub_mu;  /* builds each split's pub table once */
 };
 
 static void set_err(char *err, size_t errsz, const char *fmt, ...)
@@ -712,6 +721,7 @@ static void split_free(sfile *sp)
 {
     release_contents(sp);
     free(sp->rows);
+    free(atomic_load(&sp->pub));
     if (sp->slots) {
         for (size_t i = 0; i < sp->nrows; i++)
             if (sp->slots[i]) {   /* still held: a caller forgot to release */
@@ -741,6 +751,7 @@ void ds_close(ds_dataset *ds)
         split_free(&ds->splits[i]);
     free(ds->splits);
     pthread_mutex_destroy(&ds->mu);
+    pthread_mutex_destroy(&ds->pub_mu);
     free(ds);
 }
 
@@ -783,6 +794,7 @@ int ds_open(ds_dataset **out, const ds_split_spec *specs, size_t nsplits,
         return -1;
     }
     pthread_mutex_init(&ds->mu, NULL);
+    pthread_mutex_init(&ds->pub_mu, NULL);
     atomic_init(&ds->refs, 1);
     for (size_t i = 0; i < nsplits; i++)
         ds->splits[i].fd = -1;
@@ -1135,20 +1147,10 @@ static int note_public(void *ctx, const jtext_member *m)
     return 0;
 }
 
-/* Appends ,"key":<the value's text> unless the member is absent or null. */
-static int put_span(util_buf *out, const char *key, const char *v, const char *end)
-{
-    if (!v || (end - v == 4 && !memcmp(v, "null", 4)))
-        return 0;
-    return util_buf_printf(out, ",\"%s\":", key) < 0 || util_buf_append(out, v, (size_t)(end - v)) != 0
-               ? -1 : 0;
-}
-
-/* Appends the public task of row i of sp (a comma first unless first),
- * its members' text copied from the row: spans found by the trusted walk
- * when the rows were validated at open, by the checking one otherwise. */
-static int put_public_task(const sfile *sp, size_t i, bool first, bool trusted, util_buf *out,
-                           char *err, size_t errsz)
+/* The spans of row i's public members: walked (trusted when the rows were
+ * validated at open, checked otherwise). -1 with a reason. */
+static int find_public(const sfile *sp, size_t i, bool trusted, pub_span *out, char *err,
+                       size_t errsz)
 {
     const char *p = sp->data + sp->rows[i].off;
     size_t len = sp->rows[i].len;
@@ -1159,20 +1161,71 @@ static int put_public_task(const sfile *sp, size_t i, bool first, bool trusted, 
         set_err(err, errsz, "%s:%u: %s", sp->path, (unsigned)sp->rows[i].line, why);
         return -1;
     }
-    if (util_buf_printf(out, "%s{\"id\":\"%s-%zu\",\"split\":\"%s\",\"index\":%zu",
-                        first ? "" : ",", sp->name, i, sp->name, i) < 0 ||
-        put_span(out, "trajectory_id", ps.tid, ps.tid_end) != 0 ||
-        put_span(out, "info", ps.info, ps.info_end) != 0 || util_buf_putc(out, '}') != 0) {
+    memset(out, 0, sizeof *out);
+    if (ps.tid && !(ps.tid_end - ps.tid == 4 && !memcmp(ps.tid, "null", 4))) {
+        out->tid_off = (uint32_t)(ps.tid - p);
+        out->tid_len = (uint32_t)(ps.tid_end - ps.tid);
+    }
+    if (ps.info && !(ps.info_end - ps.info == 4 && !memcmp(ps.info, "null", 4))) {
+        out->info_off = (uint32_t)(ps.info - p);
+        out->info_len = (uint32_t)(ps.info_end - ps.info);
+    }
+    return 0;
+}
+
+/* Appends ,"key":<len bytes at v> unless len is 0. */
+static int put_span(util_buf *out, const char *key, const char *v, uint32_t len)
+{
+    if (!len)
+        return 0;
+    return util_buf_putc(out, ',') || util_buf_putc(out, '"') || util_buf_puts(out, key) ||
+           util_buf_puts(out, "\":") || util_buf_append(out, v, len) ? -1 : 0;
+}
+
+/* Appends the public task of row i of sp (a comma first unless first),
+ * its members' text copied from the row, their spans from the split's pub
+ * table when built, else found now. */
+static int put_public_task(const sfile *sp, const pub_span *table, size_t i, bool first,
+                           bool trusted, util_buf *out, char *err, size_t errsz)
+{
+    pub_span ps;
+    if (table)
+        ps = table[i];
+    else if (find_public(sp, i, trusted, &ps, err, errsz) != 0)
+        return -1;
+    const char *row = sp->data + sp->rows[i].off;
+    char num[24];
+    size_t nl = 0;
+    for (size_t v = i; nl == 0 || v; v /= 10)     /* decimal, reversed */
+        num[nl++] = (char)('0' + v % 10);
+    char head[256];                                /* split names are <= 64 bytes */
+    size_t n = 0, name = strlen(sp->name);
+    if (!first)
+        head[n++] = ',';
+    memcpy(head + n, "{\"id\":\"", 7), n += 7;
+    memcpy(head + n, sp->name, name), n += name;
+    head[n++] = '-';
+    for (size_t k = nl; k > 0; k--)
+        head[n++] = num[k - 1];
+    memcpy(head + n, "\",\"split\":\"", 11), n += 11;
+    memcpy(head + n, sp->name, name), n += name;
+    memcpy(head + n, "\",\"index\":", 10), n += 10;
+    for (size_t k = nl; k > 0; k--)
+        head[n++] = num[k - 1];
+    if (util_buf_append(out, head, n) != 0 ||
+        put_span(out, "trajectory_id", row + ps.tid_off, ps.tid_len) != 0 ||
+        put_span(out, "info", row + ps.info_off, ps.info_len) != 0 || util_buf_putc(out, '}') != 0) {
         set_err(err, errsz, "out of memory");
         return -1;
     }
     return 0;
 }
 
-/* put_public_task under the SIGBUS guard: it reads the mapping directly
- * (no copy) and allocates only through out, which a fault leaves whole. */
-static int put_public_task_guarded(const sfile *sp, size_t i, bool first, bool trusted,
-                                   util_buf *out, char *err, size_t errsz)
+/* Runs put_public_task with table (or, with out NULL, finds row i's spans
+ * into table[i]) under the SIGBUS guard: it reads the mapping directly (no
+ * copy) and allocates only through out, which a fault leaves whole. */
+static int public_guarded(const sfile *sp, pub_span *table, size_t i, bool first, bool trusted,
+                          util_buf *out, char *err, size_t errsz)
 {
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0)) {
@@ -1181,26 +1234,48 @@ static int put_public_task_guarded(const sfile *sp, size_t i, bool first, bool t
         return -1;
     }
     guard_jump = &jb;
-    int rc = put_public_task(sp, i, first, trusted, out, err, errsz);
+    int rc = out ? put_public_task(sp, table, i, first, trusted, out, err, errsz)
+                 : find_public(sp, i, trusted, &table[i], err, errsz);
     guard_jump = NULL;
     return rc;
 }
 
-int ds_tasks_json(const ds_dataset *ds, size_t split, size_t start, size_t stop, util_buf *out,
+/* Builds the pub table of a split once (the first full listing pays the
+ * walk; later ones copy). A failure leaves no table: listings walk. */
+static void build_pub(ds_dataset *ds, sfile *sp)
+{
+    pthread_mutex_lock(&ds->pub_mu);
+    if (!atomic_load(&sp->pub) && sp->nrows) {
+        pub_span *t = malloc(sp->nrows * sizeof *t);
+        int rc = t ? 0 : -1;
+        for (size_t i = 0; rc == 0 && i < sp->nrows; i++)
+            rc = public_guarded(sp, t, i, false, ds->validated, NULL, NULL, 0);
+        if (rc == 0 && !file_changed(sp))
+            atomic_store(&sp->pub, t);
+        else
+            free(t);
+    }
+    pthread_mutex_unlock(&ds->pub_mu);
+}
+
+int ds_tasks_json(ds_dataset *ds, size_t split, size_t start, size_t stop, util_buf *out,
                   char *err, size_t errsz)
 {
     if (split >= ds->nsplits || start > stop || stop > ds->splits[split].nrows) {
         set_err(err, errsz, "no rows %zu-%zu in split %zu", start, stop, split);
         return -1;
     }
-    const sfile *sp = &ds->splits[split];
+    sfile *sp = &ds->splits[split];
     if (file_changed(sp)) {
         set_changed_err(sp, err, errsz);
         return -1;
     }
-    int rc = util_buf_putc(out, '[');
+    if (start == 0 && stop == sp->nrows)
+        build_pub(ds, sp);
+    pub_span *table = atomic_load(&sp->pub);
+    int rc = util_buf_reserve(out, (stop - start) * 64) != 0 || util_buf_putc(out, '[') != 0 ? -1 : 0;
     for (size_t i = start; rc == 0 && i < stop; i++)
-        rc = put_public_task_guarded(sp, i, i == start, ds->validated, out, err, errsz);
+        rc = public_guarded(sp, table, i, i == start, ds->validated, out, err, errsz);
     if (rc == 0 && util_buf_putc(out, ']') != 0) {
         set_err(err, errsz, "out of memory");
         rc = -1;

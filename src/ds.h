@@ -169,8 +169,10 @@ json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index);
 /* Appends to out the JSON array of the public tasks [start, stop) of split
  * (each as ds_task_public describes it, its members copied as they are in the
  * row text), written straight from the rows: no tree is built, so listing a
- * large split costs about the reply. 0, or -1 with a reason in err. */
-int ds_tasks_json(const ds_dataset *ds, size_t split, size_t start, size_t stop, util_buf *out,
+ * large split costs about the reply. The first listing of a whole split
+ * also keeps where each row's members are (16 bytes a row), so that later
+ * ones only copy. Thread-safe. 0, or -1 with a reason in err. */
+int ds_tasks_json(ds_dataset *ds, size_t split, size_t start, size_t stop, util_buf *out,
                   char *err, size_t errsz);
 
 /* True when the (mapped) file of split was truncated or rewritten in place
