@@ -14,29 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "benchutil.h"
 #include "ds.h"
 #include "ors.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A value in kB from /proc/self/status ("VmRSS:", "VmHWM:"). */
-static long status_kb(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, key, strlen(key)))
-            kb = strtol(line + strlen(key), NULL, 10);
-    if (f)
-        fclose(f);
-    return kb;
-}
 
 /* Best-of-k seconds of one handler call with body; the last reply's size in
  * *bytes. */
@@ -48,9 +28,9 @@ static double time_call(void (*fn)(ors_env *, const wire_request *, wire_reply *
         wire_request req = {.method = "POST", .path = "/e/tasks", .param = NULL,
                             .body = body, .body_len = strlen(body)};
         wire_reply r = {0};
-        double t0 = now_s();
+        double t0 = bench_now();
         fn(env, &req, &r);
-        double t = now_s() - t0;
+        double t = bench_now() - t0;
         if (r.status != 200) {
             fprintf(stderr, "tasks_list: status %d: %.*s\n", r.status, (int)r.body_len, r.body);
             exit(1);
@@ -82,10 +62,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "tasks_list: %s\n", err);
         return 1;
     }
-    long rss0 = status_kb("VmRSS:");
+    long rss0 = bench_status_kb("VmRSS:");
     size_t bytes = 0, range_bytes = 0;
     double first = time_call(ors_tasks, env, "{\"split\":\"train\"}", 1, &bytes);
-    long hwm = status_kb("VmHWM:");
+    long hwm = bench_status_kb("VmHWM:");
     double t = time_call(ors_tasks, env, "{\"split\":\"train\"}", k, &bytes);
     double tr = time_call(ors_task_range, env, "{\"split\":\"train\",\"start\":-1000}", k,
                           &range_bytes);

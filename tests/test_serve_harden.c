@@ -145,6 +145,18 @@ static void assert_refused(unsigned port, const char *req, const char *status)
     free(r);
 }
 
+/* POST /ENV/num_tasks with the given framing headers and body is answered. */
+static void assert_num_tasks(unsigned port, const char *framing, const char *body)
+{
+    char req[512];
+    snprintf(req, sizeof req, "POST /" ENV "/num_tasks HTTP/1.1\r\nHost: x\r\n%s"
+             "Connection: close\r\n\r\n%s", framing, body);
+    bool closed;
+    char *r = raw_exchange(port, req, &closed);
+    cr_assert(!strncmp(r, "HTTP/1.1 200", 12) && strstr(r, "num_tasks"), "%s", r);
+    free(r);
+}
+
 Test(serve_framing, content_length_with_transfer_encoding_is_400_and_closes)
 {
     su_server s;
@@ -170,12 +182,7 @@ Test(serve_framing, two_different_content_lengths_are_400_and_close)
                    "POST /verify HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n"
                    "\r\n{}}GET /health HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400");
     /* the same length twice is one length (RFC 9110 8.6) */
-    bool closed;
-    char *r = raw_exchange(s.port, "POST /" ENV "/num_tasks HTTP/1.1\r\nHost: x\r\n"
-                           "Content-Length: 17\r\nContent-Length: 17\r\nConnection: close\r\n\r\n"
-                           "{\"split\":\"train\"}", &closed);
-    cr_assert(!strncmp(r, "HTTP/1.1 200", 12) && strstr(r, "num_tasks"), "%s", r);
-    free(r);
+    assert_num_tasks(s.port, "Content-Length: 17\r\nContent-Length: 17\r\n", "{\"split\":\"train\"}");
     cr_assert_eq(su_stop(&s), 0);
 }
 
@@ -192,12 +199,7 @@ Test(serve_framing, transfer_encoding_other_than_chunked_is_501_at_once)
         assert_refused(s.port, req, "HTTP/1.1 501");
     }
     /* chunked itself (any case) is read as usual */
-    bool closed;
-    char *r = raw_exchange(s.port, "POST /" ENV "/num_tasks HTTP/1.1\r\nHost: x\r\n"
-                           "Transfer-Encoding: Chunked\r\nConnection: close\r\n\r\n"
-                           "11\r\n{\"split\":\"train\"}\r\n0\r\n\r\n", &closed);
-    cr_assert(!strncmp(r, "HTTP/1.1 200", 12) && strstr(r, "num_tasks"), "%s", r);
-    free(r);
+    assert_num_tasks(s.port, "Transfer-Encoding: Chunked\r\n", "11\r\n{\"split\":\"train\"}\r\n0\r\n\r\n");
     cr_assert_eq(su_stop(&s), 0);
 }
 
