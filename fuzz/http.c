@@ -492,6 +492,11 @@ static int framing_refusal(const uint8_t *d, size_t n)
     }
     if (codings && lengths)
         return 400;
+    /* without a coding libmicrohttpd parses the first length itself and
+     * answers one that is no number (fuzz/README.md, findings) */
+    if (lengths && (!first_len[0] || strlen(first_len) > 18 ||
+                    strspn(first_len, "0123456789") != strlen(first_len)))
+        return 0;
     if (differ)
         return 400;
     if (codings && (codings > 1 || !chunked))
