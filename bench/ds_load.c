@@ -17,15 +17,6 @@
 #include "benchutil.h"
 #include "ds.h"
 
-/* CPU seconds (user + system) of the whole process so far. */
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 /* Best-of-k open time (and the CPU seconds of that run in *cpu); leaves the
  * last dataset open in *keep if given. */
 static double time_open(const char *path, bool validate, unsigned threads, int k, ds_dataset **keep,
@@ -37,12 +28,12 @@ static double time_open(const char *path, bool validate, unsigned threads, int k
         ds_open_options o = {.validate = validate, .skip_invalid = true, .threads = threads};
         ds_dataset *ds;
         char err[512];
-        double t0 = bench_now(), c0 = cpu_s();
+        double t0 = bench_now(), c0 = bench_cpu();
         if (ds_open(&ds, &sp, 1, &o, err, sizeof err)) {
             fprintf(stderr, "ds_load: %s\n", err);
             exit(1);
         }
-        double dt = bench_now() - t0, dc = cpu_s() - c0;
+        double dt = bench_now() - t0, dc = bench_cpu() - c0;
         if (dt < best) {
             best = dt;
             *cpu = dc;
