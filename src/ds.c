@@ -14,6 +14,13 @@
  *   line order once the batch is done, so reports are ordered and memory is
  *   bounded. With skip_invalid the invalid rows are then dropped from the
  *   index, so served indices are contiguous over the valid rows.
+ * - Reading rows: every read of a mapped file's row bytes is guarded (see
+ *   "reading mapped rows safely"): a file truncated or rewritten in place
+ *   makes its rows fail with a reason, never the process.
+ * - Listings (ds_tasks_json): public tasks are written from member spans in
+ *   the row text; the first full listing keeps the spans per row.
+ * - Lifetime: a dataset is reference-counted (ds_retain / ds_close), so a
+ *   server can swap in a reloaded one while sessions finish on the old.
  * - Tasks: a row is parsed (jtext_build, into jansson values) only when a
  *   task is acquired. Parsed
  *   tasks live in a per-split slot table with a reference count under one
