@@ -107,14 +107,14 @@ static int judge(const grade_config *cfg, const request *r, grade_verdict *v, ch
     int rc = VERIFY_NOMEM;   /* both spans are valid: NULL means no memory */
     if (response && ea) {
         rc = VERIFY_INVALID;
-        if (!(expected = grade_expected_from_json(ea, why, sizeof why)))
+        if (!(expected = grade_expected_unparsed(ea, why, sizeof why)))
             snprintf(err, errsz, "expected_action: %s", why);
         else if (!(actual = grade_actual_from_response(response, why, sizeof why)))
             snprintf(err, errsz, "response: %s", why);
-        else {
-            *v = grade_judge(cfg, expected, actual);
+        else if (grade_judge_checked(cfg, expected, actual, v, why, sizeof why) != 0)
+            snprintf(err, errsz, "expected_action.%s", why);
+        else
             rc = VERIFY_OK;
-        }
     }
     grade_action_free(expected);
     grade_action_free(actual);
