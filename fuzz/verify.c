@@ -214,12 +214,10 @@ static oracle consult(const grade_config *cfg, const char *text, size_t len)
     if (!json_is_object(rcp) || !json_is_object(resp) || !json_is_object(ea))
         return o;
     char why[256];
-    grade_action *exp = grade_expected_from_json(ea, why, sizeof why);
+    grade_action *exp = grade_expected_unparsed(ea, why, sizeof why);
     grade_action *act = exp ? grade_actual_from_response(resp, why, sizeof why) : NULL;
-    if (exp && act) {
-        o.ok = true;
-        o.v = grade_judge(cfg, exp, act);
-    }
+    if (exp && act)   /* expected arguments are parsed only if reached (§4.1) */
+        o.ok = grade_judge_checked(cfg, exp, act, &o.v, why, sizeof why) == 0;
     grade_action_free(exp);
     grade_action_free(act);
     return o;
