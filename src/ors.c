@@ -27,6 +27,7 @@
 #include <unistr.h>
 
 #include "cache.h"
+#include "jtext.h"
 #include "prompt.h"
 #include "session.h"
 
@@ -53,7 +54,7 @@ struct ors_env {
 };
 
 /* What a session keeps of its task: where it is, the type of the expected
- * action, the row's tool names and the expected action as compact JSON text
+ * action, the row's tool names and the expected action as the row's JSON text
  * (built into a grade_action only when the submission is graded). The parsed
  * row goes back to the dataset right after /create (its rendered prompt and
  * tools live in the cache), so an idle session costs a few hundred bytes
@@ -61,7 +62,7 @@ struct ors_env {
 typedef struct episode {
     size_t split, index;
     const char *expected_type;   /* static: "message", "function_call", ... */
-    char *expected;              /* expected_action as compact JSON */
+    char *expected;              /* expected_action: the row's text of it */
     size_t ntools;
     char names[];                /* the row's tool names, each NUL-terminated */
 } episode;
@@ -85,7 +86,7 @@ static episode *episode_new(const ds_task *task, char *err, size_t errsz)
     }
     episode *ep = calloc(1, sizeof *ep + bytes);
     if (ep)
-        ep->expected = json_dumps(json_object_get(task->row, "expected_action"), JSON_COMPACT);
+        ep->expected = strndup(task->expected_text.p, task->expected_text.len);
     if (!ep || !ep->expected) {
         episode_free(ep);
         snprintf(err, errsz, "out of memory");
@@ -111,11 +112,10 @@ static episode *episode_new(const ds_task *task, char *err, size_t errsz)
  * reason when it cannot be (it was valid when the dataset loaded it). */
 static grade_action *episode_expected(const episode *ep, char *err, size_t errsz)
 {
-    json_error_t e;
-    json_t *j = json_loads(ep->expected, 0, &e);
+    json_t *j = jtext_build(ep->expected, strlen(ep->expected), JTEXT_PY);
     grade_action *a = j ? grade_expected_from_json(j, err, errsz) : NULL;
     if (!j)
-        snprintf(err, errsz, "%s", e.text);
+        snprintf(err, errsz, "out of memory");
     json_decref(j);
     return a;
 }
@@ -341,21 +341,33 @@ static int body_int(const json_t *body, const char *key, wire_reply *out, json_i
     return 1;
 }
 
-/* The public description of a task (ds_task_public: read from the row text
- * without parsing the conversation, so listing a large split stays fast).
- * New reference; NULL on failure. */
-static json_t *public_task(ors_env *env, size_t split, size_t index)
+/* Appends the public tasks [start, stop) of split to out as a JSON list
+ * (ds_task_public_text: read from the row text without parsing the
+ * conversation, so listing a large split stays fast, and trajectory_id and
+ * info come back as the row wrote them). -1 on failure. */
+static int append_tasks(ors_env *env, util_buf *out, size_t split, size_t start, size_t stop)
 {
-    return ds_task_public(env->ds, split, index);
+    int rc = util_buf_putc(out, '[');
+    for (size_t i = start; i < stop && !rc; i++)
+        rc = (i > start && util_buf_putc(out, ',')) ||
+             ds_task_public_text(env->ds, split, i, out);
+    return rc || util_buf_putc(out, ']') ? -1 : 0;
 }
 
-/* Appends the public tasks [start, stop) of split to list. -1 on failure. */
-static int append_tasks(ors_env *env, json_t *list, size_t split, size_t start, size_t stop)
+/* Answers 200 with the JSON text prefix + body + suffix, or 500. */
+static void reply_text(wire_reply *out, const char *prefix, util_buf *body, const char *suffix,
+                       bool ok)
 {
-    for (size_t i = start; i < stop; i++)
-        if (json_array_append_new(list, public_task(env, split, i)) != 0)
-            return -1;
-    return 0;
+    util_buf b = {0};
+    if (!ok || util_buf_puts(&b, prefix) || util_buf_append(&b, body->data, body->len) ||
+        util_buf_puts(&b, suffix)) {
+        free(b.data);
+        free(body->data);
+        wire_reply_detail(out, 500, "out of memory");
+        return;
+    }
+    free(body->data);
+    wire_reply_take(out, 200, WIRE_JSON, b.data, b.len);
 }
 
 static void reply_or_oom(wire_reply *out, json_t *body)
@@ -371,29 +383,30 @@ static void reply_or_oom(wire_reply *out, json_t *body)
  * frees; NULL on failure. */
 static char *render_fresh(ors_env *env, int kind, size_t split, size_t index, const ds_task *task)
 {
-    json_t *j = NULL;
+    util_buf b = {0};
+    int rc = -1;
     const ds_task *held = NULL;
     if (kind == CACHED_TASK_LIST) {
-        j = json_array();
-        if (j && append_tasks(env, j, split, 0, ds_split_size(env->ds, split)) != 0) {
-            json_decref(j);
-            j = NULL;
-        }
-        j = j ? json_pack("{s:o, s:s}", "tasks", j, "env_name", env->env_name) : NULL;
+        rc = util_buf_puts(&b, "{\"tasks\":") ||
+             append_tasks(env, &b, split, 0, ds_split_size(env->ds, split)) ||
+             util_buf_puts(&b, ",\"env_name\":") ||
+             util_buf_json_string(&b, env->env_name, strlen(env->env_name)) ||
+             util_buf_putc(&b, '}');
     } else {
         if (!task)
             task = held = ds_task_acquire(env->ds, split, index, NULL, 0);
         if (task && kind == CACHED_PROMPT)
-            j = prompt_blocks(task);
-        else if (task) {
-            json_t *tools = prompt_task_tools(task);
-            j = tools ? json_pack("{s:o}", "tools", tools) : NULL;
-        }
+            rc = prompt_blocks_text(task, &b);
+        else if (task)
+            rc = util_buf_puts(&b, "{\"tools\":") || prompt_task_tools_text(task, &b) ||
+                 util_buf_putc(&b, '}');
         ds_task_release(env->ds, held);
     }
-    char *body = j ? wire_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    return body;
+    if (rc) {
+        free(b.data);
+        return NULL;
+    }
+    return b.data;
 }
 
 /* Answers with the body of kind for (split, index): the cached bytes when
@@ -543,8 +556,9 @@ void ors_task(ors_env *env, const wire_request *req, wire_reply *out)
         wire_reply_detail(out, 400, "Invalid index");
         return;
     }
-    json_t *task = public_task(env, split, index);
-    reply_or_oom(out, task ? json_pack("{s:o}", "task", task) : NULL);
+    util_buf task = {0};
+    bool ok = ds_task_public_text(env->ds, split, index, &task) == 0;
+    reply_text(out, "{\"task\":", &task, "}", ok);
 }
 
 /* Python slice bound: missing -> dflt, negative counts from the end (floored
@@ -577,12 +591,9 @@ void ors_task_range(ors_env *env, const wire_request *req, wire_reply *out)
         return;
     size_t n = ds_split_size(env->ds, split);
     size_t start = slice_bound(has_a, a, 0, n), stop = slice_bound(has_b, b, n, n);
-    json_t *list = json_array();
-    if (list && start < stop && append_tasks(env, list, split, start, stop) != 0) {
-        json_decref(list);
-        list = NULL;
-    }
-    reply_or_oom(out, list ? json_pack("{s:o}", "tasks", list) : NULL);
+    util_buf list = {0};
+    bool ok = append_tasks(env, &list, split, start, start < stop ? stop : start) == 0;
+    reply_text(out, "{\"tasks\":", &list, "}", ok);
 }
 
 /* ---- sessions ----------------------------------------------------------- */

@@ -9,7 +9,7 @@
 
 #include "testutil.h"
 
-#define TOOL "{\"type\":\"function\",\"name\":\"lookup\",\"parameters\":{\"type\":\"object\",\"properties\":{}}}"
+#define TOOL "{\"type\":\"function\",\"name\":\"lookup\",\"parameters\":{\"type\":\"object\",\"properties\":{}},\"strict\":true}"
 #define IN "[{\"role\":\"system\",\"content\":\"sys\"},{\"role\":\"user\",\"content\":\"find it now\"}]"
 #define OK_CALL "{\"responses_create_params\":{\"input\":" IN ",\"tools\":[" TOOL "]},\"expected_action\":" \
                 "{\"type\":\"function_call\",\"name\":\"lookup\",\"arguments\":\"{\\\"q\\\": 1}\"}}"
