@@ -790,3 +790,15 @@ jtext_span jtext_at(jtext_span arr, unsigned flags, size_t k)
     free(tmp.data);
     return out;
 }
+
+int jtext_string_value(jtext_span v, unsigned flags, util_buf *out)
+{
+    if (!v.p || !v.len || *v.p != '"')
+        return -1;
+    util_buf tmp = {0};
+    jtext_scan s;
+    jtext_scan_init(&s, v.p, v.len, flags, &tmp);
+    bool ok = jtext_string(&s, out);
+    free(tmp.data);
+    return ok && util_buf_reserve(out, 0) == 0 ? 0 : -1;
+}

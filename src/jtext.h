@@ -150,6 +150,9 @@ jtext_span jtext_get(jtext_span obj, unsigned flags, const char *key);
 /* The elements of the list text arr, the first max of them into out; returns
  * how many there are (0 when arr is not a list). */
 size_t jtext_elements(jtext_span arr, unsigned flags, jtext_span *out, size_t max);
+/* Appends the decoded text of the string span v (a valid JSON string, as
+ * read with flags) to out. 0; -1 when v is not a string or out of memory. */
+int jtext_string_value(jtext_span v, unsigned flags, util_buf *out);
 /* Element k of the list text arr, or an absent span. */
 jtext_span jtext_at(jtext_span arr, unsigned flags, size_t k);
 

@@ -240,3 +240,11 @@ size_t util_float_repr(double v, char *buf, size_t bufsz)
         n = 0;
     return (size_t)n < bufsz ? (size_t)n : bufsz - 1;
 }
+
+uint64_t util_fnv1a64(const void *p, size_t n, uint64_t h)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}

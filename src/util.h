@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct util_chunk util_chunk;
 
@@ -53,6 +54,11 @@ int util_buf_printf(util_buf *b, const char *fmt, ...) __attribute__((format(pri
  * copied unchanged, control characters escaped). */
 int util_buf_json_string(util_buf *b, const char *s, size_t n);
 void util_buf_free(util_buf *b);
+
+/* 64-bit FNV-1a of p[0..n), continuing from h (start with UTIL_FNV_OFFSET;
+ * another start gives an independent second hash). */
+#define UTIL_FNV_OFFSET 1469598103934665603ull
+uint64_t util_fnv1a64(const void *p, size_t n, uint64_t h);
 
 /* Python's repr() of a float (the shortest text that reads back as the same
  * double, always with a '.' or an exponent: 1.0, 0.5, 1e-07, inf, nan) into
