@@ -20,11 +20,13 @@
 
 #include "cli.h"
 #include "ds.h"
+#include "gymstats.h"
 
 #define PROGRESS_MIN_BYTES ((size_t)16 << 20)
 
 typedef struct common_opts {
     bool json;
+    bool gym_metrics;        /* stats: NeMo Gym's <name>_metrics.json instead */
     unsigned threads;
     size_t max_issues;       /* per file; (size_t)-1 = all */
     int first_file;
@@ -47,15 +49,19 @@ static void usage_validate(FILE *out)
 static void usage_stats(FILE *out)
 {
     fprintf(out,
-            "usage: fcpivot stats [--json] [--threads N] FILE...\n\n"
+            "usage: fcpivot stats [--json | --gym-metrics] [--threads N] FILE...\n\n"
             "Describes pivot dataset files: rows, expected-action mix, tools, turns (user\n"
             "messages), input items and words (of all message texts in the input) per row\n"
             "(min/max/mean/median/std), the 20 most frequent expected function names, and\n"
             "rows whose expected call names a tool the row does not list. Invalid rows are\n"
             "counted and left out (run 'fcpivot validate' for the reasons). FILE '-' is\n"
             "standard input.\n\n"
-            "  --json       one JSON report on stdout instead of a text table\n"
-            "  --threads N  threads (default: all cores)\n");
+            "  --json         one JSON report on stdout instead of a text table\n"
+            "  --gym-metrics  per file, the statistics NeMo Gym's 'gym dataset collate'\n"
+            "                 writes as <name>_metrics.json (examples; tools, turns,\n"
+            "                 json.dumps words and temperature: count, average, min,\n"
+            "                 max, sample standard deviation, rounded as Gym rounds)\n"
+            "  --threads N    threads (default: all cores)\n");
 }
 
 /* Parses the shared options; returns 0, 1 for --help (printed), or 2. */
@@ -77,6 +83,8 @@ static int parse_common(int argc, char **argv, common_opts *o, void (*usage)(FIL
             return 1;
         } else if (!strcmp(a, "--json")) {
             o->json = true;
+        } else if (!strcmp(a, "--gym-metrics") && usage == usage_stats) {
+            o->gym_metrics = true;
         } else if ((!strcmp(a, "--threads") || !strcmp(a, "--max-issues")) && i + 1 < argc) {
             char *end;
             unsigned long long v = strtoull(argv[++i], &end, 10);
@@ -522,6 +530,57 @@ static json_t *stats_json(const char *path, const ds_split_report *r, const summ
                      "unlisted_tool_rows", (json_int_t)r->warnings);
 }
 
+/* The dataset's name as Gym names it: the file name without directories
+ * and without its .jsonl[.gz|.zst] extension. Caller frees. */
+static char *dataset_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char *name = strdup(base);
+    static const char *const exts[] = {".jsonl.gz", ".jsonl.zst", ".jsonl"};
+    for (size_t i = 0; name && i < 3; i++) {
+        size_t n = strlen(name), e = strlen(exts[i]);
+        if (n > e && !strcmp(name + n - e, exts[i])) {
+            name[n - e] = '\0';
+            break;
+        }
+    }
+    return name;
+}
+
+/* --gym-metrics: NeMo Gym's statistics of the file's valid rows on stdout. */
+static void gym_metrics_one(const char *path, const common_opts *o, int *status)
+{
+    ds_split_spec sp = {"train", path};
+    ds_open_options oo = {.validate = true, .skip_invalid = true, .threads = o->threads};
+    ds_dataset *ds;
+    char why[600];
+    if (ds_open(&ds, &sp, 1, &oo, why, sizeof why)) {
+        fprintf(stderr, "fcpivot stats: %s\n", why);
+        *status = 1;
+        return;
+    }
+    gymstats g;
+    gymstats_init(&g);
+    size_t len;
+    for (size_t i = 0; i < ds_split_size(ds, 0); i++) {
+        const char *row = ds_row_text(ds, 0, i, &len, NULL);
+        if (gymstats_row(&g, row, len) != 0)
+            fprintf(stderr, "fcpivot stats: %s: row %zu left out (out of memory?)\n", path, i);
+    }
+    ds_close(ds);
+    util_buf out = {0};
+    char *name = dataset_name(path);
+    if (!name || gymstats_json(&g, name, path, &out)) {
+        fprintf(stderr, "fcpivot stats: %s: out of memory\n", path);
+        *status = 1;
+    } else {
+        fwrite(out.data, 1, out.len, stdout);
+    }
+    free(name);
+    util_buf_free(&out);
+}
+
 static json_t *stats_one(const char *path, const common_opts *o, int *status)
 {
     stats_ctx *sc = calloc(1, sizeof *sc);
@@ -582,6 +641,15 @@ int cli_stats(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : rc;
     int status = 0;
+    if (o.gym_metrics) {
+        if (o.json) {
+            fprintf(stderr, "fcpivot stats: --json and --gym-metrics exclude each other\n");
+            return 2;
+        }
+        for (int i = o.first_file; i < argc; i++)
+            gym_metrics_one(file_arg(argv[i]), &o, &status);
+        return status;
+    }
     json_t *files = o.json ? json_array() : NULL;
     for (int i = o.first_file; i < argc; i++) {
         if (!o.json && i > o.first_file)
