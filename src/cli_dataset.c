@@ -147,7 +147,7 @@ static void progress_done(progress *p)
 
 /* ---- validate ------------------------------------------------------------ */
 
-#define MAX_KINDS 16
+#define MAX_KINDS 24   /* error rules + warning kinds (dsval.h) */
 
 typedef struct vfile {
     const char *path;

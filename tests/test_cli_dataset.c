@@ -440,3 +440,44 @@ Test(cli_stats, gym_metrics_of_the_sample)
 {
     expect_gym_metrics(tu_path("data/sample.jsonl"));
 }
+
+/* dataset.md "What must load": what NeMo Gym accepts but flags is a warning
+ * of its own kind, counted by rule; such rows pass. */
+Test(cli_validate, nemo_gym_warnings_by_kind)
+{
+    const char *rows =
+        /* 1: duplicate tool names, a non-function tool */
+        "{\"responses_create_params\":{\"input\":" IN ",\"tools\":[" TOOL "," TOOL ",{\"type\":\"web_search\"}]},"
+        "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
+        /* 2: integers beyond 64 bits and NaN outside the arguments */
+        "{\"responses_create_params\":{\"input\":" IN ",\"tools\":[" TOOL "],\"temperature\":NaN},"
+        "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"},\"trajectory_id\":9223372036854775808}\n"
+        /* 3: an earlier call with list arguments, output_text from the user */
+        "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"output_text\","
+        "\"text\":\"hi\"}]},{\"type\":\"function_call\",\"name\":\"lookup\",\"arguments\":\"[1]\",\"call_id\":\"c\"}],"
+        "\"tools\":[" TOOL "]},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
+        /* 4: a tool without strict, tool_choice "none", metadata null */
+        "{\"responses_create_params\":{\"input\":" IN ",\"tools\":[{\"type\":\"function\",\"name\":\"lookup\","
+        "\"parameters\":{}}],\"tool_choice\":\"none\",\"metadata\":null},"
+        "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
+        /* 5: none of these: tool_choice auto or null, a function_call with object arguments */
+        "{\"responses_create_params\":{\"input\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\","
+        "\"text\":\"hi\"}]},{\"type\":\"function_call\",\"name\":\"lookup\",\"arguments\":\"{}\"}],"
+        "\"tools\":[" TOOL "],\"tool_choice\":\"auto\",\"metadata\":{}},"
+        "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n";
+    char *path = fixture(rows);
+    char *out, *err;
+    const char *args[] = {"validate", path, NULL};
+    cr_assert_eq(run(args, &out, &err), 0, "warnings only: %s", out);
+    cr_assert(strstr(out, "5 rows, 5 valid, 0 errors, 4 warnings"), "%s", out);
+    static const char *const kinds[] = {"duplicate_tool 1", "non_function_tool 1", "big_int 1",
+                                        "non_finite_number 1", "input_arguments 1", "output_text_role 1",
+                                        "tool_fields 1", "tool_choice 1", "metadata_null 1"};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        cr_assert(strstr(out, kinds[i]), "no '%s' in:\n%s", kinds[i], out);
+    cr_assert(!strstr(out, ":5: warning"), "%s", out);
+    free(out);
+    free(err);
+    unlink(path);
+    free(path);
+}
