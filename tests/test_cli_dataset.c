@@ -377,28 +377,23 @@ Test(cli_stats, gym_metrics_of_the_example_file)
 
 /* Rows with and without tools, user turns and temperature; words inside
  * strings and non-ASCII text (escaped by json.dumps: no extra spaces). */
+#define GYM_ROWS \
+    "{\"responses_create_params\":{\"input\":[{\"role\":\"system\",\"content\":\"a  b\\tc\"}]," \
+    "\"temperature\":0.25},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n" \
+    "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":\"caf\xc3\xa9 \\u00a0 ok\"}," \
+    "{\"role\":\"user\",\"content\":\"two\"}],\"tools\":null,\"temperature\":1}," \
+    "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n" \
+    "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[" TOOL "]," \
+    "\"temperature\":null},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
+
 Test(cli_stats, gym_metrics_count_only_present_values)
 {
-    const char *rows =
-        "{\"responses_create_params\":{\"input\":[{\"role\":\"system\",\"content\":\"a  b\\tc\"}],"
-        "\"temperature\":0.25},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
-        "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":\"caf\xc3\xa9 \\u00a0 ok\"},"
-        "{\"role\":\"user\",\"content\":\"two\"}],\"tools\":null,\"temperature\":1},"
-        "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
-        "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[" TOOL "],"
-        "\"temperature\":null},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
-        BAD_INPUT "\n";
+    const char *rows = GYM_ROWS BAD_INPUT "\n";
     char *path = fixture(rows);
     if (access("/usr/bin/python3", X_OK) == 0) {
         /* the invalid row is left out of both */
         char *valid = fixture(
-            "{\"responses_create_params\":{\"input\":[{\"role\":\"system\",\"content\":\"a  b\\tc\"}],"
-            "\"temperature\":0.25},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
-            "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":\"caf\xc3\xa9 \\u00a0 ok\"},"
-            "{\"role\":\"user\",\"content\":\"two\"}],\"tools\":null,\"temperature\":1},"
-            "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
-            "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[" TOOL "],"
-            "\"temperature\":null},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n");
+            GYM_ROWS);
         json_t *want = python_gym_metrics(valid);
         char *out, *err;
         const char *args[] = {"stats", "--gym-metrics", path, NULL};
