@@ -401,8 +401,11 @@ static void *part_run(void *arg)
         const ds_row *row = &pt->sp->rows[i];
         dsval_row(pt->ctx, pt->sp->data + row->off, row->len, &r);
         if (pt->o->on_row) {
-            ds_row_info ri = {pt->split, i, row->line, pt->worker, !r.error, r.warning, r.kind,
-                              r.expected, r.n_input, r.n_tools, r.n_user, r.n_words};
+            bool unlisted = false;
+            for (unsigned w = 0; w < r.nwarnings; w++)
+                unlisted |= !strcmp(r.warnings[w].kind, "unlisted_tool");
+            ds_row_info ri = {pt->split, i, row->line, pt->worker, !r.error, r.warning, unlisted,
+                              r.kind, r.expected, r.n_input, r.n_tools, r.n_user, r.n_words};
             pt->o->on_row(&ri, pt->o->ctx);
         }
         if (r.error) {

@@ -56,6 +56,7 @@ typedef struct ds_row_info {
     size_t line;             /* 1-based line number */
     unsigned worker;         /* the validating thread: 0 <= worker < threads used */
     bool valid, warning;
+    bool unlisted_tool;      /* one of the warnings: an expected call names an unlisted tool */
     grade_action_kind kind;  /* expected action kind (NONE when invalid) */
     const grade_action *expected; /* NULL when invalid; valid during the call only */
     unsigned n_input, n_tools;

@@ -476,3 +476,22 @@ Test(cli_validate, nemo_gym_warnings_by_kind)
     unlink(path);
     free(path);
 }
+
+/* Rows with other warnings are not counted as rows with unlisted tools. */
+Test(cli_stats, unlisted_tool_rows_are_only_those)
+{
+    char *path = fixture(UNLISTED "\n"
+                         "{\"responses_create_params\":{\"input\":" IN ",\"tools\":[" TOOL "],\"metadata\":null},"
+                         "\"expected_action\":{\"type\":\"message\",\"content\":\"done\"}}\n" OK_MSG "\n");
+    char *out, *err;
+    const char *args[] = {"stats", "--json", path, NULL};
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    json_t *j = json_loads(out, 0, NULL);
+    json_t *f = json_array_get(json_object_get(j, "files"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(f, "unlisted_tool_rows")), 1, "%s", out);
+    json_decref(j);
+    free(out);
+    free(err);
+    unlink(path);
+    free(path);
+}
