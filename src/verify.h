@@ -41,7 +41,10 @@ enum {
  * or VERIFY_INVALID with a reason in err such as "invalid JSON at column 3:
  * …", "not a JSON object (it is a list)", "responses_create_params: field
  * required", "response: must be an object", "expected_action: <grader's
- * reason>" or "response: <grader's reason>", or VERIFY_NOMEM. */
+ * reason>", "response: <grader's reason>" or "expected_action.arguments is
+ * not valid JSON: …" (expected arguments are parsed only when a comparison
+ * reaches them, grading.md §4.1: until then such a request has a verdict),
+ * or VERIFY_NOMEM. */
 int verify_text(const grade_config *cfg, const char *p, size_t len, verify_style style,
                 util_buf *out, grade_verdict *v, char *err, size_t errsz);
 
