@@ -582,6 +582,7 @@ static void gym_metrics_one(const char *path, const common_opts *o, int *status)
     }
     free(name);
     util_buf_free(&out);
+    gymstats_free(&g);
 }
 
 static json_t *stats_one(const char *path, const common_opts *o, int *status)

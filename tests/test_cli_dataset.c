@@ -293,6 +293,7 @@ static json_t *python_gym_metrics(const char *path)
         "cols = {'Number of tools': [], 'Json-dumped number of words (proxy for token count)': [],\n"
         "        'Number of turns': [], 'Temperature': []}\n"
         "n = 0\n"
+        "strs = {}\n"
         "for line in open(sys.argv[1]):\n"
         "    if not line.strip(): continue\n"
         "    p = json.loads(line)['responses_create_params']; n += 1\n"
@@ -301,6 +302,12 @@ static json_t *python_gym_metrics(const char *path)
         "    if u: cols['Number of turns'].append(u)\n"
         "    if p.get('temperature') is not None: cols['Temperature'].append(p['temperature'])\n"
         "    cols['Json-dumped number of words (proxy for token count)'].append(len(json.dumps(p).split()))\n"
+        "    for k, v in json.loads(line).items():\n"
+        "        if k in ('responses_create_params', 'response'): continue\n"
+        "        for x in (v if isinstance(v, list) else [v]):\n"
+        "            if isinstance(x, bool): x = int(x)\n"
+        "            if isinstance(x, (int, float)): cols.setdefault(k, []).append(x)\n"
+        "            elif isinstance(x, str): strs.setdefault(k, []).append(x)\n"
         "def running(v):\n"
         "    mean = m2 = 0.0\n"
         "    for i, x in enumerate(v, 1):\n"
@@ -312,6 +319,8 @@ static json_t *python_gym_metrics(const char *path)
         "    assert abs(sd - (statistics.stdev(v) if len(v) > 1 else 0.0)) < 1e-9 * (1 + sd)\n"
         "    out[k] = [len(v), r(mean) if v else 0.0, r(float(min(v))) if v else 0.0,\n"
         "              r(float(max(v))) if v else 0.0, r(sd)]\n"
+        "for k, v in strs.items():\n"
+        "    out[k] = {'unique_count': len(set(v)), 'total_count': len(v)}\n"
         "print(json.dumps(out))\n";
     char *argv[] = {"/usr/bin/python3", "-c", (char *)script, (char *)path, NULL};
     char *out, *err;
@@ -340,6 +349,10 @@ static void expect_gym_metrics(const char *path)
     const char *title;
     json_t *v;
     json_object_foreach(want, title, v) {
+        if (json_is_object(v)) {   /* another top-level field's strings */
+            cr_assert(json_equal(json_object_get(mine, title), v), "%s: %s", title, out);
+            continue;
+        }
         if (!json_is_array(v))
             continue;
         json_t *m = json_object_get(mine, title);
@@ -351,10 +364,29 @@ static void expect_gym_metrics(const char *path)
         for (size_t k = 1; k < 5; k++)
             cr_assert(json_is_real(json_object_get(m, fields[k])), "%s / %s is a float", title, fields[k]);
     }
+    json_object_foreach(mine, title, v)
+        cr_assert(!strcmp(title, "name") || !strcmp(title, "jsonl_fpath") || json_object_get(want, title),
+                  "unexpected member %s: %s", title, out);
     json_decref(mine);
     json_decref(want);
     free(out);
     free(err);
+}
+
+/* Other top-level fields: numbers (booleans as 0/1, list items one by one)
+ * and strings, as Gym's validator summarises them. */
+Test(cli_stats, gym_metrics_of_other_fields)
+{
+    char *path = fixture(
+        "{\"responses_create_params\":{\"input\":[]},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"},"
+        "\"trajectory_id\":3,\"tag\":\"a\",\"flags\":[true,false,2.5],\"info\":{\"turn\":1}}\n"
+        "{\"responses_create_params\":{\"input\":[]},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"},"
+        "\"tag\":\"b\",\"trajectory_id\":10,\"tag\":\"a\",\"flags\":[]}\n"
+        "{\"responses_create_params\":{\"input\":[]},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"},"
+        "\"tag\":\"c\",\"trajectory_id\":-4}\n");
+    expect_gym_metrics(path);
+    unlink(path);
+    free(path);
 }
 
 /* ../shared/data/example.jsonl reproduces NeMo Gym's example_metrics.json
