@@ -4,8 +4,9 @@
  *
  * A verify request is an object with responses_create_params (an object),
  * response (a Responses-API response object) and expected_action (an object).
- * The whole text is validated (as strictly as jansson, integers beyond int64
- * accepted as Python does), but only response's "output" and expected_action
+ * The whole text is validated (as strictly as jansson, but with Python's
+ * numbers: integers of any size, NaN, Infinity, 1e400, which NeMo Gym's
+ * server reads too), but only response's "output" and expected_action
  * are built as JSON: the conversation and tool list in
  * responses_create_params, usually most of the bytes, are merely scanned.
  *
