@@ -173,7 +173,8 @@ void ds_task_release(ds_dataset *ds, const ds_task *task);
  * trajectory_id and info when present (non-null). Never contains the expected
  * action. Cheap: only those members are built, the row is not parsed. New
  * reference owned by the caller; NULL when index is out of range or the row is
- * not a JSON object. */
+ * not a JSON object. Numbers jansson cannot hold are placeholders (jtext.h
+ * JTEXT_PY): what is sent back is ds_task_public_text's. */
 json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index);
 
 /* The same description as JSON text appended to out, trajectory_id and info
