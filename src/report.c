@@ -24,6 +24,7 @@
 #define DEPTH_H 220              /* height of the depth chart, px */
 #define CELL_W 150               /* heat-map cell, px */
 #define CELL_H 40
+#define DELTA_TEXT_W 140         /* the value column of the diverging bars, px */
 
 /* ---- JSON accessors ------------------------------------------------------ */
 
@@ -175,7 +176,6 @@ static int text_usage(util_buf *b, const json_t *sum)
 {
     const json_t *t = obj(sum, "tokens"), *pr = obj(t, "per_rollout"), *l = obj(sum, "latency_ms"),
                  *r = obj(sum, "retries");
-    char a[32], c[32], d[32], e[32];
     int rc = util_buf_printf(b, "tokens      input %lld, cached %lld, output %lld, reasoning %lld"
                                 " (%lld rollouts with usage)\n",
                              cnt(t, "input"), cnt(t, "cached"), cnt(t, "output"),
@@ -185,10 +185,8 @@ static int text_usage(util_buf *b, const json_t *sum)
                               num(pr, "input"), num(pr, "cached"), num(pr, "output"),
                               num(pr, "reasoning"));
     if (cnt(l, "n"))
-        rc |= util_buf_printf(b, "latency ms  p50 %s, p90 %s, p99 %s, max %s (%lld rollouts)\n",
-                              fmt4(a, sizeof a, num(l, "p50")), fmt4(c, sizeof c, num(l, "p90")),
-                              fmt4(d, sizeof d, num(l, "p99")), fmt4(e, sizeof e, num(l, "max")),
-                              cnt(l, "n"));
+        rc |= util_buf_printf(b, "latency ms  p50 %.1f, p90 %.1f, p99 %.1f, max %.1f (%lld rollouts)\n",
+                              num(l, "p50"), num(l, "p90"), num(l, "p99"), num(l, "max"), cnt(l, "n"));
     if (cnt(r, "rollouts_with_attempts"))
         rc |= util_buf_printf(b, "retries     %lld attempts for %lld rollouts; %lld retried\n",
                               cnt(r, "attempts"), cnt(r, "rollouts_with_attempts"),
@@ -456,6 +454,8 @@ static int html_depth(util_buf *b, const json_t *sum)
 {
     const json_t *d = obj(sum, "depth");
     size_t nb = json_array_size(d);
+    if (nb && !cnt(json_array_get(d, nb - 1), "n"))
+        nb--;   /* the "unknown" bucket only when some rollout has no depth */
     int top = 30, base = DEPTH_H - 40, slot = nb ? (CHART_W - 60) / (int)nb : 1;
     int rc = util_buf_puts(b, "<h2>Score by conversation depth</h2>\n") |
              util_buf_printf(b, "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
@@ -468,7 +468,8 @@ static int html_depth(util_buf *b, const json_t *sum)
     util_buf pts = UTIL_BUF_INIT;
     size_t i;
     const json_t *e;
-    json_array_foreach(d, i, e) {
+    for (i = 0; i < nb; i++) {
+        e = json_array_get(d, i);
         int x = 40 + (int)i * slot + slot / 2;
         double m = num(e, "mean");
         char t[32];
@@ -576,7 +577,6 @@ static int html_usage(util_buf *b, const json_t *sum)
 {
     const json_t *t = obj(sum, "tokens"), *pr = obj(t, "per_rollout"), *l = obj(sum, "latency_ms"),
                  *r = obj(sum, "retries");
-    char p50[32], p90[32], p99[32], mx[32];
     int rc = util_buf_puts(b, "<h2>Tokens, latency, retries</h2>\n<table><tr><th></th><th class=\"n\">"
                               "input</th><th class=\"n\">cached</th><th class=\"n\">output</th>"
                               "<th class=\"n\">reasoning</th></tr>\n") |
@@ -592,10 +592,8 @@ static int html_usage(util_buf *b, const json_t *sum)
                               num(pr, "reasoning"));
     rc |= util_buf_puts(b, "</table>\n");
     if (cnt(l, "n"))
-        rc |= util_buf_printf(b, "<p>Latency (ms, %lld rollouts): p50 %s, p90 %s, p99 %s, max %s.</p>\n",
-                              cnt(l, "n"), fmt4(p50, sizeof p50, num(l, "p50")),
-                              fmt4(p90, sizeof p90, num(l, "p90")), fmt4(p99, sizeof p99, num(l, "p99")),
-                              fmt4(mx, sizeof mx, num(l, "max")));
+        rc |= util_buf_printf(b, "<p>Latency (ms, %lld rollouts): p50 %.1f, p90 %.1f, p99 %.1f, max %.1f.</p>\n",
+                              cnt(l, "n"), num(l, "p50"), num(l, "p90"), num(l, "p99"), num(l, "max"));
     if (cnt(r, "rollouts_with_attempts"))
         rc |= util_buf_printf(b, "<p>Attempts: %lld for %lld rollouts; %lld needed a retry.</p>\n",
                               cnt(r, "attempts"), cnt(r, "rollouts_with_attempts"), cnt(r, "retried"));
@@ -666,8 +664,8 @@ static int html_diverging(util_buf *b, const json_t *cmp)
         if (d > max)
             max = d;
     }
-    int h = (int)n * BAR_H + 30, mid = LABEL_W + (CHART_W - LABEL_W) / 2,
-        half = (CHART_W - LABEL_W) / 2 - 60;
+    int region = CHART_W - LABEL_W - DELTA_TEXT_W;
+    int h = (int)n * BAR_H + 30, mid = LABEL_W + region / 2, half = region / 2 - 4;
     int rc = util_buf_puts(b, "<h2>Verdict categories: B − A</h2>\n") |
              util_buf_printf(b, "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
                                 "aria-label=\"change in category counts from A to B\">\n"
@@ -685,10 +683,9 @@ static int html_diverging(util_buf *b, const json_t *cmp)
         rc |= util_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LABEL_W - 8, y + 15) |
               esc(b, str(e, "name")) |
               util_buf_printf(b, "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"/>"
-                                 "<text x=\"%d\" y=\"%d\" text-anchor=\"%s\">%+lld (%lld → %lld)</text>\n",
+                                 "<text x=\"%d\" y=\"%d\">%+lld (%lld → %lld)</text>\n",
                               x, y + 2, w, BAR_H - 6, d < 0 ? "#b8473b" : "#2f7d4f",
-                              d < 0 ? x - 6 : x + w + 6, y + 15, d < 0 ? "end" : "start", d,
-                              cnt(e, "a"), cnt(e, "b"));
+                              CHART_W - DELTA_TEXT_W + 8, y + 15, d, cnt(e, "a"), cnt(e, "b"));
     }
     return rc | util_buf_puts(b, "</svg>\n");
 }
