@@ -106,7 +106,7 @@ valgrind: deps
 test-valgrind: $(TESTBIN)
 	FCPIVOT_BIN=$(abspath $(BIN)) FCPIVOT_ROOT=$(CURDIR) FCPIVOT_VALGRIND=1 \
 	  valgrind --quiet --trace-children=yes \
-	  --trace-children-skip='*python3*,*/bash,*/sh,*haproxy*,*wrk*,*curl,*/deploy/run-local' \
+	  --trace-children-skip='*python3*,*/bash,*/sh,*haproxy*,*wrk*,*curl,*/deploy/run-local,*/timeout,*chromium*,*/rm' \
 	  --leak-check=full --show-leak-kinds=definite,indirect \
 	  --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
 	  $(TESTBIN) --jobs 1 $(TEST_ARGS)
