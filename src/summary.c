@@ -116,7 +116,6 @@ struct summary {
     util_arena arena;
     size_t graded, failed, passed, lines;
     bool nonbinary;
-    double reward_sum;       /* plain sum, so the failures-as-0 mean is exact */
     stats_acc reward;
     size_t category[GRADE_CATEGORY_COUNT];
     stats_acc expected[NKINDS];
@@ -257,7 +256,6 @@ static void add_counters(summary *s, const rollout *r)
     s->passed += x == 1.0;
     s->nonbinary |= x != 0.0 && x != 1.0;
     stats_acc_add(&s->reward, x);
-    s->reward_sum += x;
     s->category[r->category]++;
     grade_action_kind ek = grade_action_kind_of(r->expected);
     stats_acc_add(&s->expected[ek], x);
@@ -364,7 +362,7 @@ static int put_score(util_buf *b, const summary *s)
         rc |= util_buf_puts(b, "null");
     }
     rc |= util_buf_puts(b, ",\"mean_failures_as_zero\":") |
-          put_num(b, ratio(s->reward_sum, s->graded + s->failed));
+          put_num(b, ratio(s->reward.sum, s->graded + s->failed));
     return rc | util_buf_putc(b, '}');
 }
 
