@@ -493,7 +493,12 @@ static int html_depth(util_buf *b, const json_t *sum)
         rc |= util_buf_printf(b, "<polyline points=\"%s\" fill=\"none\" stroke=\"#1d2330\" "
                                  "stroke-width=\"2\"/>\n", pts.data);
     util_buf_free(&pts);
-    return rc | util_buf_puts(b, "</svg>\n");
+    rc |= util_buf_puts(b, "</svg>\n");
+    const json_t *unknown = json_array_get(d, json_array_size(d) - 1);
+    if (cnt(unknown, "n") && cnt(unknown, "n") == cnt(obj(sum, "counts"), "graded"))
+        rc |= util_buf_puts(b, "<p class=\"note\">No rollout carries <code>info.depth</code> "
+                               "(a rollouts file without the rows' info).</p>\n");
+    return rc;
 }
 
 static int html_heatmap(util_buf *b, const json_t *sum)
