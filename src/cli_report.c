@@ -72,6 +72,19 @@ static int usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
+/* Splits "--name=value" into name (in buf) and value; a plain "--name"
+ * gives a NULL value. A name too long for buf is cut (and then unknown). */
+static const char *split_option(const char *arg, char *buf, size_t bufsz)
+{
+    const char *eq = strchr(arg, '=');
+    size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+    if (n >= bufsz)
+        n = bufsz - 1;
+    memcpy(buf, arg, n);
+    buf[n] = '\0';
+    return eq ? eq + 1 : NULL;
+}
+
 /* Returns −1 to go on, else the exit status (0 for --help). */
 static int parse_options(int argc, char **argv, report_opts *o)
 {
@@ -79,32 +92,39 @@ static int parse_options(int argc, char **argv, report_opts *o)
     grade_config_default(&o->cfg);
     bool grading_given = false;
     for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        bool takes = false;
-        if (arg[0] != '-' || !strcmp(arg, "-")) {
+        if (argv[i][0] != '-' || !strcmp(argv[i], "-")) {
             if (o->npaths == 2)
-                return usage_error("at most two rollouts files ('%s')", arg);
-            o->path[o->npaths++] = arg;
-        } else if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+                return usage_error("at most two rollouts files ('%s')", argv[i]);
+            o->path[o->npaths++] = argv[i];
+            continue;
+        }
+        char name[64];
+        const char *val = split_option(argv[i], name, sizeof name);
+        bool takes = false, grading = cli_grading_flag_known(name, &takes);
+        takes = takes || !strcmp(name, "--html");
+        if (val && !takes)
+            return usage_error("option '%s' takes no value", name);
+        if (takes && !val) {
+            if (i + 1 >= argc)
+                return usage_error("option '%s' needs a value", name);
+            val = argv[++i];
+        }
+        if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(arg, "--json")) {
+        } else if (!strcmp(name, "--json")) {
             o->json = true;
-        } else if (!strcmp(arg, "--regrade")) {
+        } else if (!strcmp(name, "--regrade")) {
             o->regrade = true;
-        } else if (!strcmp(arg, "--html")) {
-            if (i + 1 >= argc)
-                return usage_error("option '%s' needs a value", arg);
-            o->html = argv[++i];
-        } else if (cli_grading_flag_known(arg, &takes)) {
-            if (takes && i + 1 >= argc)
-                return usage_error("option '%s' needs a value", arg);
+        } else if (!strcmp(name, "--html")) {
+            o->html = val;
+        } else if (grading) {
             char why[256];
-            if (cli_grading_flag_apply(arg, takes ? argv[++i] : NULL, &o->cfg, why, sizeof why))
+            if (cli_grading_flag_apply(name, val, &o->cfg, why, sizeof why))
                 return usage_error("%s", why);
             grading_given = true;
         } else {
-            return usage_error("unknown option '%s'", arg);
+            return usage_error("unknown option '%s'", argv[i]);
         }
     }
     if (!o->npaths)

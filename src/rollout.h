@@ -12,7 +12,7 @@
  *   reward, category       the line's "reward" (a number) and "category" (the
  *                          NeMo Gym sentence or the enum name); both required
  *   task / repeat          _ng_task_index / _ng_rollout_index (integers ≥ 0);
- *                          has_index is false when either is absent
+ *                          has_index is false when either is absent or null
  *   expected               expected_action, through the grader (grade.h)
  *   actual kind            the response's output, through the grader's own
  *                          extraction (function_call items → call or batch,
