@@ -44,7 +44,7 @@ class Config:
 
 
 def actual_action(response):
-    """docs/grading.md §1.2: calls first, else the first assistant output_text."""
+    """grading.md §1: calls first, else the first assistant output_text."""
     calls, text = [], None
     for item in response["output"]:
         kind = item.get("type")
@@ -99,7 +99,7 @@ def compare(x, y, cfg):
 
 
 def single(exp, act, cfg):
-    """docs/grading.md §4.1 on (name, parsed expected args) vs (name, raw actual text)."""
+    """§4.1 on (name, parsed expected args) vs (name, raw actual text)."""
     if exp[0] != act[0]:
         return 0.0, "UNEXPECTED_TOOL"
     try:
