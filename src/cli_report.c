@@ -1,6 +1,6 @@
 /* cli_report — `fcpivot report`: what a rollouts file says about a model, as
  * text, JSON or a self-contained HTML page, and the paired comparison of two
- * runs of the same rows (eval.md §7).
+ * runs of the same rows (docs/report.md).
  *
  * How it works: the rollouts file is read line by line (blank lines
  * skipped) into a summary (summary.h) — or, with two files, into a

@@ -1,5 +1,5 @@
 /* compare — a paired comparison of two rollouts files (A and B) of the same
- * rows: `fcpivot report A.jsonl B.jsonl` (eval.md §7).
+ * rows: `fcpivot report A.jsonl B.jsonl` (docs/report.md §4).
  *
  * Pure core: lines in, JSON text out. Each rollout is reduced to its pairing
  * key, reward, category, depth bucket and expected function names (about

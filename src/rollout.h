@@ -1,5 +1,5 @@
 /* rollout — the facts a report needs from one line of a rollouts file, as
- * fcpivot eval writes it (eval.md §4 item 1) or as NeMo Gym's
+ * fcpivot eval writes it (docs/eval.md §4, rollout lines) or as NeMo Gym's
  * ng_collect_rollouts does (no "fcpivot" object, maybe no _ng_* indices).
  *
  * Pure core: text in, a struct out. The whole line is validated, but only

@@ -2,7 +2,7 @@
  * Wilson score interval, the unbiased pass@k estimator, the exact McNemar
  * test and nearest-rank percentiles.
  *
- * Pure core: numbers in, numbers out; no allocation, no I/O. Every function
+ * The formulas are those of docs/report.md §3. Pure core: numbers in, numbers out; no allocation, no I/O. Every function
  * is safe on the edge cases a report meets (n = 0, all passes, huge n): they
  * return NAN where a value is undefined instead of dividing by zero.
  */
