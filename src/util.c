@@ -245,6 +245,11 @@ uint64_t util_fnv1a64(const void *p, size_t n, uint64_t h)
 {
     const unsigned char *b = p;
     for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
+        h = (h ^ b[i]) * 0x100000001b3u;   /* the FNV-1a prime */
     return h;
+}
+
+uint64_t util_hash(const void *p, size_t n)
+{
+    return util_fnv1a64(p, n, UTIL_FNV_OFFSET);
 }
