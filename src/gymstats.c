@@ -296,8 +296,13 @@ static int other_fields(gymstats *g, const char *p, size_t len)
             continue;
         }
         size_t n = jtext_elements(v, JTEXT_PY, NULL, 0);
+        jtext_span *items = calloc(n ? n : 1, sizeof *items);
+        rc = items ? 0 : -1;
+        if (items)
+            jtext_elements(v, JTEXT_PY, items, n);
         for (size_t k = 0; k < n && !rc; k++)
-            rc = field_value(g, key, klen, jtext_at(v, JTEXT_PY, k), &tmp);
+            rc = field_value(g, key, klen, items[k], &tmp);
+        free(items);
     }
     free(ms.m);
     free(ms.keys.data);
