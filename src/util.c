@@ -147,9 +147,29 @@ int util_buf_printf(util_buf *b, const char *fmt, ...)
     return 0;
 }
 
-int util_buf_json_string(util_buf *b, const char *s, size_t n)
+/* The JSON escape of an ASCII byte that cannot stand as itself in a string
+ * (a control character, '"' or '\\') into esc; returns its length. */
+static size_t json_escape_byte(unsigned char c, char esc[7])
 {
     static const char hex[] = "0123456789abcdef";
+    esc[0] = '\\';
+    switch (c) {
+    case '"': esc[1] = '"'; return 2;
+    case '\\': esc[1] = '\\'; return 2;
+    case '\n': esc[1] = 'n'; return 2;
+    case '\r': esc[1] = 'r'; return 2;
+    case '\t': esc[1] = 't'; return 2;
+    case '\b': esc[1] = 'b'; return 2;
+    case '\f': esc[1] = 'f'; return 2;
+    default:
+        esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+        esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+        return 6;
+    }
+}
+
+int util_buf_json_string(util_buf *b, const char *s, size_t n)
+{
     if (util_buf_reserve(b, n + 2))
         return -1;
     b->data[b->len++] = '"';
@@ -158,30 +178,66 @@ int util_buf_json_string(util_buf *b, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        if (util_buf_append(b, s + start, i - start))
-            return -1;
-        char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
-        size_t elen = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        default:
-            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-            esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
-            elen = 6;
-        }
-        if (util_buf_append(b, esc, elen))
+        char esc[7];
+        if (util_buf_append(b, s + start, i - start) || util_buf_append(b, esc, json_escape_byte(c, esc)))
             return -1;
         start = i + 1;
     }
     if (util_buf_append(b, s + start, n - start))
         return -1;
     return util_buf_putc(b, '"');
+}
+
+/* The code point of the WTF-8 sequence at s[0..n) and its length in *len;
+ * an invalid sequence gives U+FFFD for one byte. */
+static unsigned long wtf8_decode(const unsigned char *s, size_t n, size_t *len)
+{
+    unsigned c = s[0];
+    size_t need = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c < 0xF0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+    *len = 1;
+    if (need == 0 || need > n)
+        return 0xFFFD;
+    unsigned long cp = c & (0x7Fu >> need);
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0xFFFD;
+        cp = cp << 6 | (s[i] & 0x3Fu);
+    }
+    static const unsigned long least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[need] || cp > 0x10FFFF)
+        return 0xFFFD;
+    *len = need;
+    return cp;
+}
+
+int util_buf_json_ascii(util_buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int rc = util_buf_putc(b, '"');
+    size_t i = 0;
+    while (i < n && rc == 0) {
+        size_t j = i;
+        while (j < n && p[j] >= 0x20 && p[j] < 0x7F && p[j] != '"' && p[j] != '\\')
+            j++;
+        rc = util_buf_append(b, s + i, j - i);
+        if ((i = j) == n || rc)
+            break;
+        char esc[16];
+        size_t len = 1, elen;
+        if (p[i] < 0x7F) {
+            elen = json_escape_byte(p[i], esc);
+        } else {
+            unsigned long cp = p[i] == 0x7F ? 0x7F : wtf8_decode(p + i, n - i, &len);
+            if (cp > 0xFFFF)
+                elen = (size_t)snprintf(esc, sizeof esc, "\\u%04lx\\u%04lx",
+                                        0xD800 + ((cp - 0x10000) >> 10), 0xDC00 + ((cp - 0x10000) & 0x3FF));
+            else
+                elen = (size_t)snprintf(esc, sizeof esc, "\\u%04lx", cp);
+        }
+        rc = util_buf_append(b, esc, elen);
+        i += len;
+    }
+    return rc ? -1 : util_buf_putc(b, '"');
 }
 
 void util_buf_free(util_buf *b)

@@ -52,6 +52,11 @@ int util_buf_printf(util_buf *b, const char *fmt, ...) __attribute__((format(pri
 /* Appends s[0..n) as a JSON string literal with quotes (bytes >= 0x80 are
  * copied unchanged, control characters escaped). */
 int util_buf_json_string(util_buf *b, const char *s, size_t n);
+/* Appends WTF-8 text s[0..n) as a JSON string literal the way Python's
+ * json.dumps writes it with ensure_ascii (its default): only printable ASCII
+ * stays as is, other characters become \uXXXX escapes (a surrogate pair above
+ * U+FFFF, a lone surrogate as itself); an invalid byte becomes \ufffd. */
+int util_buf_json_ascii(util_buf *b, const char *s, size_t n);
 void util_buf_free(util_buf *b);
 
 /* Python's repr() of a float (the shortest text that reads back as the same

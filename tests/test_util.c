@@ -50,3 +50,16 @@ Test(util, float_repr_matches_python)
         cr_assert_str_eq(buf, cases[i].s);
     }
 }
+
+/* What Python's json.dumps writes for the same text (ensure_ascii). */
+Test(util, json_ascii_escapes_like_python)
+{
+    util_buf b = UTIL_BUF_INIT;
+    const char s[] = "a\"\\\n\x01\x7f\xC3\xA9\xF0\x9F\x98\x80\xED\xA0\x80\0z";
+    cr_assert_eq(util_buf_json_ascii(&b, s, sizeof s - 1), 0);
+    cr_assert_str_eq(b.data, "\"a\\\"\\\\\\n\\u0001\\u007f\\u00e9\\ud83d\\ude00\\ud800\\u0000z\"");
+    b.len = 0;
+    cr_assert_eq(util_buf_json_ascii(&b, "\xff" "x\xC3", 3), 0);
+    cr_assert_str_eq(b.data, "\"\\ufffdx\\ufffd\"", "invalid bytes become U+FFFD");
+    util_buf_free(&b);
+}
