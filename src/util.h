@@ -8,7 +8,8 @@
  * The buffer is a plain (data, len, cap) byte vector with append helpers,
  * including a JSON string escaper used by the command-line output.
  *
- * util_float_repr writes a double as Python's repr() does.
+ * util_float_repr writes a double as Python's repr() does; util_sha256 hashes
+ * (downloads are checked against the hub's SHA-256).
  */
 #ifndef FCPIVOT_UTIL_H
 #define FCPIVOT_UTIL_H
@@ -63,5 +64,18 @@ void util_buf_free(util_buf *b);
  * double, always with a '.' or an exponent: 1.0, 0.5, 1e-07, inf, nan) into
  * buf; returns the length. bufsz >= 32 is always enough. */
 size_t util_float_repr(double v, char *buf, size_t bufsz);
+
+/* SHA-256 (FIPS 180-4), incremental: init, update any number of times, then
+ * final writes the 32-byte digest. */
+typedef struct util_sha256 {
+    unsigned int h[8];
+    unsigned char block[64];
+    size_t fill;                  /* bytes in block */
+    unsigned long long total;     /* bytes hashed */
+} util_sha256;
+
+void util_sha256_init(util_sha256 *s);
+void util_sha256_update(util_sha256 *s, const void *data, size_t n);
+void util_sha256_final(util_sha256 *s, unsigned char digest[32]);
 
 #endif
