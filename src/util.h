@@ -58,6 +58,11 @@ int util_buf_json_string(util_buf *b, const char *s, size_t n);
  * stays as is, other characters become \uXXXX escapes (a surrogate pair above
  * U+FFFF, a lone surrogate as itself); an invalid byte becomes \ufffd. */
 int util_buf_json_ascii(util_buf *b, const char *s, size_t n);
+/* Appends s[0..n) for display on a terminal: control characters (NUL, ESC,
+ * DEL, the C1 range U+0080..U+009F) and bytes that are not UTF-8 become
+ * \xNN / \u00NN escapes, so data can neither cut a message short nor drive
+ * the terminal; everything else is copied. */
+int util_buf_escaped(util_buf *b, const char *s, size_t n);
 void util_buf_free(util_buf *b);
 
 /* Python's repr() of a float (the shortest text that reads back as the same
