@@ -104,3 +104,22 @@ Test(cli, data_cannot_drive_the_terminal)
     unlink(path);
     free(path);
 }
+
+/* A NUL in the data neither cuts validate's message nor reaches the output raw. */
+Test(cli, a_nul_in_the_data_does_not_cut_the_message)
+{
+    const char row[] =
+        "{\"responses_create_params\": {\"input\": [{\"role\": \"user\", \"content\": \"hi\", "
+        "\"type\": \"message\"}], \"tools\": [{\"type\": \"web\\u0000search\"}]}, "
+        "\"expected_action\": {\"type\": \"message\", \"content\": \"x\"}}\n";
+    char *path = tu_write_temp(row, sizeof row - 1, ".jsonl");
+    char *argv[] = {(char *)tu_bin(), "validate", path, NULL};
+    char *out, *err;
+    size_t out_len;
+    tu_run(argv, NULL, 0, &out, &out_len, &err);
+    cr_assert(strstr(out, "web\\x00search"), "%s", out);
+    cr_assert_null(memchr(out, 0, out_len), "a raw NUL was printed");
+    free(out); free(err);
+    unlink(path);
+    free(path);
+}
