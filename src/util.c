@@ -405,3 +405,12 @@ void util_sha256_final(util_sha256 *s, unsigned char digest[32])
     for (int i = 0; i < 32; i++)
         digest[i] = (unsigned char)(s->h[i / 4] >> (24 - 8 * (i % 4)));
 }
+
+uint64_t util_hash(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 0xcbf29ce484222325u;   /* FNV-1a offset basis and prime */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3u;
+    return h;
+}
