@@ -260,6 +260,13 @@ static void arr_done(arr_it *it) { util_buf_free(&it->tmp); }
 
 static int put(util_buf *b, span v) { return util_buf_append(b, v.p, v.n); }
 
+/* The ',' before a new member of the object being written (none right after
+ * its '{'). */
+static int put_comma(util_buf *b)
+{
+    return b->len && b->data[b->len - 1] == '{' ? 0 : util_buf_putc(b, ',');
+}
+
 /* v's raw string text inside new quotes. */
 static int put_quoted(util_buf *b, span inner)
 {
@@ -724,8 +731,7 @@ static int put_messages(req *r, span input, span instructions)
         if (put(&r->fold, in))
             return NOMEM(r);
     }
-    bool lead = r->out->data[r->out->len - 1] != '{';   /* no model: messages come first */
-    if (util_buf_puts(r->out, lead ? ",\"messages\":[" : "\"messages\":["))
+    if (put_comma(r->out) || util_buf_puts(r->out, "\"messages\":["))
         return NOMEM(r);
     int rc = 0;
     if (sp_str(input)) {
@@ -911,7 +917,7 @@ static int put_param(req *r, const char *name, span v)
 {
     if (!sp_set(v))
         return 0;
-    if (util_buf_printf(r->out, ",\"%s\":", name) || put(r->out, v))
+    if (put_comma(r->out) || util_buf_printf(r->out, "\"%s\":", name) || put(r->out, v))
         return NOMEM(r);
     return 0;
 }
@@ -959,7 +965,7 @@ static int extra_cb(void *ctx, const jtext_member *m)
     req *r = em->r;
     if (taken_has(&r->taken, m->key, m->key_len) || memchr(m->key, 0, m->key_len))
         return 0;
-    if (util_buf_putc(r->out, ',') || put(r->out, raw_key(m)) || util_buf_putc(r->out, ':') ||
+    if (put_comma(r->out) || put(r->out, raw_key(m)) || util_buf_putc(r->out, ':') ||
         util_buf_append(r->out, m->v, (size_t)(m->end - m->v)) ||
         taken_add(&r->taken, m->key, m->key_len)) {
         em->fail = true;
@@ -994,12 +1000,14 @@ static int put_engine(req *r, span meta_ckw, span meta_extra)
     if (!rc)
         rc = engine_object(r, meta_extra, &h4, "metadata.extra_body", &extra_row);
     if (!rc && o->has_seed && !taken_has(&r->taken, "seed", 4)) {
-        if (util_buf_printf(r->out, ",\"seed\":%lld", o->seed) || taken_add(&r->taken, "seed", 4))
+        if (put_comma(r->out) || util_buf_printf(r->out, "\"seed\":%lld", o->seed) ||
+            taken_add(&r->taken, "seed", 4))
             rc = NOMEM(r);
     }
     span use_ckw = ckw.p ? ckw : ckw_row;
     if (!rc && use_ckw.p && !taken_has(&r->taken, "chat_template_kwargs", 20)) {
-        if (util_buf_puts(r->out, ",\"chat_template_kwargs\":") || put(r->out, use_ckw) ||
+        if (put_comma(r->out) || util_buf_puts(r->out, "\"chat_template_kwargs\":") ||
+            put(r->out, use_ckw) ||
             taken_add(&r->taken, "chat_template_kwargs", 20))
             rc = NOMEM(r);
     }
@@ -1031,11 +1039,11 @@ static int put_model(req *r, span row_model)
 
 static int chat_body(req *r, span *f)
 {
-    static const char *const fixed[] = {"model", "messages", "tools", "max_tokens",
-                                        "reasoning_effort"};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if (taken_add(&r->taken, fixed[i], strlen(fixed[i])))
-            return NOMEM(r);
+    /* keys the body has or the row sets under another name */
+    if (taken_add(&r->taken, "model", 5) || taken_add(&r->taken, "messages", 8) ||
+        (sp_has(f[P_MAX_OUT]) && taken_add(&r->taken, "max_tokens", 10)) ||
+        (sp_has(f[P_REASONING]) && taken_add(&r->taken, "reasoning_effort", 16)))
+        return NOMEM(r);
     util_buf *o = r->out;
     if (util_buf_putc(o, '{'))
         return NOMEM(r);
@@ -1156,10 +1164,9 @@ static int pass_cb(void *ctx, const jtext_member *m)
     span v = {m->v, (size_t)(m->end - m->v)};
     if (!taken_has(&r->taken, m->key, m->key_len) && taken_add(&r->taken, m->key, m->key_len))
         return ps->rc = NOMEM(r), 1;
-    if (sp_null(v) || (r->o->model && jtext_member_is(m, "model")))
+    if (sp_null(v) || (r->o->model && jtext_member_is(m, "model")) || jtext_member_is(m, "stream"))
         return 0;
-    if ((r->out->data[r->out->len - 1] != '{' && util_buf_putc(r->out, ',')) ||
-        put(r->out, raw_key(m)) || util_buf_putc(r->out, ':'))
+    if (put_comma(r->out) || put(r->out, raw_key(m)) || util_buf_putc(r->out, ':'))
         return ps->rc = NOMEM(r), 1;
     if (r->o->reasoning == CONV_REASONING_DROP && jtext_member_is(m, "input") && sp_arr(v)) {
         if ((ps->rc = put_input_without_reasoning(r, v)))
@@ -1178,9 +1185,7 @@ int conv_responses_request(const char *params, size_t len, const conv_request_op
     req r = {.o = o ? o : &defaults, .out = out, .err = err, .errsz = errsz};
     size_t mark = out->len;
     char why[96];
-    int rc = jtext_valid(params, len, CONV_JFLAGS, why, sizeof why) ? 0 : -1;
-    if (rc == 0)
-        rc = jtext_object(params, len, CONV_JFLAGS, NULL, NULL, why, sizeof why);
+    int rc = jtext_object(params, len, CONV_JFLAGS, NULL, NULL, why, sizeof why);
     if (rc) {
         rc = rfail(&r, CONV_INVALID, "responses_create_params: %s", why);
     } else if (util_buf_putc(out, '{') || (r.o->model && (put_model(&r, (span){NULL, 0}) ||
