@@ -21,6 +21,7 @@
  */
 #include "conv.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1424,7 +1425,10 @@ static int reply_usage(reply *y, span u)
         pick(f[3], ck, &cached, 1);
     if (sp_obj(f[4]))
         pick(f[4], rk, &reasoning, 1);
-    long long total;
+    long long total, in_n = in->input_tokens > 0 ? in->input_tokens : 0,
+                     out_n = in->output_tokens > 0 ? in->output_tokens : 0;
+    if (__builtin_add_overflow(in_n, out_n, &total))
+        total = LLONG_MAX;
     if (util_buf_puts(b, ",\"usage\":{") || put_usage_num(b, "input_tokens", f[0], &in->input_tokens) ||
         util_buf_puts(b, ",\"input_tokens_details\":{") ||
         put_usage_num(b, "cached_tokens", cached, &in->cached_tokens) ||
@@ -1434,9 +1438,7 @@ static int reply_usage(reply *y, span u)
         util_buf_puts(b, "},"))
         return YNOMEM(y);
     if (sp_num(f[2]) ? put_usage_num(b, "total_tokens", f[2], &total)
-                     : util_buf_printf(b, "\"total_tokens\":%lld",
-                                       (in->input_tokens > 0 ? in->input_tokens : 0) +
-                                           (in->output_tokens > 0 ? in->output_tokens : 0)))
+                     : util_buf_printf(b, "\"total_tokens\":%lld", total))
         return YNOMEM(y);
     return util_buf_putc(b, '}') ? YNOMEM(y) : 0;
 }
