@@ -1425,9 +1425,8 @@ static int reply_usage(reply *y, span u)
         pick(f[3], ck, &cached, 1);
     if (sp_obj(f[4]))
         pick(f[4], rk, &reasoning, 1);
-    long long total, in_n = in->input_tokens > 0 ? in->input_tokens : 0,
-                     out_n = in->output_tokens > 0 ? in->output_tokens : 0;
-    if (__builtin_add_overflow(in_n, out_n, &total))
+    long long total, in_n = sp_count(f[0]), out_n = sp_count(f[1]);
+    if (__builtin_add_overflow(in_n > 0 ? in_n : 0, out_n > 0 ? out_n : 0, &total))
         total = LLONG_MAX;
     if (util_buf_puts(b, ",\"usage\":{") || put_usage_num(b, "input_tokens", f[0], &in->input_tokens) ||
         util_buf_puts(b, ",\"input_tokens_details\":{") ||
