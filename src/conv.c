@@ -358,7 +358,6 @@ typedef struct req {
     const conv_request_opts *o;
     util_buf *out;
     bool first_msg;         /* no message written yet */
-    bool pend;              /* an assistant message is pending */
     util_buf ptext;         /* its raw text */
     util_buf pcalls;        /* its tool calls, comma-separated */
     bool folding;           /* instructions still take leading system messages */
@@ -434,9 +433,8 @@ static int first_span_cb(void *ctx, span inner)
 
 static int flush(req *r)
 {
-    if (!r->pend)
+    if (!r->ptext.len && !r->pcalls.len)   /* nothing pending (Gym writes no empty message) */
         return 0;
-    r->pend = false;
     util_buf *o = r->out;
     span text = {r->ptext.data ? r->ptext.data : "", r->ptext.len};
     util_buf cut = UTIL_BUF_INIT;
@@ -602,7 +600,6 @@ static int item_message(req *r, span *f, const char *where)
     if (sp_is(role, "assistant")) {
         if (emit_fold(r))
             return CONV_NOMEM;
-        r->pend = true;
         return content_text(r, f[IK_CONTENT], true, &r->ptext, where);
     }
     bool dev = sp_is(role, "developer");
@@ -638,7 +635,6 @@ static int item_reasoning(req *r, span *f, const char *where)
         return 0;
     if (emit_fold(r))
         return CONV_NOMEM;
-    r->pend = true;
     span s = f[IK_SUMMARY];
     if (!sp_set(s))
         return 0;
@@ -653,8 +649,8 @@ static int item_reasoning(req *r, span *f, const char *where)
     while (rc == 0 && (k = arr_next(&it, &e)) == 1) {
         if (pick(e, keys, &t, 1) || !sp_str(t))
             rc = rfail(r, CONV_INVALID, "%s.summary[%zu] has no string text", where, j);
-        else if (util_buf_puts(&r->ptext, THINK_OPEN) || put(&r->ptext, sp_inner(t)) ||
-                 util_buf_puts(&r->ptext, THINK_CLOSE))
+        else if (t.n > 2 && (util_buf_puts(&r->ptext, THINK_OPEN) || put(&r->ptext, sp_inner(t)) ||
+                 util_buf_puts(&r->ptext, THINK_CLOSE)))   /* empty texts are skipped */
             rc = NOMEM(r);
         j++;
     }
@@ -669,7 +665,6 @@ static int item_call(req *r, span *f, const char *where)
                      where);
     if (emit_fold(r))
         return CONV_NOMEM;
-    r->pend = true;
     util_buf *b = &r->pcalls;
     if ((b->len && util_buf_putc(b, ',')) || util_buf_puts(b, "{\"id\":") ||
         put(b, f[IK_CALL_ID]) || util_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":") ||
@@ -1061,8 +1056,13 @@ static int chat_body(req *r, span *f)
             return rc;
         if ((rc = put_param(r, "parallel_tool_calls", f[P_PARALLEL])))
             return rc;
-    } else if (sp_is(f[P_TOOL_CHOICE], "required")) {
-        return rfail(r, CONV_INVALID, "tool_choice \"required\" but the row has no tools");
+    } else if (sp_set(f[P_TOOL_CHOICE]) && !sp_is(f[P_TOOL_CHOICE], "auto") &&
+               !sp_is(f[P_TOOL_CHOICE], "none")) {
+        char qt[64];
+        quote_for_err(f[P_TOOL_CHOICE], qt, sizeof qt);
+        return rfail(r, CONV_INVALID, "tool_choice %s%s%s but the row has no tools",
+                     sp_str(f[P_TOOL_CHOICE]) ? "\"" : "", sp_str(f[P_TOOL_CHOICE]) ? qt : "(a named choice)",
+                     sp_str(f[P_TOOL_CHOICE]) ? "\"" : "");
     }
     if ((rc = put_param(r, "max_tokens", f[P_MAX_OUT])) || (rc = put_param(r, "temperature", f[P_TEMP])) ||
         (rc = put_param(r, "top_p", f[P_TOP_P])))

@@ -22,9 +22,10 @@
  *  - assistant-side items (assistant messages, reasoning, function calls)
  *    gather into one pending assistant message, flushed by a user / system /
  *    developer message, a function_call_output, and at the end, as
- *    {"role":"assistant","content":TEXT|null,"tool_calls":[…] if any}. Texts
- *    are glued with no separator. A reasoning item adds
- *    "<think>SUMMARY</think>" per summary text (skipped with
+ *    {"role":"assistant","content":TEXT|null,"tool_calls":[…] if any} —
+ *    when there is a text or a call (as in Gym, an empty one is not sent).
+ *    Texts are glued with no separator. A reasoning item adds
+ *    "<think>SUMMARY</think>" per non-empty summary text (skipped with
  *    CONV_REASONING_DROP); with CONV_REASONING_FIELD every <think>…</think>
  *    span (shortest, across lines) is then cut out of the assistant content
  *    and the first span's text goes to both `reasoning_content` and
@@ -44,8 +45,9 @@
  *    the tool but type, strict and null ones}} (a Chat-shaped tool is taken
  *    as it is, anomaly CHAT_SHAPED_TOOL; a tool without strict: anomaly
  *    TOOL_WITHOUT_STRICT); other tool types → CONV_INVALID. Without tools,
- *    tool_choice and parallel_tool_calls are dropped, and tool_choice
- *    "required" → CONV_INVALID. A named choice {"type":"function","name":X}
+ *    tool_choice and parallel_tool_calls are dropped, and a tool_choice
+ *    other than "auto"/"none" ("required", a named choice) → CONV_INVALID,
+ *    as in Gym. A named choice {"type":"function","name":X}
  *    becomes {"type":"function","function":{"name":X}}.
  *  - tool_choice, parallel_tool_calls, temperature, top_p, metadata, user,
  *    service_tier, store pass through; any other Responses parameter
