@@ -352,14 +352,30 @@ const char *conv_anomaly_name(unsigned bit)
     return NULL;
 }
 
+int conv_anomalies_json(unsigned set, util_buf *out)
+{
+    if (util_buf_putc(out, '['))
+        return CONV_NOMEM;
+    bool first = true;
+    for (unsigned i = 0; i < CONV_ANOMALY_COUNT; i++) {
+        if (!(set & (1u << i)))
+            continue;
+        if ((!first && util_buf_putc(out, ',')) || util_buf_putc(out, '"') ||
+            util_buf_puts(out, anomaly_names[i]) || util_buf_putc(out, '"'))
+            return CONV_NOMEM;
+        first = false;
+    }
+    return util_buf_putc(out, ']') ? CONV_NOMEM : CONV_OK;
+}
+
 /* ---- request state ---------------------------------------------------------------- */
 
 typedef struct req {
     const conv_request_opts *o;
     util_buf *out;
     bool first_msg;         /* no message written yet */
-    util_buf ptext;         /* its raw text */
-    util_buf pcalls;        /* its tool calls, comma-separated */
+    util_buf ptext;         /* the pending assistant message's raw text */
+    util_buf pcalls;        /* and its tool calls, comma-separated */
     bool folding;           /* instructions still take leading system messages */
     util_buf fold;          /* the folded system text (raw) */
     util_buf taken;         /* body keys so far, each NUL-terminated */

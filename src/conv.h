@@ -133,6 +133,17 @@ enum {
  * NULL when bit is not exactly one known flag. Static storage. */
 const char *conv_anomaly_name(unsigned bit);
 
+/* The names of the anomalies in set as a JSON list (["a","b"], in bit
+ * order; [] when none) appended to out (caller-owned). CONV_OK or
+ * CONV_NOMEM. */
+int conv_anomalies_json(unsigned set, util_buf *out);
+
+/* Conventions of the four conversions: input texts are borrowed for the
+ * call and need not be NUL-terminated; out is a caller-owned buffer that the
+ * result is appended to (it holds one JSON object more on CONV_OK, and is
+ * left exactly as it was on any error); err (may be NULL) receives the
+ * reason of a failure. Nothing is kept after the call. */
+
 /* The responses_create_params object text params[0..len) (after overrides)
  * → a Chat Completions request body (one JSON object) appended to out.
  * *anomalies (may be NULL) receives the request anomalies. On error out is

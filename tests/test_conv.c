@@ -1063,4 +1063,11 @@ Test(conv, anomaly_names_are_stable)
     cr_assert_null(conv_anomaly_name(0));
     cr_assert_null(conv_anomaly_name(3));
     cr_assert_null(conv_anomaly_name(1u << CONV_ANOMALY_COUNT));
+    util_buf b = UTIL_BUF_INIT;
+    cr_assert_eq(conv_anomalies_json(0, &b), CONV_OK);
+    cr_assert_str_eq(b.data, "[]");
+    b.len = 0;
+    cr_assert_eq(conv_anomalies_json(CONV_A_UNCLOSED_THINK | CONV_A_TOOL_WITHOUT_STRICT | (1u << 30), &b), CONV_OK);
+    cr_assert_str_eq(b.data, "[\"tool_without_strict\",\"unclosed_think\"]");
+    util_buf_free(&b);
 }
