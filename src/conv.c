@@ -1498,7 +1498,7 @@ static int reply_params(reply *y, const char *params, size_t params_len)
     static const char *const dflt[] = {"[]", "\"auto\"", "true", "null", "null", "null"};
     span f[6];
     memset(f, 0, sizeof f);
-    if (params && pick((span){params, params_len}, keys, f, 6))
+    if (params && params_len && pick((span){params, params_len}, keys, f, 6))
         return reply_fail(y, CONV_INVALID, "responses_create_params is not a JSON object");
     for (size_t i = 0; i < 6; i++) {
         if (util_buf_printf(y->out, ",\"%s\":", keys[i]) ||

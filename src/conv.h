@@ -155,10 +155,11 @@ int conv_chat_request(const char *params, size_t len, const conv_request_opts *o
 
 /* --api responses (§3): params with its top-level null members removed,
  * "model" replaced by o->model (written first), "stream" removed (replies
- * are read whole), and with
- * CONV_REASONING_DROP the reasoning items of input removed; then seed,
- * chat_template_kwargs and o->extra_body as for conv_chat_request (the row's
- * metadata is not read). Appended to out; same returns. */
+ * are read whole), and with CONV_REASONING_DROP the reasoning items of
+ * input removed; then seed, chat_template_kwargs and o->extra_body as for
+ * conv_chat_request (the row's metadata is not read; developer_as_system
+ * does not apply). Every other byte as in params. Appended to out; same
+ * returns (no anomalies). */
 int conv_responses_request(const char *params, size_t len, const conv_request_opts *o,
                            util_buf *out, char *err, size_t errsz);
 
