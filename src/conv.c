@@ -257,6 +257,24 @@ static int arr_next(arr_it *it, span *e)
 
 static void arr_done(arr_it *it) { util_buf_free(&it->tmp); }
 
+/* Calls fn(ctx, element, index) on each element of the (validated) array v
+ * until one returns non-zero. Returns that value, 0, or CONV_NOMEM when the
+ * scan itself fails (allocation). */
+typedef int (*elem_fn)(void *ctx, span e, size_t i);
+
+static int each_elem(span v, elem_fn fn, void *ctx)
+{
+    arr_it it;
+    arr_init(&it, v);
+    span e;
+    int k, rc = 0;
+    size_t i = 0;
+    while (rc == 0 && (k = arr_next(&it, &e)) == 1)
+        rc = fn(ctx, e, i++);
+    arr_done(&it);
+    return rc ? rc : k < 0 ? CONV_NOMEM : 0;
+}
+
 /* ---- output helpers ------------------------------------------------------------ */
 
 static int put(util_buf *b, span v) { return util_buf_append(b, v.p, v.n); }
@@ -318,21 +336,16 @@ static void quote_for_err(span v, char *q, size_t qsz)
     q[k] = 0;
 }
 
-static int vfail(char *err, size_t errsz, int rc, const char *fmt, va_list ap)
-{
-    if (err && errsz)
-        vsnprintf(err, errsz, fmt, ap);
-    return rc;
-}
-
 static int fail_to(char *err, size_t errsz, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int fail_to(char *err, size_t errsz, int rc, const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vfail(err, errsz, rc, fmt, ap);
-    va_end(ap);
+    if (err && errsz) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errsz, fmt, ap);
+        va_end(ap);
+    }
     return rc;
 }
 
@@ -384,16 +397,8 @@ typedef struct req {
     size_t errsz;
 } req;
 
-static int rfail(req *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int rfail(req *r, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfail(r->err, r->errsz, rc, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
+/* Records a failure of a request or reply conversion (r: a req or a reply). */
+#define rfail(r, rc, ...) fail_to((r)->err, (r)->errsz, (rc), __VA_ARGS__)
 #define NOMEM(r) rfail((r), CONV_NOMEM, "out of memory")
 
 static bool taken_has(const util_buf *t, const char *k, size_t n)
@@ -484,6 +489,20 @@ done:
 
 /* ---- content parts ------------------------------------------------------------------ */
 
+/* What the element callbacks of a request need. */
+typedef struct list_ctx {
+    req *r;
+    const char *where;   /* "input[3]" for messages */
+    util_buf *b;         /* content_text: where the text goes */
+    bool assistant;      /* content_text: an assistant message */
+} list_ctx;
+
+/* each_elem's result, with the message of a scan failure. */
+static int list_rc(req *r, int rc)
+{
+    return rc == CONV_NOMEM ? NOMEM(r) : rc;
+}
+
 static const char *const part_keys[] = {"type", "text", "image_url", "detail", "annotations",
                                         "refusal"};
 enum { PK_TYPE, PK_TEXT, PK_IMAGE, PK_DETAIL, PK_ANNOT, PK_REFUSAL, PK_N };
@@ -524,6 +543,14 @@ static int put_part(req *r, span part, const char *where, size_t j)
                  where, j, q);
 }
 
+static int put_part_cb(void *ctx, span e, size_t j)
+{
+    list_ctx *lc = ctx;
+    if (j && util_buf_putc(lc->r->out, ','))
+        return NOMEM(lc->r);
+    return put_part(lc->r, e, lc->where, j);
+}
+
 /* A string or a list of parts → Chat content. */
 static int put_content(req *r, span c, const char *where)
 {
@@ -533,24 +560,39 @@ static int put_content(req *r, span c, const char *where)
         return rfail(r, CONV_INVALID, "%s: content is neither a string nor a list", where);
     if (util_buf_putc(r->out, '['))
         return NOMEM(r);
-    arr_it it;
-    arr_init(&it, c);
-    span e;
-    int k, rc = 0;
-    size_t j = 0;
-    while (rc == 0 && (k = arr_next(&it, &e)) == 1) {
-        if (j && util_buf_putc(r->out, ','))
-            rc = NOMEM(r);
-        else
-            rc = put_part(r, e, where, j);
-        j++;
-    }
-    arr_done(&it);
+    list_ctx lc = {.r = r, .where = where};
+    int rc = list_rc(r, each_elem(c, put_part_cb, &lc));
     if (rc)
         return rc;
-    if (k < 0)
-        return NOMEM(r);
     return util_buf_putc(r->out, ']') ? NOMEM(r) : 0;
+}
+
+/* One part of a content read as text (content_text). */
+static int text_part_cb(void *ctx, span e, size_t j)
+{
+    list_ctx *lc = ctx;
+    req *r = lc->r;
+    span f[PK_N];
+    if (pick(e, part_keys, f, PK_N))
+        return rfail(r, CONV_INVALID, "%s.content[%zu] is not an object", lc->where, j);
+    bool out_text = sp_is(f[PK_TYPE], "output_text");
+    bool textual = out_text || sp_is(f[PK_TYPE], "input_text");
+    span t = f[PK_TEXT];
+    if (lc->assistant && sp_is(f[PK_TYPE], "refusal"))
+        textual = true, t = f[PK_REFUSAL];
+    if (!textual) {
+        char q[64];
+        quote_for_err(f[PK_TYPE], q, sizeof q);
+        return rfail(r, CONV_INVALID, "%s.content[%zu]: content part type \"%s\" cannot be %s",
+                     lc->where, j, q, lc->assistant ? "converted" : "folded into instructions");
+    }
+    if (!sp_str(t))
+        return rfail(r, CONV_INVALID, "%s.content[%zu]: text part without a string text", lc->where, j);
+    if (lc->assistant && out_text && !sp_has(f[PK_ANNOT]))
+        r->anomalies |= CONV_A_ASSISTANT_PART_LENIENT;
+    if (!lc->assistant && out_text)
+        r->anomalies |= CONV_A_OUTPUT_TEXT_OUTSIDE_ASSISTANT;
+    return put(lc->b, sp_inner(t)) ? NOMEM(r) : 0;
 }
 
 /* The raw text of a content (string, or the text parts of a list) appended
@@ -564,44 +606,8 @@ static int content_text(req *r, span c, bool assistant, util_buf *b, const char 
         return put(b, sp_inner(c)) ? NOMEM(r) : 0;
     if (!sp_arr(c))
         return rfail(r, CONV_INVALID, "%s: content is neither a string nor a list", where);
-    arr_it it;
-    arr_init(&it, c);
-    span e, f[PK_N];
-    int k, rc = 0;
-    size_t j = 0;
-    while (rc == 0 && (k = arr_next(&it, &e)) == 1) {
-        if (pick(e, part_keys, f, PK_N)) {
-            rc = rfail(r, CONV_INVALID, "%s.content[%zu] is not an object", where, j);
-            break;
-        }
-        bool out_text = sp_is(f[PK_TYPE], "output_text");
-        bool textual = out_text || sp_is(f[PK_TYPE], "input_text");
-        span t = f[PK_TEXT];
-        if (assistant && sp_is(f[PK_TYPE], "refusal"))
-            textual = true, t = f[PK_REFUSAL];
-        if (!textual) {
-            char q[64];
-            quote_for_err(f[PK_TYPE], q, sizeof q);
-            rc = rfail(r, CONV_INVALID, "%s.content[%zu]: content part type \"%s\" cannot be %s",
-                       where, j, q, assistant ? "converted" : "folded into instructions");
-            break;
-        }
-        if (!sp_str(t)) {
-            rc = rfail(r, CONV_INVALID, "%s.content[%zu]: text part without a string text", where, j);
-            break;
-        }
-        if (assistant && out_text && !sp_has(f[PK_ANNOT]))
-            r->anomalies |= CONV_A_ASSISTANT_PART_LENIENT;
-        if (!assistant && out_text)
-            r->anomalies |= CONV_A_OUTPUT_TEXT_OUTSIDE_ASSISTANT;
-        if (put(b, sp_inner(t)))
-            rc = NOMEM(r);
-        j++;
-    }
-    arr_done(&it);
-    if (rc == 0 && k < 0)
-        rc = NOMEM(r);
-    return rc;
+    list_ctx lc = {r, where, b, assistant};
+    return list_rc(r, each_elem(c, text_part_cb, &lc));
 }
 
 /* ---- input items ------------------------------------------------------------------------ */
@@ -645,6 +651,22 @@ static int item_message(req *r, span *f, const char *where)
     return util_buf_putc(r->out, '}') ? NOMEM(r) : 0;
 }
 
+/* One summary of a reasoning item: "<think>TEXT</think>" (empty texts are
+ * skipped, as in Gym). */
+static int summary_cb(void *ctx, span e, size_t j)
+{
+    static const char *const keys[] = {"text"};
+    list_ctx *lc = ctx;
+    req *r = lc->r;
+    span t;
+    if (pick(e, keys, &t, 1) || !sp_str(t))
+        return rfail(r, CONV_INVALID, "%s.summary[%zu] has no string text", lc->where, j);
+    if (t.n > 2 && (util_buf_puts(&r->ptext, THINK_OPEN) || put(&r->ptext, sp_inner(t)) ||
+                    util_buf_puts(&r->ptext, THINK_CLOSE)))
+        return NOMEM(r);
+    return 0;
+}
+
 static int item_reasoning(req *r, span *f, const char *where)
 {
     if (r->o->reasoning == CONV_REASONING_DROP)
@@ -656,22 +678,8 @@ static int item_reasoning(req *r, span *f, const char *where)
         return 0;
     if (!sp_arr(s))
         return rfail(r, CONV_INVALID, "%s: reasoning summary is not a list", where);
-    static const char *const keys[] = {"text"};
-    arr_it it;
-    arr_init(&it, s);
-    span e, t;
-    int k, rc = 0;
-    size_t j = 0;
-    while (rc == 0 && (k = arr_next(&it, &e)) == 1) {
-        if (pick(e, keys, &t, 1) || !sp_str(t))
-            rc = rfail(r, CONV_INVALID, "%s.summary[%zu] has no string text", where, j);
-        else if (t.n > 2 && (util_buf_puts(&r->ptext, THINK_OPEN) || put(&r->ptext, sp_inner(t)) ||
-                 util_buf_puts(&r->ptext, THINK_CLOSE)))   /* empty texts are skipped */
-            rc = NOMEM(r);
-        j++;
-    }
-    arr_done(&it);
-    return rc == 0 && k < 0 ? NOMEM(r) : rc;
+    list_ctx lc = {.r = r, .where = where};
+    return list_rc(r, each_elem(s, summary_cb, &lc));
 }
 
 static int item_call(req *r, span *f, const char *where)
@@ -733,6 +741,8 @@ static int item(req *r, span it, size_t i)
     return rfail(r, CONV_INVALID, "%s: item type \"%s\" cannot be converted", where, q);
 }
 
+static int item_cb(void *ctx, span e, size_t i) { return item(ctx, e, i); }
+
 static int put_messages(req *r, span input, span instructions)
 {
     if (sp_set(instructions)) {
@@ -752,16 +762,7 @@ static int put_messages(req *r, span input, span instructions)
             put(r->out, input) || util_buf_puts(r->out, "}]}"))
             return NOMEM(r);
     } else if (sp_arr(input)) {
-        arr_it it;
-        arr_init(&it, input);
-        span e;
-        int k;
-        size_t i = 0;
-        while (rc == 0 && (k = arr_next(&it, &e)) == 1)
-            rc = item(r, e, i++);
-        arr_done(&it);
-        if (rc == 0 && k < 0)
-            rc = NOMEM(r);
+        rc = list_rc(r, each_elem(input, item_cb, r));
         if (rc == 0)
             rc = flush(r);
         if (rc == 0 && emit_fold(r))
@@ -835,7 +836,15 @@ static int put_tool(req *r, span tool, size_t i)
     return util_buf_putc(o, '}') ? NOMEM(r) : 0;
 }
 
-/* "tools":[…] when there are tools; *n their number. */
+static int put_tool_cb(void *ctx, span e, size_t i)
+{
+    req *r = ctx;
+    if (i && util_buf_putc(r->out, ','))
+        return NOMEM(r);
+    return put_tool(r, e, i);
+}
+
+/* "tools":[…] when there are tools; *n whether there are. */
 static int put_tools(req *r, span tools, size_t *n)
 {
     *n = 0;
@@ -846,22 +855,11 @@ static int put_tools(req *r, span tools, size_t *n)
     size_t mark = r->out->len;
     if (util_buf_puts(r->out, ",\"tools\":["))
         return NOMEM(r);
-    arr_it it;
-    arr_init(&it, tools);
-    span e;
-    int k, rc = 0;
-    while (rc == 0 && (k = arr_next(&it, &e)) == 1) {
-        if (*n && util_buf_putc(r->out, ','))
-            rc = NOMEM(r);
-        else
-            rc = put_tool(r, e, *n);
-        (*n)++;
-    }
-    arr_done(&it);
-    if (rc == 0 && k < 0)
-        rc = NOMEM(r);
+    size_t before = r->out->len;
+    int rc = list_rc(r, each_elem(tools, put_tool_cb, r));
     if (rc)
         return rc;
+    *n = r->out->len > before;
     if (!*n) {
         r->out->len = mark;
         r->out->data[mark] = 0;
@@ -1286,17 +1284,7 @@ typedef struct reply {
     util_buf calls;    /* function_call items, comma-separated */
 } reply;
 
-static int reply_fail(reply *y, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int reply_fail(reply *y, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfail(y->err, y->errsz, rc, fmt, ap);
-    va_end(ap);
-    return rc;
-}
 
-#define YNOMEM(y) reply_fail((y), CONV_NOMEM, "out of memory")
 
 static int add_summary(void *ctx, span inner)
 {
@@ -1309,48 +1297,51 @@ static int add_summary(void *ctx, span inner)
     return 0;
 }
 
+/* A text part of a reply's content list appended to the raw text ctx. */
+static int reply_part_cb(void *ctx, span e, size_t i)
+{
+    static const char *const keys[] = {"type", "text"};
+    span f[2];
+    (void)i;
+    if (!pick(e, keys, f, 2) && sp_str(f[1]) && put(ctx, sp_inner(f[1])))
+        return CONV_NOMEM;
+    return 0;
+}
+
 /* The message content's raw text (a string, or the text parts of a list). */
 static int reply_content(reply *y, span c, util_buf *raw)
 {
     if (!sp_set(c))
         return 0;
     if (sp_str(c))
-        return put(raw, sp_inner(c)) ? YNOMEM(y) : 0;
+        return put(raw, sp_inner(c)) ? NOMEM(y) : 0;
     if (!sp_arr(c))
-        return reply_fail(y, CONV_INVALID, "choices[0].message.content is neither a string nor a list");
-    static const char *const keys[] = {"type", "text"};
-    arr_it it;
-    arr_init(&it, c);
-    span e, f[2];
-    int k, rc = 0;
-    while (rc == 0 && (k = arr_next(&it, &e)) == 1)
-        if (!pick(e, keys, f, 2) && sp_str(f[1]) && put(raw, sp_inner(f[1])))
-            rc = YNOMEM(y);
-    arr_done(&it);
-    return rc == 0 && k < 0 ? YNOMEM(y) : rc;
+        return rfail(y, CONV_INVALID, "choices[0].message.content is neither a string nor a list");
+    return each_elem(c, reply_part_cb, raw) ? NOMEM(y) : 0;
 }
 
-static int reply_call(reply *y, span call, size_t i)
+static int reply_call(void *ctx, span call, size_t i)
 {
+    reply *y = ctx;
     static const char *const keys[] = {"id", "function"};
     static const char *const fkeys[] = {"name", "arguments"};
     span f[2], g[2];
     if (pick(call, keys, f, 2) || pick(f[1], fkeys, g, 2))
-        return reply_fail(y, CONV_INVALID, "choices[0].message.tool_calls[%zu] is not a function call", i);
+        return rfail(y, CONV_INVALID, "choices[0].message.tool_calls[%zu] is not a function call", i);
     util_buf *b = &y->calls;
     if ((b->len && util_buf_putc(b, ',')) || util_buf_puts(b, "{\"type\":\"function_call\",\"id\":") ||
         put_id(b, &y->st, "fc_") || util_buf_puts(b, ",\"call_id\":"))
-        return YNOMEM(y);
+        return NOMEM(y);
     if (sp_str(f[0]) && f[0].n > 2) {
         if (put(b, f[0]))
-            return YNOMEM(y);
+            return NOMEM(y);
     } else {
         y->info->anomalies |= CONV_A_TOOL_CALL_ID_SYNTHESISED;
         if (put_id(b, &y->st, "call_"))
-            return YNOMEM(y);
+            return NOMEM(y);
     }
     if (util_buf_puts(b, ",\"name\":"))
-        return YNOMEM(y);
+        return NOMEM(y);
     int rc;
     if (sp_str(g[0])) {
         rc = put(b, g[0]);
@@ -1359,7 +1350,7 @@ static int reply_call(reply *y, span call, size_t i)
         rc = util_buf_puts(b, "\"\"");
     }
     if (rc || util_buf_puts(b, ",\"arguments\":"))
-        return YNOMEM(y);
+        return NOMEM(y);
     if (sp_str(g[1])) {
         rc = put(b, g[1]);
     } else if (sp_set(g[1])) {
@@ -1372,7 +1363,7 @@ static int reply_call(reply *y, span call, size_t i)
         rc = util_buf_puts(b, "\"\"");
     }
     if (rc || util_buf_puts(b, ",\"status\":\"completed\"}"))
-        return YNOMEM(y);
+        return NOMEM(y);
     y->info->n_tool_calls++;
     return 0;
 }
@@ -1382,16 +1373,9 @@ static int reply_calls(reply *y, span calls)
     if (!sp_set(calls))
         return 0;
     if (!sp_arr(calls))
-        return reply_fail(y, CONV_INVALID, "choices[0].message.tool_calls is not a list");
-    arr_it it;
-    arr_init(&it, calls);
-    span e;
-    int k, rc = 0;
-    size_t i = 0;
-    while (rc == 0 && (k = arr_next(&it, &e)) == 1)
-        rc = reply_call(y, e, i++);
-    arr_done(&it);
-    return rc == 0 && k < 0 ? YNOMEM(y) : rc;
+        return rfail(y, CONV_INVALID, "choices[0].message.tool_calls is not a list");
+    int rc = each_elem(calls, reply_call, y);
+    return rc == CONV_NOMEM ? NOMEM(y) : rc;
 }
 
 /* choices[0] → the output items into y's buffers. */
@@ -1401,17 +1385,17 @@ static int reply_choice(reply *y, span choice)
     static const char *const mkeys[] = {"content", "reasoning_content", "reasoning", "tool_calls"};
     span c[2], m[4];
     if (pick(choice, ckeys, c, 2) || pick(c[0], mkeys, m, 4))
-        return reply_fail(y, CONV_INVALID, "choices[0] has no message object");
+        return rfail(y, CONV_INVALID, "choices[0] has no message object");
     copy_word(c[1], y->info->finish_reason, sizeof y->info->finish_reason);
     span field = sp_str(m[1]) && m[1].n > 2 ? m[1] : m[2];
     if (sp_str(field) && field.n > 2 && add_summary(y, sp_inner(field)))
-        return YNOMEM(y);
+        return NOMEM(y);
     util_buf raw = UTIL_BUF_INIT;
     int rc = reply_content(y, m[0], &raw);
     bool unclosed = false;
     if (!rc && think_cut((span){raw.data ? raw.data : "", raw.len}, &y->text, add_summary, y,
                          &unclosed) < 0)
-        rc = YNOMEM(y);
+        rc = NOMEM(y);
     util_buf_free(&raw);
     if (unclosed)
         y->info->anomalies |= CONV_A_UNCLOSED_THINK;
@@ -1436,7 +1420,7 @@ static int reply_usage(reply *y, span u)
     static const char *const rk[] = {"reasoning_tokens"};
     span f[5], cached = {NULL, 0}, reasoning = {NULL, 0};
     if (pick(u, keys, f, 5))
-        return util_buf_puts(b, ",\"usage\":null") ? YNOMEM(y) : 0;
+        return util_buf_puts(b, ",\"usage\":null") ? NOMEM(y) : 0;
     if (sp_obj(f[3]))
         pick(f[3], ck, &cached, 1);
     if (sp_obj(f[4]))
@@ -1451,11 +1435,11 @@ static int reply_usage(reply *y, span u)
         util_buf_puts(b, ",\"output_tokens_details\":{") ||
         put_usage_num(b, "reasoning_tokens", reasoning, &in->reasoning_tokens) ||
         util_buf_puts(b, "},"))
-        return YNOMEM(y);
+        return NOMEM(y);
     if (sp_num(f[2]) ? put_usage_num(b, "total_tokens", f[2], &total)
                      : util_buf_printf(b, "\"total_tokens\":%lld", total))
-        return YNOMEM(y);
-    return util_buf_putc(b, '}') ? YNOMEM(y) : 0;
+        return NOMEM(y);
+    return util_buf_putc(b, '}') ? NOMEM(y) : 0;
 }
 
 /* The output list from y's buffers. */
@@ -1465,12 +1449,12 @@ static int reply_output(reply *y, bool has_choice)
     bool msg = has_choice && (y->text.len || (!y->nsum && !y->calls.len));
     bool sep = false;
     if (util_buf_puts(b, ",\"output\":["))
-        return YNOMEM(y);
+        return NOMEM(y);
     if (y->nsum) {
         if (util_buf_puts(b, "{\"type\":\"reasoning\",\"id\":") || put_id(b, &y->st, "rs_") ||
             util_buf_puts(b, ",\"summary\":[") || util_buf_append(b, y->sums.data, y->sums.len) ||
             util_buf_puts(b, "]}"))
-            return YNOMEM(y);
+            return NOMEM(y);
         sep = true;
     }
     if (msg) {
@@ -1480,14 +1464,14 @@ static int reply_output(reply *y, bool has_choice)
                              "[{\"type\":\"output_text\",\"text\":") ||
             put_quoted(b, (span){y->text.data ? y->text.data : "", y->text.len}) ||
             util_buf_puts(b, ",\"annotations\":[]}]}"))
-            return YNOMEM(y);
+            return NOMEM(y);
         sep = true;
     }
     if (y->calls.len && ((sep && util_buf_putc(b, ',')) ||
                          util_buf_append(b, y->calls.data, y->calls.len)))
-        return YNOMEM(y);
+        return NOMEM(y);
     y->info->has_action = y->calls.len || y->text.len;
-    return util_buf_putc(b, ']') ? YNOMEM(y) : 0;
+    return util_buf_putc(b, ']') ? NOMEM(y) : 0;
 }
 
 /* The request parameters echoed in the object. */
@@ -1499,11 +1483,11 @@ static int reply_params(reply *y, const char *params, size_t params_len)
     span f[6];
     memset(f, 0, sizeof f);
     if (params && params_len && pick((span){params, params_len}, keys, f, 6))
-        return reply_fail(y, CONV_INVALID, "responses_create_params is not a JSON object");
+        return rfail(y, CONV_INVALID, "responses_create_params is not a JSON object");
     for (size_t i = 0; i < 6; i++) {
         if (util_buf_printf(y->out, ",\"%s\":", keys[i]) ||
             (sp_set(f[i]) ? put(y->out, f[i]) : util_buf_puts(y->out, dflt[i])))
-            return YNOMEM(y);
+            return NOMEM(y);
     }
     return 0;
 }
@@ -1517,9 +1501,9 @@ static int chat_reply(reply *y, const char *completion, size_t len, const char *
     picker pk = {keys, f, 3};
     memset(f, 0, sizeof f);
     if (jtext_object(completion, len, CONV_JFLAGS, pick_cb, &pk, why, sizeof why))
-        return reply_fail(y, CONV_INVALID, "reply is not a chat completion: %s", why);
+        return rfail(y, CONV_INVALID, "reply is not a chat completion: %s", why);
     if (!sp_arr(f[0]))
-        return reply_fail(y, CONV_INVALID, "reply is not a chat completion: %s",
+        return rfail(y, CONV_INVALID, "reply is not a chat completion: %s",
                           sp_set(f[2]) ? "it is an error object" : "no choices list");
     arr_it it;
     arr_init(&it, f[0]);
@@ -1531,12 +1515,12 @@ static int chat_reply(reply *y, const char *completion, size_t len, const char *
             choice = e;
     arr_done(&it);
     if (k < 0)
-        return YNOMEM(y);
+        return NOMEM(y);
     if (n > 1)
         y->info->anomalies |= CONV_A_EXTRA_CHOICES;
     util_buf *b = y->out;
     if (util_buf_puts(b, "{\"id\":") || put_id(b, &y->st, "resp_"))
-        return YNOMEM(y);
+        return NOMEM(y);
     int rc = choice.p ? reply_choice(y, choice) : 0;
     if (rc)
         return rc;
@@ -1550,12 +1534,12 @@ static int chat_reply(reply *y, const char *completion, size_t len, const char *
         (reason ? util_buf_printf(b, "{\"reason\":\"%s\"}", reason) : util_buf_puts(b, "null")) ||
         util_buf_puts(b, ",\"model\":") ||
         util_buf_json_string(b, model ? model : "", model ? strlen(model) : 0))
-        return YNOMEM(y);
+        return NOMEM(y);
     if ((rc = reply_output(y, choice.p != NULL)) || (rc = reply_params(y, params, params_len)) ||
         (rc = sp_set(f[1]) ? reply_usage(y, f[1])
-                           : (util_buf_puts(b, ",\"usage\":null") ? YNOMEM(y) : 0)))
+                           : (util_buf_puts(b, ",\"usage\":null") ? NOMEM(y) : 0)))
         return rc;
-    return util_buf_puts(b, ",\"error\":null}") ? YNOMEM(y) : 0;
+    return util_buf_puts(b, ",\"error\":null}") ? NOMEM(y) : 0;
 }
 
 static void info_init(conv_reply_info *info)

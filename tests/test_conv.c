@@ -84,6 +84,33 @@ static void expect_invalid(const char *params, const char *reason)
     expect_invalid_o(params, NULL, reason);
 }
 
+/* Calls fn with the compact text of member `member` of every row of the
+ * JSONL file path; returns the number of rows. */
+typedef void (*shared_fn)(const char *text);
+
+static size_t each_shared_member(const char *path, const char *member, shared_fn fn)
+{
+    size_t len, rows = 0;
+    char *data = tu_read_file(path, &len);
+    cr_assert(data, "cannot read %s", path);
+    for (char *line = data, *nl; line < data + len; line = nl + 1) {
+        nl = memchr(line, '\n', (size_t)(data + len - line));
+        if (!nl)
+            nl = data + len;
+        json_t *row = json_loadb(line, (size_t)(nl - line), 0, NULL);
+        if (!row)
+            continue;
+        char *text = json_dumps(json_object_get(row, member), JSON_COMPACT);
+        cr_assert(text, "row without %s", member);
+        fn(text);
+        free(text);
+        json_decref(row);
+        rows++;
+    }
+    free(data);
+    return rows;
+}
+
 /* ---- §2.1 input ------------------------------------------------------------------ */
 
 Test(conv_request, plain_string_input_is_one_user_text_message)
@@ -546,44 +573,31 @@ Test(conv_request, output_is_appended_to_what_the_buffer_holds)
     util_buf_free(&out);
 }
 
+static void example_row_converts(const char *params)
+{
+    util_buf out = UTIL_BUF_INIT;
+    char err[256];
+    unsigned an;
+    cr_assert_eq(conv_chat_request(params, strlen(params), &base_opts, &out, &an, err, sizeof err),
+                 CONV_OK, "%s", err);
+    json_t *body = json_loadb(out.data, out.len, 0, NULL);
+    cr_assert(body, "body does not parse");
+    json_t *msgs = json_object_get(body, "messages");
+    cr_assert(json_array_size(msgs) > 0);
+    cr_assert(json_array_size(json_object_get(body, "tools")) > 0);
+    for (size_t i = 0; i < json_array_size(msgs); i++) {
+        const char *role = json_string_value(json_object_get(json_array_get(msgs, i), "role"));
+        cr_assert(role && (!strcmp(role, "system") || !strcmp(role, "user") ||
+                           !strcmp(role, "assistant") || !strcmp(role, "tool")));
+    }
+    json_decref(body);
+    util_buf_free(&out);
+}
+
 Test(conv_request, the_spec_example_rows_convert, .description = "../shared/data rows")
 {
     TU_REQUIRE_SHARED(path, "data/example.jsonl");
-    size_t len;
-    char *data = tu_read_file(path, &len);
-    cr_assert(data);
-    size_t rows = 0;
-    for (char *line = data, *nl; line < data + len; line = nl + 1) {
-        nl = memchr(line, '\n', (size_t)(data + len - line));
-        if (!nl)
-            nl = data + len;
-        json_t *row = json_loadb(line, (size_t)(nl - line), 0, NULL);
-        if (!row)
-            continue;
-        char *params = json_dumps(json_object_get(row, "responses_create_params"), JSON_COMPACT);
-        util_buf out = UTIL_BUF_INIT;
-        char err[256];
-        unsigned an;
-        cr_assert_eq(conv_chat_request(params, strlen(params), &base_opts, &out, &an, err, sizeof err),
-                     CONV_OK, "%s", err);
-        json_t *body = json_loadb(out.data, out.len, 0, NULL);
-        cr_assert(body, "body does not parse");
-        json_t *msgs = json_object_get(body, "messages");
-        cr_assert(json_array_size(msgs) > 0);
-        cr_assert(json_array_size(json_object_get(body, "tools")) > 0);
-        for (size_t i = 0; i < json_array_size(msgs); i++) {
-            const char *role = json_string_value(json_object_get(json_array_get(msgs, i), "role"));
-            cr_assert(role && (!strcmp(role, "system") || !strcmp(role, "user") ||
-                               !strcmp(role, "assistant") || !strcmp(role, "tool")));
-        }
-        json_decref(body);
-        util_buf_free(&out);
-        free(params);
-        json_decref(row);
-        rows++;
-    }
-    cr_assert(rows > 0);
-    free(data);
+    cr_assert(each_shared_member(path, "responses_create_params", example_row_converts) > 0);
 }
 
 /* ---- §3 --api responses ------------------------------------------------------------------------------------------------- */
@@ -1023,33 +1037,20 @@ Test(conv_responses_reply, finish_info_and_validity)
     cr_assert_eq(responses_info("nope", &in, err, sizeof err), CONV_INVALID);
 }
 
+static void openai_object_reads(const char *resp)
+{
+    conv_reply_info in;
+    char err[256];
+    cr_assert_eq(conv_responses_reply(resp, strlen(resp), &in, err, sizeof err), CONV_OK, "%s", err);
+    cr_assert(in.has_action);
+    cr_assert(in.input_tokens > 0 && in.output_tokens > 0);
+    cr_assert(!strcmp(in.finish_reason, "stop") || !strcmp(in.finish_reason, "tool_calls"));
+}
+
 Test(conv_responses_reply, real_openai_objects, .description = "../shared/data rollouts")
 {
     TU_REQUIRE_SHARED(path, "data/example_rollouts.jsonl");
-    size_t len;
-    char *data = tu_read_file(path, &len);
-    cr_assert(data);
-    size_t n = 0;
-    for (char *line = data, *nl; line < data + len; line = nl + 1) {
-        nl = memchr(line, '\n', (size_t)(data + len - line));
-        if (!nl)
-            nl = data + len;
-        json_t *row = json_loadb(line, (size_t)(nl - line), 0, NULL);
-        if (!row)
-            continue;
-        char *resp = json_dumps(json_object_get(row, "response"), JSON_COMPACT);
-        conv_reply_info in;
-        char err[256];
-        cr_assert_eq(conv_responses_reply(resp, strlen(resp), &in, err, sizeof err), CONV_OK, "%s", err);
-        cr_assert(in.has_action);
-        cr_assert(in.input_tokens > 0 && in.output_tokens > 0);
-        cr_assert(!strcmp(in.finish_reason, "stop") || !strcmp(in.finish_reason, "tool_calls"));
-        free(resp);
-        json_decref(row);
-        n++;
-    }
-    cr_assert(n > 0);
-    free(data);
+    cr_assert(each_shared_member(path, "response", openai_object_reads) > 0);
 }
 
 Test(conv, anomaly_names_are_stable)
