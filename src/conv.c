@@ -468,7 +468,8 @@ static int flush(req *r)
     }
     if (msg_begin(r) || util_buf_puts(o, "{\"role\":\"assistant\",\"content\":"))
         goto done;
-    if (text.n ? put_quoted(o, text) : util_buf_puts(o, "null"))
+    /* null when empty; but cutting spans leaves a string, "" included (Gym) */
+    if (text.n || fs.seen ? put_quoted(o, text) : util_buf_puts(o, "null"))
         goto done;
     if (fs.seen && (util_buf_puts(o, ",\"reasoning_content\":") || put_quoted(o, fs.s) ||
                     util_buf_puts(o, ",\"reasoning\":") || put_quoted(o, fs.s)))

@@ -28,8 +28,9 @@
  *    "<think>SUMMARY</think>" per non-empty summary text (skipped with
  *    CONV_REASONING_DROP); with CONV_REASONING_FIELD every <think>…</think>
  *    span (shortest, across lines) is then cut out of the assistant content
- *    and the first span's text goes to both `reasoning_content` and
- *    `reasoning`; CONV_REASONING_THINK keeps the tags in the content.
+ *    (what is left stays a string, "" included, as in Gym) and the first
+ *    span's text goes to both `reasoning_content` and `reasoning`;
+ *    CONV_REASONING_THINK keeps the tags in the content.
  *  - user/system/developer content: a string stays a string; parts
  *    input_text → text, input_image → image_url {url, detail ["auto"]},
  *    output_text → text (anomaly OUTPUT_TEXT_OUTSIDE_ASSISTANT).

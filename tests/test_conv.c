@@ -266,7 +266,7 @@ Test(conv_request, reasoning_spans_are_shortest_and_reasoning_alone_gives_null_c
                     "{'role':'assistant','content':'b</think>','reasoning_content':'a','reasoning':'a'}");
     expect_messages("{'input':[{'type':'reasoning','summary':[{'text':'only'}]},"
                     "{'type':'function_call','call_id':'c','name':'f','arguments':'{}'}]}",
-                    "{'role':'assistant','content':null,'reasoning_content':'only','reasoning':'only',"
+                    "{'role':'assistant','content':'','reasoning_content':'only','reasoning':'only',"
                     "'tool_calls':[{'id':'c','type':'function','function':{'name':'f','arguments':'{}'}}]}");
     /* an unclosed <think> is no span: it stays */
     expect_messages("{'input':[{'role':'assistant','content':'x<think>y'}]}",
