@@ -995,6 +995,69 @@ static int merge_extra(req *r, span obj)
     return 0;
 }
 
+/* The value of the last member named k of object obj, or an absent span. */
+typedef struct find_ctx {
+    const char *k;
+    size_t n;
+    span v;
+} find_ctx;
+
+static int find_cb(void *ctx, const jtext_member *m)
+{
+    find_ctx *f = ctx;
+    if (m->key_len == f->n && !memcmp(m->key, f->k, f->n))
+        f->v = (span){m->v, (size_t)(m->end - m->v)};
+    return 0;
+}
+
+static span find_member(span obj, const char *k, size_t n)
+{
+    find_ctx f = {k, n, {NULL, 0}};
+    if (obj.p)
+        jtext_object(obj.p, obj.n, CONV_JFLAGS, find_cb, &f, NULL, 0);
+    return f.v;
+}
+
+/* Writes the members of `base` (with the value `over` gives a key, when it
+ * has it), then those of `over` that base lacks: Python's
+ * base.update(over). */
+typedef struct merge_ctx {
+    util_buf *out;
+    span other;
+    bool skip_shared;   /* second pass: only keys `other` lacks */
+    bool first, fail;
+} merge_ctx;
+
+static int merge_cb(void *ctx, const jtext_member *m)
+{
+    merge_ctx *mc = ctx;
+    span v = {m->v, (size_t)(m->end - m->v)}, o = find_member(mc->other, m->key, m->key_len);
+    if (mc->skip_shared && o.p)
+        return 0;
+    if (!mc->skip_shared && o.p)
+        v = o;
+    if ((!mc->first && util_buf_putc(mc->out, ',')) || put(mc->out, raw_key(m)) ||
+        util_buf_putc(mc->out, ':') || put(mc->out, v)) {
+        mc->fail = true;
+        return 1;
+    }
+    mc->first = false;
+    return 0;
+}
+
+static int put_merged(util_buf *out, span base, span over)
+{
+    merge_ctx a = {out, over, false, true, false}, b = {out, base, true, true, false};
+    if (util_buf_putc(out, '{'))
+        return -1;
+    if (base.p && (jtext_object(base.p, base.n, CONV_JFLAGS, merge_cb, &a, NULL, 0) || a.fail))
+        return -1;
+    b.first = a.first;
+    if (over.p && (jtext_object(over.p, over.n, CONV_JFLAGS, merge_cb, &b, NULL, 0) || b.fail))
+        return -1;
+    return util_buf_putc(out, '}');
+}
+
 /* seed, chat_template_kwargs and the extra bodies, shared by both APIs. */
 static int put_engine(req *r, span meta_ckw, span meta_extra)
 {
@@ -1015,19 +1078,17 @@ static int put_engine(req *r, span meta_ckw, span meta_extra)
             taken_add(&r->taken, "seed", 4))
             rc = NOMEM(r);
     }
-    span use_ckw = ckw.p ? ckw : ckw_row;
-    if (!rc && use_ckw.p && !taken_has(&r->taken, "chat_template_kwargs", 20)) {
+    if (!rc && (ckw.p || ckw_row.p) && !taken_has(&r->taken, "chat_template_kwargs", 20)) {
         if (put_comma(r->out) || util_buf_puts(r->out, "\"chat_template_kwargs\":") ||
-            put(r->out, use_ckw) ||
-            taken_add(&r->taken, "chat_template_kwargs", 20))
+            put_merged(r->out, ckw, ckw_row) || taken_add(&r->taken, "chat_template_kwargs", 20))
             rc = NOMEM(r);
     }
     if (!rc && !taken_has(&r->taken, "stream", 6) && taken_add(&r->taken, "stream", 6))
         rc = NOMEM(r);
+    if (!rc)   /* the row's extra body over the option's, both under the body */
+        rc = merge_extra(r, extra_row);
     if (!rc)
         rc = merge_extra(r, extra);
-    if (!rc)
-        rc = merge_extra(r, extra_row);
     util_buf_free(&h1);
     util_buf_free(&h2);
     util_buf_free(&h3);

@@ -55,12 +55,14 @@
  *    (background, include, max_tool_calls, previous_response_id, prompt,
  *    text, truncation, top_logprobs, stream, …) is not sent; a null
  *    parameter is omitted.
- *  - then `seed` (o->has_seed), `chat_template_kwargs` (o's, else the row's
- *    metadata.chat_template_kwargs), then the members of o->extra_body and of
- *    the row's metadata.extra_body (a JSON object, or a string holding one)
- *    whose key is not already used: a key the row sets — even to null — or
- *    that the body already has always wins; "stream" is never taken from
- *    them (replies are read whole). With duplicate keys the first wins.
+ *  - then `seed` (o->has_seed), `chat_template_kwargs` (o's members updated
+ *    with the row's metadata.chat_template_kwargs, as Gym merges its config
+ *    with the row), then the members of the row's metadata.extra_body and of
+ *    o->extra_body (a metadata member is a JSON object, or a string holding
+ *    one) whose key is not already used: a key the row sets — even to null —
+ *    or that the body already has wins over both, and the row's extra body
+ *    over the option's (Gym: config.update(row), then extra | body);
+ *    "stream" is never taken from them (replies are read whole).
  * Body key order: model, messages, tools, tool_choice, parallel_tool_calls,
  * max_tokens, temperature, top_p, reasoning_effort, metadata, user,
  * service_tier, store, seed, chat_template_kwargs, extra keys.

@@ -505,16 +505,20 @@ Test(conv_request, options_extra_body_chat_template_kwargs_and_seed)
 {
     conv_request_opts o = base_opts;
     o.extra_body = "{\"top_k\": 40, \"seed\": 1, \"repetition_penalty\": 1.05, \"temperature\": 2}";
-    o.chat_template_kwargs = "{\"enable_thinking\": true}";
+    o.chat_template_kwargs = "{\"enable_thinking\": true, \"y\": 2}";
     o.has_seed = true;
     o.seed = 3;
-    expect_body_o("{'input':'q','temperature':0,'metadata':{'chat_template_kwargs':'{}',"
-                  "'extra_body':'{\\'top_k\\':1,\\'min_p\\':0.1}'}}",
+    /* Gym: config.update(row metadata) for both; the body wins over the extra body */
+    expect_body_o("{'input':'q','temperature':0,'metadata':{'chat_template_kwargs':"
+                  "'{\\'enable_thinking\\':false,\\'x\\':1}','extra_body':'{\\'top_k\\':1,\\'min_p\\':0.1}'}}",
                   &o,
-                  "{'model':'m'," Q_MSG ",'temperature':0,'metadata':{'chat_template_kwargs':'{}',"
-                  "'extra_body':'{\\'top_k\\':1,\\'min_p\\':0.1}'},'seed':3,"
-                  "'chat_template_kwargs':{'enable_thinking': true},'top_k':40,"
-                  "'repetition_penalty':1.05,'min_p':0.1}");
+                  "{'model':'m'," Q_MSG ",'temperature':0,'metadata':{'chat_template_kwargs':"
+                  "'{\\'enable_thinking\\':false,\\'x\\':1}','extra_body':'{\\'top_k\\':1,\\'min_p\\':0.1}'},"
+                  "'seed':3,'chat_template_kwargs':{'enable_thinking':false,'y':2,'x':1},'top_k':1,"
+                  "'min_p':0.1,'repetition_penalty':1.05}");
+    o.extra_body = NULL;
+    expect_body_o("{'input':'q'}", &o,
+                  "{'model':'m'," Q_MSG ",'seed':3,'chat_template_kwargs':{'enable_thinking':true,'y':2}}");
     conv_request_opts bad = base_opts;
     bad.extra_body = "[]";
     expect_invalid_o("{'input':'q'}", &bad, "--extra-body is not a JSON object");
