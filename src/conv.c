@@ -896,11 +896,11 @@ static int put_tool_choice(req *r, span tc)
 static const char *const param_keys[] = {
     "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls",
     "max_output_tokens", "temperature", "top_p", "reasoning", "metadata", "user",
-    "service_tier", "store",
+    "service_tier", "store", "top_logprobs",
 };
 enum {
     P_MODEL, P_INPUT, P_INSTR, P_TOOLS, P_TOOL_CHOICE, P_PARALLEL, P_MAX_OUT, P_TEMP, P_TOP_P,
-    P_REASONING, P_METADATA, P_USER, P_TIER, P_STORE, P_N
+    P_REASONING, P_METADATA, P_USER, P_TIER, P_STORE, P_TOP_LOGPROBS, P_N
 };
 
 typedef struct params_scan {
@@ -1152,7 +1152,8 @@ static int chat_body(req *r, span *f)
             return rc;
     }
     if ((rc = put_param(r, "metadata", f[P_METADATA])) || (rc = put_param(r, "user", f[P_USER])) ||
-        (rc = put_param(r, "service_tier", f[P_TIER])) || (rc = put_param(r, "store", f[P_STORE])))
+        (rc = put_param(r, "service_tier", f[P_TIER])) || (rc = put_param(r, "store", f[P_STORE])) ||
+        (rc = put_param(r, "top_logprobs", f[P_TOP_LOGPROBS])))
         return rc;
     static const char *const mkeys[] = {"chat_template_kwargs", "extra_body"};
     span m[2] = {{NULL, 0}, {NULL, 0}};

@@ -51,10 +51,10 @@
  *    as in Gym. A named choice {"type":"function","name":X}
  *    becomes {"type":"function","function":{"name":X}}.
  *  - tool_choice, parallel_tool_calls, temperature, top_p, metadata, user,
- *    service_tier, store pass through; any other Responses parameter
+ *    service_tier, store, top_logprobs pass through; any other parameter
  *    (background, include, max_tool_calls, previous_response_id, prompt,
- *    text, truncation, top_logprobs, stream, …) is not sent; a null
- *    parameter is omitted.
+ *    text, truncation, stream, conversation, unknown keys…) is not sent; a
+ *    null parameter is omitted (top_logprobs:null included, as Gym does).
  *  - then `seed` (o->has_seed), `chat_template_kwargs` (o's members updated
  *    with the row's metadata.chat_template_kwargs, as Gym merges its config
  *    with the row), then the members of the row's metadata.extra_body and of

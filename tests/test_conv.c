@@ -458,9 +458,10 @@ Test(conv_request, pass_through_and_dropped_parameters)
     expect_body("{'background':false,'include':['x'],'max_tool_calls':3,'previous_response_id':'r',"
                 "'prompt':{'id':'p'},'text':{'format':{'type':'text'}},'truncation':'auto','top_logprobs':null,"
                 "'stream':false,'input':'q','temperature':0.7,'top_p':1.0,'metadata':{'k':'v'},'user':'u',"
-                "'service_tier':'auto','store':false,'unknown_key':1}",
+                "'service_tier':'auto','store':false,'unknown_key':1,'conversation':'c'}",
                 "{'model':'m'," Q_MSG ",'temperature':0.7,'top_p':1.0,'metadata':{'k':'v'},'user':'u',"
                 "'service_tier':'auto','store':false}");
+    expect_body("{'input':'q','top_logprobs':0}", "{'model':'m'," Q_MSG ",'top_logprobs':0}");
 }
 
 Test(conv_request, null_parameters_are_omitted)
