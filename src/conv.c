@@ -1450,11 +1450,17 @@ static int reply_choice(reply *y, span choice)
     if (pick(choice, ckeys, c, 2) || pick(c[0], mkeys, m, 4))
         return rfail(y, CONV_INVALID, "choices[0] has no message object");
     copy_word(c[1], y->info->finish_reason, sizeof y->info->finish_reason);
+    /* as Gym: a reasoning field is put in front of the content as a think
+     * span, then every span of the whole text is cut out */
     span field = sp_str(m[1]) && m[1].n > 2 ? m[1] : m[2];
-    if (sp_str(field) && field.n > 2 && add_summary(y, sp_inner(field)))
-        return NOMEM(y);
     util_buf raw = UTIL_BUF_INIT;
-    int rc = reply_content(y, m[0], &raw);
+    int rc = 0;
+    if (sp_str(field) && field.n > 2 &&
+        (util_buf_puts(&raw, THINK_OPEN) || put(&raw, sp_inner(field)) ||
+         util_buf_puts(&raw, THINK_CLOSE)))
+        rc = NOMEM(y);
+    if (!rc)
+        rc = reply_content(y, m[0], &raw);
     bool unclosed = false;
     if (!rc && think_cut((span){raw.data ? raw.data : "", raw.len}, &y->text, add_summary, y,
                          &unclosed) < 0)

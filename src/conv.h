@@ -69,8 +69,9 @@
  *
  * Reply (conv_chat_reply, §2.2): choices[0] only. A reasoning item from
  * message.reasoning_content (else message.reasoning) and the <think>…</think>
- * spans of the content (one summary each; an unclosed <think> stays in the
- * text: anomaly UNCLOSED_THINK); then a message item when the remaining text
+ * spans of the content (one summary each; as in Gym the field is put in
+ * front of the content as "<think>FIELD</think>" before the spans are cut;
+ * an unclosed <think> stays in the text: anomaly UNCLOSED_THINK); then a message item when the remaining text
  * is non-empty or there is neither reasoning nor a tool call; then one
  * function_call item per tool call, arguments as written (invalid JSON
  * included). status "incomplete" with incomplete_details.reason
@@ -191,6 +192,13 @@ typedef struct conv_reply_info {
 int conv_chat_reply(const char *completion, size_t len, const char *params, size_t params_len,
                     const char *model, uint64_t id_seed, long long created_at, util_buf *out,
                     conv_reply_info *info, char *err, size_t errsz);
+
+/* What Gym grades when the endpoint refuses the prompt as too long
+ * (--on-context-overflow gym): its empty chat completion, whose
+ * finish_reason it sets to "length". Give it to conv_chat_reply. */
+#define CONV_CONTEXT_OVERFLOW_COMPLETION                                                      \
+    "{\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"finish_reason\":\"length\","     \
+    "\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":null}}]}"
 
 /* A Responses reply: CONV_OK when it is a JSON object with an "output" list
  * (and "object":"response" if it has "object"), with info filled from

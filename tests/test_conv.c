@@ -793,6 +793,41 @@ Test(conv_reply, empty_completion_is_an_empty_message_and_reasoning_only_has_non
     reply_free(&r);
 }
 
+Test(conv_reply, a_reasoning_field_is_read_as_a_leading_think_span)
+{
+    /* Gym wraps the field in tags before cutting: a "</think>" inside it ends the span */
+    reply_out r = reply_of("{'choices':[{'message':{'reasoning_content':'a</think>b','content':'c'}}]}", NULL, 1);
+    cr_assert_eq(output_count(&r), 2);
+    cr_assert_str_eq(sget(json_array_get(json_object_get(output_item(&r, 0), "summary"), 0), "text"), "a");
+    cr_assert_str_eq(sget(json_array_get(json_object_get(output_item(&r, 1), "content"), 0), "text"),
+                     "b</think>c");
+    reply_free(&r);
+}
+
+Test(conv_reply, context_overflow_is_graded_as_gyms_empty_completion)
+{
+    util_buf out = UTIL_BUF_INIT;
+    conv_reply_info in;
+    char err[128];
+    cr_assert_eq(conv_chat_reply(CONV_CONTEXT_OVERFLOW_COMPLETION, strlen(CONV_CONTEXT_OVERFLOW_COMPLETION),
+                                 NULL, 0, "m", 1, 0, &out, &in, err, sizeof err), CONV_OK, "%s", err);
+    json_t *o = json_loadb(out.data, out.len, 0, NULL);
+    cr_assert(o);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "status")), "incomplete");
+    json_t *items = json_object_get(o, "output");
+    cr_assert_eq(json_array_size(items), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "type")), "message");
+    cr_assert(!in.has_action);
+    cr_assert_str_eq(in.finish_reason, "length");
+    char gerr[256];
+    grade_action *a = grade_actual_from_response(o, gerr, sizeof gerr);
+    cr_assert(a, "%s", gerr);
+    cr_assert_eq(grade_action_ncalls(a), 0);
+    grade_action_free(a);
+    json_decref(o);
+    util_buf_free(&out);
+}
+
 Test(conv_reply, tool_calls_become_function_call_items_with_verbatim_arguments)
 {
     reply_out r = reply_of("{'choices':[{'message':{'content':null,'tool_calls':["
