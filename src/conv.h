@@ -65,22 +65,27 @@
  *    "stream" is never taken from them (replies are read whole).
  * Body key order: model, messages, tools, tool_choice, parallel_tool_calls,
  * max_tokens, temperature, top_p, reasoning_effort, metadata, user,
- * service_tier, store, seed, chat_template_kwargs, extra keys.
+ * service_tier, store, top_logprobs, seed, chat_template_kwargs, extra keys.
  *
  * Reply (conv_chat_reply, §2.2): choices[0] only. A reasoning item from
  * message.reasoning_content (else message.reasoning) and the <think>…</think>
  * spans of the content (one summary each; as in Gym the field is put in
  * front of the content as "<think>FIELD</think>" before the spans are cut;
- * an unclosed <think> stays in the text: anomaly UNCLOSED_THINK); then a message item when the remaining text
- * is non-empty or there is neither reasoning nor a tool call; then one
- * function_call item per tool call, arguments as written (invalid JSON
- * included). status "incomplete" with incomplete_details.reason
- * "max_output_tokens" / "content_filter" for finish_reason "length" /
- * "content_filter". An empty choices list gives an empty output.
+ * an unclosed <think> stays in the text: anomaly UNCLOSED_THINK); then a
+ * message item when the remaining text is non-empty or there is neither
+ * reasoning nor a tool call (an empty completion is an empty message); then
+ * one function_call item per tool call, arguments as written (invalid JSON
+ * included; an object is serialised compactly: ARGUMENTS_NOT_STRING; a call
+ * without id gets one: TOOL_CALL_ID_SYNTHESISED). status "incomplete" with
+ * incomplete_details.reason "max_output_tokens" / "content_filter" for
+ * finish_reason "length" / "content_filter". An empty choices list gives an
+ * empty output (graded as no action). usage: input/output/total tokens and
+ * the cached / reasoning details (0 when a detail is absent), or null.
  *
- * Ids ("resp_", "msg_", "rs_", "fc_", and "call_" for a tool call without
- * id, + 32 lowercase hex digits) come from a splitmix64 sequence started at
- * id_seed, in output order: the same seed gives the same ids.
+ * Ids ("resp_", "fc_", "call_" for a tool call without id, "rs_", "msg_",
+ * each + 32 lowercase hex digits) come from a splitmix64 sequence started at
+ * id_seed, drawn in that order (resp_, each call's fc_ [and call_], rs_,
+ * msg_): the same seed and reply give the same ids.
  *
  * No I/O, no global state; every function is reentrant.
  */
