@@ -1,8 +1,9 @@
 /* Differential test of conv.h against tests/oracle/conv_oracle.py, a model of
  * eval.md §2 that decodes JSON with CPython and works on Python strings.
  * tests/oracle/gen_conv_cases.py writes deterministic random cases (rows
- * with every kind of item, part, tool and parameter, some invalid; chat
- * completions shaped like real servers'); conv and the oracle must agree on
+ * with every kind of item, part, tool and parameter, some invalid, for
+ * conv_chat_request and conv_responses_request; chat completions shaped like
+ * real servers' for conv_chat_reply); conv and the oracle must agree on
  * each: both refuse it, or both give the same JSON value (ids aside: they
  * are random, so the test checks their shape and removes them). Skips
  * visibly without python3. */
@@ -47,7 +48,7 @@ static json_t *convert(const json_t *c, char *err, size_t errsz)
     const char *params = json_string_value(json_object_get(c, "params"));
     util_buf out = UTIL_BUF_INIT;
     int rc;
-    if (!strcmp(kind, "request")) {
+    if (strcmp(kind, "reply")) {
         json_t *o = json_object_get(c, "opts");
         json_t *seed = json_object_get(o, "seed");
         conv_request_opts opts = {
@@ -59,7 +60,9 @@ static json_t *convert(const json_t *c, char *err, size_t errsz)
             .has_seed = json_is_integer(seed),
             .seed = json_integer_value(seed),
         };
-        rc = conv_chat_request(params, strlen(params), &opts, &out, NULL, err, errsz);
+        rc = !strcmp(kind, "request")
+                 ? conv_chat_request(params, strlen(params), &opts, &out, NULL, err, errsz)
+                 : conv_responses_request(params, strlen(params), &opts, &out, err, errsz);
     } else {
         const char *comp = json_string_value(json_object_get(c, "completion"));
         rc = conv_chat_reply(comp, strlen(comp), params, params ? strlen(params) : 0,

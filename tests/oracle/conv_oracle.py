@@ -9,6 +9,7 @@ case: the converted object, or {"error": REASON} when the input cannot be
 converted. Params and completions are JSON texts inside the case (so that
 their exact bytes reach conv.c), options an object:
   {"kind": "request", "params": TEXT, "opts": {...}}  -> Chat Completions body
+  {"kind": "responses", "params": TEXT, "opts": {...}} -> --api responses body
   {"kind": "reply", "params": TEXT|null, "completion": TEXT, "model": M,
    "created_at": N}                                   -> Responses object
 Reply objects carry no ids ("id" of the object and of every item are left
@@ -268,15 +269,19 @@ def convert_request(p, o):
         if p.get(k) is not None:
             body[k] = p[k]
     meta = p.get("metadata") if isinstance(p.get("metadata"), dict) else {}
-    taken = set(p) | {"model", "messages", "stream"}
+    taken = set(p) | {"model", "messages"}
     if "max_output_tokens" in p:
         taken.add("max_tokens")
     if "reasoning" in p:
         taken.add("reasoning_effort")
+    return engine(body, taken, o, engine_object(meta.get("chat_template_kwargs")),
+                  engine_object(meta.get("extra_body")))
+
+
+def engine(body, taken, o, row_ckw, row_extra):
+    """seed, chat_template_kwargs and the extra bodies, under what is there."""
     opt_ckw = engine_object(o.get("chat_template_kwargs"))
-    row_ckw = engine_object(meta.get("chat_template_kwargs"))
     opt_extra = engine_object(o.get("extra_body"))
-    row_extra = engine_object(meta.get("extra_body"))
     if o.get("seed") is not None and "seed" not in taken:
         body["seed"] = o["seed"]
         taken.add("seed")
@@ -285,12 +290,27 @@ def convert_request(p, o):
         merged.update(row_ckw or {})
         body["chat_template_kwargs"] = merged
         taken.add("chat_template_kwargs")
+    taken.add("stream")
     for extra in (row_extra, opt_extra):
         for k, v in (extra or {}).items():
             if k not in taken:
                 body[k] = v
                 taken.add(k)
     return body
+
+
+def convert_responses(p, o):
+    """--api responses (§3): the row as it is, nulls and stream removed."""
+    if not isinstance(p, dict):
+        raise Invalid("params")
+    body = {"model": o["model"]}
+    for k, v in p.items():
+        if v is None or k in ("model", "stream"):
+            continue
+        if k == "input" and o.get("reasoning") == "drop" and isinstance(v, list):
+            v = [it for it in v if not (isinstance(it, dict) and it.get("type") == "reasoning")]
+        body[k] = v
+    return engine(body, set(p) | {"model"}, o, None, None)
 
 
 # ---- reply ---------------------------------------------------------------------
@@ -385,6 +405,8 @@ def main():
             params = json.loads(case["params"]) if case.get("params") is not None else None
             if case["kind"] == "request":
                 out = convert_request(params, case["opts"])
+            elif case["kind"] == "responses":
+                out = convert_responses(params, case["opts"])
             else:
                 out = convert_reply(json.loads(case["completion"]), params, case["model"],
                                     case["created_at"])

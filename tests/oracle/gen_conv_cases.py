@@ -223,7 +223,8 @@ def main():
             case = {"kind": "reply", "params": dump(params()) if chance(0.8) else None,
                     "completion": dump(completion()), "model": "m", "created_at": 1700000000 + i}
         else:
-            case = {"kind": "request", "params": dump(params()), "opts": opts()}
+            kind = "responses" if i % 3 == 1 and chance(0.4) else "request"
+            case = {"kind": kind, "params": dump(params()), "opts": opts()}
         sys.stdout.write(json.dumps(case) + "\n")
 
 
