@@ -260,7 +260,7 @@ Test(conv_request, reasoning_field_mode_moves_the_first_span_to_both_fields)
                     "'reasoning':'first\\nline'}");
 }
 
-Test(conv_request, reasoning_spans_are_shortest_and_reasoning_alone_gives_null_content)
+Test(conv_request, reasoning_spans_are_shortest_and_reasoning_alone_leaves_an_empty_string)
 {
     expect_messages("{'input':[{'role':'assistant','content':'<think>a</think>b</think>'}]}",
                     "{'role':'assistant','content':'b</think>','reasoning_content':'a','reasoning':'a'}");
