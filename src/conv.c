@@ -1221,23 +1221,6 @@ int conv_chat_request(const char *params, size_t len, const conv_request_opts *o
 
 /* ---- overrides ------------------------------------------------------------ */
 
-/* OpenAI's ResponseCreateParams (non-streaming), sorted. */
-static const char *const responses_params[] = {
-    "background", "conversation", "include", "input", "instructions", "max_output_tokens",
-    "max_tool_calls", "metadata", "model", "parallel_tool_calls", "previous_response_id",
-    "prompt", "prompt_cache_key", "prompt_cache_retention", "reasoning", "safety_identifier",
-    "service_tier", "store", "stream", "stream_options", "temperature", "text", "tool_choice",
-    "tools", "top_logprobs", "top_p", "truncation", "user",
-};
-
-bool conv_responses_param(const char *name)
-{
-    for (size_t i = 0; i < sizeof responses_params / sizeof responses_params[0]; i++)
-        if (!strcmp(name, responses_params[i]))
-            return true;
-    return false;
-}
-
 typedef struct override_ctx {
     util_buf *out;
     span over;          /* the overrides object */

@@ -172,15 +172,6 @@ int conv_chat_request(const char *params, size_t len, const conv_request_opts *o
 int conv_responses_request(const char *params, size_t len, const conv_request_opts *o,
                            util_buf *out, char *err, size_t errsz);
 
-/* Whether name is a Responses create parameter (OpenAI's
- * ResponseCreateParams: background, conversation, include, input,
- * instructions, max_output_tokens, max_tool_calls, metadata, model,
- * parallel_tool_calls, previous_response_id, prompt, prompt_cache_key,
- * prompt_cache_retention, reasoning, safety_identifier, service_tier, store,
- * stream, stream_options, temperature, text, tool_choice, tools,
- * top_logprobs, top_p, truncation, user): what --set accepts. */
-bool conv_responses_param(const char *name);
-
 /* The runner's overrides (--temperature, --set KEY=JSON…) applied to a
  * row: params[0..len) with the members of the JSON object text
  * overrides[0..olen) set at its top level, shallowly — a member whose key is

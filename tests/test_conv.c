@@ -681,17 +681,6 @@ Test(conv_override, members_are_replaced_in_place_and_added_at_the_end)
     util_buf_free(&out);
 }
 
-Test(conv_override, responses_parameters_are_known)
-{
-    const char *yes[] = {"temperature", "tools", "input", "reasoning", "top_logprobs", "store",
-                         "max_output_tokens", "truncation"};
-    const char *no[] = {"top_k", "max_tokens", "seed", "messages", "", "Temperature", "tool"};
-    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
-        cr_assert(conv_responses_param(yes[i]), "%s", yes[i]);
-    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
-        cr_assert_not(conv_responses_param(no[i]), "%s", no[i]);
-}
-
 /* ---- §2.2 replies -------------------------------------------------------------------------------------------------------- */
 
 #define PARAMS_TOOLS "{'input':'q','tools':[{'type':'function','name':'f','parameters':{},'strict':true}]," \
