@@ -3,8 +3,7 @@
  * Input: one control byte, then a text A, optionally a NUL and a text B.
  * Bits 0-1 of the control byte choose the function:
  *   0 conv_chat_request(A)         1 conv_responses_request(A)
- *   2 conv_chat_reply(B, params A) 3 conv_responses_reply(A), or with bit 4
- *                                    conv_params_override(A, B)
+ *   2 conv_chat_reply(B, params A) 3 conv_responses_reply(A)
  * bits 2-3 the reasoning mode (3 = field), bit 4 developer_as_system, bit 5
  * a seed, bit 6 B as --extra-body (requests), bit 7 a fixed
  * --chat-template-kwargs.
@@ -18,8 +17,7 @@
  *   every input text is valid for jansson, jansson parses the output too,
  *   and it has the shape promised: a "messages" list (chat requests), an
  *   "output" list with "object":"response" whose function_call items are
- *   info.n_tool_calls (replies); overrides hold every override key with the
- *   override's value;
+ *   info.n_tool_calls (replies);
  * - conversions are deterministic: a second call writes the same bytes. */
 #include <jansson.h>
 #include <stdbool.h>
@@ -57,10 +55,7 @@ static int call(const run *r, util_buf *out, conv_reply_info *info, char *err, s
     case 1: return conv_responses_request(r->a, r->alen, &r->o, out, err, errsz);
     case 2: return conv_chat_reply(r->b ? r->b : "", r->blen, r->alen ? r->a : NULL, r->alen, "model", 7, 1, out, info,
                                    err, errsz);
-    default:
-        if (r->o.developer_as_system)
-            return conv_params_override(r->a, r->alen, r->b ? r->b : "", r->blen, out, err, errsz);
-        return conv_responses_reply(r->a, r->alen, info, err, errsz);
+    default: return conv_responses_reply(r->a, r->alen, info, err, errsz);
     }
 }
 
@@ -74,23 +69,10 @@ static size_t count_calls(const json_t *output)
     return n;
 }
 
-/* Every member of the overrides is in the output with its value. */
-static void check_overrides(json_t *j, const run *r)
-{
-    json_t *over = json_loadb(r->b, r->blen, JSON_DECODE_INT_AS_REAL, NULL);
-    const char *k;
-    json_t *v;
-    json_object_foreach(over, k, v)
-        FUZZ_CHECK(json_equal(json_object_get(j, k), v), "override %s lost", k);
-    json_decref(over);
-}
-
 static void check_shape(const run *r, const char *body, size_t n, const conv_reply_info *info)
 {
     json_t *j = json_loadb(body, n, JSON_DECODE_INT_AS_REAL, NULL);
     FUZZ_CHECK(j && json_is_object(j), "jansson refuses the output of valid inputs: %.*s", (int)n, body);
-    if (r->fn == 3)
-        check_overrides(j, r);
     if (r->fn == 0)
         FUZZ_CHECK(json_is_array(json_object_get(j, "messages")), "no messages list");
     if (r->fn == 2) {
@@ -149,13 +131,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc != CONV_OK) {
         FUZZ_CHECK(err[0], "failure without a reason");
         FUZZ_CHECK(out.len == plen, "failure left output behind");
-    } else if (r.fn != 3 || r.o.developer_as_system) {
+    } else if (r.fn != 3) {
         const char *body = out.data + plen;
         size_t n = out.len - plen;
         char why[128];
         FUZZ_CHECK(jtext_object(body, n, LENIENT, NULL, NULL, why, sizeof why) == 0,
                    "output is not a JSON object (%s): %.*s", why, (int)n, body);
-        const char *reply = r.fn >= 2 ? r.b : NULL;
+        const char *reply = r.fn == 2 ? r.b : NULL;
         const char *extra = r.o.extra_body;
         if (jansson_ok(r.a, r.alen) && jansson_ok(reply, r.blen) &&
             jansson_ok(extra, extra ? strlen(extra) : 0))

@@ -1219,63 +1219,6 @@ int conv_chat_request(const char *params, size_t len, const conv_request_opts *o
     return rc;
 }
 
-/* ---- overrides ------------------------------------------------------------ */
-
-typedef struct override_ctx {
-    util_buf *out;
-    span over;          /* the overrides object */
-    span params;        /* second pass: the params object */
-    bool first, fail;
-} override_ctx;
-
-/* First pass: every params member, with the override's value for its key. */
-static int override_cb(void *ctx, const jtext_member *m)
-{
-    override_ctx *oc = ctx;
-    span v = find_member(oc->over, m->key, m->key_len);
-    if (!v.p)
-        v = (span){m->v, (size_t)(m->end - m->v)};
-    if ((!oc->first && util_buf_putc(oc->out, ',')) || put(oc->out, raw_key(m)) ||
-        util_buf_putc(oc->out, ':') || put(oc->out, v))
-        return oc->fail = true, 1;
-    oc->first = false;
-    return 0;
-}
-
-/* Second pass: the overrides params lacks (the last of duplicate keys). */
-static int added_cb(void *ctx, const jtext_member *m)
-{
-    override_ctx *oc = ctx;
-    span v = {m->v, (size_t)(m->end - m->v)}, last = find_member(oc->over, m->key, m->key_len);
-    if (find_member(oc->params, m->key, m->key_len).p || last.p != v.p)
-        return 0;
-    if ((!oc->first && util_buf_putc(oc->out, ',')) || put(oc->out, raw_key(m)) ||
-        util_buf_putc(oc->out, ':') || put(oc->out, v))
-        return oc->fail = true, 1;
-    oc->first = false;
-    return 0;
-}
-
-int conv_params_override(const char *params, size_t len, const char *overrides, size_t olen,
-                         util_buf *out, char *err, size_t errsz)
-{
-    char why[96];
-    if (jtext_object(params, len, CONV_JFLAGS, NULL, NULL, why, sizeof why))
-        return fail_to(err, errsz, CONV_INVALID, "responses_create_params: %s", why);
-    if (jtext_object(overrides, olen, CONV_JFLAGS, NULL, NULL, why, sizeof why))
-        return fail_to(err, errsz, CONV_INVALID, "overrides: %s", why);
-    size_t mark = out->len;
-    override_ctx oc = {out, {overrides, olen}, {params, len}, true, false};
-    if (util_buf_putc(out, '{') ||
-        jtext_object(params, len, CONV_JFLAGS, override_cb, &oc, NULL, 0) || oc.fail ||
-        jtext_object(overrides, olen, CONV_JFLAGS, added_cb, &oc, NULL, 0) || oc.fail ||
-        util_buf_putc(out, '}')) {
-        out_reset(out, mark);
-        return fail_to(err, errsz, CONV_NOMEM, "out of memory");
-    }
-    return CONV_OK;
-}
-
 /* ---- --api responses ---------------------------------------------------- */
 
 typedef struct pass {

@@ -172,16 +172,6 @@ int conv_chat_request(const char *params, size_t len, const conv_request_opts *o
 int conv_responses_request(const char *params, size_t len, const conv_request_opts *o,
                            util_buf *out, char *err, size_t errsz);
 
-/* The runner's overrides (--temperature, --set KEY=JSON…) applied to a
- * row: params[0..len) with the members of the JSON object text
- * overrides[0..olen) set at its top level, shallowly — a member whose key is
- * overridden takes the override's value where it stands, the other
- * overrides are appended in their order (the last of duplicate keys) —
- * every value of params and of overrides copied as written. Appended to
- * out; CONV_INVALID when either text is not a JSON object. */
-int conv_params_override(const char *params, size_t len, const char *overrides, size_t olen,
-                         util_buf *out, char *err, size_t errsz);
-
 /* What the runner needs to know about a reply. */
 typedef struct conv_reply_info {
     char finish_reason[32];  /* chat: choices[0].finish_reason ("" if absent; printable

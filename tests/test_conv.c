@@ -648,39 +648,6 @@ Test(conv_responses, drop_mode_removes_reasoning_items_and_options_apply)
     util_buf_free(&out);
 }
 
-/* ---- overrides --------------------------------------------------------------- */
-
-static void expect_override(const char *params, const char *over, const char *want)
-{
-    char *p = q(params), *o = q(over), *w = q(want), err[128] = "";
-    util_buf out = UTIL_BUF_INIT;
-    cr_assert_eq(conv_params_override(p, strlen(p), o, strlen(o), &out, err, sizeof err), CONV_OK, "%s", err);
-    cr_assert_str_eq(out.data, w);
-    util_buf_free(&out);
-    free(p);
-    free(o);
-    free(w);
-}
-
-Test(conv_override, members_are_replaced_in_place_and_added_at_the_end)
-{
-    expect_override("{'input':'\\ud800 x','temperature':null,'tools':[{'n':1.50}],'top_p':1}",
-                    "{'temperature':0.70,'max_output_tokens':64,'top_p':null}",
-                    "{'input':'\\ud800 x','temperature':0.70,'tools':[{'n':1.50}],'top_p':null,"
-                    "'max_output_tokens':64}");
-    expect_override("{'a':1,'a':2}", "{'a':3,'b':4,'b':5}", "{'a':3,'a':3,'b':5}");
-    expect_override("{}", "{}", "{}");
-    expect_override("{ 'x' : [ 1 ] }", "{}", "{'x':[ 1 ]}");
-    char err[128];
-    util_buf out = UTIL_BUF_INIT;
-    cr_assert_eq(conv_params_override("{}", 2, "[1]", 3, &out, err, sizeof err), CONV_INVALID);
-    cr_assert(strstr(err, "overrides: not a JSON object"), "%s", err);
-    cr_assert_eq(conv_params_override("{", 1, "{}", 2, &out, err, sizeof err), CONV_INVALID);
-    cr_assert(strstr(err, "responses_create_params"), "%s", err);
-    cr_assert_eq(out.len, 0);
-    util_buf_free(&out);
-}
-
 /* ---- §2.2 replies -------------------------------------------------------------------------------------------------------- */
 
 #define PARAMS_TOOLS "{'input':'q','tools':[{'type':'function','name':'f','parameters':{},'strict':true}]," \
