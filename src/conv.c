@@ -286,6 +286,17 @@ static int put_comma(util_buf *b)
     return b->len && b->data[b->len - 1] == '{' ? 0 : util_buf_putc(b, ',');
 }
 
+/* One member "KEY":v (the key as written in its object), after a ',' unless
+ * it is the first. */
+static int put_member(util_buf *b, bool *first, const jtext_member *m, span v)
+{
+    if ((!*first && util_buf_putc(b, ',')) || put(b, raw_key(m)) || util_buf_putc(b, ':') ||
+        put(b, v))
+        return -1;
+    *first = false;
+    return 0;
+}
+
 /* v's raw string text inside new quotes. */
 static int put_quoted(util_buf *b, span inner)
 {
@@ -801,12 +812,10 @@ static int tool_member_cb(void *ctx, const jtext_member *m)
     span v = {m->v, (size_t)(m->end - m->v)};
     if (jtext_member_is(m, "type") || sp_null(v))
         return 0;
-    if ((!tc->first && util_buf_putc(tc->out, ',')) || put(tc->out, raw_key(m)) ||
-        util_buf_putc(tc->out, ':') || put(tc->out, v)) {
+    if (put_member(tc->out, &tc->first, m, v)) {
         tc->fail = true;
         return 1;
     }
-    tc->first = false;
     return 0;
 }
 
@@ -1041,12 +1050,10 @@ static int merge_cb(void *ctx, const jtext_member *m)
         return 0;
     if (!mc->skip_shared && o.p)
         v = o;
-    if ((!mc->first && util_buf_putc(mc->out, ',')) || put(mc->out, raw_key(m)) ||
-        util_buf_putc(mc->out, ':') || put(mc->out, v)) {
+    if (put_member(mc->out, &mc->first, m, v)) {
         mc->fail = true;
         return 1;
     }
-    mc->first = false;
     return 0;
 }
 
