@@ -178,6 +178,23 @@ Test(conv_request, assistant_texts_are_glued_without_separator)
         "{'role':'assistant','content':'abcd'}");
 }
 
+Test(conv_request, assistant_parts_gym_refuses_are_converted_with_an_anomaly)
+{
+    unsigned an;
+    char *b = body_of("{'input':[{'type':'message','role':'assistant','content':["
+                      "{'type':'output_text','text':'a'},{'type':'refusal','refusal':'b'},"
+                      "{'type':'input_text','text':'c'}]}]}", NULL, &an);
+    char *w = q("{'model':'m','messages':[{'role':'assistant','content':'abc'}]}");
+    cr_assert_str_eq(b, w);
+    cr_assert_eq(an, CONV_A_ASSISTANT_PART_LENIENT);
+    free(b);
+    free(w);
+    b = body_of("{'input':[{'role':'assistant','content':[{'type':'output_text','text':'a',"
+                "'annotations':[],'logprobs':[]}]}]}", NULL, &an);
+    cr_assert_eq(an, 0, "a part as Gym writes it is no anomaly");
+    free(b);
+}
+
 Test(conv_request, pending_message_is_flushed_by_user_system_developer_and_at_end)
 {
     expect_messages("{'input':[{'role':'assistant','content':'a'},{'role':'user','content':'u'},"
