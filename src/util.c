@@ -240,3 +240,12 @@ size_t util_float_repr(double v, char *buf, size_t bufsz)
         n = 0;
     return (size_t)n < bufsz ? (size_t)n : bufsz - 1;
 }
+
+uint64_t util_hash(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 0xcbf29ce484222325u;   /* FNV-1a offset basis and prime */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3u;
+    return h;
+}

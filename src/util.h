@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct util_chunk util_chunk;
 
@@ -58,5 +59,8 @@ void util_buf_free(util_buf *b);
  * double, always with a '.' or an exponent: 1.0, 0.5, 1e-07, inf, nan) into
  * buf; returns the length. bufsz >= 32 is always enough. */
 size_t util_float_repr(double v, char *buf, size_t bufsz);
+
+/* A 64-bit FNV-1a hash of p[0..n), for hash tables keyed by bytes. */
+uint64_t util_hash(const void *p, size_t n);
 
 #endif
