@@ -1,4 +1,4 @@
-/* conv — the conversions of `fcpivot eval` (../spec: eval.md §2, §3): a
+/* conv — the conversions of `fcpivot eval` (docs/eval.md §2, §3): a
  * row's Responses `responses_create_params` to an upstream request body, and
  * an upstream reply back to a Responses `response` object, as NeMo Gym's
  * vllm_model does it.

@@ -1,4 +1,4 @@
-/* Tests of conv.h: one test per rule of eval.md §2.1 (request), §2.2 (reply)
+/* Tests of conv.h: one test per rule of docs/eval.md §2.1 (request), §2.2 (reply)
  * and §3 (Responses pass-through), byte-exact copying, the rows and replies
  * that cannot be converted, and real reply shapes of vLLM, llama.cpp and
  * OpenAI. JSON in this file is written with ' for " (q() swaps them back). */

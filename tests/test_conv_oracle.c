@@ -1,5 +1,5 @@
 /* Differential test of conv.h against tests/oracle/conv_oracle.py, a model of
- * eval.md §2 that decodes JSON with CPython and works on Python strings.
+ * docs/eval.md §2 that decodes JSON with CPython and works on Python strings.
  * tests/oracle/gen_conv_cases.py writes deterministic random cases (rows
  * with every kind of item, part, tool and parameter, some invalid, for
  * conv_chat_request and conv_responses_request; chat completions shaped like

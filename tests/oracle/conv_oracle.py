@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""conv_oracle — an executable model of eval.md §2 (the Responses <-> Chat
+"""conv_oracle — an executable model of docs/eval.md §2 (the Responses <-> Chat
 Completions conversion of `fcpivot eval`), written independently of src/conv.c:
 it decodes the JSON with CPython's json module and works on Python strings
 (re.sub for the <think> spans), where conv.c works on the escaped text.

@@ -2,7 +2,7 @@
 """gen_conv_cases — writes N deterministic random conversion cases (JSONL) for
 the differential test of src/conv.c against conv_oracle.py
 (tests/test_conv_oracle.c): rows mixing every kind of input item, content
-part, tool shape, parameter and engine option of eval.md §2.1, some of them
+part, tool shape, parameter and engine option of docs/eval.md §2.1, some of them
 invalid, and chat completions shaped like vLLM / llama.cpp / OpenAI replies
 with reasoning fields, <think> spans, tool calls with and without ids, object
 arguments and usage blocks. Texts are written with and without \\u escapes,
