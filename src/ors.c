@@ -1,6 +1,6 @@
 /* ors — Open Reward Standard handlers for this environment (see ors.h).
  *
- * Each handler validates in the order the spec implies (environment, session
+ * Each handler validates in the order docs/http-api.md implies (environment, session
  * header, body, then semantics) and answers with {"detail": ...} errors.
  *
  * Memory: a session (session.h) keeps only a compact "episode" — its row's
@@ -19,9 +19,14 @@
  * Limits: /create answers 503 with Retry-After past max_sessions; a refused
  * call echoes at most ORS_MAX_ECHO bytes of the tool name.
  *
- * /call grades the task's one submission (the claim is atomic) and keeps
+ * /call reads its body in Python's json dialect (what json.dumps writes: big
+ * integers, NaN, lone surrogates), grades the task's one submission (the
+ * claim is atomic; the input's own text is the call's arguments) and keeps
  * every call's result in the session for result_ttl seconds, so a client
- * that lost the stream can replay it by task_id without grading twice.
+ * that lost the stream can replay it by task_id without grading twice; the
+ * graded result is also kept under a fingerprint of its name and input, so
+ * a client that lost the reply before the task_id repeats the same call and
+ * gets it back under a new task_id.
  */
 #include "ors.h"
 
@@ -36,6 +41,7 @@
 #include <unistr.h>
 
 #include "cache.h"
+#include "jtext.h"
 #include "prompt.h"
 #include "session.h"
 
@@ -113,7 +119,7 @@ static int cache_kind(const ors_data *d, int kind)
 }
 
 /* What a session keeps of its task: where it is, the type of the expected
- * action, the row's tool names and the expected action as compact JSON text
+ * action, the row's tool names and the expected action as the row's JSON text
  * (built into a grade_action only when the submission is graded). The parsed
  * row goes back to the dataset right after /create (its rendered prompt and
  * tools live in the cache), so an idle session costs a few hundred bytes
@@ -122,7 +128,7 @@ typedef struct episode {
     ors_data *data;              /* a reference: the rows this session runs on */
     size_t split, index;
     const char *expected_type;   /* static: "message", "function_call", ... */
-    char *expected;              /* expected_action as compact JSON */
+    char *expected;              /* expected_action: the row's text of it */
     size_t ntools;
     char names[];                /* the row's tool names, each NUL-terminated */
 } episode;
@@ -148,7 +154,7 @@ static episode *episode_new(ors_data *d, const ds_task *task, char *err, size_t 
     }
     episode *ep = calloc(1, sizeof *ep + bytes);
     if (ep)
-        ep->expected = json_dumps(json_object_get(task->row, "expected_action"), JSON_COMPACT);
+        ep->expected = strndup(task->expected_text.p, task->expected_text.len);
     if (!ep || !ep->expected) {
         episode_free(ep);
         snprintf(err, errsz, "out of memory");
@@ -175,11 +181,10 @@ static episode *episode_new(ors_data *d, const ds_task *task, char *err, size_t 
  * reason when it cannot be (it was valid when the dataset loaded it). */
 static grade_action *episode_expected(const episode *ep, char *err, size_t errsz)
 {
-    json_error_t e;
-    json_t *j = json_loads(ep->expected, 0, &e);
+    json_t *j = jtext_build(ep->expected, strlen(ep->expected), JTEXT_PY);
     grade_action *a = j ? grade_expected_from_json(j, err, errsz) : NULL;
     if (!j)
-        snprintf(err, errsz, "%s", e.text);
+        snprintf(err, errsz, "out of memory");
     json_decref(j);
     return a;
 }
@@ -450,6 +455,22 @@ static void reply_task_list(const ors_data *d, wire_reply *out, size_t split, si
     wire_reply_take(out, 200, WIRE_JSON, b.data, b.len);
 }
 
+/* Answers 200 with the JSON text prefix + body + suffix, or 500. */
+static void reply_text(wire_reply *out, const char *prefix, util_buf *body, const char *suffix,
+                       bool ok)
+{
+    util_buf b = {0};
+    if (!ok || util_buf_puts(&b, prefix) || util_buf_append(&b, body->data, body->len) ||
+        util_buf_puts(&b, suffix)) {
+        free(b.data);
+        free(body->data);
+        wire_reply_detail(out, 500, "out of memory");
+        return;
+    }
+    free(body->data);
+    wire_reply_take(out, 200, WIRE_JSON, b.data, b.len);
+}
+
 static void reply_or_oom(wire_reply *out, json_t *body)
 {
     if (body)
@@ -464,22 +485,24 @@ static void reply_or_oom(wire_reply *out, json_t *body)
 static char *render_fresh(const ors_data *d, int kind, size_t split, size_t index,
                           const ds_task *task, char *err, size_t errsz)
 {
-    json_t *j = NULL;
+    util_buf b = {0};
+    int rc = -1;
     const ds_task *held = NULL;
     if (!task)
         task = held = ds_task_acquire(d->ds, split, index, err, errsz);
     if (task && kind == CACHED_PROMPT)
-        j = prompt_blocks(task);
-    else if (task) {
-        json_t *tools = prompt_task_tools(task);
-        j = tools ? json_pack("{s:o}", "tools", tools) : NULL;
-    }
+        rc = prompt_blocks_text(task, &b);
+    else if (task)
+        rc = util_buf_puts(&b, "{\"tools\":") || prompt_task_tools_text(task, &b) ||
+             util_buf_putc(&b, '}');
     ds_task_release(d->ds, held);
-    if (task && !j)
+    if (task && rc)
         snprintf(err, errsz, "out of memory");
-    char *body = j ? wire_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    return body;
+    if (rc) {
+        free(b.data);
+        return NULL;
+    }
+    return b.data;
 }
 
 /* Answers with the body of kind for row (split, index) of d: the cached
@@ -640,12 +663,14 @@ void ors_task(ors_env *env, const wire_request *req, wire_reply *out)
     if (has == 1 && python_index(i, ds_split_size(d->ds, split), &index) != 0)
         wire_reply_detail(out, 400, "Invalid index");
     else if (has == 1) {
-        json_t *task = ds_task_public(d->ds, split, index);
-        if (task)
-            reply_or_oom(out, json_pack("{s:o}", "task", task));
-        else
+        util_buf task = {0};
+        if (ds_task_public_text(d->ds, split, index, &task) == 0) {
+            reply_text(out, "{\"task\":", &task, "}", true);
+        } else {
+            free(task.data);
             wire_reply_detail(out, 500, "task %zu of split '%s' cannot be read (see the server log)",
                               index, ds_split_name(d->ds, split));
+        }
     }
     data_release(d);
 }
@@ -923,32 +948,48 @@ static json_t *already_submitted(void)
     return tool_error("task already submitted", "", 0, "");
 }
 
-/* The actual action of a call of tool name with input, or NULL with *error
- * set to the tool result that refuses it (the submission is then not
- * consumed). */
-static grade_action *action_of_call(const episode *ep, const json_t *name_json,
-                                    const json_t *input, json_t **error)
+/* What a /call body holds, read in Python's json dialect (wire.h). */
+typedef struct call_req {
+    util_buf name;          /* decoded (WTF-8), NUL-terminated; may hold a NUL */
+    jtext_span input;       /* the input object's text in the body */
+    util_buf args;          /* that text without white space: the arguments */
+    util_buf task_id;       /* decoded, when has_task_id */
+    bool has_task_id;
+} call_req;
+
+static void call_req_free(call_req *c)
+{
+    free(c->name.data);
+    free(c->args.data);
+    free(c->task_id.data);
+}
+
+/* The actual action of the call, or NULL with *error set to the tool result
+ * that refuses it (the submission is then not consumed). The arguments of a
+ * task tool's call are the input's own text, so numbers json.dumps wrote
+ * (2^70, NaN, Infinity) and lone surrogates reach the grader as they are. */
+static grade_action *action_of_call(const episode *ep, const call_req *c, json_t **error)
 {
     *error = NULL;
-    const char *name = plain_string(name_json);
-    if (name && strcmp(name, PROMPT_SUBMIT_TOOL) == 0 && !episode_has_tool(ep, name)) {
-        const json_t *content = json_object_get(input, "content");
-        if (!json_is_string(content)) {
+    const char *name = c->name.data;
+    bool plain = strlen(name) == c->name.len;   /* a NUL never matches a tool */
+    if (plain && strcmp(name, PROMPT_SUBMIT_TOOL) == 0 && !episode_has_tool(ep, name)) {
+        util_buf text = {0};
+        if (jtext_string_value(jtext_get(c->input, WIRE_PY_JSON, "content"), WIRE_PY_JSON, &text)) {
+            free(text.data);
             *error = tool_error("invalid input for '", name, strlen(name),
                                 "': 'content' must be a string");
             return NULL;
         }
-        return grade_action_message(json_string_value(content), json_string_length(content));
+        grade_action *a = grade_action_message(text.data, text.len);
+        free(text.data);
+        return a;
     }
-    if (!name || !episode_has_tool(ep, name)) {
-        *error = tool_error("'", json_string_value(name_json), json_string_length(name_json),
-                            "' is not a valid tool");
+    if (!plain || !episode_has_tool(ep, name)) {
+        *error = tool_error("'", name, c->name.len, "' is not a valid tool");
         return NULL;
     }
-    char *args = json_dumps(input, JSON_COMPACT | JSON_ENSURE_ASCII);
-    grade_action *a = args ? grade_action_call(name, args, strlen(args)) : NULL;
-    free(args);
-    return a;
+    return grade_action_call(name, c->args.data, c->args.len);
 }
 
 static json_t *graded_output(const episode *ep, grade_verdict v)
@@ -966,14 +1007,16 @@ static json_t *graded_output(const episode *ep, grade_verdict v)
 }
 
 /* Runs one call of the session's task: the tool result object (new
- * reference), or NULL on allocation failure. Grades at most once per session. */
-static json_t *run_call(ors_env *env, sess *s, const json_t *name, const json_t *input)
+ * reference), or NULL on allocation failure. Grades at most once per
+ * session; *graded tells whether this call was the graded one. */
+static json_t *run_call(ors_env *env, sess *s, const call_req *c, bool *graded)
 {
     const episode *ep = sess_data(s);
+    *graded = false;
     if (sess_submitted(s))
         return already_submitted();
     json_t *error;
-    grade_action *actual = action_of_call(ep, name, input, &error);
+    grade_action *actual = action_of_call(ep, c, &error);
     if (!actual)
         return error;
     char err[256];
@@ -992,6 +1035,7 @@ static json_t *run_call(ors_env *env, sess *s, const json_t *name, const json_t 
     metrics_observe_submission(env->m, v.reward, monotonic_seconds() - t0);
     grade_action_free(actual);
     grade_action_free(expected);
+    *graded = true;
     return graded_output(ep, v);
 }
 
@@ -1013,36 +1057,55 @@ static void reply_call_error(wire_reply *out, const char *message)
     wire_reply_sse_event(out, "error", message, strlen(message));
 }
 
-/* Reads the /call body: name (string), input (object), task_id (optional
- * string). -1 after a 422 reply. */
-static int call_fields(const json_t *body, wire_reply *out, const json_t **name,
-                       const json_t **input, const json_t **task_id)
+/* Reads the /call body (Python's json dialect): name (string), input
+ * (object), task_id (optional string). -1 after a 422 reply. */
+static int call_fields(const wire_request *req, wire_reply *out, call_req *c)
 {
-    const json_t *n = json_object_get(body, "name"), *in = json_object_get(body, "input");
-    const json_t *tid = json_object_get(body, "task_id");
-    if (!json_is_string(n)) {
-        wire_reply_detail(out, 422, n ? "name: must be a string" : "name: field required");
+    static const char *const keys[3] = {"name", "input", "task_id"};
+    jtext_span v[3];
+    if (wire_body_members(req, out, keys, 3, v) != 0)
+        return -1;
+    if (!v[0].p || *v[0].p != '"') {
+        wire_reply_detail(out, 422, v[0].p ? "name: must be a string" : "name: field required");
         return -1;
     }
-    if (!json_is_object(in)) {
-        wire_reply_detail(out, 422, in ? "input: must be an object" : "input: field required");
+    if (!v[1].p || *v[1].p != '{') {
+        wire_reply_detail(out, 422, v[1].p ? "input: must be an object" : "input: field required");
         return -1;
     }
-    if (tid && !json_is_null(tid) && !json_is_string(tid)) {
+    if (v[2].p && *v[2].p != 'n' && *v[2].p != '"') {
         wire_reply_detail(out, 422, "task_id: must be a string");
         return -1;
     }
-    *name = n;
-    *input = in;
-    *task_id = json_is_string(tid) ? tid : NULL;
+    c->input = v[1];
+    c->has_task_id = v[2].p && *v[2].p == '"';
+    if (jtext_string_value(v[0], WIRE_PY_JSON, &c->name) ||
+        jtext_compact(v[1].p, v[1].len, &c->args) || util_buf_reserve(&c->args, 0) ||
+        (c->has_task_id && jtext_string_value(v[2], WIRE_PY_JSON, &c->task_id))) {
+        wire_reply_detail(out, 500, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
-static void replay_call(ors_env *env, sess *s, const json_t *task_id_json, wire_reply *out)
+/* A fingerprint of the call's name and input (white space aside): two
+ * independent 64-bit hashes, in hex, 32 characters. */
+static void call_key(const call_req *c, char key[33])
+{
+    uint64_t h[2] = {UTIL_FNV_OFFSET, ~UTIL_FNV_OFFSET};
+    for (int k = 0; k < 2; k++) {
+        h[k] = util_fnv1a64(c->name.data, c->name.len + 1, h[k]);
+        h[k] = util_fnv1a64(c->args.data, c->args.len, h[k]);
+    }
+    snprintf(key, 33, "%016llx%016llx", (unsigned long long)h[0], (unsigned long long)h[1]);
+}
+
+static void replay_call(ors_env *env, sess *s, const call_req *c, wire_reply *out)
 {
     size_t len;
-    const char *task_id = plain_string(task_id_json);
-    char *text = task_id ? sess_result_get(s, task_id, now_of(env), &len) : NULL;
+    const char *task_id = c->task_id.data;
+    bool plain = task_id && strlen(task_id) == c->task_id.len;
+    char *text = plain ? sess_result_get(s, task_id, now_of(env), &len) : NULL;
     if (!text) {
         reply_call_error(out, "unknown task_id");
         return;
@@ -1051,25 +1114,35 @@ static void replay_call(ors_env *env, sess *s, const json_t *task_id_json, wire_
     free(text);
 }
 
-static void run_and_store_call(ors_env *env, sess *s, const json_t *name, const json_t *input,
-                               wire_reply *out)
+/* Runs the call (or, when it repeats the graded submission — a client that
+ * lost the reply before its task_id — replays the graded result without
+ * grading again) and streams the result under a new task id. */
+static void run_and_store_call(ors_env *env, sess *s, const call_req *c, wire_reply *out)
 {
-    char call_id[37];
+    char call_id[37], key[33];
     if (sess_uuid4(call_id) != 0) {
         reply_call_error(out, "no random source for a task id");
         return;
     }
-    json_t *result = run_call(env, s, name, input);
-    char *text = result ? wire_dumps(result, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-    json_decref(result);
+    call_key(c, key);
+    size_t len = 0;
+    char *text = sess_submitted(s) ? sess_graded_get(s, key, &len) : NULL;
+    bool graded = false;
     if (!text) {
-        reply_call_error(out, "out of memory");
-        return;
+        json_t *result = run_call(env, s, c, &graded);
+        text = result ? wire_dumps(result, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        json_decref(result);
+        if (!text) {
+            reply_call_error(out, "out of memory");
+            return;
+        }
+        len = strlen(text);
     }
-    size_t len = strlen(text);
     /* A result that cannot be stored still reaches the client; only a
      * reconnect would miss it. */
     (void)sess_result_put(s, call_id, text, len, now_of(env) + env->cfg.result_ttl);
+    if (graded)
+        (void)sess_graded_put(s, key, text, len);
     reply_call_stream(out, call_id, text, len);
     free(text);
 }
@@ -1081,14 +1154,13 @@ void ors_call(ors_env *env, const wire_request *req, wire_reply *out)
     sess *s = active_session(env, req, out);
     if (!s)
         return;
-    json_t *body = wire_body_object(req, out);
-    const json_t *name, *input, *task_id;
-    if (body && call_fields(body, out, &name, &input, &task_id) == 0) {
-        if (task_id)
-            replay_call(env, s, task_id, out);
+    call_req c = {0};
+    if (call_fields(req, out, &c) == 0) {
+        if (c.has_task_id)
+            replay_call(env, s, &c, out);
         else
-            run_and_store_call(env, s, name, input, out);
+            run_and_store_call(env, s, &c, out);
     }
-    json_decref(body);
+    call_req_free(&c);
     sess_release(env->sessions, s);
 }
