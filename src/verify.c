@@ -100,8 +100,9 @@ static int judge(const grade_config *cfg, const request *r, grade_verdict *v, ch
 {
     static const char *const output[1] = {"output"};
     span rs = r->m[M_RESPONSE], es = r->m[M_EXPECTED];
-    json_t *response = jtext_pick(rs.v, (size_t)(rs.end - rs.v), JTEXT_BIG_INTS, output, 1);
-    json_t *ea = jtext_build(es.v, (size_t)(es.end - es.v), JTEXT_BIG_INTS);
+    /* both spans were validated by the request's scan, with the same flags */
+    json_t *response = jtext_pick_valid(rs.v, (size_t)(rs.end - rs.v), JTEXT_BIG_INTS, output, 1);
+    json_t *ea = jtext_build_valid(es.v, (size_t)(es.end - es.v), JTEXT_BIG_INTS);
     grade_action *expected = NULL, *actual = NULL;
     char why[256];
     int rc = VERIFY_NOMEM;   /* both spans are valid: NULL means no memory */
