@@ -279,7 +279,9 @@ static void check_scalar(const char *text, size_t size, unsigned flags)
     if (json_is_object(b) && json_object_size(b)) {
         const char *keys[2] = {json_object_iter_key(json_object_iter(b)), "\x01 absent"};
         json_t *p = jtext_pick(text, size, flags, keys, 2), *q = jtext_pick_valid(text, size, flags, keys, 2);
-        FUZZ_CHECK(p && q && json_equal(p, q), "flags %u: jtext_pick_valid differs", flags);
+        /* both NULL when the key is not UTF-8 (a lone surrogate): jansson refuses it */
+        FUZZ_CHECK((!p && !q) || (p && q && json_equal(p, q)), "flags %u: jtext_pick_valid differs",
+                   flags);
         json_decref(p);
         json_decref(q);
     }

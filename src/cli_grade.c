@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@
 #define BATCH_LINES 512
 #define BATCH_BYTES (1u << 20)
 #define MAX_JOBS 256
+#define MAP_POPULATE_MAX (256u << 20)   /* input files up to this are prefaulted */
 
 typedef struct grade_opts {
     grade_config cfg;
@@ -521,7 +523,9 @@ static void reader_map(reader *r)
     struct stat st;
     if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
         return;
-    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, r->fd, 0);
+    /* prefaulted in one go when small enough to be sure to fit in memory */
+    int populate = (uint64_t)st.st_size <= MAP_POPULATE_MAX ? MAP_POPULATE : 0;
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | populate, r->fd, 0);
     if (m == MAP_FAILED)
         return;
     madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
