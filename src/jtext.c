@@ -264,12 +264,13 @@ static bool sc_escape(jtext_scan *s, const unsigned char **pp, util_buf *out)
     return true;
 }
 
-/* A string at s->p (which is '"'); appends its decoded text to out if given. */
-bool jtext_string(jtext_scan *s, util_buf *out)
+/* The rest of the string whose body starts at run (s->p is its quote), from
+ * p, the first byte of the body that is not plain ASCII. */
+static bool string_rest(jtext_scan *s, const unsigned char *run, const unsigned char *p,
+                        util_buf *out)
 {
-    const unsigned char *p = s->p + 1, *end = s->end, *run = p;
-    for (;;) {
-        p = first_special(s, p);
+    const unsigned char *end = s->end;
+    for (;; p = first_special(s, p)) {
         if (p >= end)
             return jtext_fail_at(s, s->p, "unterminated string");
         unsigned c = *p;
@@ -294,6 +295,39 @@ bool jtext_string(jtext_scan *s, util_buf *out)
         return jtext_fail_at(s, p, "out of memory");
     s->p = p + 1;
     return true;
+}
+
+/* A string at s->p (which is '"'); appends its decoded text to out if given.
+ * Inline for the common case, a short body of plain ASCII: its closing quote
+ * is the first special byte of the first block. Anything else goes on in
+ * string_rest. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline bool scan_string(jtext_scan *s, util_buf *out)
+{
+    const unsigned char *run = s->p + 1;
+#ifdef JTEXT_SSE2
+    if (s->end - run >= SSE_BLOCK && !out && !(s->flags & JTEXT_SCALAR)) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)run);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                 _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        const unsigned char *p = run + (bits ? __builtin_ctz(bits) : SSE_BLOCK);
+        if (bits && *p == '"') {
+            s->p = p + 1;
+            return true;
+        }
+        return string_rest(s, run, bits ? p : first_special(s, p), out);
+    }
+#endif
+    return string_rest(s, run, first_special(s, run), out);
+}
+
+bool jtext_string(jtext_scan *s, util_buf *out)
+{
+    return scan_string(s, out);
 }
 
 static bool is_digit(const unsigned char *p, const unsigned char *end)
@@ -446,7 +480,7 @@ int jtext_obj_next(jtext_scan *s, bool *first, util_buf *key)
         key->len = 0;
     const unsigned char *kp = s->p;
     s->saw_nul = false;
-    if (!jtext_string(s, key))
+    if (!scan_string(s, key))
         return -1;
     if (s->saw_nul)   /* jansson cannot hold such a key */
         return jtext_fail_at(s, kp, "NUL character in object key"), -1;
@@ -522,7 +556,7 @@ bool jtext_value(jtext_scan *s)
     switch (*s->p) {
     case '{': return sc_object(s);
     case '[': return sc_array(s);
-    case '"': return jtext_string(s, NULL);
+    case '"': return scan_string(s, NULL);
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
         return sc_number(s);
@@ -622,11 +656,17 @@ static json_t *build_value(jtext_scan *s, util_buf *buf)
             }
         return arr;
     }
-    case '"':
+    case '"': {
+        const unsigned char *body = p + 1, *q = first_special(s, body);
+        if (q < s->end && *q == '"') {   /* nothing to decode: the text itself */
+            s->p = q + 1;
+            return json_stringn_nocheck((const char *)body, (size_t)(q - body));
+        }
         buf->len = 0;
         if (!jtext_string(s, buf))
             return NULL;
         return json_stringn_nocheck(buf->data ? buf->data : "", buf->len);
+    }
     case 't': s->p += 4; return json_true();
     case 'f': s->p += 5; return json_false();
     case 'n': s->p += 4; return json_null();

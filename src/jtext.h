@@ -120,9 +120,12 @@ void jtext_scan_init(jtext_scan *s, const char *p, size_t len, unsigned flags, u
  * runs by blocks (byte by byte with JTEXT_SCALAR in flags). For jtext_ws. */
 const unsigned char *jtext_ws_run(const unsigned char *p, const unsigned char *end, unsigned flags);
 
+/* ' ', '\n', '\r' or '\t': one bit each below bit 32. */
+#define JTEXT_WS_BITS ((1ULL << ' ') | (1ULL << '\n') | (1ULL << '\r') | (1ULL << '\t'))
+
 static inline bool jtext_is_ws(unsigned c)
 {
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+    return c <= ' ' && (JTEXT_WS_BITS >> c) & 1;
 }
 
 /* Skips white space: most often none or one byte, handled here; a longer run
