@@ -83,6 +83,8 @@ echo "  (load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores)"
 
 # ---- 2. /verify against nginx --------------------------------------------------
 
+command -v nginx >/dev/null || PATH=$PATH:/usr/sbin
+command -v nginx >/dev/null || scripts/install-deps || true   # Debian's nginx, if missing
 if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
     echo "15-speed: wrk or nginx not installed (scripts/install-deps); /verify part skipped"
     exit 0
