@@ -363,6 +363,7 @@ static void names_free(name_table *t)
 typedef struct wstats {
     uint32_t *m[M_COUNT];
     size_t n, cap;
+    size_t unlisted;         /* rows whose expected call names an unlisted tool */
     name_table names;
     bool oom;
 } wstats;
@@ -386,6 +387,7 @@ static void wstats_add(wstats *w, const ds_row_info *ri)
     w->m[M_ITEMS][w->n] = ri->n_input;
     w->m[M_WORDS][w->n] = ri->n_words;
     w->n++;
+    w->unlisted += ri->unlisted_tool;
     for (size_t i = 0; i < grade_action_ncalls(ri->expected); i++) {
         const char *name = grade_action_call_name(ri->expected, i);
         if (name && !names_add(&w->names, name, 1))
@@ -457,6 +459,7 @@ static bool merge_workers(stats_ctx *sc)
     for (int t = 1; t < 64; t++) {
         wstats *w = &sc->w[t];
         ok &= !w->oom;
+        w0->unlisted += w->unlisted;
         for (size_t i = 0; i < w->names.cap; i++)
             if (w->names.slots[i].name && !names_add(&w0->names, w->names.slots[i].name, w->names.slots[i].count))
                 ok = false;
@@ -484,7 +487,7 @@ static void stats_free(stats_ctx *sc)
     }
 }
 
-static void print_stats_text(const char *path, const ds_split_report *r, const summary *s,
+static void print_stats_text(const char *path, const ds_split_report *r, size_t unlisted, const summary *s,
                              const name_count *top, size_t ntop, size_t ncalls)
 {
     size_t valid = r->rows - r->errors;
@@ -496,7 +499,7 @@ static void print_stats_text(const char *path, const ds_split_report *r, const s
            r->kinds[1], (double)r->kinds[1] * pc, r->kinds[2], (double)r->kinds[2] * pc,
            r->kinds[3], (double)r->kinds[3] * pc);
     printf("  unlisted tool     %zu rows (%.1f%%) expect a call of a tool they do not list\n",
-           r->warnings, (double)r->warnings * pc);
+           unlisted, (double)unlisted * pc);
     printf("  %-16s %10s %10s %10s %10s %10s\n", "per row", "min", "max", "mean", "median", "std");
     for (int k = 0; k < M_COUNT; k++)
         printf("  %-16s %10.0f %10.0f %10.2f %10.1f %10.2f\n", M_NAMES[k], s[k].min, s[k].max,
@@ -507,7 +510,7 @@ static void print_stats_text(const char *path, const ds_split_report *r, const s
                top[i].name);
 }
 
-static json_t *stats_json(const char *path, const ds_split_report *r, const summary *s,
+static json_t *stats_json(const char *path, const ds_split_report *r, size_t unlisted, const summary *s,
                           const name_count *top, size_t ntop, size_t ncalls)
 {
     size_t valid = r->rows - r->errors;
@@ -527,7 +530,7 @@ static json_t *stats_json(const char *path, const ds_split_report *r, const summ
     return json_pack("{s:s,s:I,s:I,s:o,s:o,s:I,s:o,s:I}", "path", path, "rows", (json_int_t)valid,
                      "invalid_rows", (json_int_t)r->errors, "expected_action_mix", mix, "per_row", per,
                      "expected_calls", (json_int_t)ncalls, "top_function_names", names,
-                     "unlisted_tool_rows", (json_int_t)r->warnings);
+                     "unlisted_tool_rows", (json_int_t)unlisted);
 }
 
 /* The dataset's name as Gym names it: the file name without directories
@@ -579,6 +582,7 @@ static void gym_metrics_one(const char *path, const common_opts *o, int *status)
     }
     free(name);
     util_buf_free(&out);
+    gymstats_free(&g);
 }
 
 static json_t *stats_one(const char *path, const common_opts *o, int *status)
@@ -623,9 +627,9 @@ static json_t *stats_one(const char *path, const common_opts *o, int *status)
             qsort(all, ntop, sizeof *all, cmp_names);
         size_t show = ntop < 20 ? ntop : 20;
         if (o->json)
-            out = stats_json(path, &r, s, all, show, ncalls);
+            out = stats_json(path, &r, w->unlisted, s, all, show, ncalls);
         else
-            print_stats_text(path, &r, s, all, show, ncalls);
+            print_stats_text(path, &r, w->unlisted, s, all, show, ncalls);
         free(all);
         ds_close(ds);
     }

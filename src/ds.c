@@ -401,8 +401,11 @@ static void *part_run(void *arg)
         const ds_row *row = &pt->sp->rows[i];
         dsval_row(pt->ctx, pt->sp->data + row->off, row->len, &r);
         if (pt->o->on_row) {
-            ds_row_info ri = {pt->split, i, row->line, pt->worker, !r.error, r.warning, r.kind,
-                              r.expected, r.n_input, r.n_tools, r.n_user, r.n_words};
+            bool unlisted = false;
+            for (unsigned w = 0; w < r.nwarnings; w++)
+                unlisted |= !strcmp(r.warnings[w].kind, "unlisted_tool");
+            ds_row_info ri = {pt->split, i, row->line, pt->worker, !r.error, r.warning, unlisted,
+                              r.kind, r.expected, r.n_input, r.n_tools, r.n_user, r.n_words};
             pt->o->on_row(&ri, pt->o->ctx);
         }
         if (r.error) {
@@ -1045,20 +1048,35 @@ json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index)
     return out;
 }
 
+/* The last trajectory_id and info members of a row (jtext_object callback). */
+typedef struct public_members {
+    jtext_span v[2];
+} public_members;
+
+static int take_public(void *ctx, const jtext_member *m)
+{
+    public_members *pm = ctx;
+    static const char *const keys[2] = {"trajectory_id", "info"};
+    for (int k = 0; k < 2; k++)
+        if (jtext_member_is(m, keys[k]))
+            pm->v[k] = (jtext_span){m->v, (size_t)(m->end - m->v)};
+    return 0;
+}
+
 int ds_task_public_text(ds_dataset *ds, size_t split, size_t index, util_buf *out)
 {
     size_t len;
     const char *p = ds_row_text(ds, split, index, &len, NULL);
-    jtext_span row = {p, len};
-    if (!p || jtext_object(p, len, JTEXT_PY, NULL, NULL, NULL, 0) != 0)
+    public_members pm = {{{NULL, 0}, {NULL, 0}}};
+    if (!p || jtext_object(p, len, JTEXT_PY, take_public, &pm, NULL, 0) != 0)
         return -1;
     const char *name = ds->splits[split].name;
     int rc = util_buf_printf(out, "{\"id\":\"%s-%zu\",\"split\":\"%s\",\"index\":%zu", name, index,
                              name, index);
     static const char *const keys[] = {"trajectory_id", "info"};
     for (size_t k = 0; k < 2 && !rc; k++) {
-        jtext_span v = span_opt(row, keys[k]);
-        if (v.p)
+        jtext_span v = pm.v[k];
+        if (v.p && *v.p != 'n')   /* null members are left out */
             rc = util_buf_printf(out, ",\"%s\":", keys[k]) || jtext_compact(v.p, v.len, out);
     }
     return rc || util_buf_putc(out, '}') ? -1 : 0;

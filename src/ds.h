@@ -56,6 +56,7 @@ typedef struct ds_row_info {
     size_t line;             /* 1-based line number */
     unsigned worker;         /* the validating thread: 0 <= worker < threads used */
     bool valid, warning;
+    bool unlisted_tool;      /* one of the warnings: an expected call names an unlisted tool */
     grade_action_kind kind;  /* expected action kind (NONE when invalid) */
     const grade_action *expected; /* NULL when invalid; valid during the call only */
     unsigned n_input, n_tools;
@@ -172,7 +173,8 @@ void ds_task_release(ds_dataset *ds, const ds_task *task);
  * trajectory_id and info when present (non-null). Never contains the expected
  * action. Cheap: only those members are built, the row is not parsed. New
  * reference owned by the caller; NULL when index is out of range or the row is
- * not a JSON object. */
+ * not a JSON object. Numbers jansson cannot hold are placeholders (jtext.h
+ * JTEXT_PY): what is sent back is ds_task_public_text's. */
 json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index);
 
 /* The same description as JSON text appended to out, trajectory_id and info

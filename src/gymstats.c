@@ -7,6 +7,8 @@
  * tree as json.dumps would write it, tracking only whether each character
  * written is a space: with ensure_ascii every other white-space character
  * is escaped, so the spaces are the separators' and those inside strings.
+ * The row's other top-level fields are read from its text (jtext_object),
+ * strings counted by 128-bit fingerprints of the distinct values.
  * Measures follow Welford's running mean and M2; the summary is rounded
  * with printf's correctly rounded conversion (ties to even on the exact
  * binary value, as Python's round) and written as Python's float repr.
@@ -27,6 +29,17 @@ void gymstats_init(gymstats *g)
         g->m[k].min = INFINITY;
         g->m[k].max = -INFINITY;
     }
+}
+
+void gymstats_free(gymstats *g)
+{
+    for (size_t i = 0; i < g->nfields; i++) {
+        free(g->fields[i].key);
+        free(g->fields[i].seen);
+    }
+    free(g->fields);
+    g->fields = NULL;
+    g->nfields = g->capfields = 0;
 }
 
 void gymstats_observe(gymstats_acc *a, double x)
@@ -131,6 +144,167 @@ static size_t user_turns(const json_t *input)
     return n;
 }
 
+/* ---- other top-level fields ----------------------------------------------- */
+
+/* The field called key (created at the end when new and create); NULL when
+ * out of memory or not there. */
+static gymstats_field *field_of(gymstats *g, const char *key, size_t klen, bool is_string)
+{
+    for (size_t i = 0; i < g->nfields; i++)
+        if (strlen(g->fields[i].key) == klen && !memcmp(g->fields[i].key, key, klen))
+            return &g->fields[i];
+    if (g->nfields == g->capfields) {
+        size_t cap = g->capfields ? 2 * g->capfields : 8;
+        gymstats_field *nf = realloc(g->fields, cap * sizeof *nf);
+        if (!nf)
+            return NULL;
+        g->fields = nf;
+        g->capfields = cap;
+    }
+    gymstats_field *f = &g->fields[g->nfields];
+    memset(f, 0, sizeof *f);
+    f->key = strndup(key, klen);
+    if (!f->key)
+        return NULL;
+    f->is_string = is_string;
+    f->acc.min = INFINITY;
+    f->acc.max = -INFINITY;
+    g->nfields++;
+    return f;
+}
+
+/* Adds a fingerprint (two words, not both 0) to the field's set. */
+static int seen_add(gymstats_field *f, uint64_t a, uint64_t b)
+{
+    if (2 * (f->nseen + 1) > f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 64;
+        uint64_t *t = calloc(2 * cap, sizeof *t);
+        if (!t)
+            return -1;
+        for (size_t i = 0; i < f->cap; i++) {
+            uint64_t x = f->seen[2 * i], y = f->seen[2 * i + 1];
+            if (!x && !y)
+                continue;
+            size_t k = x % cap;
+            while (t[2 * k] || t[2 * k + 1])
+                k = (k + 1) % cap;
+            t[2 * k] = x;
+            t[2 * k + 1] = y;
+        }
+        free(f->seen);
+        f->seen = t;
+        f->cap = cap;
+    }
+    size_t k = a % f->cap;
+    for (; f->seen[2 * k] || f->seen[2 * k + 1]; k = (k + 1) % f->cap)
+        if (f->seen[2 * k] == a && f->seen[2 * k + 1] == b)
+            return 0;
+    f->seen[2 * k] = a;
+    f->seen[2 * k + 1] = b;
+    f->nseen++;
+    return 0;
+}
+
+/* One value of field key: a number, boolean or string is counted; anything
+ * else (objects, null, nested lists) is not, as in Gym. */
+static int field_value(gymstats *g, const char *key, size_t klen, jtext_span v, util_buf *tmp)
+{
+    char c = *v.p;
+    bool is_string = c == '"', is_bool = c == 't' || c == 'f';
+    bool is_number = c == '-' || c == 'N' || c == 'I' || (c >= '0' && c <= '9');
+    if (!is_string && !is_bool && !is_number)
+        return 0;
+    gymstats_field *f = field_of(g, key, klen, is_string);
+    if (!f)
+        return -1;
+    if (f->is_string != is_string)
+        return 0;   /* Gym fails on a field of mixed kinds; leave the odd one out */
+    if (is_string) {
+        tmp->len = 0;
+        if (jtext_string_value(v, JTEXT_PY, tmp))
+            return -1;
+        uint64_t a = util_fnv1a64(tmp->data, tmp->len, UTIL_FNV_OFFSET);
+        uint64_t b = util_fnv1a64(tmp->data, tmp->len, ~UTIL_FNV_OFFSET) | 1;
+        f->strings++;
+        return seen_add(f, a, b);
+    }
+    double x = c == 't' ? 1.0 : c == 'f' ? 0.0 : 0.0;
+    if (is_number) {
+        tmp->len = 0;
+        if (util_buf_append(tmp, v.p, v.len))
+            return -1;
+        x = strtod(tmp->data, NULL);   /* NaN, Infinity and 1e400 as Python reads them */
+    }
+    gymstats_observe(&f->acc, x);
+    return 0;
+}
+
+/* The row's top-level members, the last value of each key at the key's
+ * first position (a Python dict). */
+typedef struct members {
+    struct { const char *key; size_t klen; jtext_span v; } *m;
+    size_t n, cap;
+    util_buf keys;          /* decoded keys, back to back */
+    bool nomem;
+} members;
+
+static int take_member(void *ctx, const jtext_member *m)
+{
+    members *ms = ctx;
+    jtext_span v = {m->v, (size_t)(m->end - m->v)};
+    for (size_t i = 0; i < ms->n; i++)
+        if (ms->m[i].klen == m->key_len && !memcmp(ms->keys.data + (size_t)ms->m[i].key, m->key, m->key_len)) {
+            ms->m[i].v = v;
+            return 0;
+        }
+    if (ms->n == ms->cap) {
+        size_t cap = ms->cap ? 2 * ms->cap : 16;
+        void *nm = realloc(ms->m, cap * sizeof *ms->m);
+        if (!nm) {
+            ms->nomem = true;
+            return 1;
+        }
+        ms->m = nm;
+        ms->cap = cap;
+    }
+    size_t off = ms->keys.len;
+    if (util_buf_append(&ms->keys, m->key, m->key_len)) {
+        ms->nomem = true;
+        return 1;
+    }
+    ms->m[ms->n].key = (const char *)off;   /* an offset into keys until the scan ends */
+    ms->m[ms->n].klen = m->key_len;
+    ms->m[ms->n].v = v;
+    ms->n++;
+    return 0;
+}
+
+static int other_fields(gymstats *g, const char *p, size_t len)
+{
+    members ms = {0};
+    util_buf tmp = {0};
+    int rc = jtext_object(p, len, JTEXT_PY, take_member, &ms, NULL, 0) != 0 || ms.nomem ? -1 : 0;
+    for (size_t i = 0; i < ms.n && !rc; i++) {
+        const char *key = ms.keys.data + (size_t)ms.m[i].key;
+        size_t klen = ms.m[i].klen;
+        if ((klen == 23 && !memcmp(key, "responses_create_params", 23)) ||
+            (klen == 8 && !memcmp(key, "response", 8)) || memchr(key, '\0', klen))
+            continue;
+        jtext_span v = ms.m[i].v;
+        if (*v.p != '[') {
+            rc = field_value(g, key, klen, v, &tmp);
+            continue;
+        }
+        size_t n = jtext_elements(v, JTEXT_PY, NULL, 0);
+        for (size_t k = 0; k < n && !rc; k++)
+            rc = field_value(g, key, klen, jtext_at(v, JTEXT_PY, k), &tmp);
+    }
+    free(ms.m);
+    free(ms.keys.data);
+    free(tmp.data);
+    return rc;
+}
+
 int gymstats_row(gymstats *g, const char *p, size_t len)
 {
     static const char *const keys[1] = {"responses_create_params"};
@@ -152,7 +326,7 @@ int gymstats_row(gymstats *g, const char *p, size_t len)
         gymstats_observe(&g->m[GYMSTATS_TEMPERATURE], json_number_value(t));
     gymstats_observe(&g->m[GYMSTATS_WORDS], (double)tree_words(rcp));
     json_decref(row);
-    return 0;
+    return other_fields(g, p, len);
 }
 
 /* ---- the file ---------------------------------------------------------------- */
@@ -173,19 +347,33 @@ static int put_float(util_buf *b, double x)
     return util_buf_append(b, buf, n);
 }
 
-static int put_acc(util_buf *b, const char *title, const gymstats_acc *a, bool last)
+/* ": {...}" of a measure, without the closing brace. */
+static int put_acc_body(util_buf *b, const gymstats_acc *a, double mean, double sd)
 {
     bool any = a->total > 0;
-    double mean = any ? a->mean : 0.0;
-    double sd = a->total > 1 ? sqrt(a->m2 / (double)(a->total - 1)) : 0.0;
-    return util_buf_puts(b, "    ") || util_buf_json_string(b, title, strlen(title)) ||
-           util_buf_printf(b, ": {\n        \"Total # non-null values\": %zu,\n        \"Average\": ",
+    return util_buf_printf(b, ": {\n        \"Total # non-null values\": %zu,\n        \"Average\": ",
                            a->total) ||
            put_float(b, mean) || util_buf_puts(b, ",\n        \"Min\": ") ||
            put_float(b, any ? a->min : 0.0) || util_buf_puts(b, ",\n        \"Max\": ") ||
            put_float(b, any ? a->max : 0.0) ||
-           util_buf_puts(b, ",\n        \"Standard deviation\": ") || put_float(b, sd) ||
-           util_buf_puts(b, last ? "\n    }\n" : "\n    },\n");
+           util_buf_puts(b, ",\n        \"Standard deviation\": ") || put_float(b, sd);
+}
+
+static int put_acc(util_buf *b, const char *title, const gymstats_acc *a, bool last)
+{
+    double mean = a->total > 0 ? a->mean : 0.0;
+    double sd = a->total > 1 ? sqrt(a->m2 / (double)(a->total - 1)) : 0.0;
+    return util_buf_puts(b, "    ") || util_buf_json_string(b, title, strlen(title)) ||
+           put_acc_body(b, a, mean, sd) || util_buf_puts(b, last ? "\n    }\n" : "\n    },\n");
+}
+
+static int put_field(util_buf *b, const gymstats_field *f, bool last)
+{
+    if (!f->is_string)
+        return put_acc(b, f->key, &f->acc, last);
+    return util_buf_puts(b, "    ") || util_buf_json_string(b, f->key, strlen(f->key)) ||
+           util_buf_printf(b, ": {\n        \"unique_count\": %zu,\n        \"total_count\": %zu\n    }%s\n",
+                           f->nseen, f->strings, last ? "" : ",");
 }
 
 int gymstats_json(const gymstats *g, const char *name, const char *path, util_buf *out)
@@ -201,6 +389,8 @@ int gymstats_json(const gymstats *g, const char *name, const char *path, util_bu
              util_buf_json_string(out, path, strlen(path)) ||
              util_buf_printf(out, ",\n    \"Number of examples\": %zu,\n", g->examples);
     for (int k = 0; k < GYMSTATS_COUNT && !rc; k++)
-        rc = put_acc(out, titles[k], &g->m[k], k == GYMSTATS_COUNT - 1);
+        rc = put_acc(out, titles[k], &g->m[k], k == GYMSTATS_COUNT - 1 && !g->nfields);
+    for (size_t i = 0; i < g->nfields && !rc; i++)
+        rc = put_field(out, &g->fields[i], i + 1 == g->nfields);
     return rc || util_buf_puts(out, "}\n") ? -1 : 0;
 }

@@ -8,7 +8,11 @@
  * are the runs of characters between spaces) and the temperature (when not
  * null). Each measure is summarised as Gym's AvgMinMax: the count of values,
  * running mean, min, max and sample standard deviation (Welford), each
- * rounded as Gym rounds (2 decimals when |x| >= 1, else 3).
+ * rounded as Gym rounds (2 decimals when |x| >= 1, else 3). Like Gym, the
+ * row's other top-level fields (not responses_create_params or response;
+ * a list counts each of its items) are summarised too: numbers (true/false
+ * as 1/0) the same way, strings as {"unique_count", "total_count"}, each
+ * field after the four above in the order the rows first show it.
  *
  * Pure values: rows in, JSON text out. Not thread-safe per gymstats.
  */
@@ -17,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "util.h"
 
 /* One measure (Gym's AvgMinMax before aggregation). */
@@ -27,12 +32,26 @@ typedef struct gymstats_acc {
 
 enum { GYMSTATS_TOOLS, GYMSTATS_WORDS, GYMSTATS_TURNS, GYMSTATS_TEMPERATURE, GYMSTATS_COUNT };
 
+/* Another top-level field: numbers or (is_string) strings, by the first
+ * value seen. */
+typedef struct gymstats_field {
+    char *key;                  /* owned, NUL-terminated (keys with a NUL are skipped) */
+    bool is_string;
+    gymstats_acc acc;           /* numbers */
+    size_t strings;             /* strings: how many */
+    uint64_t *seen;             /* strings: fingerprints of the distinct ones (open addressing, 2 words each) */
+    size_t nseen, cap;          /* distinct ones, slots */
+} gymstats_field;
+
 typedef struct gymstats {
     size_t examples;
     gymstats_acc m[GYMSTATS_COUNT];
+    gymstats_field *fields;     /* owned */
+    size_t nfields, capfields;
 } gymstats;
 
 void gymstats_init(gymstats *g);
+void gymstats_free(gymstats *g);
 /* Adds one value to a measure. */
 void gymstats_observe(gymstats_acc *a, double x);
 /* Adds the row text p[0..len) (a valid dataset row). 0; -1 when the row has

@@ -9,7 +9,9 @@
  * with JTEXT_BIG_INTS, any integer that fits a double, as with
  * JSON_DECODE_INT_AS_REAL), reals that do not overflow, at most
  * JTEXT_MAX_DEPTH nested values. Duplicate keys: the last one wins, as in
- * Python and jansson. Stricter in one corner: a raw NUL byte between tokens,
+ * Python and jansson. With JTEXT_PY (and JTEXT_SURROGATES) it reads Python's
+ * json instead where numbers (and lone surrogates) are concerned, for texts
+ * that must be kept and sent back as written (dataset rows, /call bodies). Stricter in one corner: a raw NUL byte between tokens,
  * which jansson's stream skips and Python refuses, is an error.
  *
  * Large documents are only scanned: callers build just the members they need

@@ -204,9 +204,12 @@ static void tb_value(text_buf *b, const json_t *v, jtext_span raw)
     free(c.data);
 }
 
-static jtext_span member_span(jtext_span obj, const char *key)
+/* The span of member key of the item text obj, looked up only when v (the
+ * member's value) is not a string: strings are rendered from the tree. */
+static jtext_span member_span(jtext_span obj, const char *key, const json_t *v)
 {
-    return jtext_get(obj, JTEXT_PY, key);
+    jtext_span none = {NULL, 0};
+    return !v || json_is_string(v) ? none : jtext_get(obj, JTEXT_PY, key);
 }
 
 /* A section header line; sections are separated by a blank line. The "==="
@@ -272,18 +275,21 @@ static void render_item(text_buf *b, const json_t *item, jtext_span raw)
         const char *name = json_string_value(json_object_get(item, "name"));
         tb_str(b, name ? name : "?");
         tb_str(b, " ");
-        tb_value(b, json_object_get(item, "arguments"), member_span(raw, "arguments"));
+        const json_t *args = json_object_get(item, "arguments");
+        tb_value(b, args, member_span(raw, "arguments", args));
         return;
     }
     if (type && strcmp(type, "function_call_output") == 0) {
         const char *call_id = json_string_value(json_object_get(item, "call_id"));
         tb_header(b, "tool output", call_id);
-        tb_value(b, json_object_get(item, "output"), member_span(raw, "output"));
+        const json_t *output = json_object_get(item, "output");
+        tb_value(b, output, member_span(raw, "output", output));
         return;
     }
     if (role || !type || strcmp(type, "message") == 0) {
         tb_header(b, role_title(role), NULL);
-        render_content(b, json_object_get(item, "content"), member_span(raw, "content"));
+        const json_t *content = json_object_get(item, "content");
+        render_content(b, content, member_span(raw, "content", content));
         return;
     }
     tb_header(b, type, NULL);   /* an item kind this renderer does not know */

@@ -297,18 +297,29 @@ static void prune_results(sess *s, double now, size_t keep)
     }
 }
 
-int sess_result_put(sess *s, const char *call_id, const char *text, size_t len, double expires)
+/* A new stored result: text (len bytes) under id, unlinked. NULL when out
+ * of memory. */
+static stored_result *stored_new(const char *id, const char *text, size_t len, double expires)
 {
-    size_t idlen = strlen(call_id);
+    size_t idlen = strlen(id);
     stored_result *r = malloc(sizeof *r + len + 1 + idlen + 1);
     if (!r)
-        return -1;
+        return NULL;
     memcpy(r->text, text, len);
     r->text[len] = '\0';
     r->id = r->text + len + 1;
-    memcpy(r->id, call_id, idlen + 1);
+    memcpy(r->id, id, idlen + 1);
     r->len = len;
     r->expires = expires;
+    r->next = NULL;
+    return r;
+}
+
+int sess_result_put(sess *s, const char *call_id, const char *text, size_t len, double expires)
+{
+    stored_result *r = stored_new(call_id, text, len, expires);
+    if (!r)
+        return -1;
     pthread_mutex_lock(&s->lock);
     r->next = s->results;
     s->results = r;
@@ -339,17 +350,9 @@ char *sess_result_get(sess *s, const char *call_id, double now, size_t *len)
 
 int sess_graded_put(sess *s, const char *key, const char *text, size_t len)
 {
-    size_t klen = strlen(key);
-    stored_result *r = malloc(sizeof *r + len + 1 + klen + 1);
+    stored_result *r = stored_new(key, text, len, 0);
     if (!r)
         return -1;
-    memcpy(r->text, text, len);
-    r->text[len] = '\0';
-    r->id = r->text + len + 1;
-    memcpy(r->id, key, klen + 1);
-    r->len = len;
-    r->expires = 0;
-    r->next = NULL;
     pthread_mutex_lock(&s->lock);
     stored_result *old = s->graded;
     s->graded = r;

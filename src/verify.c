@@ -101,8 +101,8 @@ static int judge(const grade_config *cfg, const request *r, grade_verdict *v, ch
     static const char *const output[1] = {"output"};
     span rs = r->m[M_RESPONSE], es = r->m[M_EXPECTED];
     /* both spans were validated by the request's scan, with the same flags */
-    json_t *response = jtext_pick_valid(rs.v, (size_t)(rs.end - rs.v), JTEXT_BIG_INTS, output, 1);
-    json_t *ea = jtext_build_valid(es.v, (size_t)(es.end - es.v), JTEXT_BIG_INTS);
+    json_t *response = jtext_pick_valid(rs.v, (size_t)(rs.end - rs.v), JTEXT_PY, output, 1);
+    json_t *ea = jtext_build_valid(es.v, (size_t)(es.end - es.v), JTEXT_PY);
     grade_action *expected = NULL, *actual = NULL;
     char why[256];
     int rc = VERIFY_NOMEM;   /* both spans are valid: NULL means no memory */
@@ -162,7 +162,7 @@ int verify_text(const grade_config *cfg, const char *p, size_t len, verify_style
 {
     request r;
     memset(&r, 0, sizeof r);
-    int rc = jtext_object(p, len, JTEXT_BIG_INTS, on_member, &r, err, errsz);
+    int rc = jtext_object(p, len, JTEXT_PY, on_member, &r, err, errsz);
     const char *field = rc == 0 ? field_error(&r) : NULL;
     if (r.nomem)
         rc = VERIFY_NOMEM;

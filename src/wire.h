@@ -48,8 +48,10 @@ void wire_reply_detail(wire_reply *r, int status, const char *fmt, ...)
 /* Appends one SSE event ("event: NAME\ndata: ...\n\n"; multi-line data is
  * split into several data: lines) and sets status 200 and the SSE type. */
 void wire_reply_sse_event(wire_reply *r, const char *event, const char *data, size_t len);
-/* Parses the request body as a JSON object. Returns a new reference, or NULL
- * after setting a 422 reply that says why. */
+/* Parses the request body as a JSON object (numbers only Python's json
+ * reads — big integers, NaN, Infinity — are accepted as jtext's JTEXT_PY
+ * placeholders). Returns a new reference, or NULL after setting a 422 reply
+ * that says why. */
 json_t *wire_body_object(const wire_request *req, wire_reply *r);
 /* Python's json dialect for request bodies: integers of any size, NaN,
  * Infinity, -Infinity and lone surrogate escapes, all of which json.dumps

@@ -293,6 +293,7 @@ static json_t *python_gym_metrics(const char *path)
         "cols = {'Number of tools': [], 'Json-dumped number of words (proxy for token count)': [],\n"
         "        'Number of turns': [], 'Temperature': []}\n"
         "n = 0\n"
+        "strs = {}\n"
         "for line in open(sys.argv[1]):\n"
         "    if not line.strip(): continue\n"
         "    p = json.loads(line)['responses_create_params']; n += 1\n"
@@ -301,6 +302,12 @@ static json_t *python_gym_metrics(const char *path)
         "    if u: cols['Number of turns'].append(u)\n"
         "    if p.get('temperature') is not None: cols['Temperature'].append(p['temperature'])\n"
         "    cols['Json-dumped number of words (proxy for token count)'].append(len(json.dumps(p).split()))\n"
+        "    for k, v in json.loads(line).items():\n"
+        "        if k in ('responses_create_params', 'response'): continue\n"
+        "        for x in (v if isinstance(v, list) else [v]):\n"
+        "            if isinstance(x, bool): x = int(x)\n"
+        "            if isinstance(x, (int, float)): cols.setdefault(k, []).append(x)\n"
+        "            elif isinstance(x, str): strs.setdefault(k, []).append(x)\n"
         "def running(v):\n"
         "    mean = m2 = 0.0\n"
         "    for i, x in enumerate(v, 1):\n"
@@ -312,6 +319,8 @@ static json_t *python_gym_metrics(const char *path)
         "    assert abs(sd - (statistics.stdev(v) if len(v) > 1 else 0.0)) < 1e-9 * (1 + sd)\n"
         "    out[k] = [len(v), r(mean) if v else 0.0, r(float(min(v))) if v else 0.0,\n"
         "              r(float(max(v))) if v else 0.0, r(sd)]\n"
+        "for k, v in strs.items():\n"
+        "    out[k] = {'unique_count': len(set(v)), 'total_count': len(v)}\n"
         "print(json.dumps(out))\n";
     char *argv[] = {"/usr/bin/python3", "-c", (char *)script, (char *)path, NULL};
     char *out, *err;
@@ -340,6 +349,10 @@ static void expect_gym_metrics(const char *path)
     const char *title;
     json_t *v;
     json_object_foreach(want, title, v) {
+        if (json_is_object(v)) {   /* another top-level field's strings */
+            cr_assert(json_equal(json_object_get(mine, title), v), "%s: %s", title, out);
+            continue;
+        }
         if (!json_is_array(v))
             continue;
         json_t *m = json_object_get(mine, title);
@@ -351,10 +364,29 @@ static void expect_gym_metrics(const char *path)
         for (size_t k = 1; k < 5; k++)
             cr_assert(json_is_real(json_object_get(m, fields[k])), "%s / %s is a float", title, fields[k]);
     }
+    json_object_foreach(mine, title, v)
+        cr_assert(!strcmp(title, "name") || !strcmp(title, "jsonl_fpath") || json_object_get(want, title),
+                  "unexpected member %s: %s", title, out);
     json_decref(mine);
     json_decref(want);
     free(out);
     free(err);
+}
+
+/* Other top-level fields: numbers (booleans as 0/1, list items one by one)
+ * and strings, as Gym's validator summarises them. */
+Test(cli_stats, gym_metrics_of_other_fields)
+{
+    char *path = fixture(
+        "{\"responses_create_params\":{\"input\":[]},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"},"
+        "\"trajectory_id\":3,\"tag\":\"a\",\"flags\":[true,false,2.5],\"info\":{\"turn\":1}}\n"
+        "{\"responses_create_params\":{\"input\":[]},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"},"
+        "\"tag\":\"b\",\"trajectory_id\":10,\"tag\":\"a\",\"flags\":[]}\n"
+        "{\"responses_create_params\":{\"input\":[]},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"},"
+        "\"tag\":\"c\",\"trajectory_id\":-4}\n");
+    expect_gym_metrics(path);
+    unlink(path);
+    free(path);
 }
 
 /* ../shared/data/example.jsonl reproduces NeMo Gym's example_metrics.json
@@ -377,28 +409,23 @@ Test(cli_stats, gym_metrics_of_the_example_file)
 
 /* Rows with and without tools, user turns and temperature; words inside
  * strings and non-ASCII text (escaped by json.dumps: no extra spaces). */
+#define GYM_ROWS \
+    "{\"responses_create_params\":{\"input\":[{\"role\":\"system\",\"content\":\"a  b\\tc\"}]," \
+    "\"temperature\":0.25},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n" \
+    "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":\"caf\xc3\xa9 \\u00a0 ok\"}," \
+    "{\"role\":\"user\",\"content\":\"two\"}],\"tools\":null,\"temperature\":1}," \
+    "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n" \
+    "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[" TOOL "]," \
+    "\"temperature\":null},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
+
 Test(cli_stats, gym_metrics_count_only_present_values)
 {
-    const char *rows =
-        "{\"responses_create_params\":{\"input\":[{\"role\":\"system\",\"content\":\"a  b\\tc\"}],"
-        "\"temperature\":0.25},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
-        "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":\"caf\xc3\xa9 \\u00a0 ok\"},"
-        "{\"role\":\"user\",\"content\":\"two\"}],\"tools\":null,\"temperature\":1},"
-        "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
-        "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[" TOOL "],"
-        "\"temperature\":null},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
-        BAD_INPUT "\n";
+    const char *rows = GYM_ROWS BAD_INPUT "\n";
     char *path = fixture(rows);
     if (access("/usr/bin/python3", X_OK) == 0) {
         /* the invalid row is left out of both */
         char *valid = fixture(
-            "{\"responses_create_params\":{\"input\":[{\"role\":\"system\",\"content\":\"a  b\\tc\"}],"
-            "\"temperature\":0.25},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
-            "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":\"caf\xc3\xa9 \\u00a0 ok\"},"
-            "{\"role\":\"user\",\"content\":\"two\"}],\"tools\":null,\"temperature\":1},"
-            "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
-            "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[" TOOL "],"
-            "\"temperature\":null},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n");
+            GYM_ROWS);
         json_t *want = python_gym_metrics(valid);
         char *out, *err;
         const char *args[] = {"stats", "--gym-metrics", path, NULL};
@@ -476,6 +503,25 @@ Test(cli_validate, nemo_gym_warnings_by_kind)
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         cr_assert(strstr(out, kinds[i]), "no '%s' in:\n%s", kinds[i], out);
     cr_assert(!strstr(out, ":5: warning"), "%s", out);
+    free(out);
+    free(err);
+    unlink(path);
+    free(path);
+}
+
+/* Rows with other warnings are not counted as rows with unlisted tools. */
+Test(cli_stats, unlisted_tool_rows_are_only_those)
+{
+    char *path = fixture(UNLISTED "\n"
+                         "{\"responses_create_params\":{\"input\":" IN ",\"tools\":[" TOOL "],\"metadata\":null},"
+                         "\"expected_action\":{\"type\":\"message\",\"content\":\"done\"}}\n" OK_MSG "\n");
+    char *out, *err;
+    const char *args[] = {"stats", "--json", path, NULL};
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    json_t *j = json_loads(out, 0, NULL);
+    json_t *f = json_array_get(json_object_get(j, "files"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(f, "unlisted_tool_rows")), 1, "%s", out);
+    json_decref(j);
     free(out);
     free(err);
     unlink(path);

@@ -443,3 +443,29 @@ Test(gym, verify_pydantic_defaults_and_unparsed_expected_arguments)
 #undef BAD_EXPECTED
     gym_env_free(env);
 }
+
+/* A rollout of a row with Python's numbers (NaN, Infinity, 1e400, integers
+ * of any size outside the arguments, which NeMo Gym reads) is graded, and
+ * those bytes come back as they were. */
+Test(gym, verify_reads_python_numbers_and_keeps_their_bytes)
+{
+    gym_env *env = gym_env_new(NULL, NULL);
+    char big[420];
+    memset(big, '9', 400);
+    big[400] = '\0';
+    char body[2048];
+    snprintf(body, sizeof body,
+             "{\"responses_create_params\":{\"input\":[],\"temperature\":NaN,\"top_p\":Infinity,"
+             "\"max\":-Infinity,\"huge\":1e400,\"big\":%s}," CALL_RESPONSE("{\\\"a\\\": 1}") ","
+             CALL_EXPECTED ",\"trajectory_id\":18446744073709551616}", big);
+    wire_reply r = gcall(env, gym_verify, body, strlen(body));
+    cr_assert_eq(r.status, 200, "%.*s", (int)r.body_len, r.body);
+    cr_assert(r.body_len == strlen(body) + strlen(",\"reward\":1.0,\"category\":\"A tool call that matches "
+                                                  "the expected tool call was found\""),
+              "%.*s", (int)r.body_len, r.body);
+    cr_assert(!memcmp(r.body, body, strlen(body) - 1), "the request's bytes are kept: %.*s", (int)r.body_len, r.body);
+    wire_reply_free(&r);
+    expect_detail(env, gym_verify, "{" RCP ",\"x\":nan," CALL_RESPONSE("{}") "," CALL_EXPECTED "}", 422,
+                  "invalid JSON");
+    gym_env_free(env);
+}

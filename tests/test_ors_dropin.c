@@ -258,3 +258,23 @@ Test(ors_dropin, identical_retry_replays_the_graded_result, .init = setup, .fini
     json_decref(by_id);
     json_decref(other);
 }
+
+/* The official client sends a listed task back verbatim as /create's
+ * task_spec: a trajectory_id of 2^63 in it must not make /create fail. */
+Test(ors_dropin, create_from_a_listed_task_with_a_big_trajectory_id, .init = setup, .fini = teardown)
+{
+    wire_reply r = fx_call(&F, ors_task, FX_ENV, NULL, "{\"split\":\"train\",\"index\":2}");
+    cr_assert_eq(r.status, 200);
+    const char *task = memmem(r.body, r.body_len, "{\"id\"", 5);
+    cr_assert(task);
+    char body[512];
+    snprintf(body, sizeof body, "{\"env_name\":\"" FX_ENV "\",\"task_spec\":%.*s", (int)(r.body_len - (size_t)(task - r.body)),
+             task);
+    wire_reply_free(&r);
+    r = fx_call(&F, ors_create, NULL, "spec", body);
+    cr_assert_eq(r.status, 200, "%s -> %.*s", body, (int)r.body_len, r.body);
+    wire_reply_free(&r);
+    json_t *res = fx_tool_call(&F, "spec", ANSWER, NULL);
+    cr_assert_eq(json_real_value(json_object_get(json_object_get(res, "output"), "reward")), 1.0);
+    json_decref(res);
+}
