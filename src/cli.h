@@ -8,5 +8,6 @@ int cli_validate(int argc, char **argv);  /* cli_dataset.c */
 int cli_stats(int argc, char **argv);     /* cli_dataset.c */
 int cli_download(int argc, char **argv);  /* cli_download.c */
 int cli_serve(int argc, char **argv);     /* cli_serve.c */
+int cli_report(int argc, char **argv);    /* cli_report.c */
 
 #endif

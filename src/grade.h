@@ -1,4 +1,4 @@
-/* grade — NeMo Gym–exact verdicts for one next action (../spec: grading.md).
+/* grade — NeMo Gym–exact verdicts for one next action (docs/grading.md).
  *
  * Pure core: no I/O. Actions are built from jansson values (a dataset row's
  * expected_action, a Responses-API response) or from an ORS tool call, then
@@ -73,7 +73,7 @@ grade_action *grade_expected_from_json(const json_t *expected_action, char *err,
  * fails then if it does not parse. Caller owns the result. */
 grade_action *grade_expected_unparsed(const json_t *expected_action, char *err, size_t errsz);
 
-/* The actual action found in a Responses-API response object (grading.md §1).
+/* The actual action found in a Responses-API response object (docs/grading.md §1.2).
  * An output with nothing usable gives a GRADE_ACTION_NONE action. NULL (with a
  * reason) only when the response is malformed. Caller owns the result. */
 grade_action *grade_actual_from_response(const json_t *response, char *err, size_t errsz);
@@ -90,7 +90,9 @@ grade_action_kind grade_action_kind_of(const grade_action *a);
  * name of call i (borrowed, lives as long as the action). */
 size_t grade_action_ncalls(const grade_action *a);
 const char *grade_action_call_name(const grade_action *a, size_t i);
-/* "message" | "function_call" | "function_call_batch" | "none" (static). */
+/* "message" | "function_call" | "function_call_batch" | "none" (static):
+ * the name of a kind, and of an action's kind. */
+const char *grade_kind_name(grade_action_kind k);
 const char *grade_action_type_name(const grade_action *a);
 
 typedef struct grade_verdict {

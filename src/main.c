@@ -19,6 +19,7 @@ static const command COMMANDS[] = {
     {"validate", cli_validate, "validate dataset files"},
     {"stats",    cli_stats,    "describe dataset files"},
     {"download", cli_download, "download a pivot dataset from the hub"},
+    {"report",   cli_report,   "summarise a rollouts file (text, JSON, HTML) or compare two"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -248,3 +248,8 @@ uint64_t util_fnv1a64(const void *p, size_t n, uint64_t h)
         h = (h ^ b[i]) * 1099511628211ull;
     return h;
 }
+
+uint64_t util_hash(const void *p, size_t n)
+{
+    return util_fnv1a64(p, n, UTIL_FNV_OFFSET);
+}

@@ -65,4 +65,7 @@ uint64_t util_fnv1a64(const void *p, size_t n, uint64_t h);
  * buf; returns the length. bufsz >= 32 is always enough. */
 size_t util_float_repr(double v, char *buf, size_t bufsz);
 
+/* A 64-bit FNV-1a hash of p[0..n), for hash tables keyed by bytes. */
+uint64_t util_hash(const void *p, size_t n);
+
 #endif
