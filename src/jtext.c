@@ -452,7 +452,14 @@ bool jtext_open(jtext_scan *s)
     return true;
 }
 
-int jtext_obj_next(jtext_scan *s, bool *first, util_buf *key)
+/* jtext_obj_next and jtext_arr_next, inline in the scanner's own loops. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+static ALWAYS_INLINE int obj_next(jtext_scan *s, bool *first, util_buf *key)
 {
     jtext_ws(s);
     if (s->p >= s->end)
@@ -494,7 +501,7 @@ int jtext_obj_next(jtext_scan *s, bool *first, util_buf *key)
     return 1;
 }
 
-int jtext_arr_next(jtext_scan *s, bool *first)
+static ALWAYS_INLINE int arr_next(jtext_scan *s, bool *first)
 {
     jtext_ws(s);
     if (s->p >= s->end)
@@ -521,13 +528,23 @@ int jtext_arr_next(jtext_scan *s, bool *first)
     return 1;
 }
 
+int jtext_obj_next(jtext_scan *s, bool *first, util_buf *key)
+{
+    return obj_next(s, first, key);
+}
+
+int jtext_arr_next(jtext_scan *s, bool *first)
+{
+    return arr_next(s, first);
+}
+
 static bool sc_object(jtext_scan *s)
 {
     if (!jtext_open(s))
         return false;
     bool first = true;
     int r;
-    while ((r = jtext_obj_next(s, &first, NULL)) == 1)
+    while ((r = obj_next(s, &first, NULL)) == 1)
         if (!jtext_value(s))
             return false;
     return r == 0;
@@ -539,7 +556,7 @@ static bool sc_array(jtext_scan *s)
         return false;
     bool first = true;
     int r;
-    while ((r = jtext_arr_next(s, &first)) == 1)
+    while ((r = arr_next(s, &first)) == 1)
         if (!jtext_value(s))
             return false;
     return r == 0;
