@@ -264,6 +264,13 @@ static bool sc_escape(jtext_scan *s, const unsigned char **pp, util_buf *out)
     return true;
 }
 
+/* A one-letter escape after a backslash: \" \\ \/ \b \f \n \r \t. */
+static inline bool simple_escape(unsigned c)
+{
+    return c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' ||
+           c == 't';
+}
+
 /* The rest of the string whose body starts at run (s->p is its quote), from
  * p, the first byte of the body that is not plain ASCII. */
 static bool string_rest(jtext_scan *s, const unsigned char *run, const unsigned char *p,
@@ -278,6 +285,10 @@ static bool string_rest(jtext_scan *s, const unsigned char *run, const unsigned 
             break;
         if (c < 0x20)
             return jtext_fail_at(s, p, "control character in string");
+        if (c == '\\' && !out && end - p >= 2 && simple_escape(p[1])) {
+            p += 2;   /* checking only: nothing to decode */
+            continue;
+        }
         if (c == '\\') {
             if (out && util_buf_append(out, run, (size_t)(p - run)))
                 return jtext_fail_at(s, p, "out of memory");
