@@ -691,7 +691,7 @@ static json_t *build_value(jtext_scan *s, util_buf *buf)
             return json_stringn_nocheck((const char *)body, (size_t)(q - body));
         }
         buf->len = 0;
-        if (!jtext_string(s, buf))
+        if (!string_rest(s, body, q, buf))   /* on from the first special byte */
             return NULL;
         return json_stringn_nocheck(buf->data ? buf->data : "", buf->len);
     }
