@@ -1,12 +1,18 @@
 /* jtext — JSON text without a tree (see jtext.h).
  *
- * How it works: a recursive-descent scanner walks the bytes once. Strings are
- * skipped eight bytes at a time while they hold plain ASCII (a SWAR test for
- * '"', '\\', controls and non-ASCII), UTF-8 sequences and escapes are checked
- * one by one, and numbers are checked for int64 / double overflow only when
- * that is possible at all (strtod on long mantissas or exponents). Builders
- * (jtext_build, jtext_pick) first validate the whole text, then walk it again
- * creating jansson values directly, skipping jansson's slower lexer.
+ * How it works: a recursive-descent scanner walks the bytes once. String
+ * bodies and runs of white space are skipped by blocks (16 bytes per step
+ * with SSE2, else 8 with a SWAR word test; see "block scanning" below): a
+ * block search stops only at what needs a look — '"', '\\', a control byte,
+ * a non-ASCII byte — and a short plain string is checked inline by one block.
+ * UTF-8 sequences and escapes are then checked one by one, and numbers are
+ * checked for int64 / double overflow only when that is possible at all
+ * (strtod on long mantissas or exponents). JTEXT_SCALAR swaps the block
+ * routines for the reference byte loops, so tests can compare the two.
+ * Builders (jtext_build, jtext_pick) first validate the whole text, then walk
+ * it again creating jansson values directly, skipping jansson's slower lexer;
+ * their _valid forms skip the first pass for spans already validated, and
+ * skip members they do not build without checking them again.
  */
 #include "jtext.h"
 

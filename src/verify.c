@@ -3,8 +3,9 @@
  * How it works: one jtext_object pass validates the whole request and records
  * the value spans of its top-level members: the last responses_create_params,
  * response and expected_action (jansson and Python keep the last duplicate)
- * and every "reward"/"category" value. Only response's "output" (jtext_pick)
- * and expected_action (jtext_build) are then built and handed to the grader.
+ * and every "reward"/"category" value. Only response's "output"
+ * (jtext_pick_valid) and expected_action (jtext_build_valid) are then built,
+ * without validating those spans again, and handed to the grader.
  * The output text is the request's object text with the recorded verdict
  * spans replaced and the missing members inserted before its final brace;
  * white space outside the object is dropped.
