@@ -896,11 +896,17 @@ static int task_spans(ds_task *t, const size_t *from)
         return -1;
     jtext_elements(t->input_text, JTEXT_PY, t->input_items, nin);
     jtext_span tools = jtext_get(rcp, JTEXT_PY, "tools");
+    size_t nrow = jtext_elements(tools, JTEXT_PY, NULL, 0);
+    jtext_span *row_tools = calloc(nrow ? nrow : 1, sizeof *row_tools);
+    if (!row_tools)
+        return -1;
+    jtext_elements(tools, JTEXT_PY, row_tools, nrow);
     for (size_t k = 0; k < ntools; k++) {
-        jtext_span tool = jtext_at(tools, JTEXT_PY, from[k]);
+        jtext_span tool = from[k] < nrow ? row_tools[from[k]] : (jtext_span){NULL, 0};
         jtext_span fn = jtext_get(tool, JTEXT_PY, "function");
         t->tool_params[k] = jtext_get(fn.p && *fn.p == '{' ? fn : tool, JTEXT_PY, "parameters");
     }
+    free(row_tools);
     return 0;
 }
 

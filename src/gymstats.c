@@ -242,7 +242,7 @@ static int field_value(gymstats *g, const char *key, size_t klen, jtext_span v, 
 /* The row's top-level members, the last value of each key at the key's
  * first position (a Python dict). */
 typedef struct members {
-    struct { const char *key; size_t klen; jtext_span v; } *m;
+    struct { size_t koff, klen; jtext_span v; } *m;   /* koff: the key's offset in keys */
     size_t n, cap;
     util_buf keys;          /* decoded keys, back to back */
     bool nomem;
@@ -253,7 +253,7 @@ static int take_member(void *ctx, const jtext_member *m)
     members *ms = ctx;
     jtext_span v = {m->v, (size_t)(m->end - m->v)};
     for (size_t i = 0; i < ms->n; i++)
-        if (ms->m[i].klen == m->key_len && !memcmp(ms->keys.data + (size_t)ms->m[i].key, m->key, m->key_len)) {
+        if (ms->m[i].klen == m->key_len && !memcmp(ms->keys.data + ms->m[i].koff, m->key, m->key_len)) {
             ms->m[i].v = v;
             return 0;
         }
@@ -272,7 +272,7 @@ static int take_member(void *ctx, const jtext_member *m)
         ms->nomem = true;
         return 1;
     }
-    ms->m[ms->n].key = (const char *)off;   /* an offset into keys until the scan ends */
+    ms->m[ms->n].koff = off;
     ms->m[ms->n].klen = m->key_len;
     ms->m[ms->n].v = v;
     ms->n++;
@@ -285,7 +285,7 @@ static int other_fields(gymstats *g, const char *p, size_t len)
     util_buf tmp = {0};
     int rc = jtext_object(p, len, JTEXT_PY, take_member, &ms, NULL, 0) != 0 || ms.nomem ? -1 : 0;
     for (size_t i = 0; i < ms.n && !rc; i++) {
-        const char *key = ms.keys.data + (size_t)ms.m[i].key;
+        const char *key = ms.keys.data + ms.m[i].koff;
         size_t klen = ms.m[i].klen;
         if ((klen == 23 && !memcmp(key, "responses_create_params", 23)) ||
             (klen == 8 && !memcmp(key, "response", 8)) || memchr(key, '\0', klen))
@@ -296,8 +296,13 @@ static int other_fields(gymstats *g, const char *p, size_t len)
             continue;
         }
         size_t n = jtext_elements(v, JTEXT_PY, NULL, 0);
+        jtext_span *items = calloc(n ? n : 1, sizeof *items);
+        rc = items ? 0 : -1;
+        if (items)
+            jtext_elements(v, JTEXT_PY, items, n);
         for (size_t k = 0; k < n && !rc; k++)
-            rc = field_value(g, key, klen, jtext_at(v, JTEXT_PY, k), &tmp);
+            rc = field_value(g, key, klen, items[k], &tmp);
+        free(items);
     }
     free(ms.m);
     free(ms.keys.data);

@@ -245,7 +245,7 @@ uint64_t util_fnv1a64(const void *p, size_t n, uint64_t h)
 {
     const unsigned char *b = p;
     for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
+        h = (h ^ b[i]) * 0x100000001b3u;   /* the FNV-1a prime */
     return h;
 }
 

@@ -55,11 +55,6 @@ int util_buf_printf(util_buf *b, const char *fmt, ...) __attribute__((format(pri
 int util_buf_json_string(util_buf *b, const char *s, size_t n);
 void util_buf_free(util_buf *b);
 
-/* 64-bit FNV-1a of p[0..n), continuing from h (start with UTIL_FNV_OFFSET;
- * another start gives an independent second hash). */
-#define UTIL_FNV_OFFSET 1469598103934665603ull
-uint64_t util_fnv1a64(const void *p, size_t n, uint64_t h);
-
 /* Python's repr() of a float (the shortest text that reads back as the same
  * double, always with a '.' or an exponent: 1.0, 0.5, 1e-07, inf, nan) into
  * buf; returns the length. bufsz >= 32 is always enough. */
@@ -67,5 +62,9 @@ size_t util_float_repr(double v, char *buf, size_t bufsz);
 
 /* A 64-bit FNV-1a hash of p[0..n), for hash tables keyed by bytes. */
 uint64_t util_hash(const void *p, size_t n);
+/* The same continuing from h: util_hash is util_fnv1a64(p, n, UTIL_FNV_OFFSET);
+ * another start gives a second, independent hash (fingerprints). */
+#define UTIL_FNV_OFFSET 0xcbf29ce484222325u
+uint64_t util_fnv1a64(const void *p, size_t n, uint64_t h);
 
 #endif
