@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "ds.h"
 #include "gymstats.h"
+#include "util.h"
 
 #define PROGRESS_MIN_BYTES ((size_t)16 << 20)
 
@@ -180,6 +181,15 @@ static void on_progress(size_t done, size_t total, void *ctx)
     progress_show(&((vfile *)ctx)->prog, done, total);
 }
 
+/* Prints s (text from the data) with its control characters escaped. */
+static void print_clean(const char *s)
+{
+    util_buf b = UTIL_BUF_INIT;
+    if (util_buf_escaped(&b, s, strlen(s)) == 0 && b.data)
+        fputs(b.data, stdout);
+    util_buf_free(&b);
+}
+
 static void on_issue(const ds_issue *is, void *ctx)
 {
     vfile *v = ctx;
@@ -197,7 +207,9 @@ static void on_issue(const ds_issue *is, void *ctx)
         return;
     }
     progress_done(&v->prog);
-    printf("%s:%zu: %s: %s\n", v->path, is->line, sev, is->message);
+    printf("%s:%zu: %s: ", v->path, is->line, sev);
+    print_clean(is->message);
+    putchar('\n');
 }
 
 /* Opens one file as a validated dataset (invalid rows skipped, findings to
@@ -506,8 +518,11 @@ static void print_stats_text(const char *path, const ds_split_report *r, size_t 
                s[k].mean, s[k].median, s[k].std);
     printf("  top expected function names (%zu calls):\n", ncalls);
     for (size_t i = 0; i < ntop; i++)
-        printf("  %6zu  %5.1f%%  %s\n", top[i].count, ncalls ? 100.0 * (double)top[i].count / (double)ncalls : 0.0,
-               top[i].name);
+    {
+        printf("  %6zu  %5.1f%%  ", top[i].count, ncalls ? 100.0 * (double)top[i].count / (double)ncalls : 0.0);
+        print_clean(top[i].name);
+        putchar('\n');
+    }
 }
 
 static json_t *stats_json(const char *path, const ds_split_report *r, size_t unlisted, const summary *s,

@@ -271,8 +271,9 @@ static int load_file(sfile *sp, char *err, size_t errsz)
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-        set_err(err, errsz, "%s: %s", sp->path, S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+    int e = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (e) {
+        set_err(err, errsz, "%s: %s", sp->path, strerror(e));
         close(fd);
         return -1;
     }

@@ -175,7 +175,11 @@ static bool walk_tool_type(jtext_scan *s, row_state *st, tool_fields *tf)
     if (!jtext_string(s, k))
         return false;
     tf->type = key_is(k, "function") ? 1 : 2;
-    snprintf(tf->type_text, sizeof tf->type_text, "%.*s", (int)(k->len < 32 ? k->len : 32), k->data);
+    /* for messages: escaped, so a NUL or ESC in the data neither cuts nor drives them */
+    util_buf esc = UTIL_BUF_INIT;
+    util_buf_escaped(&esc, k->data, k->len < 32 ? k->len : 32);
+    snprintf(tf->type_text, sizeof tf->type_text, "%s", esc.data ? esc.data : "");
+    util_buf_free(&esc);
     return true;
 }
 

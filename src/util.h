@@ -8,7 +8,8 @@
  * The buffer is a plain (data, len, cap) byte vector with append helpers,
  * including a JSON string escaper used by the command-line output.
  *
- * util_float_repr writes a double as Python's repr() does.
+ * util_float_repr writes a double as Python's repr() does; util_sha256 hashes
+ * (downloads are checked against the hub's SHA-256).
  */
 #ifndef FCPIVOT_UTIL_H
 #define FCPIVOT_UTIL_H
@@ -53,6 +54,16 @@ int util_buf_printf(util_buf *b, const char *fmt, ...) __attribute__((format(pri
 /* Appends s[0..n) as a JSON string literal with quotes (bytes >= 0x80 are
  * copied unchanged, control characters escaped). */
 int util_buf_json_string(util_buf *b, const char *s, size_t n);
+/* Appends WTF-8 text s[0..n) as a JSON string literal the way Python's
+ * json.dumps writes it with ensure_ascii (its default): only printable ASCII
+ * stays as is, other characters become \uXXXX escapes (a surrogate pair above
+ * U+FFFF, a lone surrogate as itself); an invalid byte becomes \ufffd. */
+int util_buf_json_ascii(util_buf *b, const char *s, size_t n);
+/* Appends s[0..n) for display on a terminal: control characters (NUL, ESC,
+ * DEL, the C1 range U+0080..U+009F) and bytes that are not UTF-8 become
+ * \xNN / \u00NN escapes, so data can neither cut a message short nor drive
+ * the terminal; everything else is copied. */
+int util_buf_escaped(util_buf *b, const char *s, size_t n);
 void util_buf_free(util_buf *b);
 
 /* Python's repr() of a float (the shortest text that reads back as the same
@@ -66,5 +77,18 @@ uint64_t util_hash(const void *p, size_t n);
  * another start gives a second, independent hash (fingerprints). */
 #define UTIL_FNV_OFFSET 0xcbf29ce484222325u
 uint64_t util_fnv1a64(const void *p, size_t n, uint64_t h);
+
+/* SHA-256 (FIPS 180-4), incremental: init, update any number of times, then
+ * final writes the 32-byte digest. */
+typedef struct util_sha256 {
+    unsigned int h[8];
+    unsigned char block[64];
+    size_t fill;                  /* bytes in block */
+    unsigned long long total;     /* bytes hashed */
+} util_sha256;
+
+void util_sha256_init(util_sha256 *s);
+void util_sha256_update(util_sha256 *s, const void *data, size_t n);
+void util_sha256_final(util_sha256 *s, unsigned char digest[32]);
 
 #endif

@@ -1,6 +1,8 @@
 /* Tests of util.h: arena, buffer, JSON string escaping and float repr. (The
  * JSON scanner that lived here is jtext's now: tests/test_jtext.c.) */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "testutil.h"
 #include "util.h"
@@ -49,4 +51,57 @@ Test(util, float_repr_matches_python)
         util_float_repr(cases[i].v, buf, sizeof buf);
         cr_assert_str_eq(buf, cases[i].s);
     }
+}
+
+/* What Python's json.dumps writes for the same text (ensure_ascii). */
+Test(util, json_ascii_escapes_like_python)
+{
+    util_buf b = UTIL_BUF_INIT;
+    const char s[] = "a\"\\\n\x01\x7f\xC3\xA9\xF0\x9F\x98\x80\xED\xA0\x80\0z";
+    cr_assert_eq(util_buf_json_ascii(&b, s, sizeof s - 1), 0);
+    cr_assert_str_eq(b.data, "\"a\\\"\\\\\\n\\u0001\\u007f\\u00e9\\ud83d\\ude00\\ud800\\u0000z\"");
+    b.len = 0;
+    cr_assert_eq(util_buf_json_ascii(&b, "\xff" "x\xC3", 3), 0);
+    cr_assert_str_eq(b.data, "\"\\ufffdx\\ufffd\"", "invalid bytes become U+FFFD");
+    util_buf_free(&b);
+}
+
+static void sha_hex(const void *data, size_t n, char hex[65])
+{
+    util_sha256 s;
+    unsigned char d[32];
+    util_sha256_init(&s);
+    /* in uneven pieces, to cross block boundaries */
+    for (size_t off = 0, step = 1; off < n; off += step, step = step * 3 % 97 + 1)
+        util_sha256_update(&s, (const char *)data + off, off + step <= n ? step : n - off);
+    util_sha256_final(&s, d);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+/* FIPS 180-4 example digests. */
+Test(util, sha256_known_digests)
+{
+    char hex[65];
+    sha_hex("", 0, hex);
+    cr_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sha_hex("abc", 3, hex);
+    cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    sha_hex(two, strlen(two), hex);
+    cr_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    char *million = malloc(1000000);
+    memset(million, 'a', 1000000);
+    sha_hex(million, 1000000, hex);
+    cr_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    free(million);
+}
+
+Test(util, escaped_text_for_terminals)
+{
+    util_buf b = UTIL_BUF_INIT;
+    const char s[] = "ok \xC3\xA9\x1b[31m\0z\x7f\xC2\x9B\xff\xE2\x82\xAC";
+    cr_assert_eq(util_buf_escaped(&b, s, sizeof s - 1), 0);
+    cr_assert_str_eq(b.data, "ok \xC3\xA9\\x1b[31m\\x00z\\x7f\\u009b\\xff\xE2\x82\xAC");
+    util_buf_free(&b);
 }
