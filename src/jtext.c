@@ -216,6 +216,18 @@ static size_t utf8_encode(uint32_t cp, char out[4])
     return 4;
 }
 
+/* util_buf_append for decoded string bytes, with the common case — room
+ * left — inline: a string full of escapes appends a few bytes at a time. */
+static inline int out_add(util_buf *out, const void *d, size_t n)
+{
+    if (!out->data || out->cap - out->len <= n)
+        return util_buf_append(out, d, n);
+    memcpy(out->data + out->len, d, n);
+    out->len += n;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
 /* One escape after a backslash at *pp; advances *pp past it and, when out is
  * given, appends the decoded bytes. */
 static bool sc_escape(jtext_scan *s, const unsigned char **pp, util_buf *out)
@@ -255,7 +267,7 @@ static bool sc_escape(jtext_scan *s, const unsigned char **pp, util_buf *out)
         s->saw_nul |= cp == 0;
         if (out) {
             char u[4];
-            if (util_buf_append(out, u, utf8_encode(cp, u)))
+            if (out_add(out, u, utf8_encode(cp, u)))
                 return jtext_fail_at(s, *pp, "out of memory");
         }
         *pp = p;
@@ -264,7 +276,7 @@ static bool sc_escape(jtext_scan *s, const unsigned char **pp, util_buf *out)
     default:
         return jtext_fail_at(s, *pp, "invalid escape in string");
     }
-    if (out && util_buf_append(out, &one, 1))
+    if (out && out_add(out, &one, 1))
         return jtext_fail_at(s, *pp, "out of memory");
     *pp = p + 1;
     return true;
@@ -296,7 +308,7 @@ static bool string_rest(jtext_scan *s, const unsigned char *run, const unsigned 
             continue;
         }
         if (c == '\\') {
-            if (out && util_buf_append(out, run, (size_t)(p - run)))
+            if (out && out_add(out, run, (size_t)(p - run)))
                 return jtext_fail_at(s, p, "out of memory");
             if (!sc_escape(s, &p, out))
                 return false;
@@ -308,7 +320,7 @@ static bool string_rest(jtext_scan *s, const unsigned char *run, const unsigned 
             return jtext_fail_at(s, p, "invalid UTF-8 in string");
         p += n;
     }
-    if (out && util_buf_append(out, run, (size_t)(p - run)))
+    if (out && out_add(out, run, (size_t)(p - run)))
         return jtext_fail_at(s, p, "out of memory");
     s->p = p + 1;
     return true;
