@@ -89,7 +89,7 @@ if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
     echo "15-speed: wrk or nginx not installed (scripts/install-deps); /verify part skipped"
     exit 0
 fi
-BODY=$OUT/speed-verify-body.json
+BODY=$(cd "$OUT" && pwd)/speed-verify-body.json
 awk -v min="$VERIFY_BODY_MIN" 'length($0) >= min && (best == "" || length($0) < length(best)) { best = $0 }
      END { print best }' "$LARGE" > "$BODY"
 SIZE=$(( $(wc -c < "$BODY") - 1 ))
