@@ -17,6 +17,7 @@
 # SPEED_SMALL_LINES (default 5000), SPEED_LARGE_LINES (default 1500).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.bash
 BIN=${FCPIVOT_BIN:-build/fcpivot}
 BUILD=${FCPIVOT_BUILD:-build}
 SECS=${BENCH_SECONDS:-10}
@@ -94,13 +95,7 @@ awk -v min="$VERIFY_BODY_MIN" 'length($0) >= min && (best == "" || length($0) < 
      END { print best }' "$LARGE" > "$BODY"
 SIZE=$(( $(wc -c < "$BODY") - 1 ))
 truncate -s "$SIZE" "$BODY"   # no newline: the body is the JSON text
-cat > "$OUT/speed-verify.lua" <<EOF
-local f = assert(io.open("$BODY", "rb"))
-wrk.method = "POST"
-wrk.body = f:read("*a")
-wrk.headers["Content-Type"] = "application/json"
-f:close()
-EOF
+wrk_post_lua "$BODY" "$OUT/speed-verify.lua"
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
