@@ -13,7 +13,8 @@
  * graded with --jobs 1, whose lines stay put in the read buffer until the
  * next batch is read (only a batch's first line may make the reader read).
  * A batch of a pipe read by --jobs N copies its lines, as the reader moves
- * on while it is graded.
+ * on while it is graded. (A mapped file must not shrink while it is graded:
+ * another process truncating it then would fault the reads of its tail.)
  *
  * Each line is graded by verify_text: validated completely, but only its
  * response's output and expected_action are built, since the rest of a
