@@ -487,6 +487,8 @@ static int serve_until_stopped(const serve_args *a, ors_env *ors, ds_dataset **d
             return sig;
         }
     }
+}
+
 /* Request bodies, replies and the values built from them come and go by tens
  * of KB per request on every thread. By default glibc hands the freed top of
  * an arena back to the kernel, and the next request faults the same pages in
