@@ -1044,7 +1044,6 @@ static int task_spans(ds_task *t, const size_t *from)
     t->parallel_tool_calls_text = span_opt(rcp, "parallel_tool_calls");
     t->trajectory_id_text = span_opt(row, "trajectory_id");
     t->info_text = span_opt(row, "info");
-    t->expected_text = jtext_get(row, JTEXT_PY, "expected_action");
     size_t nin = json_array_size(t->input), ntools = json_array_size(t->tools);
     t->input_items = calloc(nin ? nin : 1, sizeof *t->input_items);
     t->tool_params = calloc(ntools ? ntools : 1, sizeof *t->tool_params);

@@ -160,7 +160,9 @@ typedef struct ds_task {
     json_t *tool_choice;         /* borrowed or NULL */
     json_t *parallel_tool_calls; /* borrowed or NULL */
     json_t *trajectory_id, *info, *agent_ref; /* borrowed or NULL */
-    grade_action *expected;      /* parsed expected action */
+    grade_action *expected;      /* the expected action, built once with the task; a
+                                    holder that outlives the task takes its own
+                                    reference (grade_action_retain) */
     char *text;                  /* the row's bytes (owned) */
     size_t text_len;
     jtext_span input_text;       /* responses_create_params.input */
@@ -168,7 +170,6 @@ typedef struct ds_task {
     jtext_span *tool_params;     /* per entry of tools: its declared "parameters" (absent p if none) */
     jtext_span tool_choice_text, parallel_tool_calls_text; /* absent when missing or null */
     jtext_span trajectory_id_text, info_text;              /* absent when missing or null */
-    jtext_span expected_text;    /* expected_action */
 } ds_task;
 
 /* The task at index (0 <= index < ds_split_size) of split. The returned task is

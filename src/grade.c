@@ -17,6 +17,7 @@
 #include "grade.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,7 @@ struct grade_action {
     size_t ncalls;
     gcall *calls;
     util_arena arena;  /* owns everything above */
+    atomic_uint refs;  /* holders (grade_action_retain/release) */
 };
 
 /* A new action whose arena starts with one chunk of about `bytes` (the
@@ -140,17 +142,30 @@ static grade_action *action_new(grade_action_kind kind, size_t bytes)
     if (!a)
         return NULL;
     a->kind = kind;
+    atomic_init(&a->refs, 1);
     util_arena_init(&a->arena, NULL, 0);
     util_arena_set_chunk(&a->arena, bytes + 256);
     return a;
 }
 
-void grade_action_free(grade_action *a)
+grade_action *grade_action_retain(grade_action *a)
 {
-    if (!a)
+    if (a)
+        atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+    return a;
+}
+
+void grade_action_release(grade_action *a)
+{
+    if (!a || atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1)
         return;
     util_arena_free(&a->arena);
     free(a);
+}
+
+void grade_action_free(grade_action *a)
+{
+    grade_action_release(a);
 }
 
 static char *arena_strdup(util_arena *ar, const char *s, size_t len)

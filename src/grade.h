@@ -10,7 +10,9 @@
  * arguments are parsed lazily, only when a name matches.
  *
  * Thread safety: actions are immutable once built; grade_judge may be called
- * concurrently on shared actions.
+ * concurrently on shared actions. Actions are reference-counted (atomically):
+ * one built from a dataset row is shared by the task, its sessions and their
+ * calls, each holder giving its reference back with grade_action_release.
  */
 #ifndef FCPIVOT_GRADE_H
 #define FCPIVOT_GRADE_H
@@ -83,6 +85,12 @@ grade_action *grade_actual_from_response(const json_t *response, char *err, size
 grade_action *grade_action_message(const char *content, size_t len);
 grade_action *grade_action_call(const char *name, const char *arguments, size_t args_len);
 
+/* Every constructor returns an action holding one reference (the caller's).
+ * grade_action_retain adds one (returns a; NULL stays NULL), and
+ * grade_action_release gives one back, freeing the action with the last.
+ * grade_action_free is grade_action_release (for single-owner callers). */
+grade_action *grade_action_retain(grade_action *a);
+void grade_action_release(grade_action *a);
 void grade_action_free(grade_action *a);
 
 grade_action_kind grade_action_kind_of(const grade_action *a);

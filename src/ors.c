@@ -4,7 +4,8 @@
  * header, body, then semantics) and answers with {"detail": ...} errors.
  *
  * Memory: a session (session.h) keeps only a compact "episode" — its row's
- * position, tool names and expected action as text — never the parsed row.
+ * position, tool names and a reference to the expected action the row's
+ * task built once (grade.h, reference-counted) — never the parsed row.
  * The row is parsed at /create, its prompt and task tools are rendered into
  * a bounded cache (cache.h; a loaded dataset is immutable and cache keys
  * carry its generation, so entries never go stale) and a small ring keeps the
@@ -118,17 +119,16 @@ static int cache_kind(const ors_data *d, int kind)
     return (int)((d->gen & 0xFFFFFu) << CACHED_KIND_BITS) | kind;
 }
 
-/* What a session keeps of its task: where it is, the type of the expected
- * action, the row's tool names and the expected action as the row's JSON text
- * (built into a grade_action only when the submission is graded). The parsed
- * row goes back to the dataset right after /create (its rendered prompt and
- * tools live in the cache), so an idle session costs a few hundred bytes
- * however large its row is. */
+/* What a session keeps of its task: where it is, the row's tool names and
+ * a reference to the task's expected action (grade.h: built once, when the
+ * row was first parsed, and shared by the task, every session on it and
+ * their calls). The parsed row goes back to the dataset right after /create
+ * (its rendered prompt and tools live in the cache), so an idle session
+ * costs its names plus a share of one action however large its row is. */
 typedef struct episode {
     ors_data *data;              /* a reference: the rows this session runs on */
     size_t split, index;
-    const char *expected_type;   /* static: "message", "function_call", ... */
-    char *expected;              /* expected_action: the row's text of it */
+    grade_action *expected;      /* a reference to the task's expected action */
     size_t ntools;
     char names[];                /* the row's tool names, each NUL-terminated */
 } episode;
@@ -137,7 +137,7 @@ static void episode_free(void *p)
 {
     episode *ep = p;
     if (ep) {
-        free(ep->expected);
+        grade_action_release(ep->expected);
         data_release(ep->data);
     }
     free(ep);
@@ -153,17 +153,14 @@ static episode *episode_new(ors_data *d, const ds_task *task, char *err, size_t 
         bytes += name ? strlen(name) + 1 : 0;
     }
     episode *ep = calloc(1, sizeof *ep + bytes);
-    if (ep)
-        ep->expected = strndup(task->expected_text.p, task->expected_text.len);
-    if (!ep || !ep->expected) {
-        episode_free(ep);
+    if (!ep) {
         snprintf(err, errsz, "out of memory");
         return NULL;
     }
     ep->data = data_ref(d);
     ep->split = task->split_index;
     ep->index = task->index;
-    ep->expected_type = grade_action_type_name(task->expected);
+    ep->expected = grade_action_retain(task->expected);
     char *at = ep->names;
     json_array_foreach(task->tools, i, tool) {
         const char *name = prompt_tool_name(tool);
@@ -175,18 +172,6 @@ static episode *episode_new(ors_data *d, const ds_task *task, char *err, size_t 
         ep->ntools++;
     }
     return ep;
-}
-
-/* The expected action of an episode, built anew (caller frees); NULL with a
- * reason when it cannot be (it was valid when the dataset loaded it). */
-static grade_action *episode_expected(const episode *ep, char *err, size_t errsz)
-{
-    json_t *j = jtext_build(ep->expected, strlen(ep->expected), JTEXT_PY);
-    grade_action *a = j ? grade_expected_from_json(j, err, errsz) : NULL;
-    if (!j)
-        snprintf(err, errsz, "out of memory");
-    json_decref(j);
-    return a;
 }
 
 /* True when the row lists a tool called name. */
@@ -1003,7 +988,7 @@ static json_t *graded_output(const episode *ep, grade_verdict v)
     return json_pack("{s:b, s:{s:[{s:s, s:s, s:n}], s:{s:s, s:s}, s:f, s:b}}", "ok", 1,
                      "output", "blocks", "type", "text", "text", text, "detail", "metadata",
                      "category", category, "expected_type",
-                     ep->expected_type, "reward", v.reward, "finished", 1);
+                     grade_action_type_name(ep->expected), "reward", v.reward, "finished", 1);
 }
 
 /* Runs one call of the session's task: the tool result object (new
@@ -1019,22 +1004,14 @@ static json_t *run_call(ors_env *env, sess *s, const call_req *c, bool *graded)
     grade_action *actual = action_of_call(ep, c, &error);
     if (!actual)
         return error;
-    char err[256];
-    grade_action *expected = episode_expected(ep, err, sizeof err);
-    if (!expected) {
-        grade_action_free(actual);
-        return tool_error("cannot grade: ", err, strlen(err), "");
-    }
     if (!sess_claim_submission(s)) {
         grade_action_free(actual);
-        grade_action_free(expected);
         return already_submitted();
     }
     double t0 = monotonic_seconds();
-    grade_verdict v = grade_judge(&env->cfg.grading, expected, actual);
+    grade_verdict v = grade_judge(&env->cfg.grading, ep->expected, actual);
     metrics_observe_submission(env->m, v.reward, monotonic_seconds() - t0);
     grade_action_free(actual);
-    grade_action_free(expected);
     *graded = true;
     return graded_output(ep, v);
 }

@@ -723,3 +723,27 @@ Test(grade, modes_and_reward_text)
         cr_assert_eq(n, strlen(reprs[i].s));
     }
 }
+
+/* A shared expected action outlives every holder but the last: after the
+ * builder's reference is given back, a retained one still judges (ASan
+ * catches a use after free), and the last release frees it (leak check). */
+Test(grade, retained_action_outlives_the_builder)
+{
+    grade_action *e = expected_call("get_weather", "{\"city\": \"Paris\"}");
+    cr_assert_not_null(e);
+    cr_assert_eq(grade_action_retain(e), e);
+    cr_assert_eq(grade_action_retain(e), e);
+    grade_action_release(e);
+    grade_action_free(e);
+    grade_action *a = grade_action_call("get_weather", "{\"city\": \"Paris\"}", 17);
+    grade_config cfg;
+    grade_config_default(&cfg);
+    grade_verdict v = grade_judge(&cfg, e, a);
+    cr_assert_eq(v.reward, 1.0);
+    cr_assert_eq(v.category, GRADE_EXPECTED_TOOL_CALL);
+    cr_assert_str_eq(grade_action_call_name(e, 0), "get_weather");
+    grade_action_release(e);
+    grade_action_free(a);
+    cr_assert_null(grade_action_retain(NULL));
+    grade_action_release(NULL);
+}
