@@ -70,8 +70,9 @@ $(LIB): $(LIB_OBJ)
 $(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) $(CLI_OBJ) $(LIB) $(LDLIBS) -o $@
 
-$(TESTBIN): $(TEST_OBJ) $(LIB) $(BIN)
-	$(CC) $(LDFLAGS) $(TEST_OBJ) $(LIB) $(LDLIBS) -lcriterion -o $@
+# The tests link the CLI's shared argument helpers too (test_cli_common).
+$(TESTBIN): $(TEST_OBJ) $(BUILD)/obj/cli_common.o $(LIB) $(BIN)
+	$(CC) $(LDFLAGS) $(TEST_OBJ) $(BUILD)/obj/cli_common.o $(LIB) $(LDLIBS) -lcriterion -o $@
 
 # Each bench/NAME.c is a stand-alone program linked with the library.
 $(BUILD)/bench/%: bench/%.c $(LIB)

@@ -1,5 +1,6 @@
 /* cli_common — the grading flags shared by `fcpivot grade` and `fcpivot
- * serve`, so that both accept exactly the same comparator configuration. */
+ * serve`, so that both accept exactly the same comparator configuration,
+ * and the NAME=FILE split argument (cut in place: no copy is kept). */
 #include "cli_common.h"
 
 #include <errno.h>
@@ -76,4 +77,26 @@ int cli_grading_flag_apply(const char *name, const char *value, grade_config *cf
 bad:
     snprintf(err, errsz, "bad %s '%s'", name, value ? value : "");
     return -1;
+}
+
+int cli_split_spec_parse(char *arg, ds_split_spec *out, char *err, size_t errsz)
+{
+    char *eq = arg ? strchr(arg, '=') : NULL;
+    if (!eq || eq == arg || !eq[1]) {
+        snprintf(err, errsz, "expected NAME=FILE, got '%s'", arg ? arg : "");
+        return -1;
+    }
+    if ((size_t)(eq - arg) >= CLI_SPLIT_NAME_CUT) {
+        snprintf(err, errsz, "split name too long in '%s'", arg);
+        return -1;
+    }
+    *eq = '\0';
+    if (!ds_split_name_valid(arg)) {
+        snprintf(err, errsz, "invalid split name '%s' (use letters, digits, '_', '.', '-')", arg);
+        *eq = '=';
+        return -1;
+    }
+    out->name = arg;
+    out->path = eq + 1;
+    return 0;
 }

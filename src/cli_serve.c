@@ -259,14 +259,11 @@ static int parse_args(int argc, char **argv, serve_args *a)
         case OPT_SPLIT: {
             ds_split_spec sp;
             char err[256];
-            if (ds_split_spec_parse(optarg, &sp, err, sizeof err) != 0) {
+            if (cli_split_spec_parse(optarg, &sp, err, sizeof err) != 0) {
                 fprintf(stderr, "fcpivot serve: --split %s: %s\n", optarg, err);
                 return -1;
             }
-            /* sp.name is a temporary copy: keep the name in optarg, cut at '='. */
-            char *eq = strchr(optarg, '=');
-            *eq = '\0';
-            if (add_split(a, optarg, sp.path))
+            if (add_split(a, sp.name, sp.path))
                 return -1;
             break;
         }

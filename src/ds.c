@@ -708,30 +708,6 @@ bool ds_split_name_valid(const char *name)
     return true;
 }
 
-int ds_split_spec_parse(const char *arg, ds_split_spec *out, char *err, size_t errsz)
-{
-    static _Thread_local char name[80];
-    const char *eq = arg ? strchr(arg, '=') : NULL;
-    if (!eq || eq == arg || !eq[1]) {
-        set_err(err, errsz, "expected NAME=FILE, got '%s'", arg ? arg : "");
-        return -1;
-    }
-    size_t n = (size_t)(eq - arg);
-    if (n >= sizeof name) {
-        set_err(err, errsz, "split name too long in '%s'", arg);
-        return -1;
-    }
-    memcpy(name, arg, n);
-    name[n] = '\0';
-    if (!ds_split_name_valid(name)) {
-        set_err(err, errsz, "invalid split name '%s' (use letters, digits, '_', '.', '-')", name);
-        return -1;
-    }
-    out->name = name;
-    out->path = eq + 1;
-    return 0;
-}
-
 static void split_free(sfile *sp)
 {
     release_contents(sp);

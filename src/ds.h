@@ -119,13 +119,8 @@ typedef struct ds_split_report {
 } ds_split_report;
 void ds_split_report_get(const ds_dataset *ds, size_t split, ds_split_report *out);
 
-/* Parses "NAME=FILE" (serve's --split) into *out: out->path points into arg
- * (after the first '='), out->name to a per-thread copy of NAME that the next
- * call in the same thread overwrites (copy it to keep it). Split names are
- * non-empty, at most 64 bytes of letters, digits, '_', '.' and '-'.
- * 0, or -1 with a reason in err. */
-int ds_split_spec_parse(const char *arg, ds_split_spec *out, char *err, size_t errsz);
-/* True when name is a valid split name. */
+/* True when name is a valid split name: non-empty, at most 64 bytes of
+ * letters, digits, '_', '.' and '-'. */
 bool ds_split_name_valid(const char *name);
 
 /* The raw text of a served row (borrowed, valid until ds_close; not

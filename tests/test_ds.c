@@ -659,20 +659,6 @@ Test(ds_splits, several_splits_and_ids)
     free(a); free(b);
 }
 
-Test(ds_splits, split_spec_parsing)
-{
-    ds_split_spec sp;
-    char err[200];
-    cr_assert_eq(ds_split_spec_parse("dev-2=/data/x=y.jsonl", &sp, err, sizeof err), 0);
-    cr_assert_str_eq(sp.name, "dev-2");
-    cr_assert_str_eq(sp.path, "/data/x=y.jsonl");
-    cr_assert_eq(ds_split_spec_parse("=x.jsonl", &sp, err, sizeof err), -1);
-    cr_assert_eq(ds_split_spec_parse("train=", &sp, err, sizeof err), -1);
-    cr_assert_eq(ds_split_spec_parse("train", &sp, err, sizeof err), -1);
-    cr_assert_eq(ds_split_spec_parse("a/b=x", &sp, err, sizeof err), -1);
-    cr_assert(strstr(err, "invalid split name"));
-}
-
 /* ---- tasks -------------------------------------------------------------------------- */
 
 Test(ds_tasks, tools_are_normalised_and_public_view_hides_the_answer)
