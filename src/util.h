@@ -9,6 +9,9 @@
  * including a JSON string escaper used by the command-line output.
  *
  * util_float_repr writes a double as Python's repr() does.
+ *
+ * util_sha256_* is FIPS 180-4 SHA-256 (a dataset's identity in eval
+ * manifests); util_now_mono / util_now_real are the clocks in seconds.
  */
 #ifndef FCPIVOT_UTIL_H
 #define FCPIVOT_UTIL_H
@@ -16,6 +19,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct util_chunk util_chunk;
 
@@ -58,5 +62,26 @@ void util_buf_free(util_buf *b);
  * double, always with a '.' or an exponent: 1.0, 0.5, 1e-07, inf, nan) into
  * buf; returns the length. bufsz >= 32 is always enough. */
 size_t util_float_repr(double v, char *buf, size_t bufsz);
+
+/* ---- SHA-256 --------------------------------------------------------------- */
+
+typedef struct util_sha256 {
+    uint32_t h[8];
+    uint64_t bytes;        /* total length so far */
+    unsigned char blk[64];
+    size_t used;           /* bytes in blk */
+} util_sha256;
+
+void util_sha256_init(util_sha256 *s);
+void util_sha256_update(util_sha256 *s, const void *data, size_t n);
+/* Writes the digest as 64 lower-case hex digits plus NUL into hex[65]. */
+void util_sha256_hex(util_sha256 *s, char hex[65]);
+
+/* ---- clocks ----------------------------------------------------------------- */
+
+/* Seconds on the monotonic clock (intervals, deadlines). */
+double util_now_mono(void);
+/* Seconds since the Unix epoch (timestamps). */
+double util_now_real(void);
 
 #endif

@@ -50,3 +50,35 @@ Test(util, float_repr_matches_python)
         cr_assert_str_eq(buf, cases[i].s);
     }
 }
+
+/* FIPS 180-4 examples, fed whole and in odd pieces (block boundaries). */
+Test(util, sha256_known_digests)
+{
+    static const struct { const char *in, *hex; } V[] = {
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+    };
+    for (size_t i = 0; i < sizeof V / sizeof V[0]; i++) {
+        for (size_t step = 1; step <= 64; step *= 3) {
+            util_sha256 s;
+            util_sha256_init(&s);
+            size_t n = strlen(V[i].in);
+            for (size_t k = 0; k < n; k += step)
+                util_sha256_update(&s, V[i].in + k, n - k < step ? n - k : step);
+            char hex[65];
+            util_sha256_hex(&s, hex);
+            cr_assert_str_eq(hex, V[i].hex, "input %zu step %zu", i, step);
+        }
+    }
+    util_sha256 s;
+    util_sha256_init(&s);
+    char a[1000];
+    memset(a, 'a', sizeof a);
+    for (int k = 0; k < 1000; k++)
+        util_sha256_update(&s, a, sizeof a);
+    char hex[65];
+    util_sha256_hex(&s, hex);
+    cr_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
