@@ -225,15 +225,20 @@ const char *grade_action_call_name(const grade_action *a, size_t i)
     return i < a->ncalls ? a->calls[i].name : NULL;
 }
 
-const char *grade_action_type_name(const grade_action *a)
+const char *grade_kind_name(grade_action_kind k)
 {
-    switch (a->kind) {
+    switch (k) {
     case GRADE_ACTION_MESSAGE: return "message";
     case GRADE_ACTION_CALL: return "function_call";
     case GRADE_ACTION_BATCH: return "function_call_batch";
     case GRADE_ACTION_NONE: break;
     }
     return "none";
+}
+
+const char *grade_action_type_name(const grade_action *a)
+{
+    return grade_kind_name(a->kind);
 }
 
 static void set_err(char *err, size_t errsz, const char *fmt, const char *detail)

@@ -83,7 +83,9 @@ grade_action_kind grade_action_kind_of(const grade_action *a);
  * name of call i (borrowed, lives as long as the action). */
 size_t grade_action_ncalls(const grade_action *a);
 const char *grade_action_call_name(const grade_action *a, size_t i);
-/* "message" | "function_call" | "function_call_batch" | "none" (static). */
+/* "message" | "function_call" | "function_call_batch" | "none" (static):
+ * the name of a kind, and of an action's kind. */
+const char *grade_kind_name(grade_action_kind k);
 const char *grade_action_type_name(const grade_action *a);
 
 typedef struct grade_verdict {

@@ -340,4 +340,12 @@ double util_now_mono(void)
 double util_now_real(void)
 {
     return clock_seconds(CLOCK_REALTIME);
+
+uint64_t util_hash(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 0xcbf29ce484222325u;   /* FNV-1a offset basis and prime */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3u;
+    return h;
 }

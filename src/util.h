@@ -84,4 +84,7 @@ double util_now_mono(void);
 /* Seconds since the Unix epoch (timestamps). */
 double util_now_real(void);
 
+/* A 64-bit FNV-1a hash of p[0..n), for hash tables keyed by bytes. */
+uint64_t util_hash(const void *p, size_t n);
+
 #endif
