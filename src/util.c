@@ -340,6 +340,7 @@ double util_now_mono(void)
 double util_now_real(void)
 {
     return clock_seconds(CLOCK_REALTIME);
+}
 
 uint64_t util_hash(const void *p, size_t n)
 {
