@@ -3,10 +3,6 @@
 #include <string.h>
 #include "cli.h"
 
-#ifndef FCPIVOT_VERSION
-#define FCPIVOT_VERSION "0.1.0"
-#endif
-
 typedef struct command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -19,6 +15,7 @@ static const command COMMANDS[] = {
     {"validate", cli_validate, "validate dataset files"},
     {"stats",    cli_stats,    "describe dataset files"},
     {"download", cli_download, "download a pivot dataset from the hub"},
+    {"eval",     cli_eval,     "run a model on the dataset through an OpenAI-compatible endpoint"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
