@@ -166,14 +166,18 @@ static bool sc_escape(jtext_scan *s, const unsigned char **pp, util_buf *out)
         if (!hex4(p + 1, end, &cp))
             return jtext_fail_at(s, *pp, "invalid \\u escape");
         p += 5;
-        if (cp >= 0xDC00 && cp <= 0xDFFF)
+        bool lenient = s->flags & JTEXT_LONE_SURROGATES;
+        if (cp >= 0xDC00 && cp <= 0xDFFF && !lenient)
             return jtext_fail_at(s, *pp, "invalid Unicode escape (lone low surrogate)");
         if (cp >= 0xD800 && cp <= 0xDBFF) {
-            if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !hex4(p + 2, end, &lo) ||
-                lo < 0xDC00 || lo > 0xDFFF)
+            bool pair = end - p >= 6 && p[0] == '\\' && p[1] == 'u' && hex4(p + 2, end, &lo) &&
+                        lo >= 0xDC00 && lo <= 0xDFFF;
+            if (pair) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                p += 6;
+            } else if (!lenient) {
                 return jtext_fail_at(s, *pp, "invalid Unicode escape (lone high surrogate)");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            p += 6;
+            }
         }
         s->saw_nul |= cp == 0;
         if (out) {

@@ -33,8 +33,13 @@
 #define JTEXT_MAX_DEPTH 2048
 
 /* Flags. JTEXT_BIG_INTS: integers beyond int64 are accepted (when they fit a
- * double) and built as reals, as jansson does with JSON_DECODE_INT_AS_REAL. */
-enum { JTEXT_BIG_INTS = 1 };
+ * double) and built as reals, as jansson does with JSON_DECODE_INT_AS_REAL.
+ * JTEXT_LONE_SURROGATES: a \uD800-\uDFFF escape that is not half of a pair
+ * is accepted, as Python's json accepts it, and decodes to its 3-byte
+ * generalised UTF-8 form (WTF-8); for scanners that copy text byte for byte
+ * (conv). Values built from such text are not what jansson would refuse to
+ * build: do not combine it with jtext_build. */
+enum { JTEXT_BIG_INTS = 1, JTEXT_LONE_SURROGATES = 2 };
 
 /* ---- whole documents ----------------------------------------------------- */
 
