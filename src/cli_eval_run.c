@@ -645,3 +645,11 @@ long evrun_get(const evrun_config *cfg, const char *url, const char *path, util_
     curl_easy_cleanup(h);
     return st;
 }
+
+void evrun_global(bool init)
+{
+    if (init)
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+    else
+        curl_global_cleanup();
+}

@@ -108,7 +108,10 @@ typedef struct evrun_result {
     evrun_stats stats;
 } evrun_result;
 
-/* Runs jobs until none are left or the run stops. Requires curl_global_init. */
+/* libcurl's process-wide set-up (true) and clean-up (false). */
+void evrun_global(bool init);
+
+/* Runs jobs until none are left or the run stops. Requires evrun_global(true). */
 void evrun_run(const evrun_config *cfg, const evrun_ops *ops, void *ctx, evrun_result *out);
 
 /* GET {url}/models with the configured key and headers. Returns the HTTP
