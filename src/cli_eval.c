@@ -328,9 +328,15 @@ static int choose(const char *v, const char *const *names, int n, int *out)
     return -1;
 }
 
+/* A grading flag, applied after --preset (explicit flags win). */
+typedef struct grading_flag {
+    char name[64];
+    const char *value;   /* borrowed from argv, or NULL */
+} grading_flag;
+
 /* Applies one option; -1 to go on, else an exit status. */
 static int apply_option(ev_opts *o, opt_id id, const char *name, const char *v,
-                        const char *grading[][2], size_t *ngrading)
+                        grading_flag *grading, size_t *ngrading)
 {
     static const char *const APIS[] = {"chat", "responses"};
     static const char *const HIST[] = {"field", "think", "drop"};
@@ -429,8 +435,8 @@ static int apply_option(ev_opts *o, opt_id id, const char *name, const char *v,
     case O_SKIP: o->skip_invalid = true; break;
     case O_HELP: usage(stdout); return EXIT_OK;
     case O_GRADING:
-        grading[*ngrading][0] = name;
-        grading[(*ngrading)++][1] = v;
+        snprintf(grading[*ngrading].name, sizeof grading[*ngrading].name, "%s", name);
+        grading[(*ngrading)++].value = v;
         break;
     }
     return -1;
@@ -463,13 +469,13 @@ static int finish_overrides(ev_opts *o)
     return -1;
 }
 
-static int finish_options(ev_opts *o, const char *grading[][2], size_t ngrading)
+static int finish_options(ev_opts *o, const grading_flag *grading, size_t ngrading)
 {
     if (apply_preset(o->preset, &o->cfg))
         return usage_error("unknown --preset '%s' (toolcall_schema, conversational, search, swe, droid, parallel)", o->preset);
     char why[256];
     for (size_t i = 0; i < ngrading; i++)
-        if (cli_grading_flag_apply(grading[i][0], grading[i][1], &o->cfg, why, sizeof why))
+        if (cli_grading_flag_apply(grading[i].name, grading[i].value, &o->cfg, why, sizeof why))
             return usage_error("%s", why);
     if (!o->data)
         return usage_error("%s", "--data FILE is required");
@@ -495,7 +501,7 @@ static int finish_options(ev_opts *o, const char *grading[][2], size_t ngrading)
 static int parse_options(int argc, char **argv, ev_opts *o)
 {
     opts_init(o, argc, argv);
-    const char *grading[64][2];
+    grading_flag grading[64];
     size_t ngrading = 0;
     bool max_failures_given = false;
     for (int i = 1; i < argc; i++) {
@@ -1324,7 +1330,8 @@ static int cmp_fail(const void *a, const void *b)
 /* Rewrites the failures file with its kept lines, in plan order. */
 static int rewrite_failures(ev_run *r, char *why, size_t whysz)
 {
-    qsort(r->fails, r->nfails, sizeof *r->fails, cmp_fail);
+    if (r->nfails)
+        qsort(r->fails, r->nfails, sizeof *r->fails, cmp_fail);
     uint64_t *off = malloc((r->nfails + 1) * sizeof *off);
     uint32_t *len = malloc((r->nfails + 1) * sizeof *len);
     int rc = -1;
