@@ -325,7 +325,7 @@ static const int BEHAVIOURS[] = {FO_CORRECT, FO_WRONG_NAME, FO_PERTURBED, FO_MES
                                  FO_EMPTY, FO_LENGTH, FO_REASONING_FIELD};
 #define NBEHAV (sizeof BEHAVIOURS / sizeof BEHAVIOURS[0])
 
-Test(eval, every_model_behaviour_graded_like_fcpivot_grade, .timeout = 180)
+Test(eval, every_model_behaviour_graded_like_fcpivot_grade)
 {
     char *dir = make_dir();
     char *data = write_rows(dir, BEHAVIOURS, NBEHAV, NBEHAV * 2);
@@ -442,7 +442,7 @@ static json_t *failure_of(const json_t *fails, long long t)
     return line_of(fails, t);
 }
 
-Test(eval, faults_are_retried_or_recorded_never_graded_as_zero, .timeout = 180)
+Test(eval, faults_are_retried_or_recorded_never_graded_as_zero)
 {
     char *dir = make_dir();
     char *data = write_rows(dir, FAULTS, NFAULTS, NFAULTS);
@@ -501,7 +501,7 @@ Test(eval, faults_are_retried_or_recorded_never_graded_as_zero, .timeout = 180)
     rm_dir(dir);
 }
 
-Test(eval, context_overflow_as_failure_and_resume_keeps_deterministic_failures, .timeout = 120)
+Test(eval, context_overflow_as_failure_and_resume_keeps_deterministic_failures)
 {
     static const int C[] = {FO_CONTEXT, FO_CORRECT, FO_ALWAYS_500};
     char *dir = make_dir();
@@ -542,7 +542,7 @@ Test(eval, context_overflow_as_failure_and_resume_keeps_deterministic_failures, 
 
 /* ---- endpoint-level errors --------------------------------------------------------------------- */
 
-Test(eval, rejected_key_exits_3_and_the_key_is_nowhere, .timeout = 60)
+Test(eval, rejected_key_exits_3_and_the_key_is_nowhere)
 {
     char *dir = make_dir();
     static const int C[] = {FO_CORRECT};
@@ -563,7 +563,7 @@ Test(eval, rejected_key_exits_3_and_the_key_is_nowhere, .timeout = 60)
     rm_dir(dir);
 }
 
-Test(eval, key_never_reaches_files_or_logs, .timeout = 60)
+Test(eval, key_never_reaches_files_or_logs)
 {
     char *dir = make_dir();
     static const int C[] = {FO_CORRECT, FO_400};
@@ -591,7 +591,7 @@ Test(eval, key_never_reaches_files_or_logs, .timeout = 60)
     rm_dir(dir);
 }
 
-Test(eval, misconfigured_server_stops_after_20_identical_4xx, .timeout = 60)
+Test(eval, misconfigured_server_stops_after_20_identical_4xx)
 {
     char *dir = make_dir();
     static const int C[] = {FO_CORRECT};
@@ -612,7 +612,7 @@ Test(eval, misconfigured_server_stops_after_20_identical_4xx, .timeout = 60)
     rm_dir(dir);
 }
 
-Test(eval, model_choice_from_the_model_list, .timeout = 60)
+Test(eval, model_choice_from_the_model_list)
 {
     char *dir = make_dir();
     static const int C[] = {FO_CORRECT};
@@ -650,7 +650,7 @@ Test(eval, model_choice_from_the_model_list, .timeout = 60)
 
 /* ---- concurrency, API modes, options ------------------------------------------------------------ */
 
-Test(eval, in_flight_never_exceeds_c, .timeout = 120)
+Test(eval, in_flight_never_exceeds_c)
 {
     char *dir = make_dir();
     static const int C[] = {FO_CORRECT, FO_MESSAGE};
@@ -673,7 +673,7 @@ Test(eval, in_flight_never_exceeds_c, .timeout = 120)
     rm_dir(dir);
 }
 
-Test(eval, responses_api_passes_the_row_through, .timeout = 60)
+Test(eval, responses_api_passes_the_row_through)
 {
     static const int C[] = {FO_CORRECT, FO_MESSAGE, FO_WRONG_NAME};
     char *dir = make_dir();
@@ -707,7 +707,7 @@ Test(eval, responses_api_passes_the_row_through, .timeout = 60)
     rm_dir(dir);
 }
 
-Test(eval, dry_run_and_usage_errors, .timeout = 60)
+Test(eval, dry_run_and_usage_errors)
 {
     char *dir = make_dir();
     static const int C[] = {FO_CORRECT};
@@ -812,7 +812,7 @@ static void run_reference(const char *dir, const char *data, const char *url)
     free(out);
 }
 
-Test(eval, sigkill_then_resume_gives_the_same_files, .timeout = 240)
+Test(eval, sigkill_then_resume_gives_the_same_files)
 {
     char *ref = make_dir(), *dir = make_dir();
     size_t nrows = 60;
@@ -867,7 +867,7 @@ Test(eval, sigkill_then_resume_gives_the_same_files, .timeout = 240)
     rm_dir(dir);
 }
 
-Test(eval, torn_last_line_is_cut_and_changed_inputs_refuse_resume, .timeout = 120)
+Test(eval, torn_last_line_is_cut_and_changed_inputs_refuse_resume)
 {
     char *dir = make_dir();
     char *data = write_rows(dir, RESUMABLE, 3, 6);
@@ -917,7 +917,7 @@ Test(eval, torn_last_line_is_cut_and_changed_inputs_refuse_resume, .timeout = 12
     rm_dir(dir);
 }
 
-Test(eval, sigint_drains_writes_and_resume_completes, .timeout = 120)
+Test(eval, sigint_drains_writes_and_resume_completes)
 {
     char *dir = make_dir();
     static const int C[] = {FO_CORRECT, FO_MESSAGE};
