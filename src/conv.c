@@ -21,6 +21,7 @@
  */
 #include "conv.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,9 +257,34 @@ static int arr_next(arr_it *it, span *e)
 
 static void arr_done(arr_it *it) { util_buf_free(&it->tmp); }
 
+/* Calls fn(ctx, element, index) on each element of the (validated) array v
+ * until one returns non-zero. Returns that value, 0, or CONV_NOMEM when the
+ * scan itself fails (allocation). */
+typedef int (*elem_fn)(void *ctx, span e, size_t i);
+
+static int each_elem(span v, elem_fn fn, void *ctx)
+{
+    arr_it it;
+    arr_init(&it, v);
+    span e;
+    int k, rc = 0;
+    size_t i = 0;
+    while (rc == 0 && (k = arr_next(&it, &e)) == 1)
+        rc = fn(ctx, e, i++);
+    arr_done(&it);
+    return rc ? rc : k < 0 ? CONV_NOMEM : 0;
+}
+
 /* ---- output helpers ------------------------------------------------------------ */
 
 static int put(util_buf *b, span v) { return util_buf_append(b, v.p, v.n); }
+
+/* The ',' before a new member of the object being written (none right after
+ * its '{'). */
+static int put_comma(util_buf *b)
+{
+    return b->len && b->data[b->len - 1] == '{' ? 0 : util_buf_putc(b, ',');
+}
 
 /* v's raw string text inside new quotes. */
 static int put_quoted(util_buf *b, span inner)
@@ -310,21 +336,16 @@ static void quote_for_err(span v, char *q, size_t qsz)
     q[k] = 0;
 }
 
-static int vfail(char *err, size_t errsz, int rc, const char *fmt, va_list ap)
-{
-    if (err && errsz)
-        vsnprintf(err, errsz, fmt, ap);
-    return rc;
-}
-
 static int fail_to(char *err, size_t errsz, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int fail_to(char *err, size_t errsz, int rc, const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vfail(err, errsz, rc, fmt, ap);
-    va_end(ap);
+    if (err && errsz) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errsz, fmt, ap);
+        va_end(ap);
+    }
     return rc;
 }
 
@@ -344,15 +365,30 @@ const char *conv_anomaly_name(unsigned bit)
     return NULL;
 }
 
+int conv_anomalies_json(unsigned set, util_buf *out)
+{
+    if (util_buf_putc(out, '['))
+        return CONV_NOMEM;
+    bool first = true;
+    for (unsigned i = 0; i < CONV_ANOMALY_COUNT; i++) {
+        if (!(set & (1u << i)))
+            continue;
+        if ((!first && util_buf_putc(out, ',')) || util_buf_putc(out, '"') ||
+            util_buf_puts(out, anomaly_names[i]) || util_buf_putc(out, '"'))
+            return CONV_NOMEM;
+        first = false;
+    }
+    return util_buf_putc(out, ']') ? CONV_NOMEM : CONV_OK;
+}
+
 /* ---- request state ---------------------------------------------------------------- */
 
 typedef struct req {
     const conv_request_opts *o;
     util_buf *out;
     bool first_msg;         /* no message written yet */
-    bool pend;              /* an assistant message is pending */
-    util_buf ptext;         /* its raw text */
-    util_buf pcalls;        /* its tool calls, comma-separated */
+    util_buf ptext;         /* the pending assistant message's raw text */
+    util_buf pcalls;        /* and its tool calls, comma-separated */
     bool folding;           /* instructions still take leading system messages */
     util_buf fold;          /* the folded system text (raw) */
     util_buf taken;         /* body keys so far, each NUL-terminated */
@@ -361,16 +397,8 @@ typedef struct req {
     size_t errsz;
 } req;
 
-static int rfail(req *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int rfail(req *r, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfail(r->err, r->errsz, rc, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
+/* Records a failure of a request or reply conversion (r: a req or a reply). */
+#define rfail(r, rc, ...) fail_to((r)->err, (r)->errsz, (rc), __VA_ARGS__)
 #define NOMEM(r) rfail((r), CONV_NOMEM, "out of memory")
 
 static bool taken_has(const util_buf *t, const char *k, size_t n)
@@ -426,9 +454,8 @@ static int first_span_cb(void *ctx, span inner)
 
 static int flush(req *r)
 {
-    if (!r->pend)
+    if (!r->ptext.len && !r->pcalls.len)   /* nothing pending (Gym writes no empty message) */
         return 0;
-    r->pend = false;
     util_buf *o = r->out;
     span text = {r->ptext.data ? r->ptext.data : "", r->ptext.len};
     util_buf cut = UTIL_BUF_INIT;
@@ -441,7 +468,8 @@ static int flush(req *r)
     }
     if (msg_begin(r) || util_buf_puts(o, "{\"role\":\"assistant\",\"content\":"))
         goto done;
-    if (text.n ? put_quoted(o, text) : util_buf_puts(o, "null"))
+    /* null when empty; but cutting spans leaves a string, "" included (Gym) */
+    if (text.n || fs.seen ? put_quoted(o, text) : util_buf_puts(o, "null"))
         goto done;
     if (fs.seen && (util_buf_puts(o, ",\"reasoning_content\":") || put_quoted(o, fs.s) ||
                     util_buf_puts(o, ",\"reasoning\":") || put_quoted(o, fs.s)))
@@ -461,6 +489,20 @@ done:
 }
 
 /* ---- content parts ------------------------------------------------------------------ */
+
+/* What the element callbacks of a request need. */
+typedef struct list_ctx {
+    req *r;
+    const char *where;   /* "input[3]" for messages */
+    util_buf *b;         /* content_text: where the text goes */
+    bool assistant;      /* content_text: an assistant message */
+} list_ctx;
+
+/* each_elem's result, with the message of a scan failure. */
+static int list_rc(req *r, int rc)
+{
+    return rc == CONV_NOMEM ? NOMEM(r) : rc;
+}
 
 static const char *const part_keys[] = {"type", "text", "image_url", "detail", "annotations",
                                         "refusal"};
@@ -502,6 +544,14 @@ static int put_part(req *r, span part, const char *where, size_t j)
                  where, j, q);
 }
 
+static int put_part_cb(void *ctx, span e, size_t j)
+{
+    list_ctx *lc = ctx;
+    if (j && util_buf_putc(lc->r->out, ','))
+        return NOMEM(lc->r);
+    return put_part(lc->r, e, lc->where, j);
+}
+
 /* A string or a list of parts → Chat content. */
 static int put_content(req *r, span c, const char *where)
 {
@@ -511,24 +561,39 @@ static int put_content(req *r, span c, const char *where)
         return rfail(r, CONV_INVALID, "%s: content is neither a string nor a list", where);
     if (util_buf_putc(r->out, '['))
         return NOMEM(r);
-    arr_it it;
-    arr_init(&it, c);
-    span e;
-    int k, rc = 0;
-    size_t j = 0;
-    while (rc == 0 && (k = arr_next(&it, &e)) == 1) {
-        if (j && util_buf_putc(r->out, ','))
-            rc = NOMEM(r);
-        else
-            rc = put_part(r, e, where, j);
-        j++;
-    }
-    arr_done(&it);
+    list_ctx lc = {.r = r, .where = where};
+    int rc = list_rc(r, each_elem(c, put_part_cb, &lc));
     if (rc)
         return rc;
-    if (k < 0)
-        return NOMEM(r);
     return util_buf_putc(r->out, ']') ? NOMEM(r) : 0;
+}
+
+/* One part of a content read as text (content_text). */
+static int text_part_cb(void *ctx, span e, size_t j)
+{
+    list_ctx *lc = ctx;
+    req *r = lc->r;
+    span f[PK_N];
+    if (pick(e, part_keys, f, PK_N))
+        return rfail(r, CONV_INVALID, "%s.content[%zu] is not an object", lc->where, j);
+    bool out_text = sp_is(f[PK_TYPE], "output_text");
+    bool textual = out_text || sp_is(f[PK_TYPE], "input_text");
+    span t = f[PK_TEXT];
+    if (lc->assistant && sp_is(f[PK_TYPE], "refusal"))
+        textual = true, t = f[PK_REFUSAL];
+    if (!textual) {
+        char q[64];
+        quote_for_err(f[PK_TYPE], q, sizeof q);
+        return rfail(r, CONV_INVALID, "%s.content[%zu]: content part type \"%s\" cannot be %s",
+                     lc->where, j, q, lc->assistant ? "converted" : "folded into instructions");
+    }
+    if (!sp_str(t))
+        return rfail(r, CONV_INVALID, "%s.content[%zu]: text part without a string text", lc->where, j);
+    if (lc->assistant && out_text && !sp_has(f[PK_ANNOT]))
+        r->anomalies |= CONV_A_ASSISTANT_PART_LENIENT;
+    if (!lc->assistant && out_text)
+        r->anomalies |= CONV_A_OUTPUT_TEXT_OUTSIDE_ASSISTANT;
+    return put(lc->b, sp_inner(t)) ? NOMEM(r) : 0;
 }
 
 /* The raw text of a content (string, or the text parts of a list) appended
@@ -542,44 +607,8 @@ static int content_text(req *r, span c, bool assistant, util_buf *b, const char 
         return put(b, sp_inner(c)) ? NOMEM(r) : 0;
     if (!sp_arr(c))
         return rfail(r, CONV_INVALID, "%s: content is neither a string nor a list", where);
-    arr_it it;
-    arr_init(&it, c);
-    span e, f[PK_N];
-    int k, rc = 0;
-    size_t j = 0;
-    while (rc == 0 && (k = arr_next(&it, &e)) == 1) {
-        if (pick(e, part_keys, f, PK_N)) {
-            rc = rfail(r, CONV_INVALID, "%s.content[%zu] is not an object", where, j);
-            break;
-        }
-        bool out_text = sp_is(f[PK_TYPE], "output_text");
-        bool textual = out_text || sp_is(f[PK_TYPE], "input_text");
-        span t = f[PK_TEXT];
-        if (assistant && sp_is(f[PK_TYPE], "refusal"))
-            textual = true, t = f[PK_REFUSAL];
-        if (!textual) {
-            char q[64];
-            quote_for_err(f[PK_TYPE], q, sizeof q);
-            rc = rfail(r, CONV_INVALID, "%s.content[%zu]: content part type \"%s\" cannot be %s",
-                       where, j, q, assistant ? "converted" : "folded into instructions");
-            break;
-        }
-        if (!sp_str(t)) {
-            rc = rfail(r, CONV_INVALID, "%s.content[%zu]: text part without a string text", where, j);
-            break;
-        }
-        if (assistant && out_text && !sp_has(f[PK_ANNOT]))
-            r->anomalies |= CONV_A_ASSISTANT_PART_LENIENT;
-        if (!assistant && out_text)
-            r->anomalies |= CONV_A_OUTPUT_TEXT_OUTSIDE_ASSISTANT;
-        if (put(b, sp_inner(t)))
-            rc = NOMEM(r);
-        j++;
-    }
-    arr_done(&it);
-    if (rc == 0 && k < 0)
-        rc = NOMEM(r);
-    return rc;
+    list_ctx lc = {r, where, b, assistant};
+    return list_rc(r, each_elem(c, text_part_cb, &lc));
 }
 
 /* ---- input items ------------------------------------------------------------------------ */
@@ -594,7 +623,6 @@ static int item_message(req *r, span *f, const char *where)
     if (sp_is(role, "assistant")) {
         if (emit_fold(r))
             return CONV_NOMEM;
-        r->pend = true;
         return content_text(r, f[IK_CONTENT], true, &r->ptext, where);
     }
     bool dev = sp_is(role, "developer");
@@ -624,34 +652,35 @@ static int item_message(req *r, span *f, const char *where)
     return util_buf_putc(r->out, '}') ? NOMEM(r) : 0;
 }
 
+/* One summary of a reasoning item: "<think>TEXT</think>" (empty texts are
+ * skipped, as in Gym). */
+static int summary_cb(void *ctx, span e, size_t j)
+{
+    static const char *const keys[] = {"text"};
+    list_ctx *lc = ctx;
+    req *r = lc->r;
+    span t;
+    if (pick(e, keys, &t, 1) || !sp_str(t))
+        return rfail(r, CONV_INVALID, "%s.summary[%zu] has no string text", lc->where, j);
+    if (t.n > 2 && (util_buf_puts(&r->ptext, THINK_OPEN) || put(&r->ptext, sp_inner(t)) ||
+                    util_buf_puts(&r->ptext, THINK_CLOSE)))
+        return NOMEM(r);
+    return 0;
+}
+
 static int item_reasoning(req *r, span *f, const char *where)
 {
     if (r->o->reasoning == CONV_REASONING_DROP)
         return 0;
     if (emit_fold(r))
         return CONV_NOMEM;
-    r->pend = true;
     span s = f[IK_SUMMARY];
     if (!sp_set(s))
         return 0;
     if (!sp_arr(s))
         return rfail(r, CONV_INVALID, "%s: reasoning summary is not a list", where);
-    static const char *const keys[] = {"text"};
-    arr_it it;
-    arr_init(&it, s);
-    span e, t;
-    int k, rc = 0;
-    size_t j = 0;
-    while (rc == 0 && (k = arr_next(&it, &e)) == 1) {
-        if (pick(e, keys, &t, 1) || !sp_str(t))
-            rc = rfail(r, CONV_INVALID, "%s.summary[%zu] has no string text", where, j);
-        else if (util_buf_puts(&r->ptext, THINK_OPEN) || put(&r->ptext, sp_inner(t)) ||
-                 util_buf_puts(&r->ptext, THINK_CLOSE))
-            rc = NOMEM(r);
-        j++;
-    }
-    arr_done(&it);
-    return rc == 0 && k < 0 ? NOMEM(r) : rc;
+    list_ctx lc = {.r = r, .where = where};
+    return list_rc(r, each_elem(s, summary_cb, &lc));
 }
 
 static int item_call(req *r, span *f, const char *where)
@@ -661,7 +690,6 @@ static int item_call(req *r, span *f, const char *where)
                      where);
     if (emit_fold(r))
         return CONV_NOMEM;
-    r->pend = true;
     util_buf *b = &r->pcalls;
     if ((b->len && util_buf_putc(b, ',')) || util_buf_puts(b, "{\"id\":") ||
         put(b, f[IK_CALL_ID]) || util_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":") ||
@@ -714,6 +742,8 @@ static int item(req *r, span it, size_t i)
     return rfail(r, CONV_INVALID, "%s: item type \"%s\" cannot be converted", where, q);
 }
 
+static int item_cb(void *ctx, span e, size_t i) { return item(ctx, e, i); }
+
 static int put_messages(req *r, span input, span instructions)
 {
     if (sp_set(instructions)) {
@@ -724,8 +754,7 @@ static int put_messages(req *r, span input, span instructions)
         if (put(&r->fold, in))
             return NOMEM(r);
     }
-    bool lead = r->out->data[r->out->len - 1] != '{';   /* no model: messages come first */
-    if (util_buf_puts(r->out, lead ? ",\"messages\":[" : "\"messages\":["))
+    if (put_comma(r->out) || util_buf_puts(r->out, "\"messages\":["))
         return NOMEM(r);
     int rc = 0;
     if (sp_str(input)) {
@@ -734,16 +763,7 @@ static int put_messages(req *r, span input, span instructions)
             put(r->out, input) || util_buf_puts(r->out, "}]}"))
             return NOMEM(r);
     } else if (sp_arr(input)) {
-        arr_it it;
-        arr_init(&it, input);
-        span e;
-        int k;
-        size_t i = 0;
-        while (rc == 0 && (k = arr_next(&it, &e)) == 1)
-            rc = item(r, e, i++);
-        arr_done(&it);
-        if (rc == 0 && k < 0)
-            rc = NOMEM(r);
+        rc = list_rc(r, each_elem(input, item_cb, r));
         if (rc == 0)
             rc = flush(r);
         if (rc == 0 && emit_fold(r))
@@ -817,7 +837,15 @@ static int put_tool(req *r, span tool, size_t i)
     return util_buf_putc(o, '}') ? NOMEM(r) : 0;
 }
 
-/* "tools":[…] when there are tools; *n their number. */
+static int put_tool_cb(void *ctx, span e, size_t i)
+{
+    req *r = ctx;
+    if (i && util_buf_putc(r->out, ','))
+        return NOMEM(r);
+    return put_tool(r, e, i);
+}
+
+/* "tools":[…] when there are tools; *n whether there are. */
 static int put_tools(req *r, span tools, size_t *n)
 {
     *n = 0;
@@ -828,22 +856,11 @@ static int put_tools(req *r, span tools, size_t *n)
     size_t mark = r->out->len;
     if (util_buf_puts(r->out, ",\"tools\":["))
         return NOMEM(r);
-    arr_it it;
-    arr_init(&it, tools);
-    span e;
-    int k, rc = 0;
-    while (rc == 0 && (k = arr_next(&it, &e)) == 1) {
-        if (*n && util_buf_putc(r->out, ','))
-            rc = NOMEM(r);
-        else
-            rc = put_tool(r, e, *n);
-        (*n)++;
-    }
-    arr_done(&it);
-    if (rc == 0 && k < 0)
-        rc = NOMEM(r);
+    size_t before = r->out->len;
+    int rc = list_rc(r, each_elem(tools, put_tool_cb, r));
     if (rc)
         return rc;
+    *n = r->out->len > before;
     if (!*n) {
         r->out->len = mark;
         r->out->data[mark] = 0;
@@ -911,7 +928,7 @@ static int put_param(req *r, const char *name, span v)
 {
     if (!sp_set(v))
         return 0;
-    if (util_buf_printf(r->out, ",\"%s\":", name) || put(r->out, v))
+    if (put_comma(r->out) || util_buf_printf(r->out, "\"%s\":", name) || put(r->out, v))
         return NOMEM(r);
     return 0;
 }
@@ -959,7 +976,7 @@ static int extra_cb(void *ctx, const jtext_member *m)
     req *r = em->r;
     if (taken_has(&r->taken, m->key, m->key_len) || memchr(m->key, 0, m->key_len))
         return 0;
-    if (util_buf_putc(r->out, ',') || put(r->out, raw_key(m)) || util_buf_putc(r->out, ':') ||
+    if (put_comma(r->out) || put(r->out, raw_key(m)) || util_buf_putc(r->out, ':') ||
         util_buf_append(r->out, m->v, (size_t)(m->end - m->v)) ||
         taken_add(&r->taken, m->key, m->key_len)) {
         em->fail = true;
@@ -978,6 +995,69 @@ static int merge_extra(req *r, span obj)
     return 0;
 }
 
+/* The value of the last member named k of object obj, or an absent span. */
+typedef struct find_ctx {
+    const char *k;
+    size_t n;
+    span v;
+} find_ctx;
+
+static int find_cb(void *ctx, const jtext_member *m)
+{
+    find_ctx *f = ctx;
+    if (m->key_len == f->n && !memcmp(m->key, f->k, f->n))
+        f->v = (span){m->v, (size_t)(m->end - m->v)};
+    return 0;
+}
+
+static span find_member(span obj, const char *k, size_t n)
+{
+    find_ctx f = {k, n, {NULL, 0}};
+    if (obj.p)
+        jtext_object(obj.p, obj.n, CONV_JFLAGS, find_cb, &f, NULL, 0);
+    return f.v;
+}
+
+/* Writes the members of `base` (with the value `over` gives a key, when it
+ * has it), then those of `over` that base lacks: Python's
+ * base.update(over). */
+typedef struct merge_ctx {
+    util_buf *out;
+    span other;
+    bool skip_shared;   /* second pass: only keys `other` lacks */
+    bool first, fail;
+} merge_ctx;
+
+static int merge_cb(void *ctx, const jtext_member *m)
+{
+    merge_ctx *mc = ctx;
+    span v = {m->v, (size_t)(m->end - m->v)}, o = find_member(mc->other, m->key, m->key_len);
+    if (mc->skip_shared && o.p)
+        return 0;
+    if (!mc->skip_shared && o.p)
+        v = o;
+    if ((!mc->first && util_buf_putc(mc->out, ',')) || put(mc->out, raw_key(m)) ||
+        util_buf_putc(mc->out, ':') || put(mc->out, v)) {
+        mc->fail = true;
+        return 1;
+    }
+    mc->first = false;
+    return 0;
+}
+
+static int put_merged(util_buf *out, span base, span over)
+{
+    merge_ctx a = {out, over, false, true, false}, b = {out, base, true, true, false};
+    if (util_buf_putc(out, '{'))
+        return -1;
+    if (base.p && (jtext_object(base.p, base.n, CONV_JFLAGS, merge_cb, &a, NULL, 0) || a.fail))
+        return -1;
+    b.first = a.first;
+    if (over.p && (jtext_object(over.p, over.n, CONV_JFLAGS, merge_cb, &b, NULL, 0) || b.fail))
+        return -1;
+    return util_buf_putc(out, '}');
+}
+
 /* seed, chat_template_kwargs and the extra bodies, shared by both APIs. */
 static int put_engine(req *r, span meta_ckw, span meta_extra)
 {
@@ -994,21 +1074,21 @@ static int put_engine(req *r, span meta_ckw, span meta_extra)
     if (!rc)
         rc = engine_object(r, meta_extra, &h4, "metadata.extra_body", &extra_row);
     if (!rc && o->has_seed && !taken_has(&r->taken, "seed", 4)) {
-        if (util_buf_printf(r->out, ",\"seed\":%lld", o->seed) || taken_add(&r->taken, "seed", 4))
+        if (put_comma(r->out) || util_buf_printf(r->out, "\"seed\":%lld", o->seed) ||
+            taken_add(&r->taken, "seed", 4))
             rc = NOMEM(r);
     }
-    span use_ckw = ckw.p ? ckw : ckw_row;
-    if (!rc && use_ckw.p && !taken_has(&r->taken, "chat_template_kwargs", 20)) {
-        if (util_buf_puts(r->out, ",\"chat_template_kwargs\":") || put(r->out, use_ckw) ||
-            taken_add(&r->taken, "chat_template_kwargs", 20))
+    if (!rc && (ckw.p || ckw_row.p) && !taken_has(&r->taken, "chat_template_kwargs", 20)) {
+        if (put_comma(r->out) || util_buf_puts(r->out, "\"chat_template_kwargs\":") ||
+            put_merged(r->out, ckw, ckw_row) || taken_add(&r->taken, "chat_template_kwargs", 20))
             rc = NOMEM(r);
     }
     if (!rc && !taken_has(&r->taken, "stream", 6) && taken_add(&r->taken, "stream", 6))
         rc = NOMEM(r);
+    if (!rc)   /* the row's extra body over the option's, both under the body */
+        rc = merge_extra(r, extra_row);
     if (!rc)
         rc = merge_extra(r, extra);
-    if (!rc)
-        rc = merge_extra(r, extra_row);
     util_buf_free(&h1);
     util_buf_free(&h2);
     util_buf_free(&h3);
@@ -1031,11 +1111,11 @@ static int put_model(req *r, span row_model)
 
 static int chat_body(req *r, span *f)
 {
-    static const char *const fixed[] = {"model", "messages", "tools", "max_tokens",
-                                        "reasoning_effort"};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if (taken_add(&r->taken, fixed[i], strlen(fixed[i])))
-            return NOMEM(r);
+    /* keys the body has or the row sets under another name */
+    if (taken_add(&r->taken, "model", 5) || taken_add(&r->taken, "messages", 8) ||
+        (sp_has(f[P_MAX_OUT]) && taken_add(&r->taken, "max_tokens", 10)) ||
+        (sp_has(f[P_REASONING]) && taken_add(&r->taken, "reasoning_effort", 16)))
+        return NOMEM(r);
     util_buf *o = r->out;
     if (util_buf_putc(o, '{'))
         return NOMEM(r);
@@ -1052,8 +1132,13 @@ static int chat_body(req *r, span *f)
             return rc;
         if ((rc = put_param(r, "parallel_tool_calls", f[P_PARALLEL])))
             return rc;
-    } else if (sp_is(f[P_TOOL_CHOICE], "required")) {
-        return rfail(r, CONV_INVALID, "tool_choice \"required\" but the row has no tools");
+    } else if (sp_set(f[P_TOOL_CHOICE]) && !sp_is(f[P_TOOL_CHOICE], "auto") &&
+               !sp_is(f[P_TOOL_CHOICE], "none")) {
+        char qt[64];
+        quote_for_err(f[P_TOOL_CHOICE], qt, sizeof qt);
+        return rfail(r, CONV_INVALID, "tool_choice %s%s%s but the row has no tools",
+                     sp_str(f[P_TOOL_CHOICE]) ? "\"" : "", sp_str(f[P_TOOL_CHOICE]) ? qt : "(a named choice)",
+                     sp_str(f[P_TOOL_CHOICE]) ? "\"" : "");
     }
     if ((rc = put_param(r, "max_tokens", f[P_MAX_OUT])) || (rc = put_param(r, "temperature", f[P_TEMP])) ||
         (rc = put_param(r, "top_p", f[P_TOP_P])))
@@ -1156,10 +1241,9 @@ static int pass_cb(void *ctx, const jtext_member *m)
     span v = {m->v, (size_t)(m->end - m->v)};
     if (!taken_has(&r->taken, m->key, m->key_len) && taken_add(&r->taken, m->key, m->key_len))
         return ps->rc = NOMEM(r), 1;
-    if (sp_null(v) || (r->o->model && jtext_member_is(m, "model")))
+    if (sp_null(v) || (r->o->model && jtext_member_is(m, "model")) || jtext_member_is(m, "stream"))
         return 0;
-    if ((r->out->data[r->out->len - 1] != '{' && util_buf_putc(r->out, ',')) ||
-        put(r->out, raw_key(m)) || util_buf_putc(r->out, ':'))
+    if (put_comma(r->out) || put(r->out, raw_key(m)) || util_buf_putc(r->out, ':'))
         return ps->rc = NOMEM(r), 1;
     if (r->o->reasoning == CONV_REASONING_DROP && jtext_member_is(m, "input") && sp_arr(v)) {
         if ((ps->rc = put_input_without_reasoning(r, v)))
@@ -1178,9 +1262,7 @@ int conv_responses_request(const char *params, size_t len, const conv_request_op
     req r = {.o = o ? o : &defaults, .out = out, .err = err, .errsz = errsz};
     size_t mark = out->len;
     char why[96];
-    int rc = jtext_valid(params, len, CONV_JFLAGS, why, sizeof why) ? 0 : -1;
-    if (rc == 0)
-        rc = jtext_object(params, len, CONV_JFLAGS, NULL, NULL, why, sizeof why);
+    int rc = jtext_object(params, len, CONV_JFLAGS, NULL, NULL, why, sizeof why);
     if (rc) {
         rc = rfail(&r, CONV_INVALID, "responses_create_params: %s", why);
     } else if (util_buf_putc(out, '{') || (r.o->model && (put_model(&r, (span){NULL, 0}) ||
@@ -1264,17 +1346,7 @@ typedef struct reply {
     util_buf calls;    /* function_call items, comma-separated */
 } reply;
 
-static int reply_fail(reply *y, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int reply_fail(reply *y, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfail(y->err, y->errsz, rc, fmt, ap);
-    va_end(ap);
-    return rc;
-}
 
-#define YNOMEM(y) reply_fail((y), CONV_NOMEM, "out of memory")
 
 static int add_summary(void *ctx, span inner)
 {
@@ -1287,48 +1359,51 @@ static int add_summary(void *ctx, span inner)
     return 0;
 }
 
+/* A text part of a reply's content list appended to the raw text ctx. */
+static int reply_part_cb(void *ctx, span e, size_t i)
+{
+    static const char *const keys[] = {"type", "text"};
+    span f[2];
+    (void)i;
+    if (!pick(e, keys, f, 2) && sp_str(f[1]) && put(ctx, sp_inner(f[1])))
+        return CONV_NOMEM;
+    return 0;
+}
+
 /* The message content's raw text (a string, or the text parts of a list). */
 static int reply_content(reply *y, span c, util_buf *raw)
 {
     if (!sp_set(c))
         return 0;
     if (sp_str(c))
-        return put(raw, sp_inner(c)) ? YNOMEM(y) : 0;
+        return put(raw, sp_inner(c)) ? NOMEM(y) : 0;
     if (!sp_arr(c))
-        return reply_fail(y, CONV_INVALID, "choices[0].message.content is neither a string nor a list");
-    static const char *const keys[] = {"type", "text"};
-    arr_it it;
-    arr_init(&it, c);
-    span e, f[2];
-    int k, rc = 0;
-    while (rc == 0 && (k = arr_next(&it, &e)) == 1)
-        if (!pick(e, keys, f, 2) && sp_str(f[1]) && put(raw, sp_inner(f[1])))
-            rc = YNOMEM(y);
-    arr_done(&it);
-    return rc == 0 && k < 0 ? YNOMEM(y) : rc;
+        return rfail(y, CONV_INVALID, "choices[0].message.content is neither a string nor a list");
+    return each_elem(c, reply_part_cb, raw) ? NOMEM(y) : 0;
 }
 
-static int reply_call(reply *y, span call, size_t i)
+static int reply_call(void *ctx, span call, size_t i)
 {
+    reply *y = ctx;
     static const char *const keys[] = {"id", "function"};
     static const char *const fkeys[] = {"name", "arguments"};
     span f[2], g[2];
     if (pick(call, keys, f, 2) || pick(f[1], fkeys, g, 2))
-        return reply_fail(y, CONV_INVALID, "choices[0].message.tool_calls[%zu] is not a function call", i);
+        return rfail(y, CONV_INVALID, "choices[0].message.tool_calls[%zu] is not a function call", i);
     util_buf *b = &y->calls;
     if ((b->len && util_buf_putc(b, ',')) || util_buf_puts(b, "{\"type\":\"function_call\",\"id\":") ||
         put_id(b, &y->st, "fc_") || util_buf_puts(b, ",\"call_id\":"))
-        return YNOMEM(y);
+        return NOMEM(y);
     if (sp_str(f[0]) && f[0].n > 2) {
         if (put(b, f[0]))
-            return YNOMEM(y);
+            return NOMEM(y);
     } else {
         y->info->anomalies |= CONV_A_TOOL_CALL_ID_SYNTHESISED;
         if (put_id(b, &y->st, "call_"))
-            return YNOMEM(y);
+            return NOMEM(y);
     }
     if (util_buf_puts(b, ",\"name\":"))
-        return YNOMEM(y);
+        return NOMEM(y);
     int rc;
     if (sp_str(g[0])) {
         rc = put(b, g[0]);
@@ -1337,7 +1412,7 @@ static int reply_call(reply *y, span call, size_t i)
         rc = util_buf_puts(b, "\"\"");
     }
     if (rc || util_buf_puts(b, ",\"arguments\":"))
-        return YNOMEM(y);
+        return NOMEM(y);
     if (sp_str(g[1])) {
         rc = put(b, g[1]);
     } else if (sp_set(g[1])) {
@@ -1350,7 +1425,7 @@ static int reply_call(reply *y, span call, size_t i)
         rc = util_buf_puts(b, "\"\"");
     }
     if (rc || util_buf_puts(b, ",\"status\":\"completed\"}"))
-        return YNOMEM(y);
+        return NOMEM(y);
     y->info->n_tool_calls++;
     return 0;
 }
@@ -1360,16 +1435,9 @@ static int reply_calls(reply *y, span calls)
     if (!sp_set(calls))
         return 0;
     if (!sp_arr(calls))
-        return reply_fail(y, CONV_INVALID, "choices[0].message.tool_calls is not a list");
-    arr_it it;
-    arr_init(&it, calls);
-    span e;
-    int k, rc = 0;
-    size_t i = 0;
-    while (rc == 0 && (k = arr_next(&it, &e)) == 1)
-        rc = reply_call(y, e, i++);
-    arr_done(&it);
-    return rc == 0 && k < 0 ? YNOMEM(y) : rc;
+        return rfail(y, CONV_INVALID, "choices[0].message.tool_calls is not a list");
+    int rc = each_elem(calls, reply_call, y);
+    return rc == CONV_NOMEM ? NOMEM(y) : rc;
 }
 
 /* choices[0] → the output items into y's buffers. */
@@ -1379,17 +1447,17 @@ static int reply_choice(reply *y, span choice)
     static const char *const mkeys[] = {"content", "reasoning_content", "reasoning", "tool_calls"};
     span c[2], m[4];
     if (pick(choice, ckeys, c, 2) || pick(c[0], mkeys, m, 4))
-        return reply_fail(y, CONV_INVALID, "choices[0] has no message object");
+        return rfail(y, CONV_INVALID, "choices[0] has no message object");
     copy_word(c[1], y->info->finish_reason, sizeof y->info->finish_reason);
     span field = sp_str(m[1]) && m[1].n > 2 ? m[1] : m[2];
     if (sp_str(field) && field.n > 2 && add_summary(y, sp_inner(field)))
-        return YNOMEM(y);
+        return NOMEM(y);
     util_buf raw = UTIL_BUF_INIT;
     int rc = reply_content(y, m[0], &raw);
     bool unclosed = false;
     if (!rc && think_cut((span){raw.data ? raw.data : "", raw.len}, &y->text, add_summary, y,
                          &unclosed) < 0)
-        rc = YNOMEM(y);
+        rc = NOMEM(y);
     util_buf_free(&raw);
     if (unclosed)
         y->info->anomalies |= CONV_A_UNCLOSED_THINK;
@@ -1414,12 +1482,14 @@ static int reply_usage(reply *y, span u)
     static const char *const rk[] = {"reasoning_tokens"};
     span f[5], cached = {NULL, 0}, reasoning = {NULL, 0};
     if (pick(u, keys, f, 5))
-        return util_buf_puts(b, ",\"usage\":null") ? YNOMEM(y) : 0;
+        return util_buf_puts(b, ",\"usage\":null") ? NOMEM(y) : 0;
     if (sp_obj(f[3]))
         pick(f[3], ck, &cached, 1);
     if (sp_obj(f[4]))
         pick(f[4], rk, &reasoning, 1);
-    long long total;
+    long long total, in_n = sp_count(f[0]), out_n = sp_count(f[1]);
+    if (__builtin_add_overflow(in_n > 0 ? in_n : 0, out_n > 0 ? out_n : 0, &total))
+        total = LLONG_MAX;
     if (util_buf_puts(b, ",\"usage\":{") || put_usage_num(b, "input_tokens", f[0], &in->input_tokens) ||
         util_buf_puts(b, ",\"input_tokens_details\":{") ||
         put_usage_num(b, "cached_tokens", cached, &in->cached_tokens) ||
@@ -1427,13 +1497,11 @@ static int reply_usage(reply *y, span u)
         util_buf_puts(b, ",\"output_tokens_details\":{") ||
         put_usage_num(b, "reasoning_tokens", reasoning, &in->reasoning_tokens) ||
         util_buf_puts(b, "},"))
-        return YNOMEM(y);
+        return NOMEM(y);
     if (sp_num(f[2]) ? put_usage_num(b, "total_tokens", f[2], &total)
-                     : util_buf_printf(b, "\"total_tokens\":%lld",
-                                       (in->input_tokens > 0 ? in->input_tokens : 0) +
-                                           (in->output_tokens > 0 ? in->output_tokens : 0)))
-        return YNOMEM(y);
-    return util_buf_putc(b, '}') ? YNOMEM(y) : 0;
+                     : util_buf_printf(b, "\"total_tokens\":%lld", total))
+        return NOMEM(y);
+    return util_buf_putc(b, '}') ? NOMEM(y) : 0;
 }
 
 /* The output list from y's buffers. */
@@ -1443,12 +1511,12 @@ static int reply_output(reply *y, bool has_choice)
     bool msg = has_choice && (y->text.len || (!y->nsum && !y->calls.len));
     bool sep = false;
     if (util_buf_puts(b, ",\"output\":["))
-        return YNOMEM(y);
+        return NOMEM(y);
     if (y->nsum) {
         if (util_buf_puts(b, "{\"type\":\"reasoning\",\"id\":") || put_id(b, &y->st, "rs_") ||
             util_buf_puts(b, ",\"summary\":[") || util_buf_append(b, y->sums.data, y->sums.len) ||
             util_buf_puts(b, "]}"))
-            return YNOMEM(y);
+            return NOMEM(y);
         sep = true;
     }
     if (msg) {
@@ -1458,14 +1526,14 @@ static int reply_output(reply *y, bool has_choice)
                              "[{\"type\":\"output_text\",\"text\":") ||
             put_quoted(b, (span){y->text.data ? y->text.data : "", y->text.len}) ||
             util_buf_puts(b, ",\"annotations\":[]}]}"))
-            return YNOMEM(y);
+            return NOMEM(y);
         sep = true;
     }
     if (y->calls.len && ((sep && util_buf_putc(b, ',')) ||
                          util_buf_append(b, y->calls.data, y->calls.len)))
-        return YNOMEM(y);
+        return NOMEM(y);
     y->info->has_action = y->calls.len || y->text.len;
-    return util_buf_putc(b, ']') ? YNOMEM(y) : 0;
+    return util_buf_putc(b, ']') ? NOMEM(y) : 0;
 }
 
 /* The request parameters echoed in the object. */
@@ -1476,12 +1544,12 @@ static int reply_params(reply *y, const char *params, size_t params_len)
     static const char *const dflt[] = {"[]", "\"auto\"", "true", "null", "null", "null"};
     span f[6];
     memset(f, 0, sizeof f);
-    if (params && pick((span){params, params_len}, keys, f, 6))
-        return reply_fail(y, CONV_INVALID, "responses_create_params is not a JSON object");
+    if (params && params_len && pick((span){params, params_len}, keys, f, 6))
+        return rfail(y, CONV_INVALID, "responses_create_params is not a JSON object");
     for (size_t i = 0; i < 6; i++) {
         if (util_buf_printf(y->out, ",\"%s\":", keys[i]) ||
             (sp_set(f[i]) ? put(y->out, f[i]) : util_buf_puts(y->out, dflt[i])))
-            return YNOMEM(y);
+            return NOMEM(y);
     }
     return 0;
 }
@@ -1495,9 +1563,9 @@ static int chat_reply(reply *y, const char *completion, size_t len, const char *
     picker pk = {keys, f, 3};
     memset(f, 0, sizeof f);
     if (jtext_object(completion, len, CONV_JFLAGS, pick_cb, &pk, why, sizeof why))
-        return reply_fail(y, CONV_INVALID, "reply is not a chat completion: %s", why);
+        return rfail(y, CONV_INVALID, "reply is not a chat completion: %s", why);
     if (!sp_arr(f[0]))
-        return reply_fail(y, CONV_INVALID, "reply is not a chat completion: %s",
+        return rfail(y, CONV_INVALID, "reply is not a chat completion: %s",
                           sp_set(f[2]) ? "it is an error object" : "no choices list");
     arr_it it;
     arr_init(&it, f[0]);
@@ -1509,12 +1577,12 @@ static int chat_reply(reply *y, const char *completion, size_t len, const char *
             choice = e;
     arr_done(&it);
     if (k < 0)
-        return YNOMEM(y);
+        return NOMEM(y);
     if (n > 1)
         y->info->anomalies |= CONV_A_EXTRA_CHOICES;
     util_buf *b = y->out;
     if (util_buf_puts(b, "{\"id\":") || put_id(b, &y->st, "resp_"))
-        return YNOMEM(y);
+        return NOMEM(y);
     int rc = choice.p ? reply_choice(y, choice) : 0;
     if (rc)
         return rc;
@@ -1528,12 +1596,12 @@ static int chat_reply(reply *y, const char *completion, size_t len, const char *
         (reason ? util_buf_printf(b, "{\"reason\":\"%s\"}", reason) : util_buf_puts(b, "null")) ||
         util_buf_puts(b, ",\"model\":") ||
         util_buf_json_string(b, model ? model : "", model ? strlen(model) : 0))
-        return YNOMEM(y);
+        return NOMEM(y);
     if ((rc = reply_output(y, choice.p != NULL)) || (rc = reply_params(y, params, params_len)) ||
         (rc = sp_set(f[1]) ? reply_usage(y, f[1])
-                           : (util_buf_puts(b, ",\"usage\":null") ? YNOMEM(y) : 0)))
+                           : (util_buf_puts(b, ",\"usage\":null") ? NOMEM(y) : 0)))
         return rc;
-    return util_buf_puts(b, ",\"error\":null}") ? YNOMEM(y) : 0;
+    return util_buf_puts(b, ",\"error\":null}") ? NOMEM(y) : 0;
 }
 
 static void info_init(conv_reply_info *info)

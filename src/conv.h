@@ -22,13 +22,15 @@
  *  - assistant-side items (assistant messages, reasoning, function calls)
  *    gather into one pending assistant message, flushed by a user / system /
  *    developer message, a function_call_output, and at the end, as
- *    {"role":"assistant","content":TEXT|null,"tool_calls":[…] if any}. Texts
- *    are glued with no separator. A reasoning item adds
- *    "<think>SUMMARY</think>" per summary text (skipped with
+ *    {"role":"assistant","content":TEXT|null,"tool_calls":[…] if any} —
+ *    when there is a text or a call (as in Gym, an empty one is not sent).
+ *    Texts are glued with no separator. A reasoning item adds
+ *    "<think>SUMMARY</think>" per non-empty summary text (skipped with
  *    CONV_REASONING_DROP); with CONV_REASONING_FIELD every <think>…</think>
  *    span (shortest, across lines) is then cut out of the assistant content
- *    and the first span's text goes to both `reasoning_content` and
- *    `reasoning`; CONV_REASONING_THINK keeps the tags in the content.
+ *    (what is left stays a string, "" included, as in Gym) and the first
+ *    span's text goes to both `reasoning_content` and `reasoning`;
+ *    CONV_REASONING_THINK keeps the tags in the content.
  *  - user/system/developer content: a string stays a string; parts
  *    input_text → text, input_image → image_url {url, detail ["auto"]},
  *    output_text → text (anomaly OUTPUT_TEXT_OUTSIDE_ASSISTANT).
@@ -44,20 +46,23 @@
  *    the tool but type, strict and null ones}} (a Chat-shaped tool is taken
  *    as it is, anomaly CHAT_SHAPED_TOOL; a tool without strict: anomaly
  *    TOOL_WITHOUT_STRICT); other tool types → CONV_INVALID. Without tools,
- *    tool_choice and parallel_tool_calls are dropped, and tool_choice
- *    "required" → CONV_INVALID. A named choice {"type":"function","name":X}
+ *    tool_choice and parallel_tool_calls are dropped, and a tool_choice
+ *    other than "auto"/"none" ("required", a named choice) → CONV_INVALID,
+ *    as in Gym. A named choice {"type":"function","name":X}
  *    becomes {"type":"function","function":{"name":X}}.
  *  - tool_choice, parallel_tool_calls, temperature, top_p, metadata, user,
  *    service_tier, store pass through; any other Responses parameter
  *    (background, include, max_tool_calls, previous_response_id, prompt,
  *    text, truncation, top_logprobs, stream, …) is not sent; a null
  *    parameter is omitted.
- *  - then `seed` (o->has_seed), `chat_template_kwargs` (o's, else the row's
- *    metadata.chat_template_kwargs), then the members of o->extra_body and of
- *    the row's metadata.extra_body (a JSON object, or a string holding one)
- *    whose key is not already used: a key the row sets — even to null — or
- *    that the body already has always wins; "stream" is never taken from
- *    them (replies are read whole). With duplicate keys the first wins.
+ *  - then `seed` (o->has_seed), `chat_template_kwargs` (o's members updated
+ *    with the row's metadata.chat_template_kwargs, as Gym merges its config
+ *    with the row), then the members of the row's metadata.extra_body and of
+ *    o->extra_body (a metadata member is a JSON object, or a string holding
+ *    one) whose key is not already used: a key the row sets — even to null —
+ *    or that the body already has wins over both, and the row's extra body
+ *    over the option's (Gym: config.update(row), then extra | body);
+ *    "stream" is never taken from them (replies are read whole).
  * Body key order: model, messages, tools, tool_choice, parallel_tool_calls,
  * max_tokens, temperature, top_p, reasoning_effort, metadata, user,
  * service_tier, store, seed, chat_template_kwargs, extra keys.
@@ -131,6 +136,17 @@ enum {
  * NULL when bit is not exactly one known flag. Static storage. */
 const char *conv_anomaly_name(unsigned bit);
 
+/* The names of the anomalies in set as a JSON list (["a","b"], in bit
+ * order; [] when none) appended to out (caller-owned). CONV_OK or
+ * CONV_NOMEM. */
+int conv_anomalies_json(unsigned set, util_buf *out);
+
+/* Conventions of the four conversions: input texts are borrowed for the
+ * call and need not be NUL-terminated; out is a caller-owned buffer that the
+ * result is appended to (it holds one JSON object more on CONV_OK, and is
+ * left exactly as it was on any error); err (may be NULL) receives the
+ * reason of a failure. Nothing is kept after the call. */
+
 /* The responses_create_params object text params[0..len) (after overrides)
  * → a Chat Completions request body (one JSON object) appended to out.
  * *anomalies (may be NULL) receives the request anomalies. On error out is
@@ -141,10 +157,12 @@ int conv_chat_request(const char *params, size_t len, const conv_request_opts *o
                       util_buf *out, unsigned *anomalies, char *err, size_t errsz);
 
 /* --api responses (§3): params with its top-level null members removed,
- * "model" replaced by o->model (added first when absent), and with
- * CONV_REASONING_DROP the reasoning items of input removed; then seed,
- * chat_template_kwargs and o->extra_body as for conv_chat_request (the row's
- * metadata is not read). Appended to out; same returns. */
+ * "model" replaced by o->model (written first), "stream" removed (replies
+ * are read whole), and with CONV_REASONING_DROP the reasoning items of
+ * input removed; then seed, chat_template_kwargs and o->extra_body as for
+ * conv_chat_request (the row's metadata is not read; developer_as_system
+ * does not apply). Every other byte as in params. Appended to out; same
+ * returns (no anomalies). */
 int conv_responses_request(const char *params, size_t len, const conv_request_opts *o,
                            util_buf *out, char *err, size_t errsz);
 
