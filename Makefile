@@ -101,12 +101,12 @@ valgrind: deps
 	@$(MAKE) --no-print-directory -j2 VG=1 test-valgrind
 
 # Valgrind wants lightly optimised code with debug info: its own build dir.
-# Interpreters, HAProxy and deploy/run-local (with its replicas) run untraced:
+# Interpreters, HAProxy, Chromium and deploy/run-local (with its replicas) run untraced:
 # they are not ours to leak-check, and the replicas are checked by the serve tests.
 test-valgrind: $(TESTBIN)
 	FCPIVOT_BIN=$(abspath $(BIN)) FCPIVOT_ROOT=$(CURDIR) FCPIVOT_VALGRIND=1 \
 	  valgrind --quiet --trace-children=yes \
-	  --trace-children-skip='*python3*,*/bash,*/sh,*haproxy*,*wrk*,*curl,*/deploy/run-local' \
+	  --trace-children-skip='*python3*,*/bash,*/sh,*haproxy*,*wrk*,*curl,*/deploy/run-local,*/timeout,*chromium*,*/rm' \
 	  --leak-check=full --show-leak-kinds=definite,indirect \
 	  --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
 	  $(TESTBIN) --jobs 1 $(TEST_ARGS)

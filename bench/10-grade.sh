@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Grader throughput: pure verdicts/s (bench_grade), the same mix through the
-# Python model of the spec (tests/oracle/grade_oracle.py: speed and verdict
+# Python model of docs/grading.md (tests/oracle/grade_oracle.py: speed and verdict
 # agreement), then
 # end-to-end `fcpivot grade --verdict-only` lines/s on generated verify
 # requests with --jobs 1 and --jobs 2, next to jansson parsing whole lines.
@@ -17,7 +17,7 @@ SMALL=bench/out/grade-requests-3k.jsonl
 [ -s "$REQ" ] && [ "$(wc -l < "$REQ")" -eq "$N" ] || "$B" --emit "$N" > "$REQ"
 head -n 3000 "$REQ" > "$SMALL"
 if command -v python3 > /dev/null; then
-    echo "same mix, Python model of the spec (tests/oracle/grade_oracle.py):"
+    echo "same mix, Python model of docs/grading.md (tests/oracle/grade_oracle.py):"
     python3 tests/oracle/grade_oracle.py --speed < "$SMALL"
     python3 tests/oracle/grade_oracle.py < "$SMALL" > bench/out/grade-python.jsonl
     "$BIN" grade --verdict-only "$SMALL" > bench/out/grade-c.jsonl || true

@@ -1,5 +1,5 @@
 /* cli_dataset — `fcpivot validate` and `fcpivot stats`: check and describe
- * dataset files (../spec: dataset.md).
+ * dataset files (docs/dataset.md §7-§8).
  *
  * Both open each file as a one-split dataset with validation on (ds_open uses
  * every core) and skip_invalid, so one bad row never hides the others.

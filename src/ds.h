@@ -1,12 +1,12 @@
 /* ds — pivot datasets: open, index, validate and read rows as tasks
- * (../spec: dataset.md).
+ * (docs/dataset.md §1, §6).
  *
  * A dataset is one or more named splits, each one file (.jsonl, .jsonl.gz,
  * .jsonl.zst). Plain files are mmap'ed and indexed by line offsets; compressed
  * ones are decompressed once into memory (gzip/zstd are recognised by their
  * magic bytes). A UTF-8 BOM at the start is skipped, blank lines are not rows
  * but count as lines, "\r\n" endings and a missing final newline are fine.
- * Validation (dsval, dataset.md rules) runs at open on several threads;
+ * Validation (dsval, docs/dataset.md §5) runs at open on several threads;
  * rows are parsed on demand. Task ids are "<split>-<index>" (index among the
  * served rows) and stable for a given file.
  *

@@ -1,5 +1,5 @@
-/* dsval — fast validation of one dataset row (../spec: dataset.md,
- * "Validation") without building a JSON tree.
+/* dsval — fast validation of one dataset row (docs/dataset.md §5) without
+ * building a JSON tree.
  *
  * A single pass over the row's bytes (with jtext's scanner, so exactly as
  * strict as jansson 2.14's decoder) checks JSON syntax and picks out on the

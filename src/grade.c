@@ -1,4 +1,4 @@
-/* grade — NeMo Gym–exact verdicts (see grade.h and spec/grading.md).
+/* grade — NeMo Gym–exact verdicts (see grade.h and docs/grading.md).
  *
  * How it works: an action owns one arena holding its strings, its call array
  * and, for an expected action, every call's parsed arguments. grade_judge

@@ -1,4 +1,4 @@
-/* grade — NeMo Gym–exact verdicts for one next action (../spec: grading.md).
+/* grade — NeMo Gym–exact verdicts for one next action (docs/grading.md).
  *
  * Pure core: no I/O. Actions are built from jansson values (a dataset row's
  * expected_action, a Responses-API response) or from an ORS tool call, then
@@ -66,7 +66,7 @@ typedef struct grade_action grade_action;   /* opaque, immutable once built */
  * NULL with a reason in err. */
 grade_action *grade_expected_from_json(const json_t *expected_action, char *err, size_t errsz);
 
-/* The actual action found in a Responses-API response object (grading.md §1).
+/* The actual action found in a Responses-API response object (docs/grading.md §1.2).
  * An output with nothing usable gives a GRADE_ACTION_NONE action. NULL (with a
  * reason) only when the response is malformed. Caller owns the result. */
 grade_action *grade_actual_from_response(const json_t *response, char *err, size_t errsz);

@@ -1,4 +1,4 @@
-/* gym — NeMo Gym's resources-server API (../spec: ors.md Part 3): /verify,
+/* gym — NeMo Gym's resources-server API (docs/http-api.md §7): /verify,
  * /seed_session, /aggregate_metrics, /reverify_mode. Stateless apart from the
  * comparator configuration; handlers are thread-safe. */
 #ifndef FCPIVOT_GYM_H

@@ -16,6 +16,7 @@ static const command COMMANDS[] = {
     {"stats",    cli_stats,    "describe dataset files"},
     {"download", cli_download, "download a pivot dataset from the hub"},
     {"eval",     cli_eval,     "run a model on the dataset through an OpenAI-compatible endpoint"},
+    {"report",   cli_report,   "summarise a rollouts file (text, JSON, HTML) or compare two"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

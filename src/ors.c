@@ -1,6 +1,6 @@
 /* ors — Open Reward Standard handlers for this environment (see ors.h).
  *
- * Each handler validates in the order the spec implies (environment, session
+ * Each handler validates in the order docs/http-api.md implies (environment, session
  * header, body, then semantics) and answers with {"detail": ...} errors.
  *
  * Memory: a session (session.h) keeps only a compact "episode" — its row's

@@ -1,5 +1,5 @@
 /* ors — the Open Reward Standard protocol for this environment
- * (../spec: ors.md Parts 1-2), over the dataset and the grader.
+ * (docs/http-api.md §4-§5), over the dataset and the grader.
  *
  * Owns the session table (thread-safe), the per-call result store used for
  * reconnects, and prompt/tool rendering. Each handler answers one route; the

@@ -1,4 +1,4 @@
-/* prompt — how a task is shown to an agent over ORS (../spec: ors.md Part 2):
+/* prompt — how a task is shown to an agent over ORS (docs/http-api.md §5.3):
  * the shared tool, the task's tools as ToolSpecs, and the prompt block that
  * renders the conversation so far. Pure functions of a task; thread-safe.
  */

@@ -47,7 +47,7 @@ static json_t *build(span s)
 static int index_member(span s, const char *name, int64_t *out, char *err, size_t errsz)
 {
     *out = -1;
-    if (!s.v)
+    if (!s.v || (s.end - s.v == 4 && !memcmp(s.v, "null", 4)))
         return 0;
     json_t *j = build(s);
     int rc = 0;

@@ -1,5 +1,5 @@
 /* rollout — the facts a report needs from one line of a rollouts file, as
- * fcpivot eval writes it (eval.md §4 item 1) or as NeMo Gym's
+ * fcpivot eval writes it (docs/eval.md §4, rollout lines) or as NeMo Gym's
  * ng_collect_rollouts does (no "fcpivot" object, maybe no _ng_* indices).
  *
  * Pure core: text in, a struct out. The whole line is validated, but only
@@ -12,7 +12,7 @@
  *   reward, category       the line's "reward" (a number) and "category" (the
  *                          NeMo Gym sentence or the enum name); both required
  *   task / repeat          _ng_task_index / _ng_rollout_index (integers ≥ 0);
- *                          has_index is false when either is absent
+ *                          has_index is false when either is absent or null
  *   expected               expected_action, through the grader (grade.h)
  *   actual kind            the response's output, through the grader's own
  *                          extraction (function_call items → call or batch,

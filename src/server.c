@@ -1,5 +1,5 @@
 /* server — the route table and operations around the HTTP adapter
- * (see server.h; ../spec: ors.md).
+ * (see server.h; docs/http-api.md).
  *
  * Routes: root routes (/health, /create_session, /verify, /metrics, ...) and
  * environment routes (/{env}/tools, /{env}/call, ...) map to the ors_ and

@@ -14,6 +14,7 @@
 void stats_acc_add(stats_acc *a, double x)
 {
     a->n++;
+    a->sum += x;
     double d = x - a->mean;
     a->mean += d / (double)a->n;
     a->m2 += d * (x - a->mean);
@@ -21,7 +22,7 @@ void stats_acc_add(stats_acc *a, double x)
 
 double stats_acc_mean(const stats_acc *a)
 {
-    return a->n ? a->mean : NAN;
+    return a->n ? a->sum / (double)a->n : NAN;
 }
 
 double stats_acc_std(const stats_acc *a)

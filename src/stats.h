@@ -2,7 +2,7 @@
  * Wilson score interval, the unbiased pass@k estimator, the exact McNemar
  * test and nearest-rank percentiles.
  *
- * Pure core: numbers in, numbers out; no allocation, no I/O. Every function
+ * The formulas are those of docs/report.md §3. Pure core: numbers in, numbers out; no allocation, no I/O. Every function
  * is safe on the edge cases a report meets (n = 0, all passes, huge n): they
  * return NAN where a value is undefined instead of dividing by zero.
  */
@@ -14,15 +14,16 @@
 /* The two-sided 95% normal quantile, z = Φ⁻¹(0.975). */
 #define STATS_Z95 1.959963984540054
 
-/* A running mean and sum of squared deviations (Welford's update), exact
- * enough for a million rewards. Zero-initialise ({0}) to start. */
+/* A running sum, mean and sum of squared deviations (Welford's update) for
+ * the variance. The mean reported is sum / n, so the mean of binary rewards
+ * is exactly count / n. Zero-initialise ({0}) to start. */
 typedef struct stats_acc {
     size_t n;
-    double mean, m2;
+    double sum, mean, m2;
 } stats_acc;
 
 void stats_acc_add(stats_acc *a, double x);
-/* The mean (NAN when n = 0). */
+/* The mean, sum / n (NAN when n = 0). */
 double stats_acc_mean(const stats_acc *a);
 /* The sample standard deviation, n − 1 in the denominator (NAN when n < 2). */
 double stats_acc_std(const stats_acc *a);

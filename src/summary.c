@@ -361,9 +361,8 @@ static int put_score(util_buf *b, const summary *s)
     } else {
         rc |= util_buf_puts(b, "null");
     }
-    double sum = s->reward.mean * (double)s->graded;
     rc |= util_buf_puts(b, ",\"mean_failures_as_zero\":") |
-          put_num(b, ratio(sum, s->graded + s->failed));
+          put_num(b, ratio(s->reward.sum, s->graded + s->failed));
     return rc | util_buf_putc(b, '}');
 }
 

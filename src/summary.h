@@ -1,4 +1,4 @@
-/* summary — the summary of a run (eval.md §7), built incrementally from the
+/* summary — the summary of a run (docs/report.md §2), built incrementally from the
  * lines of a rollouts file and of its failures file: the object `fcpivot
  * eval` writes as <stem>_summary.json and `fcpivot report --json` prints.
  *
@@ -71,10 +71,11 @@ summary *summary_new(const summary_options *o);
 
 /* Adds one line line[0..len) of a rollouts file, fcpivot's or NeMo Gym's
  * (see rollout.h for what is read). 0, or −1 with the reason in err; a
- * rejected line leaves the summary as it was. */
+ * line rejected as invalid leaves the summary as it was (after "out of
+ * memory" it may be partly counted). */
 int summary_add_rollout(summary *s, const char *line, size_t len, char *err, size_t errsz);
 
-/* Adds one line of a failures file (eval.md §4 item 3). 0, or −1 with the
+/* Adds one line of a failures file (docs/eval.md §4, failure lines). 0, or −1 with the
  * reason in err (not a JSON object). */
 int summary_add_failure(summary *s, const char *line, size_t len, char *err, size_t errsz);
 

@@ -78,7 +78,7 @@ typedef struct su_event {
  * closed by a blank line, nothing else. */
 su_event *su_sse_parse(const char *body, size_t len, size_t *n);
 void su_sse_free(su_event *ev, size_t n);
-/* The exact bytes the spec prescribes for a /call result: task_id event, then
+/* The exact bytes docs/http-api.md §4.2 prescribes for a /call result: task_id event, then
  * text in 4,096-byte pieces, "chunk" events and a final "end" (owned). */
 char *su_sse_call_stream(const char *call_id, const char *text);
 

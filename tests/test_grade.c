@@ -1,4 +1,4 @@
-/* Tests of the grader (grade.h): every worked example of grading.md §6, every
+/* Tests of the grader (grade.h): every worked example of docs/grading.md §6, every
  * category, action extraction, reward modes and gates, Kuhn matching order. */
 #include <jansson.h>
 #include <math.h>
@@ -103,7 +103,7 @@ static grade_verdict judge_calls(const char *eargs, const char *aargs)
                      grade_category_name(v_.category), grade_category_name(cat));           \
     } while (0)
 
-/* ---- grading.md §6 -------------------------------------------------------- */
+/* ---- docs/grading.md §6 --------------------------------------------------- */
 
 Test(grade, spec_int_accepts_bool)
 {

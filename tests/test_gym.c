@@ -1,4 +1,4 @@
-/* Tests of the NeMo Gym resources-server handlers without HTTP (ors.md Part 3). */
+/* Tests of the NeMo Gym resources-server handlers without HTTP (docs/http-api.md §7). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* Differential test of the grader against tests/oracle/grade_oracle.py, an
- * executable model of grading.md that uses CPython's own json.loads and str
+ * executable model of docs/grading.md that uses CPython's own json.loads and str
  * methods. tests/oracle/gen_cases.py writes deterministic random verify
  * requests full of corner cases, and tests/oracle/gen_adversarial.py raw-text
  * mutations of arguments; on both, `fcpivot grade --verdict-only` and the

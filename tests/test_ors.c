@@ -1,4 +1,4 @@
-/* Tests of the ORS handlers without HTTP: every route of ors.md Parts 1-2,
+/* Tests of the ORS handlers without HTTP: every route of docs/http-api.md §3-§5,
  * session-less and session-scoped, with their error paths. */
 #include "test_ors_fixture.h"
 

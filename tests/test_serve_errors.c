@@ -1,5 +1,5 @@
 /* Integration tests of `fcpivot serve` over real HTTP, part 2: every error
- * path of ors.md (missing header, unknown/deleted sessions, unknown or forged
+ * path of docs/http-api.md (missing header, unknown/deleted sessions, unknown or forged
  * task specs, malformed JSON, bad indices and splits), task listing with
  * Python index/slice semantics, the 308 redirect, body limits, keep-alive,
  * the idle-session reaper, metrics and the access log. */

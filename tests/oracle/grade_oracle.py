@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An executable model of grading.md, for differential tests of the C grader.
+"""An executable model of docs/grading.md, for differential tests of the C grader.
 
 Written for fcpivot from the specification alone (it is not NeMo Gym's code).
 It leans on CPython for the parts that are hard to get right in C: json.loads
@@ -67,7 +67,7 @@ def words(s):
 
 
 def compare(x, y, cfg):
-    """grading.md §5: None when equal, else the failure category name."""
+    """docs/grading.md §5: None when equal, else the failure category name."""
     if not isinstance(y, type(x)):
         return "ARGUMENT_VALUE_TYPE_DIFFERENT"
     if isinstance(x, dict):
@@ -111,7 +111,7 @@ def single(exp, act, cfg):
 
 
 def batch(E, A, cfg):
-    """§4 for calls: admissibility, candidates, Kuhn matching, reward."""
+    """docs/grading.md §4.2 for calls: admissibility, candidates, Kuhn matching, reward."""
     if len(E) == 1 and len(A) == 1:
         return single(E[0], A[0], cfg)
     admissible = (len(A) == len(E) or not cfg.rewarding
@@ -175,7 +175,7 @@ def expected_calls(req):
 
 
 def judge(expected, act, cfg):
-    """§4 on expected_calls() and actual_action() results."""
+    """docs/grading.md §4 on expected_calls() and actual_action() results."""
     if act is None:
         return 0.0, "NO_ACTION_FOUND"
     if expected is None:
