@@ -1,11 +1,13 @@
-/* cli_common — the grading flags shared by `fcpivot grade` and `fcpivot
- * serve`, so that both accept exactly the same comparator configuration. */
+/* cli_common — the grading flags shared by `fcpivot grade`, `serve` and
+ * `eval`, so that all accept exactly the same comparator configuration, and
+ * mkdir -p for the commands that write files. */
 #include "cli_common.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char CLI_GRADING_HELP[] =
     "  --word-similarity-threshold X   minimum string similarity (default 0.1)\n"
@@ -76,4 +78,32 @@ int cli_grading_flag_apply(const char *name, const char *value, grade_config *cf
 bad:
     snprintf(err, errsz, "bad %s '%s'", name, value ? value : "");
     return -1;
+}
+
+int cli_make_dirs(const char *path, char *err, size_t errsz)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof buf) {
+        snprintf(err, errsz, "output directory path too long");
+        return -1;
+    }
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+            snprintf(err, errsz, "cannot create %s: %s", buf, strerror(errno));
+            return -1;
+        }
+        buf[i] = saved;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errsz, "%s is not a directory", path);
+        return -1;
+    }
+    return 0;
 }

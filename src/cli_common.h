@@ -1,5 +1,6 @@
 /* cli_common — command-line pieces shared by subcommands: the comparator
- * (grading) flags that `fcpivot grade` and `fcpivot serve` both accept. */
+ * (grading) flags that `fcpivot grade`, `serve` and `eval` accept, and
+ * creating output directories (`download`, `eval`). */
 #ifndef FCPIVOT_CLI_COMMON_H
 #define FCPIVOT_CLI_COMMON_H
 
@@ -18,5 +19,9 @@ bool cli_grading_flag_known(const char *name, bool *takes_value);
  * 0, or -1 with a reason in err for an invalid value. */
 int cli_grading_flag_apply(const char *name, const char *value, grade_config *cfg,
                            char *err, size_t errsz);
+
+/* mkdir -p path. 0, or -1 with a reason in err (also when path exists and
+ * is not a directory). */
+int cli_make_dirs(const char *path, char *err, size_t errsz);
 
 #endif

@@ -1760,6 +1760,17 @@ static int prepare(ev_run *r)
         return dry_run(r);
     if (evout_paths_init(&r->paths, r->o->out))
         return EXIT_IO;
+    char why[512], *dir = strdup(r->o->out);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (cli_make_dirs(dir, why, sizeof why)) {
+            fprintf(stderr, "fcpivot eval: %s\n", why);
+            free(dir);
+            return EXIT_IO;
+        }
+    }
+    free(dir);
     if (!r->o->resume && !r->o->overwrite && evout_nonempty(r->paths.rollouts)) {
         fprintf(stderr, "fcpivot eval: %s exists: use --resume to continue it or --overwrite to replace it\n",
                 r->paths.rollouts);

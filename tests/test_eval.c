@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -75,7 +76,16 @@ typedef struct child {
 
 /* Starts FCPIVOT_BIN eval with args (NULL-terminated), stdout and stderr
  * going to files in dir. */
+static child start_eval_limited(const char *dir, const char *const *args, long fsize);
+
 static child start_eval(const char *dir, const char *const *args)
+{
+    return start_eval_limited(dir, args, 0);
+}
+
+/* With fsize > 0, files the child writes are limited to fsize bytes (a
+ * full disk, as far as write() can tell). */
+static child start_eval_limited(const char *dir, const char *const *args, long fsize)
 {
     child c = {0, path_in(dir, "stdout.txt"), path_in(dir, "stderr.txt")};
     const char *argv[64];
@@ -92,6 +102,11 @@ static child start_eval(const char *dir, const char *const *args)
         int e = open(c.err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(o, 1);
         dup2(e, 2);
+        if (fsize > 0) {
+            struct rlimit rl = {(rlim_t)fsize, (rlim_t)fsize};
+            signal(SIGXFSZ, SIG_IGN);
+            setrlimit(RLIMIT_FSIZE, &rl);
+        }
         unsetenv("OPENAI_API_KEY");
         unsetenv("FCPIVOT_API_KEY");
         unsetenv("OPENAI_BASE_URL");
@@ -955,5 +970,70 @@ Test(eval, sigint_drains_writes_and_resume_completes)
     result_free(&r);
     fo_stop(s);
     free(url); free(out); free(data);
+    rm_dir(dir);
+}
+
+/* ---- stopping early ------------------------------------------------------------------------------ */
+
+Test(eval, write_error_stops_with_exit_4_keeping_whole_lines)
+{
+    static const int C[] = {FO_CORRECT};
+    char *dir = make_dir();
+    char *data = write_rows(dir, C, 1, 40);
+    char *out = path_in(dir, "m.jsonl");
+    char *inputs = path_in(dir, "m_materialized_inputs.jsonl");
+    fo_server *s = fo_start(NULL);
+    char *url = url_of(s);
+    /* Room for the materialized inputs, not for every rollout. */
+    const char *dry[] = {"--data", data, "-o", out, "--model-url", url, "--quiet", NULL};
+    result r = run_eval(dir, dry);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    result_free(&r);
+    struct stat st_in, st_out;
+    cr_assert_eq(stat(inputs, &st_in), 0);
+    cr_assert_eq(stat(out, &st_out), 0);
+    const char *args[] = {"--data", data, "-o", out, "--model-url", url, "--quiet", "--overwrite",
+                          "-c", "1", NULL};
+    child c = start_eval_limited(dir, args, (long)st_in.st_size + st_out.st_size / 4);
+    int status = wait_child(&c);
+    char *err = tu_read_file(c.err_path, NULL);
+    cr_assert_eq(status, 4, "exit %d: %s", status, err);
+    cr_assert(strstr(err, "cannot write"), "%s", err);
+    free(err);
+    child_free(&c);
+    json_t *roll = read_jsonl(out);   /* every line whole */
+    cr_assert_gt(json_array_size(roll), 0);
+    cr_assert_lt(json_array_size(roll), 40);
+    json_t *man = load_json(dir, "m_run.json");
+    cr_assert_str_eq(jstr(man, "status"), "failed");
+    json_decref(man);
+    json_decref(roll);
+    fo_stop(s);
+    free(url); free(inputs); free(out); free(data);
+    rm_dir(dir);
+}
+
+Test(eval, max_failures_stops_sending_with_exit_1)
+{
+    static const int C[] = {FO_400};
+    char *dir = make_dir();
+    char *data = write_rows(dir, C, 1, 30);
+    char *out = path_in(dir, "m.jsonl");
+    fo_server *s = fo_start(NULL);
+    char *url = url_of(s);
+    const char *args[] = {"--data", data, "-o", out, "--model-url", url, "-c", "1",
+                          "--max-failures", "3", "--quiet", NULL};
+    result r = run_eval(dir, args);
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "--max-failures"), "%s", r.err);
+    cr_assert_eq(fo_requests(s), 3, "sending stopped at the third failure");
+    char *fpath = path_in(dir, "m_failures.jsonl");
+    cr_assert_eq(count_lines(fpath), 3);
+    json_t *man = load_json(dir, "m_run.json");
+    cr_assert_eq(jint(json_object_get(man, "counts"), "not_run"), 27);
+    json_decref(man);
+    result_free(&r);
+    fo_stop(s);
+    free(fpath); free(url); free(out); free(data);
     rm_dir(dir);
 }
