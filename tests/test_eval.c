@@ -1037,3 +1037,26 @@ Test(eval, max_failures_stops_sending_with_exit_1)
     free(fpath); free(url); free(out); free(data);
     rm_dir(dir);
 }
+
+Test(eval, requests_spread_over_several_urls)
+{
+    static const int C[] = {FO_CORRECT};
+    char *dir = make_dir();
+    char *data = write_rows(dir, C, 1, 40);
+    char *out = path_in(dir, "m.jsonl");
+    fo_options fo = {.delay_s = 0.01};
+    fo_server *a = fo_start(&fo), *b = fo_start(&fo);
+    char *ua = url_of(a), *ub = url_of(b);
+    const char *args[] = {"--data", data, "-o", out, "--model-url", ua, "--model-url", ub,
+                          "-c", "4", "--quiet", NULL};
+    result r = run_eval(dir, args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_eq(fo_requests(a) + fo_requests(b), 40);
+    cr_assert_gt(fo_requests(a), 5, "%zu / %zu", fo_requests(a), fo_requests(b));
+    cr_assert_gt(fo_requests(b), 5, "%zu / %zu", fo_requests(a), fo_requests(b));
+    result_free(&r);
+    fo_stop(a);
+    fo_stop(b);
+    free(ua); free(ub); free(out); free(data);
+    rm_dir(dir);
+}
