@@ -1,7 +1,7 @@
 /* cli_eval — `fcpivot eval`: run a model on the dataset through an
  * OpenAI-compatible endpoint and write NeMo Gym's files (../spec: eval.md).
  *
- * How it works: the dataset is opened and validated (ds), the rows are
+ * How it works: the options are parsed by cli_eval_opts; the dataset is opened and validated (ds), the rows are
  * selected (--rows, --sample, --limit) and every (row, repeat) pair gets a
  * plan position p (row = selection[p / K], repeat = p % K, so positions are
  * in (_ng_task_index, _ng_rollout_index) order). With --resume the manifest
@@ -35,6 +35,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "cli_common.h"
+#include "cli_eval_opts.h"
 #include "cli_eval_out.h"
 #include "cli_eval_roll.h"
 #include "cli_eval_run.h"
@@ -44,499 +45,9 @@
 #include "summary.h"
 #include "util.h"
 
-/* ---- defaults (the help text prints these) ------------------------------------------- */
-
-#define STR_(x) #x
-#define STR(x) STR_(x)
-#define DEFAULT_URL "http://127.0.0.1:8000/v1"
-#define DEFAULT_CONCURRENCY 64
-#define DEFAULT_CONNECT_TIMEOUT 10
-#define DEFAULT_REQUEST_TIMEOUT 600
-#define DEFAULT_MAX_ATTEMPTS 6
-#define DEFAULT_RETRY_DEADLINE 900
-#define DEFAULT_MAX_FAILURES "5%"
-#define DEFAULT_REPEATS 1
-#define DEFAULT_SEED 0
-#define DEFAULT_PRESET "toolcall_schema"
-#define MAX_CONCURRENCY 65536
-#define MAX_LIST 64            /* --model-url, --header, --set */
 #define PROGRESS_LINE_S 10.0   /* without a terminal: one line this often */
 #define PROGRESS_BAR_S 0.25
 #define ISSUES_SHOWN 20
-
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_ENDPOINT = 3, EXIT_IO = 4,
-       EXIT_BELOW = 5 };
-
-enum { API_CHAT, API_RESPONSES };
-enum { OVERFLOW_GYM, OVERFLOW_FAIL };
-
-typedef struct ev_opts {
-    const char *data, *out, *model, *api_key, *rows, *request_log, *preset;
-    const char *urls[MAX_LIST];
-    size_t nurls;
-    const char *headers[MAX_LIST];
-    size_t nheaders;
-    int api, on_overflow;
-    long limit, sample, repeats;     /* -1: not given */
-    unsigned long long seed;
-    evroll_overrides ov;
-    const char *temperature, *top_p, *max_output_tokens;
-    char *set_keys[MAX_LIST];        /* owned copies of KEY */
-    size_t nset;
-    const char *extra_body, *chat_template_kwargs;
-    bool seed_per_repeat, resume, overwrite, dry_run, quiet, json, skip_invalid;
-    conv_reasoning reasoning;
-    bool developer_as_system;
-    long concurrency, max_attempts;
-    double connect_timeout, request_timeout, retry_deadline;
-    double max_failures;             /* a count, or a share with max_failures_pct */
-    bool max_failures_pct;
-    bool has_fail_under;
-    double fail_under;
-    grade_config cfg;
-    int argc;
-    char **argv;
-} ev_opts;
-
-/* ---- help ---------------------------------------------------------------------------------- */
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-        "usage: fcpivot eval --data FILE -o OUT.jsonl [--model-url URL]... [--model NAME] [options]\n"
-        "\n"
-        "Runs a model on the dataset through an OpenAI-compatible endpoint (vLLM, SGLang,\n"
-        "llama.cpp, OpenAI, ...), grades every reply like NeMo Gym and writes NeMo Gym's files:\n"
-        "OUT.jsonl (rollouts), OUT_materialized_inputs.jsonl, OUT_failures.jsonl,\n"
-        "OUT_aggregate_metrics.json, OUT_summary.json and OUT_run.json (the manifest).\n"
-        "\n"
-        "input and output:\n"
-        "  --data FILE, -i FILE          dataset (.jsonl, .gz, .zst), validated first\n"
-        "  --skip-invalid                leave invalid rows out instead of stopping\n"
-        "  -o, --output FILE             rollouts file (required)\n"
-        "  --resume                      continue the run in FILE (checked against its manifest)\n"
-        "  --overwrite                   replace an existing run\n"
-        "  --request-log FILE            JSONL of every attempt (no key, no headers)\n"
-        "endpoint:\n"
-        "  --model-url URL               base URL with /v1, repeatable (default $FCPIVOT_MODEL_URL,\n"
-        "                                else $OPENAI_BASE_URL, else " DEFAULT_URL ")\n"
-        "  --model NAME                  model (default: the only one GET /models lists)\n"
-        "  --api-key KEY                 bearer key (default $FCPIVOT_API_KEY, else $OPENAI_API_KEY)\n"
-        "  --header 'K: V'               extra request header, repeatable\n"
-        "  --api chat|responses          POST /chat/completions (converted) or /responses (default chat)\n"
-        "selection:\n"
-        "  --limit N                     the first N rows (after --rows and --sample)\n"
-        "  --rows A:B                    a Python slice of row indices\n"
-        "  --sample N                    N rows drawn without replacement\n"
-        "  --seed S                      seed of --sample (default " STR(DEFAULT_SEED) ")\n"
-        "  --num-repeats K               rollouts per row (default " STR(DEFAULT_REPEATS) ")\n"
-        "request:\n"
-        "  --temperature T, --top-p P, --max-output-tokens N, --reasoning-effort E\n"
-        "                                override those parameters (default: the row's, else the server's)\n"
-        "  --set KEY=JSON                override any Responses parameter, repeatable\n"
-        "  --extra-body JSON             engine parameters merged into the body (body keys win)\n"
-        "  --chat-template-kwargs JSON   sent as chat_template_kwargs\n"
-        "  --seed-per-repeat             seed = the repeat index in each body\n"
-        "  --reasoning-history field|think|drop   prior reasoning (default field)\n"
-        "  --developer-role keep|system  developer messages as they are or as system (default keep)\n"
-        "  --on-context-overflow gym|fail  a too-long prompt: graded empty or a failure (default gym)\n"
-        "transport:\n"
-        "  -c, --concurrency N           requests in flight (default " STR(DEFAULT_CONCURRENCY) ")\n"
-        "  --connect-timeout S           per attempt, 0 = none (default " STR(DEFAULT_CONNECT_TIMEOUT) ")\n"
-        "  --request-timeout S           per attempt, 0 = none (default " STR(DEFAULT_REQUEST_TIMEOUT) ")\n"
-        "  --max-attempts N              attempts per request (default " STR(DEFAULT_MAX_ATTEMPTS) ")\n"
-        "  --retry-deadline S            seconds one request may spend retrying (default " STR(DEFAULT_RETRY_DEADLINE) ")\n"
-        "  --max-failures N|P%%           stop sending after this many failures (default %s)\n"
-        "grading:\n"
-        "  --preset NAME                 toolcall_schema (default), conversational, search, swe,\n"
-        "                                droid, parallel; explicit grading flags win\n"
-        "%s"
-        "output:\n"
-        "  --dry-run                     print the first request body and exit\n"
-        "  --fail-under X                exit 5 when the mean reward is below X\n"
-        "  --quiet                       no progress\n"
-        "  --json                        print the summary JSON on stdout\n"
-        "  -h, --help                    this help\n"
-        "\n"
-        "exit status: 0 every planned rollout graded; 1 some failed or were not run; 2 usage,\n"
-        "dataset or resume mismatch; 3 endpoint or configuration fatal; 4 output I/O error;\n"
-        "5 mean reward below --fail-under; 130/143 interrupted (SIGINT/SIGTERM).\n",
-        DEFAULT_MAX_FAILURES, CLI_GRADING_HELP);
-}
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "fcpivot eval: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'fcpivot eval --help'.\n");
-    return EXIT_USAGE;
-}
-
-/* ---- option parsing -------------------------------------------------------------------------- */
-
-typedef enum {
-    O_DATA, O_OUT, O_URL, O_MODEL, O_KEY, O_HEADER, O_API, O_LIMIT, O_ROWS, O_SAMPLE, O_SEED,
-    O_REPEATS, O_TEMP, O_TOPP, O_MAXTOK, O_EFFORT, O_SET, O_EXTRA, O_CTK, O_SEEDREP, O_RHIST,
-    O_DEVROLE, O_OVERFLOW, O_CONC, O_CTIMEOUT, O_RTIMEOUT, O_ATTEMPTS, O_DEADLINE, O_MAXFAIL,
-    O_RESUME, O_OVERWRITE, O_PRESET, O_DRY, O_RLOG, O_FAILUNDER, O_QUIET, O_JSON, O_SKIP,
-    O_HELP, O_GRADING
-} opt_id;
-
-static const struct {
-    const char *name, *alias;
-    bool value;
-    opt_id id;
-} OPTIONS[] = {
-    {"--data", "-i", true, O_DATA}, {"--input", NULL, true, O_DATA},
-    {"--output", "-o", true, O_OUT}, {"--model-url", NULL, true, O_URL},
-    {"--model", NULL, true, O_MODEL}, {"--api-key", NULL, true, O_KEY},
-    {"--header", NULL, true, O_HEADER}, {"--api", NULL, true, O_API},
-    {"--limit", NULL, true, O_LIMIT}, {"--rows", NULL, true, O_ROWS},
-    {"--sample", NULL, true, O_SAMPLE}, {"--seed", NULL, true, O_SEED},
-    {"--num-repeats", NULL, true, O_REPEATS}, {"--temperature", NULL, true, O_TEMP},
-    {"--top-p", NULL, true, O_TOPP}, {"--max-output-tokens", NULL, true, O_MAXTOK},
-    {"--reasoning-effort", NULL, true, O_EFFORT}, {"--set", NULL, true, O_SET},
-    {"--extra-body", NULL, true, O_EXTRA}, {"--chat-template-kwargs", NULL, true, O_CTK},
-    {"--seed-per-repeat", NULL, false, O_SEEDREP}, {"--reasoning-history", NULL, true, O_RHIST},
-    {"--developer-role", NULL, true, O_DEVROLE}, {"--on-context-overflow", NULL, true, O_OVERFLOW},
-    {"--concurrency", "-c", true, O_CONC}, {"--connect-timeout", NULL, true, O_CTIMEOUT},
-    {"--request-timeout", NULL, true, O_RTIMEOUT}, {"--max-attempts", NULL, true, O_ATTEMPTS},
-    {"--retry-deadline", NULL, true, O_DEADLINE}, {"--max-failures", NULL, true, O_MAXFAIL},
-    {"--resume", NULL, false, O_RESUME}, {"--overwrite", NULL, false, O_OVERWRITE},
-    {"--preset", NULL, true, O_PRESET}, {"--dry-run", NULL, false, O_DRY},
-    {"--request-log", NULL, true, O_RLOG}, {"--fail-under", NULL, true, O_FAILUNDER},
-    {"--quiet", NULL, false, O_QUIET}, {"--json", NULL, false, O_JSON},
-    {"--skip-invalid", NULL, false, O_SKIP}, {"--help", "-h", false, O_HELP},
-};
-
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_secs(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !(v >= 0) || isinf(v))
-        return false;
-    *out = v;
-    return true;
-}
-
-/* A JSON number text (kept as written). */
-static bool is_json_number(const char *s)
-{
-    return (*s == '-' || (*s >= '0' && *s <= '9')) && jtext_valid(s, strlen(s), JTEXT_BIG_INTS, NULL, 0);
-}
-
-static bool is_json_object(const char *s)
-{
-    const char *p = s;
-    while (*p == ' ' || *p == '\t' || *p == '\n')
-        p++;
-    return *p == '{' && jtext_valid(s, strlen(s), JTEXT_BIG_INTS, NULL, 0);
-}
-
-/* --preset (eval.md §1): NeMo Gym's configurations for the pivot datasets. */
-static int apply_preset(const char *name, grade_config *cfg)
-{
-    grade_config_default(cfg);
-    if (!strcmp(name, "toolcall_schema") || !strcmp(name, "conversational"))
-        cfg->word_similarity_threshold = 0.1;
-    else if (!strcmp(name, "search"))
-        cfg->word_similarity_threshold = 0.3;
-    else if (!strcmp(name, "swe") || !strcmp(name, "droid"))
-        cfg->word_similarity_threshold = 0.0;
-    else if (!strcmp(name, "parallel")) {
-        cfg->parallel_rewarding = cfg->allow_subset = cfg->allow_superset = true;
-        cfg->mode = GRADE_MODE_F1;
-    } else
-        return -1;
-    return 0;
-}
-
-static void opts_init(ev_opts *o, int argc, char **argv)
-{
-    memset(o, 0, sizeof *o);
-    o->limit = o->sample = -1;
-    o->repeats = DEFAULT_REPEATS;
-    o->seed = DEFAULT_SEED;
-    o->concurrency = DEFAULT_CONCURRENCY;
-    o->connect_timeout = DEFAULT_CONNECT_TIMEOUT;
-    o->request_timeout = DEFAULT_REQUEST_TIMEOUT;
-    o->max_attempts = DEFAULT_MAX_ATTEMPTS;
-    o->retry_deadline = DEFAULT_RETRY_DEADLINE;
-    o->preset = DEFAULT_PRESET;
-    o->argc = argc;
-    o->argv = argv;
-}
-
-static void opts_free(ev_opts *o)
-{
-    for (size_t i = 0; i < o->nset; i++)
-        free(o->set_keys[i]);
-}
-
-static int parse_max_failures(ev_opts *o, const char *v)
-{
-    size_t n = strlen(v);
-    char buf[64];
-    if (!n || n >= sizeof buf)
-        return -1;
-    memcpy(buf, v, n + 1);
-    o->max_failures_pct = buf[n - 1] == '%';
-    if (o->max_failures_pct)
-        buf[n - 1] = '\0';
-    double x;
-    if (!parse_secs(buf, &x) || (o->max_failures_pct && x > 100) ||
-        (!o->max_failures_pct && x != floor(x)))
-        return -1;
-    o->max_failures = x;
-    return 0;
-}
-
-static int add_set(ev_opts *o, const char *v)
-{
-    const char *eq = strchr(v, '=');
-    if (!eq || eq == v || o->nset == MAX_LIST)
-        return usage_error("bad --set '%s' (KEY=JSON)", v);
-    char *key = strndup(v, (size_t)(eq - v));
-    if (!key)
-        return usage_error("%s", "out of memory");
-    o->set_keys[o->nset++] = key;
-    char why[256];
-    if (evroll_override_add(&o->ov, key, eq + 1, why, sizeof why))
-        return usage_error("--set: %s", why);
-    return -1;
-}
-
-static int choose(const char *v, const char *const *names, int n, int *out)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(v, names[i])) {
-            *out = i;
-            return 0;
-        }
-    return -1;
-}
-
-/* A grading flag, applied after --preset (explicit flags win). */
-typedef struct grading_flag {
-    char name[64];
-    const char *value;   /* borrowed from argv, or NULL */
-} grading_flag;
-
-/* Applies one option; -1 to go on, else an exit status. */
-static int apply_option(ev_opts *o, opt_id id, const char *name, const char *v,
-                        grading_flag *grading, size_t *ngrading)
-{
-    static const char *const APIS[] = {"chat", "responses"};
-    static const char *const HIST[] = {"field", "think", "drop"};
-    static const char *const ROLES[] = {"keep", "system"};
-    static const char *const OVER[] = {"gym", "fail"};
-    static const char *const EFFORTS[] = {"none", "minimal", "low", "medium", "high"};
-    int k;
-    long n;
-    switch (id) {
-    case O_DATA: o->data = v; break;
-    case O_OUT: o->out = v; break;
-    case O_URL:
-        if (o->nurls == MAX_LIST) return usage_error("too many %s", name);
-        o->urls[o->nurls++] = v;
-        break;
-    case O_MODEL: o->model = v; break;
-    case O_KEY: o->api_key = v; break;
-    case O_HEADER:
-        if (!strchr(v, ':') || o->nheaders == MAX_LIST) return usage_error("bad --header '%s' ('K: V')", v);
-        o->headers[o->nheaders++] = v;
-        break;
-    case O_API:
-        if (choose(v, APIS, 2, &o->api)) return usage_error("bad --api '%s' (chat or responses)", v);
-        break;
-    case O_LIMIT:
-        if (!parse_long(v, 0, LONG_MAX, &o->limit)) return usage_error("bad --limit '%s'", v);
-        break;
-    case O_ROWS:
-        if (!strchr(v, ':')) return usage_error("bad --rows '%s' (A:B)", v);
-        o->rows = v;
-        break;
-    case O_SAMPLE:
-        if (!parse_long(v, 0, LONG_MAX, &o->sample)) return usage_error("bad --sample '%s'", v);
-        break;
-    case O_SEED:
-        if (!parse_long(v, 0, LONG_MAX, &n)) return usage_error("bad --seed '%s'", v);
-        o->seed = (unsigned long long)n;
-        break;
-    case O_REPEATS:
-        if (!parse_long(v, 1, 1000000, &o->repeats)) return usage_error("bad --num-repeats '%s'", v);
-        break;
-    case O_TEMP: case O_TOPP: case O_MAXTOK:
-        if (!is_json_number(v)) return usage_error("%s needs a number", name);
-        if (id == O_TEMP) o->temperature = v;
-        else if (id == O_TOPP) o->top_p = v;
-        else o->max_output_tokens = v;
-        break;
-    case O_EFFORT:
-        if (choose(v, EFFORTS, 5, &k)) return usage_error("bad --reasoning-effort '%s' (none, minimal, low, medium, high)", v);
-        o->ov.reasoning_effort = v;
-        break;
-    case O_SET: return add_set(o, v);
-    case O_EXTRA: case O_CTK:
-        if (!is_json_object(v)) return usage_error("%s needs a JSON object", name);
-        if (id == O_EXTRA) o->extra_body = v;
-        else o->chat_template_kwargs = v;
-        break;
-    case O_SEEDREP: o->seed_per_repeat = true; break;
-    case O_RHIST:
-        if (choose(v, HIST, 3, &k)) return usage_error("bad --reasoning-history '%s' (field, think, drop)", v);
-        o->reasoning = (conv_reasoning)k;
-        break;
-    case O_DEVROLE:
-        if (choose(v, ROLES, 2, &k)) return usage_error("bad --developer-role '%s' (keep, system)", v);
-        o->developer_as_system = k == 1;
-        break;
-    case O_OVERFLOW:
-        if (choose(v, OVER, 2, &o->on_overflow)) return usage_error("bad --on-context-overflow '%s' (gym, fail)", v);
-        break;
-    case O_CONC:
-        if (!parse_long(v, 1, MAX_CONCURRENCY, &o->concurrency)) return usage_error("bad --concurrency '%s'", v);
-        break;
-    case O_CTIMEOUT: case O_RTIMEOUT: case O_DEADLINE: {
-        double *dst = id == O_CTIMEOUT ? &o->connect_timeout
-                    : id == O_RTIMEOUT ? &o->request_timeout : &o->retry_deadline;
-        if (!parse_secs(v, dst)) return usage_error("bad %s (seconds)", name);
-        break;
-    }
-    case O_ATTEMPTS:
-        if (!parse_long(v, 1, 255, &o->max_attempts)) return usage_error("bad --max-attempts '%s' (1 to 255)", v);
-        break;
-    case O_MAXFAIL:
-        if (parse_max_failures(o, v)) return usage_error("bad --max-failures '%s' (N or P%%)", v);
-        break;
-    case O_RESUME: o->resume = true; break;
-    case O_OVERWRITE: o->overwrite = true; break;
-    case O_PRESET: o->preset = v; break;
-    case O_DRY: o->dry_run = true; break;
-    case O_RLOG: o->request_log = v; break;
-    case O_FAILUNDER:
-        if (!parse_secs(v, &o->fail_under)) return usage_error("bad --fail-under '%s'", v);
-        o->has_fail_under = true;
-        break;
-    case O_QUIET: o->quiet = true; break;
-    case O_JSON: o->json = true; break;
-    case O_SKIP: o->skip_invalid = true; break;
-    case O_HELP: usage(stdout); return EXIT_OK;
-    case O_GRADING:
-        snprintf(grading[*ngrading].name, sizeof grading[*ngrading].name, "%s", name);
-        grading[(*ngrading)++].value = v;
-        break;
-    }
-    return -1;
-}
-
-static int find_option(const char *name, bool *value, opt_id *id)
-{
-    for (size_t i = 0; i < sizeof OPTIONS / sizeof OPTIONS[0]; i++)
-        if (!strcmp(name, OPTIONS[i].name) || (OPTIONS[i].alias && !strcmp(name, OPTIONS[i].alias))) {
-            *value = OPTIONS[i].value;
-            *id = OPTIONS[i].id;
-            return 0;
-        }
-    if (cli_grading_flag_known(name, value)) {
-        *id = O_GRADING;
-        return 0;
-    }
-    return -1;
-}
-
-/* Numbers given as flags become overrides (after --set, which they beat). */
-static int finish_overrides(ev_opts *o)
-{
-    char why[256];
-    const char *keys[3] = {"temperature", "top_p", "max_output_tokens"};
-    const char *vals[3] = {o->temperature, o->top_p, o->max_output_tokens};
-    for (int i = 0; i < 3; i++)
-        if (vals[i] && evroll_override_add(&o->ov, keys[i], vals[i], why, sizeof why))
-            return usage_error("%s", why);
-    return -1;
-}
-
-static int finish_options(ev_opts *o, const grading_flag *grading, size_t ngrading)
-{
-    if (apply_preset(o->preset, &o->cfg))
-        return usage_error("unknown --preset '%s' (toolcall_schema, conversational, search, swe, droid, parallel)", o->preset);
-    char why[256];
-    for (size_t i = 0; i < ngrading; i++)
-        if (cli_grading_flag_apply(grading[i].name, grading[i].value, &o->cfg, why, sizeof why))
-            return usage_error("%s", why);
-    if (!o->data)
-        return usage_error("%s", "--data FILE is required");
-    if (!o->out && !o->dry_run)
-        return usage_error("%s", "-o FILE is required");
-    if (o->resume && o->overwrite)
-        return usage_error("%s", "--resume and --overwrite exclude each other");
-    if (!o->nurls) {
-        const char *u = getenv("FCPIVOT_MODEL_URL");
-        if (!u || !*u)
-            u = getenv("OPENAI_BASE_URL");
-        o->urls[o->nurls++] = u && *u ? u : DEFAULT_URL;
-    }
-    if (!o->api_key) {
-        const char *k = getenv("FCPIVOT_API_KEY");
-        o->api_key = k && *k ? k : getenv("OPENAI_API_KEY");
-    }
-    if (!o->max_failures && !o->max_failures_pct)
-        parse_max_failures(o, DEFAULT_MAX_FAILURES);
-    return finish_overrides(o);
-}
-
-static int parse_options(int argc, char **argv, ev_opts *o)
-{
-    opts_init(o, argc, argv);
-    grading_flag grading[64];
-    size_t ngrading = 0;
-    bool max_failures_given = false;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        char name[64];
-        const char *eq = arg[0] == '-' && arg[1] == '-' ? strchr(arg, '=') : NULL;
-        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-        if (nlen >= sizeof name)
-            return usage_error("unknown option '%s'", arg);
-        memcpy(name, arg, nlen);
-        name[nlen] = '\0';
-        bool takes;
-        opt_id id;
-        if (find_option(name, &takes, &id))
-            return usage_error(arg[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'", arg);
-        const char *val = eq ? eq + 1 : NULL;
-        if (takes && !val) {
-            if (i + 1 >= argc)
-                return usage_error("option '%s' needs a value", name);
-            val = argv[++i];
-        } else if (!takes && val) {
-            return usage_error("option '%s' takes no value", name);
-        }
-        if (id == O_GRADING && ngrading == 64)
-            return usage_error("%s", "too many grading flags");
-        if (id == O_MAXFAIL)
-            max_failures_given = true;
-        int rc = apply_option(o, id, name, val, grading, &ngrading);
-        if (rc >= 0)
-            return rc;
-    }
-    if (!max_failures_given)
-        parse_max_failures(o, DEFAULT_MAX_FAILURES);
-    return finish_options(o, grading, ngrading);
-}
 
 /* ---- signals ----------------------------------------------------------------------------------- */
 
@@ -573,7 +84,7 @@ typedef struct fail_rec {
 } fail_rec;
 
 typedef struct ev_run {
-    ev_opts *o;
+    evopt *o;
     ds_dataset *ds;
     evout_paths paths;
     size_t nrows;            /* rows served by the dataset */
@@ -777,7 +288,7 @@ static int build_body(ev_run *r, size_t pos, util_buf *body, char *err, size_t e
         return CONV_INVALID;
     conv_request_opts c;
     request_opts(r, pos_repeat(r, pos), &c);
-    if (r->o->api == API_CHAT)
+    if (r->o->api == EVOPT_API_CHAT)
         return conv_chat_request(r->scratch.data, r->scratch.len, &c, body, NULL, err, errsz);
     return conv_responses_request(r->scratch.data, r->scratch.len, &c, body, err, errsz);
 }
@@ -861,7 +372,7 @@ static int record_reply(ev_run *r, size_t pos, const char *reply, size_t len,
     const char *rtext = reply;
     size_t rlen = len;
     int rc;
-    if (api == API_CHAT) {
+    if (api == EVOPT_API_CHAT) {
         rc = conv_chat_reply(reply, len, r->scratch.data, r->scratch.len, r->model,
                              rollout_seed(pos_task(r, pos), pos_repeat(r, pos)),
                              (long long)util_now_real(), &resp, &info, why, sizeof why);
@@ -932,7 +443,7 @@ static void cb_overflow(void *ctx, long id, const char *body, size_t len, const 
 {
     ev_run *r = ctx;
     size_t pos = (size_t)id;
-    if (r->o->on_overflow == OVERFLOW_FAIL) {
+    if (r->o->on_overflow == EVOPT_OVERFLOW_FAIL) {
         fail_pos(r, pos, "context_overflow", 400, "the prompt is longer than the model's context",
                  body, len, a->attempts, a->elapsed_ms);
         return;
@@ -942,7 +453,7 @@ static void cb_overflow(void *ctx, long id, const char *body, size_t len, const 
         "{\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"message\":"
         "{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":\"stop\"}]}";
     int rc = record_reply(r, pos, EMPTY_CHAT, sizeof EMPTY_CHAT - 1, a, "context_overflow",
-                          API_CHAT);
+                          EVOPT_API_CHAT);
     if (rc == EVRUN_ACCEPT)
         r->overflowed++;
     else
@@ -1013,7 +524,7 @@ static bool is_secret_header(const char *h)
 }
 
 /* argv with the key and secret header values replaced by "***". */
-static void put_argv(util_buf *b, const ev_opts *o)
+static void put_argv(util_buf *b, const evopt *o)
 {
     util_buf_puts(b, "[\"fcpivot\"");
     for (int i = 0; i < o->argc; i++) {
@@ -1076,7 +587,7 @@ static void iso_time(double t, char *buf, size_t n)
 
 static void put_identity(util_buf *b, const ev_run *r)
 {
-    const ev_opts *o = r->o;
+    const evopt *o = r->o;
     util_buf_puts(b, ",\"selection\":{\"rows\":");
     put_str_or_null(b, o->rows);
     util_buf_puts(b, ",\"sample\":");
@@ -1102,8 +613,8 @@ static void put_identity(util_buf *b, const ev_run *r)
                        "\"developer_role\":\"%s\",\"on_context_overflow\":\"%s\"}",
                     o->seed_per_repeat ? "true" : "false", HIST_NAMES[o->reasoning],
                     o->developer_as_system ? "system" : "keep",
-                    o->on_overflow == OVERFLOW_GYM ? "gym" : "fail");
-    util_buf_printf(b, ",\"api\":\"%s\",\"model\":", o->api == API_CHAT ? "chat" : "responses");
+                    o->on_overflow == EVOPT_OVERFLOW_GYM ? "gym" : "fail");
+    util_buf_printf(b, ",\"api\":\"%s\",\"model\":", o->api == EVOPT_API_CHAT ? "chat" : "responses");
     put_str_or_null(b, r->model);
     util_buf_puts(b, ",\"grading\":{\"word_similarity_threshold\":");
     put_double(b, o->cfg.word_similarity_threshold);
@@ -1207,7 +718,7 @@ static int check_manifest(ev_run *r)
     }
     if (!old) {
         fprintf(stderr, "fcpivot eval: --resume needs %s (the manifest of the run)\n", r->paths.manifest);
-        return EXIT_USAGE;
+        return EVOPT_EXIT_USAGE;
     }
     json_t *a = jtext_build(old, len, JTEXT_BIG_INTS);
     util_buf now = UTIL_BUF_INIT, diff = UTIL_BUF_INIT;
@@ -1216,7 +727,7 @@ static int check_manifest(ev_run *r)
     int rc = -1;
     if (!a || !json_is_object(a)) {
         fprintf(stderr, "fcpivot eval: %s is not a manifest\n", r->paths.manifest);
-        rc = EXIT_USAGE;
+        rc = EVOPT_EXIT_USAGE;
     } else if (b) {
         static const char *const FIELDS[] = {"selection", "overrides", "api", "model", "grading"};
         diff_field(json_object_get(json_object_get(a, "dataset"), "sha256"),
@@ -1226,7 +737,7 @@ static int check_manifest(ev_run *r)
         if (diff.len) {
             fprintf(stderr, "fcpivot eval: cannot resume %s: this run differs in %s\n",
                     r->paths.rollouts, diff.data);
-            rc = EXIT_USAGE;
+            rc = EVOPT_EXIT_USAGE;
         }
     }
     json_decref(a);
@@ -1276,7 +787,7 @@ static int on_rollout_line(void *ctx, const char *line, size_t len, uint64_t off
 
 /* Failures that a resume does not retry: deterministic ones and those
  * already tried --max-attempts times. */
-static bool failure_final(const ev_opts *o, const json_t *fc)
+static bool failure_final(const evopt *o, const json_t *fc)
 {
     const char *err = json_string_value(json_object_get(fc, "error"));
     long long attempts = member_int(fc, "attempts");
@@ -1360,7 +871,7 @@ static int scan_previous(ev_run *r)
         evout_scan(r->paths.failures, on_failure_line, &f, &cut_f, why, sizeof why) ||
         rewrite_failures(r, why, sizeof why)) {
         fprintf(stderr, "fcpivot eval: %s\n", why);
-        return EXIT_IO;
+        return EVOPT_EXIT_IO;
     }
     /* After the rewrite the kept failures sit in plan order: re-index them. */
     r->nfails = 0;
@@ -1370,7 +881,7 @@ static int scan_previous(ev_run *r)
     f.kept = f.retried = 0;
     if (evout_scan(r->paths.failures, on_failure_line, &f, &cut_f, why, sizeof why)) {
         fprintf(stderr, "fcpivot eval: %s\n", why);
-        return EXIT_IO;
+        return EVOPT_EXIT_IO;
     }
     r->done_at_start = s.kept + f.kept;
     if (!r->o->quiet)
@@ -1419,16 +930,16 @@ static int open_dataset(ev_run *r)
     char why[512];
     if (ds_open(&r->ds, &spec, 1, &dso, why, sizeof why)) {
         fprintf(stderr, "fcpivot eval: %s\n", why);
-        return EXIT_USAGE;
+        return EVOPT_EXIT_USAGE;
     }
     if (hash_file(r)) {
         fprintf(stderr, "fcpivot eval: cannot read '%s': %s\n", r->o->data, strerror(errno));
-        return EXIT_USAGE;
+        return EVOPT_EXIT_USAGE;
     }
     r->nrows = ds_split_size(r->ds, 0);
     if (select_rows(r, why, sizeof why)) {
         fprintf(stderr, "fcpivot eval: %s\n", why);
-        return EXIT_USAGE;
+        return EVOPT_EXIT_USAGE;
     }
     return -1;
 }
@@ -1437,11 +948,11 @@ static int open_dataset(ev_run *r)
 
 static void config_engine(const ev_run *r, evrun_config *c)
 {
-    const ev_opts *o = r->o;
+    const evopt *o = r->o;
     memset(c, 0, sizeof *c);
     c->urls = o->urls;
     c->nurls = o->nurls;
-    c->path = o->api == API_CHAT ? "/chat/completions" : "/responses";
+    c->path = o->api == EVOPT_API_CHAT ? "/chat/completions" : "/responses";
     c->api_key = o->api_key;
     c->headers = o->headers;
     c->nheaders = o->nheaders;
@@ -1508,21 +1019,21 @@ static int preflight(ev_run *r)
         json_t *ids = st >= 200 && st < 300 ? model_ids(&body) : NULL;
         if (st == 0) {
             fprintf(stderr, "fcpivot eval: the model server does not answer: %s\n", why);
-            rc = EXIT_ENDPOINT;
+            rc = EVOPT_EXIT_ENDPOINT;
         } else if (st < 200 || st >= 300) {
             fprintf(stderr, "fcpivot eval: GET %s/models: HTTP %ld%s%.*s\n", r->o->urls[u], st,
                     body.len ? ": " : "", (int)(body.len < 1000 ? body.len : 1000),
                     body.data ? body.data : "");
-            rc = EXIT_ENDPOINT;
+            rc = EVOPT_EXIT_ENDPOINT;
         } else if (!ids) {
             fprintf(stderr, "fcpivot eval: GET %s/models: not a model list\n", r->o->urls[u]);
-            rc = EXIT_ENDPOINT;
+            rc = EVOPT_EXIT_ENDPOINT;
         } else if (!r->model && json_array_size(ids) != 1) {
             char *list = ids_list(ids);
             fprintf(stderr, "fcpivot eval: %s lists %zu models (%s): choose one with --model\n",
                     r->o->urls[u], json_array_size(ids), list);
             free(list);
-            rc = EXIT_USAGE;
+            rc = EVOPT_EXIT_USAGE;
         } else if (!r->model) {
             r->model_owned = strdup(json_string_value(json_array_get(ids, 0)));
             r->model = r->model_owned;
@@ -1531,7 +1042,7 @@ static int preflight(ev_run *r)
             fprintf(stderr, "fcpivot eval: model '%s' is not listed by %s (it lists: %s)\n",
                     r->model, r->o->urls[u], list);
             free(list);
-            rc = EXIT_ENDPOINT;
+            rc = EVOPT_EXIT_ENDPOINT;
         }
         json_decref(ids);
         util_buf_free(&body);
@@ -1553,9 +1064,9 @@ static int dry_run(ev_run *r)
     if (rc != CONV_OK) {
         fprintf(stderr, "fcpivot eval: the first request cannot be built: %s\n", why);
         util_buf_free(&body);
-        return EXIT_FAILED;
+        return EVOPT_EXIT_FAILED;
     }
-    printf("POST %s%s\n", r->o->urls[0], r->o->api == API_CHAT ? "/chat/completions" : "/responses");
+    printf("POST %s%s\n", r->o->urls[0], r->o->api == EVOPT_API_CHAT ? "/chat/completions" : "/responses");
     if (r->o->api_key && *r->o->api_key)
         printf("Authorization: Bearer ***\n");
     for (size_t i = 0; i < r->o->nheaders; i++)
@@ -1563,7 +1074,7 @@ static int dry_run(ev_run *r)
     evrun_redact(&body, r->o->api_key);
     printf("\n%s\n", body.data);
     util_buf_free(&body);
-    return EXIT_OK;
+    return EVOPT_EXIT_OK;
 }
 
 /* ---- files before and after ------------------------------------------------------------------------------ */
@@ -1574,7 +1085,7 @@ static int write_inputs(ev_run *r)
     char why[512];
     if (evout_tmp_open(&t, r->paths.inputs, why, sizeof why)) {
         fprintf(stderr, "fcpivot eval: %s\n", why);
-        return EXIT_IO;
+        return EVOPT_EXIT_IO;
     }
     util_buf line = UTIL_BUF_INIT;
     int rc = 0;
@@ -1590,11 +1101,11 @@ static int write_inputs(ev_run *r)
     if (rc) {
         evout_tmp_abort(&t);
         fprintf(stderr, "fcpivot eval: %s: %s\n", r->paths.inputs, why);
-        return EXIT_IO;
+        return EVOPT_EXIT_IO;
     }
     if (evout_tmp_commit(&t, why, sizeof why)) {
         fprintf(stderr, "fcpivot eval: %s\n", why);
-        return EXIT_IO;
+        return EVOPT_EXIT_IO;
     }
     return -1;
 }
@@ -1606,7 +1117,7 @@ static int open_outputs(ev_run *r)
     if (evout_open(&r->rollouts, r->paths.rollouts, fresh, why, sizeof why) ||
         evout_open(&r->failures, r->paths.failures, fresh, why, sizeof why)) {
         fprintf(stderr, "fcpivot eval: %s\n", why);
-        return EXIT_IO;
+        return EVOPT_EXIT_IO;
     }
     return -1;
 }
@@ -1695,24 +1206,24 @@ static int exit_status(const ev_run *r, const evrun_result *res)
     if (res->end == EVRUN_INTERRUPTED || res->end == EVRUN_ABANDONED)
         return g_first_signal == SIGTERM ? 143 : 130;
     if (r->io_error || res->end == EVRUN_NOMEM)
-        return EXIT_IO;
+        return EVOPT_EXIT_IO;
     if (res->end == EVRUN_FATAL)
-        return EXIT_ENDPOINT;
+        return EVOPT_EXIT_ENDPOINT;
     size_t graded = 0;
     for (size_t p = 0; p < r->planned; p++)
         graded += r->state[p] == ST_GRADED;
     if (graded < r->planned)
-        return EXIT_FAILED;
+        return EVOPT_EXIT_FAILED;
     if (r->o->has_fail_under && graded && r->reward_sum / (double)graded < r->o->fail_under)
-        return EXIT_BELOW;
-    return EXIT_OK;
+        return EVOPT_EXIT_BELOW;
+    return EVOPT_EXIT_OK;
 }
 
 static void start_line(const ev_run *r)
 {
     if (r->o->quiet)
         return;
-    const ev_opts *o = r->o;
+    const evopt *o = r->o;
     util_buf b = UTIL_BUF_INIT;
     static const char *const NAMES[] = {"temperature", "top_p", "max_output_tokens"};
     for (int i = 0; i < 3; i++) {
@@ -1724,7 +1235,7 @@ static void start_line(const ev_run *r)
     }
     fprintf(stderr, "fcpivot eval: %zu rows x %ld repeats = %zu rollouts, model %s via %s%s (%zu URL%s), -c %ld%s%s%s\n",
             r->nsel, o->repeats, r->planned, r->model, o->urls[0],
-            o->api == API_CHAT ? "/chat/completions" : "/responses", o->nurls,
+            o->api == EVOPT_API_CHAT ? "/chat/completions" : "/responses", o->nurls,
             o->nurls == 1 ? "" : "s", o->concurrency, b.len ? "; not set (the row's value or the server's default): " : "",
             b.len ? b.data : "", "");
     util_buf_free(&b);
@@ -1759,7 +1270,7 @@ static int prepare(ev_run *r)
     if (r->o->dry_run)
         return dry_run(r);
     if (evout_paths_init(&r->paths, r->o->out))
-        return EXIT_IO;
+        return EVOPT_EXIT_IO;
     char why[512], *dir = strdup(r->o->out);
     char *slash = dir ? strrchr(dir, '/') : NULL;
     if (slash && slash != dir) {
@@ -1767,14 +1278,14 @@ static int prepare(ev_run *r)
         if (cli_make_dirs(dir, why, sizeof why)) {
             fprintf(stderr, "fcpivot eval: %s\n", why);
             free(dir);
-            return EXIT_IO;
+            return EVOPT_EXIT_IO;
         }
     }
     free(dir);
     if (!r->o->resume && !r->o->overwrite && evout_nonempty(r->paths.rollouts)) {
         fprintf(stderr, "fcpivot eval: %s exists: use --resume to continue it or --overwrite to replace it\n",
                 r->paths.rollouts);
-        return EXIT_USAGE;
+        return EVOPT_EXIT_USAGE;
     }
     if ((rc = preflight(r)) >= 0)
         return rc;
@@ -1784,10 +1295,10 @@ static int prepare(ev_run *r)
         return rc;
     if ((rc = open_outputs(r)) >= 0 || (rc = write_inputs(r)) >= 0)
         return rc;
-    return write_manifest(r, "running", false) ? EXIT_IO : -1;
+    return write_manifest(r, "running", false) ? EVOPT_EXIT_IO : -1;
 }
 
-static int run(ev_opts *o)
+static int run(evopt *o)
 {
     ev_run r;
     memset(&r, 0, sizeof r);
@@ -1803,7 +1314,7 @@ static int run(ev_opts *o)
     if (o->request_log && !(rlog = fopen(o->request_log, o->resume ? "a" : "w"))) {
         fprintf(stderr, "fcpivot eval: cannot open '%s': %s\n", o->request_log, strerror(errno));
         run_free(&r);
-        return EXIT_IO;
+        return EVOPT_EXIT_IO;
     }
     start_line(&r);
     evrun_config c;
@@ -1842,16 +1353,16 @@ static int run(ev_opts *o)
 
 int cli_eval(int argc, char **argv)
 {
-    ev_opts o;
-    int rc = parse_options(argc, argv, &o);
+    evopt o;
+    int rc = evopt_parse(argc, argv, &o);
     if (rc >= 0) {
-        opts_free(&o);
+        evopt_free(&o);
         return rc;
     }
     install_signals();
     evrun_global(true);
     rc = run(&o);
     evrun_global(false);
-    opts_free(&o);
+    evopt_free(&o);
     return rc;
 }
