@@ -14,7 +14,7 @@
  * converted back to a Responses object, graded in-process by verify_text
  * (cli_eval_roll) and appended as one line; failures go to the failures
  * file. At a complete end the rollouts file is rewritten in plan order.
- * Aggregate metrics and the summary are computed from the files, the
+ * Aggregate metrics (agg) and the summary (summary) are computed from the files, the
  * manifest is rewritten with the final status, and the exit status says
  * what happened (§5).
  *
@@ -39,6 +39,7 @@
 #include "cli_eval_out.h"
 #include "cli_eval_roll.h"
 #include "cli_eval_run.h"
+#include "agg.h"
 #include "conv.h"
 #include "ds.h"
 #include "jtext.h"
@@ -917,7 +918,10 @@ static int hash_file(ev_run *r)
     close(fd);
     if (n < 0)
         return -1;
-    util_sha256_hex(&h, r->sha256);
+    unsigned char digest[32];
+    util_sha256_final(&h, digest);
+    for (int i = 0; i < 32; i++)
+        snprintf(r->sha256 + 2 * i, 3, "%02x", digest[i]);
     return 0;
 }
 
@@ -1122,10 +1126,29 @@ static int open_outputs(ev_run *r)
     return -1;
 }
 
-/* Re-reads a JSONL file line by line into fn (summary). */
-typedef int (*line_sink)(summary *s, const char *line, size_t len, char *err, size_t errsz);
+/* The end-of-run reports, fed from the files: summary (rollouts and
+ * failures) and NeMo Gym's aggregate metrics (graded rollouts). */
+typedef struct reports {
+    summary *sum;
+    agg *agg;
+    bool rollouts;     /* feeding the rollouts file (else the failures) */
+    bool agg_failed;
+    char agg_err[256];
+} reports;
 
-static void feed_file(const char *path, summary *s, line_sink fn)
+static void feed_line(reports *rp, const char *line, size_t len)
+{
+    char why[256];
+    if (!rp->rollouts) {
+        summary_add_failure(rp->sum, line, len, why, sizeof why);
+        return;
+    }
+    summary_add_rollout(rp->sum, line, len, why, sizeof why);
+    if (!rp->agg_failed && agg_add(rp->agg, line, len, rp->agg_err, sizeof rp->agg_err))
+        rp->agg_failed = true;
+}
+
+static void feed_file(const char *path, reports *rp)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -1133,34 +1156,48 @@ static void feed_file(const char *path, summary *s, line_sink fn)
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    char why[256];
     while ((n = getline(&line, &cap, f)) > 0) {
         size_t len = (size_t)n - (line[n - 1] == '\n');
         if (len)
-            fn(s, line, len, why, sizeof why);
+            feed_line(rp, line, len);
     }
     free(line);
     fclose(f);
 }
 
-static int write_summary(ev_run *r, bool complete, util_buf *json)
+static int write_json_file(ev_run *r, const char *path, util_buf *text)
+{
+    char why[512];
+    if (util_buf_putc(text, '\n') || evout_replace(path, text->data, text->len, why, sizeof why)) {
+        fprintf(stderr, "fcpivot eval: %s\n", text->data ? why : "out of memory");
+        io_fail(r, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes the summary (its text also left in summary_text) and the aggregate. */
+static int write_reports(ev_run *r, bool complete, util_buf *summary_text)
 {
     summary_options so = {r->planned, complete};
-    summary *s = summary_new(&so);
+    reports rp = {summary_new(&so), agg_new(), true, false, ""};
     char why[512];
-    if (!s)
-        return -1;
-    feed_file(r->paths.rollouts, s, summary_add_rollout);
-    feed_file(r->paths.failures, s, summary_add_failure);
-    int rc = summary_json(s, json, why, sizeof why);
-    summary_free(s);
-    if (!rc)
-        rc = util_buf_putc(json, '\n');
-    if (!rc && evout_replace(r->paths.summary, json->data, json->len, why, sizeof why)) {
-        fprintf(stderr, "fcpivot eval: %s\n", why);
-        io_fail(r, why);
-        rc = -1;
+    int rc = -1;
+    if (rp.sum && rp.agg) {
+        feed_file(r->paths.rollouts, &rp);
+        rp.rollouts = false;
+        feed_file(r->paths.failures, &rp);
+        util_buf at = UTIL_BUF_INIT;
+        rc = summary_json(rp.sum, summary_text, why, sizeof why) ||
+             write_json_file(r, r->paths.summary, summary_text);
+        if (rp.agg_failed)
+            fprintf(stderr, "fcpivot eval: no aggregate metrics: %s\n", rp.agg_err);
+        else if (agg_finish(rp.agg, &at, why, sizeof why) || write_json_file(r, r->paths.aggregate, &at))
+            rc = -1;
+        util_buf_free(&at);
     }
+    summary_free(rp.sum);
+    agg_free(rp.agg);
     return rc;
 }
 
@@ -1176,7 +1213,7 @@ static void finish_files(ev_run *r, bool complete, util_buf *summary_json_out)
             io_fail(r, why);
     }
     if (!r->io_error)
-        write_summary(r, complete, summary_json_out);
+        write_reports(r, complete, summary_json_out);
 }
 
 /* ---- the command ------------------------------------------------------------------------------------------ */

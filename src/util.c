@@ -148,9 +148,29 @@ int util_buf_printf(util_buf *b, const char *fmt, ...)
     return 0;
 }
 
-int util_buf_json_string(util_buf *b, const char *s, size_t n)
+/* The JSON escape of an ASCII byte that cannot stand as itself in a string
+ * (a control character, '"' or '\\') into esc; returns its length. */
+static size_t json_escape_byte(unsigned char c, char esc[7])
 {
     static const char hex[] = "0123456789abcdef";
+    esc[0] = '\\';
+    switch (c) {
+    case '"': esc[1] = '"'; return 2;
+    case '\\': esc[1] = '\\'; return 2;
+    case '\n': esc[1] = 'n'; return 2;
+    case '\r': esc[1] = 'r'; return 2;
+    case '\t': esc[1] = 't'; return 2;
+    case '\b': esc[1] = 'b'; return 2;
+    case '\f': esc[1] = 'f'; return 2;
+    default:
+        esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+        esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+        return 6;
+    }
+}
+
+int util_buf_json_string(util_buf *b, const char *s, size_t n)
+{
     if (util_buf_reserve(b, n + 2))
         return -1;
     b->data[b->len++] = '"';
@@ -159,30 +179,66 @@ int util_buf_json_string(util_buf *b, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        if (util_buf_append(b, s + start, i - start))
-            return -1;
-        char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
-        size_t elen = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        default:
-            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-            esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
-            elen = 6;
-        }
-        if (util_buf_append(b, esc, elen))
+        char esc[7];
+        if (util_buf_append(b, s + start, i - start) || util_buf_append(b, esc, json_escape_byte(c, esc)))
             return -1;
         start = i + 1;
     }
     if (util_buf_append(b, s + start, n - start))
         return -1;
     return util_buf_putc(b, '"');
+}
+
+/* The code point of the WTF-8 sequence at s[0..n) and its length in *len;
+ * an invalid sequence gives U+FFFD for one byte. */
+static unsigned long wtf8_decode(const unsigned char *s, size_t n, size_t *len)
+{
+    unsigned c = s[0];
+    size_t need = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c < 0xF0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+    *len = 1;
+    if (need == 0 || need > n)
+        return 0xFFFD;
+    unsigned long cp = c & (0x7Fu >> need);
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0xFFFD;
+        cp = cp << 6 | (s[i] & 0x3Fu);
+    }
+    static const unsigned long least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[need] || cp > 0x10FFFF)
+        return 0xFFFD;
+    *len = need;
+    return cp;
+}
+
+int util_buf_json_ascii(util_buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int rc = util_buf_putc(b, '"');
+    size_t i = 0;
+    while (i < n && rc == 0) {
+        size_t j = i;
+        while (j < n && p[j] >= 0x20 && p[j] < 0x7F && p[j] != '"' && p[j] != '\\')
+            j++;
+        rc = util_buf_append(b, s + i, j - i);
+        if ((i = j) == n || rc)
+            break;
+        char esc[16];
+        size_t len = 1, elen;
+        if (p[i] < 0x7F) {
+            elen = json_escape_byte(p[i], esc);
+        } else {
+            unsigned long cp = p[i] == 0x7F ? 0x7F : wtf8_decode(p + i, n - i, &len);
+            if (cp > 0xFFFF)
+                elen = (size_t)snprintf(esc, sizeof esc, "\\u%04lx\\u%04lx",
+                                        0xD800 + ((cp - 0x10000) >> 10), 0xDC00 + ((cp - 0x10000) & 0x3FF));
+            else
+                elen = (size_t)snprintf(esc, sizeof esc, "\\u%04lx", cp);
+        }
+        rc = util_buf_append(b, esc, elen);
+        i += len;
+    }
+    return rc ? -1 : util_buf_putc(b, '"');
 }
 
 void util_buf_free(util_buf *b)
@@ -242,7 +298,9 @@ size_t util_float_repr(double v, char *buf, size_t bufsz)
     return (size_t)n < bufsz ? (size_t)n : bufsz - 1;
 }
 
-/* ---- SHA-256 (FIPS 180-4) -------------------------------------------------- */
+/* ---- SHA-256 ---------------------------------------------------------------
+ * The compression function of FIPS 180-4 §6.2 on 64-byte blocks; the message
+ * is padded with 0x80, zeros and its bit length (big-endian). */
 
 static const uint32_t SHA256_K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -255,72 +313,74 @@ static const uint32_t SHA256_K[64] = {
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
 
-static uint32_t rotr32(uint32_t x, unsigned n)
+static uint32_t ror32(uint32_t x, unsigned n)
 {
-    return (x >> n) | (x << (32 - n));
+    return x >> n | x << (32 - n);
 }
 
-static void sha256_block(uint32_t h[8], const unsigned char *p)
+static void sha256_block(util_sha256 *s, const unsigned char *p)
 {
-    uint32_t w[64];
+    uint32_t w[64], v[8];
     for (int i = 0; i < 16; i++)
         w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
                (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
     for (int i = 16; i < 64; i++) {
-        uint32_t s0 = rotr32(w[i - 15], 7) ^ rotr32(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = rotr32(w[i - 2], 17) ^ rotr32(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ w[i - 15] >> 3;
+        uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ w[i - 2] >> 10;
         w[i] = w[i - 16] + s0 + w[i - 7] + s1;
     }
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (int i = 0; i < 8; i++)
+        v[i] = s->h[i];
     for (int i = 0; i < 64; i++) {
-        uint32_t t1 = k + (rotr32(e, 6) ^ rotr32(e, 11) ^ rotr32(e, 25)) + ((e & f) ^ (~e & g)) +
+        uint32_t e = v[4], a = v[0];
+        uint32_t t1 = v[7] + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & v[5]) ^ (~e & v[6])) +
                       SHA256_K[i] + w[i];
-        uint32_t t2 = (rotr32(a, 2) ^ rotr32(a, 13) ^ rotr32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        k = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+        uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & v[1]) ^ (a & v[2]) ^ (v[1] & v[2]));
+        memmove(v + 1, v, 7 * sizeof v[0]);
+        v[4] += t1;
+        v[0] = t1 + t2;
     }
-    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
+    for (int i = 0; i < 8; i++)
+        s->h[i] += v[i];
 }
 
 void util_sha256_init(util_sha256 *s)
 {
-    static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+    static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    memcpy(s->h, H0, sizeof H0);
-    s->bytes = 0;
-    s->used = 0;
+    for (int i = 0; i < 8; i++)
+        s->h[i] = h0[i];
+    s->fill = 0;
+    s->total = 0;
 }
 
 void util_sha256_update(util_sha256 *s, const void *data, size_t n)
 {
     const unsigned char *p = data;
-    s->bytes += n;
-    if (s->used) {
-        size_t take = 64 - s->used < n ? 64 - s->used : n;
-        memcpy(s->blk + s->used, p, take);
-        s->used += take;
+    s->total += n;
+    while (n > 0) {
+        size_t take = 64 - s->fill < n ? 64 - s->fill : n;
+        memcpy(s->block + s->fill, p, take);
+        s->fill += take;
         p += take;
         n -= take;
-        if (s->used < 64)
-            return;
-        sha256_block(s->h, s->blk);
-        s->used = 0;
+        if (s->fill == 64) {
+            sha256_block(s, s->block);
+            s->fill = 0;
+        }
     }
-    for (; n >= 64; p += 64, n -= 64)
-        sha256_block(s->h, p);
-    memcpy(s->blk, p, n);
-    s->used = n;
 }
 
-void util_sha256_hex(util_sha256 *s, char hex[65])
+void util_sha256_final(util_sha256 *s, unsigned char digest[32])
 {
-    uint64_t bits = s->bytes * 8;
+    unsigned long long bits = s->total * 8;
     unsigned char pad[72] = {0x80};
-    size_t padlen = (s->used < 56 ? 56 : 120) - s->used;
+    size_t padlen = (s->fill < 56 ? 56 : 120) - s->fill;
     for (int i = 0; i < 8; i++)
         pad[padlen + (size_t)i] = (unsigned char)(bits >> (56 - 8 * i));
     util_sha256_update(s, pad, padlen + 8);
-    for (int i = 0; i < 8; i++)
-        snprintf(hex + 8 * i, 9, "%08x", (unsigned)s->h[i]);
+    for (int i = 0; i < 32; i++)
+        digest[i] = (unsigned char)(s->h[i / 4] >> (24 - 8 * (i % 4)));
 }
 
 /* ---- clocks ------------------------------------------------------------------ */

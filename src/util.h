@@ -8,10 +8,9 @@
  * The buffer is a plain (data, len, cap) byte vector with append helpers,
  * including a JSON string escaper used by the command-line output.
  *
- * util_float_repr writes a double as Python's repr() does.
- *
- * util_sha256_* is FIPS 180-4 SHA-256 (a dataset's identity in eval
- * manifests); util_now_mono / util_now_real are the clocks in seconds.
+ * util_float_repr writes a double as Python's repr() does; util_sha256 hashes
+ * (downloads are checked against the hub's SHA-256, eval manifests record a
+ * dataset's); util_now_mono / util_now_real are the clocks in seconds.
  */
 #ifndef FCPIVOT_UTIL_H
 #define FCPIVOT_UTIL_H
@@ -56,6 +55,11 @@ int util_buf_printf(util_buf *b, const char *fmt, ...) __attribute__((format(pri
 /* Appends s[0..n) as a JSON string literal with quotes (bytes >= 0x80 are
  * copied unchanged, control characters escaped). */
 int util_buf_json_string(util_buf *b, const char *s, size_t n);
+/* Appends WTF-8 text s[0..n) as a JSON string literal the way Python's
+ * json.dumps writes it with ensure_ascii (its default): only printable ASCII
+ * stays as is, other characters become \uXXXX escapes (a surrogate pair above
+ * U+FFFF, a lone surrogate as itself); an invalid byte becomes \ufffd. */
+int util_buf_json_ascii(util_buf *b, const char *s, size_t n);
 void util_buf_free(util_buf *b);
 
 /* Python's repr() of a float (the shortest text that reads back as the same
@@ -63,19 +67,18 @@ void util_buf_free(util_buf *b);
  * buf; returns the length. bufsz >= 32 is always enough. */
 size_t util_float_repr(double v, char *buf, size_t bufsz);
 
-/* ---- SHA-256 --------------------------------------------------------------- */
-
+/* SHA-256 (FIPS 180-4), incremental: init, update any number of times, then
+ * final writes the 32-byte digest. */
 typedef struct util_sha256 {
-    uint32_t h[8];
-    uint64_t bytes;        /* total length so far */
-    unsigned char blk[64];
-    size_t used;           /* bytes in blk */
+    unsigned int h[8];
+    unsigned char block[64];
+    size_t fill;                  /* bytes in block */
+    unsigned long long total;     /* bytes hashed */
 } util_sha256;
 
 void util_sha256_init(util_sha256 *s);
 void util_sha256_update(util_sha256 *s, const void *data, size_t n);
-/* Writes the digest as 64 lower-case hex digits plus NUL into hex[65]. */
-void util_sha256_hex(util_sha256 *s, char hex[65]);
+void util_sha256_final(util_sha256 *s, unsigned char digest[32]);
 
 /* ---- clocks ----------------------------------------------------------------- */
 

@@ -436,6 +436,17 @@ Test(eval, every_model_behaviour_graded_like_fcpivot_grade)
     cr_assert(json_is_true(json_object_get(sum, "complete")));
     cr_assert_eq(jint(json_object_get(sum, "counts"), "graded"), (long long)(NBEHAV * 4));
     cr_assert_leq(fo_max_in_flight(s), 4);
+    /* NeMo Gym's aggregate: mean/reward over the graded rollouts. */
+    json_t *ag = load_json(dir, "m_aggregate_metrics.json");
+    cr_assert(ag, "the aggregate metrics are written");
+    double mean = 0;
+    for (size_t i = 0; i < json_array_size(roll); i++)
+        mean += json_number_value(json_object_get(json_array_get(roll, i), "reward"));
+    mean /= (double)json_array_size(roll);
+    json_t *am = json_object_get(ag, "agent_metrics");
+    cr_assert_float_eq(json_number_value(json_object_get(am, "mean/reward")), mean, 1e-12);
+    cr_assert_eq(json_array_size(json_object_get(ag, "group_level_metrics")), NBEHAV * 2);
+    json_decref(ag);
     json_decref(sum);
     json_decref(man);
     json_decref(roll);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "testutil.h"
 #include "gym.h"
+#include "pyjson.h"
 
 typedef void (*gym_handler)(gym_env *, const wire_request *, wire_reply *);
 
@@ -211,45 +212,55 @@ static double num(const json_t *obj, const char *key)
     return json_number_value(v);
 }
 
+/* The handler reads the body with the Python dialect and answers agg's text
+ * (agg's own statistics are tested in test_agg.c). */
 Test(gym, aggregate_metrics_groups_by_task_index)
 {
     gym_env *env = gym_env_new(NULL, NULL);
-    const char *A = "A chat message was found as expected", *U = "The tool in a tool call is not the expected tool";
-    char body[1024];
-    snprintf(body, sizeof body,
-             "{\"verify_responses\":["
-             "{\"_ng_task_index\":1,\"reward\":1.0,\"category\":\"%s\"},"
-             "{\"_ng_task_index\":0,\"reward\":0.0,\"category\":\"%s\"},"
-             "{\"_ng_task_index\":1,\"reward\":0.0,\"category\":\"%s\"},"
-             "{\"_ng_task_index\":0,\"reward\":1.0,\"category\":\"%s\"},"
-             "{\"_ng_task_index\":1,\"reward\":1,\"category\":\"%s\"},"
-             "{\"reward\":0.5}]}", A, U, U, A, A);
+    const char *body =
+        "{\"verify_responses\":["
+        "{\"_ng_task_index\":1,\"_ng_rollout_index\":0,\"reward\":1.0,\"category\":\"a\"},"
+        "{\"_ng_task_index\":0,\"_ng_rollout_index\":0,\"reward\":0.0},"
+        "{\"_ng_task_index\":1,\"_ng_rollout_index\":1,\"reward\":0.0},"
+        "{\"_ng_task_index\":0,\"_ng_rollout_index\":1,\"reward\":1.0,\"response\":{\"usage\":"
+        "{\"input_tokens\":7,\"output_tokens\":3,\"total_tokens\":10}}},"
+        "{\"_ng_task_index\":1,\"_ng_rollout_index\":2,\"reward\":1},"
+        "{\"_ng_rollout_index\":2,\"reward\":0.5}]}";
     json_t *j = aggregate(env, body);
     json_t *groups = json_object_get(j, "group_level_metrics");
-    cr_assert_eq(json_array_size(groups), 2, "a response without an index counts as task 0");
+    cr_assert_eq(json_array_size(groups), 2, "a response without a task index counts as task 0");
     json_t *g0 = json_array_get(groups, 0), *g1 = json_array_get(groups, 1);
     cr_assert_eq(json_integer_value(json_object_get(g0, "_ng_task_index")), 0);
     cr_assert_eq(json_integer_value(json_object_get(g0, "num_rollouts")), 3);
     cr_assert_eq(num(g0, "mean/reward"), 0.5);
     cr_assert_eq(num(g0, "median/reward"), 0.5);
-    cr_assert(fabs(num(g0, "std/reward") - sqrt(1.0 / 6)) < 1e-15, "population std");
-    cr_assert_eq(num(g0, "max/reward"), 1.0);
-    cr_assert_eq(num(g0, "min/reward"), 0.0);
+    cr_assert_float_eq(num(g0, "std/reward"), 0.5, 1e-15, "sample std of 0, 1, 0.5");
+    cr_assert_eq(num(g0, "mean/input_tokens"), 7.0);
     cr_assert_eq(json_integer_value(json_object_get(g1, "_ng_task_index")), 1);
-    cr_assert_eq(json_integer_value(json_object_get(g1, "num_rollouts")), 3);
-    cr_assert(fabs(num(g1, "mean/reward") - 2.0 / 3) < 1e-15);
-    cr_assert_eq(num(g1, "median/reward"), 1.0);
-    cr_assert(fabs(num(g1, "std/reward") - sqrt(2.0) / 3) < 1e-15);
-    cr_assert(json_is_real(json_object_get(g1, "max/reward")), "max keeps the first maximal value, as Python's max");
+    cr_assert_float_eq(num(g1, "mean/reward"), 2.0 / 3, 1e-15);
+    cr_assert_float_eq(num(g1, "std/reward"), sqrt(1.0 / 3), 1e-15, "sample std of 1, 0, 1");
+    cr_assert(json_is_array(json_object_get(g1, "rollout_infos")));
+    cr_assert_eq(json_array_size(json_object_get(g1, "rollout_infos")), 3);
     json_t *agent = json_object_get(j, "agent_metrics");
-    cr_assert(fabs(num(agent, "mean/reward") - 3.5 / 6) < 1e-15);
-    char key[256];
-    snprintf(key, sizeof key, "count/%s", A);
-    cr_assert_eq(json_integer_value(json_object_get(agent, key)), 3);
-    snprintf(key, sizeof key, "count/%s", U);
-    cr_assert_eq(json_integer_value(json_object_get(agent, key)), 2);
-    cr_assert(fabs(num(json_object_get(j, "key_metrics"), "mean/reward") - 3.5 / 6) < 1e-15);
+    cr_assert_float_eq(num(agent, "mean/reward"), 3.5 / 6, 1e-15);
+    cr_assert_null(json_object_get(agent, "count/a"), "per-category counts belong to the report");
+    json_t *key = json_object_get(j, "key_metrics");
+    cr_assert_eq(json_object_size(key), 4, "mean/reward and the three token means");
+    cr_assert_float_eq(num(key, "mean/reward"), 3.5 / 6, 1e-15);
     json_decref(j);
+    gym_env_free(env);
+}
+
+Test(gym, aggregate_metrics_reads_python_json_and_writes_infinity)
+{
+    gym_env *env = gym_env_new(NULL, NULL);
+    const char *body = "{\"verify_responses\":[{\"reward\":1e308,\"big\":123456789012345678901234567890},"
+                       "{\"_ng_rollout_index\":1,\"reward\":1e308,\"x\":NaN}]}";
+    wire_reply r = gcall(env, gym_aggregate_metrics, body, strlen(body));
+    cr_assert_eq(r.status, 200, "%.*s", (int)r.body_len, r.body);
+    cr_assert(strstr(r.body, "\"mean/reward\":Infinity"), "%.*s", (int)r.body_len, r.body);
+    cr_assert(strstr(r.body, "\"max/reward\":1e+308"), "%.*s", (int)r.body_len, r.body);
+    wire_reply_free(&r);
     gym_env_free(env);
 }
 
@@ -261,18 +272,24 @@ Test(gym, aggregate_metrics_empty_and_malformed)
     cr_assert(json_equal(j, want));
     json_decref(want);
     json_decref(j);
+    /* boolean and missing rewards are accepted, as NeMo Gym accepts them */
+    j = aggregate(env, "{\"verify_responses\":[{\"reward\":true},{\"_ng_rollout_index\":1}]}");
+    json_t *am = json_object_get(j, "agent_metrics");
+    cr_assert_eq(num(am, "mean/reward"), 1.0);
+    cr_assert(json_is_real(json_object_get(am, "max/reward")), "a missing value makes the column float");
+    json_decref(j);
     expect_detail(env, gym_aggregate_metrics, "{}", 422, "verify_responses: field required");
     expect_detail(env, gym_aggregate_metrics, "{\"verify_responses\":{}}", 422, "must be a list");
     expect_detail(env, gym_aggregate_metrics, "{\"verify_responses\":[3]}", 422, "[0]: must be an object");
-    expect_detail(env, gym_aggregate_metrics, "{\"verify_responses\":[{\"reward\":1},{}]}", 422,
-                  "[1]: reward: field required");
+    expect_detail(env, gym_aggregate_metrics, "{\"verify_responses\":[{\"reward\":1},{\"reward\":0}]}", 422,
+                  "verify_responses[1]: duplicate (_ng_task_index, _ng_rollout_index) pair (0, 0)");
     expect_detail(env, gym_aggregate_metrics, "{\"verify_responses\":[{\"reward\":\"1\"}]}", 422,
                   "reward: must be a number");
     expect_detail(env, gym_aggregate_metrics, "{\"verify_responses\":[{\"reward\":1,\"_ng_task_index\":\"a\"}]}",
                   422, "_ng_task_index: must be an integer");
-    expect_detail(env, gym_aggregate_metrics, "{\"verify_responses\":[{\"reward\":1,\"category\":5}]}",
-                  422, "category: must be a string");
-    expect_detail(env, gym_aggregate_metrics, "nope", 422, NULL);
+    expect_detail(env, gym_aggregate_metrics, "nope", 422, "not valid JSON");
+    expect_detail(env, gym_aggregate_metrics, "[]", 422, "must be a JSON object");
+    expect_detail(env, gym_aggregate_metrics, NULL, 422, "required");
     gym_env_free(env);
 }
 
@@ -376,7 +393,8 @@ Test(gym, mutated_requests_never_break_a_handler, .timeout = 60)
         "{" RCP "," CALL_RESPONSE("{\\\"a\\\": 1}") "," CALL_EXPECTED ",\"reward\":0}",
         " {\"expected_action\":{\"type\":\"message\",\"content\":\"x\"},\"response\":{\"output\":[]},"
         "\"category\":\"c\",\"responses_create_params\":{\"i\":[1,{}]}} ",
-        "{\"verify_responses\":[{\"reward\":1,\"_ng_task_index\":0,\"category\":\"a\"},{\"reward\":0.5}]}",
+        "{\"verify_responses\":[{\"reward\":1,\"_ng_task_index\":0,\"category\":\"a\"},"
+        "{\"_ng_rollout_index\":1,\"reward\":0.5}]}",
     };
     const char alphabet[] = "{}[]\":,-0123456789.eE\\u tnfalsrx\xc3\xa9";
     unsigned long long state = 7;
@@ -398,7 +416,14 @@ Test(gym, mutated_requests_never_break_a_handler, .timeout = 60)
         }
         wire_reply r = gcall(env, which == 2 ? gym_aggregate_metrics : gym_verify, body, len);
         cr_assert(r.status == 200 || r.status == 422, "status %d", r.status);
-        json_t *j = json_loadb(r.body, r.body_len, JSON_ALLOW_NUL, NULL);
+        /* aggregates may hold Infinity and NaN, as Python writes them */
+        util_arena arena;
+        util_arena_init(&arena, NULL, 0);
+        pj_value pv;
+        cr_assert(which < 2 || pj_parse(&arena, r.body, r.body_len, &pv, NULL, 0) == 0,
+                  "invalid JSON reply to %.*s: %.*s", (int)len, body, (int)r.body_len, r.body);
+        util_arena_free(&arena);
+        json_t *j = which < 2 ? json_loadb(r.body, r.body_len, JSON_ALLOW_NUL, NULL) : json_object();
         cr_assert(j, "invalid JSON reply to %.*s: %.*s", (int)len, body, (int)r.body_len, r.body);
         if (r.status == 200 && which < 2) {
             cr_assert(json_is_real(json_object_get(j, "reward")), "%.*s", (int)r.body_len, r.body);

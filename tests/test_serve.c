@@ -472,7 +472,8 @@ Test(serve, gym_endpoints)
     json_decref(j);
     j = su_json(s.port, "POST", "/aggregate_metrics", NULL,
                 "{\"verify_responses\":[{\"reward\":1.0,\"_ng_task_index\":0},"
-                "{\"reward\":0.0,\"_ng_task_index\":0},{\"reward\":1.0,\"_ng_task_index\":1}]}", &st);
+                "{\"reward\":0.0,\"_ng_task_index\":0,\"_ng_rollout_index\":1},"
+                "{\"reward\":1.0,\"_ng_task_index\":1}]}", &st);
     cr_assert_eq(st, 200);
     json_t *mean = json_object_get(json_object_get(j, "key_metrics"), "mean/reward");
     cr_assert_float_eq(json_number_value(mean), 2.0 / 3.0, 1e-9);
