@@ -37,8 +37,7 @@ bool cli_grading_flag_known(const char *name, bool *takes_value)
     return false;
 }
 
-/* A number as Python's float() of the flag would take it; NaN refused. */
-static bool parse_double(const char *s, double *out)
+bool cli_parse_double(const char *s, double *out)
 {
     char *end;
     errno = 0;
@@ -53,10 +52,10 @@ int cli_grading_flag_apply(const char *name, const char *value, grade_config *cf
                            char *err, size_t errsz)
 {
     if (!strcmp(name, "--word-similarity-threshold")) {
-        if (!value || !parse_double(value, &cfg->word_similarity_threshold))
+        if (!value || !cli_parse_double(value, &cfg->word_similarity_threshold))
             goto bad;
     } else if (!strcmp(name, "--float-tolerance")) {
-        if (!value || !parse_double(value, &cfg->float_tolerance))
+        if (!value || !cli_parse_double(value, &cfg->float_tolerance))
             goto bad;
     } else if (!strcmp(name, "--reward-mode")) {
         if (!value || grade_mode_parse(value, &cfg->mode)) {
@@ -103,6 +102,22 @@ int cli_make_dirs(const char *path, char *err, size_t errsz)
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
         snprintf(err, errsz, "%s is not a directory", path);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_option_value(int argc, char **argv, int *i, const char *name, bool takes,
+                     const char **val, char *err, size_t errsz)
+{
+    if (takes && !*val) {
+        if (*i + 1 >= argc) {
+            snprintf(err, errsz, "option '%s' needs a value", name);
+            return -1;
+        }
+        *val = argv[++*i];
+    } else if (!takes && *val) {
+        snprintf(err, errsz, "option '%s' takes no value", name);
         return -1;
     }
     return 0;

@@ -156,12 +156,11 @@ static bool parse_long(const char *s, long lo, long hi, long *out)
     return true;
 }
 
+/* Seconds (or a count): a finite number >= 0. */
 static bool parse_secs(const char *s, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !(v >= 0) || isinf(v))
+    double v;
+    if (!cli_parse_double(s, &v) || !(v >= 0) || isinf(v))
         return false;
     *out = v;
     return true;
@@ -454,13 +453,9 @@ int evopt_parse(int argc, char **argv, evopt *o)
         if (find_option(name, &takes, &id))
             return usage_error(arg[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'", arg);
         const char *val = eq ? eq + 1 : NULL;
-        if (takes && !val) {
-            if (i + 1 >= argc)
-                return usage_error("option '%s' needs a value", name);
-            val = argv[++i];
-        } else if (!takes && val) {
-            return usage_error("option '%s' takes no value", name);
-        }
+        char why[256];
+        if (cli_option_value(argc, argv, &i, name, takes, &val, why, sizeof why))
+            return usage_error("%s", why);
         if (id == O_GRADING && ngrading == 64)
             return usage_error("%s", "too many grading flags");
         if (id == O_MAXFAIL)
