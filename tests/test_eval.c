@@ -1071,3 +1071,133 @@ Test(eval, requests_spread_over_several_urls)
     free(ua); free(ub); free(out); free(data);
     rm_dir(dir);
 }
+
+Test(eval, unconvertible_row_is_a_conversion_failure_and_the_run_goes_on)
+{
+    static const int C[] = {FO_CORRECT};
+    char *dir = make_dir();
+    char *data = write_rows(dir, C, 1, 3);
+    /* Row 1 gets an input item no conversion knows. */
+    char *rows = tu_read_file(data, NULL);
+    char *second = strchr(rows, '\n') + 1;
+    char *third = strchr(second, '\n') + 1;
+    FILE *f = fopen(data, "w");
+    fwrite(rows, 1, (size_t)(second - rows), f);
+    fprintf(f, "{\"responses_create_params\": {\"input\": [{\"type\": \"web_search_call\", \"id\": \"ws_1\"}, "
+               "{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": []}, "
+               "\"expected_action\": {\"type\": \"message\", \"content\": \"hello\"}}\n");
+    fputs(third, f);
+    fclose(f);
+    free(rows);
+    char *out = path_in(dir, "m.jsonl");
+    fo_server *s = fo_start(NULL);
+    char *url = url_of(s);
+    const char *args[] = {"--data", data, "-o", out, "--model-url", url, "--max-failures", "100%",
+                          "--quiet", NULL};
+    result r = run_eval(dir, args);
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    char *fpath = path_in(dir, "m_failures.jsonl");
+    json_t *fails = read_jsonl(fpath), *roll = read_jsonl(out);
+    check_once(roll, fails, 3, 1);
+    json_t *fc = json_object_get(failure_of(fails, 1), "fcpivot");
+    cr_assert_str_eq(jstr(fc, "error"), "conversion");
+    cr_assert(strstr(jstr(fc, "message"), "web_search_call"), "%s", jstr(fc, "message"));
+    cr_assert_eq(fo_requests(s), 2, "the unconvertible row is never sent");
+    json_decref(fails);
+    json_decref(roll);
+    result_free(&r);
+    fo_stop(s);
+    free(fpath); free(url); free(out); free(data);
+    rm_dir(dir);
+}
+
+/* The (task, repeat) pairs of the materialized inputs, as "t:r,…". */
+static char *planned_pairs(const char *dir)
+{
+    char *p = path_in(dir, "m_materialized_inputs.jsonl");
+    json_t *in = read_jsonl(p);
+    char *s = calloc(1, 8192);
+    size_t i;
+    json_t *v;
+    json_array_foreach(in, i, v)
+        snprintf(s + strlen(s), 8192 - strlen(s), "%s%lld:%lld", i ? "," : "",
+                 jint(v, "_ng_task_index"), jint(v, "_ng_rollout_index"));
+    json_decref(in);
+    free(p);
+    return s;
+}
+
+static char *plan_for(const char *dir, const char *data, const char *url, const char *const *sel)
+{
+    char *out = path_in(dir, "m.jsonl");
+    const char *args[24] = {"--data", data, "-o", out, "--model-url", url, "--overwrite", "--quiet"};
+    size_t n = 8;
+    for (size_t i = 0; sel[i]; i++)
+        args[n++] = sel[i];
+    args[n] = NULL;
+    result r = run_eval(dir, args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    result_free(&r);
+    free(out);
+    return planned_pairs(dir);
+}
+
+Test(eval, row_selection_flags)
+{
+    static const int C[] = {FO_CORRECT};
+    char *dir = make_dir();
+    char *data = write_rows(dir, C, 1, 10);
+    fo_server *s = fo_start(NULL);
+    char *url = url_of(s);
+    char *p = plan_for(dir, data, url, (const char *[]){"--rows", "2:5", "--num-repeats", "2", NULL});
+    cr_assert_str_eq(p, "2:0,2:1,3:0,3:1,4:0,4:1");
+    free(p);
+    p = plan_for(dir, data, url, (const char *[]){"--rows", "-3:", NULL});
+    cr_assert_str_eq(p, "7:0,8:0,9:0");
+    free(p);
+    p = plan_for(dir, data, url, (const char *[]){"--limit", "2", NULL});
+    cr_assert_str_eq(p, "0:0,1:0");
+    free(p);
+    char *a = plan_for(dir, data, url, (const char *[]){"--sample", "4", "--seed", "7", NULL});
+    char *b = plan_for(dir, data, url, (const char *[]){"--sample", "4", "--seed", "7", NULL});
+    char *c = plan_for(dir, data, url, (const char *[]){"--sample", "4", "--seed", "8", NULL});
+    cr_assert_str_eq(a, b, "the same seed draws the same rows");
+    cr_assert_str_neq(a, c, "another seed draws other rows (%s)", a);
+    size_t commas = 0;
+    for (const char *q = a; *q; q++)
+        commas += *q == ',';
+    cr_assert_eq(commas, 3, "4 rows: %s", a);
+    free(a); free(b); free(c);
+    fo_stop(s);
+    free(url); free(data);
+    rm_dir(dir);
+}
+
+Test(eval, second_signal_abandons_requests_in_flight)
+{
+    static const int C[] = {FO_CORRECT};
+    char *dir = make_dir();
+    char *data = write_rows(dir, C, 1, 6);
+    char *out = path_in(dir, "m.jsonl");
+    fo_options fo = {.delay_s = 20};
+    fo_server *s = fo_start(&fo);
+    char *url = url_of(s);
+    const char *args[] = {"--data", data, "-o", out, "--model-url", url, "-c", "2", "--quiet", NULL};
+    child c = start_eval(dir, args);
+    double until = now_s() + RUN_LIMIT_S;
+    while (fo_requests(s) < 2 && now_s() < until)
+        nap_ms(5);
+    kill(c.pid, SIGTERM);
+    nap_ms(100);
+    kill(c.pid, SIGTERM);
+    cr_assert_eq(wait_child(&c), 143);
+    child_free(&c);
+    cr_assert_eq(count_lines(out), 0, "requests in flight were abandoned, not written");
+    json_t *man = load_json(dir, "m_run.json");
+    cr_assert_str_eq(jstr(man, "status"), "interrupted");
+    cr_assert_eq(jint(json_object_get(man, "counts"), "not_run"), 6);
+    json_decref(man);
+    fo_stop(s);
+    free(url); free(out); free(data);
+    rm_dir(dir);
+}
