@@ -1209,3 +1209,27 @@ Test(eval, second_signal_abandons_requests_in_flight)
     free(url); free(out); free(data);
     rm_dir(dir);
 }
+
+Test(eval, fail_under_exits_5_when_the_mean_is_low)
+{
+    static const int C[] = {FO_CORRECT, FO_MESSAGE, FO_MESSAGE, FO_MESSAGE};
+    char *dir = make_dir();
+    char *data = write_rows(dir, C, 4, 4);
+    char *out = path_in(dir, "m.jsonl");
+    fo_server *s = fo_start(NULL);
+    char *url = url_of(s);
+    const char *a1[] = {"--data", data, "-o", out, "--model-url", url, "--fail-under", "0.5",
+                        "--quiet", NULL};
+    result r = run_eval(dir, a1);
+    cr_assert_eq(r.status, 5, "mean 0.25 < 0.5: %s", r.err);
+    cr_assert(strstr(r.out, "mean reward 0.2500"), "%s", r.out);
+    result_free(&r);
+    const char *a2[] = {"--data", data, "-o", out, "--model-url", url, "--fail-under", "0.25",
+                        "--quiet", "--overwrite", NULL};
+    r = run_eval(dir, a2);
+    cr_assert_eq(r.status, 0, "mean 0.25 is not below 0.25");
+    result_free(&r);
+    fo_stop(s);
+    free(url); free(out); free(data);
+    rm_dir(dir);
+}
