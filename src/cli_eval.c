@@ -95,8 +95,8 @@ typedef struct ev_run {
     size_t planned;          /* nsel × repeats */
     uint8_t *state;          /* per plan position */
     uint8_t *prior;          /* attempts in earlier runs (failures retried) */
-    uint64_t *off;           /* rollouts file offset per position */
-    uint32_t *len;           /* rollouts line length per position (0: none) */
+    uint64_t *off;           /* at a complete end: rollouts file offset per position */
+    uint32_t *len;           /* and line length (0: none) */
     fail_rec *fails;
     size_t nfails, capfails;
     size_t cursor;           /* next plan position to look at */
@@ -206,9 +206,7 @@ static int select_rows(ev_run *r, char *err, size_t errsz)
     r->planned = n * (size_t)r->o->repeats;
     r->state = calloc(r->planned ? r->planned : 1, 1);
     r->prior = calloc(r->planned ? r->planned : 1, 1);
-    r->off = calloc(r->planned ? r->planned : 1, sizeof *r->off);
-    r->len = calloc(r->planned ? r->planned : 1, sizeof *r->len);
-    if (!r->state || !r->prior || !r->off || !r->len) {
+    if (!r->state || !r->prior) {
         snprintf(err, errsz, "out of memory");
         return -1;
     }
@@ -393,12 +391,9 @@ static int record_reply(ev_run *r, size_t pos, const char *reply, size_t len,
         rc = evroll_line(&r->o->cfg, &rt.row, r->scratch.data, r->scratch.len, rtext, rlen, &m,
                          &r->line, &v, why, sizeof why);
         if (rc == 0) {
-            uint64_t off;
-            if (evout_append(&r->rollouts, r->line.data, r->line.len, &off, why, sizeof why)) {
+            if (evout_append(&r->rollouts, r->line.data, r->line.len, NULL, why, sizeof why)) {
                 io_fail(r, why);
             } else {
-                r->off[pos] = off;
-                r->len[pos] = (uint32_t)(r->line.len - 1);
                 r->state[pos] = ST_GRADED;
                 r->graded++;
                 r->reward_sum += v.reward;
@@ -765,6 +760,7 @@ static long long member_int(const json_t *o, const char *k)
 
 static int on_rollout_line(void *ctx, const char *line, size_t len, uint64_t off)
 {
+    (void)off;
     scan_ctx *s = ctx;
     ev_run *r = s->r;
     static const char *const KEYS[] = {"_ng_task_index", "_ng_rollout_index", "reward", "fcpivot"};
@@ -776,8 +772,6 @@ static int on_rollout_line(void *ctx, const char *line, size_t len, uint64_t off
     bool graded = json_is_number(json_object_get(o, "reward"));
     if (pos >= 0 && graded && r->state[pos] == ST_TODO) {
         r->state[pos] = ST_GRADED;
-        r->off[pos] = off;
-        r->len[pos] = (uint32_t)len;
         r->reward_sum += json_number_value(json_object_get(o, "reward"));
         s->kept++;
     }
@@ -1126,17 +1120,35 @@ static int open_outputs(ev_run *r)
     return -1;
 }
 
-/* The end-of-run reports, fed from the files: summary (rollouts and
- * failures) and NeMo Gym's aggregate metrics (graded rollouts). */
+/* The end of a run: one pass over the files feeds the summary (rollouts and
+ * failures) and NeMo Gym's aggregate metrics (graded rollouts) and, for a
+ * complete run, indexes the rollouts by plan position for the sorted
+ * rewrite. The index (12 bytes a rollout) exists only then: during the run
+ * memory stays flat. */
 typedef struct reports {
+    ev_run *r;
     summary *sum;
     agg *agg;
     bool rollouts;     /* feeding the rollouts file (else the failures) */
+    bool index;        /* record r->off / r->len */
     bool agg_failed;
     char agg_err[256];
 } reports;
 
-static void feed_line(reports *rp, const char *line, size_t len)
+static void index_line(reports *rp, const char *line, size_t len, uint64_t off)
+{
+    static const char *const KEYS[] = {"_ng_task_index", "_ng_rollout_index"};
+    json_t *o = jtext_pick(line, len, JTEXT_BIG_INTS, KEYS, 2);
+    long pos = o ? pos_of(rp->r, member_int(o, "_ng_task_index"), member_int(o, "_ng_rollout_index"))
+                 : -1;
+    if (pos >= 0 && !rp->r->len[pos]) {
+        rp->r->off[pos] = off;
+        rp->r->len[pos] = (uint32_t)len;
+    }
+    json_decref(o);
+}
+
+static void feed_line(reports *rp, const char *line, size_t len, uint64_t off)
 {
     char why[256];
     if (!rp->rollouts) {
@@ -1146,6 +1158,8 @@ static void feed_line(reports *rp, const char *line, size_t len)
     summary_add_rollout(rp->sum, line, len, why, sizeof why);
     if (!rp->agg_failed && agg_add(rp->agg, line, len, rp->agg_err, sizeof rp->agg_err))
         rp->agg_failed = true;
+    if (rp->index)
+        index_line(rp, line, len, off);
 }
 
 static void feed_file(const char *path, reports *rp)
@@ -1156,10 +1170,12 @@ static void feed_file(const char *path, reports *rp)
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
+    uint64_t off = 0;
     while ((n = getline(&line, &cap, f)) > 0) {
         size_t len = (size_t)n - (line[n - 1] == '\n');
         if (len)
-            feed_line(rp, line, len);
+            feed_line(rp, line, len, off);
+        off += (uint64_t)n;
     }
     free(line);
     fclose(f);
@@ -1176,42 +1192,52 @@ static int write_json_file(ev_run *r, const char *path, util_buf *text)
     return 0;
 }
 
-/* Writes the summary (its text also left in summary_text) and the aggregate. */
-static int write_reports(ev_run *r, bool complete, util_buf *summary_text)
+/* Sorts the files of a complete run (r->off / r->len filled). */
+static void sort_files(ev_run *r)
+{
+    char why[512];
+    if (evout_reorder(r->paths.rollouts, r->off, r->len, r->planned, why, sizeof why) ||
+        rewrite_failures(r, why, sizeof why))
+        io_fail(r, why);
+}
+
+/* Feeds the reports, sorts a complete run, writes summary (its text also
+ * left in summary_text) and aggregate. */
+static void write_reports(ev_run *r, bool complete, util_buf *summary_text)
 {
     summary_options so = {r->planned, complete};
-    reports rp = {summary_new(&so), agg_new(), true, false, ""};
+    reports rp = {r, summary_new(&so), agg_new(), true, complete, false, ""};
     char why[512];
-    int rc = -1;
-    if (rp.sum && rp.agg) {
+    if (complete) {
+        r->off = calloc(r->planned ? r->planned : 1, sizeof *r->off);
+        r->len = calloc(r->planned ? r->planned : 1, sizeof *r->len);
+    }
+    if (!rp.sum || !rp.agg || (complete && (!r->off || !r->len))) {
+        io_fail(r, "out of memory");
+    } else {
         feed_file(r->paths.rollouts, &rp);
         rp.rollouts = false;
         feed_file(r->paths.failures, &rp);
+        if (complete)
+            sort_files(r);
         util_buf at = UTIL_BUF_INIT;
-        rc = summary_json(rp.sum, summary_text, why, sizeof why) ||
-             write_json_file(r, r->paths.summary, summary_text);
+        if (summary_json(rp.sum, summary_text, why, sizeof why) == 0)
+            write_json_file(r, r->paths.summary, summary_text);
         if (rp.agg_failed)
             fprintf(stderr, "fcpivot eval: no aggregate metrics: %s\n", rp.agg_err);
-        else if (agg_finish(rp.agg, &at, why, sizeof why) || write_json_file(r, r->paths.aggregate, &at))
-            rc = -1;
+        else if (agg_finish(rp.agg, &at, why, sizeof why) == 0)
+            write_json_file(r, r->paths.aggregate, &at);
         util_buf_free(&at);
     }
     summary_free(rp.sum);
     agg_free(rp.agg);
-    return rc;
 }
 
-/* Sorts the rollouts (a complete run) and writes aggregate and summary. */
 static void finish_files(ev_run *r, bool complete, util_buf *summary_json_out)
 {
     char why[512];
     if (evout_sync(&r->rollouts, why, sizeof why) || evout_sync(&r->failures, why, sizeof why))
         io_fail(r, why);
-    if (complete && !r->io_error) {
-        if (evout_reorder(r->paths.rollouts, r->off, r->len, r->planned, why, sizeof why) ||
-            rewrite_failures(r, why, sizeof why))
-            io_fail(r, why);
-    }
     if (!r->io_error)
         write_reports(r, complete, summary_json_out);
 }
