@@ -1132,6 +1132,7 @@ typedef struct reports {
     bool rollouts;     /* feeding the rollouts file (else the failures) */
     bool index;        /* record r->off / r->len */
     bool agg_failed;
+    bool abandoned;    /* a second signal came: reports dropped */
     char agg_err[256];
 } reports;
 
@@ -1171,11 +1172,12 @@ static void feed_file(const char *path, reports *rp)
     size_t cap = 0;
     ssize_t n;
     uint64_t off = 0;
-    while ((n = getline(&line, &cap, f)) > 0) {
+    while (!rp->abandoned && (n = getline(&line, &cap, f)) > 0) {
         size_t len = (size_t)n - (line[n - 1] == '\n');
         if (len)
             feed_line(rp, line, len, off);
         off += (uint64_t)n;
+        rp->abandoned = g_signals >= 2;
     }
     free(line);
     fclose(f);
@@ -1206,7 +1208,7 @@ static void sort_files(ev_run *r)
 static void write_reports(ev_run *r, bool complete, util_buf *summary_text)
 {
     summary_options so = {r->planned, complete};
-    reports rp = {r, summary_new(&so), agg_new(), true, complete, false, ""};
+    reports rp = {r, summary_new(&so), agg_new(), true, complete, false, false, ""};
     char why[512];
     if (complete) {
         r->off = calloc(r->planned ? r->planned : 1, sizeof *r->off);
@@ -1218,6 +1220,11 @@ static void write_reports(ev_run *r, bool complete, util_buf *summary_text)
         feed_file(r->paths.rollouts, &rp);
         rp.rollouts = false;
         feed_file(r->paths.failures, &rp);
+        if (rp.abandoned) {
+            summary_free(rp.sum);
+            agg_free(rp.agg);
+            return;
+        }
         if (complete)
             sort_files(r);
         util_buf at = UTIL_BUF_INIT;
