@@ -1067,8 +1067,13 @@ static int dry_run(ev_run *r)
     printf("POST %s%s\n", r->o->urls[0], r->o->api == EVOPT_API_CHAT ? "/chat/completions" : "/responses");
     if (r->o->api_key && *r->o->api_key)
         printf("Authorization: Bearer ***\n");
-    for (size_t i = 0; i < r->o->nheaders; i++)
-        printf("%s\n", is_secret_header(r->o->headers[i]) ? "(a secret header: ***)" : r->o->headers[i]);
+    for (size_t i = 0; i < r->o->nheaders; i++) {
+        const char *h = r->o->headers[i];
+        if (is_secret_header(h))
+            printf("%.*s: ***\n", (int)strcspn(h, ":"), h);
+        else
+            printf("%s\n", h);
+    }
     evrun_redact(&body, r->o->api_key);
     printf("\n%s\n", body.data);
     util_buf_free(&body);
