@@ -479,12 +479,12 @@ Test(eval, faults_are_retried_or_recorded_never_graded_as_zero)
     char *dir = make_dir();
     char *data = write_rows(dir, FAULTS, NFAULTS, NFAULTS);
     char *out = path_in(dir, "m.jsonl");
-    fo_options fo = {.stall_s = 4 * slow()};
+    fo_options fo = {.stall_s = 6 * slow()};
     fo_server *s = fo_start(&fo);
     cr_assert(s);
     char *url = url_of(s);
     char timeout[16];
-    snprintf(timeout, sizeof timeout, "%g", slow());
+    snprintf(timeout, sizeof timeout, "%g", 2 * slow());
     const char *args[] = {"--data", data, "-o", out, "--model-url", url, "-c", "4",
                           "--request-timeout", timeout, "--max-attempts", "3",
                           "--max-failures", "100%", "--quiet", NULL};
@@ -870,11 +870,16 @@ Test(eval, sigkill_then_resume_gives_the_same_files)
         a[n] = NULL;
         child c = start_eval(dir, a);
         double until = now_s() + RUN_LIMIT_S;
-        while (count_lines(out) < kill_at[round] && now_s() < until &&
-               waitpid(c.pid, NULL, WNOHANG) == 0)
-            nap_ms(2);
-        kill(c.pid, SIGKILL);
-        waitpid(c.pid, NULL, 0);
+        bool reaped = false;
+        while (count_lines(out) < kill_at[round] && now_s() < until && !reaped)
+            if (waitpid(c.pid, NULL, WNOHANG) == c.pid)
+                reaped = true;   /* finished first: nothing left to kill */
+            else
+                nap_ms(2);
+        if (!reaped) {
+            kill(c.pid, SIGKILL);
+            waitpid(c.pid, NULL, 0);
+        }
         child_free(&c);
     }
     const char *a[24];
