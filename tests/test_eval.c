@@ -322,6 +322,36 @@ static void check_once_no_failures(const json_t *rollouts, size_t rows, size_t k
     json_decref(none);
 }
 
+static void rm_dir(char *dir);
+
+/* What most tests start with: a directory, a dataset of generated rows
+ * (case cases[i % ncases] for row i), the rollouts path and a fake server. */
+typedef struct fixture {
+    char *dir, *data, *out, *url;
+    fo_server *s;
+} fixture;
+
+static fixture fx_start(const int *cases, size_t ncases, size_t nrows, const fo_options *fo)
+{
+    fixture f;
+    f.dir = make_dir();
+    f.data = write_rows(f.dir, cases, ncases, nrows);
+    f.out = path_in(f.dir, "m.jsonl");
+    f.s = fo_start(fo);
+    cr_assert(f.s, "the fake server starts");
+    f.url = url_of(f.s);
+    return f;
+}
+
+static void fx_stop(fixture *f)
+{
+    fo_stop(f->s);
+    free(f->url);
+    free(f->out);
+    free(f->data);
+    rm_dir(f->dir);
+}
+
 static void rm_dir(char *dir)
 {
     DIR *d = opendir(dir);
@@ -348,12 +378,10 @@ static const int BEHAVIOURS[] = {FO_CORRECT, FO_WRONG_NAME, FO_PERTURBED, FO_MES
 
 Test(eval, every_model_behaviour_graded_like_fcpivot_grade)
 {
-    char *dir = make_dir();
-    char *data = write_rows(dir, BEHAVIOURS, NBEHAV, NBEHAV * 2);
-    char *out = path_in(dir, "m.jsonl");
-    fo_server *s = fo_start(NULL);
+    fixture fx = fx_start(BEHAVIOURS, NBEHAV, NBEHAV * 2, NULL);
+    char *dir = fx.dir, *data = fx.data, *out = fx.out, *url = fx.url;
+    fo_server *s = fx.s;
     cr_assert(s);
-    char *url = url_of(s);
     const char *args[] = {"--data", data, "-o", out, "--model-url", url, "-c", "4",
                           "--num-repeats", "2", "--quiet", NULL};
     result r = run_eval(dir, args);
@@ -458,9 +486,8 @@ Test(eval, every_model_behaviour_graded_like_fcpivot_grade)
     json_decref(roll);
     json_decref(fails);
     result_free(&r);
-    fo_stop(s);
-    free(spath); free(mpath); free(inputs); free(fpath); free(url); free(out); free(data);
-    rm_dir(dir);
+    free(spath); free(mpath); free(inputs); free(fpath);
+    fx_stop(&fx);
 }
 
 /* ---- the failure table --------------------------------------------------------------------------- */
@@ -476,13 +503,11 @@ static json_t *failure_of(const json_t *fails, long long t)
 
 Test(eval, faults_are_retried_or_recorded_never_graded_as_zero)
 {
-    char *dir = make_dir();
-    char *data = write_rows(dir, FAULTS, NFAULTS, NFAULTS);
-    char *out = path_in(dir, "m.jsonl");
     fo_options fo = {.stall_s = 6 * slow()};
-    fo_server *s = fo_start(&fo);
+    fixture fx = fx_start(FAULTS, NFAULTS, NFAULTS, &fo);
+    char *dir = fx.dir, *data = fx.data, *out = fx.out, *url = fx.url;
+    fo_server *s = fx.s;
     cr_assert(s);
-    char *url = url_of(s);
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%g", 2 * slow());
     const char *args[] = {"--data", data, "-o", out, "--model-url", url, "-c", "4",
@@ -530,19 +555,16 @@ Test(eval, faults_are_retried_or_recorded_never_graded_as_zero)
     json_decref(roll);
     json_decref(fails);
     result_free(&r);
-    fo_stop(s);
-    free(mpath); free(fpath); free(url); free(out); free(data);
-    rm_dir(dir);
+    free(mpath); free(fpath);
+    fx_stop(&fx);
 }
 
 Test(eval, context_overflow_as_failure_and_resume_keeps_deterministic_failures)
 {
     static const int C[] = {FO_CONTEXT, FO_CORRECT, FO_ALWAYS_500};
-    char *dir = make_dir();
-    char *data = write_rows(dir, C, 3, 3);
-    char *out = path_in(dir, "m.jsonl");
-    fo_server *s = fo_start(NULL);
-    char *url = url_of(s);
+    fixture fx = fx_start(C, 3, 3, NULL);
+    char *dir = fx.dir, *data = fx.data, *out = fx.out, *url = fx.url;
+    fo_server *s = fx.s;
     const char *args[] = {"--data", data, "-o", out, "--model-url", url, "--on-context-overflow",
                           "fail", "--max-attempts", "2", "--max-failures", "100%", "--quiet", NULL};
     result r = run_eval(dir, args);
@@ -569,22 +591,18 @@ Test(eval, context_overflow_as_failure_and_resume_keeps_deterministic_failures)
     json_decref(fails);
     json_decref(roll);
     result_free(&r);
-    fo_stop(s);
-    free(fpath); free(url); free(out); free(data);
-    rm_dir(dir);
+    free(fpath);
+    fx_stop(&fx);
 }
 
 /* ---- endpoint-level errors --------------------------------------------------------------------- */
 
 Test(eval, rejected_key_exits_3_and_the_key_is_nowhere)
 {
-    char *dir = make_dir();
     static const int C[] = {FO_CORRECT};
-    char *data = write_rows(dir, C, 1, 3);
-    char *out = path_in(dir, "m.jsonl");
     fo_options fo = {.mode = FO_MODE_AUTH};
-    fo_server *s = fo_start(&fo);
-    char *url = url_of(s);
+    fixture fx = fx_start(C, 1, 3, &fo);
+    char *dir = fx.dir, *data = fx.data, *out = fx.out, *url = fx.url;
     const char *args[] = {"--data", data, "-o", out, "--model-url", url, "--api-key", SECRET, NULL};
     result r = run_eval(dir, args);
     cr_assert_eq(r.status, 3, "%s", r.err);
@@ -592,20 +610,15 @@ Test(eval, rejected_key_exits_3_and_the_key_is_nowhere)
     cr_assert(!strstr(r.err, SECRET), "the key is redacted in messages");
     check_no_file_has(dir, SECRET);
     result_free(&r);
-    fo_stop(s);
-    free(url); free(out); free(data);
-    rm_dir(dir);
+    fx_stop(&fx);
 }
 
 Test(eval, key_never_reaches_files_or_logs)
 {
-    char *dir = make_dir();
     static const int C[] = {FO_CORRECT, FO_400};
-    char *data = write_rows(dir, C, 2, 4);
-    char *out = path_in(dir, "m.jsonl");
+    fixture fx = fx_start(C, 2, 4, NULL);
+    char *dir = fx.dir, *data = fx.data, *out = fx.out, *url = fx.url;
     char *rlog = path_in(dir, "requests.jsonl");
-    fo_server *s = fo_start(NULL);
-    char *url = url_of(s);
     const char *args[] = {"--data", data, "-o", out, "--model-url", url, "--api-key", SECRET,
                           "--header", "X-Api-Key: " SECRET, "--request-log", rlog,
                           "--max-failures", "100%", NULL};
@@ -620,20 +633,17 @@ Test(eval, key_never_reaches_files_or_logs)
     free(argv_text);
     json_decref(man);
     result_free(&r);
-    fo_stop(s);
-    free(url); free(rlog); free(out); free(data);
-    rm_dir(dir);
+    free(rlog);
+    fx_stop(&fx);
 }
 
 Test(eval, misconfigured_server_stops_after_20_identical_4xx)
 {
-    char *dir = make_dir();
     static const int C[] = {FO_CORRECT};
-    char *data = write_rows(dir, C, 1, 40);
-    char *out = path_in(dir, "m.jsonl");
     fo_options fo = {.mode = FO_MODE_ALL_400};
-    fo_server *s = fo_start(&fo);
-    char *url = url_of(s);
+    fixture fx = fx_start(C, 1, 40, &fo);
+    char *dir = fx.dir, *data = fx.data, *out = fx.out, *url = fx.url;
+    fo_server *s = fx.s;
     const char *args[] = {"--data", data, "-o", out, "--model-url", url, "-c", "1",
                           "--max-failures", "100%", "--quiet", NULL};
     result r = run_eval(dir, args);
@@ -641,9 +651,7 @@ Test(eval, misconfigured_server_stops_after_20_identical_4xx)
     cr_assert(strstr(r.err, "--enable-auto-tool-choice") && strstr(r.err, "--jinja"), "%s", r.err);
     cr_assert_lt(fo_requests(s), 40, "the run stopped sending");
     result_free(&r);
-    fo_stop(s);
-    free(url); free(out); free(data);
-    rm_dir(dir);
+    fx_stop(&fx);
 }
 
 Test(eval, model_choice_from_the_model_list)
@@ -686,13 +694,11 @@ Test(eval, model_choice_from_the_model_list)
 
 Test(eval, in_flight_never_exceeds_c)
 {
-    char *dir = make_dir();
     static const int C[] = {FO_CORRECT, FO_MESSAGE};
-    char *data = write_rows(dir, C, 2, 40);
-    char *out = path_in(dir, "m.jsonl");
     fo_options fo = {.delay_s = 0.01};
-    fo_server *s = fo_start(&fo);
-    char *url = url_of(s);
+    fixture fx = fx_start(C, 2, 40, &fo);
+    char *dir = fx.dir, *data = fx.data, *out = fx.out, *url = fx.url;
+    fo_server *s = fx.s;
     const char *args[] = {"--data", data, "-o", out, "--model-url", url, "-c", "3",
                           "--num-repeats", "2", "--quiet", NULL};
     result r = run_eval(dir, args);
@@ -702,19 +708,15 @@ Test(eval, in_flight_never_exceeds_c)
     /* Kept alive and reused: at most -c, plus the preflight's own. */
     cr_assert_leq(fo_connections(s), 4, "%zu connections for 80 requests", fo_connections(s));
     result_free(&r);
-    fo_stop(s);
-    free(url); free(out); free(data);
-    rm_dir(dir);
+    fx_stop(&fx);
 }
 
 Test(eval, responses_api_passes_the_row_through)
 {
     static const int C[] = {FO_CORRECT, FO_MESSAGE, FO_WRONG_NAME};
-    char *dir = make_dir();
-    char *data = write_rows(dir, C, 3, 3);
-    char *out = path_in(dir, "m.jsonl");
-    fo_server *s = fo_start(NULL);
-    char *url = url_of(s);
+    fixture fx = fx_start(C, 3, 3, NULL);
+    char *dir = fx.dir, *data = fx.data, *out = fx.out, *url = fx.url;
+    fo_server *s = fx.s;
     const char *args[] = {"--data", data, "-o", out, "--model-url", url, "--api", "responses",
                           "--temperature", "0.25", "--quiet", "--json", NULL};
     result r = run_eval(dir, args);
@@ -736,9 +738,7 @@ Test(eval, responses_api_passes_the_row_through)
     check_regrade(out);
     json_decref(roll);
     result_free(&r);
-    fo_stop(s);
-    free(url); free(out); free(data);
-    rm_dir(dir);
+    fx_stop(&fx);
 }
 
 Test(eval, dry_run_and_usage_errors)
@@ -908,11 +908,9 @@ Test(eval, sigkill_then_resume_gives_the_same_files)
 
 Test(eval, torn_last_line_is_cut_and_changed_inputs_refuse_resume)
 {
-    char *dir = make_dir();
-    char *data = write_rows(dir, RESUMABLE, 3, 6);
-    char *out = path_in(dir, "m.jsonl");
-    fo_server *s = fo_start(NULL);
-    char *url = url_of(s);
+    fixture fx = fx_start(RESUMABLE, 3, 6, NULL);
+    char *dir = fx.dir, *data = fx.data, *out = fx.out, *url = fx.url;
+    fo_server *s = fx.s;
     const char *args[] = {"--data", data, "-o", out, "--model-url", url, "--quiet", NULL};
     result r = run_eval(dir, args);
     cr_assert_eq(r.status, 0, "%s", r.err);
@@ -951,20 +949,16 @@ Test(eval, torn_last_line_is_cut_and_changed_inputs_refuse_resume)
     check_once_no_failures(roll, 6, 1);
     json_decref(roll);
     result_free(&r);
-    fo_stop(s);
-    free(url); free(out); free(data);
-    rm_dir(dir);
+    fx_stop(&fx);
 }
 
 Test(eval, sigint_drains_writes_and_resume_completes)
 {
-    char *dir = make_dir();
     static const int C[] = {FO_CORRECT, FO_MESSAGE};
-    char *data = write_rows(dir, C, 2, 40);
-    char *out = path_in(dir, "m.jsonl");
     fo_options fo = {.delay_s = 0.05};
-    fo_server *s = fo_start(&fo);
-    char *url = url_of(s);
+    fixture fx = fx_start(C, 2, 40, &fo);
+    char *dir = fx.dir, *data = fx.data, *out = fx.out, *url = fx.url;
+    fo_server *s = fx.s;
     const char *args[] = {"--data", data, "-o", out, "--model-url", url, "-c", "2", NULL};
     child c = start_eval(dir, args);
     double until = now_s() + RUN_LIMIT_S;
@@ -992,9 +986,7 @@ Test(eval, sigint_drains_writes_and_resume_completes)
     check_once_no_failures(roll, 40, 1);
     json_decref(roll);
     result_free(&r);
-    fo_stop(s);
-    free(url); free(out); free(data);
-    rm_dir(dir);
+    fx_stop(&fx);
 }
 
 /* ---- stopping early ------------------------------------------------------------------------------ */
@@ -1002,12 +994,9 @@ Test(eval, sigint_drains_writes_and_resume_completes)
 Test(eval, write_error_stops_with_exit_4_keeping_whole_lines)
 {
     static const int C[] = {FO_CORRECT};
-    char *dir = make_dir();
-    char *data = write_rows(dir, C, 1, 40);
-    char *out = path_in(dir, "m.jsonl");
+    fixture fx = fx_start(C, 1, 40, NULL);
+    char *dir = fx.dir, *data = fx.data, *out = fx.out, *url = fx.url;
     char *inputs = path_in(dir, "m_materialized_inputs.jsonl");
-    fo_server *s = fo_start(NULL);
-    char *url = url_of(s);
     /* Room for the materialized inputs, not for every rollout. */
     const char *dry[] = {"--data", data, "-o", out, "--model-url", url, "--quiet", NULL};
     result r = run_eval(dir, dry);
@@ -1032,19 +1021,16 @@ Test(eval, write_error_stops_with_exit_4_keeping_whole_lines)
     cr_assert_str_eq(jstr(man, "status"), "failed");
     json_decref(man);
     json_decref(roll);
-    fo_stop(s);
-    free(url); free(inputs); free(out); free(data);
-    rm_dir(dir);
+    free(inputs);
+    fx_stop(&fx);
 }
 
 Test(eval, max_failures_stops_sending_with_exit_1)
 {
     static const int C[] = {FO_400};
-    char *dir = make_dir();
-    char *data = write_rows(dir, C, 1, 30);
-    char *out = path_in(dir, "m.jsonl");
-    fo_server *s = fo_start(NULL);
-    char *url = url_of(s);
+    fixture fx = fx_start(C, 1, 30, NULL);
+    char *dir = fx.dir, *data = fx.data, *out = fx.out, *url = fx.url;
+    fo_server *s = fx.s;
     const char *args[] = {"--data", data, "-o", out, "--model-url", url, "-c", "1",
                           "--max-failures", "3", "--quiet", NULL};
     result r = run_eval(dir, args);
@@ -1057,9 +1043,8 @@ Test(eval, max_failures_stops_sending_with_exit_1)
     cr_assert_eq(jint(json_object_get(man, "counts"), "not_run"), 27);
     json_decref(man);
     result_free(&r);
-    fo_stop(s);
-    free(fpath); free(url); free(out); free(data);
-    rm_dir(dir);
+    free(fpath);
+    fx_stop(&fx);
 }
 
 Test(eval, requests_spread_over_several_urls)
@@ -1189,12 +1174,10 @@ Test(eval, row_selection_flags)
 Test(eval, second_signal_abandons_requests_in_flight)
 {
     static const int C[] = {FO_CORRECT};
-    char *dir = make_dir();
-    char *data = write_rows(dir, C, 1, 6);
-    char *out = path_in(dir, "m.jsonl");
     fo_options fo = {.delay_s = 20};
-    fo_server *s = fo_start(&fo);
-    char *url = url_of(s);
+    fixture fx = fx_start(C, 1, 6, &fo);
+    char *dir = fx.dir, *data = fx.data, *out = fx.out, *url = fx.url;
+    fo_server *s = fx.s;
     const char *args[] = {"--data", data, "-o", out, "--model-url", url, "-c", "2", "--quiet", NULL};
     child c = start_eval(dir, args);
     double until = now_s() + RUN_LIMIT_S;
@@ -1210,19 +1193,14 @@ Test(eval, second_signal_abandons_requests_in_flight)
     cr_assert_str_eq(jstr(man, "status"), "interrupted");
     cr_assert_eq(jint(json_object_get(man, "counts"), "not_run"), 6);
     json_decref(man);
-    fo_stop(s);
-    free(url); free(out); free(data);
-    rm_dir(dir);
+    fx_stop(&fx);
 }
 
 Test(eval, fail_under_exits_5_when_the_mean_is_low)
 {
     static const int C[] = {FO_CORRECT, FO_MESSAGE, FO_MESSAGE, FO_MESSAGE};
-    char *dir = make_dir();
-    char *data = write_rows(dir, C, 4, 4);
-    char *out = path_in(dir, "m.jsonl");
-    fo_server *s = fo_start(NULL);
-    char *url = url_of(s);
+    fixture fx = fx_start(C, 4, 4, NULL);
+    char *dir = fx.dir, *data = fx.data, *out = fx.out, *url = fx.url;
     const char *a1[] = {"--data", data, "-o", out, "--model-url", url, "--fail-under", "0.5",
                         "--quiet", NULL};
     result r = run_eval(dir, a1);
@@ -1234,7 +1212,5 @@ Test(eval, fail_under_exits_5_when_the_mean_is_low)
     r = run_eval(dir, a2);
     cr_assert_eq(r.status, 0, "mean 0.25 is not below 0.25");
     result_free(&r);
-    fo_stop(s);
-    free(url); free(out); free(data);
-    rm_dir(dir);
+    fx_stop(&fx);
 }
