@@ -114,7 +114,8 @@ typedef struct ev_run {
     /* progress */
     bool tty;
     double t0, last_print;
-    size_t done_at_start;
+    size_t done_at_start;    /* graded or kept failed by earlier runs */
+    size_t graded_at_start;  /* graded by earlier runs (their rewards are in reward_sum) */
     util_buf line, scratch;
 } ev_run;
 
@@ -235,6 +236,23 @@ static long pos_of(const ev_run *r, long long task, long long repeat)
         return -1;
     long s = r->pos_of_row[task];
     return s < 0 ? -1 : s * r->o->repeats + (long)repeat;
+}
+
+/* Positions graded and failed (this run or kept from earlier ones); the
+ * rest were not run. */
+typedef struct tally {
+    size_t graded, failed, not_run;
+} tally;
+
+static tally count_states(const ev_run *r)
+{
+    tally t = {0, 0, 0};
+    for (size_t p = 0; p < r->planned; p++) {
+        t.graded += r->state[p] == ST_GRADED;
+        t.failed += r->state[p] == ST_FAILED || r->state[p] == ST_FAILED_KEPT;
+    }
+    t.not_run = r->planned - t.graded - t.failed;
+    return t;
 }
 
 /* ---- per-rollout text ------------------------------------------------------------------------------ */
@@ -481,7 +499,8 @@ static void print_progress(ev_run *r, const evrun_stats *st, bool final)
     double el = now - r->t0;
     double rate = el > 0 ? (double)(r->graded + r->failed) / el : 0;
     double eta = rate > 0 ? (double)(r->planned - done) / rate : 0;
-    double mean = r->graded ? r->reward_sum / (double)r->graded : 0;
+    size_t graded = r->graded + r->graded_at_start;
+    double mean = graded ? r->reward_sum / (double)graded : 0;
     if (r->tty) {
         int width = 24, fill = r->planned ? (int)((double)width * (double)done / (double)r->planned) : width;
         char bar[32];
@@ -640,16 +659,10 @@ static int manifest_text(const ev_run *r, const char *status, bool ended, util_b
             util_buf_putc(b, ',');
         util_buf_json_string(b, r->o->urls[i], strlen(r->o->urls[i]));
     }
-    size_t not_run = r->planned - r->graded - r->failed - r->done_at_start;
-    size_t graded = 0, failed = 0;
-    for (size_t p = 0; p < r->planned; p++) {
-        graded += r->state[p] == ST_GRADED;
-        failed += r->state[p] == ST_FAILED || r->state[p] == ST_FAILED_KEPT;
-    }
-    not_run = r->planned - graded - failed;
+    tally t = count_states(r);
     util_buf_printf(b, "],\"planned\":%zu,\"status\":\"%s\",\"counts\":{\"graded\":%zu,"
                        "\"failed\":%zu,\"not_run\":%zu},\"started_at\":\"%s\",\"ended_at\":",
-                    r->planned, status, graded, failed, not_run, r->started_at);
+                    r->planned, status, t.graded, t.failed, t.not_run, r->started_at);
     char end[32];
     iso_time(util_now_real(), end, sizeof end);
     if (ended)
@@ -879,6 +892,7 @@ static int scan_previous(ev_run *r)
         return EVOPT_EXIT_IO;
     }
     r->done_at_start = s.kept + f.kept;
+    r->graded_at_start = s.kept;
     if (!r->o->quiet)
         fprintf(stderr, "fcpivot eval: resuming: %zu rollouts graded, %zu failures kept, %zu to retry%s\n",
                 s.kept, f.kept, f.retried, cut ? " (a torn last line was cut off)" : "");
@@ -1263,16 +1277,10 @@ static void print_result(const ev_run *r, const util_buf *summary_text)
             fwrite(summary_text->data, 1, summary_text->len, stdout);
         return;
     }
-    size_t graded = 0, failed = 0;
-    double sum = 0;
-    for (size_t p = 0; p < r->planned; p++) {
-        graded += r->state[p] == ST_GRADED;
-        failed += r->state[p] == ST_FAILED || r->state[p] == ST_FAILED_KEPT;
-    }
-    sum = r->reward_sum;
+    tally t = count_states(r);
     printf("fcpivot eval: %zu planned, %zu graded, %zu failed, %zu not run; mean reward %.4f%s\n",
-           r->planned, graded, failed, r->planned - graded - failed,
-           graded ? sum / (double)graded : 0.0,
+           r->planned, t.graded, t.failed, t.not_run,
+           t.graded ? r->reward_sum / (double)t.graded : 0.0,
            r->overflowed ? " (context overflows graded as empty)" : "");
 }
 
@@ -1284,12 +1292,10 @@ static int exit_status(const ev_run *r, const evrun_result *res)
         return EVOPT_EXIT_IO;
     if (res->end == EVRUN_FATAL)
         return EVOPT_EXIT_ENDPOINT;
-    size_t graded = 0;
-    for (size_t p = 0; p < r->planned; p++)
-        graded += r->state[p] == ST_GRADED;
-    if (graded < r->planned)
+    tally t = count_states(r);
+    if (t.graded < r->planned)
         return EVOPT_EXIT_FAILED;
-    if (r->o->has_fail_under && graded && r->reward_sum / (double)graded < r->o->fail_under)
+    if (r->o->has_fail_under && t.graded && r->reward_sum / (double)t.graded < r->o->fail_under)
         return EVOPT_EXIT_BELOW;
     return EVOPT_EXIT_OK;
 }
@@ -1409,10 +1415,7 @@ static int run(evopt *o)
         fprintf(stderr, "fcpivot eval: stopped: %s\n", r.io_msg);
     else if (r.failed >= r.fail_limit && res.end == EVRUN_STOPPED)
         fprintf(stderr, "fcpivot eval: stopped: %zu failures reach --max-failures\n", r.failed);
-    size_t open_pos = 0;
-    for (size_t p = 0; p < r.planned; p++)
-        open_pos += r.state[p] == ST_TODO;
-    bool complete = open_pos == 0 && (res.end == EVRUN_DONE || res.end == EVRUN_STOPPED);
+    bool complete = count_states(&r).not_run == 0 && (res.end == EVRUN_DONE || res.end == EVRUN_STOPPED);
     util_buf sj = UTIL_BUF_INIT;
     finish_files(&r, complete, &sj);
     const char *status = r.io_error ? "failed"
