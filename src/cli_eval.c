@@ -98,7 +98,7 @@ typedef struct ev_run {
     uint64_t *off;           /* at a complete end: rollouts file offset per position */
     uint32_t *len;           /* and line length (0: none) */
     fail_rec *fails;
-    size_t nfails, capfails;
+    size_t nfails, capfails; /* failures on record: kept from earlier runs + this run's */
     size_t cursor;           /* next plan position to look at */
     size_t graded, failed, overflowed;
     double reward_sum;
@@ -441,7 +441,7 @@ static long cb_next(void *ctx, util_buf *body, unsigned *prior)
         body->len = 0;
         fail_pos(r, pos, "conversion", 0, rc == CONV_NOMEM ? "out of memory" : why, NULL, 0,
                  r->prior[pos], 0);
-        if (r->io_error || r->failed >= r->fail_limit)
+        if (r->io_error || r->nfails >= r->fail_limit)
             return -1;
     }
     return -1;
@@ -484,7 +484,7 @@ static void cb_fail(void *ctx, long id, const evrun_failure *f)
 static bool cb_stop(void *ctx)
 {
     ev_run *r = ctx;
-    return r->io_error || r->failed >= r->fail_limit;
+    return r->io_error || r->nfails >= r->fail_limit;
 }
 
 static void print_progress(ev_run *r, const evrun_stats *st, bool final)
@@ -1413,8 +1413,8 @@ static int run(evopt *o)
         fprintf(stderr, "fcpivot eval: stopped: %s\n", res.message);
     if (r.io_error)
         fprintf(stderr, "fcpivot eval: stopped: %s\n", r.io_msg);
-    else if (r.failed >= r.fail_limit && res.end == EVRUN_STOPPED)
-        fprintf(stderr, "fcpivot eval: stopped: %zu failures reach --max-failures\n", r.failed);
+    else if (r.nfails >= r.fail_limit && res.end == EVRUN_STOPPED)
+        fprintf(stderr, "fcpivot eval: stopped: %zu failures reach --max-failures\n", r.nfails);
     bool complete = count_states(&r).not_run == 0 && (res.end == EVRUN_DONE || res.end == EVRUN_STOPPED);
     util_buf sj = UTIL_BUF_INIT;
     finish_files(&r, complete, &sj);
