@@ -34,7 +34,7 @@
 /* How much of a name from the input an error message quotes. */
 #define ERR_QUOTE_MAX 40
 
-/* ---- spans ------------------------------------------------------------------- */
+/* ---- spans -------------------------------------------------------------- */
 
 /* The bytes of one JSON value inside a validated text; p NULL when absent. */
 typedef struct span {
@@ -177,7 +177,7 @@ static long think_cut(span in, util_buf *rest, think_fn fn, void *ctx, bool *unc
     return count;
 }
 
-/* ---- object members and array elements ------------------------------------- */
+/* ---- object members and array elements ---------------------------------- */
 
 typedef struct picker {
     const char *const *names;
@@ -275,7 +275,7 @@ static int each_elem(span v, elem_fn fn, void *ctx)
     return rc ? rc : k < 0 ? CONV_NOMEM : 0;
 }
 
-/* ---- output helpers ------------------------------------------------------------ */
+/* ---- output helpers ----------------------------------------------------- */
 
 static int put(util_buf *b, span v) { return util_buf_append(b, v.p, v.n); }
 
@@ -284,6 +284,17 @@ static int put(util_buf *b, span v) { return util_buf_append(b, v.p, v.n); }
 static int put_comma(util_buf *b)
 {
     return b->len && b->data[b->len - 1] == '{' ? 0 : util_buf_putc(b, ',');
+}
+
+/* One member "KEY":v (the key as written in its object), after a ',' unless
+ * it is the first. */
+static int put_member(util_buf *b, bool *first, const jtext_member *m, span v)
+{
+    if ((!*first && util_buf_putc(b, ',')) || put(b, raw_key(m)) || util_buf_putc(b, ':') ||
+        put(b, v))
+        return -1;
+    *first = false;
+    return 0;
 }
 
 /* v's raw string text inside new quotes. */
@@ -349,7 +360,7 @@ static int fail_to(char *err, size_t errsz, int rc, const char *fmt, ...)
     return rc;
 }
 
-/* ---- anomalies ----------------------------------------------------------------- */
+/* ---- anomalies ---------------------------------------------------------- */
 
 static const char *const anomaly_names[CONV_ANOMALY_COUNT] = {
     "output_text_outside_assistant", "tool_without_strict", "chat_shaped_tool",
@@ -381,7 +392,7 @@ int conv_anomalies_json(unsigned set, util_buf *out)
     return util_buf_putc(out, ']') ? CONV_NOMEM : CONV_OK;
 }
 
-/* ---- request state ---------------------------------------------------------------- */
+/* ---- request state ------------------------------------------------------ */
 
 typedef struct req {
     const conv_request_opts *o;
@@ -488,7 +499,7 @@ done:
     return rc == CONV_OK ? rc : NOMEM(r);
 }
 
-/* ---- content parts ------------------------------------------------------------------ */
+/* ---- content parts ------------------------------------------------------ */
 
 /* What the element callbacks of a request need. */
 typedef struct list_ctx {
@@ -518,7 +529,8 @@ static int put_part(req *r, span part, const char *where, size_t j)
     bool out_text = sp_is(f[PK_TYPE], "output_text");
     if (sp_is(f[PK_TYPE], "input_text") || out_text) {
         if (!sp_str(f[PK_TEXT]))
-            return rfail(r, CONV_INVALID, "%s.content[%zu]: text part without a string text", where, j);
+            return rfail(r, CONV_INVALID, "%s.content[%zu]: text part without a string text",
+                         where, j);
         if (out_text)
             r->anomalies |= CONV_A_OUTPUT_TEXT_OUTSIDE_ASSISTANT;
         if (util_buf_puts(o, "{\"type\":\"text\",\"text\":") || put(o, f[PK_TEXT]) ||
@@ -528,8 +540,8 @@ static int put_part(req *r, span part, const char *where, size_t j)
     }
     if (sp_is(f[PK_TYPE], "input_image")) {
         if (!sp_str(f[PK_IMAGE]))
-            return rfail(r, CONV_INVALID, "%s.content[%zu]: input_image without an image_url string",
-                         where, j);
+            return rfail(r, CONV_INVALID,
+                         "%s.content[%zu]: input_image without an image_url string", where, j);
         bool detail = sp_str(f[PK_DETAIL]);
         if (util_buf_puts(o, "{\"type\":\"image_url\",\"image_url\":{\"url\":") ||
             put(o, f[PK_IMAGE]) || util_buf_puts(o, ",\"detail\":") ||
@@ -588,7 +600,8 @@ static int text_part_cb(void *ctx, span e, size_t j)
                      lc->where, j, q, lc->assistant ? "converted" : "folded into instructions");
     }
     if (!sp_str(t))
-        return rfail(r, CONV_INVALID, "%s.content[%zu]: text part without a string text", lc->where, j);
+        return rfail(r, CONV_INVALID, "%s.content[%zu]: text part without a string text",
+                     lc->where, j);
     if (lc->assistant && out_text && !sp_has(f[PK_ANNOT]))
         r->anomalies |= CONV_A_ASSISTANT_PART_LENIENT;
     if (!lc->assistant && out_text)
@@ -611,7 +624,7 @@ static int content_text(req *r, span c, bool assistant, util_buf *b, const char 
     return list_rc(r, each_elem(c, text_part_cb, &lc));
 }
 
-/* ---- input items ------------------------------------------------------------------------ */
+/* ---- input items -------------------------------------------------------- */
 
 static const char *const item_keys[] = {"type", "role", "content", "summary", "call_id",
                                         "name", "arguments", "output"};
@@ -644,7 +657,9 @@ static int item_message(req *r, span *f, const char *where)
         return CONV_NOMEM;
     if (!sp_set(f[IK_CONTENT]))
         return rfail(r, CONV_INVALID, "%s: message without content", where);
-    const char *as = dev && !r->o->developer_as_system ? "developer" : sys || dev ? "system" : "user";
+    const char *as = dev && !r->o->developer_as_system ? "developer"
+                     : sys || dev                      ? "system"
+                                                       : "user";
     if (msg_begin(r) || util_buf_printf(r->out, "{\"role\":\"%s\",\"content\":", as))
         return NOMEM(r);
     if ((rc = put_content(r, f[IK_CONTENT], where)))
@@ -692,7 +707,8 @@ static int item_call(req *r, span *f, const char *where)
         return CONV_NOMEM;
     util_buf *b = &r->pcalls;
     if ((b->len && util_buf_putc(b, ',')) || util_buf_puts(b, "{\"id\":") ||
-        put(b, f[IK_CALL_ID]) || util_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":") ||
+        put(b, f[IK_CALL_ID]) ||
+        util_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":") ||
         put(b, f[IK_NAME]) || util_buf_puts(b, ",\"arguments\":") || put(b, f[IK_ARGS]) ||
         util_buf_puts(b, "}}"))
         return NOMEM(r);
@@ -777,7 +793,7 @@ static int put_messages(req *r, span input, span instructions)
     return util_buf_putc(r->out, ']') ? NOMEM(r) : 0;
 }
 
-/* ---- tools ------------------------------------------------------------------------------------- */
+/* ---- tools -------------------------------------------------------------- */
 
 /* Copies the members of a Responses function tool but type, strict and
  * nulls into the function object. */
@@ -796,12 +812,10 @@ static int tool_member_cb(void *ctx, const jtext_member *m)
     span v = {m->v, (size_t)(m->end - m->v)};
     if (jtext_member_is(m, "type") || sp_null(v))
         return 0;
-    if ((!tc->first && util_buf_putc(tc->out, ',')) || put(tc->out, raw_key(m)) ||
-        util_buf_putc(tc->out, ':') || put(tc->out, v)) {
+    if (put_member(tc->out, &tc->first, m, v)) {
         tc->fail = true;
         return 1;
     }
-    tc->first = false;
     return 0;
 }
 
@@ -890,17 +904,17 @@ static int put_tool_choice(req *r, span tc)
     return 0;
 }
 
-/* ---- parameters ------------------------------------------------------------------------------------ */
+/* ---- parameters --------------------------------------------------------- */
 
 /* The top-level parameters conv reads; everything else is not sent. */
 static const char *const param_keys[] = {
     "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls",
     "max_output_tokens", "temperature", "top_p", "reasoning", "metadata", "user",
-    "service_tier", "store",
+    "service_tier", "store", "top_logprobs",
 };
 enum {
     P_MODEL, P_INPUT, P_INSTR, P_TOOLS, P_TOOL_CHOICE, P_PARALLEL, P_MAX_OUT, P_TEMP, P_TOP_P,
-    P_REASONING, P_METADATA, P_USER, P_TIER, P_STORE, P_N
+    P_REASONING, P_METADATA, P_USER, P_TIER, P_STORE, P_TOP_LOGPROBS, P_N
 };
 
 typedef struct params_scan {
@@ -1036,12 +1050,10 @@ static int merge_cb(void *ctx, const jtext_member *m)
         return 0;
     if (!mc->skip_shared && o.p)
         v = o;
-    if ((!mc->first && util_buf_putc(mc->out, ',')) || put(mc->out, raw_key(m)) ||
-        util_buf_putc(mc->out, ':') || put(mc->out, v)) {
+    if (put_member(mc->out, &mc->first, m, v)) {
         mc->fail = true;
         return 1;
     }
-    mc->first = false;
     return 0;
 }
 
@@ -1064,7 +1076,8 @@ static int put_engine(req *r, span meta_ckw, span meta_extra)
     util_buf h1 = UTIL_BUF_INIT, h2 = UTIL_BUF_INIT, h3 = UTIL_BUF_INIT, h4 = UTIL_BUF_INIT;
     const conv_request_opts *o = r->o;
     span ckw, ckw_row, extra, extra_row;
-    span opt_ckw = {o->chat_template_kwargs, o->chat_template_kwargs ? strlen(o->chat_template_kwargs) : 0};
+    const char *ock = o->chat_template_kwargs;
+    span opt_ckw = {ock, ock ? strlen(ock) : 0};
     span opt_extra = {o->extra_body, o->extra_body ? strlen(o->extra_body) : 0};
     int rc = engine_object(r, opt_ckw, &h1, "--chat-template-kwargs", &ckw);
     if (!rc)
@@ -1109,6 +1122,48 @@ static int put_model(req *r, span row_model)
     return 0;
 }
 
+/* tool_choice and parallel_tool_calls, which need tools (Gym refuses any
+ * choice but "auto"/"none" without them). */
+static int put_tool_params(req *r, span *f, size_t ntools)
+{
+    span tc = f[P_TOOL_CHOICE];
+    if (ntools) {
+        int rc = sp_set(tc) ? put_tool_choice(r, tc) : 0;
+        return rc ? rc : put_param(r, "parallel_tool_calls", f[P_PARALLEL]);
+    }
+    if (!sp_set(tc) || sp_is(tc, "auto") || sp_is(tc, "none"))
+        return 0;
+    char qt[64] = "(a named choice)";
+    if (sp_str(tc)) {
+        qt[0] = '"';
+        quote_for_err(tc, qt + 1, sizeof qt - 2);
+        strcat(qt, "\"");
+    }
+    return rfail(r, CONV_INVALID, "tool_choice %s but the row has no tools", qt);
+}
+
+/* The parameters passed through under their own name or renamed. */
+static int put_sampling(req *r, span *f)
+{
+    static const struct { int k; const char *name; } plain[] = {
+        {P_MAX_OUT, "max_tokens"}, {P_TEMP, "temperature"}, {P_TOP_P, "top_p"},
+        {P_REASONING, "reasoning_effort"}, {P_METADATA, "metadata"}, {P_USER, "user"},
+        {P_TIER, "service_tier"}, {P_STORE, "store"}, {P_TOP_LOGPROBS, "top_logprobs"},
+    };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        span v = f[plain[i].k];
+        if (plain[i].k == P_REASONING && sp_set(v)) {   /* reasoning.effort */
+            static const char *const keys[] = {"effort"};
+            if (pick(v, keys, &v, 1))
+                return rfail(r, CONV_INVALID, "reasoning is not an object");
+        }
+        int rc = put_param(r, plain[i].name, v);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int chat_body(req *r, span *f)
 {
     /* keys the body has or the row sets under another name */
@@ -1116,43 +1171,13 @@ static int chat_body(req *r, span *f)
         (sp_has(f[P_MAX_OUT]) && taken_add(&r->taken, "max_tokens", 10)) ||
         (sp_has(f[P_REASONING]) && taken_add(&r->taken, "reasoning_effort", 16)))
         return NOMEM(r);
-    util_buf *o = r->out;
-    if (util_buf_putc(o, '{'))
+    if (util_buf_putc(r->out, '{'))
         return NOMEM(r);
-    int rc = put_model(r, f[P_MODEL]);
-    if (rc)
-        return rc;
-    if ((rc = put_messages(r, f[P_INPUT], f[P_INSTR])))
-        return rc;
     size_t ntools;
-    if ((rc = put_tools(r, f[P_TOOLS], &ntools)))
-        return rc;
-    if (ntools) {
-        if (sp_set(f[P_TOOL_CHOICE]) && (rc = put_tool_choice(r, f[P_TOOL_CHOICE])))
-            return rc;
-        if ((rc = put_param(r, "parallel_tool_calls", f[P_PARALLEL])))
-            return rc;
-    } else if (sp_set(f[P_TOOL_CHOICE]) && !sp_is(f[P_TOOL_CHOICE], "auto") &&
-               !sp_is(f[P_TOOL_CHOICE], "none")) {
-        char qt[64];
-        quote_for_err(f[P_TOOL_CHOICE], qt, sizeof qt);
-        return rfail(r, CONV_INVALID, "tool_choice %s%s%s but the row has no tools",
-                     sp_str(f[P_TOOL_CHOICE]) ? "\"" : "", sp_str(f[P_TOOL_CHOICE]) ? qt : "(a named choice)",
-                     sp_str(f[P_TOOL_CHOICE]) ? "\"" : "");
-    }
-    if ((rc = put_param(r, "max_tokens", f[P_MAX_OUT])) || (rc = put_param(r, "temperature", f[P_TEMP])) ||
-        (rc = put_param(r, "top_p", f[P_TOP_P])))
-        return rc;
-    if (sp_set(f[P_REASONING])) {
-        static const char *const keys[] = {"effort"};
-        span eff;
-        if (pick(f[P_REASONING], keys, &eff, 1))
-            return rfail(r, CONV_INVALID, "reasoning is not an object");
-        if ((rc = put_param(r, "reasoning_effort", eff)))
-            return rc;
-    }
-    if ((rc = put_param(r, "metadata", f[P_METADATA])) || (rc = put_param(r, "user", f[P_USER])) ||
-        (rc = put_param(r, "service_tier", f[P_TIER])) || (rc = put_param(r, "store", f[P_STORE])))
+    int rc;
+    if ((rc = put_model(r, f[P_MODEL])) || (rc = put_messages(r, f[P_INPUT], f[P_INSTR])) ||
+        (rc = put_tools(r, f[P_TOOLS], &ntools)) || (rc = put_tool_params(r, f, ntools)) ||
+        (rc = put_sampling(r, f)))
         return rc;
     static const char *const mkeys[] = {"chat_template_kwargs", "extra_body"};
     span m[2] = {{NULL, 0}, {NULL, 0}};
@@ -1160,7 +1185,7 @@ static int chat_body(req *r, span *f)
         return NOMEM(r);
     if ((rc = put_engine(r, m[0], m[1])))
         return rc;
-    return util_buf_putc(o, '}') ? NOMEM(r) : 0;
+    return util_buf_putc(r->out, '}') ? NOMEM(r) : 0;
 }
 
 static void req_free(req *r)
@@ -1201,7 +1226,7 @@ int conv_chat_request(const char *params, size_t len, const conv_request_opts *o
     return rc;
 }
 
-/* ---- --api responses ---------------------------------------------------------------------------- */
+/* ---- --api responses ---------------------------------------------------- */
 
 typedef struct pass {
     req *r;
@@ -1284,7 +1309,7 @@ int conv_responses_request(const char *params, size_t len, const conv_request_op
     return rc;
 }
 
-/* ---- replies ------------------------------------------------------------------------------------------ */
+/* ---- replies ------------------------------------------------------------ */
 
 /* splitmix64: the id sequence. */
 static uint64_t next_rand(uint64_t *st)
@@ -1352,7 +1377,8 @@ static int add_summary(void *ctx, span inner)
 {
     reply *y = ctx;
     if ((y->nsum && util_buf_putc(&y->sums, ',')) ||
-        util_buf_puts(&y->sums, "{\"type\":\"summary_text\",\"text\":") || put_quoted(&y->sums, inner) ||
+        util_buf_puts(&y->sums, "{\"type\":\"summary_text\",\"text\":") ||
+        put_quoted(&y->sums, inner) ||
         util_buf_putc(&y->sums, '}'))
         return -1;
     y->nsum++;
@@ -1389,9 +1415,11 @@ static int reply_call(void *ctx, span call, size_t i)
     static const char *const fkeys[] = {"name", "arguments"};
     span f[2], g[2];
     if (pick(call, keys, f, 2) || pick(f[1], fkeys, g, 2))
-        return rfail(y, CONV_INVALID, "choices[0].message.tool_calls[%zu] is not a function call", i);
+        return rfail(y, CONV_INVALID, "choices[0].message.tool_calls[%zu] is not a function call",
+                     i);
     util_buf *b = &y->calls;
-    if ((b->len && util_buf_putc(b, ',')) || util_buf_puts(b, "{\"type\":\"function_call\",\"id\":") ||
+    if ((b->len && util_buf_putc(b, ',')) ||
+        util_buf_puts(b, "{\"type\":\"function_call\",\"id\":") ||
         put_id(b, &y->st, "fc_") || util_buf_puts(b, ",\"call_id\":"))
         return NOMEM(y);
     if (sp_str(f[0]) && f[0].n > 2) {
@@ -1449,11 +1477,17 @@ static int reply_choice(reply *y, span choice)
     if (pick(choice, ckeys, c, 2) || pick(c[0], mkeys, m, 4))
         return rfail(y, CONV_INVALID, "choices[0] has no message object");
     copy_word(c[1], y->info->finish_reason, sizeof y->info->finish_reason);
+    /* as Gym: a reasoning field is put in front of the content as a think
+     * span, then every span of the whole text is cut out */
     span field = sp_str(m[1]) && m[1].n > 2 ? m[1] : m[2];
-    if (sp_str(field) && field.n > 2 && add_summary(y, sp_inner(field)))
-        return NOMEM(y);
     util_buf raw = UTIL_BUF_INIT;
-    int rc = reply_content(y, m[0], &raw);
+    int rc = 0;
+    if (sp_str(field) && field.n > 2 &&
+        (util_buf_puts(&raw, THINK_OPEN) || put(&raw, sp_inner(field)) ||
+         util_buf_puts(&raw, THINK_CLOSE)))
+        rc = NOMEM(y);
+    if (!rc)
+        rc = reply_content(y, m[0], &raw);
     bool unclosed = false;
     if (!rc && think_cut((span){raw.data ? raw.data : "", raw.len}, &y->text, add_summary, y,
                          &unclosed) < 0)
@@ -1490,7 +1524,8 @@ static int reply_usage(reply *y, span u)
     long long total, in_n = sp_count(f[0]), out_n = sp_count(f[1]);
     if (__builtin_add_overflow(in_n > 0 ? in_n : 0, out_n > 0 ? out_n : 0, &total))
         total = LLONG_MAX;
-    if (util_buf_puts(b, ",\"usage\":{") || put_usage_num(b, "input_tokens", f[0], &in->input_tokens) ||
+    if (util_buf_puts(b, ",\"usage\":{") ||
+        put_usage_num(b, "input_tokens", f[0], &in->input_tokens) ||
         util_buf_puts(b, ",\"input_tokens_details\":{") ||
         put_usage_num(b, "cached_tokens", cached, &in->cached_tokens) ||
         util_buf_puts(b, "},") || put_usage_num(b, "output_tokens", f[1], &in->output_tokens) ||
@@ -1629,7 +1664,7 @@ int conv_chat_reply(const char *completion, size_t len, const char *params, size
     return rc;
 }
 
-/* ---- Responses replies ------------------------------------------------------------------------- */
+/* ---- Responses replies -------------------------------------------------- */
 
 /* Whether an output item is an action: a function call, or a message with
  * a non-empty output_text. */

@@ -1,4 +1,4 @@
-/* conv — the conversions of `fcpivot eval` (../spec: eval.md §2, §3): a
+/* conv — the conversions of `fcpivot eval` (docs/eval.md §2, §3): a
  * row's Responses `responses_create_params` to an upstream request body, and
  * an upstream reply back to a Responses `response` object, as NeMo Gym's
  * vllm_model does it.
@@ -51,10 +51,10 @@
  *    as in Gym. A named choice {"type":"function","name":X}
  *    becomes {"type":"function","function":{"name":X}}.
  *  - tool_choice, parallel_tool_calls, temperature, top_p, metadata, user,
- *    service_tier, store pass through; any other Responses parameter
+ *    service_tier, store, top_logprobs pass through; any other parameter
  *    (background, include, max_tool_calls, previous_response_id, prompt,
- *    text, truncation, top_logprobs, stream, …) is not sent; a null
- *    parameter is omitted.
+ *    text, truncation, stream, conversation, unknown keys…) is not sent; a
+ *    null parameter is omitted (top_logprobs:null included, as Gym does).
  *  - then `seed` (o->has_seed), `chat_template_kwargs` (o's members updated
  *    with the row's metadata.chat_template_kwargs, as Gym merges its config
  *    with the row), then the members of the row's metadata.extra_body and of
@@ -65,21 +65,27 @@
  *    "stream" is never taken from them (replies are read whole).
  * Body key order: model, messages, tools, tool_choice, parallel_tool_calls,
  * max_tokens, temperature, top_p, reasoning_effort, metadata, user,
- * service_tier, store, seed, chat_template_kwargs, extra keys.
+ * service_tier, store, top_logprobs, seed, chat_template_kwargs, extra keys.
  *
  * Reply (conv_chat_reply, §2.2): choices[0] only. A reasoning item from
  * message.reasoning_content (else message.reasoning) and the <think>…</think>
- * spans of the content (one summary each; an unclosed <think> stays in the
- * text: anomaly UNCLOSED_THINK); then a message item when the remaining text
- * is non-empty or there is neither reasoning nor a tool call; then one
- * function_call item per tool call, arguments as written (invalid JSON
- * included). status "incomplete" with incomplete_details.reason
- * "max_output_tokens" / "content_filter" for finish_reason "length" /
- * "content_filter". An empty choices list gives an empty output.
+ * spans of the content (one summary each; as in Gym the field is put in
+ * front of the content as "<think>FIELD</think>" before the spans are cut;
+ * an unclosed <think> stays in the text: anomaly UNCLOSED_THINK); then a
+ * message item when the remaining text is non-empty or there is neither
+ * reasoning nor a tool call (an empty completion is an empty message); then
+ * one function_call item per tool call, arguments as written (invalid JSON
+ * included; an object is serialised compactly: ARGUMENTS_NOT_STRING; a call
+ * without id gets one: TOOL_CALL_ID_SYNTHESISED). status "incomplete" with
+ * incomplete_details.reason "max_output_tokens" / "content_filter" for
+ * finish_reason "length" / "content_filter". An empty choices list gives an
+ * empty output (graded as no action). usage: input/output/total tokens and
+ * the cached / reasoning details (0 when a detail is absent), or null.
  *
- * Ids ("resp_", "msg_", "rs_", "fc_", and "call_" for a tool call without
- * id, + 32 lowercase hex digits) come from a splitmix64 sequence started at
- * id_seed, in output order: the same seed gives the same ids.
+ * Ids ("resp_", "fc_", "call_" for a tool call without id, "rs_", "msg_",
+ * each + 32 lowercase hex digits) come from a splitmix64 sequence started at
+ * id_seed, drawn in that order (resp_, each call's fc_ [and call_], rs_,
+ * msg_): the same seed and reply give the same ids.
  *
  * No I/O, no global state; every function is reentrant.
  */
@@ -191,6 +197,13 @@ typedef struct conv_reply_info {
 int conv_chat_reply(const char *completion, size_t len, const char *params, size_t params_len,
                     const char *model, uint64_t id_seed, long long created_at, util_buf *out,
                     conv_reply_info *info, char *err, size_t errsz);
+
+/* What Gym grades when the endpoint refuses the prompt as too long
+ * (--on-context-overflow gym): its empty chat completion, whose
+ * finish_reason it sets to "length". Give it to conv_chat_reply. */
+#define CONV_CONTEXT_OVERFLOW_COMPLETION                                                      \
+    "{\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"finish_reason\":\"length\","     \
+    "\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":null}}]}"
 
 /* A Responses reply: CONV_OK when it is a JSON object with an "output" list
  * (and "object":"response" if it has "object"), with info filled from

@@ -1,6 +1,6 @@
 /* stats — report statistics (see stats.h).
  *
- * How it works: the accumulator is Welford's one-pass update. Wilson is the
+ * How it works: the accumulator keeps Σx and Σx² (see stats.h). Wilson is the
  * closed form. pass@k multiplies the factors (1 − k/i), each in [0, 1), so it
  * neither overflows nor loses precision the way a ratio of two binomial
  * coefficients would. The McNemar tail is a binomial tail whose terms are
@@ -15,9 +15,7 @@ void stats_acc_add(stats_acc *a, double x)
 {
     a->n++;
     a->sum += x;
-    double d = x - a->mean;
-    a->mean += d / (double)a->n;
-    a->m2 += d * (x - a->mean);
+    a->sumsq += x * x;
 }
 
 double stats_acc_mean(const stats_acc *a)
@@ -29,8 +27,8 @@ double stats_acc_std(const stats_acc *a)
 {
     if (a->n < 2)
         return NAN;
-    double v = a->m2 / (double)(a->n - 1);
-    return v > 0 ? sqrt(v) : 0.0;
+    double n = (double)a->n, v = (a->sumsq - a->sum * a->sum / n) / (n - 1.0);
+    return v > 0 ? sqrt(v) : 0.0;   /* rounding may leave a tiny negative */
 }
 
 double stats_acc_stderr(const stats_acc *a)

@@ -14,12 +14,14 @@
 /* The two-sided 95% normal quantile, z = Φ⁻¹(0.975). */
 #define STATS_Z95 1.959963984540054
 
-/* A running sum, mean and sum of squared deviations (Welford's update) for
- * the variance. The mean reported is sum / n, so the mean of binary rewards
- * is exactly count / n. Zero-initialise ({0}) to start. */
+/* A running count, sum and sum of squares. For rewards (values in [0, 1])
+ * the variance (Σx² − (Σx)²/n) / (n − 1) loses nothing that matters, and for
+ * binary rewards both sums are exact integers, so the figures do not depend
+ * on the order the values came in (a run's file is rewritten sorted at the
+ * end). Zero-initialise ({0}) to start. */
 typedef struct stats_acc {
     size_t n;
-    double sum, mean, m2;
+    double sum, sumsq;
 } stats_acc;
 
 void stats_acc_add(stats_acc *a, double x);

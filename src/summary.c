@@ -408,7 +408,8 @@ static int put_types(util_buf *b, const summary *s)
     return rc | util_buf_puts(b, "]}");
 }
 
-static int cmp_turn(const void *a, const void *b)
+/* By integer key (turns, rows). */
+static int cmp_int_key(const void *a, const void *b)
 {
     int64_t x, y;
     memcpy(&x, ((const entry *)a)->key, sizeof x);
@@ -449,7 +450,7 @@ static int put_depth(util_buf *b, const summary *s)
               put_str(b, rollout_depth_label(i)) | util_buf_putc(b, ',') |
               put_n_mean(b, &s->depth[i]) | util_buf_putc(b, '}');
     bool nomem = false;
-    entry *e = sorted(&s->turns, cmp_turn, &nomem);
+    entry *e = sorted(&s->turns, cmp_int_key, &nomem);
     rc |= util_buf_puts(b, "],\"turns\":[");
     for (size_t i = 0; i < s->turns.n && e; i++) {
         int64_t turn;
@@ -542,28 +543,32 @@ static size_t max_repeats(const summary *s)
     return k;
 }
 
-static int put_pass_at_k(util_buf *b, const summary *s, size_t k)
+static int put_pass_at_k(util_buf *b, const entry *rows, size_t nrows, size_t k)
 {
     stats_acc est = {0};
-    for (size_t i = 0; i < s->rows.n; i++) {
-        const entry *e = &s->rows.e[i];
-        if (e->acc.n >= k)
-            stats_acc_add(&est, stats_pass_at_k(e->acc.n, e->pass, k));
-    }
+    for (size_t i = 0; i < nrows; i++)
+        if (rows[i].acc.n >= k)
+            stats_acc_add(&est, stats_pass_at_k(rows[i].acc.n, rows[i].pass, k));
     return util_buf_printf(b, "%s{\"k\":%zu,\"rows\":%zu,\"value\":", k > 1 ? "," : "", k,
                            est.n) |
            put_num(b, stats_acc_mean(&est)) | util_buf_putc(b, '}');
 }
 
+/* Rows are visited in key order, so that sums over them do not depend on
+ * the order the rollouts came in. */
 static int put_repeats(util_buf *b, const summary *s)
 {
     size_t k = max_repeats(s);
     if (k < 2)
         return util_buf_puts(b, ",\"repeats\":null");
-    int rc = util_buf_printf(b, ",\"repeats\":{\"k\":%zu,\"rows\":%zu,\"pass_at_k\":[", k,
-                             s->rows.n);
+    bool nomem = false;
+    entry *rows = sorted(&s->rows, cmp_int_key, &nomem);
+    if (!rows)
+        return -1;
+    size_t nrows = s->rows.n;
+    int rc = util_buf_printf(b, ",\"repeats\":{\"k\":%zu,\"rows\":%zu,\"pass_at_k\":[", k, nrows);
     for (size_t j = 1; j <= k; j++)
-        rc |= put_pass_at_k(b, s, j);
+        rc |= put_pass_at_k(b, rows, nrows, j);
     stats_acc means = {0}, row_std = {0};
     rc |= util_buf_puts(b, "],\"repeat_means\":[");
     for (size_t r = 0; r < s->nrepeat; r++) {
@@ -572,17 +577,17 @@ static int put_repeats(util_buf *b, const summary *s)
             stats_acc_add(&means, stats_acc_mean(&s->repeat[r]));
     }
     size_t all_pass = 0, all_fail = 0;
-    for (size_t i = 0; i < s->rows.n; i++) {
-        const entry *e = &s->rows.e[i];
-        all_pass += e->pass == e->acc.n;
-        all_fail += e->zero == e->acc.n;
-        if (e->acc.n >= 2)
-            stats_acc_add(&row_std, stats_acc_std(&e->acc));
+    for (size_t i = 0; i < nrows; i++) {
+        all_pass += rows[i].pass == rows[i].acc.n;
+        all_fail += rows[i].zero == rows[i].acc.n;
+        if (rows[i].acc.n >= 2)
+            stats_acc_add(&row_std, stats_acc_std(&rows[i].acc));
     }
+    free(rows);
     rc |= util_buf_puts(b, "],\"std_across_repeats\":") | put_num(b, stats_acc_std(&means)) |
           util_buf_puts(b, ",\"mean_row_std\":") | put_num(b, stats_acc_mean(&row_std));
     return rc | util_buf_printf(b, ",\"all_pass\":%zu,\"all_fail\":%zu,\"mixed\":%zu}", all_pass,
-                                all_fail, s->rows.n - all_pass - all_fail);
+                                all_fail, nrows - all_pass - all_fail);
 }
 
 int summary_json(const summary *s, util_buf *out, char *err, size_t errsz)

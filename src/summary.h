@@ -46,6 +46,12 @@
  *                   of its rewards), all_pass, all_fail, mixed (row counts)}
  * Numbers are written as Python's repr writes floats (NaN as null); counts as
  * integers. Lines without _ng_* indices are each their own row.
+ *
+ * Order: with binary rewards every figure is the same whatever the order of
+ * the lines (sums are exact; rows are visited in key order), so the summary
+ * eval builds as rollouts complete equals the one report builds from the
+ * sorted file. Two exceptions: "model" is the first one seen, and sums of
+ * fractional rewards may differ in their last digit.
  */
 #ifndef FCPIVOT_SUMMARY_H
 #define FCPIVOT_SUMMARY_H

@@ -1,4 +1,4 @@
-/* Tests of conv.h: one test per rule of eval.md §2.1 (request), §2.2 (reply)
+/* Tests of conv.h: one test per rule of docs/eval.md §2.1 (request), §2.2 (reply)
  * and §3 (Responses pass-through), byte-exact copying, the rows and replies
  * that cannot be converted, and real reply shapes of vLLM, llama.cpp and
  * OpenAI. JSON in this file is written with ' for " (q() swaps them back). */
@@ -178,6 +178,23 @@ Test(conv_request, assistant_texts_are_glued_without_separator)
         "{'role':'assistant','content':'abcd'}");
 }
 
+Test(conv_request, assistant_parts_gym_refuses_are_converted_with_an_anomaly)
+{
+    unsigned an;
+    char *b = body_of("{'input':[{'type':'message','role':'assistant','content':["
+                      "{'type':'output_text','text':'a'},{'type':'refusal','refusal':'b'},"
+                      "{'type':'input_text','text':'c'}]}]}", NULL, &an);
+    char *w = q("{'model':'m','messages':[{'role':'assistant','content':'abc'}]}");
+    cr_assert_str_eq(b, w);
+    cr_assert_eq(an, CONV_A_ASSISTANT_PART_LENIENT);
+    free(b);
+    free(w);
+    b = body_of("{'input':[{'role':'assistant','content':[{'type':'output_text','text':'a',"
+                "'annotations':[],'logprobs':[]}]}]}", NULL, &an);
+    cr_assert_eq(an, 0, "a part as Gym writes it is no anomaly");
+    free(b);
+}
+
 Test(conv_request, pending_message_is_flushed_by_user_system_developer_and_at_end)
 {
     expect_messages("{'input':[{'role':'assistant','content':'a'},{'role':'user','content':'u'},"
@@ -260,7 +277,7 @@ Test(conv_request, reasoning_field_mode_moves_the_first_span_to_both_fields)
                     "'reasoning':'first\\nline'}");
 }
 
-Test(conv_request, reasoning_spans_are_shortest_and_reasoning_alone_gives_null_content)
+Test(conv_request, reasoning_spans_are_shortest_and_reasoning_alone_leaves_an_empty_string)
 {
     expect_messages("{'input':[{'role':'assistant','content':'<think>a</think>b</think>'}]}",
                     "{'role':'assistant','content':'b</think>','reasoning_content':'a','reasoning':'a'}");
@@ -458,9 +475,10 @@ Test(conv_request, pass_through_and_dropped_parameters)
     expect_body("{'background':false,'include':['x'],'max_tool_calls':3,'previous_response_id':'r',"
                 "'prompt':{'id':'p'},'text':{'format':{'type':'text'}},'truncation':'auto','top_logprobs':null,"
                 "'stream':false,'input':'q','temperature':0.7,'top_p':1.0,'metadata':{'k':'v'},'user':'u',"
-                "'service_tier':'auto','store':false,'unknown_key':1}",
+                "'service_tier':'auto','store':false,'unknown_key':1,'conversation':'c'}",
                 "{'model':'m'," Q_MSG ",'temperature':0.7,'top_p':1.0,'metadata':{'k':'v'},'user':'u',"
                 "'service_tier':'auto','store':false}");
+    expect_body("{'input':'q','top_logprobs':0}", "{'model':'m'," Q_MSG ",'top_logprobs':0}");
 }
 
 Test(conv_request, null_parameters_are_omitted)
@@ -790,6 +808,41 @@ Test(conv_reply, empty_completion_is_an_empty_message_and_reasoning_only_has_non
     cr_assert_eq(output_count(&r), 0);
     cr_assert(!r.info.has_action);
     reply_free(&r);
+}
+
+Test(conv_reply, a_reasoning_field_is_read_as_a_leading_think_span)
+{
+    /* Gym wraps the field in tags before cutting: a "</think>" inside it ends the span */
+    reply_out r = reply_of("{'choices':[{'message':{'reasoning_content':'a</think>b','content':'c'}}]}", NULL, 1);
+    cr_assert_eq(output_count(&r), 2);
+    cr_assert_str_eq(sget(json_array_get(json_object_get(output_item(&r, 0), "summary"), 0), "text"), "a");
+    cr_assert_str_eq(sget(json_array_get(json_object_get(output_item(&r, 1), "content"), 0), "text"),
+                     "b</think>c");
+    reply_free(&r);
+}
+
+Test(conv_reply, context_overflow_is_graded_as_gyms_empty_completion)
+{
+    util_buf out = UTIL_BUF_INIT;
+    conv_reply_info in;
+    char err[128];
+    cr_assert_eq(conv_chat_reply(CONV_CONTEXT_OVERFLOW_COMPLETION, strlen(CONV_CONTEXT_OVERFLOW_COMPLETION),
+                                 NULL, 0, "m", 1, 0, &out, &in, err, sizeof err), CONV_OK, "%s", err);
+    json_t *o = json_loadb(out.data, out.len, 0, NULL);
+    cr_assert(o);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "status")), "incomplete");
+    json_t *items = json_object_get(o, "output");
+    cr_assert_eq(json_array_size(items), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "type")), "message");
+    cr_assert(!in.has_action);
+    cr_assert_str_eq(in.finish_reason, "length");
+    char gerr[256];
+    grade_action *a = grade_actual_from_response(o, gerr, sizeof gerr);
+    cr_assert(a, "%s", gerr);
+    cr_assert_eq(grade_action_ncalls(a), 0);
+    grade_action_free(a);
+    json_decref(o);
+    util_buf_free(&out);
 }
 
 Test(conv_reply, tool_calls_become_function_call_items_with_verbatim_arguments)

@@ -108,6 +108,34 @@ Test(jtext, big_ints_only_with_the_flag)
     json_decref(v);
 }
 
+static int first_key(void *ctx, const jtext_member *m)
+{
+    util_buf *b = ctx;
+    return util_buf_append(b, m->key, m->key_len) ? -1 : 1;
+}
+
+Test(jtext, lone_surrogates_only_with_the_flag)
+{
+    const char *docs[] = {"[\"\\ud800\"]", "[\"\\udc00x\"]", "[\"\\ud800\\u0041\"]",
+                          "{\"\\udbff\": 1}"};
+    char err[128];
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        cr_assert_not(jtext_valid(docs[i], strlen(docs[i]), 0, err, sizeof err), "%s", docs[i]);
+        cr_assert(strstr(err, "surrogate"), "%s", err);
+        cr_assert(jtext_valid(docs[i], strlen(docs[i]), JTEXT_LONE_SURROGATES, err, sizeof err), "%s", err);
+    }
+    /* still strict about everything else, and pairs still combine */
+    cr_assert_not(jtext_valid("[\"\\ud80\"]", 9, JTEXT_LONE_SURROGATES, NULL, 0));
+    cr_assert_not(jtext_valid("[\"\xed\xa0\x80\"]", 7, JTEXT_LONE_SURROGATES, NULL, 0));
+    /* decoded form: WTF-8 (a key shows it) */
+    util_buf k = UTIL_BUF_INIT;
+    const char *obj = "{\"a\\ud800b\\ud83d\\ude00\": 1}";
+    cr_assert_eq(jtext_object(obj, strlen(obj), JTEXT_LONE_SURROGATES, first_key, &k, err, sizeof err), 1);
+    cr_assert_eq(k.len, 9);
+    cr_assert(!memcmp(k.data, "a\xed\xa0\x80" "b\xf0\x9f\x98\x80", 9));
+    util_buf_free(&k);
+}
+
 /* ---- object members -------------------------------------------------------- */
 
 typedef struct seen { size_t n; char keys[8][32]; char values[8][64]; } seen;

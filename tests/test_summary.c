@@ -188,3 +188,44 @@ Test(summary, rejects_bad_lines_and_leaves_the_summary_as_it_was)
     util_buf_free(&b);
     summary_free(s);
 }
+
+/* The summary of the lines of a file fed in the order given by idx. */
+static char *summary_in_order(char **lines, const size_t *idx, size_t n)
+{
+    summary_options o = {.planned = 0, .complete = true};
+    summary *s = summary_new(&o);
+    char err[256];
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(summary_add_rollout(s, lines[idx[i]], strlen(lines[idx[i]]), err, sizeof err), 0,
+                     "%s", err);
+    util_buf b = UTIL_BUF_INIT;
+    cr_assert_eq(summary_json(s, &b, err, sizeof err), 0);
+    summary_free(s);
+    return b.data;
+}
+
+Test(summary, same_figures_whatever_the_order_of_the_lines)
+{
+    /* eval adds lines as rollouts complete, and rewrites the file sorted at
+     * the end: report reading the sorted file must print the same object. */
+    char *text = tu_read_file(tu_path("tests/data/report/run_b.jsonl"), NULL);
+    cr_assert(text);
+    char *lines[16];
+    size_t n = 0;
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l && n < 16; l = strtok_r(NULL, "\n", &save))
+        lines[n++] = l;
+    cr_assert_eq(n, 8);
+    size_t fwd[8], rev[8], odd[8] = {3, 7, 0, 5, 1, 6, 2, 4};
+    for (size_t i = 0; i < n; i++) {
+        fwd[i] = i;
+        rev[i] = n - 1 - i;
+    }
+    char *a = summary_in_order(lines, fwd, n), *b = summary_in_order(lines, rev, n),
+         *c = summary_in_order(lines, odd, n);
+    cr_assert_str_eq(a, b);
+    cr_assert_str_eq(a, c);
+    free(a);
+    free(b);
+    free(c);
+    free(text);
+}
