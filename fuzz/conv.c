@@ -28,7 +28,7 @@
 #include "jtext.h"
 
 #define PREFIX "prefix:"
-#define LENIENT (JTEXT_BIG_INTS | JTEXT_LONE_SURROGATES)
+#define LENIENT (JTEXT_BIG_INTS | JTEXT_SURROGATES)
 
 static bool jansson_ok(const char *p, size_t n)
 {

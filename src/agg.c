@@ -47,6 +47,8 @@
 #define BIG_REWARD UINT32_MAX
 /* First row capacity. */
 #define FIRST_ROWS 64
+/* agg_write hands the text over in pieces of about this size. */
+#define FLUSH_BYTES (1u << 20)
 
 enum { RW_ABSENT, RW_NULL, RW_FALSE, RW_TRUE, RW_INT, RW_FLOAT, RW_TEXT };
 enum { UK_INT, UK_FLOAT, UK_TEXT };
@@ -927,46 +929,85 @@ static void frame_init(frame *f, const agg *a, const uint32_t *perm)
     }
 }
 
-static int put_all(util_buf *out, const frame *f, const uint32_t *perm, stats *agent, stats *st)
+/* Where the text goes: out only (fn NULL), or out as a buffer that fn drains
+ * whenever it holds FLUSH_BYTES, and at the end. */
+typedef struct sink {
+    util_buf *out;
+    agg_sink_fn fn;
+    void *ctx;
+    bool failed;         /* fn failed */
+} sink;
+
+static int drain(sink *k, bool at_end)
+{
+    if (!k->fn || k->failed || (!at_end && k->out->len < FLUSH_BYTES))
+        return k->failed ? -1 : 0;
+    if (k->out->len && k->fn(k->ctx, k->out->data, k->out->len) != 0)
+        k->failed = true;
+    k->out->len = 0;
+    return k->failed ? -1 : 0;
+}
+
+static int put_all(sink *k, const frame *f, const uint32_t *perm, stats *agent, stats *st)
 {
     const agg *a = f->a;
-    util_buf key = UTIL_BUF_INIT;
+    util_buf *out = k->out, key = UTIL_BUF_INIT;
     frame_stats(f, perm, a->n, agent);
     int rc = util_buf_puts(out, "{\"group_level_metrics\":[");
     for (size_t s = 0, e; s < a->n && rc == 0; s = e) {
         for (e = s + 1; e < a->n && a->rows[perm[e]].task == a->rows[perm[s]].task; e++)
             ;
         rc |= (s ? util_buf_putc(out, ',') : 0) | put_group(out, &key, f, perm + s, e - s, st);
+        rc |= drain(k, false);
     }
     rc |= util_buf_puts(out, "],\"agent_metrics\":{") | put_stats(out, &key, f, agent, false, true);
     rc |= util_buf_puts(out, "},\"key_metrics\":{") | put_stats(out, &key, f, agent, true, true);
-    rc |= util_buf_puts(out, "}}");
+    rc |= util_buf_puts(out, "}}") | drain(k, true);
     util_buf_free(&key);
     return rc ? -1 : 0;
 }
 
-int agg_finish(const agg *a, util_buf *out, char *err, size_t errsz)
+static int emit(const agg *a, sink *k, char *err, size_t errsz)
 {
+    int rc;
     if (a->n == 0) {
-        if (util_buf_puts(out, "{\"group_level_metrics\":[],\"agent_metrics\":{},\"key_metrics\":{}}"))
-            goto oom;
-        return 0;
+        rc = util_buf_puts(k->out, "{\"group_level_metrics\":[],\"agent_metrics\":{},\"key_metrics\":{}}") |
+             drain(k, true);
+    } else {
+        frame f;
+        uint32_t *perm = sorted_rows(a);
+        if (perm)
+            frame_init(&f, a, perm);
+        f.x = malloc(a->n * sizeof *f.x);
+        f.y = malloc(a->n * sizeof *f.y);
+        stats *st = malloc(2 * sizeof *st);
+        rc = f.x && f.y && perm && st ? put_all(k, &f, perm, &st[0], &st[1]) : -1;
+        free(f.x);
+        free(f.y);
+        free(perm);
+        free(st);
     }
-    frame f;
-    uint32_t *perm = sorted_rows(a);
-    if (perm)
-        frame_init(&f, a, perm);
-    f.x = malloc(a->n * sizeof *f.x);
-    f.y = malloc(a->n * sizeof *f.y);
-    stats *st = malloc(2 * sizeof *st);
-    int rc = f.x && f.y && perm && st ? put_all(out, &f, perm, &st[0], &st[1]) : -1;
-    free(f.x);
-    free(f.y);
-    free(perm);
-    free(st);
     if (rc == 0)
         return 0;
-oom:
+    if (k->failed) {
+        set_err(err, errsz, "the writer failed");
+        return AGG_SINK;
+    }
     set_err(err, errsz, "out of memory");
     return AGG_NOMEM;
+}
+
+int agg_finish(const agg *a, util_buf *out, char *err, size_t errsz)
+{
+    sink k = {out, NULL, NULL, false};
+    return emit(a, &k, err, errsz);
+}
+
+int agg_write(const agg *a, agg_sink_fn fn, void *ctx, char *err, size_t errsz)
+{
+    util_buf buf = UTIL_BUF_INIT;
+    sink k = {&buf, fn, ctx, false};
+    int rc = emit(a, &k, err, errsz);
+    util_buf_free(&buf);
+    return rc;
 }

@@ -7,7 +7,8 @@
  * value); it keeps only the numbers the statistics need (per rollout its two
  * indices, its reward and one double per numeric column — about 100 bytes for
  * a response with a reward and three token counts), never the texts. At the
- * end agg_finish writes the whole aggregate object as JSON text.
+ * end agg_finish writes the whole aggregate object as JSON text (agg_write
+ * hands it to a writer in pieces).
  *
  * The rules (pandas semantics, as NeMo Gym's RewardProfiler gets them):
  *  - a response's task index `_ng_task_index` and rollout index
@@ -51,7 +52,7 @@
  * rollout). */
 #define AGG_MAX_COLUMNS 64
 
-enum { AGG_INVALID = -1, AGG_NOMEM = -2 };
+enum { AGG_INVALID = -1, AGG_NOMEM = -2, AGG_SINK = -3 };
 
 typedef struct agg agg;
 
@@ -78,6 +79,14 @@ size_t agg_count(const agg *a);
  * Returns 0, or AGG_NOMEM with a message in err (out may then hold a
  * partial text). The aggregate is unchanged and may take more responses. */
 int agg_finish(const agg *a, util_buf *out, char *err, size_t errsz);
+
+/* The same text handed to fn in pieces of about a megabyte, in order (fn's
+ * data is borrowed during the call; fn returns 0, or non-zero to stop), so
+ * that a million rollouts' rollout_infos (~230 bytes each) need not be held
+ * at once. Returns 0, AGG_NOMEM, or AGG_SINK when fn failed (the caller's fn
+ * knows why). */
+typedef int (*agg_sink_fn)(void *ctx, const char *data, size_t len);
+int agg_write(const agg *a, agg_sink_fn fn, void *ctx, char *err, size_t errsz);
 
 void agg_free(agg *a);
 

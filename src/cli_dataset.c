@@ -20,11 +20,14 @@
 
 #include "cli.h"
 #include "ds.h"
+#include "gymstats.h"
+#include "util.h"
 
 #define PROGRESS_MIN_BYTES ((size_t)16 << 20)
 
 typedef struct common_opts {
     bool json;
+    bool gym_metrics;        /* stats: NeMo Gym's <name>_metrics.json instead */
     unsigned threads;
     size_t max_issues;       /* per file; (size_t)-1 = all */
     int first_file;
@@ -47,15 +50,19 @@ static void usage_validate(FILE *out)
 static void usage_stats(FILE *out)
 {
     fprintf(out,
-            "usage: fcpivot stats [--json] [--threads N] FILE...\n\n"
+            "usage: fcpivot stats [--json | --gym-metrics] [--threads N] FILE...\n\n"
             "Describes pivot dataset files: rows, expected-action mix, tools, turns (user\n"
             "messages), input items and words (of all message texts in the input) per row\n"
             "(min/max/mean/median/std), the 20 most frequent expected function names, and\n"
             "rows whose expected call names a tool the row does not list. Invalid rows are\n"
             "counted and left out (run 'fcpivot validate' for the reasons). FILE '-' is\n"
             "standard input.\n\n"
-            "  --json       one JSON report on stdout instead of a text table\n"
-            "  --threads N  threads (default: all cores)\n");
+            "  --json         one JSON report on stdout instead of a text table\n"
+            "  --gym-metrics  per file, the statistics NeMo Gym's 'gym dataset collate'\n"
+            "                 writes as <name>_metrics.json (examples; tools, turns,\n"
+            "                 json.dumps words and temperature: count, average, min,\n"
+            "                 max, sample standard deviation, rounded as Gym rounds)\n"
+            "  --threads N    threads (default: all cores)\n");
 }
 
 /* Parses the shared options; returns 0, 1 for --help (printed), or 2. */
@@ -77,6 +84,8 @@ static int parse_common(int argc, char **argv, common_opts *o, void (*usage)(FIL
             return 1;
         } else if (!strcmp(a, "--json")) {
             o->json = true;
+        } else if (!strcmp(a, "--gym-metrics") && usage == usage_stats) {
+            o->gym_metrics = true;
         } else if ((!strcmp(a, "--threads") || !strcmp(a, "--max-issues")) && i + 1 < argc) {
             char *end;
             unsigned long long v = strtoull(argv[++i], &end, 10);
@@ -139,7 +148,7 @@ static void progress_done(progress *p)
 
 /* ---- validate ------------------------------------------------------------ */
 
-#define MAX_KINDS 16
+#define MAX_KINDS 24   /* error rules + warning kinds (dsval.h) */
 
 typedef struct vfile {
     const char *path;
@@ -172,6 +181,15 @@ static void on_progress(size_t done, size_t total, void *ctx)
     progress_show(&((vfile *)ctx)->prog, done, total);
 }
 
+/* Prints s (text from the data) with its control characters escaped. */
+static void print_clean(const char *s)
+{
+    util_buf b = UTIL_BUF_INIT;
+    if (util_buf_escaped(&b, s, strlen(s)) == 0 && b.data)
+        fputs(b.data, stdout);
+    util_buf_free(&b);
+}
+
 static void on_issue(const ds_issue *is, void *ctx)
 {
     vfile *v = ctx;
@@ -189,7 +207,9 @@ static void on_issue(const ds_issue *is, void *ctx)
         return;
     }
     progress_done(&v->prog);
-    printf("%s:%zu: %s: %s\n", v->path, is->line, sev, is->message);
+    printf("%s:%zu: %s: ", v->path, is->line, sev);
+    print_clean(is->message);
+    putchar('\n');
 }
 
 /* Opens one file as a validated dataset (invalid rows skipped, findings to
@@ -355,6 +375,7 @@ static void names_free(name_table *t)
 typedef struct wstats {
     uint32_t *m[M_COUNT];
     size_t n, cap;
+    size_t unlisted;         /* rows whose expected call names an unlisted tool */
     name_table names;
     bool oom;
 } wstats;
@@ -378,6 +399,7 @@ static void wstats_add(wstats *w, const ds_row_info *ri)
     w->m[M_ITEMS][w->n] = ri->n_input;
     w->m[M_WORDS][w->n] = ri->n_words;
     w->n++;
+    w->unlisted += ri->unlisted_tool;
     for (size_t i = 0; i < grade_action_ncalls(ri->expected); i++) {
         const char *name = grade_action_call_name(ri->expected, i);
         if (name && !names_add(&w->names, name, 1))
@@ -449,6 +471,7 @@ static bool merge_workers(stats_ctx *sc)
     for (int t = 1; t < 64; t++) {
         wstats *w = &sc->w[t];
         ok &= !w->oom;
+        w0->unlisted += w->unlisted;
         for (size_t i = 0; i < w->names.cap; i++)
             if (w->names.slots[i].name && !names_add(&w0->names, w->names.slots[i].name, w->names.slots[i].count))
                 ok = false;
@@ -476,7 +499,7 @@ static void stats_free(stats_ctx *sc)
     }
 }
 
-static void print_stats_text(const char *path, const ds_split_report *r, const summary *s,
+static void print_stats_text(const char *path, const ds_split_report *r, size_t unlisted, const summary *s,
                              const name_count *top, size_t ntop, size_t ncalls)
 {
     size_t valid = r->rows - r->errors;
@@ -488,18 +511,21 @@ static void print_stats_text(const char *path, const ds_split_report *r, const s
            r->kinds[1], (double)r->kinds[1] * pc, r->kinds[2], (double)r->kinds[2] * pc,
            r->kinds[3], (double)r->kinds[3] * pc);
     printf("  unlisted tool     %zu rows (%.1f%%) expect a call of a tool they do not list\n",
-           r->warnings, (double)r->warnings * pc);
+           unlisted, (double)unlisted * pc);
     printf("  %-16s %10s %10s %10s %10s %10s\n", "per row", "min", "max", "mean", "median", "std");
     for (int k = 0; k < M_COUNT; k++)
         printf("  %-16s %10.0f %10.0f %10.2f %10.1f %10.2f\n", M_NAMES[k], s[k].min, s[k].max,
                s[k].mean, s[k].median, s[k].std);
     printf("  top expected function names (%zu calls):\n", ncalls);
     for (size_t i = 0; i < ntop; i++)
-        printf("  %6zu  %5.1f%%  %s\n", top[i].count, ncalls ? 100.0 * (double)top[i].count / (double)ncalls : 0.0,
-               top[i].name);
+    {
+        printf("  %6zu  %5.1f%%  ", top[i].count, ncalls ? 100.0 * (double)top[i].count / (double)ncalls : 0.0);
+        print_clean(top[i].name);
+        putchar('\n');
+    }
 }
 
-static json_t *stats_json(const char *path, const ds_split_report *r, const summary *s,
+static json_t *stats_json(const char *path, const ds_split_report *r, size_t unlisted, const summary *s,
                           const name_count *top, size_t ntop, size_t ncalls)
 {
     size_t valid = r->rows - r->errors;
@@ -519,7 +545,59 @@ static json_t *stats_json(const char *path, const ds_split_report *r, const summ
     return json_pack("{s:s,s:I,s:I,s:o,s:o,s:I,s:o,s:I}", "path", path, "rows", (json_int_t)valid,
                      "invalid_rows", (json_int_t)r->errors, "expected_action_mix", mix, "per_row", per,
                      "expected_calls", (json_int_t)ncalls, "top_function_names", names,
-                     "unlisted_tool_rows", (json_int_t)r->warnings);
+                     "unlisted_tool_rows", (json_int_t)unlisted);
+}
+
+/* The dataset's name as Gym names it: the file name without directories
+ * and without its .jsonl[.gz|.zst] extension. Caller frees. */
+static char *dataset_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char *name = strdup(base);
+    static const char *const exts[] = {".jsonl.gz", ".jsonl.zst", ".jsonl"};
+    for (size_t i = 0; name && i < 3; i++) {
+        size_t n = strlen(name), e = strlen(exts[i]);
+        if (n > e && !strcmp(name + n - e, exts[i])) {
+            name[n - e] = '\0';
+            break;
+        }
+    }
+    return name;
+}
+
+/* --gym-metrics: NeMo Gym's statistics of the file's valid rows on stdout. */
+static void gym_metrics_one(const char *path, const common_opts *o, int *status)
+{
+    ds_split_spec sp = {"train", path};
+    ds_open_options oo = {.validate = true, .skip_invalid = true, .threads = o->threads};
+    ds_dataset *ds;
+    char why[600];
+    if (ds_open(&ds, &sp, 1, &oo, why, sizeof why)) {
+        fprintf(stderr, "fcpivot stats: %s\n", why);
+        *status = 1;
+        return;
+    }
+    gymstats g;
+    gymstats_init(&g);
+    size_t len;
+    for (size_t i = 0; i < ds_split_size(ds, 0); i++) {
+        const char *row = ds_row_text(ds, 0, i, &len, NULL);
+        if (gymstats_row(&g, row, len) != 0)
+            fprintf(stderr, "fcpivot stats: %s: row %zu left out (out of memory?)\n", path, i);
+    }
+    ds_close(ds);
+    util_buf out = {0};
+    char *name = dataset_name(path);
+    if (!name || gymstats_json(&g, name, path, &out)) {
+        fprintf(stderr, "fcpivot stats: %s: out of memory\n", path);
+        *status = 1;
+    } else {
+        fwrite(out.data, 1, out.len, stdout);
+    }
+    free(name);
+    util_buf_free(&out);
+    gymstats_free(&g);
 }
 
 static json_t *stats_one(const char *path, const common_opts *o, int *status)
@@ -564,9 +642,9 @@ static json_t *stats_one(const char *path, const common_opts *o, int *status)
             qsort(all, ntop, sizeof *all, cmp_names);
         size_t show = ntop < 20 ? ntop : 20;
         if (o->json)
-            out = stats_json(path, &r, s, all, show, ncalls);
+            out = stats_json(path, &r, w->unlisted, s, all, show, ncalls);
         else
-            print_stats_text(path, &r, s, all, show, ncalls);
+            print_stats_text(path, &r, w->unlisted, s, all, show, ncalls);
         free(all);
         ds_close(ds);
     }
@@ -582,6 +660,15 @@ int cli_stats(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : rc;
     int status = 0;
+    if (o.gym_metrics) {
+        if (o.json) {
+            fprintf(stderr, "fcpivot stats: --json and --gym-metrics exclude each other\n");
+            return 2;
+        }
+        for (int i = o.first_file; i < argc; i++)
+            gym_metrics_one(file_arg(argv[i]), &o, &status);
+        return status;
+    }
     json_t *files = o.json ? json_array() : NULL;
     for (int i = o.first_file; i < argc; i++) {
         if (!o.json && i > o.first_file)

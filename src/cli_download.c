@@ -1,19 +1,37 @@
 /* cli_download — `fcpivot download`: fetch a pivot dataset file from the
- * Hugging Face hub (or any http/https/file URL) with libcurl, then validate it.
+ * Hugging Face hub (or any http/https/file URL) with libcurl, check it, and
+ * only then put it in place.
  *
- * How it works: the body is written to "<out>/<file>.part". If that file
- * already exists, the request carries "Range: bytes=<size>-": a 206 reply is
- * appended to it, a 200 reply (the server ignored the range) restarts it from
- * zero, and a 416 (nothing left to send, or the file changed) discards it and
- * downloads afresh once. Nothing is written for a reply with status >= 400, so
- * an error never damages a partial file. A complete body is fsync'ed and
- * renamed atomically to "<out>/<file>", then opened with the dataset layer
- * (ds_open, validate=true) unless --no-validate is given.
+ * How it works: the body is written to "<out>/<file>.part", and the
+ * validator of the file being fetched (its strong ETag, else its
+ * Last-Modified; for file:// URLs its size and mtime) to
+ * "<out>/<file>.part.validator" before the first body byte. A later run
+ * resumes a .part only when its validator was saved: the request carries
+ * "Range: bytes=<size>-" and "If-Range: <validator>", so a 206 reply is
+ * appended, while a 200 reply (the file changed, or the server ignores
+ * ranges) restarts from zero; a 416 (nothing left to send) discards the .part
+ * and downloads afresh once. Nothing is written for a reply with status >= 300.
+ *
+ * Redirects are followed here (at most MAX_REDIRECTS), not by libcurl, so that
+ * HF_TOKEN is attached hop by hop: only when downloading from the hub (never
+ * for --url), only to the hub's host or a host of the same site (a subdomain
+ * of its last two labels) on the hub's port, and only over https (plain http
+ * only to the loopback host 127.0.0.1, ::1 or localhost, for HF_ENDPOINT
+ * mirrors and tests).
+ *
+ * A body must be complete to be accepted: its length is compared with the
+ * reply's Content-Length (or Content-Range total); a body delimited only by
+ * the connection closing cannot be told from a cut one and is an error unless
+ * --allow-unknown-length. When the hub names the file's SHA-256 (X-Linked-Etag
+ * on LFS files) or --sha256 gives it, the .part is hashed and must match
+ * (a mismatching .part is removed: resuming it would never help). Then the
+ * .part is validated with the dataset layer (unless --no-validate) and only a
+ * file that passed replaces "<out>/<file>" (fsync, atomic rename): a failed
+ * download never touches a good file; a download that does not validate is
+ * kept as "<out>/<file>.invalid".
  *
  * Progress goes to stderr: a redrawn bar (bytes, rate, ETA) on a terminal,
- * a plain line every few seconds otherwise. HF_TOKEN, when set, is sent as
- * "Authorization: Bearer ..."; libcurl drops it on redirects to other hosts
- * (the hub redirects to a CDN with a signed URL).
+ * a plain line every few seconds otherwise.
  *
  * This is the only source file besides the tests that includes libcurl
  * (scripts/check-layers).
@@ -34,27 +52,50 @@
 #include "cli.h"
 #include "cli_common.h"
 #include "ds.h"
+#include "util.h"
 
 #define DEFAULT_REPO "nvidia/Nemotron-RL-Agentic-Function-Calling-Pivot-v1"
 #define DEFAULT_FILE "train.jsonl"
+#define DEFAULT_ENDPOINT "https://huggingface.co"
 #define MAX_ISSUES_SHOWN 20
+#define MAX_REDIRECTS 10
+#define SHA256_HEX_LEN 64
+#define VALIDATOR_MAX 512
+#define HASH_CHUNK (1 << 20)
 
 typedef struct dl_options {
-    const char *repo, *out_dir, *url, *file;
-    bool validate, quiet;
+    const char *repo, *out_dir, *url, *file, *sha256;
+    bool validate, quiet, allow_unknown_length;
 } dl_options;
+
+/* Where the file comes from, and who may see HF_TOKEN. */
+typedef struct dl_source {
+    char url[4096];
+    bool hub;                 /* from the hub (not --url): the token may be sent */
+    char hub_scheme[16], hub_host[256], hub_port[16];
+    const char *token;        /* HF_TOKEN, or NULL */
+    char file_path[4096];     /* the local path of a file:// URL, or "" */
+} dl_source;
 
 /* State of one transfer attempt, shared by the libcurl callbacks. */
 typedef struct dl_transfer {
     CURL *curl;
-    const char *part_path;
+    const dl_options *o;
+    const char *part_path, *validator_path;
     int fd;                  /* .part, opened at the first body byte */
     curl_off_t resume_from;  /* bytes already in .part when the request was made */
     curl_off_t base;         /* bytes of .part kept (resume_from, or 0 after a restart) */
     curl_off_t received;     /* body bytes written by this attempt */
-    curl_off_t range_start;  /* start of the last Content-Range header, -1 if none */
-    long status;             /* status line of the current reply (0 for file://) */
-    char werr[256];          /* why the write callback aborted, or "" */
+    /* the head of the current reply (reset at each status line) */
+    long status;             /* 0 for file:// */
+    int http_major;
+    curl_off_t content_length, range_start, range_total;   /* -1 when absent */
+    bool chunked;
+    char etag[VALIDATOR_MAX], last_modified[VALIDATOR_MAX];
+    /* kept across the hops */
+    char linked_sha256[SHA256_HEX_LEN + 1];   /* from X-Linked-Etag, or "" */
+    char file_validator[VALIDATOR_MAX];       /* file:// URLs: size and mtime */
+    char werr[512];          /* why a callback aborted, or "" */
     /* progress */
     bool tty, quiet;
     double t0, last_print;
@@ -72,18 +113,34 @@ static void usage(FILE *out)
 {
     fprintf(out,
         "usage: fcpivot download [--repo OWNER/NAME] [--out DIR] [--url URL] [--file NAME]\n"
-        "                        [--no-validate] [--quiet]\n\n"
-        "Downloads a pivot dataset file, resuming a partial download, then validates it.\n\n"
-        "  --repo OWNER/NAME  hub dataset repository (default " DEFAULT_REPO ")\n"
-        "  --out DIR          directory to write to, created if missing (default .)\n"
-        "  --url URL          download from URL instead of the hub (http, https, file)\n"
-        "  --file NAME        file name in the repository and on disk (default " DEFAULT_FILE ";\n"
-        "                     with --url, the last path segment of the URL)\n"
-        "  --no-validate      skip validating the downloaded file\n"
-        "  --quiet            no progress output\n\n"
-        "Source: https://huggingface.co/datasets/<repo>/resolve/main/<file>.\n"
-        "HF_TOKEN, when set, is sent as a bearer token. A partial download is kept as\n"
-        "<out>/<file>.part and resumed by the next run.\n");
+        "                        [--sha256 HEX] [--allow-unknown-length] [--no-validate] [--quiet]\n\n"
+        "Downloads a pivot dataset file, resuming a partial download, checks and validates\n"
+        "it, and only then replaces <out>/<file>.\n\n"
+        "  --repo OWNER/NAME       hub dataset repository (default " DEFAULT_REPO ")\n"
+        "  --out DIR               directory to write to, created if missing (default .)\n"
+        "  --url URL               download from URL instead of the hub (http, https, file)\n"
+        "  --file NAME             file name in the repository and on disk (default " DEFAULT_FILE ";\n"
+        "                          with --url, the last path segment of the URL)\n"
+        "  --sha256 HEX            the file's expected SHA-256 (the hub's X-Linked-Etag is\n"
+        "                          checked by itself when it sends one)\n"
+        "  --allow-unknown-length  accept a body whose end only the closed connection marks\n"
+        "  --no-validate           skip validating the downloaded file\n"
+        "  --quiet                 no progress output\n\n"
+        "Source: $HF_ENDPOINT (default " DEFAULT_ENDPOINT ")/datasets/<repo>/resolve/main/<file>.\n"
+        "HF_TOKEN, when set, is sent as a bearer token to the hub's site over https only,\n"
+        "never to --url hosts. A partial download is kept as <out>/<file>.part (with its\n"
+        "validator in <file>.part.validator) and resumed by the next run if the remote\n"
+        "file did not change; a download that does not validate is kept as <file>.invalid.\n");
+}
+
+static bool is_sha256_hex(const char *s, size_t n)
+{
+    if (n != SHA256_HEX_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("0123456789abcdefABCDEF", s[i]) || !s[i])
+            return false;
+    return true;
 }
 
 /* Returns 0, 2 (usage error) or -1 for --help (exit 0). */
@@ -96,10 +153,12 @@ static int parse_args(int argc, char **argv, dl_options *o)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return -1; }
         else if (!strcmp(a, "--no-validate")) { o->validate = false; continue; }
         else if (!strcmp(a, "--quiet")) { o->quiet = true; continue; }
+        else if (!strcmp(a, "--allow-unknown-length")) { o->allow_unknown_length = true; continue; }
         else if (!strcmp(a, "--repo")) slot = &o->repo;
         else if (!strcmp(a, "--out")) slot = &o->out_dir;
         else if (!strcmp(a, "--url")) slot = &o->url;
         else if (!strcmp(a, "--file")) slot = &o->file;
+        else if (!strcmp(a, "--sha256")) slot = &o->sha256;
         else {
             fprintf(stderr, "fcpivot download: unknown option '%s'\n", a);
             usage(stderr);
@@ -113,6 +172,10 @@ static int parse_args(int argc, char **argv, dl_options *o)
     }
     if (!o->url && (!strchr(o->repo, '/') || strchr(o->repo, ' '))) {
         fprintf(stderr, "fcpivot download: --repo must look like OWNER/NAME, got '%s'\n", o->repo);
+        return 2;
+    }
+    if (o->sha256 && !is_sha256_hex(o->sha256, strlen(o->sha256))) {
+        fprintf(stderr, "fcpivot download: --sha256 needs 64 hexadecimal digits\n");
         return 2;
     }
     return 0;
@@ -222,37 +285,214 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
     return 0;
 }
 
-/* Parses "bytes START-END/TOTAL" into start; -1 if it does not look like that. */
-static curl_off_t parse_content_range(const char *v, size_t len)
+/* ---- who may see the token ------------------------------------------------ */
+
+/* The scheme, host (lower case) and port (the scheme's default when absent)
+ * of url. Returns 0, or -1 when url does not parse. */
+static int url_parts(const char *url, char *scheme, size_t ssz, char *host, size_t hsz,
+                     char *port, size_t psz)
 {
-    while (len && (*v == ' ' || *v == '\t')) { v++; len--; }
-    if (len < 6 || strncasecmp(v, "bytes ", 6) != 0)
-        return -1;
-    v += 6; len -= 6;
-    curl_off_t start = 0;
-    size_t i = 0;
-    for (; i < len && v[i] >= '0' && v[i] <= '9'; i++) {
-        if (start > (INT64_MAX - 9) / 10)
-            return -1;
-        start = start * 10 + (v[i] - '0');
+    CURLU *u = curl_url();
+    char *sc = NULL, *h = NULL, *p = NULL;
+    int rc = -1;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &sc, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        snprintf(scheme, ssz, "%s", sc);
+        snprintf(host, hsz, "%s", h);
+        snprintf(port, psz, "%s", p);
+        for (char *c = host; *c; c++)
+            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+        rc = 0;
     }
-    return i > 0 && i < len && v[i] == '-' ? start : -1;
+    curl_free(sc);
+    curl_free(h);
+    curl_free(p);
+    curl_url_cleanup(u);
+    return rc;
 }
 
-/* Tracks the status line and Content-Range of each reply (redirects included). */
+static bool is_loopback_host(const char *host)
+{
+    return !strcmp(host, "127.0.0.1") || !strcmp(host, "localhost") || !strcmp(host, "[::1]");
+}
+
+static bool is_ip_literal(const char *host)
+{
+    return host[0] == '[' || strspn(host, "0123456789.") == strlen(host);
+}
+
+/* host is the hub's host, or a name under the hub's site (its last two labels). */
+static bool same_site(const char *host, const char *hub)
+{
+    if (!strcmp(host, hub))
+        return true;
+    if (is_ip_literal(hub) || is_ip_literal(host))
+        return false;
+    const char *site = hub + strlen(hub);
+    for (int dots = 0; site > hub; site--)
+        if (site[-1] == '.' && ++dots == 2)
+            break;
+    size_t hl = strlen(host), sl = strlen(site);
+    return hl > sl && host[hl - sl - 1] == '.' && !strcmp(host + hl - sl, site);
+}
+
+/* Whether HF_TOKEN may go with a request for url. */
+static bool token_allowed(const dl_source *src, const char *url)
+{
+    char scheme[16], host[256], port[16];
+    if (!src->hub || !src->token || url_parts(url, scheme, sizeof scheme, host, sizeof host, port,
+                                               sizeof port) != 0)
+        return false;
+    bool secure = !strcmp(scheme, "https") || (!strcmp(scheme, "http") && is_loopback_host(host));
+    return secure && !strcmp(port, src->hub_port) && same_site(host, src->hub_host);
+}
+
+/* ---- reply heads ------------------------------------------------------------ */
+
+/* Whether the header line buf[0..len) is "name: value"; the value, trimmed,
+ * in *val / *vlen. */
+static bool header_is(const char *buf, size_t len, const char *name, const char **val, size_t *vlen)
+{
+    size_t n = strlen(name);
+    if (len <= n || strncasecmp(buf, name, n) != 0 || buf[n] != ':')
+        return false;
+    const char *v = buf + n + 1, *e = buf + len;
+    while (v < e && (*v == ' ' || *v == '\t'))
+        v++;
+    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    *val = v;
+    *vlen = (size_t)(e - v);
+    return true;
+}
+
+/* Decimal digits v[0..n) as a number; -1 when they are not that. */
+static curl_off_t parse_size(const char *v, size_t n)
+{
+    curl_off_t x = 0;
+    if (n == 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9' || x > (INT64_MAX - 9) / 10)
+            return -1;
+        x = x * 10 + (v[i] - '0');
+    }
+    return x;
+}
+
+/* "bytes START-END/TOTAL" into start and total (-1 for '*' or garbage). */
+static void parse_content_range(const char *v, size_t len, curl_off_t *start, curl_off_t *total)
+{
+    *start = *total = -1;
+    if (len < 6 || strncasecmp(v, "bytes ", 6) != 0)
+        return;
+    v += 6;
+    len -= 6;
+    size_t dash = strcspn(v, "-"), slash = strcspn(v, "/");
+    if (dash >= len || slash >= len || dash > slash)
+        return;
+    *start = parse_size(v, dash);
+    *total = parse_size(v + slash + 1, len - slash - 1);
+}
+
+static void copy_value(char *dst, size_t dsz, const char *v, size_t n)
+{
+    if (n >= dsz)
+        n = 0;   /* a validator this long is not kept */
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+static void reset_head(dl_transfer *t, const char *line, size_t len)
+{
+    const char *sp = memchr(line, ' ', len);
+    t->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+    t->http_major = len > 5 ? line[5] - '0' : 1;
+    t->content_length = t->range_start = t->range_total = -1;
+    t->chunked = false;
+    t->etag[0] = t->last_modified[0] = '\0';
+}
+
+/* Tracks the head of each reply (redirects included). */
 static size_t on_header(char *buf, size_t size, size_t n, void *ctx)
 {
     dl_transfer *t = ctx;
-    size_t len = size * n;
-    if (len >= 5 && !strncmp(buf, "HTTP/", 5)) {
-        const char *sp = memchr(buf, ' ', len);
-        t->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-        t->range_start = -1;
-    } else if (len > 14 && !strncasecmp(buf, "Content-Range:", 14)) {
-        t->range_start = parse_content_range(buf + 14, len - 14);
+    size_t len = size * n, vl;
+    const char *v;
+    if (len >= 5 && !strncmp(buf, "HTTP/", 5))
+        reset_head(t, buf, len);
+    else if (header_is(buf, len, "Content-Length", &v, &vl))
+        t->content_length = parse_size(v, vl);
+    else if (header_is(buf, len, "Content-Range", &v, &vl))
+        parse_content_range(v, vl, &t->range_start, &t->range_total);
+    else if (header_is(buf, len, "Transfer-Encoding", &v, &vl))
+        t->chunked = vl >= 7 && strncasecmp(v + vl - 7, "chunked", 7) == 0;
+    else if (header_is(buf, len, "ETag", &v, &vl))
+        copy_value(t->etag, sizeof t->etag, v, vl);
+    else if (header_is(buf, len, "Last-Modified", &v, &vl))
+        copy_value(t->last_modified, sizeof t->last_modified, v, vl);
+    else if (header_is(buf, len, "X-Linked-Etag", &v, &vl)) {
+        if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
+            v++;
+            vl -= 2;
+        }
+        if (is_sha256_hex(v, vl))
+            copy_value(t->linked_sha256, sizeof t->linked_sha256, v, vl);
     }
     return len;
 }
+
+/* ---- the validator beside .part ----------------------------------------------- */
+
+/* The validator of what is being received: file:// size and mtime, else the
+ * strong ETag, else Last-Modified; "" when there is none. */
+static const char *current_validator(const dl_transfer *t)
+{
+    if (t->status == 0)
+        return t->file_validator;
+    if (t->etag[0] && strncmp(t->etag, "W/", 2) != 0)
+        return t->etag;
+    return t->last_modified;
+}
+
+static int save_validator(dl_transfer *t)
+{
+    const char *v = current_validator(t);
+    if (!v[0]) {
+        if (unlink(t->validator_path) != 0 && errno != ENOENT) {
+            snprintf(t->werr, sizeof t->werr, "cannot remove %s: %s", t->validator_path,
+                     strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    FILE *f = fopen(t->validator_path, "w");
+    bool ok = f && fprintf(f, "%s\n", v) > 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok) {
+        snprintf(t->werr, sizeof t->werr, "cannot write %s: %s", t->validator_path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The saved validator into buf; false when there is none. */
+static bool load_validator(const char *path, char *buf, size_t bufsz)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool ok = fgets(buf, (int)bufsz, f) != NULL;
+    fclose(f);
+    if (ok)
+        buf[strcspn(buf, "\r\n")] = '\0';
+    return ok && buf[0];
+}
+
+/* ---- the body ------------------------------------------------------------------- */
 
 /* Opens .part at the first body byte, deciding between append and restart. */
 static int open_part(dl_transfer *t)
@@ -271,8 +511,10 @@ static int open_part(dl_transfer *t)
         } else if (t->status == 0) {
             append = true;   /* file://: libcurl applied the range itself */
         }
-        /* 200: the server ignored the range; start over. */
+        /* 200: the file changed (If-Range) or the server ignores ranges. */
     }
+    if (!append && save_validator(t) != 0)
+        return -1;
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
     t->fd = open(t->part_path, flags, 0644);
     if (t->fd < 0) {
@@ -281,7 +523,8 @@ static int open_part(dl_transfer *t)
     }
     t->base = append ? t->resume_from : 0;
     if (!append && t->resume_from > 0 && !t->quiet)
-        fprintf(stderr, "download: server ignored the resume request; starting over\n");
+        fprintf(stderr, "download: the remote file changed or the server ignored the resume "
+                        "request; starting over\n");
     return 0;
 }
 
@@ -289,6 +532,8 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ctx)
 {
     dl_transfer *t = ctx;
     size_t len = size * n;
+    if (t->status >= 300 && t->status < 400)
+        return len;   /* a redirect's body */
     if (t->fd < 0 && open_part(t) != 0)
         return 0;
     size_t off = 0;
@@ -349,67 +594,174 @@ static void describe_failure(dl_transfer *t, CURLcode rc, const char *url,
     }
 }
 
-/* One request. Returns ATTEMPT_RESTART when .part must be discarded (416). */
-static attempt_result attempt(const dl_options *o, const char *url, const char *part_path,
-                              char *err, size_t errsz)
+/* A complete body: its length agrees with what the reply announced, and the
+ * reply announced one (unless --allow-unknown-length). */
+static int check_length(const dl_transfer *t, char *err, size_t errsz)
 {
-    dl_transfer t = {.part_path = part_path, .fd = -1, .range_start = -1,
-                     .tty = isatty(STDERR_FILENO) == 1, .quiet = o->quiet};
-    off_t have = file_size(part_path);
-    t.resume_from = have > 0 ? (curl_off_t)have : 0;
-    t.curl = curl_easy_init();
-    if (!t.curl) {
-        snprintf(err, errsz, "cannot initialise libcurl");
-        return ATTEMPT_FAILED;
+    if (t->status == 0)
+        return 0;   /* file:// */
+    if (t->content_length >= 0 && t->received != t->content_length) {
+        snprintf(err, errsz, "short body: %" CURL_FORMAT_CURL_OFF_T " of %" CURL_FORMAT_CURL_OFF_T
+                 " bytes", t->received, t->content_length);
+        return -1;
     }
-    char errbuf[CURL_ERROR_SIZE] = "";
-    char range[64];
-    struct curl_slist *headers = NULL;
-    const char *token = getenv("HF_TOKEN");
-    if (token && token[0]) {
-        size_t need = strlen(token) + 32;
-        char *h = malloc(need);
-        if (h) {
-            snprintf(h, need, "Authorization: Bearer %s", token);
-            headers = curl_slist_append(headers, h);
-            free(h);
+    if (t->status == 206 && t->range_total >= 0 && t->base + t->received != t->range_total) {
+        snprintf(err, errsz, "short body: the file has %" CURL_FORMAT_CURL_OFF_T " bytes, got %"
+                 CURL_FORMAT_CURL_OFF_T, t->range_total, t->base + t->received);
+        return -1;
+    }
+    bool framed = t->content_length >= 0 || t->chunked || t->http_major >= 2;
+    if (!framed && !t->o->allow_unknown_length) {
+        snprintf(err, errsz, "the server sent no length (no Content-Length, not chunked), so a "
+                 "cut connection would look complete; use --allow-unknown-length to accept the "
+                 "%" CURL_FORMAT_CURL_OFF_T " bytes received", t->base + t->received);
+        return -1;
+    }
+    return 0;
+}
+
+static bool is_http_url(const char *url)
+{
+    return !strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8);
+}
+
+/* The request headers for url (caller frees). */
+static struct curl_slist *request_headers(const dl_source *src, const char *url,
+                                          const char *if_range)
+{
+    struct curl_slist *h = NULL;
+    char line[VALIDATOR_MAX + 16];
+    if (token_allowed(src, url)) {
+        size_t need = strlen(src->token) + 32;
+        char *a = malloc(need);
+        if (a) {
+            snprintf(a, need, "Authorization: Bearer %s", src->token);
+            h = curl_slist_append(h, a);
+            free(a);
         }
     }
-    CURL *c = t.curl;
-    curl_easy_setopt(c, CURLOPT_URL, url);
+    if (if_range) {
+        snprintf(line, sizeof line, "If-Range: %s", if_range);
+        h = curl_slist_append(h, line);
+    }
+    return h;
+}
+
+/* Performs the request, following redirects by hand (see the top). */
+static CURLcode perform_hops(dl_transfer *t, const dl_source *src, const char *if_range,
+                             char *err, size_t errsz, bool *failed)
+{
+    char *cur = strdup(src->url);
+    CURLcode rc = CURLE_OUT_OF_MEMORY;
+    *failed = false;
+    for (int hop = 0; cur; hop++) {
+        struct curl_slist *h = request_headers(src, cur, is_http_url(cur) ? if_range : NULL);
+        curl_easy_setopt(t->curl, CURLOPT_URL, cur);
+        curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, h);
+        rc = curl_easy_perform(t->curl);
+        curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, NULL);
+        curl_slist_free_all(h);
+        if (rc != CURLE_OK || t->status < 300 || t->status >= 400)
+            break;
+        char *next = NULL;
+        curl_easy_getinfo(t->curl, CURLINFO_REDIRECT_URL, &next);
+        if (!next || hop == MAX_REDIRECTS || !is_http_url(next)) {
+            snprintf(err, errsz, "%s: %s", src->url,
+                     !next ? "a redirect without a Location"
+                     : hop == MAX_REDIRECTS ? "too many redirects" : "a redirect to a non-HTTP URL");
+            *failed = true;
+            break;
+        }
+        char *dup = strdup(next);
+        free(cur);
+        cur = dup;
+    }
+    free(cur);
+    return rc;
+}
+
+static void setup_handle(CURL *c, dl_transfer *t, char *errbuf)
+{
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "fcpivot-download/1");
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);   /* abort a transfer stalled */
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 120L);  /* for two minutes */
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+}
+
+/* How much of .part may be resumed: its size when its validator was saved and
+ * (for file://) still matches, else 0. The validator to send in *if_range. */
+static curl_off_t resumable(const dl_options *o, dl_transfer *t, char *saved, size_t savedsz,
+                            const char **if_range)
+{
+    off_t have = file_size(t->part_path);
+    *if_range = NULL;
+    if (have <= 0)
+        return 0;
+    if (!load_validator(t->validator_path, saved, savedsz)) {
+        if (!o->quiet)
+            fprintf(stderr, "download: no validator saved beside %s, so it cannot be resumed "
+                            "safely; starting over\n", t->part_path);
+        return 0;
+    }
+    if (t->file_validator[0] && strcmp(saved, t->file_validator) != 0) {
+        if (!o->quiet)
+            fprintf(stderr, "download: the source changed since %s was written; starting over\n",
+                    t->part_path);
+        return 0;
+    }
+    *if_range = saved;
+    return (curl_off_t)have;
+}
+
+/* One download (with its redirects). Returns ATTEMPT_RESTART when .part must
+ * be discarded (416); the hub's SHA-256, if it sent one, in linked. */
+static attempt_result attempt(const dl_options *o, const dl_source *src, const char *part_path,
+                              const char *validator_path, char linked[SHA256_HEX_LEN + 1],
+                              char *err, size_t errsz)
+{
+    dl_transfer t = {.o = o, .part_path = part_path, .validator_path = validator_path, .fd = -1,
+                     .range_start = -1, .tty = isatty(STDERR_FILENO) == 1, .quiet = o->quiet};
+    struct stat fst;
+    if (src->file_path[0] && stat(src->file_path, &fst) == 0)
+        snprintf(t.file_validator, sizeof t.file_validator, "file %lld %lld.%09ld",
+                 (long long)fst.st_size, (long long)fst.st_mtim.tv_sec, fst.st_mtim.tv_nsec);
+    char saved[VALIDATOR_MAX];
+    const char *if_range;
+    t.resume_from = resumable(o, &t, saved, sizeof saved, &if_range);
+    t.curl = curl_easy_init();
+    if (!t.curl) {
+        snprintf(err, errsz, "cannot initialise libcurl");
+        return ATTEMPT_FAILED;
+    }
+    char errbuf[CURL_ERROR_SIZE] = "", range[64];
+    setup_handle(t.curl, &t, errbuf);
     if (t.resume_from > 0) {
         /* CURLOPT_RANGE, not RESUME_FROM: the latter fails on a 200 reply,
          * which we want to accept as a restart. */
         snprintf(range, sizeof range, "%" CURL_FORMAT_CURL_OFF_T "-", t.resume_from);
-        curl_easy_setopt(c, CURLOPT_RANGE, range);
+        curl_easy_setopt(t.curl, CURLOPT_RANGE, range);
         if (!o->quiet)
             fprintf(stderr, "download: resuming %s from byte %" CURL_FORMAT_CURL_OFF_T "\n",
                     part_path, t.resume_from);
     }
     t.t0 = t.last_print = now_seconds();
-    CURLcode rc = curl_easy_perform(c);
+    bool failed;
+    CURLcode rc = perform_hops(&t, src, if_range, err, errsz, &failed);
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    attempt_result res = ATTEMPT_OK;
-    if (rc != CURLE_OK) {
+    curl_easy_getinfo(t.curl, CURLINFO_RESPONSE_CODE, &status);
+    attempt_result res = failed ? ATTEMPT_FAILED : ATTEMPT_OK;
+    if (!failed && rc != CURLE_OK) {
         /* The resume point lies beyond the source (416 over HTTP, a resume
          * error for file://): the partial file is not a prefix of it. */
         bool bad_resume = status == 416 || rc == CURLE_BAD_DOWNLOAD_RESUME ||
@@ -417,14 +769,14 @@ static attempt_result attempt(const dl_options *o, const char *url, const char *
         res = (bad_resume && t.resume_from > 0 && !t.werr[0]) ? ATTEMPT_RESTART
                                                               : ATTEMPT_FAILED;
         if (res == ATTEMPT_FAILED)
-            describe_failure(&t, rc, url, errbuf, err, errsz);
-    } else if (t.fd < 0) {
-        /* An empty body: create an empty .part so the rename has a source. */
-        if (open_part(&t) != 0) {
-            snprintf(err, errsz, "%s", t.werr);
-            res = ATTEMPT_FAILED;
-        }
+            describe_failure(&t, rc, src->url, errbuf, err, errsz);
+    } else if (res == ATTEMPT_OK && t.fd < 0 && open_part(&t) != 0) {
+        /* An empty body: an empty .part, so the rename has a source. */
+        snprintf(err, errsz, "%s", t.werr);
+        res = ATTEMPT_FAILED;
     }
+    if (res == ATTEMPT_OK && check_length(&t, err, errsz) != 0)
+        res = ATTEMPT_FAILED;
     if (t.fd >= 0) {
         if (res == ATTEMPT_OK && fsync(t.fd) != 0) {
             snprintf(err, errsz, "cannot sync %s: %s", part_path, strerror(errno));
@@ -439,9 +791,65 @@ static attempt_result attempt(const dl_options *o, const char *url, const char *
         else if (t.tty && !o->quiet)
             fputc('\n', stderr);
     }
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(c);
+    memcpy(linked, t.linked_sha256, sizeof t.linked_sha256);
+    curl_easy_cleanup(t.curl);
     return res;
+}
+
+/* ---- after the transfer ----------------------------------------------------------- */
+
+/* The SHA-256 of a file as lower-case hex; -1 with the reason in err. */
+static int sha256_file(const char *path, char hex[SHA256_HEX_LEN + 1], char *err, size_t errsz)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errsz, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *buf = malloc(HASH_CHUNK);
+    util_sha256 s;
+    util_sha256_init(&s);
+    ssize_t r = buf ? 0 : -1;
+    while (buf && (r = read(fd, buf, HASH_CHUNK)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            break;
+        util_sha256_update(&s, buf, (size_t)r);
+    }
+    if (r < 0)
+        snprintf(err, errsz, "cannot read %s: %s", path, buf ? strerror(errno) : "out of memory");
+    free(buf);
+    close(fd);
+    unsigned char d[32];
+    util_sha256_final(&s, d);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    return r < 0 ? -1 : 0;
+}
+
+/* Checks .part against the expected SHA-256 (--sha256, else the hub's). */
+static int check_sha256(const dl_options *o, const char *linked, const char *part_path,
+                        const char *validator_path)
+{
+    const char *want = o->sha256 ? o->sha256 : linked[0] ? linked : NULL;
+    if (!want)
+        return 0;
+    char got[SHA256_HEX_LEN + 1], err[8192];
+    if (sha256_file(part_path, got, err, sizeof err) != 0) {
+        fprintf(stderr, "fcpivot download: %s\n", err);
+        return -1;
+    }
+    if (strcasecmp(got, want) == 0) {
+        if (!o->quiet)
+            fprintf(stderr, "download: SHA-256 %s verified\n", got);
+        return 0;
+    }
+    fprintf(stderr, "fcpivot download: SHA-256 mismatch: %s has %s, expected %s (%s); "
+                    "removed it\n", part_path, got, want, o->sha256 ? "--sha256" : "X-Linked-Etag");
+    unlink(part_path);
+    unlink(validator_path);
+    return -1;
 }
 
 typedef struct issue_counter {
@@ -471,13 +879,75 @@ static int validate_file(const char *path)
     if (ds_open(&ds, &split, 1, &opts, err, sizeof err) != 0) {
         if (ic.shown > MAX_ISSUES_SHOWN)
             fprintf(stderr, "... %zu more\n", ic.shown - MAX_ISSUES_SHOWN);
-        fprintf(stderr, "fcpivot download: %s was downloaded but does not validate: %s\n",
-                path, err);
+        fprintf(stderr, "fcpivot download: %s does not validate: %s\n", path, err);
         return -1;
     }
     fprintf(stderr, "download: %s validated: %zu rows, %zu warnings\n", path,
             ds_split_size(ds, 0), ds_warning_count(ds));
     ds_close(ds);
+    return 0;
+}
+
+/* The download's source from the options and the environment. */
+static int make_source(const dl_options *o, const char *name, dl_source *src)
+{
+    memset(src, 0, sizeof *src);
+    const char *token = getenv("HF_TOKEN");
+    src->token = token && token[0] ? token : NULL;
+    if (o->url) {
+        snprintf(src->url, sizeof src->url, "%s", o->url);
+        if (!strncasecmp(o->url, "file://", 7)) {
+            char *path = curl_easy_unescape(NULL, o->url + 7, 0, NULL);
+            const char *p = path && !strncmp(path, "localhost/", 10) ? path + 9 : path;
+            snprintf(src->file_path, sizeof src->file_path, "%s", p ? p : "");
+            curl_free(path);
+        }
+        if (src->token && !o->quiet)
+            fprintf(stderr, "download: HF_TOKEN is not sent to --url hosts\n");
+        return 0;
+    }
+    const char *ep = getenv("HF_ENDPOINT");
+    if (!ep || !ep[0])
+        ep = DEFAULT_ENDPOINT;
+    size_t eplen = strlen(ep);
+    while (eplen > 0 && ep[eplen - 1] == '/')
+        eplen--;
+    snprintf(src->url, sizeof src->url, "%.*s/datasets/%s/resolve/main/%s", (int)eplen, ep,
+             o->repo, name);
+    src->hub = true;
+    if (url_parts(src->url, src->hub_scheme, sizeof src->hub_scheme, src->hub_host,
+                  sizeof src->hub_host, src->hub_port, sizeof src->hub_port) != 0) {
+        fprintf(stderr, "fcpivot download: HF_ENDPOINT is not a URL: %s\n", ep);
+        return -1;
+    }
+    if (src->token && !token_allowed(src, src->url) && !o->quiet)
+        fprintf(stderr, "download: HF_TOKEN is sent over https only; not sending it to %s\n", ep);
+    return 0;
+}
+
+/* Puts a checked .part in place: validated (unless --no-validate), then
+ * renamed over the target; a file that does not validate becomes .invalid. */
+static int install(const dl_options *o, const char *part_path, const char *validator_path,
+                   const char *final_path)
+{
+    if (o->validate && validate_file(part_path) != 0) {
+        char invalid[4096 + 16];
+        snprintf(invalid, sizeof invalid, "%s.invalid", final_path);
+        if (rename(part_path, invalid) == 0)
+            fprintf(stderr, "fcpivot download: kept the download as %s; %s is unchanged\n",
+                    invalid, final_path);
+        else
+            fprintf(stderr, "fcpivot download: cannot rename %s to %s: %s\n", part_path, invalid,
+                    strerror(errno));
+        unlink(validator_path);
+        return 1;
+    }
+    if (rename(part_path, final_path) != 0) {
+        fprintf(stderr, "fcpivot download: cannot rename %s to %s: %s\n", part_path,
+                final_path, strerror(errno));
+        return 1;
+    }
+    unlink(validator_path);
     return 0;
 }
 
@@ -492,34 +962,36 @@ int cli_download(int argc, char **argv)
         fprintf(stderr, "fcpivot download: cannot derive a file name; use --file NAME\n");
         return 2;
     }
-    char url[2048];
-    if (o.url)
-        snprintf(url, sizeof url, "%s", o.url);
-    else
-        snprintf(url, sizeof url, "https://huggingface.co/datasets/%s/resolve/main/%s",
-                 o.repo, name);
     if (cli_make_dirs(o.out_dir, err, sizeof err) != 0) {
         fprintf(stderr, "fcpivot download: %s\n", err);
         return 1;
     }
-    char final_path[4096], part_path[4096 + 8];
+    char final_path[4096], part_path[4096 + 8], validator_path[4096 + 24];
     snprintf(final_path, sizeof final_path, "%s/%s", o.out_dir, name);
     snprintf(part_path, sizeof part_path, "%s.part", final_path);
+    snprintf(validator_path, sizeof validator_path, "%s.validator", part_path);
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "fcpivot download: cannot initialise libcurl\n");
         return 1;
     }
+    dl_source src;
+    if (make_source(&o, name, &src) != 0) {
+        curl_global_cleanup();
+        return 2;
+    }
     if (!o.quiet)
-        fprintf(stderr, "download: %s -> %s\n", url, final_path);
-    attempt_result r = attempt(&o, url, part_path, err, sizeof err);
+        fprintf(stderr, "download: %s -> %s\n", src.url, final_path);
+    char linked[SHA256_HEX_LEN + 1];
+    attempt_result r = attempt(&o, &src, part_path, validator_path, linked, err, sizeof err);
     if (r == ATTEMPT_RESTART) {
         if (!o.quiet)
             fprintf(stderr, "download: the source refused the resume range; starting over\n");
         unlink(part_path);
-        r = attempt(&o, url, part_path, err, sizeof err);
+        unlink(validator_path);
+        r = attempt(&o, &src, part_path, validator_path, linked, err, sizeof err);
         if (r == ATTEMPT_RESTART)
-            snprintf(err, sizeof err, "HTTP 416 from %s for a full download", url);
+            snprintf(err, sizeof err, "HTTP 416 from %s for a full download", src.url);
     }
     curl_global_cleanup();
     if (r != ATTEMPT_OK) {
@@ -529,17 +1001,15 @@ int cli_download(int argc, char **argv)
                     part_path);
         return 1;
     }
-    if (rename(part_path, final_path) != 0) {
-        fprintf(stderr, "fcpivot download: cannot rename %s to %s: %s\n", part_path,
-                final_path, strerror(errno));
+    if (check_sha256(&o, linked, part_path, validator_path) != 0)
         return 1;
-    }
+    int rc = install(&o, part_path, validator_path, final_path);
+    if (rc != 0)
+        return rc;
     sync_dir(o.out_dir);
     if (!o.quiet)
         fprintf(stderr, "download: saved %s (%lld bytes)\n", final_path,
                 (long long)file_size(final_path));
     printf("%s\n", final_path);
-    if (o.validate && validate_file(final_path) != 0)
-        return 1;
     return 0;
 }

@@ -40,7 +40,7 @@ bool evroll_param_known(const char *key)
 static int on_row_member(void *ctx, const jtext_member *m)
 {
     evroll_row *r = ctx;
-    evroll_span s = {m->v, (size_t)(m->end - m->v)};
+    jtext_span s = {m->v, (size_t)(m->end - m->v)};
     if (jtext_member_is(m, "responses_create_params"))
         r->params = s;
     else if (jtext_member_is(m, "expected_action"))
@@ -95,31 +95,17 @@ int evroll_override_add(evroll_overrides *o, const char *key, const char *val, c
     return 0;
 }
 
-/* The value span of member key in the object text, or NULL. */
-typedef struct find_ctx {
-    const char *key;
-    evroll_span found;
-} find_ctx;
-
-static int on_find(void *ctx, const jtext_member *m)
-{
-    find_ctx *f = ctx;
-    if (jtext_member_is(m, f->key))
-        f->found = (evroll_span){m->v, (size_t)(m->end - m->v)};
-    return 0;
-}
-
 /* reasoning.effort = E, keeping the rest of an existing reasoning object. */
 static int set_effort(const char *params, size_t len, const char *effort, util_buf *out,
                       char *err, size_t errsz)
 {
-    find_ctx f = {"reasoning", {NULL, 0}};
-    if (jtext_object(params, len, JTEXT_BIG_INTS, on_find, &f, err, errsz))
+    if (!jtext_valid(params, len, JTEXT_BIG_INTS, err, errsz))
         return -1;
+    jtext_span found = jtext_get((jtext_span){params, len}, JTEXT_BIG_INTS, "reasoning");
     util_buf val = UTIL_BUF_INIT, eff = UTIL_BUF_INIT;
     int rc = util_buf_json_string(&eff, effort, strlen(effort));
-    if (!rc && f.found.p && *f.found.p == '{')
-        rc = jtext_set_member(f.found.p, f.found.len, JTEXT_BIG_INTS, "effort", eff.data,
+    if (!rc && found.p && *found.p == '{')
+        rc = jtext_set_member(found.p, found.len, JTEXT_BIG_INTS, "effort", eff.data,
                               eff.len, &val, err, errsz);
     else if (!rc)
         rc = util_buf_puts(&val, "{\"effort\":") || util_buf_append(&val, eff.data, eff.len) ||
@@ -163,7 +149,7 @@ int evroll_apply(const evroll_overrides *o, const char *params, size_t len, util
 
 /* ---- lines ------------------------------------------------------------------------------ */
 
-static int put_span_or(util_buf *b, evroll_span s, const char *dflt)
+static int put_span_or(util_buf *b, jtext_span s, const char *dflt)
 {
     return s.p ? util_buf_append(b, s.p, s.len) : util_buf_puts(b, dflt);
 }
@@ -271,7 +257,7 @@ int evroll_failure_line(const evroll_row *r, const evroll_failure *f, util_buf *
     size_t blen = utf8_prefix(f->body ? f->body : "", f->body_len, BODY_PREFIX_MAX);
     int bad = util_buf_printf(out, "{\"_ng_task_index\":%ld,\"_ng_rollout_index\":%ld,"
                                    "\"agent_ref\":", f->task, f->repeat) ||
-              put_span_or(out, r ? r->agent_ref : (evroll_span){NULL, 0}, EVROLL_DEFAULT_AGENT_REF) ||
+              put_span_or(out, r ? r->agent_ref : (jtext_span){NULL, 0}, EVROLL_DEFAULT_AGENT_REF) ||
               util_buf_puts(out, ",\"_ng_failure_class\":\"agent_request_failed\","
                                  "\"fcpivot\":{\"error\":") ||
               util_buf_json_string(out, f->error, strlen(f->error)) ||

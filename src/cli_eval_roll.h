@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "grade.h"
+#include "jtext.h"
 #include "util.h"
 
 /* The agent_ref written when a row has none. */
@@ -17,14 +18,10 @@
     "{\"type\":\"responses_api_agents\",\"name\":"                                   \
     "\"toolcall_schema_single_step_tool_use_with_argument_comparison_agent\"}"
 
-typedef struct evroll_span {
-    const char *p;   /* NULL when absent */
-    size_t len;
-} evroll_span;
-
-/* The members of a row that a rollout uses (borrowed from the row text). */
+/* The members of a row that a rollout uses (spans borrowed from the row
+ * text; p is NULL when absent). */
 typedef struct evroll_row {
-    evroll_span params, expected, agent_ref, trajectory_id, info;
+    jtext_span params, expected, agent_ref, trajectory_id, info;
 } evroll_row;
 
 /* Finds them in the row text. 0, or -1 with a reason in err. */

@@ -45,6 +45,7 @@ typedef struct stats {
     size_t rows, invalid;
     double reward_sum;
     size_t count[GRADE_CATEGORY_COUNT];
+    int write_errno;        /* why writing the verdicts failed, or 0 */
 } stats;
 
 /* ---- options ------------------------------------------------------------ */
@@ -211,6 +212,7 @@ typedef struct reader {
     size_t start, end, cap;
     size_t lineno;
     bool eof, failed;
+    int err_no;             /* why reading failed */
 } reader;
 
 enum { LINE_OK, LINE_EOF, LINE_WOULD_READ };
@@ -255,6 +257,7 @@ static int read_line(reader *r, const char **line, size_t *len, bool block)
             char *nb = realloc(r->buf, cap);
             if (!nb) {
                 r->failed = r->eof = true;
+                r->err_no = ENOMEM;
                 continue;
             }
             r->buf = nb;
@@ -266,8 +269,10 @@ static int read_line(reader *r, const char **line, size_t *len, bool block)
         if (got > 0) {
             r->end += (size_t)got;
         } else {
-            if (got < 0)
+            if (got < 0) {
                 r->failed = true;
+                r->err_no = errno;
+            }
             r->eof = true;
         }
     }
@@ -310,6 +315,7 @@ static bool batch_fill(batch *b, reader *r)
             continue;
         if (!batch_push(b, line, len, r->lineno)) {
             r->failed = r->eof = true;
+            r->err_no = ENOMEM;
             break;
         }
     }
@@ -331,8 +337,10 @@ static bool batch_write(batch *b, stats *total)
         fwrite(b->err.data, 1, b->err.len, stderr);
     /* Flushed per batch: a streaming consumer sees verdicts as they come. */
     if ((b->out.len && fwrite(b->out.data, 1, b->out.len, stdout) != b->out.len) ||
-        fflush(stdout) != 0)
+        fflush(stdout) != 0) {
+        total->write_errno = errno ? errno : EIO;
         return false;
+    }
     total->rows += b->st.rows;
     total->invalid += b->st.invalid;
     total->reward_sum += b->st.reward_sum;
@@ -500,6 +508,12 @@ static void print_summary(const stats *t)
                     grade_category_text((grade_category)c));
 }
 
+/* How messages name the input. */
+static const char *input_name(const char *path)
+{
+    return path && strcmp(path, "-") ? path : "standard input";
+}
+
 int cli_grade(int argc, char **argv)
 {
     grade_opts o;
@@ -512,22 +526,28 @@ int cli_grade(int argc, char **argv)
     if (o.path && strcmp(o.path, "-")) {
         r.fd = open(o.path, O_RDONLY);
         if (r.fd < 0) {
-            fprintf(stderr, "fcpivot grade: cannot open '%s': %s\n", o.path, strerror(errno));
+            fprintf(stderr, "fcpivot grade: cannot open %s: %s\n", o.path, strerror(errno));
             return 2;
         }
     }
     stats total;
     memset(&total, 0, sizeof total);
     bool ok = o.jobs > 1 ? run_parallel(&o, &r, &total) : run_sequential(&o, &r, &total);
-    if (fflush(stdout) != 0)
+    if (ok && fflush(stdout) != 0) {
+        total.write_errno = errno ? errno : EIO;
         ok = false;
+    }
     if (r.fd != 0)
         close(r.fd);
     free(r.buf);
-    if (!ok)
-        fprintf(stderr, "fcpivot grade: %s\n", r.failed ? "read error" : "write error");
-    if (r.failed && ok)
-        fprintf(stderr, "fcpivot grade: read error\n");
+    if (r.failed)
+        fprintf(stderr, "fcpivot grade: cannot read %s: %s\n", input_name(o.path),
+                strerror(r.err_no ? r.err_no : EIO));
+    if (!ok && total.write_errno) {
+        fprintf(stderr, "fcpivot grade: cannot write standard output: %s\n",
+                strerror(total.write_errno));
+        clearerr(stdout);   /* reported: main need not say it again */
+    }
     if (o.summary)
         print_summary(&total);
     return ok && !r.failed && total.invalid == 0 ? 0 : 1;

@@ -28,7 +28,7 @@
 #include <string.h>
 #include "jtext.h"
 
-#define CONV_JFLAGS (JTEXT_BIG_INTS | JTEXT_LONE_SURROGATES)
+#define CONV_JFLAGS (JTEXT_BIG_INTS | JTEXT_SURROGATES)
 #define THINK_OPEN "<think>"
 #define THINK_CLOSE "</think>"
 /* How much of a name from the input an error message quotes. */

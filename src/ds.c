@@ -15,7 +15,9 @@
  *   bounded. With skip_invalid the invalid rows are then dropped from the
  *   index, so served indices are contiguous over the valid rows.
  * - Tasks: a row is parsed (jtext_build, into jansson values) only when a
- *   task is acquired. Parsed
+ *   task is acquired; the task keeps a copy of the row's bytes and the spans
+ *   of the values it sends back (input, tool parameters, ...), since numbers
+ *   such as 2^64 or NaN only survive as text. Parsed
  *   tasks live in a per-split slot table with a reference count under one
  *   mutex: holders of the same row share one ds_task, freed by the last
  *   release. Parsing happens outside the lock; if two threads race on the same
@@ -53,6 +55,8 @@ typedef struct task_entry {
     ds_task task;            /* first: a const ds_task * is a task_entry * */
     unsigned refs;
 } task_entry;
+
+static void task_free(task_entry *e);
 
 typedef struct sfile {
     char *name, *path;
@@ -267,8 +271,9 @@ static int load_file(sfile *sp, char *err, size_t errsz)
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-        set_err(err, errsz, "%s: %s", sp->path, S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+    int e = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (e) {
+        set_err(err, errsz, "%s: %s", sp->path, strerror(e));
         close(fd);
         return -1;
     }
@@ -397,8 +402,11 @@ static void *part_run(void *arg)
         const ds_row *row = &pt->sp->rows[i];
         dsval_row(pt->ctx, pt->sp->data + row->off, row->len, &r);
         if (pt->o->on_row) {
-            ds_row_info ri = {pt->split, i, row->line, pt->worker, !r.error, r.warning, r.kind,
-                              r.expected, r.n_input, r.n_tools, r.n_user, r.n_words};
+            bool unlisted = false;
+            for (unsigned w = 0; w < r.nwarnings; w++)
+                unlisted |= !strcmp(r.warnings[w].kind, "unlisted_tool");
+            ds_row_info ri = {pt->split, i, row->line, pt->worker, !r.error, r.warning, unlisted,
+                              r.kind, r.expected, r.n_input, r.n_tools, r.n_user, r.n_words};
             pt->o->on_row(&ri, pt->o->ctx);
         }
         if (r.error) {
@@ -408,10 +416,10 @@ static void *part_run(void *arg)
             continue;
         }
         pt->kinds[r.kind & 3]++;
-        if (r.warning) {
+        if (r.warning)
             pt->warnings++;
-            part_note(pt, row->line, DS_SEV_WARNING, "unlisted_tool", r.warning_msg);
-        }
+        for (unsigned w = 0; w < r.nwarnings; w++)
+            part_note(pt, row->line, DS_SEV_WARNING, r.warnings[w].kind, r.warnings[w].msg);
     }
     return NULL;
 }
@@ -591,12 +599,8 @@ static void split_free(sfile *sp)
     free(sp->rows);
     if (sp->slots) {
         for (size_t i = 0; i < sp->nrows; i++)
-            if (sp->slots[i]) {   /* still held: a caller forgot to release */
-                json_decref(sp->slots[i]->task.row);
-                json_decref(sp->slots[i]->task.tools);
-                grade_action_free(sp->slots[i]->task.expected);
-                free(sp->slots[i]);
-            }
+            if (sp->slots[i])   /* still held: a caller forgot to release */
+                task_free(sp->slots[i]);
         free(sp->slots);
     }
     free(sp->name);
@@ -763,10 +767,10 @@ json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err
         return NULL;
     }
     /* jtext_build: the same value as json_loadb, about 4x faster. */
-    json_t *v = jtext_build(p, len, 0);
+    json_t *v = jtext_build(p, len, JTEXT_PY);
     if (!v) {
         char why[200] = "out of memory";
-        jtext_valid(p, len, 0, why, sizeof why);
+        jtext_valid(p, len, JTEXT_PY, why, sizeof why);
         set_err(err, errsz, "line %zu: %s", line, why);
     }
     return v;
@@ -774,9 +778,13 @@ json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err
 
 /* ---- tasks --------------------------------------------------------------- */
 
+/* Marks a tool that is not a function tool (web_search, ...): it loads but
+ * is not a task tool. */
+static json_t not_a_function;
+
 /* The Responses-API shape of one tool: {"type":"function","name",
  * "description","parameters","strict"?}; Chat-Completions tools are unwrapped.
- * Returns a new object, or NULL with a reason. */
+ * Returns a new object, &not_a_function, or NULL with a reason. */
 static json_t *normalise_tool(const json_t *tool, size_t i, char *err, size_t errsz)
 {
     if (!json_is_object(tool)) {
@@ -784,10 +792,12 @@ static json_t *normalise_tool(const json_t *tool, size_t i, char *err, size_t er
         return NULL;
     }
     const char *type = json_string_value(json_object_get(tool, "type"));
-    if (!type || strcmp(type, "function")) {
-        set_err(err, errsz, "tools[%zu] is not a function tool", i);
+    if (!type) {
+        set_err(err, errsz, "tools[%zu] has no string \"type\"", i);
         return NULL;
     }
+    if (strcmp(type, "function"))
+        return &not_a_function;
     const json_t *fn = json_object_get(tool, "function");
     const json_t *src = json_is_object(fn) ? fn : tool;
     const json_t *name = json_object_get(src, "name");
@@ -809,7 +819,11 @@ static json_t *normalise_tool(const json_t *tool, size_t i, char *err, size_t er
     return out;
 }
 
-static json_t *normalise_tools(const json_t *tools, char *err, size_t errsz)
+/* The task tools of a row: its function tools, normalised, the first of
+ * each name (dataset.md: a duplicate is a warning, the first one is the
+ * task's). from[k] gets the row index of task tool k (from has room for
+ * every row tool). */
+static json_t *normalise_tools(const json_t *tools, size_t *from, char *err, size_t errsz)
 {
     json_t *out = json_array();
     if (!tools || json_is_null(tools))
@@ -822,11 +836,12 @@ static json_t *normalise_tools(const json_t *tools, char *err, size_t errsz)
     json_t *seen = json_object();
     for (size_t i = 0; i < json_array_size(tools); i++) {
         json_t *t = normalise_tool(json_array_get(tools, i), i, err, errsz);
+        if (t == &not_a_function)
+            continue;
         const char *name = t ? json_string_value(json_object_get(t, "name")) : NULL;
         if (t && json_object_get(seen, name)) {
-            set_err(err, errsz, "duplicate tool name '%.80s'", name);
             json_decref(t);
-            t = NULL;
+            continue;
         }
         if (!t) {
             json_decref(seen);
@@ -834,6 +849,7 @@ static json_t *normalise_tools(const json_t *tools, char *err, size_t errsz)
             return NULL;
         }
         json_object_set_new(seen, name, json_true());
+        from[json_array_size(out)] = i;
         json_array_append_new(out, t);
     }
     json_decref(seen);
@@ -847,7 +863,52 @@ static void task_free(task_entry *e)
     json_decref(e->task.row);
     json_decref(e->task.tools);
     grade_action_free(e->task.expected);
+    free(e->task.text);
+    free(e->task.input_items);
+    free(e->task.tool_params);
     free(e);
+}
+
+/* A member's span, absent when it is missing or null. */
+static jtext_span span_opt(jtext_span obj, const char *key)
+{
+    jtext_span v = jtext_get(obj, JTEXT_PY, key);
+    if (v.p && *v.p == 'n')
+        v.p = NULL;
+    return v;
+}
+
+/* The spans of the task's values in its copy of the row text (task_build
+ * has checked the shapes). -1 when out of memory. */
+static int task_spans(ds_task *t, const size_t *from)
+{
+    jtext_span row = {t->text, t->text_len};
+    jtext_span rcp = jtext_get(row, JTEXT_PY, "responses_create_params");
+    t->input_text = jtext_get(rcp, JTEXT_PY, "input");
+    t->tool_choice_text = span_opt(rcp, "tool_choice");
+    t->parallel_tool_calls_text = span_opt(rcp, "parallel_tool_calls");
+    t->trajectory_id_text = span_opt(row, "trajectory_id");
+    t->info_text = span_opt(row, "info");
+    t->expected_text = jtext_get(row, JTEXT_PY, "expected_action");
+    size_t nin = json_array_size(t->input), ntools = json_array_size(t->tools);
+    t->input_items = calloc(nin ? nin : 1, sizeof *t->input_items);
+    t->tool_params = calloc(ntools ? ntools : 1, sizeof *t->tool_params);
+    if (!t->input_items || !t->tool_params)
+        return -1;
+    jtext_elements(t->input_text, JTEXT_PY, t->input_items, nin);
+    jtext_span tools = jtext_get(rcp, JTEXT_PY, "tools");
+    size_t nrow = jtext_elements(tools, JTEXT_PY, NULL, 0);
+    jtext_span *row_tools = calloc(nrow ? nrow : 1, sizeof *row_tools);
+    if (!row_tools)
+        return -1;
+    jtext_elements(tools, JTEXT_PY, row_tools, nrow);
+    for (size_t k = 0; k < ntools; k++) {
+        jtext_span tool = from[k] < nrow ? row_tools[from[k]] : (jtext_span){NULL, 0};
+        jtext_span fn = jtext_get(tool, JTEXT_PY, "function");
+        t->tool_params[k] = jtext_get(fn.p && *fn.p == '{' ? fn : tool, JTEXT_PY, "parameters");
+    }
+    free(row_tools);
+    return 0;
 }
 
 static json_t *get_opt(const json_t *obj, const char *key)
@@ -874,22 +935,39 @@ static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err
     t->split_index = si;
     t->index = index;
     t->line = line;
+    size_t len = 0;
+    const char *text = ds_row_text(ds, si, index, &len, NULL);
     t->row = ds_row_parse(ds, si, index, why, sizeof why);
     const json_t *rcp = json_object_get(t->row, "responses_create_params");
+    const json_t *row_tools = json_object_get(rcp, "tools");
+    size_t *from = malloc((json_array_size(row_tools) + 1) * sizeof *from);
     if (!t->row)
         ;
+    else if (!from || !(t->text = malloc(len + 1)))
+        snprintf(why, sizeof why, "out of memory");
     else if (!json_is_object(t->row))
         snprintf(why, sizeof why, "row is not a JSON object");
     else if (!json_is_object(rcp))
         snprintf(why, sizeof why, "responses_create_params is missing or not an object");
     else if (!json_is_array(t->input = json_object_get(rcp, "input")))
         snprintf(why, sizeof why, "responses_create_params.input is missing or not a list");
-    else if ((t->tools = normalise_tools(json_object_get(rcp, "tools"), why, sizeof why))) {
+    else if ((t->tools = normalise_tools(row_tools, from, why, sizeof why))) {
         char gerr[256];
         t->expected = grade_expected_from_json(json_object_get(t->row, "expected_action"), gerr, sizeof gerr);
         if (!t->expected)
             snprintf(why, sizeof why, "%s%s", strncmp(gerr, "expected_action", 15) ? "expected_action: " : "", gerr);
     }
+    if (t->expected) {
+        memcpy(t->text, text, len);
+        t->text[len] = '\0';
+        t->text_len = len;
+        if (task_spans(t, from) != 0) {
+            grade_action_free(t->expected);
+            t->expected = NULL;
+            snprintf(why, sizeof why, "out of memory");
+        }
+    }
+    free(from);
     if (!t->expected) {
         set_err(err, errsz, "%s:%zu: %s", sp->path, line, why);
         task_free(e);
@@ -961,7 +1039,7 @@ json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index)
     static const char *const keys[] = {"trajectory_id", "info"};
     size_t len;
     const char *p = ds_row_text(ds, split, index, &len, NULL);
-    json_t *picked = p ? jtext_pick(p, len, 0, keys, 2) : NULL;
+    json_t *picked = p ? jtext_pick(p, len, JTEXT_PY, keys, 2) : NULL;
     if (!picked)
         return NULL;
     char id[96];
@@ -975,6 +1053,40 @@ json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index)
     }
     json_decref(picked);
     return out;
+}
+
+/* The last trajectory_id and info members of a row (jtext_object callback). */
+typedef struct public_members {
+    jtext_span v[2];
+} public_members;
+
+static int take_public(void *ctx, const jtext_member *m)
+{
+    public_members *pm = ctx;
+    static const char *const keys[2] = {"trajectory_id", "info"};
+    for (int k = 0; k < 2; k++)
+        if (jtext_member_is(m, keys[k]))
+            pm->v[k] = (jtext_span){m->v, (size_t)(m->end - m->v)};
+    return 0;
+}
+
+int ds_task_public_text(ds_dataset *ds, size_t split, size_t index, util_buf *out)
+{
+    size_t len;
+    const char *p = ds_row_text(ds, split, index, &len, NULL);
+    public_members pm = {{{NULL, 0}, {NULL, 0}}};
+    if (!p || jtext_object(p, len, JTEXT_PY, take_public, &pm, NULL, 0) != 0)
+        return -1;
+    const char *name = ds->splits[split].name;
+    int rc = util_buf_printf(out, "{\"id\":\"%s-%zu\",\"split\":\"%s\",\"index\":%zu", name, index,
+                             name, index);
+    static const char *const keys[] = {"trajectory_id", "info"};
+    for (size_t k = 0; k < 2 && !rc; k++) {
+        jtext_span v = pm.v[k];
+        if (v.p && *v.p != 'n')   /* null members are left out */
+            rc = util_buf_printf(out, ",\"%s\":", keys[k]) || jtext_compact(v.p, v.len, out);
+    }
+    return rc || util_buf_putc(out, '}') ? -1 : 0;
 }
 
 int ds_task_find(const ds_dataset *ds, const char *id, size_t *split, size_t *index)

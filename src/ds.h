@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "grade.h"
+#include "jtext.h"
+#include "util.h"
 
 typedef struct ds_dataset ds_dataset;
 
@@ -54,6 +56,7 @@ typedef struct ds_row_info {
     size_t line;             /* 1-based line number */
     unsigned worker;         /* the validating thread: 0 <= worker < threads used */
     bool valid, warning;
+    bool unlisted_tool;      /* one of the warnings: an expected call names an unlisted tool */
     grade_action_kind kind;  /* expected action kind (NONE when invalid) */
     const grade_action *expected; /* NULL when invalid; valid during the call only */
     unsigned n_input, n_tools;
@@ -124,10 +127,17 @@ bool ds_split_name_valid(const char *name);
 const char *ds_row_text(const ds_dataset *ds, size_t split, size_t index,
                         size_t *len, size_t *line);
 /* Parses a served row into a new JSON value owned by the caller, uncached and
- * unchecked beyond JSON syntax. NULL with a reason in err. */
+ * unchecked beyond JSON syntax (Python's numbers accepted, built as jtext's
+ * JTEXT_PY placeholders). NULL with a reason in err. */
 json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err, size_t errsz);
 
-/* A parsed row. Immutable; shared between holders via acquire/release. */
+/* A parsed row. Immutable; shared between holders via acquire/release.
+ *
+ * The jansson members are for reading (names, strings, shapes). A row may
+ * hold numbers jansson cannot (big integers, NaN, Infinity, 1e400: dataset.md
+ * "What must load"), which those trees carry as placeholders, so whatever is
+ * sent back must be written from the row's own bytes: the *_text spans below
+ * point into the task's copy of the row and live as long as the task. */
 typedef struct ds_task {
     char id[96];                 /* "<split>-<index>" */
     const char *split;           /* borrowed from the dataset */
@@ -135,11 +145,21 @@ typedef struct ds_task {
     size_t line;                 /* 1-based line in the file */
     json_t *row;                 /* the whole row */
     json_t *input;               /* responses_create_params.input (borrowed from row) */
-    json_t *tools;               /* tools normalised to the Responses-API shape, an array */
+    json_t *tools;               /* the function tools normalised to the Responses-API
+                                    shape, an array (first of each name; other kinds of
+                                    tool are not task tools) */
     json_t *tool_choice;         /* borrowed or NULL */
     json_t *parallel_tool_calls; /* borrowed or NULL */
     json_t *trajectory_id, *info, *agent_ref; /* borrowed or NULL */
     grade_action *expected;      /* parsed expected action */
+    char *text;                  /* the row's bytes (owned) */
+    size_t text_len;
+    jtext_span input_text;       /* responses_create_params.input */
+    jtext_span *input_items;     /* per input item */
+    jtext_span *tool_params;     /* per entry of tools: its declared "parameters" (absent p if none) */
+    jtext_span tool_choice_text, parallel_tool_calls_text; /* absent when missing or null */
+    jtext_span trajectory_id_text, info_text;              /* absent when missing or null */
+    jtext_span expected_text;    /* expected_action */
 } ds_task;
 
 /* The task at index (0 <= index < ds_split_size) of split. The returned task is
@@ -153,8 +173,15 @@ void ds_task_release(ds_dataset *ds, const ds_task *task);
  * trajectory_id and info when present (non-null). Never contains the expected
  * action. Cheap: only those members are built, the row is not parsed. New
  * reference owned by the caller; NULL when index is out of range or the row is
- * not a JSON object. */
+ * not a JSON object. Numbers jansson cannot hold are placeholders (jtext.h
+ * JTEXT_PY): what is sent back is ds_task_public_text's. */
 json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index);
+
+/* The same description as JSON text appended to out, trajectory_id and info
+ * copied from the row's bytes (so a trajectory_id of 2^63 stays exact).
+ * 0; -1 when index is out of range, the row is not an object, or out of
+ * memory. */
+int ds_task_public_text(ds_dataset *ds, size_t split, size_t index, util_buf *out);
 
 /* Resolves a task id to split and index: 0 on success, -1 if unknown. */
 int ds_task_find(const ds_dataset *ds, const char *id, size_t *split, size_t *index);

@@ -8,10 +8,15 @@
  * per-thread arena. expected_action's byte span is remembered and, once the
  * whole row is known to be well-formed, built (jtext_build) and given to the
  * grader, which checks its type, names and (Python-dialect) arguments.
- * Strictness is jtext's: exactly jansson's (rows become jansson values).
+ * Strictness is jtext's with JTEXT_PY: jansson's grammar with Python's
+ * numbers (big integers, NaN, Infinity, 1e400), which are warnings, as are
+ * the other shapes NeMo Gym loads but flags (duplicate or non-function tools,
+ * earlier calls whose arguments are no JSON object, ...): each warning kind
+ * is noted once per row, with the first place it was seen.
  */
 #include "dsval.h"
 #include "jtext.h"
+#include "pyjson.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -28,6 +33,7 @@ struct dsval_ctx {
     size_t sorted_cap;
     util_buf tmp;       /* number text for strtod */
     util_buf text;      /* decoded message text, when measuring */
+    util_buf args;      /* an input function_call's decoded arguments */
     bool measure;        /* count user turns and words */
     grade_action *expected;   /* the last row's, see dsval_result.expected */
 };
@@ -47,6 +53,7 @@ void dsval_ctx_free(dsval_ctx *ctx)
     free(ctx->sorted);
     free(ctx->tmp.data);
     free(ctx->text.data);
+    free(ctx->args.data);
     grade_action_free(ctx->expected);
     free(ctx);
 }
@@ -60,6 +67,7 @@ void dsval_ctx_measure(dsval_ctx *ctx, bool on)
 
 typedef struct row_state {
     dsval_ctx *ctx;
+    dsval_result *out;          /* where warnings go */
     unsigned char rcp_type;     /* first byte of responses_create_params, 0 absent */
     unsigned char input_type, tools_type;
     uint32_t n_input, n_tools, n_user, n_words;
@@ -83,6 +91,25 @@ static bool key_is(const util_buf *k, const char *lit)
 {
     size_t n = strlen(lit);
     return k->len == n && !memcmp(k->data, lit, n);
+}
+
+/* Notes a warning of kind (static) unless the row has one of that kind. */
+static void add_warning(dsval_result *out, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void add_warning(dsval_result *out, const char *kind, const char *fmt, ...)
+{
+    for (unsigned i = 0; i < out->nwarnings; i++)
+        if (!strcmp(out->warnings[i].kind, kind))
+            return;
+    if (out->nwarnings == DSVAL_MAX_WARNINGS)
+        return;
+    dsval_warning *w = &out->warnings[out->nwarnings++];
+    w->kind = kind;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->msg, sizeof w->msg, fmt, ap);
+    va_end(ap);
+    out->warning = true;
 }
 
 /* Decodes a string value into the name arena; *off gets its offset, *has_nul
@@ -110,6 +137,7 @@ typedef struct tool_fields {
     int fn_name;
     size_t fn_name_off;
     bool fn_name_nul;
+    bool parameters, strict;   /* present at the top level */
 } tool_fields;
 
 static bool walk_function(jtext_scan *s, row_state *st, tool_fields *tf)
@@ -147,7 +175,11 @@ static bool walk_tool_type(jtext_scan *s, row_state *st, tool_fields *tf)
     if (!jtext_string(s, k))
         return false;
     tf->type = key_is(k, "function") ? 1 : 2;
-    snprintf(tf->type_text, sizeof tf->type_text, "%.*s", (int)(k->len < 32 ? k->len : 32), k->data);
+    /* for messages: escaped, so a NUL or ESC in the data neither cuts nor drives them */
+    util_buf esc = UTIL_BUF_INIT;
+    util_buf_escaped(&esc, k->data, k->len < 32 ? k->len : 32);
+    snprintf(tf->type_text, sizeof tf->type_text, "%s", esc.data ? esc.data : "");
+    util_buf_free(&esc);
     return true;
 }
 
@@ -203,6 +235,8 @@ static bool walk_tool(jtext_scan *s, row_state *st, uint32_t i)
         } else {
             if (key_is(k, "function"))
                 tf.fn = 2;
+            tf.parameters |= key_is(k, "parameters");
+            tf.strict |= key_is(k, "strict");
             ok = jtext_value(s);
         }
         if (!ok)
@@ -214,8 +248,15 @@ static bool walk_tool(jtext_scan *s, row_state *st, uint32_t i)
         tool_error(st, "tools[%u] has no \"type\" (a function tool has \"type\": \"function\")", i);
     else if (tf.type == 3)
         tool_error(st, "tools[%u] \"type\" must be the string \"function\"", i);
-    else if (tf.type == 2)
-        tool_error(st, "tools[%u] is not a function tool (type \"%s\")", i, tf.type_text);
+    if (tf.type == 2) {   /* web_search, ...: loads, but is no task tool */
+        add_warning(st->out, "non_function_tool",
+                    "responses_create_params.tools[%u] is not a function tool (type \"%s\"): "
+                    "not offered as a task tool", i, tf.type_text);
+        return true;
+    }
+    if (tf.type == 1 && tf.fn != 1 && (!tf.parameters || !tf.strict))
+        add_warning(st->out, "tool_fields", "responses_create_params.tools[%u] has no \"%s\"", i,
+                    tf.parameters ? "strict" : "parameters");
     int name = tf.fn == 1 ? tf.fn_name : tf.name;
     size_t off = tf.fn == 1 ? tf.fn_name_off : tf.name_off;
     bool nul = tf.fn == 1 ? tf.fn_name_nul : tf.name_nul;
@@ -263,9 +304,11 @@ static uint32_t count_words(const char *p, size_t n)
     return w;
 }
 
-/* A string value: its word count (decoding it). */
+/* A string value: its word count (decoding it) when measuring. */
 static bool string_words(jtext_scan *s, row_state *st, uint32_t *words)
 {
+    if (!st->ctx->measure)
+        return jtext_string(s, NULL);
     util_buf *t = &st->ctx->text;
     t->len = 0;
     if (!jtext_string(s, t))
@@ -274,8 +317,10 @@ static bool string_words(jtext_scan *s, row_state *st, uint32_t *words)
     return true;
 }
 
-/* A message's content: a string, or a list of parts with "text". */
-static bool content_words(jtext_scan *s, row_state *st, uint32_t *words)
+/* A message's content: a string, or a list of parts with "text" (words
+ * counted when measuring); *output_text tells whether a part is of type
+ * output_text. */
+static bool content_words(jtext_scan *s, row_state *st, uint32_t *words, bool *output_text)
 {
     if (*s->p == '"')
         return string_words(s, st, words);
@@ -295,8 +340,18 @@ static bool content_words(jtext_scan *s, row_state *st, uint32_t *words)
             return false;
         bool pfirst = true;
         int pr;
-        while ((pr = jtext_obj_next(s, &pfirst, &st->ctx->key)) == 1) {
-            bool ok = key_is(&st->ctx->key, "text") && *s->p == '"' ? string_words(s, st, words) : jtext_value(s);
+        util_buf *k = &st->ctx->key;
+        while ((pr = jtext_obj_next(s, &pfirst, k)) == 1) {
+            bool ok;
+            if (key_is(k, "text") && *s->p == '"' && st->ctx->measure) {
+                ok = string_words(s, st, words);
+            } else if (key_is(k, "type") && *s->p == '"') {
+                k->len = 0;
+                ok = jtext_string(s, k);
+                *output_text |= key_is(k, "output_text");
+            } else {
+                ok = jtext_value(s);
+            }
             if (!ok)
                 return false;
         }
@@ -306,16 +361,30 @@ static bool content_words(jtext_scan *s, row_state *st, uint32_t *words)
     return r == 0;
 }
 
-/* One input item when measuring: a message (type absent or "message", with a
- * role) adds its words, and a turn when the role is "user". */
-static bool measure_item(jtext_scan *s, row_state *st)
+/* Whether the decoded arguments text is a JSON object (Python dialect). */
+static bool args_are_object(const util_buf *b)
+{
+    _Alignas(16) char scratch[4096];
+    util_arena a;
+    util_arena_init(&a, scratch, sizeof scratch);
+    pj_value v;
+    bool ok = pj_parse(&a, b->data ? b->data : "", b->len, &v, NULL, 0) == 0 && v.type == PJ_OBJECT;
+    util_arena_free(&a);
+    return ok;
+}
+
+/* One input item: a message (type absent or "message", with a role) adds
+ * its words when measuring, and a turn when the role is "user"; the shapes
+ * NeMo Gym warns about are noted (an earlier call whose arguments are no
+ * JSON object, output_text parts in a message that is not the assistant's). */
+static bool walk_item(jtext_scan *s, row_state *st, uint32_t i)
 {
     if (*s->p != '{')
         return jtext_value(s);
     if (!jtext_open(s))
         return false;
-    int role = 0;            /* 0 none, 1 user, 2 other */
-    bool message = true;
+    int role = 0;            /* 0 none, 1 user, 2 assistant, 3 other */
+    bool message = true, call = false, has_args = false, output_text = false;
     uint32_t words = 0;
     bool first = true;
     int r;
@@ -327,12 +396,18 @@ static bool measure_item(jtext_scan *s, row_state *st)
             k->len = 0;
             ok = jtext_string(s, k);
             if (is_role)
-                role = key_is(k, "user") ? 1 : 2;
-            else
+                role = key_is(k, "user") ? 1 : key_is(k, "assistant") ? 2 : 3;
+            else {
                 message = key_is(k, "message");
+                call = key_is(k, "function_call");
+            }
         } else if (key_is(k, "content")) {
             words = 0;
-            ok = content_words(s, st, &words);
+            ok = content_words(s, st, &words, &output_text);
+        } else if (key_is(k, "arguments") && *s->p == '"') {
+            st->ctx->args.len = 0;
+            ok = jtext_string(s, &st->ctx->args);
+            has_args = true;
         } else {
             ok = jtext_value(s);
         }
@@ -345,6 +420,12 @@ static bool measure_item(jtext_scan *s, row_state *st)
         st->n_user += role == 1;
         st->n_words += words;
     }
+    if (call && has_args && !args_are_object(&st->ctx->args))
+        add_warning(st->out, "input_arguments", "responses_create_params.input[%u].arguments is "
+                    "not a JSON object (vLLM refuses every request of this row)", i);
+    if (role && role != 2 && output_text)
+        add_warning(st->out, "output_text_role", "responses_create_params.input[%u] has an "
+                    "output_text part in a message that is not the assistant's", i);
     return true;
 }
 
@@ -358,12 +439,30 @@ static bool walk_input(jtext_scan *s, row_state *st)
         return false;
     bool first = true;
     int r;
-    while ((r = jtext_arr_next(s, &first)) == 1) {
-        st->n_input++;
-        if (!(st->ctx->measure ? measure_item(s, st) : jtext_value(s)))
+    while ((r = jtext_arr_next(s, &first)) == 1)
+        if (!walk_item(s, st, st->n_input++))
             return false;
-    }
     return r == 0;
+}
+
+/* tool_choice: null or "auto" is fine; anything else is a warning. */
+static bool walk_tool_choice(jtext_scan *s, row_state *st)
+{
+    if (*s->p == 'n')
+        return jtext_value(s);
+    util_buf *k = &st->ctx->key;
+    bool is_auto = false;
+    if (*s->p == '"') {
+        k->len = 0;
+        if (!jtext_string(s, k))
+            return false;
+        is_auto = key_is(k, "auto");
+    } else if (!jtext_value(s)) {
+        return false;
+    }
+    if (!is_auto)
+        add_warning(st->out, "tool_choice", "responses_create_params.tool_choice is not \"auto\"");
+    return true;
 }
 
 static bool walk_rcp(jtext_scan *s, row_state *st)
@@ -386,8 +485,14 @@ static bool walk_rcp(jtext_scan *s, row_state *st)
             ok = walk_input(s, st);
         else if (key_is(k, "tools"))
             ok = walk_tools(s, st);
-        else
+        else if (key_is(k, "tool_choice"))
+            ok = walk_tool_choice(s, st);
+        else {
+            if (key_is(k, "metadata") && *s->p == 'n')
+                add_warning(st->out, "metadata_null", "responses_create_params.metadata is null "
+                            "(NeMo Gym's vLLM model server fails on it)");
             ok = jtext_value(s);
+        }
         if (!ok)
             return false;
     }
@@ -434,7 +539,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Sorts the tool names (for duplicates and look-ups); false on a duplicate. */
+/* Sorts the tool names (for duplicates and look-ups); a duplicate is a
+ * warning (the first tool of a name is the task's). False when out of memory. */
 static bool sort_names(dsval_ctx *c, dsval_result *out)
 {
     if (c->sorted_cap < c->nnames) {
@@ -452,8 +558,9 @@ static bool sort_names(dsval_ctx *c, dsval_result *out)
         qsort(c->sorted, c->nnames, sizeof *c->sorted, cmp_str);
     for (size_t i = 1; i < c->nnames; i++)
         if (!strcmp(c->sorted[i - 1], c->sorted[i])) {
-            set_error(out, "tools", "duplicate tool name '%.80s'", c->sorted[i]);
-            return false;
+            add_warning(out, "duplicate_tool", "duplicate tool name '%.80s' (the first one is the "
+                        "task's tool)", c->sorted[i]);
+            break;
         }
     return true;
 }
@@ -467,21 +574,19 @@ static bool name_listed(const dsval_ctx *c, const char *name)
 static void check_listed(const dsval_ctx *c, const grade_action *a, dsval_result *out)
 {
     size_t n = grade_action_ncalls(a), used = 0;
-    char *w = out->warning_msg;
-    size_t cap = sizeof out->warning_msg;
+    char w[sizeof out->warnings[0].msg];
     for (size_t i = 0; i < n; i++) {
         const char *name = grade_action_call_name(a, i);
         if (!name || name_listed(c, name))
             continue;
-        if (!out->warning) {
-            int k = snprintf(w, cap, "expected call names a tool not listed in tools: '%.80s'", name);
-            used = k > 0 ? (size_t)k : 0;
-            out->warning = true;
-        } else if (used + 1 < cap) {
-            int k = snprintf(w + used, cap - used, ", '%.80s'", name);
-            used += k > 0 ? (size_t)k : 0;
-        }
+        int k = used ? snprintf(w + used, sizeof w - used, ", '%.80s'", name)
+                     : snprintf(w, sizeof w, "expected call names a tool not listed in tools: '%.80s'", name);
+        used += k > 0 ? (size_t)k : 0;
+        if (used >= sizeof w)
+            break;
     }
+    if (used)
+        add_warning(out, "unlisted_tool", "%s", w);
 }
 
 static void check_expected(dsval_ctx *c, const row_state *st, dsval_result *out)
@@ -494,7 +599,7 @@ static void check_expected(dsval_ctx *c, const row_state *st, dsval_result *out)
         set_error(out, "expected_action", "expected_action must be an object, not %s", type_name(*st->ea));
         return;
     }
-    json_t *ea = jtext_build((const char *)st->ea, (size_t)(st->ea_end - st->ea), 0);
+    json_t *ea = jtext_build((const char *)st->ea, (size_t)(st->ea_end - st->ea), JTEXT_PY);
     if (!ea) {
         set_error(out, "memory", "out of memory");
         return;
@@ -537,8 +642,9 @@ static void check_shape(dsval_ctx *c, const row_state *st, dsval_result *out)
 void dsval_row(dsval_ctx *ctx, const char *p, size_t len, dsval_result *out)
 {
     out->error = out->warning = false;
+    out->nwarnings = 0;
     out->kind_name = NULL;
-    out->error_msg[0] = out->warning_msg[0] = '\0';
+    out->error_msg[0] = '\0';
     out->kind = GRADE_ACTION_NONE;
     out->n_input = out->n_tools = out->n_user = out->n_words = 0;
     out->expected = NULL;
@@ -548,8 +654,8 @@ void dsval_row(dsval_ctx *ctx, const char *p, size_t len, dsval_result *out)
     ctx->names.len = 0;
 
     jtext_scan s;
-    jtext_scan_init(&s, p, len, 0, &ctx->tmp);
-    row_state st = {.ctx = ctx};
+    jtext_scan_init(&s, p, len, JTEXT_PY, &ctx->tmp);
+    row_state st = {.ctx = ctx, .out = out};
     jtext_ws(&s);
     unsigned char first = s.p < s.end ? *s.p : 0;
     bool is_object = first == '{';
@@ -567,6 +673,11 @@ void dsval_row(dsval_ctx *ctx, const char *p, size_t len, dsval_result *out)
         set_error(out, "row", "row is not a JSON object (it is %s)", type_name(first));
         return;
     }
+    if (s.seen & JTEXT_SEEN_BIG_INT)
+        add_warning(out, "big_int", "an integer beyond 64 bits (kept exactly as written)");
+    if (s.seen & JTEXT_SEEN_NONFINITE)
+        add_warning(out, "non_finite_number", "NaN, Infinity or a number too large for a double "
+                    "(kept exactly as written)");
     out->n_input = st.n_input;
     out->n_tools = st.n_tools;
     out->n_user = st.n_user;

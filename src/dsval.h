@@ -4,11 +4,14 @@
  * A single pass over the row's bytes (with jtext's scanner, so exactly as
  * strict as jansson 2.14's decoder) checks JSON syntax and picks out on the
  * way what the row-shape rules need: the type of responses_create_params,
- * input and tools, every tool's name, and the span of expected_action. Only
+ * input and tools, every tool's name, and the span of expected_action, and
+ * what NeMo Gym accepts but warns about (dataset.md "What must load": Python
+ * numbers jansson cannot hold, duplicate or non-function tools, ...). Only
  * that span is then built and handed to the grader (grade_expected_from_json),
- * so big conversations are never materialised. Rows are later loaded into
- * jansson values by jtext_build, which accepts exactly what this checker's
- * syntax pass accepts, so a row that passes here loads.
+ * so big conversations are never materialised. Syntax is jtext's with
+ * JTEXT_PY (Python's numbers); rows are later loaded by jtext_build with the
+ * same flags, which accepts exactly what this checker's syntax pass accepts,
+ * so a row that passes here loads.
  *
  * Thread safety: a dsval_ctx is per thread; different contexts run in parallel.
  */
@@ -22,6 +25,18 @@
 
 typedef struct dsval_ctx dsval_ctx;
 
+/* Warnings a row can carry (dataset.md, "What must load"), each at most once
+ * per row; kind is the rule's name, counted in validate's summary. */
+#define DSVAL_MAX_WARNINGS 12
+typedef struct dsval_warning {
+    const char *kind;           /* static: "unlisted_tool", "duplicate_tool",
+                                   "non_function_tool", "big_int",
+                                   "non_finite_number", "input_arguments",
+                                   "tool_fields", "output_text_role",
+                                   "tool_choice", "metadata_null" */
+    char msg[200];
+} dsval_warning;
+
 /* What validation found about one row. Messages are NUL-terminated. */
 typedef struct dsval_result {
     bool error;                 /* the row is invalid */
@@ -29,8 +44,9 @@ typedef struct dsval_result {
     const char *kind_name;      /* with error, the rule broken (static): "json",
                                    "row", "responses_create_params", "input",
                                    "tools", "expected_action" or "memory" */
-    bool warning;               /* an expected call names a tool not listed */
-    char warning_msg[320];
+    bool warning;               /* nwarnings > 0 */
+    unsigned nwarnings;
+    dsval_warning warnings[DSVAL_MAX_WARNINGS]; /* in the order found */
     grade_action_kind kind;     /* expected action kind (NONE when invalid) */
     uint32_t n_input, n_tools;  /* input items and tools */
     uint32_t n_user, n_words;   /* with dsval_ctx_measure: user messages, and

@@ -119,6 +119,7 @@ typedef struct gcall {
     char *args;        /* the arguments string */
     size_t args_len;
     pj_value value;    /* parsed arguments (expected actions only) */
+    bool parsed;       /* value holds the parse (else parsed when reached) */
 } gcall;
 
 struct grade_action {
@@ -261,7 +262,7 @@ static bool get_string(const json_t *obj, const char *key, const char **s, size_
 /* Copies an expected function_call object into call i and parses its
  * arguments. where names it in messages ("expected_action", "calls[2]"). */
 static bool expected_call(grade_action *a, size_t i, const json_t *call, const char *where,
-                          char *err, size_t errsz)
+                          bool lazy, char *err, size_t errsz)
 {
     const char *name, *args;
     size_t nlen, alen;
@@ -288,11 +289,14 @@ static bool expected_call(grade_action *a, size_t i, const json_t *call, const c
     }
     char perr[160];
     gcall *c = &a->calls[i];
+    if (lazy)
+        return true;
     if (pj_parse(&a->arena, c->args, c->args_len, &c->value, perr, sizeof perr)) {
         if (err && errsz)
             snprintf(err, errsz, "%s.arguments is not valid JSON: %s", where, perr);
         return false;
     }
+    c->parsed = true;
     return true;
 }
 
@@ -305,7 +309,7 @@ static size_t expected_bytes(const json_t *call)
     return name + 5 * args + sizeof(gcall) + 64;
 }
 
-grade_action *grade_expected_from_json(const json_t *ea, char *err, size_t errsz)
+static grade_action *expected_from_json(const json_t *ea, bool lazy, char *err, size_t errsz)
 {
     if (!json_is_object(ea)) {
         set_err(err, errsz, "expected_action is not an object%s", "");
@@ -334,7 +338,7 @@ grade_action *grade_expected_from_json(const json_t *ea, char *err, size_t errsz
         a = action_new(GRADE_ACTION_CALL, expected_bytes(ea));
         if (!a || !set_calls(a, 1))
             goto oom;
-        if (!expected_call(a, 0, ea, "expected_action", err, errsz))
+        if (!expected_call(a, 0, ea, "expected_action", lazy, err, errsz))
             goto fail;
         return a;
     }
@@ -353,7 +357,7 @@ grade_action *grade_expected_from_json(const json_t *ea, char *err, size_t errsz
         for (size_t i = 0; i < a->ncalls; i++) {
             char where[64];
             snprintf(where, sizeof where, "expected_action.calls[%zu]", i);
-            if (!expected_call(a, i, json_array_get(calls, i), where, err, errsz))
+            if (!expected_call(a, i, json_array_get(calls, i), where, lazy, err, errsz))
                 goto fail;
         }
         return a;
@@ -366,6 +370,27 @@ oom:
 fail:
     grade_action_free(a);
     return NULL;
+}
+
+grade_action *grade_expected_from_json(const json_t *ea, char *err, size_t errsz)
+{
+    return expected_from_json(ea, false, err, errsz);
+}
+
+grade_action *grade_expected_unparsed(const json_t *ea, char *err, size_t errsz)
+{
+    return expected_from_json(ea, true, err, errsz);
+}
+
+/* Whether a content part is an output_text part: its "type" says so, or it
+ * has none but carries "text" and "annotations" (the pydantic model's
+ * default type, grading.md §1). */
+static bool is_output_text(const json_t *part)
+{
+    const json_t *pt = json_object_get(part, "type");
+    if (!pt)
+        return json_object_get(part, "text") && json_object_get(part, "annotations");
+    return json_is_string(pt) && !strcmp(json_string_value(pt), "output_text");
 }
 
 /* The text of an assistant message's first output_text part (NULL if none);
@@ -382,8 +407,7 @@ static int message_text(const json_t *item, size_t idx, const json_t **text, cha
     }
     for (size_t k = 0; k < json_array_size(content); k++) {
         const json_t *part = json_array_get(content, k);
-        const json_t *pt = json_object_get(part, "type");
-        if (!json_is_string(pt) || strcmp(json_string_value(pt), "output_text"))
+        if (!is_output_text(part))
             continue;
         const json_t *t = json_object_get(part, "text");
         if (!json_is_string(t)) {
@@ -432,9 +456,11 @@ grade_action *grade_actual_from_response(const json_t *response, char *err, size
             call_bytes += json_string_length(json_object_get(item, "name")) +
                           json_string_length(json_object_get(item, "arguments")) + 2;
         } else if (!strcmp(t, "message") && !text) {
+            /* No "role": an assistant message (the pydantic default). */
             const json_t *role = json_object_get(item, "role");
-            if (json_is_string(role) && !strcmp(json_string_value(role), "assistant") &&
-                message_text(item, i, &text, err, errsz))
+            bool assistant = !role || (json_is_string(role) &&
+                                       !strcmp(json_string_value(role), "assistant"));
+            if (assistant && message_text(item, i, &text, err, errsz))
                 return NULL;
         }
     }
@@ -488,6 +514,11 @@ typedef struct judge {
     util_arena arena;
     signed char *state;   /* per actual call: 0 unparsed, 1 parsed, -1 failed */
     pj_value *values;     /* per actual call: parsed arguments */
+    const grade_action *expected;
+    signed char *estate;  /* per expected call left unparsed: as state */
+    pj_value *evalues;
+    bool failed;          /* an expected call's arguments did not parse */
+    char why[256];        /* ... and why */
 } judge;
 
 static grade_category compare(judge *j, const pj_value *x, const pj_value *y);
@@ -646,16 +677,46 @@ static const pj_value *actual_value(judge *j, size_t i)
     return j->state[i] > 0 ? &j->values[i] : NULL;
 }
 
-/* grading.md §4.1 for expected call e and actual call i. */
-static grade_category single(judge *j, const gcall *e, size_t i)
+/* The parsed arguments of expected call k: parsed with the action, or
+ * parsed here on first use (grade_expected_unparsed). NULL when they do not
+ * parse, with j->failed set and the reason in j->why. */
+static const pj_value *expected_value(judge *j, size_t k)
 {
+    const gcall *e = &j->expected->calls[k];
+    if (e->parsed)
+        return &e->value;
+    if (!j->estate)
+        return NULL;
+    if (j->estate[k] == 0) {
+        char perr[160];
+        bool bad = pj_parse(&j->arena, e->args, e->args_len, &j->evalues[k], perr, sizeof perr);
+        j->estate[k] = bad ? -1 : 1;
+        if (bad && !j->failed) {
+            j->failed = true;
+            if (j->expected->kind == GRADE_ACTION_BATCH)
+                snprintf(j->why, sizeof j->why, "calls[%zu].arguments is not valid JSON: %s", k, perr);
+            else
+                snprintf(j->why, sizeof j->why, "arguments is not valid JSON: %s", perr);
+        }
+    }
+    return j->estate[k] > 0 ? &j->evalues[k] : NULL;
+}
+
+/* grading.md §4.1 for expected call k and actual call i: the expected
+ * arguments are parsed only once the names match. */
+static grade_category single(judge *j, size_t k, size_t i)
+{
+    const gcall *e = &j->expected->calls[k];
     const gcall *a = &j->actual->calls[i];
     if (e->name_len != a->name_len || !bytes_eq(e->name, a->name, e->name_len))
         return GRADE_UNEXPECTED_TOOL;
+    const pj_value *x = expected_value(j, k);
+    if (!x)
+        return GRADE_ARGUMENTS_DECODE_ERROR;   /* j->failed: the verdict is void */
     const pj_value *y = actual_value(j, i);
     if (!y)
         return GRADE_ARGUMENTS_DECODE_ERROR;
-    return compare(j, &e->value, y);
+    return compare(j, x, y);
 }
 
 /* Kuhn's augmenting-path search from expected call root, iteratively: each
@@ -735,7 +796,7 @@ static grade_verdict judge_batch(judge *j, const grade_action *exp)
         fail[i] = GRADE_UNEXPECTED_TOOL;
         bool fail_set = false;
         for (size_t k = 0; k < na; k++) {
-            grade_category c = single(j, &exp->calls[i], k);
+            grade_category c = single(j, i, k);
             if (c == MATCH)
                 cand[i][ncand[i]++] = k;
             else if (!fail_set && c != GRADE_UNEXPECTED_TOOL) {
@@ -777,27 +838,38 @@ static grade_verdict judge_batch(judge *j, const grade_action *exp)
     return verdict(reward, GRADE_FUNCTION_CALL_BATCH_LENGTH_DIFFERENT);
 }
 
-grade_verdict grade_judge(const grade_config *cfg, const grade_action *expected,
-                          const grade_action *actual)
+int grade_judge_checked(const grade_config *cfg, const grade_action *expected,
+                        const grade_action *actual, grade_verdict *out, char *err, size_t errsz)
 {
-    if (actual->kind == GRADE_ACTION_NONE || expected->kind == GRADE_ACTION_NONE)
-        return verdict(0.0, GRADE_NO_ACTION_FOUND);
-    if (expected->kind == GRADE_ACTION_MESSAGE)
-        return actual->kind == GRADE_ACTION_MESSAGE
-                   ? verdict(1.0, GRADE_EXPECTED_CHAT_MESSAGE_FOUND)
-                   : verdict(0.0, GRADE_NO_EXPECTED_CHAT_MESSAGE);
-    if (actual->kind == GRADE_ACTION_MESSAGE)
-        return verdict(0.0, GRADE_NO_EXPECTED_TOOL_CALL);
+    if (actual->kind == GRADE_ACTION_NONE || expected->kind == GRADE_ACTION_NONE) {
+        *out = verdict(0.0, GRADE_NO_ACTION_FOUND);
+        return 0;
+    }
+    if (expected->kind == GRADE_ACTION_MESSAGE) {
+        *out = actual->kind == GRADE_ACTION_MESSAGE ? verdict(1.0, GRADE_EXPECTED_CHAT_MESSAGE_FOUND)
+                                                    : verdict(0.0, GRADE_NO_EXPECTED_CHAT_MESSAGE);
+        return 0;
+    }
+    if (actual->kind == GRADE_ACTION_MESSAGE) {
+        *out = verdict(0.0, GRADE_NO_EXPECTED_TOOL_CALL);
+        return 0;
+    }
 
     _Alignas(16) char scratch[8192];
     signed char state1;
     pj_value value1;
-    judge j = {cfg, actual, {0}, &state1, &value1};
+    judge j = {cfg, actual, {0}, &state1, &value1, expected, NULL, NULL, false, ""};
     util_arena_init(&j.arena, scratch, sizeof scratch);
+    j.estate = util_arena_alloc(&j.arena, expected->ncalls);
+    j.evalues = util_arena_alloc(&j.arena, expected->ncalls * sizeof *j.evalues);
+    if (j.estate)
+        memset(j.estate, 0, expected->ncalls);
     grade_verdict v;
-    if (expected->ncalls == 1 && actual->ncalls == 1) {
+    if (!j.estate || !j.evalues) {
+        v = verdict(0.0, GRADE_ARGUMENTS_DECODE_ERROR);   /* out of memory */
+    } else if (expected->ncalls == 1 && actual->ncalls == 1) {
         state1 = 0;
-        grade_category c = single(&j, &expected->calls[0], 0);
+        grade_category c = single(&j, 0, 0);
         v = c == MATCH ? verdict(1.0, GRADE_EXPECTED_TOOL_CALL) : verdict(0.0, c);
     } else {
         j.state = util_arena_alloc(&j.arena, actual->ncalls);
@@ -810,6 +882,20 @@ grade_verdict grade_judge(const grade_config *cfg, const grade_action *expected,
         }
     }
     util_arena_free(&j.arena);
+    *out = v;
+    if (!j.failed)
+        return 0;
+    if (err && errsz)
+        snprintf(err, errsz, "%s", j.why);
+    return -1;
+}
+
+grade_verdict grade_judge(const grade_config *cfg, const grade_action *expected,
+                          const grade_action *actual)
+{
+    grade_verdict v;
+    if (grade_judge_checked(cfg, expected, actual, &v, NULL, 0) != 0)
+        v = verdict(0.0, GRADE_ARGUMENTS_DECODE_ERROR);
     return v;
 }
 

@@ -3,8 +3,11 @@
  * Pure core: no I/O. Actions are built from jansson values (a dataset row's
  * expected_action, a Responses-API response) or from an ORS tool call, then
  * judged against each other under a grade_config. Expected arguments are parsed
- * (Python json dialect, see pyjson.h) once when the expected action is built;
- * actual arguments are parsed lazily, only when a name matches.
+ * (Python json dialect, see pyjson.h) once when the expected action is built
+ * (grade_expected_from_json: datasets, which must be valid) or only when a
+ * comparison reaches them (grade_expected_unparsed: verify requests, whose
+ * verdict stands whenever no comparison needs them, grading.md §4.1); actual
+ * arguments are parsed lazily, only when a name matches.
  *
  * Thread safety: actions are immutable once built; grade_judge may be called
  * concurrently on shared actions.
@@ -65,6 +68,10 @@ typedef struct grade_action grade_action;   /* opaque, immutable once built */
  * arguments. Returns a new action owned by the caller (grade_action_free), or
  * NULL with a reason in err. */
 grade_action *grade_expected_from_json(const json_t *expected_action, char *err, size_t errsz);
+/* The same, but the calls' arguments are not parsed here: grade_judge_checked
+ * parses each when a comparison reaches it (same name as an actual call) and
+ * fails then if it does not parse. Caller owns the result. */
+grade_action *grade_expected_unparsed(const json_t *expected_action, char *err, size_t errsz);
 
 /* The actual action found in a Responses-API response object (docs/grading.md §1.2).
  * An output with nothing usable gives a GRADE_ACTION_NONE action. NULL (with a
@@ -97,6 +104,12 @@ typedef struct grade_verdict {
  * grade_expected_from_json (so it is never NONE). Never fails. */
 grade_verdict grade_judge(const grade_config *cfg, const grade_action *expected,
                           const grade_action *actual);
+/* Judge with an expected action from either constructor: 0 and the verdict
+ * in *out, or -1 with a reason in err ("arguments is not valid JSON: …",
+ * "calls[1].arguments …") when a comparison reached expected arguments that
+ * do not parse — NeMo Gym raises there, so the input has no verdict. */
+int grade_judge_checked(const grade_config *cfg, const grade_action *expected,
+                        const grade_action *actual, grade_verdict *out, char *err, size_t errsz);
 
 /* A reward as Python's json.dumps writes it (float repr: 1.0, 0.5,
  * 0.6666666666666666) into buf (>= 32 bytes); returns the length. */

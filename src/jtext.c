@@ -166,8 +166,8 @@ static bool sc_escape(jtext_scan *s, const unsigned char **pp, util_buf *out)
         if (!hex4(p + 1, end, &cp))
             return jtext_fail_at(s, *pp, "invalid \\u escape");
         p += 5;
-        bool lenient = s->flags & JTEXT_LONE_SURROGATES;
-        if (cp >= 0xDC00 && cp <= 0xDFFF && !lenient)
+        bool lone = s->flags & JTEXT_SURROGATES;   /* kept alone, as WTF-8 */
+        if (cp >= 0xDC00 && cp <= 0xDFFF && !lone)
             return jtext_fail_at(s, *pp, "invalid Unicode escape (lone low surrogate)");
         if (cp >= 0xD800 && cp <= 0xDBFF) {
             bool pair = end - p >= 6 && p[0] == '\\' && p[1] == 'u' && hex4(p + 2, end, &lo) &&
@@ -175,10 +175,11 @@ static bool sc_escape(jtext_scan *s, const unsigned char **pp, util_buf *out)
             if (pair) {
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 p += 6;
-            } else if (!lenient) {
+            } else if (!lone)
                 return jtext_fail_at(s, *pp, "invalid Unicode escape (lone high surrogate)");
-            }
         }
+        if (cp >= 0xD800 && cp <= 0xDFFF)
+            s->seen |= JTEXT_SEEN_SURROGATE;
         s->saw_nul |= cp == 0;
         if (out) {
             char u[4];
@@ -254,10 +255,28 @@ static bool int_overflows(const unsigned char *digits, size_t n, bool neg)
     return memcmp(digits, lim, 19) > 0;
 }
 
+/* NaN, Infinity or -Infinity at s->p (JTEXT_PY); false when not there. */
+static bool sc_nonfinite(jtext_scan *s)
+{
+    static const char *const words[] = {"NaN", "Infinity", "-Infinity"};
+    size_t left = (size_t)(s->end - s->p);
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(words[i]);
+        if (left >= n && !memcmp(s->p, words[i], n)) {
+            s->p += n;
+            s->seen |= JTEXT_SEEN_NONFINITE;
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool sc_number(jtext_scan *s)
 {
     const unsigned char *start = s->p, *p = start, *end = s->end;
     bool neg = *p == '-', real = false, exp = false;
+    if (neg && (s->flags & JTEXT_PY) && p + 1 < end && p[1] == 'I')
+        return sc_nonfinite(s) || jtext_fail_at(s, start, "invalid number");
     if (neg)
         p++;
     if (!is_digit(p, end))
@@ -288,12 +307,20 @@ static bool sc_number(jtext_scan *s)
         real = exp = true;
     }
     if (!real && int_overflows(digits, ndigits, neg)) {
+        s->seen |= JTEXT_SEEN_BIG_INT;
+        if (s->flags & JTEXT_PY) {
+            s->p = p;     /* any size, as in Python */
+            return true;
+        }
         if (!(s->flags & JTEXT_BIG_INTS))
             return jtext_fail_at(s, start, "integer too big for int64");
         real = true;   /* read as a real, like JSON_DECODE_INT_AS_REAL */
     }
-    if (real && (exp || p - start > 300) && real_overflows(s, start, (size_t)(p - start)))
-        return jtext_fail_at(s, start, "real number overflow");
+    if (real && (exp || p - start > 300) && real_overflows(s, start, (size_t)(p - start))) {
+        if (!(s->flags & JTEXT_PY))
+            return jtext_fail_at(s, start, "real number overflow");
+        s->seen |= JTEXT_SEEN_NONFINITE;   /* 1e400: inf for Python */
+    }
     s->p = p;
     return true;
 }
@@ -436,6 +463,8 @@ bool jtext_value(jtext_scan *s)
     default:
         if (*s->p >= 'a' && *s->p <= 'z')
             return sc_literal(s);
+        if ((s->flags & JTEXT_PY) && sc_nonfinite(s))
+            return true;
         return jtext_fail(s, "unexpected character");
     }
 }
@@ -486,9 +515,14 @@ static json_t *build_value(jtext_scan *s, util_buf *buf)
     case 't': s->p += 4; return json_true();
     case 'f': s->p += 5; return json_false();
     case 'n': s->p += 4; return json_null();
+    case 'N': case 'I':
+        sc_nonfinite(s);
+        return json_null();   /* JTEXT_PY placeholder: see jtext.h */
     default: {
         if (!sc_number(s))
             return NULL;
+        if (*p == '-' && p[1] == 'I')
+            return json_null();
         size_t n = (size_t)(s->p - p);
         buf->len = 0;
         if (util_buf_append(buf, p, n))
@@ -496,10 +530,11 @@ static json_t *build_value(jtext_scan *s, util_buf *buf)
         if (strcspn(buf->data, ".eE") == n) {
             errno = 0;
             long long i = strtoll(buf->data, NULL, 10);
-            if (errno != ERANGE)   /* beyond int64 only with JTEXT_BIG_INTS */
+            if (errno != ERANGE)   /* beyond int64 only with JTEXT_BIG_INTS / JTEXT_PY */
                 return json_integer((json_int_t)i);
         }
-        return json_real(strtod(buf->data, NULL));
+        double d = strtod(buf->data, NULL);
+        return isfinite(d) ? json_real(d) : json_null();   /* inf: JTEXT_PY only */
     }
     }
 }
@@ -717,4 +752,113 @@ int jtext_set_member(const char *p, size_t len, unsigned flags, const char *key,
     bad = bad || util_buf_putc(out, '}');
     free(s.at);
     return bad ? -2 : 0;
+}
+
+/* ---- spans ----------------------------------------------------------------- */
+
+int jtext_compact(const char *p, size_t len, util_buf *out)
+{
+    const char *end = p + len, *run = p;
+    bool in_string = false;
+    for (const char *q = p; q < end; q++) {
+        char c = *q;
+        if (in_string) {
+            if (c == '\\')
+                q++;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+            if (util_buf_append(out, run, (size_t)(q - run)))
+                return -1;
+            run = q + 1;
+        }
+    }
+    return util_buf_append(out, run, (size_t)(end - run));
+}
+
+typedef struct find_ctx {
+    const char *key;
+    jtext_span found;
+} find_ctx;
+
+static int find_member(void *ctx, const jtext_member *m)
+{
+    find_ctx *f = ctx;
+    if (jtext_member_is(m, f->key))
+        f->found = (jtext_span){m->v, (size_t)(m->end - m->v)};
+    return 0;
+}
+
+jtext_span jtext_get(jtext_span obj, unsigned flags, const char *key)
+{
+    find_ctx f = {key, {NULL, 0}};
+    if (!obj.p || jtext_object(obj.p, obj.len, flags, find_member, &f, NULL, 0) != 0)
+        return (jtext_span){NULL, 0};
+    return f.found;
+}
+
+size_t jtext_elements(jtext_span arr, unsigned flags, jtext_span *out, size_t max)
+{
+    if (!arr.p)
+        return 0;
+    util_buf tmp = {0};
+    jtext_scan s;
+    jtext_scan_init(&s, arr.p, arr.len, flags, &tmp);
+    jtext_ws(&s);
+    size_t n = 0;
+    bool first = true;
+    if (s.p < s.end && *s.p == '[' && jtext_open(&s)) {
+        while (jtext_arr_next(&s, &first) == 1) {
+            const unsigned char *v = s.p;
+            if (!jtext_value(&s))
+                break;
+            if (n < max)
+                out[n] = (jtext_span){(const char *)v, (size_t)(s.p - v)};
+            n++;
+        }
+    }
+    free(tmp.data);
+    return n;
+}
+
+jtext_span jtext_at(jtext_span arr, unsigned flags, size_t k)
+{
+    jtext_span none = {NULL, 0};
+    if (!arr.p)
+        return none;
+    util_buf tmp = {0};
+    jtext_scan s;
+    jtext_scan_init(&s, arr.p, arr.len, flags, &tmp);
+    jtext_ws(&s);
+    bool first = true;
+    jtext_span out = none;
+    if (s.p < s.end && *s.p == '[' && jtext_open(&s)) {
+        for (size_t i = 0; jtext_arr_next(&s, &first) == 1; i++) {
+            const unsigned char *v = s.p;
+            if (!jtext_value(&s))
+                break;
+            if (i == k) {
+                out = (jtext_span){(const char *)v, (size_t)(s.p - v)};
+                break;
+            }
+        }
+    }
+    free(tmp.data);
+    return out;
+}
+
+int jtext_string_value(jtext_span v, unsigned flags, util_buf *out)
+{
+    if (!v.p || !v.len || *v.p != '"')
+        return -1;
+    util_buf tmp = {0};
+    jtext_scan s;
+    jtext_scan_init(&s, v.p, v.len, flags, &tmp);
+    bool ok = jtext_string(&s, out);
+    free(tmp.data);
+    return ok && util_buf_reserve(out, 0) == 0 ? 0 : -1;
 }

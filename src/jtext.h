@@ -9,7 +9,9 @@
  * with JTEXT_BIG_INTS, any integer that fits a double, as with
  * JSON_DECODE_INT_AS_REAL), reals that do not overflow, at most
  * JTEXT_MAX_DEPTH nested values. Duplicate keys: the last one wins, as in
- * Python and jansson. Stricter in one corner: a raw NUL byte between tokens,
+ * Python and jansson. With JTEXT_PY (and JTEXT_SURROGATES) it reads Python's
+ * json instead where numbers (and lone surrogates) are concerned, for texts
+ * that must be kept and sent back as written (dataset rows, /call bodies). Stricter in one corner: a raw NUL byte between tokens,
  * which jansson's stream skips and Python refuses, is an error.
  *
  * Large documents are only scanned: callers build just the members they need
@@ -34,12 +36,17 @@
 
 /* Flags. JTEXT_BIG_INTS: integers beyond int64 are accepted (when they fit a
  * double) and built as reals, as jansson does with JSON_DECODE_INT_AS_REAL.
- * JTEXT_LONE_SURROGATES: a \uD800-\uDFFF escape that is not half of a pair
- * is accepted, as Python's json accepts it, and decodes to its 3-byte
- * generalised UTF-8 form (WTF-8); for scanners that copy text byte for byte
- * (conv). Values built from such text are not what jansson would refuse to
- * build: do not combine it with jtext_build. */
-enum { JTEXT_BIG_INTS = 1, JTEXT_LONE_SURROGATES = 2 };
+ * JTEXT_PY: the numbers of Python's json — integers of any size, reals that
+ * overflow (1e400) and the literals NaN, Infinity, -Infinity. jansson cannot
+ * hold these, so the builders make placeholders of them: a big integer that
+ * fits a double becomes that real, the others null. Such trees serve to read
+ * the strings around them; whatever is sent back must come from the text
+ * (spans below), never from the tree. JTEXT_SURROGATES: \uD800-style escapes
+ * without their pair are accepted and decoded alone, as WTF-8 (Python). */
+enum { JTEXT_BIG_INTS = 1, JTEXT_PY = 2, JTEXT_SURROGATES = 4 };
+
+/* What a scan met (jtext_scan.seen), whether accepted or not. */
+enum { JTEXT_SEEN_BIG_INT = 1, JTEXT_SEEN_NONFINITE = 2, JTEXT_SEEN_SURROGATE = 4 };
 
 /* ---- whole documents ----------------------------------------------------- */
 
@@ -103,6 +110,7 @@ typedef struct jtext_scan {
     const char *err;        /* first syntax error (static text), NULL if none */
     size_t err_col;         /* its 1-based byte column */
     bool saw_nul;           /* a \u0000 escape was decoded */
+    unsigned seen;          /* JTEXT_SEEN_* met so far */
     util_buf *tmp;          /* scratch for number text */
 } jtext_scan;
 
@@ -136,5 +144,29 @@ bool jtext_string(jtext_scan *s, util_buf *out);
 bool jtext_open(jtext_scan *s);
 int jtext_obj_next(jtext_scan *s, bool *first, util_buf *key);
 int jtext_arr_next(jtext_scan *s, bool *first);
+
+/* ---- spans of a valid text ----------------------------------------------- */
+
+/* A piece of JSON text (p NULL: absent). */
+typedef struct jtext_span {
+    const char *p;
+    size_t len;
+} jtext_span;
+
+/* Appends the valid JSON text p[0..len) to out without its insignificant
+ * white space: every string and number byte for byte. 0, or -1 when out of
+ * memory. */
+int jtext_compact(const char *p, size_t len, util_buf *out);
+/* The value of the last member named key of the object text obj (the one a
+ * parser keeps), or an absent span (not an object, invalid, no such key). */
+jtext_span jtext_get(jtext_span obj, unsigned flags, const char *key);
+/* The elements of the list text arr, the first max of them into out; returns
+ * how many there are (0 when arr is not a list). */
+size_t jtext_elements(jtext_span arr, unsigned flags, jtext_span *out, size_t max);
+/* Appends the decoded text of the string span v (a valid JSON string, as
+ * read with flags) to out. 0; -1 when v is not a string or out of memory. */
+int jtext_string_value(jtext_span v, unsigned flags, util_buf *out);
+/* Element k of the list text arr, or an absent span. */
+jtext_span jtext_at(jtext_span arr, unsigned flags, size_t k);
 
 #endif

@@ -1,4 +1,5 @@
 /* main — fcpivot's entry point: dispatches to the subcommands in cli_*.c. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
@@ -29,6 +30,18 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'fcpivot <command> --help' for a command's options.\n");
 }
 
+/* Every command's output is checked once here: a full disk or a closed pipe
+ * is an error that names the OS error, never a silent exit 0. */
+static int finish_stdout(const char *cmd, int rc)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return rc;
+    fprintf(stderr, "fcpivot %s: cannot write standard output: %s\n", cmd,
+            strerror(errno ? errno : EIO));
+    return rc ? rc : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -46,7 +59,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (!strcmp(name, COMMANDS[i].name))
-            return COMMANDS[i].run(argc - 1, argv + 1);
+            return finish_stdout(name, COMMANDS[i].run(argc - 1, argv + 1));
     fprintf(stderr, "fcpivot: unknown command '%s'\n", name);
     usage(stderr);
     return 2;

@@ -11,9 +11,14 @@
  * next sessions on them. /prompt and /task_tools answer from the cache and
  * re-render on a miss.
  *
- * /call grades the task's one submission (the claim is atomic) and keeps
+ * /call reads its body in Python's json dialect (what json.dumps writes: big
+ * integers, NaN, lone surrogates), grades the task's one submission (the
+ * claim is atomic; the input's own text is the call's arguments) and keeps
  * every call's result in the session for result_ttl seconds, so a client
- * that lost the stream can replay it by task_id without grading twice.
+ * that lost the stream can replay it by task_id without grading twice; the
+ * graded result is also kept under a fingerprint of its name and input, so
+ * a client that lost the reply before the task_id repeats the same call and
+ * gets it back under a new task_id.
  */
 #include "ors.h"
 
@@ -27,6 +32,7 @@
 #include <unistr.h>
 
 #include "cache.h"
+#include "jtext.h"
 #include "prompt.h"
 #include "session.h"
 
@@ -53,7 +59,7 @@ struct ors_env {
 };
 
 /* What a session keeps of its task: where it is, the type of the expected
- * action, the row's tool names and the expected action as compact JSON text
+ * action, the row's tool names and the expected action as the row's JSON text
  * (built into a grade_action only when the submission is graded). The parsed
  * row goes back to the dataset right after /create (its rendered prompt and
  * tools live in the cache), so an idle session costs a few hundred bytes
@@ -61,7 +67,7 @@ struct ors_env {
 typedef struct episode {
     size_t split, index;
     const char *expected_type;   /* static: "message", "function_call", ... */
-    char *expected;              /* expected_action as compact JSON */
+    char *expected;              /* expected_action: the row's text of it */
     size_t ntools;
     char names[];                /* the row's tool names, each NUL-terminated */
 } episode;
@@ -85,7 +91,7 @@ static episode *episode_new(const ds_task *task, char *err, size_t errsz)
     }
     episode *ep = calloc(1, sizeof *ep + bytes);
     if (ep)
-        ep->expected = json_dumps(json_object_get(task->row, "expected_action"), JSON_COMPACT);
+        ep->expected = strndup(task->expected_text.p, task->expected_text.len);
     if (!ep || !ep->expected) {
         episode_free(ep);
         snprintf(err, errsz, "out of memory");
@@ -111,11 +117,10 @@ static episode *episode_new(const ds_task *task, char *err, size_t errsz)
  * reason when it cannot be (it was valid when the dataset loaded it). */
 static grade_action *episode_expected(const episode *ep, char *err, size_t errsz)
 {
-    json_error_t e;
-    json_t *j = json_loads(ep->expected, 0, &e);
+    json_t *j = jtext_build(ep->expected, strlen(ep->expected), JTEXT_PY);
     grade_action *a = j ? grade_expected_from_json(j, err, errsz) : NULL;
     if (!j)
-        snprintf(err, errsz, "%s", e.text);
+        snprintf(err, errsz, "out of memory");
     json_decref(j);
     return a;
 }
@@ -341,21 +346,33 @@ static int body_int(const json_t *body, const char *key, wire_reply *out, json_i
     return 1;
 }
 
-/* The public description of a task (ds_task_public: read from the row text
- * without parsing the conversation, so listing a large split stays fast).
- * New reference; NULL on failure. */
-static json_t *public_task(ors_env *env, size_t split, size_t index)
+/* Appends the public tasks [start, stop) of split to out as a JSON list
+ * (ds_task_public_text: read from the row text without parsing the
+ * conversation, so listing a large split stays fast, and trajectory_id and
+ * info come back as the row wrote them). -1 on failure. */
+static int append_tasks(ors_env *env, util_buf *out, size_t split, size_t start, size_t stop)
 {
-    return ds_task_public(env->ds, split, index);
+    int rc = util_buf_putc(out, '[');
+    for (size_t i = start; i < stop && !rc; i++)
+        rc = (i > start && util_buf_putc(out, ',')) ||
+             ds_task_public_text(env->ds, split, i, out);
+    return rc || util_buf_putc(out, ']') ? -1 : 0;
 }
 
-/* Appends the public tasks [start, stop) of split to list. -1 on failure. */
-static int append_tasks(ors_env *env, json_t *list, size_t split, size_t start, size_t stop)
+/* Answers 200 with the JSON text prefix + body + suffix, or 500. */
+static void reply_text(wire_reply *out, const char *prefix, util_buf *body, const char *suffix,
+                       bool ok)
 {
-    for (size_t i = start; i < stop; i++)
-        if (json_array_append_new(list, public_task(env, split, i)) != 0)
-            return -1;
-    return 0;
+    util_buf b = {0};
+    if (!ok || util_buf_puts(&b, prefix) || util_buf_append(&b, body->data, body->len) ||
+        util_buf_puts(&b, suffix)) {
+        free(b.data);
+        free(body->data);
+        wire_reply_detail(out, 500, "out of memory");
+        return;
+    }
+    free(body->data);
+    wire_reply_take(out, 200, WIRE_JSON, b.data, b.len);
 }
 
 static void reply_or_oom(wire_reply *out, json_t *body)
@@ -371,29 +388,30 @@ static void reply_or_oom(wire_reply *out, json_t *body)
  * frees; NULL on failure. */
 static char *render_fresh(ors_env *env, int kind, size_t split, size_t index, const ds_task *task)
 {
-    json_t *j = NULL;
+    util_buf b = {0};
+    int rc = -1;
     const ds_task *held = NULL;
     if (kind == CACHED_TASK_LIST) {
-        j = json_array();
-        if (j && append_tasks(env, j, split, 0, ds_split_size(env->ds, split)) != 0) {
-            json_decref(j);
-            j = NULL;
-        }
-        j = j ? json_pack("{s:o, s:s}", "tasks", j, "env_name", env->env_name) : NULL;
+        rc = util_buf_puts(&b, "{\"tasks\":") ||
+             append_tasks(env, &b, split, 0, ds_split_size(env->ds, split)) ||
+             util_buf_puts(&b, ",\"env_name\":") ||
+             util_buf_json_string(&b, env->env_name, strlen(env->env_name)) ||
+             util_buf_putc(&b, '}');
     } else {
         if (!task)
             task = held = ds_task_acquire(env->ds, split, index, NULL, 0);
         if (task && kind == CACHED_PROMPT)
-            j = prompt_blocks(task);
-        else if (task) {
-            json_t *tools = prompt_task_tools(task);
-            j = tools ? json_pack("{s:o}", "tools", tools) : NULL;
-        }
+            rc = prompt_blocks_text(task, &b);
+        else if (task)
+            rc = util_buf_puts(&b, "{\"tools\":") || prompt_task_tools_text(task, &b) ||
+                 util_buf_putc(&b, '}');
         ds_task_release(env->ds, held);
     }
-    char *body = j ? wire_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    return body;
+    if (rc) {
+        free(b.data);
+        return NULL;
+    }
+    return b.data;
 }
 
 /* Answers with the body of kind for (split, index): the cached bytes when
@@ -543,8 +561,9 @@ void ors_task(ors_env *env, const wire_request *req, wire_reply *out)
         wire_reply_detail(out, 400, "Invalid index");
         return;
     }
-    json_t *task = public_task(env, split, index);
-    reply_or_oom(out, task ? json_pack("{s:o}", "task", task) : NULL);
+    util_buf task = {0};
+    bool ok = ds_task_public_text(env->ds, split, index, &task) == 0;
+    reply_text(out, "{\"task\":", &task, "}", ok);
 }
 
 /* Python slice bound: missing -> dflt, negative counts from the end (floored
@@ -577,12 +596,9 @@ void ors_task_range(ors_env *env, const wire_request *req, wire_reply *out)
         return;
     size_t n = ds_split_size(env->ds, split);
     size_t start = slice_bound(has_a, a, 0, n), stop = slice_bound(has_b, b, n, n);
-    json_t *list = json_array();
-    if (list && start < stop && append_tasks(env, list, split, start, stop) != 0) {
-        json_decref(list);
-        list = NULL;
-    }
-    reply_or_oom(out, list ? json_pack("{s:o}", "tasks", list) : NULL);
+    util_buf list = {0};
+    bool ok = append_tasks(env, &list, split, start, start < stop ? stop : start) == 0;
+    reply_text(out, "{\"tasks\":", &list, "}", ok);
 }
 
 /* ---- sessions ----------------------------------------------------------- */
@@ -800,32 +816,48 @@ static json_t *already_submitted(void)
     return tool_error("task already submitted", "", 0, "");
 }
 
-/* The actual action of a call of tool name with input, or NULL with *error
- * set to the tool result that refuses it (the submission is then not
- * consumed). */
-static grade_action *action_of_call(const episode *ep, const json_t *name_json,
-                                    const json_t *input, json_t **error)
+/* What a /call body holds, read in Python's json dialect (wire.h). */
+typedef struct call_req {
+    util_buf name;          /* decoded (WTF-8), NUL-terminated; may hold a NUL */
+    jtext_span input;       /* the input object's text in the body */
+    util_buf args;          /* that text without white space: the arguments */
+    util_buf task_id;       /* decoded, when has_task_id */
+    bool has_task_id;
+} call_req;
+
+static void call_req_free(call_req *c)
+{
+    free(c->name.data);
+    free(c->args.data);
+    free(c->task_id.data);
+}
+
+/* The actual action of the call, or NULL with *error set to the tool result
+ * that refuses it (the submission is then not consumed). The arguments of a
+ * task tool's call are the input's own text, so numbers json.dumps wrote
+ * (2^70, NaN, Infinity) and lone surrogates reach the grader as they are. */
+static grade_action *action_of_call(const episode *ep, const call_req *c, json_t **error)
 {
     *error = NULL;
-    const char *name = plain_string(name_json);
-    if (name && strcmp(name, PROMPT_SUBMIT_TOOL) == 0 && !episode_has_tool(ep, name)) {
-        const json_t *content = json_object_get(input, "content");
-        if (!json_is_string(content)) {
+    const char *name = c->name.data;
+    bool plain = strlen(name) == c->name.len;   /* a NUL never matches a tool */
+    if (plain && strcmp(name, PROMPT_SUBMIT_TOOL) == 0 && !episode_has_tool(ep, name)) {
+        util_buf text = {0};
+        if (jtext_string_value(jtext_get(c->input, WIRE_PY_JSON, "content"), WIRE_PY_JSON, &text)) {
+            free(text.data);
             *error = tool_error("invalid input for '", name, strlen(name),
                                 "': 'content' must be a string");
             return NULL;
         }
-        return grade_action_message(json_string_value(content), json_string_length(content));
+        grade_action *a = grade_action_message(text.data, text.len);
+        free(text.data);
+        return a;
     }
-    if (!name || !episode_has_tool(ep, name)) {
-        *error = tool_error("'", json_string_value(name_json), json_string_length(name_json),
-                            "' is not a valid tool");
+    if (!plain || !episode_has_tool(ep, name)) {
+        *error = tool_error("'", name, c->name.len, "' is not a valid tool");
         return NULL;
     }
-    char *args = json_dumps(input, JSON_COMPACT | JSON_ENSURE_ASCII);
-    grade_action *a = args ? grade_action_call(name, args, strlen(args)) : NULL;
-    free(args);
-    return a;
+    return grade_action_call(name, c->args.data, c->args.len);
 }
 
 static json_t *graded_output(const episode *ep, grade_verdict v)
@@ -843,14 +875,16 @@ static json_t *graded_output(const episode *ep, grade_verdict v)
 }
 
 /* Runs one call of the session's task: the tool result object (new
- * reference), or NULL on allocation failure. Grades at most once per session. */
-static json_t *run_call(ors_env *env, sess *s, const json_t *name, const json_t *input)
+ * reference), or NULL on allocation failure. Grades at most once per
+ * session; *graded tells whether this call was the graded one. */
+static json_t *run_call(ors_env *env, sess *s, const call_req *c, bool *graded)
 {
     const episode *ep = sess_data(s);
+    *graded = false;
     if (sess_submitted(s))
         return already_submitted();
     json_t *error;
-    grade_action *actual = action_of_call(ep, name, input, &error);
+    grade_action *actual = action_of_call(ep, c, &error);
     if (!actual)
         return error;
     char err[256];
@@ -869,6 +903,7 @@ static json_t *run_call(ors_env *env, sess *s, const json_t *name, const json_t 
     metrics_observe_submission(env->m, v.reward, monotonic_seconds() - t0);
     grade_action_free(actual);
     grade_action_free(expected);
+    *graded = true;
     return graded_output(ep, v);
 }
 
@@ -890,36 +925,55 @@ static void reply_call_error(wire_reply *out, const char *message)
     wire_reply_sse_event(out, "error", message, strlen(message));
 }
 
-/* Reads the /call body: name (string), input (object), task_id (optional
- * string). -1 after a 422 reply. */
-static int call_fields(const json_t *body, wire_reply *out, const json_t **name,
-                       const json_t **input, const json_t **task_id)
+/* Reads the /call body (Python's json dialect): name (string), input
+ * (object), task_id (optional string). -1 after a 422 reply. */
+static int call_fields(const wire_request *req, wire_reply *out, call_req *c)
 {
-    const json_t *n = json_object_get(body, "name"), *in = json_object_get(body, "input");
-    const json_t *tid = json_object_get(body, "task_id");
-    if (!json_is_string(n)) {
-        wire_reply_detail(out, 422, n ? "name: must be a string" : "name: field required");
+    static const char *const keys[3] = {"name", "input", "task_id"};
+    jtext_span v[3];
+    if (wire_body_members(req, out, keys, 3, v) != 0)
+        return -1;
+    if (!v[0].p || *v[0].p != '"') {
+        wire_reply_detail(out, 422, v[0].p ? "name: must be a string" : "name: field required");
         return -1;
     }
-    if (!json_is_object(in)) {
-        wire_reply_detail(out, 422, in ? "input: must be an object" : "input: field required");
+    if (!v[1].p || *v[1].p != '{') {
+        wire_reply_detail(out, 422, v[1].p ? "input: must be an object" : "input: field required");
         return -1;
     }
-    if (tid && !json_is_null(tid) && !json_is_string(tid)) {
+    if (v[2].p && *v[2].p != 'n' && *v[2].p != '"') {
         wire_reply_detail(out, 422, "task_id: must be a string");
         return -1;
     }
-    *name = n;
-    *input = in;
-    *task_id = json_is_string(tid) ? tid : NULL;
+    c->input = v[1];
+    c->has_task_id = v[2].p && *v[2].p == '"';
+    if (jtext_string_value(v[0], WIRE_PY_JSON, &c->name) ||
+        jtext_compact(v[1].p, v[1].len, &c->args) || util_buf_reserve(&c->args, 0) ||
+        (c->has_task_id && jtext_string_value(v[2], WIRE_PY_JSON, &c->task_id))) {
+        wire_reply_detail(out, 500, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
-static void replay_call(ors_env *env, sess *s, const json_t *task_id_json, wire_reply *out)
+/* A fingerprint of the call's name and input (white space aside): two
+ * independent 64-bit hashes, in hex, 32 characters. */
+static void call_key(const call_req *c, char key[33])
+{
+    uint64_t h[2] = {UTIL_FNV_OFFSET, ~UTIL_FNV_OFFSET};
+    for (int k = 0; k < 2; k++) {
+        h[k] = util_fnv1a64(c->name.data, c->name.len + 1, h[k]);
+        h[k] = util_fnv1a64(c->args.data, c->args.len, h[k]);
+    }
+    snprintf(key, 33, "%016llx%016llx", (unsigned long long)h[0], (unsigned long long)h[1]);
+}
+
+static void replay_call(ors_env *env, sess *s, const call_req *c, wire_reply *out)
 {
     size_t len;
-    const char *task_id = plain_string(task_id_json);
-    char *text = task_id ? sess_result_get(s, task_id, now_of(env), &len) : NULL;
+    const char *task_id = c->task_id.data;
+    bool plain = task_id && strlen(task_id) == c->task_id.len;
+    char *text = plain ? sess_result_get(s, task_id, now_of(env), &len) : NULL;
     if (!text) {
         reply_call_error(out, "unknown task_id");
         return;
@@ -928,25 +982,35 @@ static void replay_call(ors_env *env, sess *s, const json_t *task_id_json, wire_
     free(text);
 }
 
-static void run_and_store_call(ors_env *env, sess *s, const json_t *name, const json_t *input,
-                               wire_reply *out)
+/* Runs the call (or, when it repeats the graded submission — a client that
+ * lost the reply before its task_id — replays the graded result without
+ * grading again) and streams the result under a new task id. */
+static void run_and_store_call(ors_env *env, sess *s, const call_req *c, wire_reply *out)
 {
-    char call_id[37];
+    char call_id[37], key[33];
     if (sess_uuid4(call_id) != 0) {
         reply_call_error(out, "no random source for a task id");
         return;
     }
-    json_t *result = run_call(env, s, name, input);
-    char *text = result ? wire_dumps(result, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-    json_decref(result);
+    call_key(c, key);
+    size_t len = 0;
+    char *text = sess_submitted(s) ? sess_graded_get(s, key, &len) : NULL;
+    bool graded = false;
     if (!text) {
-        reply_call_error(out, "out of memory");
-        return;
+        json_t *result = run_call(env, s, c, &graded);
+        text = result ? wire_dumps(result, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        json_decref(result);
+        if (!text) {
+            reply_call_error(out, "out of memory");
+            return;
+        }
+        len = strlen(text);
     }
-    size_t len = strlen(text);
     /* A result that cannot be stored still reaches the client; only a
      * reconnect would miss it. */
     (void)sess_result_put(s, call_id, text, len, now_of(env) + env->cfg.result_ttl);
+    if (graded)
+        (void)sess_graded_put(s, key, text, len);
     reply_call_stream(out, call_id, text, len);
     free(text);
 }
@@ -958,14 +1022,13 @@ void ors_call(ors_env *env, const wire_request *req, wire_reply *out)
     sess *s = active_session(env, req, out);
     if (!s)
         return;
-    json_t *body = wire_body_object(req, out);
-    const json_t *name, *input, *task_id;
-    if (body && call_fields(body, out, &name, &input, &task_id) == 0) {
-        if (task_id)
-            replay_call(env, s, task_id, out);
+    call_req c = {0};
+    if (call_fields(req, out, &c) == 0) {
+        if (c.has_task_id)
+            replay_call(env, s, &c, out);
         else
-            run_and_store_call(env, s, name, input, out);
+            run_and_store_call(env, s, &c, out);
     }
-    json_decref(body);
+    call_req_free(&c);
     sess_release(env->sessions, s);
 }

@@ -4,7 +4,12 @@
  * Chat-Completions shape {"function":{...}} is read too, to be safe). The
  * prompt text has one "=== <role> ===" section per input item, in order
  * (reasoning items skipped), then the instruction to take one action.
- * Everything is built into a growing buffer and handed to jansson once.
+ *
+ * Replies are written as JSON text, not dumped from jansson: the strings
+ * come from the task's trees, every other value (tool schemas, the input
+ * items of the prompt's detail, non-string arguments) from the row's own
+ * bytes (ds_task's spans, white space dropped), so a number such as
+ * 18446744073709551615 or NaN comes back exactly as the row wrote it.
  */
 #include "prompt.h"
 
@@ -61,46 +66,94 @@ bool prompt_row_has_tool(const ds_task *task, const char *name)
     return false;
 }
 
-/* A row tool as a ToolSpec; NULL when it has no name or on allocation
- * failure. raw is the row's own tool item (before the dataset layer
- * normalised it): a tool that declares no parameters gets a null schema. */
-static json_t *row_tool_spec(const json_t *tool, const json_t *raw)
+/* Appends a JSON string. -1 when out of memory. */
+static int put_string(util_buf *b, const char *s, size_t n)
 {
-    const json_t *fn = tool_function(tool);
-    const char *name = json_string_value(json_object_get(fn, "name"));
-    if (!name)
-        return NULL;
-    const char *desc = json_string_value(json_object_get(fn, "description"));
-    json_t *params = json_object_get(fn, "parameters");
-    const json_t *declared = raw ? json_object_get(tool_function(raw), "parameters") : params;
-    bool none = !params || json_is_null(params) || !declared || json_is_null(declared);
-    return tool_spec(name, desc ? desc : "", none ? NULL : json_incref(params));
+    return util_buf_json_string(b, s, n);
 }
 
-json_t *prompt_task_tools(const ds_task *task)
+/* Appends the text of a span, compacted; "null" when absent. */
+static int put_span(util_buf *b, jtext_span v)
 {
-    json_t *list = json_array();
-    if (!list)
-        return NULL;
-    if (!prompt_row_has_tool(task, PROMPT_SUBMIT_TOOL) &&
-        json_array_append_new(list, submit_tool_spec()) != 0)
-        goto fail;
-    const json_t *raw = json_object_get(json_object_get(task->row, "responses_create_params"),
-                                        "tools");
-    bool aligned = json_array_size(raw) == json_array_size(task->tools);
+    return v.p ? jtext_compact(v.p, v.len, b) : util_buf_puts(b, "null");
+}
+
+/* The schema text of task tool k: its declared parameters; null when it
+ * declares none (or null); the empty object schema when they are not an
+ * object (the dataset layer's normalisation). */
+static int put_schema(util_buf *b, const ds_task *task, size_t k)
+{
+    jtext_span v = task->tool_params[k];
+    if (!v.p || *v.p == 'n')
+        return util_buf_puts(b, "null");
+    if (*v.p != '{')
+        return util_buf_puts(b, "{\"type\":\"object\",\"properties\":{}}");
+    return put_span(b, v);
+}
+
+/* The submit_message ToolSpec. */
+static int put_submit_spec(util_buf *b)
+{
+    json_t *spec = submit_tool_spec();
+    char *text = spec ? json_dumps(spec, JSON_COMPACT) : NULL;
+    json_decref(spec);
+    int rc = text ? util_buf_puts(b, text) : -1;
+    free(text);
+    return rc;
+}
+
+int prompt_task_tools_text(const ds_task *task, util_buf *out)
+{
+    int rc = util_buf_putc(out, '[');
+    bool any = false;
+    if (!prompt_row_has_tool(task, PROMPT_SUBMIT_TOOL)) {
+        rc = rc || put_submit_spec(out);
+        any = true;
+    }
     size_t i;
     json_t *tool;
     json_array_foreach(task->tools, i, tool) {
-        if (!prompt_tool_name(tool))
+        const json_t *fn = tool_function(tool);
+        const json_t *name = json_object_get(fn, "name");
+        if (!json_is_string(name))
             continue;   /* validation rejects these; never serve a nameless tool */
-        json_t *spec = row_tool_spec(tool, aligned ? json_array_get(raw, i) : NULL);
-        if (json_array_append_new(list, spec) != 0)
-            goto fail;
+        const char *desc = json_string_value(json_object_get(fn, "description"));
+        rc = rc || (any && util_buf_putc(out, ',')) || util_buf_puts(out, "{\"name\":") ||
+             put_string(out, json_string_value(name), json_string_length(name)) ||
+             util_buf_puts(out, ",\"description\":") ||
+             put_string(out, desc ? desc : "", desc ? strlen(desc) : 0) ||
+             util_buf_puts(out, ",\"input_schema\":") || put_schema(out, task, i) ||
+             util_buf_putc(out, '}');
+        any = true;
     }
-    return list;
-fail:
-    json_decref(list);
-    return NULL;
+    return rc || util_buf_putc(out, ']') ? -1 : 0;
+}
+
+/* The task's tools in the Responses-API shape (ds_task.tools), with each
+ * tool's parameters from the row's bytes. */
+static int put_detail_tools(util_buf *b, const ds_task *task)
+{
+    int rc = util_buf_putc(b, '[');
+    size_t i;
+    json_t *tool;
+    json_array_foreach(task->tools, i, tool) {
+        const json_t *name = json_object_get(tool, "name");
+        const json_t *desc = json_object_get(tool, "description");
+        const json_t *strict = json_object_get(tool, "strict");
+        jtext_span params = task->tool_params[i];
+        rc = rc || (i && util_buf_putc(b, ',')) ||
+             util_buf_puts(b, "{\"type\":\"function\",\"name\":") ||
+             put_string(b, json_string_value(name), json_string_length(name)) ||
+             util_buf_puts(b, ",\"description\":") ||
+             put_string(b, json_string_value(desc), json_string_length(desc)) ||
+             util_buf_puts(b, ",\"parameters\":") ||
+             (params.p && *params.p == '{' ? put_span(b, params)
+                                           : util_buf_puts(b, "{\"type\":\"object\",\"properties\":{}}")) ||
+             (json_is_boolean(strict) &&
+              util_buf_puts(b, json_is_true(strict) ? ",\"strict\":true" : ",\"strict\":false")) ||
+             util_buf_putc(b, '}');
+    }
+    return rc || util_buf_putc(b, ']');
 }
 
 /* ---- rendering --------------------------------------------------------- */
@@ -135,20 +188,28 @@ static void tb_str(text_buf *b, const char *s)
     tb_add(b, s, strlen(s));
 }
 
-/* Appends a JSON string's text, or other JSON compactly. */
-static void tb_value(text_buf *b, const json_t *v)
+/* Appends a JSON string's text, or any other value as the row wrote it
+ * (raw: its span in the row, white space dropped; "null" when absent). */
+static void tb_value(text_buf *b, const json_t *v, jtext_span raw)
 {
     if (json_is_string(v)) {
         tb_add(b, json_string_value(v), json_string_length(v));
         return;
     }
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!s) {
+    util_buf c = {0};
+    if (raw.p ? jtext_compact(raw.p, raw.len, &c) : util_buf_puts(&c, "null"))
         b->failed = true;
-        return;
-    }
-    tb_str(b, s);
-    free(s);
+    else
+        tb_add(b, c.data, c.len);
+    free(c.data);
+}
+
+/* The span of member key of the item text obj, looked up only when v (the
+ * member's value) is not a string: strings are rendered from the tree. */
+static jtext_span member_span(jtext_span obj, const char *key, const json_t *v)
+{
+    jtext_span none = {NULL, 0};
+    return !v || json_is_string(v) ? none : jtext_get(obj, JTEXT_PY, key);
 }
 
 /* A section header line; sections are separated by a blank line. The "==="
@@ -169,11 +230,11 @@ static void tb_header(text_buf *b, const char *title, const char *detail)
 
 /* Message content: a string, or a list of parts whose texts are joined by
  * newlines (parts without text are named by their type). */
-static void render_content(text_buf *b, const json_t *content)
+static void render_content(text_buf *b, const json_t *content, jtext_span raw)
 {
     if (!json_is_array(content)) {
         if (content && !json_is_null(content))
-            tb_value(b, content);
+            tb_value(b, content, raw);
         return;
     }
     size_t i;
@@ -184,16 +245,17 @@ static void render_content(text_buf *b, const json_t *content)
         const json_t *text = json_object_get(part, "text");
         const json_t *refusal = json_object_get(part, "refusal");
         const char *type = json_string_value(json_object_get(part, "type"));
+        jtext_span none = {NULL, 0};
         if (json_is_string(text))
-            tb_value(b, text);
+            tb_value(b, text, none);
         else if (json_is_string(refusal))
-            tb_value(b, refusal);
+            tb_value(b, refusal, none);
         else if (type) {
             tb_str(b, "[");
             tb_str(b, type);
             tb_str(b, "]");
         } else
-            tb_value(b, part);
+            tb_value(b, part, jtext_at(raw, JTEXT_PY, i));
     }
 }
 
@@ -202,7 +264,7 @@ static const char *role_title(const char *role)
     return role ? role : "message";
 }
 
-static void render_item(text_buf *b, const json_t *item)
+static void render_item(text_buf *b, const json_t *item, jtext_span raw)
 {
     const char *type = json_string_value(json_object_get(item, "type"));
     const char *role = json_string_value(json_object_get(item, "role"));
@@ -214,23 +276,24 @@ static void render_item(text_buf *b, const json_t *item)
         tb_str(b, name ? name : "?");
         tb_str(b, " ");
         const json_t *args = json_object_get(item, "arguments");
-        tb_value(b, args ? args : json_null());
+        tb_value(b, args, member_span(raw, "arguments", args));
         return;
     }
     if (type && strcmp(type, "function_call_output") == 0) {
         const char *call_id = json_string_value(json_object_get(item, "call_id"));
         tb_header(b, "tool output", call_id);
         const json_t *output = json_object_get(item, "output");
-        tb_value(b, output ? output : json_null());
+        tb_value(b, output, member_span(raw, "output", output));
         return;
     }
     if (role || !type || strcmp(type, "message") == 0) {
         tb_header(b, role_title(role), NULL);
-        render_content(b, json_object_get(item, "content"));
+        const json_t *content = json_object_get(item, "content");
+        render_content(b, content, member_span(raw, "content", content));
         return;
     }
     tb_header(b, type, NULL);   /* an item kind this renderer does not know */
-    tb_value(b, item);
+    tb_value(b, item, raw);
 }
 
 static void render_instruction(text_buf *b, const ds_task *task)
@@ -253,33 +316,21 @@ static void render_instruction(text_buf *b, const ds_task *task)
               "{\"content\": \"<your reply>\"} to reply to the user with a chat message.");
 }
 
-static json_t *or_null(const json_t *v)
-{
-    return v ? json_incref((json_t *)v) : json_null();
-}
-
-json_t *prompt_blocks(const ds_task *task)
+int prompt_blocks_text(const ds_task *task, util_buf *out)
 {
     text_buf b = {0};
     size_t i;
     json_t *item;
     json_array_foreach(task->input, i, item)
-        render_item(&b, item);
+        render_item(&b, item, task->input_items[i]);
     render_instruction(&b, task);
-    if (b.failed) {
-        free(b.buf);
-        return NULL;
-    }
-    json_t *text = json_stringn(b.buf, b.len);
+    int rc = b.failed || util_buf_puts(out, "[{\"type\":\"text\",\"text\":") ||
+             put_string(out, b.buf, b.len) || util_buf_puts(out, ",\"detail\":{\"input\":") ||
+             put_span(out, task->input_text) || util_buf_puts(out, ",\"tools\":") ||
+             put_detail_tools(out, task) || util_buf_puts(out, ",\"tool_choice\":") ||
+             put_span(out, task->tool_choice_text) ||
+             util_buf_puts(out, ",\"parallel_tool_calls\":") ||
+             put_span(out, task->parallel_tool_calls_text) || util_buf_puts(out, "}}]");
     free(b.buf);
-    json_t *detail = json_pack("{s:o, s:o, s:o, s:o}", "input", or_null(task->input),
-                               "tools", or_null(task->tools), "tool_choice",
-                               or_null(task->tool_choice), "parallel_tool_calls",
-                               or_null(task->parallel_tool_calls));
-    if (!text || !detail) {
-        json_decref(text);
-        json_decref(detail);
-        return NULL;
-    }
-    return json_pack("[{s:s, s:o, s:o}]", "type", "text", "text", text, "detail", detail);
+    return rc ? -1 : 0;
 }

@@ -8,20 +8,24 @@
 #include <stdbool.h>
 #include <jansson.h>
 #include "ds.h"
+#include "util.h"
 
 #define PROMPT_SUBMIT_TOOL "submit_message"
 
 /* [submit_message ToolSpec]. New reference; NULL on allocation failure. */
 json_t *prompt_shared_tools(void);
-/* submit_message (unless the row has its own tool of that name) followed by
- * the row's tools as ToolSpecs, in row order. New reference or NULL. */
-json_t *prompt_task_tools(const ds_task *task);
+/* Appends to out, as JSON text, the list of submit_message (unless the row
+ * has its own tool of that name) followed by the row's tools as ToolSpecs,
+ * in row order, each input_schema being the row's own bytes. 0, or -1 when
+ * out of memory. */
+int prompt_task_tools_text(const ds_task *task, util_buf *out);
 /* The name of a row tool item (either tool shape), or NULL. Borrowed. */
 const char *prompt_tool_name(const json_t *tool);
 /* True when the row itself lists a tool called name. */
 bool prompt_row_has_tool(const ds_task *task, const char *name);
-/* The prompt: [{"type":"text","text":<rendered conversation>,"detail":{input,
- * tools, tool_choice, parallel_tool_calls}}]. New reference or NULL. */
-json_t *prompt_blocks(const ds_task *task);
+/* Appends the prompt as JSON text: [{"type":"text","text":<rendered
+ * conversation>,"detail":{input, tools, tool_choice, parallel_tool_calls}}],
+ * every non-string value as the row wrote it. 0, or -1 when out of memory. */
+int prompt_blocks_text(const ds_task *task, util_buf *out);
 
 #endif

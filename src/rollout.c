@@ -39,7 +39,7 @@ static int on_member(void *ctx, const jtext_member *m)
 
 static json_t *build(span s)
 {
-    return s.v ? jtext_build(s.v, (size_t)(s.end - s.v), JTEXT_BIG_INTS) : NULL;
+    return s.v ? jtext_build(s.v, (size_t)(s.end - s.v), ROLLOUT_JTEXT_FLAGS) : NULL;
 }
 
 /* A member that must be a non-negative integer: 0 and *out (−1 when absent),
@@ -141,7 +141,7 @@ static int action_facts(rollout *r, const json_t *response, const json_t *expect
         snprintf(err, errsz, "expected_action: %s", expected ? "must be an object" : "field required");
         return -1;
     }
-    if (!(r->expected = grade_expected_from_json(expected, why, sizeof why))) {
+    if (!(r->expected = grade_expected_unparsed(expected, why, sizeof why))) {
         snprintf(err, errsz, "expected_action: %s", why);
         return -1;
     }
@@ -162,7 +162,7 @@ int rollout_parse(const char *line, size_t len, rollout *r, char *err, size_t er
     r->latency_ms = NAN;
     span s[M_COUNT];
     memset(s, 0, sizeof s);
-    if (jtext_object(line, len, JTEXT_BIG_INTS, on_member, s, err, errsz))
+    if (jtext_object(line, len, ROLLOUT_JTEXT_FLAGS, on_member, s, err, errsz))
         return -1;
     if (!s[M_RESPONSE].v || *s[M_RESPONSE].v != '{') {
         snprintf(err, errsz, "response: %s", s[M_RESPONSE].v ? "must be an object" : "field required");
@@ -174,7 +174,7 @@ int rollout_parse(const char *line, size_t len, rollout *r, char *err, size_t er
         return -1;
     r->has_index = r->task >= 0 && r->repeat >= 0;
     span rs = s[M_RESPONSE];
-    json_t *response = r->held[0] = jtext_pick(rs.v, (size_t)(rs.end - rs.v), JTEXT_BIG_INTS,
+    json_t *response = r->held[0] = jtext_pick(rs.v, (size_t)(rs.end - rs.v), ROLLOUT_JTEXT_FLAGS,
                                                 RESPONSE_KEYS,
                                                 sizeof RESPONSE_KEYS / sizeof RESPONSE_KEYS[0]);
     json_t *expected = r->held[1] = build(s[M_EXPECTED]);

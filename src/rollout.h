@@ -13,7 +13,8 @@
  *                          NeMo Gym sentence or the enum name); both required
  *   task / repeat          _ng_task_index / _ng_rollout_index (integers ≥ 0);
  *                          has_index is false when either is absent or null
- *   expected               expected_action, through the grader (grade.h)
+ *   expected               expected_action, through the grader (grade.h); its
+ *                          arguments are not parsed (only kinds and names count)
  *   actual kind            the response's output, through the grader's own
  *                          extraction (function_call items → call or batch,
  *                          else an assistant message → message, else none)
@@ -33,6 +34,12 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "grade.h"
+#include "jtext.h"
+
+/* How lines are read: in Python's json dialect, as /verify and fcpivot grade
+ * read requests (big integers, NaN/Infinity, lone surrogates), so any line
+ * those accept is summarised too. */
+#define ROLLOUT_JTEXT_FLAGS (JTEXT_PY | JTEXT_SURROGATES)
 
 typedef struct rollout {
     double reward;

@@ -38,6 +38,7 @@ struct sess {
     pthread_mutex_t lock;        /* guards results */
     stored_result *results;      /* newest first */
     size_t nresults;
+    stored_result *graded;       /* the graded submission's result (id: its key) */
 };
 
 typedef struct entry {
@@ -112,6 +113,7 @@ void sess_release(sess_table *t, sess *s)
     if (t->free_data)
         t->free_data(s->data);
     results_free(s->results);
+    free(s->graded);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -295,18 +297,29 @@ static void prune_results(sess *s, double now, size_t keep)
     }
 }
 
-int sess_result_put(sess *s, const char *call_id, const char *text, size_t len, double expires)
+/* A new stored result: text (len bytes) under id, unlinked. NULL when out
+ * of memory. */
+static stored_result *stored_new(const char *id, const char *text, size_t len, double expires)
 {
-    size_t idlen = strlen(call_id);
+    size_t idlen = strlen(id);
     stored_result *r = malloc(sizeof *r + len + 1 + idlen + 1);
     if (!r)
-        return -1;
+        return NULL;
     memcpy(r->text, text, len);
     r->text[len] = '\0';
     r->id = r->text + len + 1;
-    memcpy(r->id, call_id, idlen + 1);
+    memcpy(r->id, id, idlen + 1);
     r->len = len;
     r->expires = expires;
+    r->next = NULL;
+    return r;
+}
+
+int sess_result_put(sess *s, const char *call_id, const char *text, size_t len, double expires)
+{
+    stored_result *r = stored_new(call_id, text, len, expires);
+    if (!r)
+        return -1;
     pthread_mutex_lock(&s->lock);
     r->next = s->results;
     s->results = r;
@@ -330,6 +343,32 @@ char *sess_result_get(sess *s, const char *call_id, double now, size_t *len)
             *len = r->len;
         }
         break;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return copy;
+}
+
+int sess_graded_put(sess *s, const char *key, const char *text, size_t len)
+{
+    stored_result *r = stored_new(key, text, len, 0);
+    if (!r)
+        return -1;
+    pthread_mutex_lock(&s->lock);
+    stored_result *old = s->graded;
+    s->graded = r;
+    pthread_mutex_unlock(&s->lock);
+    free(old);
+    return 0;
+}
+
+char *sess_graded_get(sess *s, const char *key, size_t *len)
+{
+    char *copy = NULL;
+    pthread_mutex_lock(&s->lock);
+    stored_result *r = s->graded;
+    if (r && strcmp(r->id, key) == 0 && (copy = malloc(r->len + 1))) {
+        memcpy(copy, r->text, r->len + 1);
+        *len = r->len;
     }
     pthread_mutex_unlock(&s->lock);
     return copy;

@@ -50,6 +50,15 @@ int sess_result_put(sess *s, const char *call_id, const char *text, size_t len, 
  * frees), with its length in *len; NULL if none. */
 char *sess_result_get(sess *s, const char *call_id, double now, size_t *len);
 
+/* Keeps the result of the graded submission for the session's life, under
+ * key (the caller's fingerprint of what was submitted), replacing an earlier
+ * one: a client that lost the reply before learning its task_id repeats the
+ * call, and gets it back (ors.md, Reconnect). 0, -1 on allocation failure. */
+int sess_graded_put(sess *s, const char *key, const char *text, size_t len);
+/* A copy of the graded result when key is the one it was kept under (caller
+ * frees), with its length in *len; NULL otherwise. */
+char *sess_graded_get(sess *s, const char *key, size_t *len);
+
 /* Deletes sid (leaving a tombstone). Returns true if it was active. */
 bool sess_delete(sess_table *t, const char *sid, double now);
 /* Deletes sessions last seen more than idle_ttl ago (leaving tombstones),

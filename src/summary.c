@@ -301,9 +301,9 @@ int summary_add_rollout(summary *s, const char *line, size_t len, char *err, siz
 int summary_add_failure(summary *s, const char *line, size_t len, char *err, size_t errsz)
 {
     static const char *const KEYS[] = {"fcpivot", "_ng_failure_class"};
-    json_t *j = jtext_pick(line, len, JTEXT_BIG_INTS, KEYS, 2);
+    json_t *j = jtext_pick(line, len, ROLLOUT_JTEXT_FLAGS, KEYS, 2);
     if (!j) {
-        if (jtext_object(line, len, JTEXT_BIG_INTS, NULL, NULL, err, errsz) == 0)
+        if (jtext_object(line, len, ROLLOUT_JTEXT_FLAGS, NULL, NULL, err, errsz) == 0)
             snprintf(err, errsz, "out of memory");
         return -1;
     }

@@ -241,6 +241,30 @@ int util_buf_json_ascii(util_buf *b, const char *s, size_t n)
     return rc ? -1 : util_buf_putc(b, '"');
 }
 
+int util_buf_escaped(util_buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0;) {
+        size_t j = i;
+        while (j < n && p[j] >= 0x20 && p[j] < 0x7F)
+            j++;
+        rc = util_buf_append(b, s + i, j - i);
+        if ((i = j) == n || rc)
+            break;
+        size_t len = 1;
+        unsigned long cp = p[i] < 0x80 ? p[i] : wtf8_decode(p + i, n - i, &len);
+        if (p[i] < 0x80 || (cp >= 0x80 && cp < 0xA0))
+            rc = util_buf_printf(b, cp < 0x80 ? "\\x%02lx" : "\\u%04lx", cp);
+        else if (cp == 0xFFFD && len == 1)
+            rc = util_buf_printf(b, "\\x%02x", p[i]);   /* not UTF-8 */
+        else
+            rc = util_buf_append(b, s + i, len);
+        i += len;
+    }
+    return rc;
+}
+
 void util_buf_free(util_buf *b)
 {
     free(b->data);
@@ -402,11 +426,15 @@ double util_now_real(void)
     return clock_seconds(CLOCK_REALTIME);
 }
 
-uint64_t util_hash(const void *p, size_t n)
+uint64_t util_fnv1a64(const void *p, size_t n, uint64_t h)
 {
     const unsigned char *b = p;
-    uint64_t h = 0xcbf29ce484222325u;   /* FNV-1a offset basis and prime */
     for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3u;
+        h = (h ^ b[i]) * 0x100000001b3u;   /* the FNV-1a prime */
     return h;
+}
+
+uint64_t util_hash(const void *p, size_t n)
+{
+    return util_fnv1a64(p, n, UTIL_FNV_OFFSET);
 }

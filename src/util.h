@@ -60,12 +60,24 @@ int util_buf_json_string(util_buf *b, const char *s, size_t n);
  * stays as is, other characters become \uXXXX escapes (a surrogate pair above
  * U+FFFF, a lone surrogate as itself); an invalid byte becomes \ufffd. */
 int util_buf_json_ascii(util_buf *b, const char *s, size_t n);
+/* Appends s[0..n) for display on a terminal: control characters (NUL, ESC,
+ * DEL, the C1 range U+0080..U+009F) and bytes that are not UTF-8 become
+ * \xNN / \u00NN escapes, so data can neither cut a message short nor drive
+ * the terminal; everything else is copied. */
+int util_buf_escaped(util_buf *b, const char *s, size_t n);
 void util_buf_free(util_buf *b);
 
 /* Python's repr() of a float (the shortest text that reads back as the same
  * double, always with a '.' or an exponent: 1.0, 0.5, 1e-07, inf, nan) into
  * buf; returns the length. bufsz >= 32 is always enough. */
 size_t util_float_repr(double v, char *buf, size_t bufsz);
+
+/* A 64-bit FNV-1a hash of p[0..n), for hash tables keyed by bytes. */
+uint64_t util_hash(const void *p, size_t n);
+/* The same continuing from h: util_hash is util_fnv1a64(p, n, UTIL_FNV_OFFSET);
+ * another start gives a second, independent hash (fingerprints). */
+#define UTIL_FNV_OFFSET 0xcbf29ce484222325u
+uint64_t util_fnv1a64(const void *p, size_t n, uint64_t h);
 
 /* SHA-256 (FIPS 180-4), incremental: init, update any number of times, then
  * final writes the 32-byte digest. */
@@ -86,8 +98,5 @@ void util_sha256_final(util_sha256 *s, unsigned char digest[32]);
 double util_now_mono(void);
 /* Seconds since the Unix epoch (timestamps). */
 double util_now_real(void);
-
-/* A 64-bit FNV-1a hash of p[0..n), for hash tables keyed by bytes. */
-uint64_t util_hash(const void *p, size_t n);
 
 #endif

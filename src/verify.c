@@ -100,19 +100,20 @@ static int judge(const grade_config *cfg, const request *r, grade_verdict *v,
 {
     static const char *const output[1] = {"output"};
     span rs = r->m[M_RESPONSE], es = r->m[M_EXPECTED];
-    json_t *response = jtext_pick(rs.v, (size_t)(rs.end - rs.v), JTEXT_BIG_INTS, output, 1);
-    json_t *ea = jtext_build(es.v, (size_t)(es.end - es.v), JTEXT_BIG_INTS);
+    json_t *response = jtext_pick(rs.v, (size_t)(rs.end - rs.v), JTEXT_PY, output, 1);
+    json_t *ea = jtext_build(es.v, (size_t)(es.end - es.v), JTEXT_PY);
     grade_action *expected = NULL, *actual = NULL;
     char why[256];
     int rc = VERIFY_NOMEM;   /* both spans are valid: NULL means no memory */
     if (response && ea) {
         rc = VERIFY_INVALID;
-        if (!(expected = grade_expected_from_json(ea, why, sizeof why)))
+        if (!(expected = grade_expected_unparsed(ea, why, sizeof why)))
             snprintf(err, errsz, "expected_action: %s", why);
         else if (!(actual = grade_actual_from_response(response, why, sizeof why)))
             snprintf(err, errsz, "response: %s", why);
+        else if (grade_judge_checked(cfg, expected, actual, v, why, sizeof why) != 0)
+            snprintf(err, errsz, "expected_action.%s", why);
         else {
-            *v = grade_judge(cfg, expected, actual);
             if (kinds)
                 *kinds = (verify_kinds){grade_action_type_name(expected),
                                         grade_action_type_name(actual)};
@@ -171,7 +172,7 @@ int verify_text_kinds(const grade_config *cfg, const char *p, size_t len, verify
 {
     request r;
     memset(&r, 0, sizeof r);
-    int rc = jtext_object(p, len, JTEXT_BIG_INTS, on_member, &r, err, errsz);
+    int rc = jtext_object(p, len, JTEXT_PY, on_member, &r, err, errsz);
     const char *field = rc == 0 ? field_error(&r) : NULL;
     if (r.nomem)
         rc = VERIFY_NOMEM;

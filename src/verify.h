@@ -4,8 +4,9 @@
  *
  * A verify request is an object with responses_create_params (an object),
  * response (a Responses-API response object) and expected_action (an object).
- * The whole text is validated (as strictly as jansson, integers beyond int64
- * accepted as Python does), but only response's "output" and expected_action
+ * The whole text is validated (as strictly as jansson, but with Python's
+ * numbers: integers of any size, NaN, Infinity, 1e400, which NeMo Gym's
+ * server reads too), but only response's "output" and expected_action
  * are built as JSON: the conversation and tool list in
  * responses_create_params, usually most of the bytes, are merely scanned.
  *
@@ -41,7 +42,10 @@ enum {
  * or VERIFY_INVALID with a reason in err such as "invalid JSON at column 3:
  * …", "not a JSON object (it is a list)", "responses_create_params: field
  * required", "response: must be an object", "expected_action: <grader's
- * reason>" or "response: <grader's reason>", or VERIFY_NOMEM. */
+ * reason>", "response: <grader's reason>" or "expected_action.arguments is
+ * not valid JSON: …" (expected arguments are parsed only when a comparison
+ * reaches them, grading.md §4.1: until then such a request has a verdict),
+ * or VERIFY_NOMEM. */
 int verify_text(const grade_config *cfg, const char *p, size_t len, verify_style style,
                 util_buf *out, grade_verdict *v, char *err, size_t errsz);
 

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
+#include "jtext.h"
 
 typedef struct wire_request {
     const char *method;      /* "GET", "POST", ... */
@@ -47,9 +48,21 @@ void wire_reply_detail(wire_reply *r, int status, const char *fmt, ...)
 /* Appends one SSE event ("event: NAME\ndata: ...\n\n"; multi-line data is
  * split into several data: lines) and sets status 200 and the SSE type. */
 void wire_reply_sse_event(wire_reply *r, const char *event, const char *data, size_t len);
-/* Parses the request body as a JSON object. Returns a new reference, or NULL
- * after setting a 422 reply that says why. */
+/* Parses the request body as a JSON object (numbers only Python's json
+ * reads — big integers, NaN, Infinity — are accepted as jtext's JTEXT_PY
+ * placeholders). Returns a new reference, or NULL after setting a 422 reply
+ * that says why. */
 json_t *wire_body_object(const wire_request *req, wire_reply *r);
+/* Python's json dialect for request bodies: integers of any size, NaN,
+ * Infinity, -Infinity and lone surrogate escapes, all of which json.dumps
+ * (the ORS client's serialiser) writes. */
+#define WIRE_PY_JSON (JTEXT_PY | JTEXT_SURROGATES)
+/* Reads the request body as a JSON object in that dialect and gives the
+ * span of the last member named keys[k] in out[k] (p NULL when absent;
+ * spans point into the body). 0, or -1 after setting a 422 reply that says
+ * why. */
+int wire_body_members(const wire_request *req, wire_reply *r, const char *const *keys, size_t n,
+                      jtext_span *out);
 /* A JSON string from len bytes that may not be valid UTF-8 (invalid
  * sequences become U+FFFD). New reference; NULL on allocation failure. */
 json_t *wire_string(const char *s, size_t len);

@@ -420,3 +420,43 @@ Test(agg, column_names_are_escaped_as_python_writes_them)
               r.text.data);
     done(&r);
 }
+
+typedef struct pieces {
+    util_buf all;
+    size_t calls, fail_at;
+} pieces;
+
+static int collect(void *ctx, const char *data, size_t len)
+{
+    pieces *p = ctx;
+    if (++p->calls == p->fail_at)
+        return -1;
+    return util_buf_append(&p->all, data, len);
+}
+
+/* agg_write hands over the same text as agg_finish, in pieces. */
+Test(agg, write_streams_the_same_text_in_pieces)
+{
+    agg *a = agg_new();
+    char line[160], err[128];
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(line, sizeof line, "{\"_ng_task_index\":%d,\"_ng_rollout_index\":%d,"
+                         "\"reward\":%s,\"response\":{\"usage\":{\"input_tokens\":%d}}}",
+                         i / 4, i % 4, i % 3 ? "1.0" : "0.0", i);
+        cr_assert_eq(agg_add(a, line, (size_t)n, err, sizeof err), 0, "%s", err);
+    }
+    util_buf whole = UTIL_BUF_INIT;
+    cr_assert_eq(agg_finish(a, &whole, err, sizeof err), 0);
+    pieces p = {UTIL_BUF_INIT, 0, 0};
+    cr_assert_eq(agg_write(a, collect, &p, err, sizeof err), 0);
+    cr_assert(p.calls > 1, "%zu bytes in one piece", whole.len);
+    cr_assert_eq(p.all.len, whole.len);
+    cr_assert(!memcmp(p.all.data, whole.data, whole.len));
+    pieces q = {UTIL_BUF_INIT, 0, 2};
+    cr_assert_eq(agg_write(a, collect, &q, err, sizeof err), AGG_SINK);
+    cr_assert_eq(q.calls, 2, "no piece after the writer failed");
+    util_buf_free(&whole);
+    util_buf_free(&p.all);
+    util_buf_free(&q.all);
+    agg_free(a);
+}

@@ -1,6 +1,9 @@
-/* Tests of the fcpivot command-line front door: help, version, unknown commands. */
+/* Tests of the fcpivot command-line front door: help, version, unknown commands,
+ * and the messages of every command: file errors with the OS error, data escaped. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "testutil.h"
 
 Test(cli, help_lists_every_command)
@@ -32,4 +35,91 @@ Test(cli, no_arguments_is_a_usage_error)
     cr_assert_eq(tu_run(argv, NULL, 0, NULL, NULL, &err), 2);
     cr_assert(strstr(err, "usage: fcpivot"));
     free(err);
+}
+
+/* ---- file errors name the path and the OS error ---------------------------- */
+
+static char *temp_dir(void)
+{
+    char tmpl[] = "/tmp/fcpivot-cli-XXXXXX";
+    cr_assert(mkdtemp(tmpl));
+    return strdup(tmpl);
+}
+
+Test(cli, a_directory_as_input_names_it_and_the_os_error)
+{
+    char *dir = temp_dir();
+    const char *cmds[] = {"grade", "validate", "stats"};
+    for (size_t i = 0; i < 3; i++) {
+        char *argv[] = {(char *)tu_bin(), (char *)cmds[i], dir, NULL};
+        char *out, *err;
+        int rc = tu_run(argv, NULL, 0, &out, NULL, &err);
+        cr_assert_neq(rc, 0, "%s accepted a directory", cmds[i]);
+        cr_assert(strstr(err, dir) && strstr(err, "Is a directory"), "%s: %s", cmds[i], err);
+        free(out); free(err);
+    }
+    rmdir(dir);
+    free(dir);
+}
+
+/* stdout on a full disk (/dev/full): an error naming it, never exit 0. */
+Test(cli, a_full_disk_is_an_error_naming_the_os_error)
+{
+    const char *sample = tu_path("data/sample.jsonl");
+    const char *cmds[] = {"validate", "stats", "grade"};
+    for (size_t i = 0; i < 3; i++) {
+        char script[4096];
+        snprintf(script, sizeof script, "exec '%s' %s '%s' > /dev/full", tu_bin(), cmds[i], sample);
+        char *argv[] = {"/bin/sh", "-c", script, NULL};
+        char *out, *err;
+        int rc = tu_run(argv, NULL, 0, &out, NULL, &err);
+        cr_assert_eq(rc, 1, "%s: rc %d, %s", cmds[i], rc, err);
+        cr_assert(strstr(err, "cannot write standard output: No space left on device"), "%s: %s",
+                  cmds[i], err);
+        free(out); free(err);
+    }
+}
+
+/* A name carrying terminal escapes is printed escaped by validate and stats. */
+Test(cli, data_cannot_drive_the_terminal)
+{
+    const char row[] =
+        "{\"responses_create_params\": {\"input\": [{\"role\": \"user\", \"content\": \"hi\", "
+        "\"type\": \"message\"}], \"tools\": [{\"type\": \"function\", \"name\": \"get_weather\", "
+        "\"description\": \"d\", \"parameters\": {\"type\": \"object\", \"properties\": {}}, "
+        "\"strict\": true}]}, \"expected_action\": {\"type\": \"function_call\", \"name\": "
+        "\"\\u001b[2Jevil\\u009b\\u0007\", \"arguments\": \"{}\"}}\n";
+    char *path = tu_write_temp(row, sizeof row - 1, ".jsonl");
+    const char *cmds[] = {"validate", "stats"};
+    for (size_t i = 0; i < 2; i++) {
+        char *argv[] = {(char *)tu_bin(), (char *)cmds[i], path, NULL};
+        char *out, *err;
+        size_t out_len;
+        tu_run(argv, NULL, 0, &out, &out_len, &err);
+        cr_assert(strstr(out, "\\x1b[2Jevil\\u009b\\x07"), "%s: %s", cmds[i], out);
+        cr_assert_null(memchr(out, 0x1b, out_len), "%s printed a raw ESC", cmds[i]);
+        cr_assert_null(memchr(out, 0x07, out_len), "%s printed a raw BEL", cmds[i]);
+        free(out); free(err);
+    }
+    unlink(path);
+    free(path);
+}
+
+/* A NUL in the data neither cuts validate's message nor reaches the output raw. */
+Test(cli, a_nul_in_the_data_does_not_cut_the_message)
+{
+    const char row[] =
+        "{\"responses_create_params\": {\"input\": [{\"role\": \"user\", \"content\": \"hi\", "
+        "\"type\": \"message\"}], \"tools\": [{\"type\": \"web\\u0000search\"}]}, "
+        "\"expected_action\": {\"type\": \"message\", \"content\": \"x\"}}\n";
+    char *path = tu_write_temp(row, sizeof row - 1, ".jsonl");
+    char *argv[] = {(char *)tu_bin(), "validate", path, NULL};
+    char *out, *err;
+    size_t out_len;
+    tu_run(argv, NULL, 0, &out, &out_len, &err);
+    cr_assert(strstr(out, "web\\x00search"), "%s", out);
+    cr_assert_null(memchr(out, 0, out_len), "a raw NUL was printed");
+    free(out); free(err);
+    unlink(path);
+    free(path);
 }

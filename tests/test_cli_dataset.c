@@ -9,7 +9,7 @@
 
 #include "testutil.h"
 
-#define TOOL "{\"type\":\"function\",\"name\":\"lookup\",\"parameters\":{\"type\":\"object\",\"properties\":{}}}"
+#define TOOL "{\"type\":\"function\",\"name\":\"lookup\",\"parameters\":{\"type\":\"object\",\"properties\":{}},\"strict\":true}"
 #define IN "[{\"role\":\"system\",\"content\":\"sys\"},{\"role\":\"user\",\"content\":\"find it now\"}]"
 #define OK_CALL "{\"responses_create_params\":{\"input\":" IN ",\"tools\":[" TOOL "]},\"expected_action\":" \
                 "{\"type\":\"function_call\",\"name\":\"lookup\",\"arguments\":\"{\\\"q\\\": 1}\"}}"
@@ -274,6 +274,256 @@ Test(cli_validate, compressed_standard_input)
     cr_assert(strstr(err, "truncated gzip data"), "%s", err);
     free(out); free(err);
     free(bytes);
+    unlink(path);
+    free(path);
+}
+
+/* ---- stats --gym-metrics ------------------------------------------------- */
+
+/* NeMo Gym's statistics of path computed independently by CPython (its own
+ * json.dumps and str.split; Gym's running mean and M2 — the mean of
+ * [1,2,...] so computed can differ from statistics.mean in the last bit,
+ * which rounding to 2 decimals can show — and its rounding rule), as a JSON
+ * object {title: [total, average, min, max, std]}. */
+static json_t *python_gym_metrics(const char *path)
+{
+    static const char script[] =
+        "import json, statistics, sys\n"
+        "def r(x): return round(x, 2) if x >= 1 or x <= -1 else round(x, 3)\n"
+        "cols = {'Number of tools': [], 'Json-dumped number of words (proxy for token count)': [],\n"
+        "        'Number of turns': [], 'Temperature': []}\n"
+        "n = 0\n"
+        "strs = {}\n"
+        "for line in open(sys.argv[1]):\n"
+        "    if not line.strip(): continue\n"
+        "    p = json.loads(line)['responses_create_params']; n += 1\n"
+        "    if p.get('tools') is not None: cols['Number of tools'].append(len(p['tools']))\n"
+        "    u = sum(1 for i in p['input'] if i.get('role') == 'user')\n"
+        "    if u: cols['Number of turns'].append(u)\n"
+        "    if p.get('temperature') is not None: cols['Temperature'].append(p['temperature'])\n"
+        "    cols['Json-dumped number of words (proxy for token count)'].append(len(json.dumps(p).split()))\n"
+        "    for k, v in json.loads(line).items():\n"
+        "        if k in ('responses_create_params', 'response'): continue\n"
+        "        for x in (v if isinstance(v, list) else [v]):\n"
+        "            if isinstance(x, bool): x = int(x)\n"
+        "            if isinstance(x, (int, float)): cols.setdefault(k, []).append(x)\n"
+        "            elif isinstance(x, str): strs.setdefault(k, []).append(x)\n"
+        "def running(v):\n"
+        "    mean = m2 = 0.0\n"
+        "    for i, x in enumerate(v, 1):\n"
+        "        d = x - mean; mean += d / i; m2 += d * (x - mean)\n"
+        "    return mean, (m2 / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0\n"
+        "out = {'Number of examples': n}\n"
+        "for k, v in cols.items():\n"
+        "    mean, sd = running(v)\n"
+        "    assert abs(sd - (statistics.stdev(v) if len(v) > 1 else 0.0)) < 1e-9 * (1 + sd)\n"
+        "    out[k] = [len(v), r(mean) if v else 0.0, r(float(min(v))) if v else 0.0,\n"
+        "              r(float(max(v))) if v else 0.0, r(sd)]\n"
+        "for k, v in strs.items():\n"
+        "    out[k] = {'unique_count': len(set(v)), 'total_count': len(v)}\n"
+        "print(json.dumps(out))\n";
+    char *argv[] = {"/usr/bin/python3", "-c", (char *)script, (char *)path, NULL};
+    char *out, *err;
+    cr_assert_eq(tu_run(argv, NULL, 0, &out, NULL, &err), 0, "python3: %s", err);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert(j, "%s", out);
+    free(out);
+    free(err);
+    return j;
+}
+
+static void expect_gym_metrics(const char *path)
+{
+    if (access("/usr/bin/python3", X_OK) != 0)
+        cr_skip_test("python3 not installed: stats --gym-metrics comparison skipped");
+    char *out, *err;
+    const char *args[] = {"stats", "--gym-metrics", path, NULL};
+    cr_assert_eq(run(args, &out, &err), 0, "stderr: %s", err);
+    json_t *mine = json_loads(out, 0, NULL);
+    cr_assert(mine, "not JSON: %s", out);
+    json_t *want = python_gym_metrics(path);
+    cr_assert_eq(json_integer_value(json_object_get(mine, "Number of examples")),
+                 json_integer_value(json_object_get(want, "Number of examples")));
+    static const char *const fields[] = {"Total # non-null values", "Average", "Min", "Max",
+                                         "Standard deviation"};
+    const char *title;
+    json_t *v;
+    json_object_foreach(want, title, v) {
+        if (json_is_object(v)) {   /* another top-level field's strings */
+            cr_assert(json_equal(json_object_get(mine, title), v), "%s: %s", title, out);
+            continue;
+        }
+        if (!json_is_array(v))
+            continue;
+        json_t *m = json_object_get(mine, title);
+        cr_assert(json_is_object(m), "%s missing: %s", title, out);
+        cr_assert(json_is_integer(json_object_get(m, fields[0])));
+        for (size_t k = 0; k < 5; k++)
+            cr_assert_eq(json_number_value(json_object_get(m, fields[k])),
+                         json_number_value(json_array_get(v, k)), "%s / %s: %s", title, fields[k], out);
+        for (size_t k = 1; k < 5; k++)
+            cr_assert(json_is_real(json_object_get(m, fields[k])), "%s / %s is a float", title, fields[k]);
+    }
+    json_object_foreach(mine, title, v)
+        cr_assert(!strcmp(title, "name") || !strcmp(title, "jsonl_fpath") || json_object_get(want, title),
+                  "unexpected member %s: %s", title, out);
+    json_decref(mine);
+    json_decref(want);
+    free(out);
+    free(err);
+}
+
+/* Other top-level fields: numbers (booleans as 0/1, list items one by one)
+ * and strings, as Gym's validator summarises them. */
+Test(cli_stats, gym_metrics_of_other_fields)
+{
+    char *path = fixture(
+        "{\"responses_create_params\":{\"input\":[]},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"},"
+        "\"trajectory_id\":3,\"tag\":\"a\",\"flags\":[true,false,2.5],\"info\":{\"turn\":1}}\n"
+        "{\"responses_create_params\":{\"input\":[]},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"},"
+        "\"tag\":\"b\",\"trajectory_id\":10,\"tag\":\"a\",\"flags\":[]}\n"
+        "{\"responses_create_params\":{\"input\":[]},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"},"
+        "\"tag\":\"c\",\"trajectory_id\":-4}\n");
+    expect_gym_metrics(path);
+    unlink(path);
+    free(path);
+}
+
+/* ../shared/data/example.jsonl reproduces NeMo Gym's example_metrics.json
+ * (there: tools 14.0 each, words 3727.6 average, 2029-7754, std 2342.79;
+ * turns 2.2, 1-3, std 0.837; no temperature). */
+Test(cli_stats, gym_metrics_of_the_example_file)
+{
+    TU_REQUIRE_SHARED(ex, "data/example.jsonl");
+    expect_gym_metrics(ex);
+    char *out, *err;
+    const char *args[] = {"stats", "--gym-metrics", ex, NULL};
+    cr_assert_eq(run(args, &out, &err), 0);
+    cr_assert(strstr(out, "\"name\": \"example\""), "%s", out);
+    cr_assert(strstr(out, "\"Average\": 3727.6,\n        \"Min\": 2029.0,\n        \"Max\": 7754.0,\n"
+                          "        \"Standard deviation\": 2342.79"), "%s", out);
+    cr_assert(strstr(out, "\"Standard deviation\": 0.837"), "%s", out);
+    free(out);
+    free(err);
+}
+
+/* Rows with and without tools, user turns and temperature; words inside
+ * strings and non-ASCII text (escaped by json.dumps: no extra spaces). */
+#define GYM_ROWS \
+    "{\"responses_create_params\":{\"input\":[{\"role\":\"system\",\"content\":\"a  b\\tc\"}]," \
+    "\"temperature\":0.25},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n" \
+    "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":\"caf\xc3\xa9 \\u00a0 ok\"}," \
+    "{\"role\":\"user\",\"content\":\"two\"}],\"tools\":null,\"temperature\":1}," \
+    "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n" \
+    "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[" TOOL "]," \
+    "\"temperature\":null},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
+
+Test(cli_stats, gym_metrics_count_only_present_values)
+{
+    const char *rows = GYM_ROWS BAD_INPUT "\n";
+    char *path = fixture(rows);
+    if (access("/usr/bin/python3", X_OK) == 0) {
+        /* the invalid row is left out of both */
+        char *valid = fixture(
+            GYM_ROWS);
+        json_t *want = python_gym_metrics(valid);
+        char *out, *err;
+        const char *args[] = {"stats", "--gym-metrics", path, NULL};
+        cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+        json_t *mine = json_loads(out, 0, NULL);
+        cr_assert_eq(json_integer_value(json_object_get(mine, "Number of examples")), 3);
+        json_t *words = json_object_get(mine, "Json-dumped number of words (proxy for token count)");
+        json_t *pw = json_object_get(want, "Json-dumped number of words (proxy for token count)");
+        for (size_t k = 1; k < 5; k++) {
+            static const char *const f[] = {"", "Average", "Min", "Max", "Standard deviation"};
+            cr_assert_eq(json_number_value(json_object_get(words, f[k])), json_number_value(json_array_get(pw, k)),
+                         "%s: %s", f[k], out);
+        }
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(mine, "Number of tools"),
+                                                        "Total # non-null values")), 1);
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(mine, "Number of turns"),
+                                                        "Total # non-null values")), 2);
+        json_t *temp = json_object_get(mine, "Temperature");
+        cr_assert_eq(json_integer_value(json_object_get(temp, "Total # non-null values")), 2);
+        cr_assert_eq(json_real_value(json_object_get(temp, "Average")), 0.625);
+        cr_assert_eq(json_real_value(json_object_get(temp, "Standard deviation")), 0.53);
+        json_decref(mine);
+        json_decref(want);
+        free(out);
+        free(err);
+        unlink(valid);
+        free(valid);
+    }
+    char *out, *err;
+    const char *bad[] = {"stats", "--gym-metrics", "--json", path, NULL};
+    cr_assert_eq(run(bad, &out, &err), 2);
+    free(out);
+    free(err);
+    unlink(path);
+    free(path);
+}
+
+Test(cli_stats, gym_metrics_of_the_sample)
+{
+    expect_gym_metrics(tu_path("data/sample.jsonl"));
+}
+
+/* dataset.md "What must load": what NeMo Gym accepts but flags is a warning
+ * of its own kind, counted by rule; such rows pass. */
+Test(cli_validate, nemo_gym_warnings_by_kind)
+{
+    const char *rows =
+        /* 1: duplicate tool names, a non-function tool */
+        "{\"responses_create_params\":{\"input\":" IN ",\"tools\":[" TOOL "," TOOL ",{\"type\":\"web_search\"}]},"
+        "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
+        /* 2: integers beyond 64 bits and NaN outside the arguments */
+        "{\"responses_create_params\":{\"input\":" IN ",\"tools\":[" TOOL "],\"temperature\":NaN},"
+        "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"},\"trajectory_id\":9223372036854775808}\n"
+        /* 3: an earlier call with list arguments, output_text from the user */
+        "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"output_text\","
+        "\"text\":\"hi\"}]},{\"type\":\"function_call\",\"name\":\"lookup\",\"arguments\":\"[1]\",\"call_id\":\"c\"}],"
+        "\"tools\":[" TOOL "]},\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
+        /* 4: a tool without strict, tool_choice "none", metadata null */
+        "{\"responses_create_params\":{\"input\":" IN ",\"tools\":[{\"type\":\"function\",\"name\":\"lookup\","
+        "\"parameters\":{}}],\"tool_choice\":\"none\",\"metadata\":null},"
+        "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n"
+        /* 5: none of these: tool_choice auto or null, a function_call with object arguments */
+        "{\"responses_create_params\":{\"input\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\","
+        "\"text\":\"hi\"}]},{\"type\":\"function_call\",\"name\":\"lookup\",\"arguments\":\"{}\"}],"
+        "\"tools\":[" TOOL "],\"tool_choice\":\"auto\",\"metadata\":{}},"
+        "\"expected_action\":{\"type\":\"message\",\"content\":\"x\"}}\n";
+    char *path = fixture(rows);
+    char *out, *err;
+    const char *args[] = {"validate", path, NULL};
+    cr_assert_eq(run(args, &out, &err), 0, "warnings only: %s", out);
+    cr_assert(strstr(out, "5 rows, 5 valid, 0 errors, 4 warnings"), "%s", out);
+    static const char *const kinds[] = {"duplicate_tool 1", "non_function_tool 1", "big_int 1",
+                                        "non_finite_number 1", "input_arguments 1", "output_text_role 1",
+                                        "tool_fields 1", "tool_choice 1", "metadata_null 1"};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        cr_assert(strstr(out, kinds[i]), "no '%s' in:\n%s", kinds[i], out);
+    cr_assert(!strstr(out, ":5: warning"), "%s", out);
+    free(out);
+    free(err);
+    unlink(path);
+    free(path);
+}
+
+/* Rows with other warnings are not counted as rows with unlisted tools. */
+Test(cli_stats, unlisted_tool_rows_are_only_those)
+{
+    char *path = fixture(UNLISTED "\n"
+                         "{\"responses_create_params\":{\"input\":" IN ",\"tools\":[" TOOL "],\"metadata\":null},"
+                         "\"expected_action\":{\"type\":\"message\",\"content\":\"done\"}}\n" OK_MSG "\n");
+    char *out, *err;
+    const char *args[] = {"stats", "--json", path, NULL};
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    json_t *j = json_loads(out, 0, NULL);
+    json_t *f = json_array_get(json_object_get(j, "files"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(f, "unlisted_tool_rows")), 1, "%s", out);
+    json_decref(j);
+    free(out);
+    free(err);
     unlink(path);
     free(path);
 }

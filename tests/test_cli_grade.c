@@ -484,3 +484,81 @@ Test(cli_grade, streams_verdicts_before_input_ends)
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     free(req);
 }
+
+/* grading.md §1: NeMo Gym's pydantic defaults — an output message without
+ * "role" is an assistant message, and an untyped part with text and
+ * annotations is output_text (an untyped part with text alone is not). */
+Test(cli_grade, pydantic_defaults_of_output_messages)
+{
+    const char *exp = "\"expected_action\": {\"type\": \"message\", \"content\": \"x\"}";
+    char in[4096];
+    snprintf(in, sizeof in,
+             "{\"responses_create_params\": {\"input\": []}, \"response\": {\"output\": [{\"type\": "
+             "\"message\", \"content\": [{\"type\": \"output_text\", \"text\": \"hi\"}]}]}, %s}\n"
+             "{\"responses_create_params\": {\"input\": []}, \"response\": {\"output\": [{\"type\": "
+             "\"message\", \"role\": \"assistant\", \"content\": [{\"text\": \"hi\", \"annotations\": []}]}]}, %s}\n"
+             "{\"responses_create_params\": {\"input\": []}, \"response\": {\"output\": [{\"type\": "
+             "\"message\", \"content\": [{\"text\": \"hi\"}]}]}, %s}\n"
+             "{\"responses_create_params\": {\"input\": []}, \"response\": {\"output\": [{\"type\": "
+             "\"message\", \"role\": \"user\", \"content\": [{\"type\": \"output_text\", \"text\": \"hi\"}]}]}, %s}\n",
+             exp, exp, exp, exp);
+    const char *args[] = {"--verdict-only", NULL};
+    run r = grade_run(in, strlen(in), args);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    const char *found = "A chat message was found as expected";
+    const char *none = "No tool call or chat message was found in the response";
+    const double rewards[] = {1.0, 1.0, 0.0, 0.0};
+    const char *cats[] = {found, found, none, none};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *j = out_line(&r, i);
+        assert_verdict_line(j, rewards[i], cats[i]);
+        json_decref(j);
+    }
+    run_free(&r);
+}
+
+/* grading.md §4.1: expected arguments are parsed only when a comparison
+ * reaches them; until then a request whose expected arguments do not parse
+ * has a verdict, and only reaching them is an error. */
+Test(cli_grade, unparsable_expected_arguments_graded_until_reached)
+{
+    const char *batch_exp = "\"expected_action\": {\"type\": \"function_call_batch\", \"calls\": ["
+                            "{\"type\": \"function_call\", \"name\": \"f\", \"arguments\": \"{\\\"a\\\": \"},"
+                            "{\"type\": \"function_call\", \"name\": \"g\", \"arguments\": \"{}\"}]}";
+    char *other = request("f", "{\"a\": ", "g", "{}");
+    char *text = request("f", "{\"a\": ", NULL, "hello");
+    char *reached = request("f", "{\"a\": ", "f", "{}");
+    char in[8192];
+    snprintf(in, sizeof in,
+             "%s\n%s\n"
+             "{\"responses_create_params\": {\"input\": []}, \"response\": {\"output\": []}, "
+             "\"expected_action\": {\"type\": \"function_call\", \"name\": \"f\", \"arguments\": \"nope\"}}\n"
+             "{\"responses_create_params\": {\"input\": []}, \"response\": {\"output\": ["
+             "{\"type\": \"function_call\", \"name\": \"g\", \"arguments\": \"{}\"},"
+             "{\"type\": \"function_call\", \"name\": \"g\", \"arguments\": \"{}\"},"
+             "{\"type\": \"function_call\", \"name\": \"f\", \"arguments\": \"{}\"}]}, %s}\n"
+             "%s\n",
+             other, text, batch_exp, reached);
+    const char *args[] = {"--verdict-only", "--parallel-rewarding", NULL};
+    run r = grade_run(in, strlen(in), args);
+    cr_assert_eq(r.rc, 1, "the reached one is an error");
+    cr_assert_eq(count_lines(r.out), 5);
+    const char *cats[] = {"The tool in a tool call is not the expected tool",
+                          "No tool call was found when one was expected",
+                          "No tool call or chat message was found in the response",
+                          "The number of tool calls in a batch is different than expected"};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *j = out_line(&r, i);
+        assert_verdict_line(j, 0.0, cats[i]);
+        json_decref(j);
+    }
+    json_t *j = out_line(&r, 4);
+    cr_assert_eq(json_integer_value(json_object_get(j, "line")), 5);
+    cr_assert(strstr(json_string_value(json_object_get(j, "error")), "expected_action.arguments is not valid JSON"),
+              "%s", r.out);
+    json_decref(j);
+    run_free(&r);
+    free(other);
+    free(text);
+    free(reached);
+}

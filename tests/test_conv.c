@@ -10,7 +10,7 @@
 #include "jtext.h"
 #include "testutil.h"
 
-#define LENIENT (JTEXT_BIG_INTS | JTEXT_LONE_SURROGATES)
+#define LENIENT (JTEXT_BIG_INTS | JTEXT_SURROGATES)
 
 /* s with every ' turned into " (a new string; freed at the end of the test
  * by the caller through the returned pointer). */

@@ -1,7 +1,8 @@
 /* Tests of `fcpivot download`: file:// URLs and a loopback HTTP server written
  * here (one thread on 127.0.0.1, ephemeral port) that serves a body, honours
- * or ignores Range, redirects, and fails with a chosen status. The server
- * records every request so tests can assert what the client sent. */
+ * or ignores Range and If-Range, sends an ETag and an X-Linked-Etag, redirects,
+ * cuts bodies short, and fails with a chosen status. The server records every
+ * request so tests can assert what the client sent (HF_TOKEN to whom). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -18,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "testutil.h"
+#include "util.h"
 
 /* ---- a tiny HTTP/1.1 server (one request per connection) ---------------- */
 
@@ -29,6 +31,11 @@ typedef struct mini_srv {
     size_t len;
     int fail_status;        /* 0: serve the body; else reply with this status */
     bool ignore_range;      /* reply 200 with the whole body even to a Range */
+    const char *etag;       /* sent with the body; an If-Range naming another gets 200 */
+    const char *linked;     /* X-Linked-Etag value sent with every reply, or NULL */
+    const char *location;   /* where /redirect points (default /data/train.jsonl) */
+    bool no_length;         /* no Content-Length: the body ends when the connection closes */
+    size_t cut_at;          /* send only this many body bytes (0: all) */
     pthread_mutex_t mu;
     char requests[16384];   /* every request head received, concatenated */
     int nrequests;
@@ -48,15 +55,35 @@ static void send_all(int fd, const char *p, size_t n)
     }
 }
 
-static void reply(int fd, int status, const char *reason, const char *extra,
+static void reply(mini_srv *s, int fd, int status, const char *reason, const char *extra,
                   const char *body, size_t len)
 {
-    char head[512];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
-                     status, reason, len, extra ? extra : "");
+    char head[1024], length[64] = "", tags[512] = "";
+    if (!s->no_length || status != 200)
+        snprintf(length, sizeof length, "Content-Length: %zu\r\n", len);
+    int t = 0;
+    if (s->etag && status < 300)
+        t = snprintf(tags, sizeof tags, "ETag: %s\r\n", s->etag);
+    if (s->linked)
+        snprintf(tags + t, sizeof tags - (size_t)t, "X-Linked-Etag: %s\r\n", s->linked);
+    int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%sConnection: close\r\n%s%s\r\n",
+                     status, reason, length, tags, extra ? extra : "");
     send_all(fd, head, (size_t)n);
-    send_all(fd, body, len);
+    send_all(fd, body, s->cut_at && s->cut_at < len ? s->cut_at : len);
+}
+
+/* The value of header name in req (up to CRLF) into buf; false if absent. */
+static bool header_value(const char *req, const char *name, char *buf, size_t bufsz)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\r\n%s: ", name);
+    const char *p = strcasestr(req, pat);
+    if (!p)
+        return false;
+    p += strlen(pat);
+    size_t n = strcspn(p, "\r\n");
+    snprintf(buf, bufsz, "%.*s", (int)n, p);
+    return true;
 }
 
 /* Returns the start of "Range: bytes=N-", or -1 if absent. */
@@ -87,30 +114,35 @@ static void serve_one(mini_srv *s, int fd)
     s->nrequests++;
     pthread_mutex_unlock(&s->mu);
 
-    if (!strncmp(req, "GET /redirect ", 14)) {
-        reply(fd, 302, "Found", "Location: /data/train.jsonl\r\n", "", 0);
+    if (!strncmp(req, "GET /redirect ", 14) || (s->location && !strncmp(req, "GET /datasets/", 14))) {
+        char loc[512];
+        snprintf(loc, sizeof loc, "Location: %s\r\n", s->location ? s->location : "/data/train.jsonl");
+        reply(s, fd, 302, "Found", loc, "", 0);
         return;
     }
     if (s->fail_status) {
         const char *msg = "{\"error\":\"no\"}";
-        reply(fd, s->fail_status, "Error", "Content-Type: application/json\r\n", msg,
+        reply(s, fd, s->fail_status, "Error", "Content-Type: application/json\r\n", msg,
               strlen(msg));
         return;
     }
     long from = range_start(req);
-    if (from >= 0 && !s->ignore_range) {
+    char if_range[256];
+    bool changed = header_value(req, "If-Range", if_range, sizeof if_range) &&
+                   (!s->etag || strcmp(if_range, s->etag) != 0);
+    if (from >= 0 && !s->ignore_range && !changed) {
         char extra[128];
         if ((size_t)from >= s->len) {
             snprintf(extra, sizeof extra, "Content-Range: bytes */%zu\r\n", s->len);
-            reply(fd, 416, "Range Not Satisfiable", extra, "", 0);
+            reply(s, fd, 416, "Range Not Satisfiable", extra, "", 0);
             return;
         }
         snprintf(extra, sizeof extra, "Content-Range: bytes %ld-%zu/%zu\r\n", from,
                  s->len - 1, s->len);
-        reply(fd, 206, "Partial Content", extra, s->body + from, s->len - (size_t)from);
+        reply(s, fd, 206, "Partial Content", extra, s->body + from, s->len - (size_t)from);
         return;
     }
-    reply(fd, 200, "OK", "Content-Type: application/octet-stream\r\n", s->body, s->len);
+    reply(s, fd, 200, "OK", "Content-Type: application/octet-stream\r\n", s->body, s->len);
 }
 
 static void *srv_main(void *arg)
@@ -129,7 +161,7 @@ static void *srv_main(void *arg)
     return NULL;
 }
 
-static void srv_start(mini_srv *s, const char *body, size_t len)
+static void srv_start_at(mini_srv *s, const char *body, size_t len, const char *addr)
 {
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
@@ -137,13 +169,19 @@ static void srv_start(mini_srv *s, const char *body, size_t len)
     s->len = len;
     s->lfd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert(s->lfd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    cr_assert_eq(inet_pton(AF_INET, addr, &a.sin_addr), 1);
     cr_assert_eq(bind(s->lfd, (struct sockaddr *)&a, sizeof a), 0);
     cr_assert_eq(listen(s->lfd, 16), 0);
     socklen_t al = sizeof a;
     getsockname(s->lfd, (struct sockaddr *)&a, &al);
     s->port = ntohs(a.sin_port);
     pthread_create(&s->thread, NULL, srv_main, s);
+}
+
+static void srv_start(mini_srv *s, const char *body, size_t len)
+{
+    srv_start_at(s, body, len, "127.0.0.1");
 }
 
 static void srv_stop(mini_srv *s)
@@ -231,6 +269,41 @@ static int run_download(const char *url, const char *dir, const char *extra, cha
     return rc;
 }
 
+/* Runs fcpivot download with args (NULL-terminated, after "download"). */
+static int run_args(const char *const *args, char **err)
+{
+    char *argv[24] = {(char *)tu_bin(), "download"};
+    size_t n = 2;
+    for (; args[n - 2] && n < 23; n++)
+        argv[n] = (char *)args[n - 2];
+    argv[n] = NULL;
+    char *out = NULL;
+    int rc = tu_run(argv, NULL, 0, &out, NULL, err);
+    free(out);
+    return rc;
+}
+
+static void sha256_hex(const char *data, size_t len, char hex[65])
+{
+    util_sha256 sh;
+    unsigned char d[32];
+    util_sha256_init(&sh);
+    util_sha256_update(&sh, data, len);
+    util_sha256_final(&sh, d);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+/* The request heads the server received after the first n of them. */
+static const char *request_after(const mini_srv *s, int n)
+{
+    const char *p = s->requests;
+    for (int i = 0; i < n && p; i++) {
+        p = strstr(p + 1, "GET /");
+    }
+    return p ? p : "";
+}
+
 /* ---- tests ---------------------------------------------------------------- */
 
 Test(download, help_exits_zero)
@@ -265,14 +338,30 @@ Test(download, file_url_full_and_resumed)
     assert_file_is(dir, name, body, len);
     free(err);
 
-    /* A partial file is completed from where it stopped. */
-    char part[256];
+    /* A partial file whose validator (the source's size and mtime) still
+       matches is completed from where it stopped. */
+    char part[256], validator[300], v[128];
     snprintf(part, sizeof part, "%s.part", name);
+    snprintf(validator, sizeof validator, "%s.validator", part);
+    struct stat st;
+    cr_assert_eq(stat(src, &st), 0);
+    int vn = snprintf(v, sizeof v, "file %lld %lld.%09ld\n", (long long)st.st_size,
+                      (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
     write_at(dir, part, body, len / 3);
+    write_at(dir, validator, v, (size_t)vn);
     cr_assert_eq(run_download(url, dir, "--no-validate", &err), 0, "stderr: %s", err);
     cr_assert(strstr(err, "resuming"), "stderr: %s", err);
     assert_file_is(dir, name, body, len);
     cr_assert(!exists(dir, part));
+    cr_assert(!exists(dir, validator), "the validator outlived its .part");
+    free(err);
+
+    /* The source changed since: the stale part is not spliced onto it. */
+    write_at(dir, part, "stale bytes", 11);
+    write_at(dir, validator, "file 1 1.000000000\n", 19);
+    cr_assert_eq(run_download(url, dir, "--no-validate", &err), 0, "stderr: %s", err);
+    cr_assert(strstr(err, "source changed"), "stderr: %s", err);
+    assert_file_is(dir, name, body, len);
     free(err);
 
     rm_tree(dir);
@@ -302,24 +391,187 @@ Test(download, http_full_download)
     free(dir); free(body);
 }
 
-Test(download, http_resume_sends_range_and_appends)
+Test(download, http_resume_sends_range_and_if_range_and_appends)
 {
     size_t len;
     char *body = make_dataset(500, &len);
     mini_srv s;
     srv_start(&s, body, len);
+    s.etag = "\"v1\"";
     char *dir = make_tmpdir(), url[128], *err, want[64];
     write_at(dir, "train.jsonl.part", body, 12345);
+    write_at(dir, "train.jsonl.part.validator", "\"v1\"\n", 5);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/data/train.jsonl", s.port);
     int rc = run_download(url, dir, "--no-validate", &err);
     srv_stop(&s);
     cr_assert_eq(rc, 0, "stderr: %s", err);
     snprintf(want, sizeof want, "\r\nRange: bytes=12345-\r\n");
     cr_assert(strcasestr(s.requests, want), "no Range header in: %s", s.requests);
+    cr_assert(strcasestr(s.requests, "\r\nIf-Range: \"v1\"\r\n"), "no If-Range in: %s", s.requests);
     cr_assert_eq(s.nrequests, 1);
     assert_file_is(dir, "train.jsonl", body, len);
     cr_assert(!exists(dir, "train.jsonl.part"));
+    cr_assert(!exists(dir, "train.jsonl.part.validator"));
     free(err);
+    rm_tree(dir);
+    free(dir); free(body);
+}
+
+/* The remote file changed since the .part was written (another ETag): the
+ * server answers If-Range with the whole new file, which restarts from zero. */
+Test(download, changed_etag_restarts_from_zero)
+{
+    size_t len, oldlen;
+    char *body = make_dataset(300, &len), *old = make_dataset(400, &oldlen);
+    mini_srv s;
+    srv_start(&s, body, len);
+    s.etag = "\"v2\"";
+    char *dir = make_tmpdir(), url[128], *err;
+    write_at(dir, "train.jsonl.part", old, oldlen / 2);
+    write_at(dir, "train.jsonl.part.validator", "\"v1\"\n", 5);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/data/train.jsonl", s.port);
+    int rc = run_download(url, dir, NULL, &err);
+    srv_stop(&s);
+    cr_assert_eq(rc, 0, "stderr: %s", err);
+    cr_assert(strcasestr(s.requests, "\r\nIf-Range: \"v1\"\r\n"), "%s", s.requests);
+    cr_assert(strstr(err, "starting over"), "%s", err);
+    assert_file_is(dir, "train.jsonl", body, len);
+    cr_assert(strstr(err, "validated: 300 rows"), "%s", err);
+    free(err);
+    rm_tree(dir);
+    free(dir); free(body); free(old);
+}
+
+/* A .part without a saved validator (an older run, or a server without
+ * ETag/Last-Modified) cannot be checked against the remote: no Range. */
+Test(download, stale_part_without_validator_is_not_resumed)
+{
+    size_t len;
+    char *body = make_dataset(200, &len);
+    mini_srv s;
+    srv_start(&s, body, len);
+    s.etag = "\"v1\"";
+    char *dir = make_tmpdir(), url[128], *err;
+    write_at(dir, "train.jsonl.part", "{\"stale\": \"prefix of an older file\"", 35);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/data/train.jsonl", s.port);
+    int rc = run_download(url, dir, NULL, &err);
+    srv_stop(&s);
+    cr_assert_eq(rc, 0, "stderr: %s", err);
+    cr_assert(!strcasestr(s.requests, "\r\nRange:"), "a stale part was resumed: %s", s.requests);
+    cr_assert(strstr(err, "no validator"), "%s", err);
+    assert_file_is(dir, "train.jsonl", body, len);
+    free(err);
+    rm_tree(dir);
+    free(dir); free(body);
+}
+
+/* A body cut short (Content-Length not reached) fails, keeps its .part and
+ * validator, and the next run resumes it. */
+Test(download, short_body_fails_and_the_next_run_resumes)
+{
+    size_t len;
+    char *body = make_dataset(300, &len);
+    mini_srv s;
+    srv_start(&s, body, len);
+    s.etag = "\"v7\"";
+    s.cut_at = len / 2;
+    char *dir = make_tmpdir(), url[128], *err, want[64];
+    write_at(dir, "train.jsonl", "the good old file\n", 18);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/data/train.jsonl", s.port);
+    int rc = run_download(url, dir, NULL, &err);
+    cr_assert_eq(rc, 1, "a cut body was accepted: %s", err);
+    cr_assert(strstr(err, "run again to resume"), "%s", err);
+    assert_file_is(dir, "train.jsonl.part", body, len / 2);
+    assert_file_is(dir, "train.jsonl.part.validator", "\"v7\"\n", 5);
+    assert_file_is(dir, "train.jsonl", "the good old file\n", 18);
+    free(err);
+    s.cut_at = 0;
+    rc = run_download(url, dir, NULL, &err);
+    srv_stop(&s);
+    cr_assert_eq(rc, 0, "stderr: %s", err);
+    snprintf(want, sizeof want, "\r\nRange: bytes=%zu-\r\n", len / 2);
+    cr_assert(strcasestr(request_after(&s, 1), want), "%s", s.requests);
+    assert_file_is(dir, "train.jsonl", body, len);
+    free(err);
+    rm_tree(dir);
+    free(dir); free(body);
+}
+
+/* Without Content-Length (and not chunked) the end of the body is only the
+ * connection closing: refused unless --allow-unknown-length. */
+Test(download, close_delimited_body_needs_allow_unknown_length)
+{
+    size_t len;
+    char *body = make_dataset(200, &len);
+    mini_srv s;
+    srv_start(&s, body, len);
+    s.no_length = true;
+    s.cut_at = len * 96 / 200;
+    char *dir = make_tmpdir(), url[128], *err;
+    write_at(dir, "train.jsonl", "the good old file\n", 18);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/data/train.jsonl", s.port);
+    int rc = run_download(url, dir, NULL, &err);
+    cr_assert_eq(rc, 1, "a body of unknown length was accepted: %s", err);
+    cr_assert(strstr(err, "--allow-unknown-length"), "%s", err);
+    cr_assert(!strstr(err, "validated"), "%s", err);
+    assert_file_is(dir, "train.jsonl", "the good old file\n", 18);
+    free(err);
+    s.cut_at = 0;
+    rm_tree(dir);
+    free(dir);
+    dir = make_tmpdir();
+    const char *args[] = {"--url", url, "--out", dir, "--allow-unknown-length", NULL};
+    rc = run_args(args, &err);
+    srv_stop(&s);
+    cr_assert_eq(rc, 0, "stderr: %s", err);
+    assert_file_is(dir, "train.jsonl", body, len);
+    free(err);
+    rm_tree(dir);
+    free(dir); free(body);
+}
+
+/* The hub's X-Linked-Etag (the LFS file's SHA-256) or --sha256 is checked
+ * before anything is replaced. */
+Test(download, sha256_is_checked_before_the_rename)
+{
+    size_t len;
+    char *body = make_dataset(100, &len);
+    char good[65], quoted[80];
+    sha256_hex(body, len, good);
+    snprintf(quoted, sizeof quoted, "\"%s\"", good);
+    mini_srv s;
+    srv_start(&s, body, len);
+    s.linked = quoted;
+    char *dir = make_tmpdir(), url[128], *err;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/data/train.jsonl", s.port);
+    cr_assert_eq(run_download(url, dir, NULL, &err), 0, "stderr: %s", err);
+    cr_assert(strstr(err, "verified"), "%s", err);
+    assert_file_is(dir, "train.jsonl", body, len);
+    free(err);
+    /* a mismatch (the hub's or the user's) keeps the good file */
+    s.linked = "\"0000000000000000000000000000000000000000000000000000000000000000\"";
+    write_at(dir, "train.jsonl", "the good old file\n", 18);
+    cr_assert_eq(run_download(url, dir, NULL, &err), 1, "stderr: %s", err);
+    cr_assert(strstr(err, "SHA-256 mismatch"), "%s", err);
+    cr_assert(strstr(err, "X-Linked-Etag"), "%s", err);
+    assert_file_is(dir, "train.jsonl", "the good old file\n", 18);
+    cr_assert(!exists(dir, "train.jsonl.part"), "a corrupt part would be resumed forever");
+    free(err);
+    s.linked = NULL;
+    const char *bad[] = {"--url", url, "--out", dir, "--sha256",
+                         "1111111111111111111111111111111111111111111111111111111111111111", NULL};
+    cr_assert_eq(run_args(bad, &err), 1, "stderr: %s", err);
+    cr_assert(strstr(err, "--sha256"), "%s", err);
+    assert_file_is(dir, "train.jsonl", "the good old file\n", 18);
+    free(err);
+    const char *right[] = {"--url", url, "--out", dir, "--sha256", good, NULL};
+    cr_assert_eq(run_args(right, &err), 0, "stderr: %s", err);
+    assert_file_is(dir, "train.jsonl", body, len);
+    free(err);
+    const char *junk[] = {"--url", url, "--out", dir, "--sha256", "xyz", NULL};
+    cr_assert_eq(run_args(junk, &err), 2);
+    free(err);
+    srv_stop(&s);
     rm_tree(dir);
     free(dir); free(body);
 }
@@ -331,8 +583,10 @@ Test(download, http_200_to_a_range_restarts)
     mini_srv s;
     srv_start(&s, body, len);
     s.ignore_range = true;
+    s.etag = "\"v1\"";
     char *dir = make_tmpdir(), url[128], *err;
     write_at(dir, "train.jsonl.part", "garbage that is not a prefix", 28);
+    write_at(dir, "train.jsonl.part.validator", "\"v1\"\n", 5);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/data/train.jsonl", s.port);
     int rc = run_download(url, dir, "--no-validate", &err);
     srv_stop(&s);
@@ -350,10 +604,12 @@ Test(download, http_416_discards_partial_and_restarts)
     char *body = make_dataset(100, &len);
     mini_srv s;
     srv_start(&s, body, len);
+    s.etag = "\"v1\"";
     char *dir = make_tmpdir(), url[128], *err;
     char *longer = calloc(1, len + 100);
     memset(longer, 'x', len + 100);
     write_at(dir, "train.jsonl.part", longer, len + 100);
+    write_at(dir, "train.jsonl.part.validator", "\"v1\"\n", 5);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/data/train.jsonl", s.port);
     int rc = run_download(url, dir, "--no-validate", &err);
     srv_stop(&s);
@@ -431,22 +687,89 @@ Test(download, http_error_keeps_partial_intact)
     free(dir); free(body);
 }
 
-Test(download, hf_token_sent_as_bearer)
+/* HF_TOKEN goes to the hub (HF_ENDPOINT here: the loopback host, the one
+ * plain-http exception) and to same-host redirects, never elsewhere. */
+Test(download, hf_token_goes_to_the_hub_only)
 {
     size_t len;
     char *body = make_dataset(20, &len);
     mini_srv s;
     srv_start(&s, body, len);
+    char *dir = make_tmpdir(), ep[64], url[128], *err;
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", s.port);
     setenv("HF_TOKEN", "hf_test_token_123", 1);
-    char *dir = make_tmpdir(), url[128], *err;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/data/train.jsonl", s.port);
-    int rc = run_download(url, dir, "--no-validate", &err);
-    unsetenv("HF_TOKEN");
-    srv_stop(&s);
+    setenv("HF_ENDPOINT", ep, 1);
+    const char *hub[] = {"--repo", "own/data", "--out", dir, "--no-validate", NULL};
+    int rc = run_args(hub, &err);
     cr_assert_eq(rc, 0, "stderr: %s", err);
+    cr_assert(strstr(s.requests, "GET /datasets/own/data/resolve/main/train.jsonl HTTP/1.1"), "%s",
+              s.requests);
     cr_assert(strcasestr(s.requests, "\r\nAuthorization: Bearer hf_test_token_123\r\n"),
               "%s", s.requests);
     cr_assert(!strstr(err, "hf_test_token_123"), "the token leaked into the log");
+    free(err);
+    /* a redirect to the same host keeps it, one to another host drops it */
+    s.location = "/data/train.jsonl";
+    s.requests[0] = '\0';
+    rm_tree(dir);
+    free(dir);
+    dir = make_tmpdir();
+    hub[3] = dir;
+    cr_assert_eq(run_args(hub, &err), 0, "stderr: %s", err);
+    cr_assert(strcasestr(request_after(&s, 1), "\r\nAuthorization: Bearer"), "%s", s.requests);
+    free(err);
+    char other[128];
+    snprintf(other, sizeof other, "http://localhost:%d/data/train.jsonl", s.port);
+    s.location = other;
+    s.requests[0] = '\0';
+    rm_tree(dir);
+    free(dir);
+    dir = make_tmpdir();
+    hub[3] = dir;
+    cr_assert_eq(run_args(hub, &err), 0, "stderr: %s", err);
+    cr_assert(strcasestr(s.requests, "\r\nAuthorization: Bearer"), "%s", s.requests);
+    cr_assert(strstr(request_after(&s, 1), "GET /data/train.jsonl"), "%s", s.requests);
+    cr_assert(!strcasestr(request_after(&s, 1), "Authorization:"), "sent to another host: %s",
+              s.requests);
+    free(err);
+    /* --url hosts never get it */
+    s.location = NULL;
+    s.requests[0] = '\0';
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/data/train.jsonl", s.port);
+    rm_tree(dir);
+    free(dir);
+    dir = make_tmpdir();
+    cr_assert_eq(run_download(url, dir, "--no-validate", &err), 0, "stderr: %s", err);
+    cr_assert(!strcasestr(s.requests, "Authorization:"), "sent to a --url host: %s", s.requests);
+    cr_assert(strstr(err, "not sent to --url hosts"), "%s", err);
+    free(err);
+    unsetenv("HF_TOKEN");
+    unsetenv("HF_ENDPOINT");
+    srv_stop(&s);
+    rm_tree(dir);
+    free(dir); free(body);
+}
+
+/* Plain http to a host other than the loopback exception: no token. */
+Test(download, hf_token_never_over_plain_http)
+{
+    size_t len;
+    char *body = make_dataset(20, &len);
+    mini_srv s;
+    srv_start_at(&s, body, len, "127.0.0.2");
+    char *dir = make_tmpdir(), ep[64], *err;
+    snprintf(ep, sizeof ep, "http://127.0.0.2:%d", s.port);
+    setenv("HF_TOKEN", "hf_test_token_123", 1);
+    setenv("HF_ENDPOINT", ep, 1);
+    const char *hub[] = {"--repo", "own/data", "--out", dir, "--no-validate", NULL};
+    int rc = run_args(hub, &err);
+    unsetenv("HF_TOKEN");
+    unsetenv("HF_ENDPOINT");
+    srv_stop(&s);
+    cr_assert_eq(rc, 0, "stderr: %s", err);
+    cr_assert(s.nrequests == 1, "%s", s.requests);
+    cr_assert(!strcasestr(s.requests, "Authorization:"), "sent over http: %s", s.requests);
+    cr_assert(strstr(err, "https only"), "%s", err);
     free(err);
     rm_tree(dir);
     free(dir); free(body);
@@ -507,7 +830,8 @@ Test(download, progress_bar_on_a_tty)
     free(src); free(dir); free(body);
 }
 
-/* The downloaded file is validated; a bad one fails the command but is kept
+/* The downloaded file is validated before it replaces anything; a bad one
+ * fails the command, the good file stays, the download is kept as .invalid
  * (never lose data) and the reasons name the lines. */
 Test(download, invalid_dataset_fails_validation_but_is_kept)
 {
@@ -519,13 +843,16 @@ Test(download, invalid_dataset_fails_validation_but_is_kept)
     mini_srv s;
     srv_start(&s, body, (size_t)n);
     char *dir = make_tmpdir(), url[128], *err;
+    write_at(dir, "train.jsonl", good, len);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/data/train.jsonl", s.port);
     int rc = run_download(url, dir, NULL, &err);
     srv_stop(&s);
     cr_assert_eq(rc, 1, "stderr: %s", err);
-    cr_assert(strstr(err, "train.jsonl:4: error:"), "no line number: %s", err);
+    cr_assert(strstr(err, "train.jsonl.part:4: error:"), "no line number: %s", err);
     cr_assert(strstr(err, "does not validate"), "%s", err);
-    assert_file_is(dir, "train.jsonl", body, (size_t)n);
+    assert_file_is(dir, "train.jsonl", good, len);
+    assert_file_is(dir, "train.jsonl.invalid", body, (size_t)n);
+    cr_assert(!exists(dir, "train.jsonl.part"));
     free(err);
     rm_tree(dir);
     free(dir); free(body); free(good);

@@ -749,11 +749,14 @@ Test(eval, dry_run_and_usage_errors)
     char *out = path_in(dir, "m.jsonl");
     const char *a1[] = {"--data", data, "-o", out, "--model", "mm", "--api-key", SECRET,
                         "--seed-per-repeat", "--extra-body", "{\"top_k\":20}",
-                        "--chat-template-kwargs", "{\"enable_thinking\":false}", "--dry-run", NULL};
+                        "--chat-template-kwargs", "{\"enable_thinking\":false}", "--reasoning-effort",
+                        "low", "--set", "max_output_tokens=77", "--dry-run", NULL};
     result r = run_eval(dir, a1);
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert(strstr(r.out, "\"model\":\"mm\"") && strstr(r.out, "\"top_k\":20") &&
-              strstr(r.out, "enable_thinking") && strstr(r.out, "\"seed\":0"), "%s", r.out);
+              strstr(r.out, "enable_thinking") && strstr(r.out, "\"seed\":0") &&
+              strstr(r.out, "\"reasoning_effort\":\"low\"") && strstr(r.out, "\"max_tokens\":77"),
+              "%s", r.out);
     cr_assert(strstr(r.out, "\"messages\""), "a chat body");
     cr_assert(!strstr(r.out, SECRET));
     cr_assert(access(out, F_OK) != 0, "a dry run writes nothing");

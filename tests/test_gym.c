@@ -436,3 +436,61 @@ Test(gym, mutated_requests_never_break_a_handler, .timeout = 60)
     cr_assert(ok > 100, "only %zu verify bodies survived the edits", ok);
     gym_env_free(env);
 }
+
+/* grading.md §1 and §4.1 through /verify: a role-less message and an untyped
+ * part with annotations are the assistant's text; unparsable expected
+ * arguments get a verdict while no comparison reaches them, a 422 once one
+ * does. */
+Test(gym, verify_pydantic_defaults_and_unparsed_expected_arguments)
+{
+    gym_env *env = gym_env_new(NULL, NULL);
+    json_t *j = verify(env, "{" RCP ",\"response\":{\"output\":[{\"type\":\"message\",\"content\":"
+                            "[{\"text\":\"hello\",\"annotations\":[]}]}]},"
+                            "\"expected_action\":{\"type\":\"message\",\"content\":\"hi\"}}");
+    cr_assert_eq(json_real_value(json_object_get(j, "reward")), 1.0);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "category")), "A chat message was found as expected");
+    json_decref(j);
+#define BAD_EXPECTED "\"expected_action\":{\"type\":\"function_call\",\"name\":\"g\",\"arguments\":\"{\\\"a\\\":\"}"
+    j = verify(env, "{" RCP "," CALL_RESPONSE("{}") "," BAD_EXPECTED "}");
+    cr_assert_eq(json_real_value(json_object_get(j, "reward")), 0.0);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "category")),
+                     "The tool in a tool call is not the expected tool");
+    json_decref(j);
+    j = verify(env, "{" RCP ",\"response\":{\"output\":[{\"type\":\"message\",\"content\":"
+                    "[{\"type\":\"output_text\",\"text\":\"no\"}]}]}," BAD_EXPECTED "}");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "category")),
+                     "No tool call was found when one was expected");
+    json_decref(j);
+    expect_detail(env, gym_verify,
+                  "{" RCP ",\"response\":{\"output\":[{\"type\":\"function_call\",\"name\":\"g\","
+                  "\"arguments\":\"{}\"}]}," BAD_EXPECTED "}",
+                  422, "arguments is not valid JSON");
+#undef BAD_EXPECTED
+    gym_env_free(env);
+}
+
+/* A rollout of a row with Python's numbers (NaN, Infinity, 1e400, integers
+ * of any size outside the arguments, which NeMo Gym reads) is graded, and
+ * those bytes come back as they were. */
+Test(gym, verify_reads_python_numbers_and_keeps_their_bytes)
+{
+    gym_env *env = gym_env_new(NULL, NULL);
+    char big[420];
+    memset(big, '9', 400);
+    big[400] = '\0';
+    char body[2048];
+    snprintf(body, sizeof body,
+             "{\"responses_create_params\":{\"input\":[],\"temperature\":NaN,\"top_p\":Infinity,"
+             "\"max\":-Infinity,\"huge\":1e400,\"big\":%s}," CALL_RESPONSE("{\\\"a\\\": 1}") ","
+             CALL_EXPECTED ",\"trajectory_id\":18446744073709551616}", big);
+    wire_reply r = gcall(env, gym_verify, body, strlen(body));
+    cr_assert_eq(r.status, 200, "%.*s", (int)r.body_len, r.body);
+    cr_assert(r.body_len == strlen(body) + strlen(",\"reward\":1.0,\"category\":\"A tool call that matches "
+                                                  "the expected tool call was found\""),
+              "%.*s", (int)r.body_len, r.body);
+    cr_assert(!memcmp(r.body, body, strlen(body) - 1), "the request's bytes are kept: %.*s", (int)r.body_len, r.body);
+    wire_reply_free(&r);
+    expect_detail(env, gym_verify, "{" RCP ",\"x\":nan," CALL_RESPONSE("{}") "," CALL_EXPECTED "}", 422,
+                  "invalid JSON");
+    gym_env_free(env);
+}

@@ -122,15 +122,15 @@ Test(jtext, lone_surrogates_only_with_the_flag)
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
         cr_assert_not(jtext_valid(docs[i], strlen(docs[i]), 0, err, sizeof err), "%s", docs[i]);
         cr_assert(strstr(err, "surrogate"), "%s", err);
-        cr_assert(jtext_valid(docs[i], strlen(docs[i]), JTEXT_LONE_SURROGATES, err, sizeof err), "%s", err);
+        cr_assert(jtext_valid(docs[i], strlen(docs[i]), JTEXT_SURROGATES, err, sizeof err), "%s", err);
     }
     /* still strict about everything else, and pairs still combine */
-    cr_assert_not(jtext_valid("[\"\\ud80\"]", 9, JTEXT_LONE_SURROGATES, NULL, 0));
-    cr_assert_not(jtext_valid("[\"\xed\xa0\x80\"]", 7, JTEXT_LONE_SURROGATES, NULL, 0));
+    cr_assert_not(jtext_valid("[\"\\ud80\"]", 9, JTEXT_SURROGATES, NULL, 0));
+    cr_assert_not(jtext_valid("[\"\xed\xa0\x80\"]", 7, JTEXT_SURROGATES, NULL, 0));
     /* decoded form: WTF-8 (a key shows it) */
     util_buf k = UTIL_BUF_INIT;
     const char *obj = "{\"a\\ud800b\\ud83d\\ude00\": 1}";
-    cr_assert_eq(jtext_object(obj, strlen(obj), JTEXT_LONE_SURROGATES, first_key, &k, err, sizeof err), 1);
+    cr_assert_eq(jtext_object(obj, strlen(obj), JTEXT_SURROGATES, first_key, &k, err, sizeof err), 1);
     cr_assert_eq(k.len, 9);
     cr_assert(!memcmp(k.data, "a\xed\xa0\x80" "b\xf0\x9f\x98\x80", 9));
     util_buf_free(&k);
@@ -269,4 +269,83 @@ Test(jtext, set_member_replaces_in_place_or_appends)
         }
         util_buf_free(&b);
     }
+}
+
+/* ---- the Python dialect and spans -------------------------------------------- */
+
+Test(jtext, python_numbers_with_jtext_py)
+{
+    static const char *const py[] = {"18446744073709551615", "-99999999999999999999999", "NaN",
+                                     "Infinity", "-Infinity", "1e400", "[NaN,-Infinity,1e999]",
+                                     "{\"a\":Infinity}"};
+    for (size_t i = 0; i < sizeof py / sizeof py[0]; i++) {
+        cr_assert(jtext_valid(py[i], strlen(py[i]), JTEXT_PY, NULL, 0), "%s", py[i]);
+        cr_assert(!jtext_valid(py[i], strlen(py[i]), 0, NULL, 0), "%s without the flag", py[i]);
+    }
+    static const char *const bad[] = {"nan", "-NaN", "+Infinity", "Inf", "infinity", "NaNa", "-Infinit"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert(!jtext_valid(bad[i], strlen(bad[i]), JTEXT_PY, NULL, 0), "%s", bad[i]);
+    /* what a scan met */
+    util_buf tmp = {0};
+    jtext_scan s;
+    const char *t = "[1, 99999999999999999999, 2.5]";
+    jtext_scan_init(&s, t, strlen(t), JTEXT_PY, &tmp);
+    cr_assert(jtext_value(&s));
+    cr_assert_eq(s.seen, JTEXT_SEEN_BIG_INT);
+    t = "{\"x\": [1e400]}";
+    jtext_scan_init(&s, t, strlen(t), JTEXT_PY, &tmp);
+    cr_assert(jtext_value(&s));
+    cr_assert_eq(s.seen, JTEXT_SEEN_NONFINITE);
+    util_buf_free(&tmp);
+    /* placeholders: a big integer that fits a double is that real, the rest null */
+    const char *arr = "[18446744073709551615, NaN, -Infinity, 1e400, 7]";
+    json_t *v = jtext_build(arr, strlen(arr), JTEXT_PY);
+    cr_assert(v);
+    cr_assert(json_is_real(json_array_get(v, 0)));
+    cr_assert_eq(json_real_value(json_array_get(v, 0)), 18446744073709551615.0);
+    for (size_t i = 1; i < 4; i++)
+        cr_assert(json_is_null(json_array_get(v, i)), "%zu", i);
+    cr_assert_eq(json_integer_value(json_array_get(v, 4)), 7);
+    json_decref(v);
+}
+
+Test(jtext, lone_surrogates_with_jtext_surrogates)
+{
+    const char *t = "\"a\\ud800b\\udc00\\ud83d\\ude00\"";
+    cr_assert(!jtext_valid(t, strlen(t), JTEXT_PY, NULL, 0));
+    cr_assert(jtext_valid(t, strlen(t), JTEXT_SURROGATES, NULL, 0));
+    util_buf out = {0};
+    cr_assert_eq(jtext_string_value((jtext_span){t, strlen(t)}, JTEXT_SURROGATES, &out), 0);
+    /* WTF-8: each lone surrogate alone, the pair combined */
+    cr_assert_eq(out.len, 1 + 3 + 1 + 3 + 4);
+    cr_assert(!memcmp(out.data, "a\xed\xa0\x80" "b\xed\xb0\x80" "\xf0\x9f\x98\x80", out.len));
+    util_buf_free(&out);
+    cr_assert_eq(jtext_string_value((jtext_span){"12", 2}, 0, &out), -1);
+    util_buf_free(&out);
+}
+
+Test(jtext, spans_of_members_and_elements)
+{
+    const char *t = " { \"a\" : [ 1 , {\"b\": \"x y\"} ,NaN ] , \"c\": 2, \"a\": [ 3 ] } ";
+    jtext_span obj = {t, strlen(t)};
+    jtext_span a = jtext_get(obj, JTEXT_PY, "a");
+    cr_assert(a.p && a.len == 5 && !memcmp(a.p, "[ 3 ]", 5), "the last duplicate: %.*s", (int)a.len, a.p);
+    cr_assert_null(jtext_get(obj, JTEXT_PY, "zz").p);
+    cr_assert_null(jtext_get(obj, 0, "a").p, "invalid without the flag");
+    jtext_span first = {strchr(t, '['), 0};
+    first.len = (size_t)(strchr(t, ']') - first.p) + 1;
+    jtext_span el[4];
+    cr_assert_eq(jtext_elements(first, JTEXT_PY, el, 4), 3);
+    cr_assert(el[1].len == 12 && !memcmp(el[1].p, "{\"b\": \"x y\"}", 12), "%.*s", (int)el[1].len, el[1].p);
+    cr_assert(el[2].len == 3 && !memcmp(el[2].p, "NaN", 3));
+    jtext_span at = jtext_at(first, JTEXT_PY, 1);
+    cr_assert(at.p == el[1].p && at.len == el[1].len);
+    cr_assert_null(jtext_at(first, JTEXT_PY, 3).p);
+    util_buf out = {0};
+    cr_assert_eq(jtext_compact(t, strlen(t), &out), 0);
+    cr_assert_str_eq(out.data, "{\"a\":[1,{\"b\":\"x y\"},NaN],\"c\":2,\"a\":[3]}");
+    util_buf_free(&out);
+    cr_assert_eq(jtext_compact("\"a \\\" b\"", 8, &out), 0);
+    cr_assert_str_eq(out.data, "\"a \\\" b\"", "spaces and escaped quotes inside strings stay");
+    util_buf_free(&out);
 }

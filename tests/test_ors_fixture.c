@@ -12,8 +12,13 @@ static double fake_clock(void)
 
 void fx_open(fx *f, const ors_config *cfg)
 {
+    fx_open_train(f, FX_TRAIN, cfg);
+}
+
+void fx_open_train(fx *f, const char *train, const ors_config *cfg)
+{
     memset(f, 0, sizeof *f);
-    const char *texts[3] = {FX_TRAIN, FX_TEST, FX_DEV};
+    const char *texts[3] = {train, FX_TEST, FX_DEV};
     ds_split_spec specs[3] = {{"train", NULL}, {"test", NULL}, {"dev", NULL}};
     for (int i = 0; i < 3; i++) {
         f->paths[i] = tu_write_temp(texts[i], strlen(texts[i]), ".jsonl");

@@ -71,6 +71,8 @@ typedef struct fx {
 extern double fx_now;   /* the fake clock, in seconds */
 
 void fx_open(fx *f, const ors_config *cfg);   /* cfg may be NULL: defaults + fake clock */
+/* The same with the given rows as split train (validated, none skipped). */
+void fx_open_train(fx *f, const char *train, const ors_config *cfg);
 void fx_close(fx *f);
 
 /* Calls handler with the given request parts; body may be NULL. The reply

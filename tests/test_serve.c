@@ -162,7 +162,7 @@ typedef struct outcome {
 } outcome;
 
 /* One complete episode on task index: create_session, create, task_tools,
- * prompt, call, a refused second call, delete. */
+ * prompt, call, its identical retry (replayed), a refused other call, delete. */
 static void episode(unsigned port, size_t index, const json_t *expected, bool right,
                     outcome want)
 {
@@ -192,12 +192,19 @@ static void episode(unsigned port, size_t index, const json_t *expected, bool ri
         const char *text = json_string_value(json_object_get(json_array_get(
             json_object_get(out, "blocks"), 0), "text"));
         cr_assert(reward == 1.0 ? !strcmp(text, "Correct.") : !strncmp(text, "Incorrect: ", 11));
-        json_decref(res);
         free(call_id);
         free(raw);
-        /* The one submission is consumed: a second call is refused. */
+        /* The same call again (a client that lost the reply) gets the graded
+         * result back; the submission is consumed: another call is refused. */
         char *err;
-        res = su_call(port, ENV, sid, call, NULL, &raw, &err);
+        json_t *again = su_call(port, ENV, sid, call, NULL, &raw, &err);
+        cr_assert_not_null(again, "%s", raw);
+        cr_assert(json_equal(again, res), "row %zu: the retry is not the graded result: %s", index, raw);
+        json_decref(again);
+        json_decref(res);
+        free(raw);
+        const char *other = "{\"name\":\"submit_message\",\"input\":{\"content\":\"Another reply entirely.\"}}";
+        res = su_call(port, ENV, sid, other, NULL, &raw, &err);
         cr_assert_not_null(res, "%s", raw);
         cr_assert(json_is_false(json_object_get(res, "ok")));
         cr_assert_str_eq(json_string_value(json_object_get(res, "error")), "task already submitted");

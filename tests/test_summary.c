@@ -229,3 +229,28 @@ Test(summary, same_figures_whatever_the_order_of_the_lines)
     free(c);
     free(text);
 }
+
+/* A line that /verify and fcpivot grade accept is summarised too: Python's
+ * numbers in the conversation, and expected arguments that do not parse
+ * (the verdict stood because no comparison reached them). */
+Test(summary, reads_lines_in_the_python_dialect_of_verify)
+{
+    const char *line =
+        "{\"responses_create_params\":{\"input\":[{\"role\":\"user\",\"content\":\"q\"}],"
+        "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":{\"maximum\":"
+        "18446744073709551615,\"x\":NaN,\"y\":-Infinity}}]},"
+        "\"response\":{\"output\":[{\"type\":\"message\",\"role\":\"assistant\",\"content\":"
+        "[{\"type\":\"output_text\",\"text\":\"hi \\ud800\"}]}]},"
+        "\"reward\":0.0,\"expected_action\":{\"type\":\"function_call\",\"name\":\"f\","
+        "\"arguments\":\"{not json\"},\"category\":\"NO_EXPECTED_TOOL_CALL\"}";
+    summary_options o = {0};
+    summary *s = summary_new(&o);
+    char err[256] = "";
+    cr_assert_eq(summary_add_rollout(s, line, strlen(line), err, sizeof err), 0, "%s", err);
+    util_buf b = UTIL_BUF_INIT;
+    cr_assert_eq(summary_json(s, &b, err, sizeof err), 0);
+    cr_assert(strstr(b.data, "\"graded\":1"), "%s", b.data);
+    cr_assert(strstr(b.data, "NO_EXPECTED_TOOL_CALL"), "%s", b.data);
+    util_buf_free(&b);
+    summary_free(s);
+}

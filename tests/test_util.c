@@ -96,3 +96,12 @@ Test(util, sha256_known_digests)
     cr_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
     free(million);
 }
+
+Test(util, escaped_text_for_terminals)
+{
+    util_buf b = UTIL_BUF_INIT;
+    const char s[] = "ok \xC3\xA9\x1b[31m\0z\x7f\xC2\x9B\xff\xE2\x82\xAC";
+    cr_assert_eq(util_buf_escaped(&b, s, sizeof s - 1), 0);
+    cr_assert_str_eq(b.data, "ok \xC3\xA9\\x1b[31m\\x00z\\x7f\\u009b\\xff\xE2\x82\xAC");
+    util_buf_free(&b);
+}

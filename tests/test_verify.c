@@ -83,8 +83,11 @@ Test(verify, reasons_for_invalid_requests)
         {"{" RCP ",\"response\":\"x\"," EXP_MSG "}", "response: must be an object"},
         {"{" RCP "," RESP_MSG "}", "expected_action: field required"},
         {"{" RCP "," RESP_MSG ",\"expected_action\":null}", "expected_action: must be an object"},
+        {"{" RCP ",\"response\":{\"output\":[{\"type\":\"function_call\",\"name\":\"f\","
+         "\"arguments\":\"{}\"}]},\"expected_action\":{\"type\":\"function_call\",\"name\":\"f\","
+         "\"arguments\":\"{not json\"}}", "expected_action.arguments is not valid JSON"},
         {"{" RCP "," RESP_MSG ",\"expected_action\":{\"type\":\"function_call\",\"name\":\"f\","
-         "\"arguments\":\"{not json\"}}", "expected_action: "},
+         "\"arguments\":3}}", "expected_action: "},
         {"{" RCP ",\"response\":{\"output\":3}," EXP_MSG "}", "response: "},
     };
     grade_config cfg;

@@ -2,7 +2,8 @@
 """Deterministic random verify requests that stress the grader's corners.
 
 Written for fcpivot's differential test (tests/test_oracle.c): every line is a
-NeMo Gym verify request whose expected arguments parse, and whose actual
+NeMo Gym verify request (a few with expected arguments that do not parse,
+which have a verdict only while no comparison reaches them), whose actual
 response mixes near-misses of the expected action with the quirks of Python's
 json and str (bool/int, int/float, NaN, inf, 30-digit ints, lone surrogates,
 Unicode case and whitespace, duplicate keys, broken JSON, deep nesting).
@@ -132,14 +133,36 @@ def actual_calls(r, expected):
     return out
 
 
+def text_part(r):
+    """An output_text part, or one of the untyped shapes pydantic reads
+    (text + annotations: output_text) or does not (text alone)."""
+    k = r.random()
+    if k < 0.15:
+        return {"text": rand_string(r, False), "annotations": []}
+    if k < 0.25:
+        return {"text": rand_string(r, False)}
+    return {"type": "output_text", "text": rand_string(r, False), "annotations": []}
+
+
+def message(r):
+    """An output message; sometimes without "role" (an assistant message for
+    pydantic) or with another role."""
+    msg = {"type": "message", "role": "assistant", "content": [
+        {"type": "refusal", "refusal": "no"}] if r.random() < 0.3 else [text_part(r)]}
+    k = r.random()
+    if k < 0.2:
+        del msg["role"]
+    elif k < 0.3:
+        msg["role"] = r.choice(["user", "system"])
+    return msg
+
+
 def response(r, calls):
     output = []
     if r.random() < 0.3:
         output.append({"type": "reasoning", "id": "rs_1", "summary": []})
     if r.random() < 0.4:
-        output.append({"type": "message", "role": "assistant", "content": [
-            {"type": "refusal", "refusal": "no"}] if r.random() < 0.3 else [
-            {"type": "output_text", "text": rand_string(r, False), "annotations": []}]})
+        output.append(message(r))
     for c in calls:
         output.append(dict(c, call_id="call_x", id="fc_x", status="completed"))
     if r.random() < 0.1:
@@ -157,6 +180,8 @@ def case(r):
         expected = [(r.choice(NAMES[:3]), {k: rand_value(r) for k in r.sample("pqrstu", r.randrange(1, 4))})
                     for _ in range(n)]
         calls = [call(nm, dumps(a, r)) for nm, a in expected]
+        if r.random() < 0.05:   # unparsable: a verdict only if never reached
+            calls[r.randrange(n)]["arguments"] = r.choice(BROKEN[:4])
         exp = calls[0] if n == 1 else {"type": "function_call_batch", "calls": calls}
     if expected and r.random() < 0.85:
         acts = actual_calls(r, expected)

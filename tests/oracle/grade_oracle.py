@@ -7,7 +7,8 @@ It leans on CPython for the parts that are hard to get right in C: json.loads
 
 Input: NeMo Gym verify requests, one JSON object per line, on stdin. Output:
 one line {"reward": r, "category": "..."} per request, or {"error": "..."}
-when the expected arguments do not parse; with --speed, verdicts/s instead
+when a comparison reaches expected arguments that do not parse (§4.1: they
+are parsed only then, so other requests with such arguments get a verdict); with --speed, verdicts/s instead
 (the benchmarks' Python comparison). Options mirror `fcpivot grade`.
 """
 import argparse
@@ -43,16 +44,27 @@ class Config:
         self.mode = a.reward_mode
 
 
+def is_output_text(part):
+    """A part typed output_text, or untyped with text and annotations (the
+    pydantic model's default type)."""
+    if not isinstance(part, dict):
+        return False
+    if "type" not in part:
+        return "text" in part and "annotations" in part
+    return part["type"] == "output_text"
+
+
 def actual_action(response):
-    """grading.md §1: calls first, else the first assistant output_text."""
+    """grading.md §1: calls first, else the first assistant output_text; a
+    message without "role" is an assistant message (pydantic default)."""
     calls, text = [], None
     for item in response["output"]:
         kind = item.get("type")
         if kind == "function_call":
             calls.append((item["name"], item["arguments"]))
-        elif kind == "message" and item.get("role") == "assistant" and text is None:
+        elif kind == "message" and item.get("role", "assistant") == "assistant" and text is None:
             for part in item.get("content") or []:
-                if isinstance(part, dict) and part.get("type") == "output_text":
+                if is_output_text(part):
                     text = part["text"]
                     break
     if calls:
@@ -98,15 +110,21 @@ def compare(x, y, cfg):
     return None if x == y else "ARGUMENT_VALUE_DIFFERENT"
 
 
+UNPARSED = object()
+
+
 def single(exp, act, cfg):
-    """§4.1 on (name, parsed expected args) vs (name, raw actual text)."""
+    """§4.1 on (name, expected text, parsed value or UNPARSED) vs (name, raw
+    actual text): the expected text is parsed only once the names match, and
+    a failure there raises (no verdict)."""
     if exp[0] != act[0]:
         return 0.0, "UNEXPECTED_TOOL"
+    x = exp[2] if exp[2] is not UNPARSED else json.loads(exp[1])
     try:
         y = json.loads(act[1])
     except (ValueError, RecursionError):
         return 0.0, "ARGUMENTS_DECODE_ERROR"
-    r = compare(exp[1], y, cfg)
+    r = compare(x, y, cfg)
     return (1.0, "EXPECTED_TOOL_CALL") if r is None else (0.0, r)
 
 
@@ -165,13 +183,15 @@ def batch(E, A, cfg):
     return reward, fail[first]
 
 
-def expected_calls(req):
-    """The expected action, its arguments parsed once: None for a message."""
+def expected_calls(req, parse=False):
+    """The expected calls as (name, arguments text, value): the value parsed
+    now with parse, else UNPARSED (parsed when reached); None for a message."""
     exp = req["expected_action"]
     if exp["type"] == "message":
         return None
     calls = exp["calls"] if exp["type"] == "function_call_batch" else [exp]
-    return [(c["name"], json.loads(c["arguments"])) for c in calls]
+    return [(c["name"], c["arguments"], json.loads(c["arguments"]) if parse else UNPARSED)
+            for c in calls]
 
 
 def judge(expected, act, cfg):
@@ -190,7 +210,7 @@ def judge(expected, act, cfg):
 def speed(requests, cfg):
     """Pure verdicts/s with the expected arguments parsed beforehand, per
     expected-action kind: the figure fcpivot's bench_grade is compared with."""
-    cases = [(expected_calls(r), actual_action(r["response"])) for r in requests]
+    cases = [(expected_calls(r, True), actual_action(r["response"])) for r in requests]
     kinds = (("single call / message mix", lambda e: e is None or len(e) == 1),
              ("batches (2+ calls)", lambda e: e is not None and len(e) > 1))
     for label, pick in kinds:
