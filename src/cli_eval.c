@@ -1213,6 +1213,42 @@ static int write_json_file(ev_run *r, const char *path, util_buf *text)
     return 0;
 }
 
+/* agg_write's sink: the pieces go to a temporary file. */
+typedef struct agg_sink {
+    evout_tmp t;
+    char err[512];
+} agg_sink;
+
+static int to_tmp(void *ctx, const char *data, size_t len)
+{
+    agg_sink *s = ctx;
+    return evout_append(&s->t.f, data, len, NULL, s->err, sizeof s->err);
+}
+
+/* Writes the aggregate metrics (streamed: a million rollouts' rollout_infos
+ * are a few hundred megabytes of text). */
+static void write_aggregate(ev_run *r, const agg *a)
+{
+    agg_sink s;
+    char why[512];
+    s.err[0] = '\0';
+    if (evout_tmp_open(&s.t, r->paths.aggregate, s.err, sizeof s.err)) {
+        io_fail(r, s.err);
+        return;
+    }
+    int rc = agg_write(a, to_tmp, &s, why, sizeof why);
+    if (rc == 0 && to_tmp(&s, "\n", 1) == 0 && evout_tmp_commit(&s.t, s.err, sizeof s.err) == 0)
+        return;
+    if (rc == 0)
+        snprintf(why, sizeof why, "%s", s.err);
+    else if (s.err[0])
+        snprintf(why, sizeof why, "%s", s.err);
+    if (s.t.final)
+        evout_tmp_abort(&s.t);
+    fprintf(stderr, "fcpivot eval: %s: %s\n", r->paths.aggregate, why);
+    io_fail(r, why);
+}
+
 /* Sorts the files of a complete run (r->off / r->len filled). */
 static void sort_files(ev_run *r)
 {
@@ -1246,14 +1282,12 @@ static void write_reports(ev_run *r, bool complete, util_buf *summary_text)
         }
         if (complete)
             sort_files(r);
-        util_buf at = UTIL_BUF_INIT;
         if (summary_json(rp.sum, summary_text, why, sizeof why) == 0)
             write_json_file(r, r->paths.summary, summary_text);
         if (rp.agg_failed)
             fprintf(stderr, "fcpivot eval: no aggregate metrics: %s\n", rp.agg_err);
-        else if (agg_finish(rp.agg, &at, why, sizeof why) == 0)
-            write_json_file(r, r->paths.aggregate, &at);
-        util_buf_free(&at);
+        else
+            write_aggregate(r, rp.agg);
     }
     summary_free(rp.sum);
     agg_free(rp.agg);
