@@ -44,6 +44,7 @@ struct fo_server {
     conn *conns[FO_MAX_CONNS];
     size_t nconns;
     size_t requests, in_flight, max_in_flight;
+    size_t retry_in_flight, max_retry_in_flight;   /* attempts >= 2 of a row */
     size_t attempts[FO_MAX_ROWS];
     double times[FO_MAX_ROWS][FO_MAX_TIMES];
     char *last_body;
@@ -254,14 +255,18 @@ static size_t note(fo_server *srv, long row, const char *body)
     srv->last_body = strdup(body ? body : "");
     if (++srv->in_flight > srv->max_in_flight)
         srv->max_in_flight = srv->in_flight;
+    if (a >= 2 && ++srv->retry_in_flight > srv->max_retry_in_flight)
+        srv->max_retry_in_flight = srv->retry_in_flight;
     pthread_mutex_unlock(&srv->mu);
     return a;
 }
 
-static void done_one(fo_server *srv)
+static void done_one(fo_server *srv, size_t attempt)
 {
     pthread_mutex_lock(&srv->mu);
     srv->in_flight--;
+    if (attempt >= 2)
+        srv->retry_in_flight--;
     pthread_mutex_unlock(&srv->mu);
 }
 
@@ -282,6 +287,13 @@ static bool completion(fo_server *srv, int fd, bool responses, const char *body,
         keep = reply(fd, 401, NULL, b);
     } else if (srv->o.mode == FO_MODE_ALL_400) {
         keep = reply(fd, 400, NULL, "{\"object\":\"error\",\"message\":\"\\\"auto\\\" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set\",\"type\":\"BadRequestError\",\"param\":null,\"code\":400}");
+    } else if (k == FO_429_DATE && attempt == 1) {
+        char ra[96];
+        time_t t = time(NULL) + 2;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(ra, sizeof ra, "Retry-After: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        keep = reply(fd, 429, ra, "{\"error\":{\"message\":\"slow down\"}}");
     } else if ((k == FO_429 || k == FO_500 || k == FO_503) && attempt == 1) {
         int st = k == FO_429 ? 429 : k == FO_500 ? 500 : 503;
         keep = reply(fd, st, k == FO_429 ? "Retry-After: 1\r\n" : NULL,
@@ -300,13 +312,13 @@ static bool completion(fo_server *srv, int fd, bool responses, const char *body,
     } else if (k == FO_ALWAYS_500) {
         keep = reply(fd, 500, NULL, "{\"error\":{\"message\":\"internal error\"}}");
     } else {
-        int kk = k == FO_429 || k == FO_500 || k == FO_503 || k == FO_STALL || k == FO_DROP ||
-                 k == FO_NON_JSON ? FO_CORRECT : k;
+        int kk = k == FO_429 || k == FO_429_DATE || k == FO_500 || k == FO_503 || k == FO_STALL ||
+                 k == FO_DROP || k == FO_NON_JSON ? FO_CORRECT : k;
         text = responses ? responses_reply(kk, r) : chat_reply(kk, r);
         keep = text && reply(fd, 200, NULL, text);
     }
     free(text);
-    done_one(srv);
+    done_one(srv, attempt);
     return keep;
 }
 
@@ -518,6 +530,14 @@ double fo_attempt_time(fo_server *s, long row, size_t i)
     double t = s->times[row][i];
     pthread_mutex_unlock(&s->mu);
     return t;
+}
+
+size_t fo_max_retry_in_flight(fo_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->max_retry_in_flight;
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }
 
 size_t fo_connections(fo_server *s)

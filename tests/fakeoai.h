@@ -38,6 +38,7 @@ enum {
     FO_CONTEXT,        /* always 400 "maximum context length" */
     FO_ALWAYS_500,     /* always 500 */
     FO_REASONING_FIELD,/* "reasoning" (vLLM's newer field) + a message */
+    FO_429_DATE,       /* 429 with Retry-After as an HTTP date 2 s ahead, then correct */
     FO_CASES
 };
 
@@ -65,6 +66,8 @@ void fo_stop(fo_server *s);
 /* Completion requests received (all rows), and the most answered at once. */
 size_t fo_requests(fo_server *s);
 size_t fo_max_in_flight(fo_server *s);
+/* The most second-or-later attempts (retries) answered at once. */
+size_t fo_max_retry_in_flight(fo_server *s);
 /* Attempts seen for row R, and the monotonic time of attempt i (< 16). */
 size_t fo_attempts(fo_server *s, long row);
 double fo_attempt_time(fo_server *s, long row, size_t i);

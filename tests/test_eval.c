@@ -1217,3 +1217,32 @@ Test(eval, fail_under_exits_5_when_the_mean_is_low)
     result_free(&r);
     fx_stop(&fx);
 }
+
+Test(eval, throttling_halves_the_requests_in_flight_and_http_date_retry_after)
+{
+    /* Every row is refused once with 429 + Retry-After: 1. With -c 8 the
+     * first wave halves the limit down to 1, and it only grows back after
+     * 20 successes: the retries go one at a time, not 8 at once. */
+    static const int C[] = {FO_429};
+    fo_options fo = {.delay_s = 0.05};
+    fixture fx = fx_start(C, 1, 8, &fo);
+    const char *args[] = {"--data", fx.data, "-o", fx.out, "--model-url", fx.url, "-c", "8",
+                          "--quiet", NULL};
+    result r = run_eval(fx.dir, args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_eq(fo_requests(fx.s), 16);
+    cr_assert_eq(fo_max_retry_in_flight(fx.s), 1, "retries ran %zu at once",
+                 fo_max_retry_in_flight(fx.s));
+    result_free(&r);
+    fx_stop(&fx);
+    /* Retry-After as an HTTP date two seconds ahead (whole seconds). */
+    static const int D[] = {FO_429_DATE};
+    fixture fd = fx_start(D, 1, 1, NULL);
+    const char *a2[] = {"--data", fd.data, "-o", fd.out, "--model-url", fd.url, "--quiet", NULL};
+    r = run_eval(fd.dir, a2);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_eq(fo_attempts(fd.s, 0), 2);
+    cr_assert_geq(fo_attempt_time(fd.s, 0, 1) - fo_attempt_time(fd.s, 0, 0), 0.95);
+    result_free(&r);
+    fx_stop(&fd);
+}
