@@ -1153,19 +1153,77 @@ typedef struct reports {
     bool agg_failed;
     bool abandoned;    /* a second signal came: reports dropped */
     char agg_err[256];
+    util_buf scratch;  /* agg_text */
 } reports;
 
-static void index_line(reports *rp, const char *line, size_t len, uint64_t off)
+/* The members of a rollout line the aggregate and the index need. */
+typedef struct line_facts {
+    jtext_span task, repeat, reward, response;
+} line_facts;
+
+static int on_fact(void *ctx, const jtext_member *m)
 {
-    static const char *const KEYS[] = {"_ng_task_index", "_ng_rollout_index"};
-    json_t *o = jtext_pick(line, len, JTEXT_BIG_INTS, KEYS, 2);
-    long pos = o ? pos_of(rp->r, member_int(o, "_ng_task_index"), member_int(o, "_ng_rollout_index"))
-                 : -1;
-    if (pos >= 0 && !rp->r->len[pos]) {
+    line_facts *f = ctx;
+    jtext_span v = {m->v, (size_t)(m->end - m->v)};
+    if (jtext_member_is(m, "_ng_task_index"))
+        f->task = v;
+    else if (jtext_member_is(m, "_ng_rollout_index"))
+        f->repeat = v;
+    else if (jtext_member_is(m, "reward"))
+        f->reward = v;
+    else if (jtext_member_is(m, "response"))
+        f->response = v;
+    return 0;
+}
+
+static long long span_int(jtext_span s)
+{
+    if (!s.p || !s.len || s.len > 18)
+        return -1;
+    long long v = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.p[i] < '0' || s.p[i] > '9')
+            return -1;
+        v = v * 10 + (s.p[i] - '0');
+    }
+    return v;
+}
+
+/* What NeMo Gym's aggregate reads of a line (its top-level numbers — in a
+ * rollout line the reward and the two indices — and response.usage), as a
+ * small object text: agg then parses ~200 bytes, not the whole rollout. */
+static int agg_text(const line_facts *f, util_buf *out)
+{
+    jtext_span usage = jtext_get(f->response, JTEXT_PY, "usage");
+    out->len = 0;
+    return util_buf_puts(out, "{\"_ng_task_index\":") ||
+           util_buf_append(out, f->task.p, f->task.len) ||
+           util_buf_puts(out, ",\"_ng_rollout_index\":") ||
+           util_buf_append(out, f->repeat.p, f->repeat.len) ||
+           util_buf_puts(out, ",\"reward\":") ||
+           util_buf_append(out, f->reward.p, f->reward.len) ||
+           util_buf_puts(out, ",\"response\":{\"usage\":") ||
+           (usage.p ? util_buf_append(out, usage.p, usage.len) : util_buf_puts(out, "null")) ||
+           util_buf_puts(out, "}}");
+}
+
+static void feed_rollout(reports *rp, const char *line, size_t len, uint64_t off)
+{
+    line_facts f;
+    memset(&f, 0, sizeof f);
+    bool ok = jtext_object(line, len, JTEXT_PY, on_fact, &f, NULL, 0) == 0 && f.task.p &&
+              f.repeat.p && f.reward.p;
+    if (!rp->agg_failed) {
+        int rc = ok && !agg_text(&f, &rp->scratch)
+                     ? agg_add(rp->agg, rp->scratch.data, rp->scratch.len, rp->agg_err, sizeof rp->agg_err)
+                     : agg_add(rp->agg, line, len, rp->agg_err, sizeof rp->agg_err);
+        rp->agg_failed = rc != 0;
+    }
+    long pos = ok ? pos_of(rp->r, span_int(f.task), span_int(f.repeat)) : -1;
+    if (rp->index && pos >= 0 && !rp->r->len[pos]) {
         rp->r->off[pos] = off;
         rp->r->len[pos] = (uint32_t)len;
     }
-    json_decref(o);
 }
 
 static void feed_line(reports *rp, const char *line, size_t len, uint64_t off)
@@ -1176,10 +1234,7 @@ static void feed_line(reports *rp, const char *line, size_t len, uint64_t off)
         return;
     }
     summary_add_rollout(rp->sum, line, len, why, sizeof why);
-    if (!rp->agg_failed && agg_add(rp->agg, line, len, rp->agg_err, sizeof rp->agg_err))
-        rp->agg_failed = true;
-    if (rp->index)
-        index_line(rp, line, len, off);
+    feed_rollout(rp, line, len, off);
 }
 
 static void feed_file(const char *path, reports *rp)
@@ -1263,7 +1318,7 @@ static void sort_files(ev_run *r)
 static void write_reports(ev_run *r, bool complete, util_buf *summary_text)
 {
     summary_options so = {r->planned, complete};
-    reports rp = {r, summary_new(&so), agg_new(), true, complete, false, false, ""};
+    reports rp = {r, summary_new(&so), agg_new(), true, complete, false, false, "", UTIL_BUF_INIT};
     char why[512];
     if (complete) {
         r->off = calloc(r->planned ? r->planned : 1, sizeof *r->off);
@@ -1278,6 +1333,7 @@ static void write_reports(ev_run *r, bool complete, util_buf *summary_text)
         if (rp.abandoned) {
             summary_free(rp.sum);
             agg_free(rp.agg);
+            util_buf_free(&rp.scratch);
             return;
         }
         if (complete)
@@ -1291,6 +1347,7 @@ static void write_reports(ev_run *r, bool complete, util_buf *summary_text)
     }
     summary_free(rp.sum);
     agg_free(rp.agg);
+    util_buf_free(&rp.scratch);
 }
 
 static void finish_files(ev_run *r, bool complete, util_buf *summary_json_out)

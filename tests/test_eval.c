@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "agg.h"
 #include "fakeoai.h"
 #include "testutil.h"
 
@@ -481,6 +482,24 @@ Test(eval, every_model_behaviour_graded_like_fcpivot_grade)
     cr_assert_float_eq(json_number_value(json_object_get(am, "mean/reward")), mean, 1e-12);
     cr_assert_eq(json_array_size(json_object_get(ag, "group_level_metrics")), NBEHAV * 2);
     json_decref(ag);
+    /* ... and byte for byte what agg makes of the whole lines. */
+    agg *ref = agg_new();
+    size_t tlen = 0;
+    char *all = tu_read_file(out, &tlen), *line = all;
+    char why[256];
+    for (char *nl; (nl = memchr(line, '\n', tlen - (size_t)(line - all))); line = nl + 1)
+        cr_assert_eq(agg_add(ref, line, (size_t)(nl - line), why, sizeof why), 0, "%s", why);
+    util_buf whole = UTIL_BUF_INIT;
+    cr_assert_eq(agg_finish(ref, &whole, why, sizeof why), 0);
+    util_buf_putc(&whole, '\n');
+    char *apath = path_in(dir, "m_aggregate_metrics.json");
+    char *got = tu_read_file(apath, NULL);
+    cr_assert_str_eq(got, whole.data);
+    free(got);
+    free(apath);
+    free(all);
+    util_buf_free(&whole);
+    agg_free(ref);
     json_decref(sum);
     json_decref(man);
     json_decref(roll);
