@@ -3,8 +3,9 @@
  * How it works: one jtext_object pass validates the whole request and records
  * the value spans of its top-level members: the last responses_create_params,
  * response and expected_action (jansson and Python keep the last duplicate)
- * and every "reward"/"category" value. Only response's "output" (jtext_pick)
- * and expected_action (jtext_build) are then built and handed to the grader.
+ * and every "reward"/"category" value. Only response's "output"
+ * (jtext_pick_valid) and expected_action (jtext_build_valid) are then built,
+ * without validating those spans again, and handed to the grader.
  * The output text is the request's object text with the recorded verdict
  * spans replaced and the missing members inserted before its final brace;
  * white space outside the object is dropped.
@@ -100,8 +101,9 @@ static int judge(const grade_config *cfg, const request *r, grade_verdict *v,
 {
     static const char *const output[1] = {"output"};
     span rs = r->m[M_RESPONSE], es = r->m[M_EXPECTED];
-    json_t *response = jtext_pick(rs.v, (size_t)(rs.end - rs.v), JTEXT_PY, output, 1);
-    json_t *ea = jtext_build(es.v, (size_t)(es.end - es.v), JTEXT_PY);
+    /* both spans were validated by the request's scan, with the same flags */
+    json_t *response = jtext_pick_valid(rs.v, (size_t)(rs.end - rs.v), JTEXT_PY, output, 1);
+    json_t *ea = jtext_build_valid(es.v, (size_t)(es.end - es.v), JTEXT_PY);
     grade_action *expected = NULL, *actual = NULL;
     char why[256];
     int rc = VERIFY_NOMEM;   /* both spans are valid: NULL means no memory */

@@ -30,6 +30,11 @@
  * `,"reward":1.0,"category":"…"` (VERIFY_COMPACT; the /verify reply). */
 typedef enum verify_style { VERIFY_SPACED, VERIFY_COMPACT } verify_style;
 
+/* Bytes the verdict members add to a request text at most when both are
+ * inserted (the longest category, escaped, and a reward): what a caller
+ * reserves past the request's length to build the graded text in one go. */
+#define VERIFY_VERDICT_ROOM 256
+
 enum {
     VERIFY_OK = 0,
     VERIFY_INVALID = -1,   /* the request is invalid; the reason is in err */
