@@ -1,5 +1,5 @@
 /* eval_endpoint — an instant local OpenAI-compatible endpoint for the eval
- * benchmark (bench/50-eval.sh): the tests' fake server (tests/fakeoai.c),
+ * benchmark (bench/60-eval.sh): the tests' fake server (tests/fakeoai.c),
  * run as a program. Prints its port, serves until stdin closes. */
 #include "../tests/fakeoai.c"
 
