@@ -1,12 +1,14 @@
-/* cli_common — the grading flags shared by `fcpivot grade` and `fcpivot
- * serve`, so that both accept exactly the same comparator configuration,
- * and the NAME=FILE split argument (cut in place: no copy is kept). */
+/* cli_common — the grading flags shared by `fcpivot grade`, `serve` and
+ * `eval`, so that all accept exactly the same comparator configuration,
+ * mkdir -p for the commands that write files, and the NAME=FILE split
+ * argument (cut in place: no copy is kept). */
 #include "cli_common.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char CLI_GRADING_HELP[] =
     "  --word-similarity-threshold X   minimum string similarity (default 0.1)\n"
@@ -36,8 +38,7 @@ bool cli_grading_flag_known(const char *name, bool *takes_value)
     return false;
 }
 
-/* A number as Python's float() of the flag would take it; NaN refused. */
-static bool parse_double(const char *s, double *out)
+bool cli_parse_double(const char *s, double *out)
 {
     char *end;
     errno = 0;
@@ -52,10 +53,10 @@ int cli_grading_flag_apply(const char *name, const char *value, grade_config *cf
                            char *err, size_t errsz)
 {
     if (!strcmp(name, "--word-similarity-threshold")) {
-        if (!value || !parse_double(value, &cfg->word_similarity_threshold))
+        if (!value || !cli_parse_double(value, &cfg->word_similarity_threshold))
             goto bad;
     } else if (!strcmp(name, "--float-tolerance")) {
-        if (!value || !parse_double(value, &cfg->float_tolerance))
+        if (!value || !cli_parse_double(value, &cfg->float_tolerance))
             goto bad;
     } else if (!strcmp(name, "--reward-mode")) {
         if (!value || grade_mode_parse(value, &cfg->mode)) {
@@ -77,6 +78,50 @@ int cli_grading_flag_apply(const char *name, const char *value, grade_config *cf
 bad:
     snprintf(err, errsz, "bad %s '%s'", name, value ? value : "");
     return -1;
+}
+
+int cli_make_dirs(const char *path, char *err, size_t errsz)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof buf) {
+        snprintf(err, errsz, "output directory path too long");
+        return -1;
+    }
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+            snprintf(err, errsz, "cannot create %s: %s", buf, strerror(errno));
+            return -1;
+        }
+        buf[i] = saved;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errsz, "%s is not a directory", path);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_option_value(int argc, char **argv, int *i, const char *name, bool takes,
+                     const char **val, char *err, size_t errsz)
+{
+    if (takes && !*val) {
+        if (*i + 1 >= argc) {
+            snprintf(err, errsz, "option '%s' needs a value", name);
+            return -1;
+        }
+        *val = argv[++*i];
+    } else if (!takes && *val) {
+        snprintf(err, errsz, "option '%s' takes no value", name);
+        return -1;
+    }
+    return 0;
 }
 
 int cli_split_spec_parse(char *arg, ds_split_spec *out, char *err, size_t errsz)

@@ -1,6 +1,7 @@
 /* cli_common — command-line pieces shared by subcommands: the comparator
- * (grading) flags that `fcpivot grade` and `fcpivot serve` both accept, and
- * the NAME=FILE split argument. */
+ * (grading) flags that `fcpivot grade`, `serve` and `eval` accept,
+ * creating output directories (`download`, `eval`) and the NAME=FILE split
+ * argument (`serve --split`). */
 #ifndef FCPIVOT_CLI_COMMON_H
 #define FCPIVOT_CLI_COMMON_H
 
@@ -20,6 +21,21 @@ bool cli_grading_flag_known(const char *name, bool *takes_value);
  * 0, or -1 with a reason in err for an invalid value. */
 int cli_grading_flag_apply(const char *name, const char *value, grade_config *cfg,
                            char *err, size_t errsz);
+
+/* A number as Python's float() of a flag would take it (NaN refused): true
+ * and *out, or false. */
+bool cli_parse_double(const char *s, double *out);
+
+/* The value of option name at argv[*i]: *val is the "=value" part already
+ * split off (or NULL); an option that takes a value and has none takes the
+ * next argument (*i advances). 0, or -1 with "option '…' needs a value" /
+ * "takes no value" in err. */
+int cli_option_value(int argc, char **argv, int *i, const char *name, bool takes,
+                     const char **val, char *err, size_t errsz);
+
+/* mkdir -p path. 0, or -1 with a reason in err (also when path exists and
+ * is not a directory). */
+int cli_make_dirs(const char *path, char *err, size_t errsz);
 
 /* A split argument's NAME part of this many bytes or more is refused as too
  * long before it is checked as a name (ds_split_name_valid). */

@@ -127,18 +127,13 @@ static int parse_options(int argc, char **argv, grade_opts *o)
         bool grading_takes = false;
         bool grading = cli_grading_flag_known(name, &grading_takes);
         bool takes = grading_takes || !strcmp(name, "--jobs");
-        if (takes && !val) {
-            if (i + 1 >= argc)
-                return usage_error("option '%s' needs a value", name);
-            val = argv[++i];
-        } else if (!takes && val) {
-            return usage_error("option '%s' takes no value", name);
-        }
+        char why[256];
+        if (cli_option_value(argc, argv, &i, name, takes, &val, why, sizeof why))
+            return usage_error("%s", why);
         if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
             usage(stdout);
             return 0;
         } else if (grading) {
-            char why[256];
             if (cli_grading_flag_apply(name, val, &o->cfg, why, sizeof why))
                 return usage_error("%s", why);
         } else if (!strcmp(name, "--jobs")) {

@@ -991,6 +991,66 @@ bool jtext_member_is(const jtext_member *m, const char *name)
     return m->key_len == n && !memcmp(m->key, name, n);
 }
 
+/* ---- setting one member in an object text ------------------------------------ */
+
+typedef struct set_scan {
+    const char *key;
+    size_t members;
+    const char **at;       /* value spans of the members named key: at[2i], at[2i+1] */
+    size_t n, cap;
+    bool nomem;
+} set_scan;
+
+static int set_on_member(void *ctx, const jtext_member *m)
+{
+    set_scan *s = ctx;
+    s->members++;
+    if (!jtext_member_is(m, s->key))
+        return 0;
+    if (s->n + 2 > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 8;
+        const char **at = realloc(s->at, cap * sizeof *at);
+        if (!at) {
+            s->nomem = true;
+            return 1;
+        }
+        s->at = at;
+        s->cap = cap;
+    }
+    s->at[s->n++] = m->v;
+    s->at[s->n++] = m->end;
+    return 0;
+}
+
+int jtext_set_member(const char *p, size_t len, unsigned flags, const char *key,
+                     const char *val, size_t vlen, util_buf *out, char *err, size_t errsz)
+{
+    set_scan s = {.key = key};
+    int rc = jtext_object(p, len, flags, set_on_member, &s, err, errsz);
+    if (s.nomem || rc != 0) {
+        free(s.at);
+        return s.nomem ? -2 : -1;
+    }
+    const char *from = memchr(p, '{', len), *close = p + len;
+    while (close[-1] != '}')
+        close--;
+    close--;
+    bool bad = false;
+    for (size_t i = 0; i < s.n && !bad; i += 2) {
+        bad = util_buf_append(out, from, (size_t)(s.at[i] - from)) ||
+              util_buf_append(out, val, vlen);
+        from = s.at[i + 1];
+    }
+    bad = bad || util_buf_append(out, from, (size_t)(close - from));
+    if (!s.n)
+        bad = bad || (s.members && util_buf_putc(out, ',')) ||
+              util_buf_json_string(out, key, strlen(key)) || util_buf_putc(out, ':') ||
+              util_buf_append(out, val, vlen);
+    bad = bad || util_buf_putc(out, '}');
+    free(s.at);
+    return bad ? -2 : 0;
+}
+
 /* ---- spans ----------------------------------------------------------------- */
 
 int jtext_compact(const char *p, size_t len, util_buf *out)

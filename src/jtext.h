@@ -109,6 +109,17 @@ int jtext_object_trusted(const char *p, size_t len, jtext_member_fn fn, void *ct
 /* Whether the member is named name (compared after unescaping). */
 bool jtext_member_is(const jtext_member *m, const char *name);
 
+/* Appends to out the object text p[0..len) with member key set to the JSON
+ * text val[0..vlen) (not checked; the caller's): every member of that name
+ * gets val in place (keys keep their position, as when Python updates a
+ * dict), or, when there is none, `"key":val` is inserted before the final
+ * brace (after a ',' unless the object is empty). Every other byte is kept;
+ * white space outside the object is dropped. 0; -1 with a reason in err when
+ * p is not a valid JSON object (as jtext_object with flags); -2 when out of
+ * memory (out may then hold a partial text past its old length). */
+int jtext_set_member(const char *p, size_t len, unsigned flags, const char *key,
+                     const char *val, size_t vlen, util_buf *out, char *err, size_t errsz);
+
 /* ---- the scanning cursor --------------------------------------------------- */
 
 typedef struct jtext_scan {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct util_chunk {
     util_chunk *next;
@@ -404,6 +405,25 @@ void util_sha256_final(util_sha256 *s, unsigned char digest[32])
     util_sha256_update(s, pad, padlen + 8);
     for (int i = 0; i < 32; i++)
         digest[i] = (unsigned char)(s->h[i / 4] >> (24 - 8 * (i % 4)));
+}
+
+/* ---- clocks ------------------------------------------------------------------ */
+
+static double clock_seconds(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double util_now_mono(void)
+{
+    return clock_seconds(CLOCK_MONOTONIC);
+}
+
+double util_now_real(void)
+{
+    return clock_seconds(CLOCK_REALTIME);
 }
 
 uint64_t util_fnv1a64(const void *p, size_t n, uint64_t h)

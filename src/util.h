@@ -9,7 +9,8 @@
  * including a JSON string escaper used by the command-line output.
  *
  * util_float_repr writes a double as Python's repr() does; util_sha256 hashes
- * (downloads are checked against the hub's SHA-256).
+ * (downloads are checked against the hub's SHA-256, eval manifests record a
+ * dataset's); util_now_mono / util_now_real are the clocks in seconds.
  */
 #ifndef FCPIVOT_UTIL_H
 #define FCPIVOT_UTIL_H
@@ -90,5 +91,12 @@ typedef struct util_sha256 {
 void util_sha256_init(util_sha256 *s);
 void util_sha256_update(util_sha256 *s, const void *data, size_t n);
 void util_sha256_final(util_sha256 *s, unsigned char digest[32]);
+
+/* ---- clocks ----------------------------------------------------------------- */
+
+/* Seconds on the monotonic clock (intervals, deadlines). */
+double util_now_mono(void);
+/* Seconds since the Unix epoch (timestamps). */
+double util_now_real(void);
 
 #endif

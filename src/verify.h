@@ -54,4 +54,16 @@ enum {
 int verify_text(const grade_config *cfg, const char *p, size_t len, verify_style style,
                 util_buf *out, grade_verdict *v, char *err, size_t errsz);
 
+/* The types of the two actions verify_text_kinds judged: "message",
+ * "function_call", "function_call_batch" or "none" (static strings). */
+typedef struct verify_kinds {
+    const char *expected, *actual;
+} verify_kinds;
+
+/* verify_text that also reports, when kinds is not NULL and the request was
+ * graded, the expected and actual action types. */
+int verify_text_kinds(const grade_config *cfg, const char *p, size_t len, verify_style style,
+                      util_buf *out, grade_verdict *v, verify_kinds *kinds, char *err,
+                      size_t errsz);
+
 #endif
