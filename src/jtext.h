@@ -100,7 +100,7 @@ int jtext_object(const char *p, size_t len, unsigned flags, jtext_member_fn fn, 
 
 /* jtext_object's walk for text already known to be valid JSON (a dataset
  * row validated at load): the members' spans without checking anything,
- * strings skipped by memchr, several times faster. Returns 0 or fn's
+ * strings skipped by the same block search as the scanner, several times faster. Returns 0 or fn's
  * positive value; -1 when it cannot walk the text (not an object, or a key
  * written with escapes): use jtext_object then. Never reads outside
  * p[0..len) and allocates nothing, whatever the text. */
