@@ -5,8 +5,9 @@
  * per-request state (req_state) is created; the access handler is then called
  * once when the headers are in (Content-Length is checked against the limit
  * here, so an oversize body is refused before a byte of it is read), once per
- * piece of body (appended to a growing buffer, or discarded once over the
- * limit when there was no Content-Length), and once more at the end, when the
+ * piece of body (appended to a buffer sized once from Content-Length, or
+ * growing without one; discarded once over the limit when there was no
+ * Content-Length), and once more at the end, when the
  * filter, the router and the handler run and the reply is queued. The
  * completion callback reports the finished request to the observer and frees
  * the state.
@@ -563,6 +564,17 @@ static bool over_cap(struct MHD_Connection *c)
     return ci && ci->socket_context;
 }
 
+/* Sizes the body buffer once for a declared Content-Length of n bytes
+ * (already checked against the limit), so that the pieces are copied in
+ * without regrowing. Without memory the buffer grows as the pieces come. */
+static void reserve_body(req_state *rs, size_t n)
+{
+    if (n == 0 || rs->body)
+        return;
+    rs->body = malloc(n);
+    rs->body_cap = rs->body ? n : 0;
+}
+
 /* Appends a piece of body, or notes that the limit is exceeded. */
 static void take_body(req_state *rs, const char *data, size_t len)
 {
@@ -675,6 +687,7 @@ static enum MHD_Result on_headers(struct MHD_Connection *c, req_state *rs, const
             rs->too_large = true;
             return dispatch(c, rs);
         }
+        reserve_body(rs, (size_t)n);
     }
     return MHD_YES;
 }
