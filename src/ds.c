@@ -92,7 +92,7 @@ typedef struct sfile {
 
 struct ds_dataset {
     atomic_uint refs;        /* ds_open's reference + ds_retain's */
-    bool validated;          /* every served row is valid JSON (checked at open) */
+    bool validated;          /* every served row passed dsval at open */
     sfile *splits;
     size_t nsplits;
     pthread_mutex_t mu;      /* guards every split's slots and refcounts */
@@ -1009,8 +1009,8 @@ static jtext_span span_opt(jtext_span obj, const char *key)
     return v;
 }
 
-/* The spans of the task's values in its copy of the row text (task_build
- * has checked the shapes). -1 when out of memory. */
+/* The spans of the task's values in its copy of the row text (a valid row:
+ * validated at open or by task_check). -1 when out of memory. */
 static int task_spans(ds_task *t, const size_t *from)
 {
     jtext_span row = {t->text, t->text_len};
@@ -1047,7 +1047,62 @@ static json_t *get_opt(const json_t *obj, const char *key)
     return v && !json_is_null(v) ? v : NULL;
 }
 
-/* Parses row index of split into a fresh task (refs = 1). */
+/* The expected action of a row of a dataset not validated at open: dsval
+ * checks the row first (the same rules as at open, so the shapes task_parse
+ * relies on hold) and its parse of expected_action becomes the task's.
+ * NULL with dsval's reason in why. */
+static grade_action *task_check(const ds_task *t, char *why, size_t whysz)
+{
+    dsval_ctx *c = dsval_ctx_new();
+    if (!c) {
+        snprintf(why, whysz, "out of memory");
+        return NULL;
+    }
+    dsval_result r;
+    dsval_row(c, t->text, t->text_len, &r);
+    grade_action *expected = r.error ? NULL : grade_action_retain(r.expected);
+    if (r.error)
+        snprintf(why, whysz, "%s", r.error_msg);
+    dsval_ctx_free(c);
+    return expected;
+}
+
+/* Builds the task's values from its copy of a valid row (validated at open,
+ * or by task_check): no shape is checked again. false with a reason in why. */
+static bool task_parse(const ds_dataset *ds, ds_task *t, char *why, size_t whysz)
+{
+    if (!ds->validated && !(t->expected = task_check(t, why, whysz)))
+        return false;
+    t->row = jtext_build(t->text, t->text_len, JTEXT_PY);
+    const json_t *rcp = json_object_get(t->row, "responses_create_params");
+    const json_t *row_tools = json_object_get(rcp, "tools");
+    t->input = json_object_get(rcp, "input");
+    size_t *from = malloc((json_array_size(row_tools) + 1) * sizeof *from);
+    bool ok = t->row && from && (t->tools = normalise_tools(row_tools, from, why, whysz));
+    if (ok && !t->expected) {
+        char gerr[256];
+        t->expected = grade_expected_from_json(json_object_get(t->row, "expected_action"), gerr, sizeof gerr);
+        if (!t->expected)
+            snprintf(why, whysz, "expected_action: %s", gerr);
+        ok = t->expected != NULL;
+    }
+    if (ok && task_spans(t, from) != 0)
+        ok = false;
+    if (!ok && !why[0])
+        snprintf(why, whysz, "out of memory");
+    free(from);
+    if (ok) {
+        t->tool_choice = get_opt(rcp, "tool_choice");
+        t->parallel_tool_calls = get_opt(rcp, "parallel_tool_calls");
+        t->trajectory_id = get_opt(t->row, "trajectory_id");
+        t->info = get_opt(t->row, "info");
+        t->agent_ref = get_opt(t->row, "agent_ref");
+    }
+    return ok;
+}
+
+/* Copies row index of split under the guard and parses the copy into a
+ * fresh task (refs = 1). */
 static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err, size_t errsz)
 {
     const sfile *sp = &ds->splits[si];
@@ -1067,51 +1122,21 @@ static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err
     t->line = line;
     size_t len = 0;
     const char *text = ds_row_text(ds, si, index, &len, NULL);
-    t->row = ds_row_parse(ds, si, index, why, sizeof why);
-    const json_t *rcp = json_object_get(t->row, "responses_create_params");
-    const json_t *row_tools = json_object_get(rcp, "tools");
-    size_t *from = malloc((json_array_size(row_tools) + 1) * sizeof *from);
-    if (!t->row)
-        ;
-    else if (!from || !(t->text = malloc(len + 1)))
+    bool ok = false;
+    if (!(t->text = malloc(len + 1)))
         snprintf(why, sizeof why, "out of memory");
-    else if (!json_is_object(t->row))
-        snprintf(why, sizeof why, "row is not a JSON object");
-    else if (!json_is_object(rcp))
-        snprintf(why, sizeof why, "responses_create_params is missing or not an object");
-    else if (!json_is_array(t->input = json_object_get(rcp, "input")))
-        snprintf(why, sizeof why, "responses_create_params.input is missing or not a list");
-    else if ((t->tools = normalise_tools(row_tools, from, why, sizeof why))) {
-        char gerr[256];
-        t->expected = grade_expected_from_json(json_object_get(t->row, "expected_action"), gerr, sizeof gerr);
-        if (!t->expected)
-            snprintf(why, sizeof why, "%s%s", strncmp(gerr, "expected_action", 15) ? "expected_action: " : "", gerr);
-    }
-    if (t->expected && (!guarded_copy(t->text, text, len) || file_changed(sp))) {
-        grade_action_free(t->expected);      /* the bytes are not the row parsed */
-        t->expected = NULL;
+    else if (!guarded_copy(t->text, text, len) || file_changed(sp))
         set_changed_err(sp, why, sizeof why);
-    }
-    if (t->expected) {
+    else {
         t->text[len] = '\0';
         t->text_len = len;
-        if (task_spans(t, from) != 0) {
-            grade_action_free(t->expected);
-            t->expected = NULL;
-            snprintf(why, sizeof why, "out of memory");
-        }
+        ok = task_parse(ds, t, why, sizeof why);
     }
-    free(from);
-    if (!t->expected) {
+    if (!ok) {
         set_err(err, errsz, "%s:%zu: %s", sp->path, line, why);
         task_free(e);
         return NULL;
     }
-    t->tool_choice = get_opt(rcp, "tool_choice");
-    t->parallel_tool_calls = get_opt(rcp, "parallel_tool_calls");
-    t->trajectory_id = get_opt(t->row, "trajectory_id");
-    t->info = get_opt(t->row, "info");
-    t->agent_ref = get_opt(t->row, "agent_ref");
     return e;
 }
 

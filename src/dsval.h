@@ -52,9 +52,10 @@ typedef struct dsval_result {
     uint32_t n_user, n_words;   /* with dsval_ctx_measure: user messages, and
                                    words (ASCII-blank separated) of all message
                                    texts in input; else 0 */
-    const grade_action *expected; /* the parsed expected action (NULL when
-                                     invalid); owned by the context, valid until
-                                     its next dsval_row */
+    grade_action *expected;     /* the parsed expected action (NULL when
+                                   invalid); the context's reference, valid
+                                   until its next dsval_row: a holder that
+                                   keeps it takes its own (grade_action_retain) */
 } dsval_result;
 
 /* A per-thread scratch context. NULL on allocation failure; free with
