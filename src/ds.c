@@ -913,10 +913,11 @@ json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err
  * is not a task tool. */
 static json_t not_a_function;
 
-/* The Responses-API shape of one tool: {"type":"function","name",
- * "description","parameters","strict"?}; Chat-Completions tools are unwrapped.
- * Returns a new object, &not_a_function, or NULL with a reason. */
-static json_t *normalise_tool(const json_t *tool, size_t i, char *err, size_t errsz)
+/* The function object of one row tool — the tool itself, or its "function"
+ * member in the Chat-Completions shape — as a new reference to the row's
+ * own value (nothing is filled in: how a tool is shown is prompt's),
+ * &not_a_function, or NULL with a reason. */
+static json_t *function_of_tool(const json_t *tool, size_t i, char *err, size_t errsz)
 {
     if (!json_is_object(tool)) {
         set_err(err, errsz, "tools[%zu] must be an object", i);
@@ -930,31 +931,20 @@ static json_t *normalise_tool(const json_t *tool, size_t i, char *err, size_t er
     if (strcmp(type, "function"))
         return &not_a_function;
     const json_t *fn = json_object_get(tool, "function");
-    const json_t *src = json_is_object(fn) ? fn : tool;
+    json_t *src = (json_t *)(json_is_object(fn) ? fn : tool);
     const json_t *name = json_object_get(src, "name");
     if (!json_is_string(name) || strlen(json_string_value(name)) != json_string_length(name)) {
         set_err(err, errsz, "tools[%zu] has no usable string name", i);
         return NULL;
     }
-    const json_t *desc = json_object_get(src, "description");
-    const json_t *params = json_object_get(src, "parameters");
-    const json_t *strict = json_object_get(src, "strict");
-    json_t *out = json_object();
-    json_object_set_new(out, "type", json_string("function"));
-    json_object_set(out, "name", (json_t *)name);
-    json_object_set_new(out, "description", json_is_string(desc) ? json_copy((json_t *)desc) : json_string(""));
-    json_object_set_new(out, "parameters", json_is_object(params) ? json_deep_copy(params)
-                        : json_pack("{s:s,s:{}}", "type", "object", "properties"));
-    if (json_is_boolean(strict))
-        json_object_set(out, "strict", (json_t *)strict);
-    return out;
+    return json_incref(src);
 }
 
-/* The task tools of a row: its function tools, normalised, the first of
+/* The task tools of a row: its function tools' function objects, the first of
  * each name (dataset.md: a duplicate is a warning, the first one is the
  * task's). from[k] gets the row index of task tool k (from has room for
  * every row tool). */
-static json_t *normalise_tools(const json_t *tools, size_t *from, char *err, size_t errsz)
+static json_t *task_tools(const json_t *tools, size_t *from, char *err, size_t errsz)
 {
     json_t *out = json_array();
     if (!tools || json_is_null(tools))
@@ -966,7 +956,7 @@ static json_t *normalise_tools(const json_t *tools, size_t *from, char *err, siz
     }
     json_t *seen = json_object();
     for (size_t i = 0; i < json_array_size(tools); i++) {
-        json_t *t = normalise_tool(json_array_get(tools, i), i, err, errsz);
+        json_t *t = function_of_tool(json_array_get(tools, i), i, err, errsz);
         if (t == &not_a_function)
             continue;
         const char *name = t ? json_string_value(json_object_get(t, "name")) : NULL;
@@ -1078,7 +1068,7 @@ static bool task_parse(const ds_dataset *ds, ds_task *t, char *why, size_t whysz
     const json_t *row_tools = json_object_get(rcp, "tools");
     t->input = json_object_get(rcp, "input");
     size_t *from = malloc((json_array_size(row_tools) + 1) * sizeof *from);
-    bool ok = t->row && from && (t->tools = normalise_tools(row_tools, from, why, whysz));
+    bool ok = t->row && from && (t->tools = task_tools(row_tools, from, why, whysz));
     if (ok && !t->expected) {
         char gerr[256];
         t->expected = grade_expected_from_json(json_object_get(t->row, "expected_action"), gerr, sizeof gerr);

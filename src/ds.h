@@ -149,9 +149,11 @@ typedef struct ds_task {
     size_t line;                 /* 1-based line in the file */
     json_t *row;                 /* the whole row */
     json_t *input;               /* responses_create_params.input (borrowed from row) */
-    json_t *tools;               /* the function tools normalised to the Responses-API
-                                    shape, an array (first of each name; other kinds of
-                                    tool are not task tools) */
+    json_t *tools;               /* the task tools, an array of the row's own function
+                                    objects (the tool, or its "function" member in the
+                                    Chat-Completions shape; nothing filled in): the
+                                    first of each name; other kinds of tool are not
+                                    task tools. How they are shown is prompt's. */
     json_t *tool_choice;         /* borrowed or NULL */
     json_t *parallel_tool_calls; /* borrowed or NULL */
     json_t *trajectory_id, *info, *agent_ref; /* borrowed or NULL */

@@ -1,7 +1,11 @@
 /* prompt — ToolSpecs and the rendered prompt of a task (see prompt.h).
  *
- * Tools come from ds_task.tools (already in the Responses-API shape; the
- * Chat-Completions shape {"function":{...}} is read too, to be safe). The
+ * Tools come from ds_task.tools, the row's function objects as written;
+ * the Responses-API shape is made here: "type":"function", the name, the
+ * description ("" when it has none), the declared parameters (the empty
+ * object schema when they are missing or not an object) and "strict" when it
+ * is a boolean (the Chat-Completions shape {"function":{...}} is read too,
+ * to be safe). The
  * prompt text has one "=== <role> ===" section per input item, in order
  * (reasoning items skipped), then the instruction to take one action.
  *
@@ -80,7 +84,7 @@ static int put_span(util_buf *b, jtext_span v)
 
 /* The schema text of task tool k: its declared parameters; null when it
  * declares none (or null); the empty object schema when they are not an
- * object (the dataset layer's normalisation). */
+ * object (the default of the Responses-API shape). */
 static int put_schema(util_buf *b, const ds_task *task, size_t k)
 {
     jtext_span v = task->tool_params[k];
@@ -129,7 +133,7 @@ int prompt_task_tools_text(const ds_task *task, util_buf *out)
     return rc || util_buf_putc(out, ']') ? -1 : 0;
 }
 
-/* The task's tools in the Responses-API shape (ds_task.tools), with each
+/* The task's tools (ds_task.tools) in the Responses-API shape, with each
  * tool's parameters from the row's bytes. */
 static int put_detail_tools(util_buf *b, const ds_task *task)
 {
@@ -137,15 +141,17 @@ static int put_detail_tools(util_buf *b, const ds_task *task)
     size_t i;
     json_t *tool;
     json_array_foreach(task->tools, i, tool) {
-        const json_t *name = json_object_get(tool, "name");
-        const json_t *desc = json_object_get(tool, "description");
-        const json_t *strict = json_object_get(tool, "strict");
+        const json_t *fn = tool_function(tool);
+        const json_t *name = json_object_get(fn, "name");
+        const json_t *desc = json_object_get(fn, "description");
+        const json_t *strict = json_object_get(fn, "strict");
         jtext_span params = task->tool_params[i];
+        bool has_desc = json_is_string(desc);
         rc = rc || (i && util_buf_putc(b, ',')) ||
              util_buf_puts(b, "{\"type\":\"function\",\"name\":") ||
              put_string(b, json_string_value(name), json_string_length(name)) ||
              util_buf_puts(b, ",\"description\":") ||
-             put_string(b, json_string_value(desc), json_string_length(desc)) ||
+             put_string(b, has_desc ? json_string_value(desc) : "", has_desc ? json_string_length(desc) : 0) ||
              util_buf_puts(b, ",\"parameters\":") ||
              (params.p && *params.p == '{' ? put_span(b, params)
                                            : util_buf_puts(b, "{\"type\":\"object\",\"properties\":{}}")) ||
