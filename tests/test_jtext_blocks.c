@@ -292,6 +292,18 @@ static void gen_value(rng *r, util_buf *b, int depth)
     }
 }
 
+/* An object of two members: a generated key, then "k". */
+static void gen_object(rng *r, util_buf *b)
+{
+    put(b, "{");
+    gen_string(r, b);
+    put(b, ": ");
+    gen_value(r, b, 1);
+    put(b, ", \"k\": ");
+    gen_value(r, b, 1);
+    put(b, "}");
+}
+
 enum { DOCS = 3000, MUTATIONS = 6 };
 
 Test(jtext_blocks, generated_and_mutated_documents)
@@ -302,13 +314,7 @@ Test(jtext_blocks, generated_and_mutated_documents)
         doc.len = 0;
         gen_ws(&r, &doc);
         if (pick(&r, 3)) {   /* mostly objects, as requests are */
-            put(&doc, "{");
-            gen_string(&r, &doc);
-            put(&doc, ": ");
-            gen_value(&r, &doc, 1);
-            put(&doc, ", \"k\": ");
-            gen_value(&r, &doc, 1);
-            put(&doc, "}");
+            gen_object(&r, &doc);
         } else {
             gen_value(&r, &doc, 0);
         }
@@ -380,14 +386,7 @@ Test(jtext_blocks, trusted_walk_matches_the_checked_one)
     for (int d = 0; d < DOCS; d++) {
         doc.len = 0;
         gen_ws(&r, &doc);
-        put(&doc, "{");
-        gen_string(&r, &doc);
-        put(&doc, ": ");
-        gen_value(&r, &doc, 1);
-        put(&doc, ", \"k\": ");
-        gen_value(&r, &doc, 1);
-        gen_ws(&r, &doc);
-        put(&doc, "}");
+        gen_object(&r, &doc);
         gen_ws(&r, &doc);
         if (jtext_object(doc.data, doc.len, JTEXT_PY, NULL, NULL, NULL, 0) == 0 &&
             jtext_object_trusted(doc.data, doc.len, NULL, NULL) == 0)
