@@ -985,50 +985,8 @@ static void task_free(task_entry *e)
     json_decref(e->task.tools);
     grade_action_free(e->task.expected);
     free(e->task.text);
-    free(e->task.input_items);
-    free(e->task.tool_params);
+    free(e->task.tool_rows);
     free(e);
-}
-
-/* A member's span, absent when it is missing or null. */
-static jtext_span span_opt(jtext_span obj, const char *key)
-{
-    jtext_span v = jtext_get(obj, JTEXT_PY, key);
-    if (v.p && *v.p == 'n')
-        v.p = NULL;
-    return v;
-}
-
-/* The spans of the task's values in its copy of the row text (a valid row:
- * validated at open or by task_check). -1 when out of memory. */
-static int task_spans(ds_task *t, const size_t *from)
-{
-    jtext_span row = {t->text, t->text_len};
-    jtext_span rcp = jtext_get(row, JTEXT_PY, "responses_create_params");
-    t->input_text = jtext_get(rcp, JTEXT_PY, "input");
-    t->tool_choice_text = span_opt(rcp, "tool_choice");
-    t->parallel_tool_calls_text = span_opt(rcp, "parallel_tool_calls");
-    t->trajectory_id_text = span_opt(row, "trajectory_id");
-    t->info_text = span_opt(row, "info");
-    size_t nin = json_array_size(t->input), ntools = json_array_size(t->tools);
-    t->input_items = calloc(nin ? nin : 1, sizeof *t->input_items);
-    t->tool_params = calloc(ntools ? ntools : 1, sizeof *t->tool_params);
-    if (!t->input_items || !t->tool_params)
-        return -1;
-    jtext_elements(t->input_text, JTEXT_PY, t->input_items, nin);
-    jtext_span tools = jtext_get(rcp, JTEXT_PY, "tools");
-    size_t nrow = jtext_elements(tools, JTEXT_PY, NULL, 0);
-    jtext_span *row_tools = calloc(nrow ? nrow : 1, sizeof *row_tools);
-    if (!row_tools)
-        return -1;
-    jtext_elements(tools, JTEXT_PY, row_tools, nrow);
-    for (size_t k = 0; k < ntools; k++) {
-        jtext_span tool = from[k] < nrow ? row_tools[from[k]] : (jtext_span){NULL, 0};
-        jtext_span fn = jtext_get(tool, JTEXT_PY, "function");
-        t->tool_params[k] = jtext_get(fn.p && *fn.p == '{' ? fn : tool, JTEXT_PY, "parameters");
-    }
-    free(row_tools);
-    return 0;
 }
 
 static json_t *get_opt(const json_t *obj, const char *key)
@@ -1067,8 +1025,8 @@ static bool task_parse(const ds_dataset *ds, ds_task *t, char *why, size_t whysz
     const json_t *rcp = json_object_get(t->row, "responses_create_params");
     const json_t *row_tools = json_object_get(rcp, "tools");
     t->input = json_object_get(rcp, "input");
-    size_t *from = malloc((json_array_size(row_tools) + 1) * sizeof *from);
-    bool ok = t->row && from && (t->tools = task_tools(row_tools, from, why, whysz));
+    t->tool_rows = malloc((json_array_size(row_tools) + 1) * sizeof *t->tool_rows);
+    bool ok = t->row && t->tool_rows && (t->tools = task_tools(row_tools, t->tool_rows, why, whysz));
     if (ok && !t->expected) {
         char gerr[256];
         t->expected = grade_expected_from_json(json_object_get(t->row, "expected_action"), gerr, sizeof gerr);
@@ -1076,11 +1034,8 @@ static bool task_parse(const ds_dataset *ds, ds_task *t, char *why, size_t whysz
             snprintf(why, whysz, "expected_action: %s", gerr);
         ok = t->expected != NULL;
     }
-    if (ok && task_spans(t, from) != 0)
-        ok = false;
     if (!ok && !why[0])
         snprintf(why, whysz, "out of memory");
-    free(from);
     if (ok) {
         t->tool_choice = get_opt(rcp, "tool_choice");
         t->parallel_tool_calls = get_opt(rcp, "parallel_tool_calls");

@@ -140,8 +140,9 @@ json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err
  * The jansson members are for reading (names, strings, shapes). A row may
  * hold numbers jansson cannot (big integers, NaN, Infinity, 1e400: dataset.md
  * "What must load"), which those trees carry as placeholders, so whatever is
- * sent back must be written from the row's own bytes: the *_text spans below
- * point into the task's copy of the row and live as long as the task. */
+ * sent back must be written from the row's own bytes: text, the task's copy
+ * of the row, which lives as long as the task (prompt finds its values'
+ * spans there). */
 typedef struct ds_task {
     char id[96];                 /* "<split>-<index>" */
     const char *split;           /* borrowed from the dataset */
@@ -160,13 +161,9 @@ typedef struct ds_task {
     grade_action *expected;      /* the expected action, built once with the task; a
                                     holder that outlives the task takes its own
                                     reference (grade_action_retain) */
-    char *text;                  /* the row's bytes (owned) */
+    char *text;                  /* the task's copy of the row's bytes (owned) */
     size_t text_len;
-    jtext_span input_text;       /* responses_create_params.input */
-    jtext_span *input_items;     /* per input item */
-    jtext_span *tool_params;     /* per entry of tools: its declared "parameters" (absent p if none) */
-    jtext_span tool_choice_text, parallel_tool_calls_text; /* absent when missing or null */
-    jtext_span trajectory_id_text, info_text;              /* absent when missing or null */
+    size_t *tool_rows;           /* per entry of tools: its index among the row's tools */
 } ds_task;
 
 /* The task at index (0 <= index < ds_split_size) of split. The returned task is

@@ -5,15 +5,16 @@
  * description ("" when it has none), the declared parameters (the empty
  * object schema when they are missing or not an object) and "strict" when it
  * is a boolean (the Chat-Completions shape {"function":{...}} is read too,
- * to be safe). The
- * prompt text has one "=== <role> ===" section per input item, in order
- * (reasoning items skipped), then the instruction to take one action.
+ * to be safe). The prompt text has one "=== <role> ===" section per input
+ * item, in order (reasoning items skipped), then the instruction to take
+ * one action.
  *
  * Replies are written as JSON text, not dumped from jansson: the strings
  * come from the task's trees, every other value (tool schemas, the input
  * items of the prompt's detail, non-string arguments) from the row's own
- * bytes (ds_task's spans, white space dropped), so a number such as
- * 18446744073709551615 or NaN comes back exactly as the row wrote it.
+ * bytes (spans looked up in the task's copy of its row at each rendering,
+ * white space dropped), so a number such as 18446744073709551615 or NaN
+ * comes back exactly as the row wrote it.
  */
 #include "prompt.h"
 
@@ -82,12 +83,75 @@ static int put_span(util_buf *b, jtext_span v)
     return v.p ? jtext_compact(v.p, v.len, b) : util_buf_puts(b, "null");
 }
 
+/* Where the values written from the row's bytes are, in the task's copy
+ * of its row (ds_task.text; the row is valid, so every lookup finds what
+ * the trees have). */
+typedef struct row_spans {
+    jtext_span input;                          /* responses_create_params.input */
+    jtext_span tool_choice, parallel_tool_calls; /* absent when missing or null */
+    jtext_span *items;                         /* per input item */
+    jtext_span *params;                        /* per task tool: its declared "parameters" */
+} row_spans;
+
+/* A member's span, absent when it is missing or null. */
+static jtext_span span_opt(jtext_span obj, const char *key)
+{
+    jtext_span v = jtext_get(obj, JTEXT_PY, key);
+    if (v.p && *v.p == 'n')
+        v.p = NULL;
+    return v;
+}
+
+/* The declared parameters of each task tool, found from its row index. */
+static int tool_params_find(const ds_task *t, jtext_span rcp, jtext_span *params)
+{
+    jtext_span tools = jtext_get(rcp, JTEXT_PY, "tools");
+    size_t nrow = jtext_elements(tools, JTEXT_PY, NULL, 0);
+    jtext_span *row_tools = calloc(nrow ? nrow : 1, sizeof *row_tools);
+    if (!row_tools)
+        return -1;
+    jtext_elements(tools, JTEXT_PY, row_tools, nrow);
+    for (size_t k = 0; k < json_array_size(t->tools); k++) {
+        size_t r = t->tool_rows[k];
+        jtext_span tool = r < nrow ? row_tools[r] : (jtext_span){NULL, 0};
+        jtext_span fn = jtext_get(tool, JTEXT_PY, "function");
+        params[k] = jtext_get(fn.p && *fn.p == '{' ? fn : tool, JTEXT_PY, "parameters");
+    }
+    free(row_tools);
+    return 0;
+}
+
+static void spans_free(row_spans *s)
+{
+    free(s->items);
+    free(s->params);
+}
+
+/* Fills *s for task t. -1 when out of memory (s is then freed). */
+static int spans_get(const ds_task *t, row_spans *s)
+{
+    jtext_span row = {t->text, t->text_len};
+    jtext_span rcp = jtext_get(row, JTEXT_PY, "responses_create_params");
+    size_t nin = json_array_size(t->input), ntools = json_array_size(t->tools);
+    *s = (row_spans){.input = jtext_get(rcp, JTEXT_PY, "input"),
+                     .tool_choice = span_opt(rcp, "tool_choice"),
+                     .parallel_tool_calls = span_opt(rcp, "parallel_tool_calls"),
+                     .items = calloc(nin ? nin : 1, sizeof *s->items),
+                     .params = calloc(ntools ? ntools : 1, sizeof *s->params)};
+    if (!s->items || !s->params || tool_params_find(t, rcp, s->params) != 0) {
+        spans_free(s);
+        return -1;
+    }
+    jtext_elements(s->input, JTEXT_PY, s->items, nin);
+    return 0;
+}
+
 /* The schema text of task tool k: its declared parameters; null when it
  * declares none (or null); the empty object schema when they are not an
  * object (the default of the Responses-API shape). */
-static int put_schema(util_buf *b, const ds_task *task, size_t k)
+static int put_schema(util_buf *b, const row_spans *sp, size_t k)
 {
-    jtext_span v = task->tool_params[k];
+    jtext_span v = sp->params[k];
     if (!v.p || *v.p == 'n')
         return util_buf_puts(b, "null");
     if (*v.p != '{')
@@ -108,6 +172,9 @@ static int put_submit_spec(util_buf *b)
 
 int prompt_task_tools_text(const ds_task *task, util_buf *out)
 {
+    row_spans sp;
+    if (spans_get(task, &sp) != 0)
+        return -1;
     int rc = util_buf_putc(out, '[');
     bool any = false;
     if (!prompt_row_has_tool(task, PROMPT_SUBMIT_TOOL)) {
@@ -126,16 +193,17 @@ int prompt_task_tools_text(const ds_task *task, util_buf *out)
              put_string(out, json_string_value(name), json_string_length(name)) ||
              util_buf_puts(out, ",\"description\":") ||
              put_string(out, desc ? desc : "", desc ? strlen(desc) : 0) ||
-             util_buf_puts(out, ",\"input_schema\":") || put_schema(out, task, i) ||
+             util_buf_puts(out, ",\"input_schema\":") || put_schema(out, &sp, i) ||
              util_buf_putc(out, '}');
         any = true;
     }
+    spans_free(&sp);
     return rc || util_buf_putc(out, ']') ? -1 : 0;
 }
 
 /* The task's tools (ds_task.tools) in the Responses-API shape, with each
  * tool's parameters from the row's bytes. */
-static int put_detail_tools(util_buf *b, const ds_task *task)
+static int put_detail_tools(util_buf *b, const ds_task *task, const row_spans *sp)
 {
     int rc = util_buf_putc(b, '[');
     size_t i;
@@ -145,7 +213,7 @@ static int put_detail_tools(util_buf *b, const ds_task *task)
         const json_t *name = json_object_get(fn, "name");
         const json_t *desc = json_object_get(fn, "description");
         const json_t *strict = json_object_get(fn, "strict");
-        jtext_span params = task->tool_params[i];
+        jtext_span params = sp->params[i];
         bool has_desc = json_is_string(desc);
         rc = rc || (i && util_buf_putc(b, ',')) ||
              util_buf_puts(b, "{\"type\":\"function\",\"name\":") ||
@@ -324,19 +392,23 @@ static void render_instruction(text_buf *b, const ds_task *task)
 
 int prompt_blocks_text(const ds_task *task, util_buf *out)
 {
+    row_spans sp;
+    if (spans_get(task, &sp) != 0)
+        return -1;
     text_buf b = {0};
     size_t i;
     json_t *item;
     json_array_foreach(task->input, i, item)
-        render_item(&b, item, task->input_items[i]);
+        render_item(&b, item, sp.items[i]);
     render_instruction(&b, task);
     int rc = b.failed || util_buf_puts(out, "[{\"type\":\"text\",\"text\":") ||
              put_string(out, b.buf, b.len) || util_buf_puts(out, ",\"detail\":{\"input\":") ||
-             put_span(out, task->input_text) || util_buf_puts(out, ",\"tools\":") ||
-             put_detail_tools(out, task) || util_buf_puts(out, ",\"tool_choice\":") ||
-             put_span(out, task->tool_choice_text) ||
+             put_span(out, sp.input) || util_buf_puts(out, ",\"tools\":") ||
+             put_detail_tools(out, task, &sp) || util_buf_puts(out, ",\"tool_choice\":") ||
+             put_span(out, sp.tool_choice) ||
              util_buf_puts(out, ",\"parallel_tool_calls\":") ||
-             put_span(out, task->parallel_tool_calls_text) || util_buf_puts(out, "}}]");
+             put_span(out, sp.parallel_tool_calls) || util_buf_puts(out, "}}]");
     free(b.buf);
+    spans_free(&sp);
     return rc ? -1 : 0;
 }
