@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct util_chunk {
     util_chunk *next;
@@ -188,26 +189,70 @@ int util_buf_json_string(util_buf *b, const char *s, size_t n)
     return util_buf_putc(b, '"');
 }
 
-/* The code point of the WTF-8 sequence at s[0..n) and its length in *len;
- * an invalid sequence gives U+FFFD for one byte. */
-static unsigned long wtf8_decode(const unsigned char *s, size_t n, size_t *len)
+uint32_t util_utf8_get(const unsigned char *s, size_t n, size_t *len)
 {
     unsigned c = s[0];
     size_t need = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c < 0xF0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
     *len = 1;
     if (need == 0 || need > n)
         return 0xFFFD;
-    unsigned long cp = c & (0x7Fu >> need);
+    uint32_t cp = c & (0x7Fu >> need);
     for (size_t i = 1; i < need; i++) {
         if ((s[i] & 0xC0) != 0x80)
             return 0xFFFD;
         cp = cp << 6 | (s[i] & 0x3Fu);
     }
-    static const unsigned long least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
     if (cp < least[need] || cp > 0x10FFFF)
         return 0xFFFD;
     *len = need;
     return cp;
+}
+
+size_t util_utf8_put(uint32_t cp, char out[4])
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static int hexval(unsigned c)
+{
+    if (c >= '0' && c <= '9') return (int)(c - '0');
+    if (c >= 'a' && c <= 'f') return (int)(c - 'a' + 10);
+    if (c >= 'A' && c <= 'F') return (int)(c - 'A' + 10);
+    return -1;
+}
+
+long util_hex4(const char *p, size_t n)
+{
+    if (n < 4)
+        return -1;
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval((unsigned char)p[i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
 }
 
 int util_buf_json_ascii(util_buf *b, const char *s, size_t n)
@@ -227,7 +272,7 @@ int util_buf_json_ascii(util_buf *b, const char *s, size_t n)
         if (p[i] < 0x7F) {
             elen = json_escape_byte(p[i], esc);
         } else {
-            unsigned long cp = p[i] == 0x7F ? 0x7F : wtf8_decode(p + i, n - i, &len);
+            unsigned long cp = p[i] == 0x7F ? 0x7F : util_utf8_get(p + i, n - i, &len);
             if (cp > 0xFFFF)
                 elen = (size_t)snprintf(esc, sizeof esc, "\\u%04lx\\u%04lx",
                                         0xD800 + ((cp - 0x10000) >> 10), 0xDC00 + ((cp - 0x10000) & 0x3FF));
@@ -252,7 +297,7 @@ int util_buf_escaped(util_buf *b, const char *s, size_t n)
         if ((i = j) == n || rc)
             break;
         size_t len = 1;
-        unsigned long cp = p[i] < 0x80 ? p[i] : wtf8_decode(p + i, n - i, &len);
+        unsigned long cp = p[i] < 0x80 ? p[i] : util_utf8_get(p + i, n - i, &len);
         if (p[i] < 0x80 || (cp >= 0x80 && cp < 0xA0))
             rc = util_buf_printf(b, cp < 0x80 ? "\\x%02lx" : "\\u%04lx", cp);
         else if (cp == 0xFFFD && len == 1)
@@ -269,6 +314,30 @@ void util_buf_free(util_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+char *util_buf_take(util_buf *b, size_t *len)
+{
+    char *d = b->data ? b->data : calloc(1, 1);
+    if (len)
+        *len = d ? b->len : 0;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return d;
+}
+
+void util_vset_err(char *err, size_t errsz, const char *fmt, va_list ap)
+{
+    if (err && errsz)
+        vsnprintf(err, errsz, fmt, ap);
+}
+
+void util_set_err(char *err, size_t errsz, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    util_vset_err(err, errsz, fmt, ap);
+    va_end(ap);
 }
 
 size_t util_float_repr(double v, char *buf, size_t bufsz)
@@ -404,6 +473,37 @@ void util_sha256_final(util_sha256 *s, unsigned char digest[32])
     util_sha256_update(s, pad, padlen + 8);
     for (int i = 0; i < 32; i++)
         digest[i] = (unsigned char)(s->h[i / 4] >> (24 - 8 * (i % 4)));
+}
+
+/* ---- clocks ------------------------------------------------------------------ */
+
+static double clock_seconds(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double util_now_mono(void)
+{
+    return clock_seconds(CLOCK_MONOTONIC);
+}
+
+double util_now_real(void)
+{
+    return clock_seconds(CLOCK_REALTIME);
+}
+
+#define NS_PER_SECOND 1000000000LL
+
+struct timespec util_deadline_mono(double seconds)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long long ns = t.tv_nsec + (long long)(seconds * 1e9);
+    t.tv_sec += (time_t)(ns / NS_PER_SECOND);
+    t.tv_nsec = (long)(ns % NS_PER_SECOND);
+    return t;
 }
 
 uint64_t util_fnv1a64(const void *p, size_t n, uint64_t h)
