@@ -101,13 +101,6 @@ typedef struct dl_transfer {
     curl_off_t total;        /* expected final size, 0 if unknown */
 } dl_transfer;
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -264,7 +257,7 @@ static void human_duration(double s, char *buf, size_t bufsz)
 /* Prints one progress report: a redrawn bar on a terminal, a line otherwise. */
 static void print_progress(dl_transfer *t, bool final)
 {
-    double now = now_seconds();
+    double now = util_now_mono();
     double elapsed = now - t->t0;
     double done = (double)(t->base + t->received);
     double rate = elapsed > 0 ? (double)t->received / elapsed : 0;
@@ -308,7 +301,7 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
     if (t->quiet || t->fd < 0)
         return 0;
     double interval = t->tty ? 0.2 : 5.0;
-    if (now_seconds() - t->last_print >= interval)
+    if (util_now_mono() - t->last_print >= interval)
         print_progress(t, false);
     return 0;
 }
@@ -783,7 +776,7 @@ static attempt_result attempt(const dl_options *o, const dl_source *src, const c
             fprintf(stderr, "download: resuming %s from byte %" CURL_FORMAT_CURL_OFF_T "\n",
                     part_path, t.resume_from);
     }
-    t.t0 = t.last_print = now_seconds();
+    t.t0 = t.last_print = util_now_mono();
     bool failed;
     CURLcode rc = perform_hops(&t, src, if_range, err, errsz, &failed);
     long status = 0;

@@ -22,6 +22,7 @@
  * to reach zero (bounded), then stop the daemon.
  */
 #include "http.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -259,7 +260,7 @@ typedef struct req_state {
     http_server *srv;
     char *raw_uri;                  /* the request-target as received */
     const char *method, *url;       /* libmicrohttpd's, valid until completion */
-    struct timespec t0;
+    double t0;                      /* util_now_mono() at the start */
     bool started;
     bool too_large;                 /* body over the limit: answer 413 */
     bool queued;
@@ -270,13 +271,6 @@ typedef struct req_state {
     size_t reply_len;
     const char *label;
 } req_state;
-
-static double since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
 
 /* Called by libmicrohttpd with the raw request-target: its result becomes
  * the request's context (*con_cls). */
@@ -289,7 +283,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
         return NULL;
     rs->srv = srv;
     rs->raw_uri = strdup(uri ? uri : "");
-    clock_gettime(CLOCK_MONOTONIC, &rs->t0);
+    rs->t0 = util_now_mono();
     atomic_fetch_add(&srv->in_flight, 1);
     return rs;
 }
@@ -309,7 +303,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             .label = rs->label ? rs->label : "(none)",
             .session_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Session-ID"),
             .status = rs->status,
-            .seconds = since(&rs->t0),
+            .seconds = util_now_mono() - rs->t0,
             .body_len = rs->body_len,
             .reply_len = rs->reply_len,
             .completed = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK,
@@ -696,21 +690,6 @@ void http_server_quiesce(http_server *s)
     s->listen_fd = -1;
 }
 
-/* now + seconds on the monotonic clock. */
-static struct timespec after(double seconds)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    long long ns = t.tv_nsec + (long long)(seconds * 1e9);
-    t.tv_sec += (time_t)(ns / 1000000000LL);
-    t.tv_nsec = (long)(ns % 1000000000LL);
-    return t;
-}
-
-static bool before(const struct timespec *a, const struct timespec *b)
-{
-    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
 
 void http_server_stop(http_server *s, double grace)
 {
@@ -722,20 +701,19 @@ void http_server_stop(http_server *s, double grace)
      * quiescing may still bring one more request (answered with
      * "Connection: close"); the quiet period lets it arrive and finish
      * instead of being cut by the stop. Bounded by the grace period. */
-    struct timespec deadline = after(grace);
+    double end = util_now_mono() + grace;
+    struct timespec deadline = util_deadline_mono(grace);
     pthread_mutex_lock(&s->lock);
     for (;;) {
         while (atomic_load(&s->in_flight) > 0)
             if (pthread_cond_timedwait(&s->drained, &s->lock, &deadline) == ETIMEDOUT)
                 goto out;
-        struct timespec quiet = after(HTTP_QUIET_PERIOD);
-        if (!before(&quiet, &deadline))
-            quiet = deadline;
+        double left = end - util_now_mono();
+        struct timespec quiet = left > HTTP_QUIET_PERIOD ? util_deadline_mono(HTTP_QUIET_PERIOD) : deadline;
         int rc = pthread_cond_timedwait(&s->drained, &s->lock, &quiet);
         if (rc == ETIMEDOUT && atomic_load(&s->in_flight) == 0)
             break;
-        struct timespec now = after(0);
-        if (!before(&now, &deadline))
+        if (util_now_mono() >= end)
             break;
     }
 out:

@@ -35,6 +35,7 @@
 #include "jtext.h"
 #include "prompt.h"
 #include "session.h"
+#include "util.h"
 
 #define DEFAULT_ENV_NAME "nemotron-fc-pivot"
 #define MAX_SID_LEN 1024
@@ -147,16 +148,9 @@ void ors_config_default(ors_config *cfg)
     cfg->pinned_tasks = DEFAULT_PINNED_TASKS;
 }
 
-static double monotonic_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static double now_of(const ors_env *env)
 {
-    return env->cfg.clock ? env->cfg.clock() : monotonic_seconds();
+    return env->cfg.clock ? env->cfg.clock() : util_now_mono();
 }
 
 ors_env *ors_env_new(ds_dataset *ds, const ors_config *cfg, metrics *m, char *err, size_t errsz)
@@ -898,9 +892,9 @@ static json_t *run_call(ors_env *env, sess *s, const call_req *c, bool *graded)
         grade_action_free(expected);
         return already_submitted();
     }
-    double t0 = monotonic_seconds();
+    double t0 = util_now_mono();
     grade_verdict v = grade_judge(&env->cfg.grading, expected, actual);
-    metrics_observe_submission(env->m, v.reward, monotonic_seconds() - t0);
+    metrics_observe_submission(env->m, v.reward, util_now_mono() - t0);
     grade_action_free(actual);
     grade_action_free(expected);
     *graded = true;

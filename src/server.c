@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "http.h"
+#include "util.h"
 
 struct server {
     server_options opts;
@@ -302,11 +303,7 @@ static void *reaper_main(void *arg)
     double iv = s->opts.reap_interval > 0 ? s->opts.reap_interval : 5.0;
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
-        struct timespec dl;
-        clock_gettime(CLOCK_MONOTONIC, &dl);
-        long long ns = dl.tv_nsec + (long long)(iv * 1e9);
-        dl.tv_sec += (time_t)(ns / 1000000000LL);
-        dl.tv_nsec = (long)(ns % 1000000000LL);
+        struct timespec dl = util_deadline_mono(iv);
         while (!s->stopping && pthread_cond_timedwait(&s->wake, &s->lock, &dl) != ETIMEDOUT)
             ;
         if (s->stopping)
