@@ -327,10 +327,7 @@ typedef struct name_table {      /* open addressing, power-of-two size */
 
 static size_t hash_str(const char *s)
 {
-    size_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return (size_t)util_hash(s, strlen(s));
 }
 
 static bool names_add(name_table *t, const char *name, size_t count)

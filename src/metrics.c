@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 
 /* Histogram upper bounds in seconds (the +Inf bucket is implicit). */
 static const double BOUNDS[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -65,10 +66,8 @@ void metrics_free(metrics *m)
 
 static size_t hash_key(const char *route, int status)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)route; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    h = (h ^ (uint64_t)(unsigned)status) * 1099511628211ull;
+    unsigned char st[2] = {(unsigned char)((unsigned)status >> 8), (unsigned char)status};
+    uint64_t h = util_fnv1a64(st, sizeof st, util_hash(route, strlen(route)));
     return (size_t)(h % NSLOTS);
 }
 
