@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "jtext.h"
+#include "util.h"
 
 #define CONV_JFLAGS (JTEXT_BIG_INTS | JTEXT_SURROGATES)
 #define THINK_OPEN "<think>"
@@ -351,12 +352,10 @@ static int fail_to(char *err, size_t errsz, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int fail_to(char *err, size_t errsz, int rc, const char *fmt, ...)
 {
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    util_vset_err(err, errsz, fmt, ap);
+    va_end(ap);
     return rc;
 }
 

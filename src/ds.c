@@ -40,6 +40,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
+#include "util.h"
 
 #define BATCH_BYTES ((size_t)64 << 20)
 #define BATCH_ROWS  ((size_t)1 << 18)
@@ -76,16 +77,6 @@ struct ds_dataset {
     pthread_mutex_t mu;      /* guards every split's slots and refcounts */
 };
 
-static void set_err(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (!err || !errsz)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- reading files ------------------------------------------------------ */
 
 typedef struct growbuf {
@@ -116,7 +107,7 @@ static int gunzip_mem(const unsigned char *in, size_t n, const char *path, growb
     z_stream z;
     memset(&z, 0, sizeof z);
     if (inflateInit2(&z, 15 + 16) != Z_OK) {
-        set_err(err, errsz, "%s: cannot start gzip decoder", path);
+        util_set_err(err, errsz, "%s: cannot start gzip decoder", path);
         return -1;
     }
     size_t pos = 0;
@@ -149,8 +140,8 @@ static int gunzip_mem(const unsigned char *in, size_t n, const char *path, growb
     inflateEnd(&z);
     if (zr == Z_STREAM_END)
         return 0;
-    set_err(err, errsz, "%s: %s gzip data", path, zr == Z_MEM_ERROR ? "out of memory decompressing"
-            : zr == Z_OK || zr == Z_BUF_ERROR ? "truncated" : "corrupt");
+    util_set_err(err, errsz, "%s: %s gzip data", path, zr == Z_MEM_ERROR ? "out of memory decompressing"
+                 : zr == Z_OK || zr == Z_BUF_ERROR ? "truncated" : "corrupt");
     return -1;
 }
 
@@ -160,7 +151,7 @@ static int unzstd_mem(const unsigned char *in, size_t n, const char *path, growb
 {
     ZSTD_DStream *z = ZSTD_createDStream();
     if (!z) {
-        set_err(err, errsz, "%s: out of memory", path);
+        util_set_err(err, errsz, "%s: out of memory", path);
         return -1;
     }
     ZSTD_initDStream(z);
@@ -169,14 +160,14 @@ static int unzstd_mem(const unsigned char *in, size_t n, const char *path, growb
     int rc = 0;
     for (;;) {
         if (!grow(b, ZSTD_DStreamOutSize())) {
-            set_err(err, errsz, "%s: out of memory decompressing", path);
+            util_set_err(err, errsz, "%s: out of memory decompressing", path);
             rc = -1;
             break;
         }
         ZSTD_outBuffer ob = {b->p + b->len, b->cap - b->len, 0};
         last = ZSTD_decompressStream(z, &ob, &ib);
         if (ZSTD_isError(last)) {
-            set_err(err, errsz, "%s: corrupt zstd data (%s)", path, ZSTD_getErrorName(last));
+            util_set_err(err, errsz, "%s: corrupt zstd data (%s)", path, ZSTD_getErrorName(last));
             rc = -1;
             break;
         }
@@ -185,7 +176,7 @@ static int unzstd_mem(const unsigned char *in, size_t n, const char *path, growb
             break;                     /* input used up and output flushed */
     }
     if (rc == 0 && last != 0) {
-        set_err(err, errsz, "%s: truncated zstd data", path);
+        util_set_err(err, errsz, "%s: truncated zstd data", path);
         rc = -1;
     }
     ZSTD_freeDStream(z);
@@ -196,14 +187,14 @@ static int read_all(int fd, const char *path, growbuf *b, char *err, size_t errs
 {
     for (;;) {
         if (!grow(b, (size_t)1 << 20)) {
-            set_err(err, errsz, "%s: out of memory", path);
+            util_set_err(err, errsz, "%s: out of memory", path);
             return -1;
         }
         ssize_t got = read(fd, b->p + b->len, b->cap - b->len);
         if (got < 0) {
             if (errno == EINTR)
                 continue;
-            set_err(err, errsz, "%s: read error: %s", path, strerror(errno));
+            util_set_err(err, errsz, "%s: read error: %s", path, strerror(errno));
             return -1;
         }
         if (got == 0)
@@ -240,7 +231,7 @@ static int raw_contents(int fd, const struct stat *st, sfile *sp, char *err, siz
         return 0;
     void *m = mmap(NULL, sp->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (m == MAP_FAILED) {
-        set_err(err, errsz, "%s: mmap: %s", sp->path, strerror(errno));
+        util_set_err(err, errsz, "%s: mmap: %s", sp->path, strerror(errno));
         return -1;
     }
     madvise(m, sp->size, MADV_SEQUENTIAL);
@@ -267,13 +258,13 @@ static int load_file(sfile *sp, char *err, size_t errsz)
 {
     int fd = open(sp->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errsz, "%s: %s", sp->path, strerror(errno));
+        util_set_err(err, errsz, "%s: %s", sp->path, strerror(errno));
         return -1;
     }
     struct stat st;
     int e = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
     if (e) {
-        set_err(err, errsz, "%s: %s", sp->path, strerror(e));
+        util_set_err(err, errsz, "%s: %s", sp->path, strerror(e));
         close(fd);
         return -1;
     }
@@ -327,7 +318,7 @@ static int index_split(sfile *sp, char *err, size_t errsz)
         if (len && !((*p == ' ' || *p == '\t' || *p == '\r') && is_blank(p, len))) {
             if (len > UINT32_MAX || line > UINT32_MAX) {
                 free(rows);
-                set_err(err, errsz, "%s:%zu: line too long (or too many lines)", sp->path, line);
+                util_set_err(err, errsz, "%s:%zu: line too long (or too many lines)", sp->path, line);
                 return -1;
             }
             if (n == cap) {
@@ -347,7 +338,7 @@ static int index_split(sfile *sp, char *err, size_t errsz)
     return 0;
 oom:
     free(rows);
-    set_err(err, errsz, "%s: out of memory indexing", sp->path);
+    util_set_err(err, errsz, "%s: out of memory indexing", sp->path);
     return -1;
 }
 
@@ -463,7 +454,7 @@ static int validate_split(const sfile *ds_splits_base, sfile *sp, part *parts, u
 {
     uint8_t *status = calloc(sp->nrows ? sp->nrows : 1, 1);
     if (!status) {
-        set_err(err, errsz, "%s: out of memory", sp->path);
+        util_set_err(err, errsz, "%s: out of memory", sp->path);
         return -1;
     }
     int rc = 0;
@@ -502,7 +493,7 @@ static int validate_split(const sfile *ds_splits_base, sfile *sp, part *parts, u
         from = to;
     }
     if (rc)
-        set_err(err, errsz, "%s: out of memory validating", sp->path);
+        util_set_err(err, errsz, "%s: out of memory validating", sp->path);
     if (rc == 0 && sp->errors && o->skip_invalid) {
         size_t k = 0;
         for (size_t i = 0; i < sp->nrows; i++)
@@ -514,9 +505,9 @@ static int validate_split(const sfile *ds_splits_base, sfile *sp, part *parts, u
         size_t first = 0;
         while (!status[first])
             first++;
-        set_err(err, errsz, "%s: %zu invalid row%s (first at line %u); fix them or skip them "
-                "(--skip-invalid)", sp->path, sp->errors, sp->errors == 1 ? "" : "s",
-                (unsigned)sp->rows[first].line);
+        util_set_err(err, errsz, "%s: %zu invalid row%s (first at line %u); fix them or skip them "
+                     "(--skip-invalid)", sp->path, sp->errors, sp->errors == 1 ? "" : "s",
+                     (unsigned)sp->rows[first].line);
         rc = -1;
     }
     free(status);
@@ -543,7 +534,7 @@ static int validate_all(ds_dataset *ds, const ds_open_options *o, char *err, siz
         else
             dsval_ctx_measure(parts[t].ctx, o->measure && o->on_row);
     if (rc)
-        set_err(err, errsz, "out of memory");
+        util_set_err(err, errsz, "out of memory");
     size_t total = 0, done = 0;
     for (size_t i = 0; i < ds->nsplits; i++)
         total += ds->splits[i].size;
@@ -574,18 +565,18 @@ int ds_split_spec_parse(const char *arg, ds_split_spec *out, char *err, size_t e
     static _Thread_local char name[80];
     const char *eq = arg ? strchr(arg, '=') : NULL;
     if (!eq || eq == arg || !eq[1]) {
-        set_err(err, errsz, "expected NAME=FILE, got '%s'", arg ? arg : "");
+        util_set_err(err, errsz, "expected NAME=FILE, got '%s'", arg ? arg : "");
         return -1;
     }
     size_t n = (size_t)(eq - arg);
     if (n >= sizeof name) {
-        set_err(err, errsz, "split name too long in '%s'", arg);
+        util_set_err(err, errsz, "split name too long in '%s'", arg);
         return -1;
     }
     memcpy(name, arg, n);
     name[n] = '\0';
     if (!ds_split_name_valid(name)) {
-        set_err(err, errsz, "invalid split name '%s' (use letters, digits, '_', '.', '-')", name);
+        util_set_err(err, errsz, "invalid split name '%s' (use letters, digits, '_', '.', '-')", name);
         return -1;
     }
     out->name = name;
@@ -621,21 +612,21 @@ void ds_close(ds_dataset *ds)
 static int check_specs(const ds_split_spec *specs, size_t n, char *err, size_t errsz)
 {
     if (n == 0) {
-        set_err(err, errsz, "no dataset split given");
+        util_set_err(err, errsz, "no dataset split given");
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         if (!ds_split_name_valid(specs[i].name)) {
-            set_err(err, errsz, "invalid split name '%s'", specs[i].name ? specs[i].name : "");
+            util_set_err(err, errsz, "invalid split name '%s'", specs[i].name ? specs[i].name : "");
             return -1;
         }
         if (!specs[i].path || !*specs[i].path) {
-            set_err(err, errsz, "split '%s' has no file", specs[i].name);
+            util_set_err(err, errsz, "split '%s' has no file", specs[i].name);
             return -1;
         }
         for (size_t j = 0; j < i; j++)
             if (!strcmp(specs[i].name, specs[j].name)) {
-                set_err(err, errsz, "duplicate split name '%s'", specs[i].name);
+                util_set_err(err, errsz, "duplicate split name '%s'", specs[i].name);
                 return -1;
             }
     }
@@ -653,7 +644,7 @@ int ds_open(ds_dataset **out, const ds_split_spec *specs, size_t nsplits,
     ds_dataset *ds = calloc(1, sizeof *ds);
     if (!ds || !(ds->splits = calloc(nsplits, sizeof *ds->splits))) {
         free(ds);
-        set_err(err, errsz, "out of memory");
+        util_set_err(err, errsz, "out of memory");
         return -1;
     }
     pthread_mutex_init(&ds->mu, NULL);
@@ -663,7 +654,7 @@ int ds_open(ds_dataset **out, const ds_split_spec *specs, size_t nsplits,
         sp->name = strdup(specs[i].name);
         sp->path = strdup(specs[i].path);
         if (!sp->name || !sp->path) {
-            set_err(err, errsz, "out of memory");
+            util_set_err(err, errsz, "out of memory");
             rc = -1;
         } else {
             rc = load_file(sp, err, errsz);
@@ -763,7 +754,7 @@ json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err
     size_t len, line;
     const char *p = ds_row_text(ds, split, index, &len, &line);
     if (!p) {
-        set_err(err, errsz, "no row %zu in split %zu", index, split);
+        util_set_err(err, errsz, "no row %zu in split %zu", index, split);
         return NULL;
     }
     /* jtext_build: the same value as json_loadb, about 4x faster. */
@@ -771,7 +762,7 @@ json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err
     if (!v) {
         char why[200] = "out of memory";
         jtext_valid(p, len, JTEXT_PY, why, sizeof why);
-        set_err(err, errsz, "line %zu: %s", line, why);
+        util_set_err(err, errsz, "line %zu: %s", line, why);
     }
     return v;
 }
@@ -788,12 +779,12 @@ static json_t not_a_function;
 static json_t *normalise_tool(const json_t *tool, size_t i, char *err, size_t errsz)
 {
     if (!json_is_object(tool)) {
-        set_err(err, errsz, "tools[%zu] must be an object", i);
+        util_set_err(err, errsz, "tools[%zu] must be an object", i);
         return NULL;
     }
     const char *type = json_string_value(json_object_get(tool, "type"));
     if (!type) {
-        set_err(err, errsz, "tools[%zu] has no string \"type\"", i);
+        util_set_err(err, errsz, "tools[%zu] has no string \"type\"", i);
         return NULL;
     }
     if (strcmp(type, "function"))
@@ -802,7 +793,7 @@ static json_t *normalise_tool(const json_t *tool, size_t i, char *err, size_t er
     const json_t *src = json_is_object(fn) ? fn : tool;
     const json_t *name = json_object_get(src, "name");
     if (!json_is_string(name) || strlen(json_string_value(name)) != json_string_length(name)) {
-        set_err(err, errsz, "tools[%zu] has no usable string name", i);
+        util_set_err(err, errsz, "tools[%zu] has no usable string name", i);
         return NULL;
     }
     const json_t *desc = json_object_get(src, "description");
@@ -830,7 +821,7 @@ static json_t *normalise_tools(const json_t *tools, size_t *from, char *err, siz
         return out;
     if (!json_is_array(tools)) {
         json_decref(out);
-        set_err(err, errsz, "responses_create_params.tools must be a list");
+        util_set_err(err, errsz, "responses_create_params.tools must be a list");
         return NULL;
     }
     json_t *seen = json_object();
@@ -925,7 +916,7 @@ static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err
     char why[400] = "";
     task_entry *e = calloc(1, sizeof *e);
     if (!e) {
-        set_err(err, errsz, "out of memory");
+        util_set_err(err, errsz, "out of memory");
         return NULL;
     }
     e->refs = 1;
@@ -969,7 +960,7 @@ static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err
     }
     free(from);
     if (!t->expected) {
-        set_err(err, errsz, "%s:%zu: %s", sp->path, line, why);
+        util_set_err(err, errsz, "%s:%zu: %s", sp->path, line, why);
         task_free(e);
         return NULL;
     }
@@ -984,14 +975,14 @@ static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err
 const ds_task *ds_task_acquire(ds_dataset *ds, size_t si, size_t index, char *err, size_t errsz)
 {
     if (!ds || si >= ds->nsplits || index >= ds->splits[si].nrows) {
-        set_err(err, errsz, "no task %zu in split %zu", index, si);
+        util_set_err(err, errsz, "no task %zu in split %zu", index, si);
         return NULL;
     }
     sfile *sp = &ds->splits[si];
     pthread_mutex_lock(&ds->mu);
     if (!sp->slots && !(sp->slots = calloc(sp->nrows, sizeof *sp->slots))) {
         pthread_mutex_unlock(&ds->mu);
-        set_err(err, errsz, "out of memory");
+        util_set_err(err, errsz, "out of memory");
         return NULL;
     }
     task_entry *e = sp->slots[index];

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 
 struct dsval_ctx {
     util_buf key;       /* the key being compared */
@@ -107,7 +108,7 @@ static void add_warning(dsval_result *out, const char *kind, const char *fmt, ..
     w->kind = kind;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(w->msg, sizeof w->msg, fmt, ap);
+    util_vset_err(w->msg, sizeof w->msg, fmt, ap);
     va_end(ap);
     out->warning = true;
 }
@@ -189,7 +190,7 @@ static void tool_error(row_state *st, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(st->tool_err, sizeof st->tool_err, fmt, ap);
+    util_vset_err(st->tool_err, sizeof st->tool_err, fmt, ap);
     va_end(ap);
 }
 
@@ -529,7 +530,7 @@ static void set_error(dsval_result *out, const char *kind, const char *fmt, ...)
     out->kind_name = kind;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(out->error_msg, sizeof out->error_msg, fmt, ap);
+    util_vset_err(out->error_msg, sizeof out->error_msg, fmt, ap);
     va_end(ap);
     out->error = true;
 }

@@ -242,12 +242,6 @@ const char *grade_action_type_name(const grade_action *a)
     return grade_kind_name(a->kind);
 }
 
-static void set_err(char *err, size_t errsz, const char *fmt, const char *detail)
-{
-    if (err && errsz)
-        snprintf(err, errsz, fmt, detail ? detail : "");
-}
-
 /* Reads a string member; false when absent or not a string. */
 static bool get_string(const json_t *obj, const char *key, const char **s, size_t *len)
 {
@@ -267,24 +261,24 @@ static bool expected_call(grade_action *a, size_t i, const json_t *call, const c
     const char *name, *args;
     size_t nlen, alen;
     if (!json_is_object(call)) {
-        set_err(err, errsz, "%s is not an object", where);
+        util_set_err(err, errsz, "%s is not an object", where);
         return false;
     }
     const json_t *type = json_object_get(call, "type");
     if (type && !(json_is_string(type) && !strcmp(json_string_value(type), "function_call"))) {
-        set_err(err, errsz, "%s.type is not \"function_call\"", where);
+        util_set_err(err, errsz, "%s.type is not \"function_call\"", where);
         return false;
     }
     if (!get_string(call, "name", &name, &nlen)) {
-        set_err(err, errsz, "%s.name is missing or not a string", where);
+        util_set_err(err, errsz, "%s.name is missing or not a string", where);
         return false;
     }
     if (!get_string(call, "arguments", &args, &alen)) {
-        set_err(err, errsz, "%s.arguments is missing or not a string", where);
+        util_set_err(err, errsz, "%s.arguments is missing or not a string", where);
         return false;
     }
     if (!set_call(a, i, name, nlen, args, alen)) {
-        set_err(err, errsz, "out of memory%s", "");
+        util_set_err(err, errsz, "out of memory");
         return false;
     }
     char perr[160];
@@ -292,8 +286,7 @@ static bool expected_call(grade_action *a, size_t i, const json_t *call, const c
     if (lazy)
         return true;
     if (pj_parse(&a->arena, c->args, c->args_len, &c->value, perr, sizeof perr)) {
-        if (err && errsz)
-            snprintf(err, errsz, "%s.arguments is not valid JSON: %s", where, perr);
+        util_set_err(err, errsz, "%s.arguments is not valid JSON: %s", where, perr);
         return false;
     }
     c->parsed = true;
@@ -312,13 +305,13 @@ static size_t expected_bytes(const json_t *call)
 static grade_action *expected_from_json(const json_t *ea, bool lazy, char *err, size_t errsz)
 {
     if (!json_is_object(ea)) {
-        set_err(err, errsz, "expected_action is not an object%s", "");
+        util_set_err(err, errsz, "expected_action is not an object");
         return NULL;
     }
     const char *type;
     size_t tlen;
     if (!get_string(ea, "type", &type, &tlen)) {
-        set_err(err, errsz, "expected_action.type is missing or not a string%s", "");
+        util_set_err(err, errsz, "expected_action.type is missing or not a string");
         return NULL;
     }
     grade_action *a = NULL;
@@ -326,7 +319,7 @@ static grade_action *expected_from_json(const json_t *ea, bool lazy, char *err, 
         const json_t *c = json_object_get(ea, "content");
         a = action_new(GRADE_ACTION_MESSAGE, json_is_string(c) ? json_string_length(c) : 0);
         if (c && !json_is_string(c) && !json_is_null(c)) {
-            set_err(err, errsz, "expected_action.content is not a string%s", "");
+            util_set_err(err, errsz, "expected_action.content is not a string");
             goto fail;
         }
         if (a && !set_content(a, json_is_string(c) ? json_string_value(c) : "",
@@ -345,7 +338,7 @@ static grade_action *expected_from_json(const json_t *ea, bool lazy, char *err, 
     if (!strcmp(type, "function_call_batch")) {
         const json_t *calls = json_object_get(ea, "calls");
         if (!json_is_array(calls) || json_array_size(calls) == 0) {
-            set_err(err, errsz, "expected_action.calls is not a non-empty array%s", "");
+            util_set_err(err, errsz, "expected_action.calls is not a non-empty array");
             return NULL;
         }
         size_t bytes = 0;
@@ -362,11 +355,11 @@ static grade_action *expected_from_json(const json_t *ea, bool lazy, char *err, 
         }
         return a;
     }
-    set_err(err, errsz, "expected_action.type \"%s\" is not message, function_call or "
-                        "function_call_batch", type);
+    util_set_err(err, errsz, "expected_action.type \"%s\" is not message, function_call or "
+                             "function_call_batch", type);
     return NULL;
 oom:
-    set_err(err, errsz, "out of memory%s", "");
+    util_set_err(err, errsz, "out of memory");
 fail:
     grade_action_free(a);
     return NULL;
@@ -425,12 +418,12 @@ static int message_text(const json_t *item, size_t idx, const json_t **text, cha
 grade_action *grade_actual_from_response(const json_t *response, char *err, size_t errsz)
 {
     if (!json_is_object(response)) {
-        set_err(err, errsz, "response is not an object%s", "");
+        util_set_err(err, errsz, "response is not an object");
         return NULL;
     }
     const json_t *output = json_object_get(response, "output");
     if (!json_is_array(output)) {
-        set_err(err, errsz, "response.output is missing or not an array%s", "");
+        util_set_err(err, errsz, "response.output is missing or not an array");
         return NULL;
     }
     size_t n = json_array_size(output), ncalls = 0, call_bytes = 0;
@@ -497,7 +490,7 @@ grade_action *grade_actual_from_response(const json_t *response, char *err, size
 oom:
     grade_action_free(a);
 oom_nofree:
-    set_err(err, errsz, "out of memory%s", "");
+    util_set_err(err, errsz, "out of memory");
     return NULL;
 }
 
