@@ -79,29 +79,18 @@ struct ds_dataset {
 
 /* ---- reading files ------------------------------------------------------ */
 
-typedef struct growbuf {
-    char *p;
-    size_t len, cap;
-} growbuf;
+#define READ_CHUNK ((size_t)1 << 20)   /* room made before each read / inflate */
 
-static bool grow(growbuf *b, size_t need)
+/* The free bytes of b after util_buf_reserve (its last byte is kept for the
+ * NUL util_buf promises). */
+static size_t room(const util_buf *b)
 {
-    if (b->len + need <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : (size_t)1 << 20;
-    while (cap < b->len + need)
-        cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (!np)
-        return false;
-    b->p = np;
-    b->cap = cap;
-    return true;
+    return b->cap - b->len - 1;
 }
 
 /* gzip data in[0..n) (one or more members; anything after a member that is
  * not another member is ignored, as gzread does) appended to b. */
-static int gunzip_mem(const unsigned char *in, size_t n, const char *path, growbuf *b,
+static int gunzip_mem(const unsigned char *in, size_t n, const char *path, util_buf *b,
                       char *err, size_t errsz)
 {
     z_stream z;
@@ -113,19 +102,20 @@ static int gunzip_mem(const unsigned char *in, size_t n, const char *path, growb
     size_t pos = 0;
     int zr = Z_OK;
     for (;;) {
-        if (!grow(b, (size_t)1 << 20)) {
+        if (util_buf_reserve(b, READ_CHUNK)) {
             zr = Z_MEM_ERROR;
             break;
         }
         size_t in_chunk = n - pos > (1u << 30) ? (1u << 30) : n - pos;
-        size_t out_room = b->cap - b->len > (1u << 30) ? (1u << 30) : b->cap - b->len;
+        size_t out_room = room(b) > (1u << 30) ? (1u << 30) : room(b);
         z.next_in = (unsigned char *)in + pos;
         z.avail_in = (uInt)in_chunk;
-        z.next_out = (unsigned char *)b->p + b->len;
+        z.next_out = (unsigned char *)b->data + b->len;
         z.avail_out = (uInt)out_room;
         zr = inflate(&z, Z_NO_FLUSH);
         pos += in_chunk - z.avail_in;
         b->len += out_room - z.avail_out;
+        b->data[b->len] = '\0';
         if (zr == Z_STREAM_END) {
             if (n - pos < 2 || in[pos] != 0x1f || in[pos + 1] != 0x8b)
                 break;                 /* no further member */
@@ -146,7 +136,7 @@ static int gunzip_mem(const unsigned char *in, size_t n, const char *path, growb
 }
 
 /* zstd data in[0..n) (one or more frames) appended to b. */
-static int unzstd_mem(const unsigned char *in, size_t n, const char *path, growbuf *b,
+static int unzstd_mem(const unsigned char *in, size_t n, const char *path, util_buf *b,
                       char *err, size_t errsz)
 {
     ZSTD_DStream *z = ZSTD_createDStream();
@@ -159,12 +149,12 @@ static int unzstd_mem(const unsigned char *in, size_t n, const char *path, growb
     size_t last = 1;
     int rc = 0;
     for (;;) {
-        if (!grow(b, ZSTD_DStreamOutSize())) {
+        if (util_buf_reserve(b, ZSTD_DStreamOutSize())) {
             util_set_err(err, errsz, "%s: out of memory decompressing", path);
             rc = -1;
             break;
         }
-        ZSTD_outBuffer ob = {b->p + b->len, b->cap - b->len, 0};
+        ZSTD_outBuffer ob = {b->data + b->len, room(b), 0};
         last = ZSTD_decompressStream(z, &ob, &ib);
         if (ZSTD_isError(last)) {
             util_set_err(err, errsz, "%s: corrupt zstd data (%s)", path, ZSTD_getErrorName(last));
@@ -172,6 +162,7 @@ static int unzstd_mem(const unsigned char *in, size_t n, const char *path, growb
             break;
         }
         b->len += ob.pos;
+        b->data[b->len] = '\0';
         if (ib.pos == ib.size && ob.pos < ob.size)
             break;                     /* input used up and output flushed */
     }
@@ -183,14 +174,14 @@ static int unzstd_mem(const unsigned char *in, size_t n, const char *path, growb
     return rc;
 }
 
-static int read_all(int fd, const char *path, growbuf *b, char *err, size_t errsz)
+static int read_all(int fd, const char *path, util_buf *b, char *err, size_t errsz)
 {
     for (;;) {
-        if (!grow(b, (size_t)1 << 20)) {
+        if (util_buf_reserve(b, READ_CHUNK)) {
             util_set_err(err, errsz, "%s: out of memory", path);
             return -1;
         }
-        ssize_t got = read(fd, b->p + b->len, b->cap - b->len);
+        ssize_t got = read(fd, b->data + b->len, room(b));
         if (got < 0) {
             if (errno == EINTR)
                 continue;
@@ -200,6 +191,7 @@ static int read_all(int fd, const char *path, growbuf *b, char *err, size_t errs
         if (got == 0)
             return 0;
         b->len += (size_t)got;
+        b->data[b->len] = '\0';
     }
 }
 
@@ -217,13 +209,12 @@ static bool is_zstd(const unsigned char *p, size_t n)
 static int raw_contents(int fd, const struct stat *st, sfile *sp, char *err, size_t errsz)
 {
     if (!S_ISREG(st->st_mode)) {
-        growbuf b = {0};
+        util_buf b = UTIL_BUF_INIT;
         if (read_all(fd, sp->path, &b, err, errsz)) {
-            free(b.p);
+            util_buf_free(&b);
             return -1;
         }
-        sp->data = b.p;
-        sp->size = b.len;
+        sp->data = util_buf_take(&b, &sp->size);
         return 0;
     }
     sp->size = (size_t)st->st_size;
@@ -273,18 +264,18 @@ static int load_file(sfile *sp, char *err, size_t errsz)
     const unsigned char *raw = (const unsigned char *)sp->data;
     if (rc || !(is_gzip(raw, sp->size) || is_zstd(raw, sp->size)))
         return rc;
-    growbuf b = {0};
+    util_buf b = UTIL_BUF_INIT;
     rc = is_gzip(raw, sp->size) ? gunzip_mem(raw, sp->size, sp->path, &b, err, errsz)
                                 : unzstd_mem(raw, sp->size, sp->path, &b, err, errsz);
     release_contents(sp);
     sp->compressed = true;
     if (rc || !b.len) {
-        free(b.p);
+        util_buf_free(&b);
         return rc;
     }
-    char *shrunk = realloc(b.p, b.len);
-    sp->data = shrunk ? shrunk : b.p;
-    sp->size = b.len;
+    char *all = util_buf_take(&b, &sp->size);
+    char *shrunk = realloc(all, sp->size + 1);   /* give back the spare room */
+    sp->data = shrunk ? shrunk : all;
     return 0;
 }
 
