@@ -128,24 +128,31 @@ int util_buf_putc(util_buf *b, char c)
     return util_buf_append(b, &c, 1);
 }
 
+int util_buf_vprintf(util_buf *b, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    int rc = -1;
+    if (n >= 0 && (size_t)n < sizeof small)
+        rc = util_buf_append(b, small, (size_t)n);
+    else if (n >= 0 && util_buf_reserve(b, (size_t)n) == 0) {
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+        b->len += (size_t)n;
+        rc = 0;
+    }
+    va_end(again);
+    return rc;
+}
+
 int util_buf_printf(util_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char small[256];
-    int n = vsnprintf(small, sizeof small, fmt, ap);
+    int rc = util_buf_vprintf(b, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return -1;
-    if ((size_t)n < sizeof small)
-        return util_buf_append(b, small, (size_t)n);
-    if (util_buf_reserve(b, (size_t)n))
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
+    return rc;
 }
 
 /* The JSON escape of an ASCII byte that cannot stand as itself in a string

@@ -57,6 +57,7 @@ int util_buf_append(util_buf *b, const void *data, size_t n);
 int util_buf_puts(util_buf *b, const char *s);
 int util_buf_putc(util_buf *b, char c);
 int util_buf_printf(util_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int util_buf_vprintf(util_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Appends s[0..n) as a JSON string literal with quotes (bytes >= 0x80 are
  * copied unchanged, control characters escaped). */
 int util_buf_json_string(util_buf *b, const char *s, size_t n);
