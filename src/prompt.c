@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 
 /* The function object of a tool item: the item itself, or its "function"
  * member in the Chat-Completions shape. */
