@@ -1,11 +1,16 @@
-/* cli_common — the grading flags shared by `fcpivot grade` and `fcpivot
- * serve`, so that both accept exactly the same comparator configuration. */
+/* cli_common — the grading flags shared by `fcpivot grade`, `serve` and
+ * `report`, so that all accept exactly the same comparator configuration;
+ * the number parsers of option values; and the getopt_long error messages,
+ * so that every subcommand words a usage error the same way. */
 #include "cli_common.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 
 const char CLI_GRADING_HELP[] =
     "  --word-similarity-threshold X   minimum string similarity (default 0.1)\n"
@@ -23,6 +28,8 @@ static const struct {
     {"--reward-mode", true}, {"--parallel-rewarding", false},
     {"--allow-subset", false}, {"--allow-superset", false},
 };
+_Static_assert(sizeof FLAGS / sizeof FLAGS[0] == CLI_GRADING_OPTION_COUNT,
+               "CLI_GRADING_OPTIONS lists FLAGS in order");
 
 bool cli_grading_flag_known(const char *name, bool *takes_value)
 {
@@ -35,8 +42,7 @@ bool cli_grading_flag_known(const char *name, bool *takes_value)
     return false;
 }
 
-/* A number as Python's float() of the flag would take it; NaN refused. */
-static bool parse_double(const char *s, double *out)
+bool cli_parse_double(const char *s, double *out)
 {
     char *end;
     errno = 0;
@@ -51,10 +57,10 @@ int cli_grading_flag_apply(const char *name, const char *value, grade_config *cf
                            char *err, size_t errsz)
 {
     if (!strcmp(name, "--word-similarity-threshold")) {
-        if (!value || !parse_double(value, &cfg->word_similarity_threshold))
+        if (!value || !cli_parse_double(value, &cfg->word_similarity_threshold))
             goto bad;
     } else if (!strcmp(name, "--float-tolerance")) {
-        if (!value || !parse_double(value, &cfg->float_tolerance))
+        if (!value || !cli_parse_double(value, &cfg->float_tolerance))
             goto bad;
     } else if (!strcmp(name, "--reward-mode")) {
         if (!value || grade_mode_parse(value, &cfg->mode)) {
@@ -76,4 +82,75 @@ int cli_grading_flag_apply(const char *name, const char *value, grade_config *cf
 bad:
     snprintf(err, errsz, "bad %s '%s'", name, value ? value : "");
     return -1;
+}
+
+int cli_grading_option_apply(int opt, const char *value, grade_config *cfg, char *err, size_t errsz)
+{
+    size_t i = (size_t)(opt - CLI_OPT_GRADING);
+    if (opt < CLI_OPT_GRADING || i >= sizeof FLAGS / sizeof FLAGS[0]) {
+        util_set_err(err, errsz, "unknown option");
+        return -1;
+    }
+    return cli_grading_flag_apply(FLAGS[i].name, value, cfg, err, errsz);
+}
+
+int cli_parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_size(const char *s, size_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    unsigned shift = 0;
+    if (*end) {
+        switch (*end) {
+        case 'k': case 'K': shift = 10; break;
+        case 'm': case 'M': shift = 20; break;
+        case 'g': case 'G': shift = 30; break;
+        default: return -1;
+        }
+        end++;
+        if (*end == 'i' || *end == 'I')
+            end++;
+        if (*end == 'b' || *end == 'B')
+            end++;
+        if (*end)
+            return -1;
+    }
+    if (v == 0 || v > (SIZE_MAX >> shift))
+        return -1;
+    *out = (size_t)(v << shift);
+    return 0;
+}
+
+void cli_getopt_why(int opt, char **argv, char *why, size_t whysz)
+{
+    const char *arg = argv[optind - 1];
+    size_t n = strcspn(arg, "=");
+    if (opt == ':')
+        util_set_err(why, whysz, "option '%s' needs a value", arg);
+    else if (optopt && arg[0] == '-' && arg[1] == '-' && arg[n] == '=')
+        util_set_err(why, whysz, "option '%.*s' takes no value", (int)n, arg);
+    else
+        util_set_err(why, whysz, "unknown option '%s'", arg);
+}
+
+int cli_args_exit(int rc)
+{
+    return rc == CLI_ARGS_HELP ? 0 : rc == CLI_ARGS_USAGE ? 2 : rc;
 }

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,71 +80,70 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, "fcpivot grade: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'fcpivot grade --help'.\n");
-    return 2;
+    return CLI_ARGS_USAGE;
 }
 
-/* Returns -1 on success, else the exit status to return (0 for --help). */
+enum { OPT_VERDICT_ONLY = 256, OPT_SUMMARY, OPT_JOBS };
+
+static const struct option LONG_OPTS[] = {
+    {"verdict-only", no_argument, NULL, OPT_VERDICT_ONLY},
+    {"summary", no_argument, NULL, OPT_SUMMARY},
+    {"jobs", required_argument, NULL, OPT_JOBS},
+    {"help", no_argument, NULL, 'h'},
+    CLI_GRADING_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+/* Applies option opt (a LONG_OPTS value) with its value. */
+static int apply_option(int opt, const char *val, grade_opts *o)
+{
+    char why[256];
+    unsigned long n;
+    switch (opt) {
+    case 'h':
+        usage(stdout);
+        return CLI_ARGS_HELP;
+    case OPT_VERDICT_ONLY: o->verdict_only = true; return CLI_ARGS_OK;
+    case OPT_SUMMARY: o->summary = true; return CLI_ARGS_OK;
+    case OPT_JOBS:
+        if (cli_parse_uint(val, MAX_JOBS, &n) || n < 1) {
+            util_set_err(why, sizeof why, "bad --jobs '%s' (1 to %d)", val, MAX_JOBS);
+            return usage_error("%s", why);
+        }
+        o->jobs = (int)n;
+        return CLI_ARGS_OK;
+    default:
+        if (cli_grading_option_apply(opt, val, &o->cfg, why, sizeof why))
+            return usage_error("%s", why);
+        return CLI_ARGS_OK;
+    }
+}
+
+/* The options of argv, then at most one FILE (cli_common.h's convention). */
 static int parse_options(int argc, char **argv, grade_opts *o)
 {
     grade_config_default(&o->cfg);
     o->verdict_only = o->summary = false;
     o->jobs = 1;
     o->path = NULL;
-    bool only_files = false;
-    for (int i = 1; i < argc; i++) {
-        char *arg = argv[i];
-        if (only_files || arg[0] != '-' || !strcmp(arg, "-")) {
-            if (o->path)
-                return usage_error("more than one input file ('%s')", arg);
-            o->path = arg;
-            continue;
+    optind = 0;   /* a fresh scan (glibc) */
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":h", LONG_OPTS, NULL)) != -1) {
+        char why[256];
+        if (opt == '?' || opt == ':') {
+            cli_getopt_why(opt, argv, why, sizeof why);
+            return usage_error("%s", why);
         }
-        if (!strcmp(arg, "--")) {
-            only_files = true;
-            continue;
-        }
-        const char *val = NULL;
-        char name[64];
-        char *eq = strchr(arg, '=');
-        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-        if (nlen >= sizeof name)
-            return usage_error("unknown option '%s'", arg);
-        memcpy(name, arg, nlen);
-        name[nlen] = '\0';
-        if (eq)
-            val = eq + 1;
-        bool grading_takes = false;
-        bool grading = cli_grading_flag_known(name, &grading_takes);
-        bool takes = grading_takes || !strcmp(name, "--jobs");
-        if (takes && !val) {
-            if (i + 1 >= argc)
-                return usage_error("option '%s' needs a value", name);
-            val = argv[++i];
-        } else if (!takes && val) {
-            return usage_error("option '%s' takes no value", name);
-        }
-        if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (grading) {
-            char why[256];
-            if (cli_grading_flag_apply(name, val, &o->cfg, why, sizeof why))
-                return usage_error("%s", why);
-        } else if (!strcmp(name, "--jobs")) {
-            char *end;
-            long n = strtol(val, &end, 10);
-            if (!*val || *end || n < 1 || n > MAX_JOBS)
-                return usage_error("bad --jobs '%s' (1 to 256)", val);
-            o->jobs = (int)n;
-        } else if (!strcmp(name, "--verdict-only")) {
-            o->verdict_only = true;
-        } else if (!strcmp(name, "--summary")) {
-            o->summary = true;
-        } else {
-            return usage_error("unknown option '%s'", arg);
-        }
+        int rc = apply_option(opt, optarg, o);
+        if (rc != CLI_ARGS_OK)
+            return rc;
     }
-    return -1;
+    if (optind < argc)
+        o->path = argv[optind];
+    if (optind + 1 < argc)
+        return usage_error("more than one input file ('%s')", argv[optind + 1]);
+    return CLI_ARGS_OK;
 }
 
 /* ---- grading one line ---------------------------------------------------- */
@@ -523,8 +523,8 @@ int cli_grade(int argc, char **argv)
 {
     grade_opts o;
     int rc = parse_options(argc, argv, &o);
-    if (rc >= 0)
-        return rc;
+    if (rc != CLI_ARGS_OK)
+        return cli_args_exit(rc);
     reader r;
     memset(&r, 0, sizeof r);
     r.fd = 0;
