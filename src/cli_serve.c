@@ -35,8 +35,27 @@
 
 #define MAX_SPLITS 32
 
+/* A size as --max-body takes it: "16M" for a whole number of MiB. */
+static void size_text(size_t n, char *buf, size_t bufsz)
+{
+    if (n && n % ((size_t)1 << 20) == 0)
+        snprintf(buf, bufsz, "%zuM", n >> 20);
+    else if (n && n % ((size_t)1 << 10) == 0)
+        snprintf(buf, bufsz, "%zuK", n >> 10);
+    else
+        snprintf(buf, bufsz, "%zu", n);
+}
+
+/* The help; the defaults it shows are the ones server_options_default and
+ * ors_config_default set (each is defined once, in the module that owns it). */
 static void usage(FILE *out)
 {
+    server_options so;
+    ors_config oc;
+    server_options_default(&so);
+    ors_config_default(&oc);
+    char body[32];
+    size_text(so.max_body, body, sizeof body);
     fprintf(out,
         "usage: fcpivot serve [options]\n\n"
         "Serve the environment over ORS (HTTP+SSE) and the NeMo Gym resources-server API.\n\n"
@@ -46,86 +65,27 @@ static void usage(FILE *out)
         "                              (neither: the built-in sample, data/sample.jsonl)\n"
         "  --skip-invalid              drop invalid rows instead of refusing to start\n"
         "server:\n"
-        "  --host HOST                 address to bind (default 127.0.0.1)\n"
-        "  --port N                    port (default 8080; 0 = pick a free one)\n"
+        "  --host HOST                 address to bind (default %s)\n"
+        "  --port N                    port (default %u; 0 = pick a free one)\n"
         "  --threads N                 HTTP worker threads (default: number of cores)\n"
-        "  --env-name NAME             environment name (default nemotron-fc-pivot)\n"
-        "  --session-ttl SECONDS       reap sessions idle this long (default 900)\n"
-        "  --max-body BYTES            request body limit, K/M/G suffixes (default 16M)\n"
-        "  --max-connections N         concurrent connection cap (default 10000)\n"
-        "  --idle-timeout SECONDS      close idle connections (default 120; 0 = never)\n"
+        "  --env-name NAME             environment name (default %s)\n"
+        "  --session-ttl SECONDS       reap sessions idle this long (default %g)\n"
+        "  --max-body BYTES            request body limit, K/M/G suffixes (default %s)\n"
+        "  --max-connections N         concurrent connection cap (default %u)\n"
+        "  --idle-timeout SECONDS      close idle connections (default %u; 0 = never)\n"
         "  --log-format text|json      access log format on stderr (default text)\n"
         "  --quiet                     no access log\n"
         "grading (as for fcpivot grade):\n"
         "%s"
-        "  -h, --help                  this help\n", CLI_GRADING_HELP);
-}
-
-/* ------------------------------------------------------------ option values */
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+')
-        return -1;
-    errno = 0;
-    char *end;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-    if (!s || !*s)
-        return -1;
-    errno = 0;
-    char *end;
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* "16777216", "16M", "512K", "1G", "1MiB" (binary multiples). */
-static int parse_size(const char *s, size_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+')
-        return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return -1;
-    unsigned shift = 0;
-    if (*end) {
-        switch (*end) {
-        case 'k': case 'K': shift = 10; break;
-        case 'm': case 'M': shift = 20; break;
-        case 'g': case 'G': shift = 30; break;
-        default: return -1;
-        }
-        end++;
-        if (*end == 'i' || *end == 'I')
-            end++;
-        if (*end == 'b' || *end == 'B')
-            end++;
-        if (*end)
-            return -1;
-    }
-    if (v == 0 || v > (SIZE_MAX >> shift))
-        return -1;
-    *out = (size_t)(v << shift);
-    return 0;
+        "  -h, --help                  this help\n",
+        so.host, so.port, oc.env_name, oc.session_ttl, body, so.max_connections, so.idle_timeout,
+        CLI_GRADING_HELP);
 }
 
 enum {
     OPT_DATA = 256, OPT_SPLIT, OPT_SKIP_INVALID, OPT_HOST, OPT_PORT, OPT_THREADS,
     OPT_ENV_NAME, OPT_SESSION_TTL, OPT_MAX_BODY, OPT_MAX_CONNECTIONS, OPT_IDLE_TIMEOUT,
-    OPT_LOG_FORMAT, OPT_QUIET, OPT_WORD_SIM, OPT_FLOAT_TOL, OPT_PARALLEL, OPT_SUBSET,
-    OPT_SUPERSET, OPT_REWARD_MODE,
+    OPT_LOG_FORMAT, OPT_QUIET,
 };
 
 /* ------------------------------------------------------------ options */
@@ -153,24 +113,10 @@ static const struct option LONG_OPTS[] = {
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"quiet", no_argument, NULL, OPT_QUIET},
-    {"word-similarity-threshold", required_argument, NULL, OPT_WORD_SIM},
-    {"float-tolerance", required_argument, NULL, OPT_FLOAT_TOL},
-    {"parallel-rewarding", no_argument, NULL, OPT_PARALLEL},
-    {"allow-subset", no_argument, NULL, OPT_SUBSET},
-    {"allow-superset", no_argument, NULL, OPT_SUPERSET},
-    {"reward-mode", required_argument, NULL, OPT_REWARD_MODE},
     {"help", no_argument, NULL, 'h'},
+    CLI_GRADING_OPTIONS,
     {NULL, 0, NULL, 0},
 };
-
-/* The long name of option code opt. */
-static const char *option_name(int opt)
-{
-    for (const struct option *o = LONG_OPTS; o->name; o++)
-        if (o->val == opt)
-            return o->name;
-    return "?";
-}
 
 static bool valid_env_name(const char *s)
 {
@@ -186,7 +132,7 @@ static bool valid_env_name(const char *s)
 static int bad_value(const char *opt, const char *arg, const char *want)
 {
     fprintf(stderr, "fcpivot serve: %s wants %s, not '%s'\n", opt, want, arg);
-    return -1;
+    return CLI_ARGS_USAGE;
 }
 
 static int add_split(serve_args *a, const char *name, const char *path)
@@ -206,7 +152,8 @@ static int add_split(serve_args *a, const char *name, const char *path)
     return 0;
 }
 
-/* 0 = serve, 1 = --help shown, -1 = usage error (message printed). */
+/* CLI_ARGS_OK = serve, CLI_ARGS_HELP = --help asked for (not yet shown),
+ * CLI_ARGS_USAGE = usage error (message printed). */
 static int parse_args(int argc, char **argv, serve_args *a)
 {
     unsigned long u;
@@ -215,34 +162,33 @@ static int parse_args(int argc, char **argv, serve_args *a)
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":h", LONG_OPTS, NULL)) != -1) {
-        if (opt >= OPT_WORD_SIM && opt <= OPT_REWARD_MODE) {
-            char name[64], why[256];
-            snprintf(name, sizeof name, "--%s", option_name(opt));
-            if (cli_grading_flag_apply(name, optarg, &a->ors.grading, why, sizeof why)) {
+        char why[256];
+        if (CLI_IS_GRADING_OPTION(opt)) {
+            if (cli_grading_option_apply(opt, optarg, &a->ors.grading, why, sizeof why)) {
                 fprintf(stderr, "fcpivot serve: %s\n", why);
-                return -1;
+                return CLI_ARGS_USAGE;
             }
             continue;
         }
         switch (opt) {
         case 'h':
-            return 1;
+            return CLI_ARGS_HELP;
         case OPT_DATA:
             if (add_split(a, "train", optarg))
-                return -1;
+                return CLI_ARGS_USAGE;
             break;
         case OPT_SPLIT: {
             ds_split_spec sp;
             char err[256];
             if (ds_split_spec_parse(optarg, &sp, err, sizeof err) != 0) {
                 fprintf(stderr, "fcpivot serve: --split %s: %s\n", optarg, err);
-                return -1;
+                return CLI_ARGS_USAGE;
             }
             /* sp.name is a temporary copy: keep the name in optarg, cut at '='. */
             char *eq = strchr(optarg, '=');
             *eq = '\0';
             if (add_split(a, optarg, sp.path))
-                return -1;
+                return CLI_ARGS_USAGE;
             break;
         }
         case OPT_SKIP_INVALID: a->skip_invalid = true; break;
@@ -252,12 +198,12 @@ static int parse_args(int argc, char **argv, serve_args *a)
             a->server.host = optarg;
             break;
         case OPT_PORT:
-            if (parse_uint(optarg, 65535, &u))
+            if (cli_parse_uint(optarg, 65535, &u))
                 return bad_value("--port", optarg, "a port number 0-65535");
             a->server.port = (unsigned)u;
             break;
         case OPT_THREADS:
-            if (parse_uint(optarg, 1024, &u) || u == 0)
+            if (cli_parse_uint(optarg, 1024, &u) || u == 0)
                 return bad_value("--threads", optarg, "a number of threads 1-1024");
             a->server.threads = (unsigned)u;
             break;
@@ -267,21 +213,21 @@ static int parse_args(int argc, char **argv, serve_args *a)
             a->ors.env_name = optarg;
             break;
         case OPT_SESSION_TTL:
-            if (parse_double(optarg, &x) || x <= 0)
+            if (!cli_parse_double(optarg, &x) || !isfinite(x) || x <= 0)
                 return bad_value("--session-ttl", optarg, "a positive number of seconds");
             a->ors.session_ttl = x;
             break;
         case OPT_MAX_BODY:
-            if (parse_size(optarg, &a->server.max_body))
+            if (cli_parse_size(optarg, &a->server.max_body))
                 return bad_value("--max-body", optarg, "a size in bytes (K, M, G suffixes)");
             break;
         case OPT_MAX_CONNECTIONS:
-            if (parse_uint(optarg, 1000000, &u) || u == 0)
+            if (cli_parse_uint(optarg, 1000000, &u) || u == 0)
                 return bad_value("--max-connections", optarg, "a positive number");
             a->server.max_connections = (unsigned)u;
             break;
         case OPT_IDLE_TIMEOUT:
-            if (parse_uint(optarg, 86400, &u))
+            if (cli_parse_uint(optarg, 86400, &u))
                 return bad_value("--idle-timeout", optarg, "a number of seconds (0 = never)");
             a->server.idle_timeout = (unsigned)u;
             break;
@@ -294,19 +240,17 @@ static int parse_args(int argc, char **argv, serve_args *a)
                 return bad_value("--log-format", optarg, "text or json");
             break;
         case OPT_QUIET: a->server.quiet = true; break;
-        case ':':
-            fprintf(stderr, "fcpivot serve: %s needs a value\n", argv[optind - 1]);
-            return -1;
-        default:
-            fprintf(stderr, "fcpivot serve: unknown option '%s'\n", argv[optind - 1]);
-            return -1;
+        default:   /* '?' or ':' */
+            cli_getopt_why(opt, argv, why, sizeof why);
+            fprintf(stderr, "fcpivot serve: %s\n", why);
+            return CLI_ARGS_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "fcpivot serve: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return CLI_ARGS_USAGE;
     }
-    return 0;
+    return CLI_ARGS_OK;
 }
 
 /* ------------------------------------------------------------ start-up */
@@ -378,14 +322,12 @@ int cli_serve(int argc, char **argv)
     server_options_default(&a.server);
     ors_config_default(&a.ors);
     int pr = parse_args(argc, argv, &a);
-    if (pr != 0) {
-        if (pr > 0) {
-            usage(stdout);
-            return 0;
-        }
+    if (pr == CLI_ARGS_HELP)
+        usage(stdout);
+    else if (pr != CLI_ARGS_OK)
         fprintf(stderr, "Run 'fcpivot serve --help' for the options.\n");
-        return 2;
-    }
+    if (pr != CLI_ARGS_OK)
+        return cli_args_exit(pr);
     if (a.nsplits == 0)
         add_split(&a, "train", find_sample(a.sample_path, sizeof a.sample_path));
     double reap = a.ors.session_ttl / 4;

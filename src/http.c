@@ -629,7 +629,7 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&srv->drained, &ca);
     pthread_condattr_destroy(&ca);
-    srv->host = strdup(opts->host ? opts->host : "127.0.0.1");
+    srv->host = strdup(opts->host ? opts->host : HTTP_DEFAULT_HOST);
     if (!srv->opts.threads)
         srv->opts.threads = cores();
     if (!srv->opts.max_body)

@@ -38,6 +38,8 @@
 #include "util.h"
 
 #define DEFAULT_ENV_NAME "nemotron-fc-pivot"
+#define DEFAULT_SESSION_TTL 900.0   /* seconds */
+#define DEFAULT_RESULT_TTL 60.0     /* seconds */
 #define MAX_SID_LEN 1024
 #define MAX_TOMBSTONES 100000
 #define SSE_PIECE 4096
@@ -141,8 +143,8 @@ void ors_config_default(ors_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->env_name = DEFAULT_ENV_NAME;
     grade_config_default(&cfg->grading);
-    cfg->session_ttl = 900;
-    cfg->result_ttl = 60;
+    cfg->session_ttl = DEFAULT_SESSION_TTL;
+    cfg->result_ttl = DEFAULT_RESULT_TTL;
     cfg->clock = NULL;
     cfg->cache_bytes = DEFAULT_CACHE_BYTES;
     cfg->pinned_tasks = DEFAULT_PINNED_TASKS;

@@ -45,16 +45,22 @@ struct server {
     pthread_cond_t wake;
 };
 
+/* The defaults of server_options (fcpivot serve --help prints them from here). */
+#define SERVER_DEFAULT_PORT 8080u
+#define SERVER_DEFAULT_IDLE_TIMEOUT 120u        /* seconds */
+#define SERVER_DEFAULT_REAP_INTERVAL 5.0        /* seconds */
+#define SERVER_DEFAULT_SHUTDOWN_GRACE 10.0      /* seconds */
+
 void server_options_default(server_options *o)
 {
     memset(o, 0, sizeof *o);
-    o->host = "127.0.0.1";
-    o->port = 8080;
-    o->max_body = (size_t)16 << 20;
-    o->max_connections = 10000;
-    o->idle_timeout = 120;
-    o->reap_interval = 5.0;
-    o->shutdown_grace = 10.0;
+    o->host = HTTP_DEFAULT_HOST;
+    o->port = SERVER_DEFAULT_PORT;
+    o->max_body = HTTP_DEFAULT_MAX_BODY;
+    o->max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
+    o->idle_timeout = SERVER_DEFAULT_IDLE_TIMEOUT;
+    o->reap_interval = SERVER_DEFAULT_REAP_INTERVAL;
+    o->shutdown_grace = SERVER_DEFAULT_SHUTDOWN_GRACE;
     o->log_format = SERVER_LOG_TEXT;
 }
 
@@ -300,7 +306,7 @@ static void observe(void *ctx, const http_observation *o)
 static void *reaper_main(void *arg)
 {
     server *s = arg;
-    double iv = s->opts.reap_interval > 0 ? s->opts.reap_interval : 5.0;
+    double iv = s->opts.reap_interval > 0 ? s->opts.reap_interval : SERVER_DEFAULT_REAP_INTERVAL;
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
         struct timespec dl = util_deadline_mono(iv);
@@ -408,7 +414,7 @@ void server_stop(server *s)
 {
     if (!s)
         return;
-    http_server_stop(s->http, s->opts.shutdown_grace > 0 ? s->opts.shutdown_grace : 10.0);
+    http_server_stop(s->http, s->opts.shutdown_grace > 0 ? s->opts.shutdown_grace : SERVER_DEFAULT_SHUTDOWN_GRACE);
     pthread_mutex_lock(&s->lock);
     s->stopping = true;
     pthread_cond_broadcast(&s->wake);
