@@ -9,7 +9,9 @@
  * the file is large. Exit status: 0 clean, 1 errors (or unreadable files),
  * 2 usage.
  */
+#include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_common.h"
 #include "ds.h"
 #include "gymstats.h"
 #include "util.h"
@@ -65,51 +68,81 @@ static void usage_stats(FILE *out)
             "  --threads N    threads (default: all cores)\n");
 }
 
-/* Parses the shared options; returns 0, 1 for --help (printed), or 2. */
+enum { OPT_JSON = 256, OPT_GYM_METRICS, OPT_THREADS, OPT_MAX_ISSUES };
+#define MAX_THREADS 64
+
+static const struct option VALIDATE_OPTS[] = {
+    {"json", no_argument, NULL, OPT_JSON},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"max-issues", required_argument, NULL, OPT_MAX_ISSUES},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static const struct option STATS_OPTS[] = {
+    {"json", no_argument, NULL, OPT_JSON},
+    {"gym-metrics", no_argument, NULL, OPT_GYM_METRICS},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"max-issues", required_argument, NULL, OPT_MAX_ISSUES},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Applies option opt (a *_OPTS value) with its value. */
+static int apply_option(const char *cmd, int opt, const char *val, common_opts *o)
+{
+    unsigned long v;
+    switch (opt) {
+    case OPT_JSON: o->json = true; break;
+    case OPT_GYM_METRICS: o->gym_metrics = true; break;
+    case OPT_THREADS:
+    case OPT_MAX_ISSUES:
+        if (cli_parse_uint(val, opt == OPT_THREADS ? MAX_THREADS : ULONG_MAX, &v) ||
+            (opt == OPT_THREADS && v < 1)) {
+            fprintf(stderr, "fcpivot %s: invalid value '%s' for %s\n", cmd, val,
+                    opt == OPT_THREADS ? "--threads" : "--max-issues");
+            return CLI_ARGS_USAGE;
+        }
+        if (opt == OPT_THREADS)
+            o->threads = (unsigned)v;
+        else
+            o->max_issues = (size_t)v;
+        break;
+    }
+    return CLI_ARGS_OK;
+}
+
+/* Parses the shared options (before the files; cli_common.h's convention). */
 static int parse_common(int argc, char **argv, common_opts *o, void (*usage)(FILE *))
 {
     memset(o, 0, sizeof *o);
     o->max_issues = (size_t)-1;
-    int i = 1;
-    for (; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--")) {
-            i++;
-            break;
-        }
-        if (a[0] != '-' || !a[1])
-            break;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    optind = 0;   /* a fresh scan (glibc) */
+    opterr = 0;
+    int opt;
+    const struct option *opts = usage == usage_stats ? STATS_OPTS : VALIDATE_OPTS;
+    while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        if (opt == 'h') {
             usage(stdout);
-            return 1;
-        } else if (!strcmp(a, "--json")) {
-            o->json = true;
-        } else if (!strcmp(a, "--gym-metrics") && usage == usage_stats) {
-            o->gym_metrics = true;
-        } else if ((!strcmp(a, "--threads") || !strcmp(a, "--max-issues")) && i + 1 < argc) {
-            char *end;
-            unsigned long long v = strtoull(argv[++i], &end, 10);
-            if (*end || argv[i][0] == '-' || !argv[i][0] || (!strcmp(a, "--threads") && (v < 1 || v > 64))) {
-                fprintf(stderr, "fcpivot %s: invalid value '%s' for %s\n", argv[0], argv[i], a);
-                return 2;
-            }
-            if (!strcmp(a, "--threads"))
-                o->threads = (unsigned)v;
-            else
-                o->max_issues = (size_t)v;
-        } else {
-            fprintf(stderr, "fcpivot %s: unknown option '%s'\n", argv[0], a);
-            usage(stderr);
-            return 2;
+            return CLI_ARGS_HELP;
         }
+        if (opt == '?' || opt == ':') {
+            char why[256];
+            cli_getopt_why(opt, argv, why, sizeof why);
+            fprintf(stderr, "fcpivot %s: %s\n", argv[0], why);
+            usage(stderr);
+            return CLI_ARGS_USAGE;
+        }
+        if (apply_option(argv[0], opt, optarg, o) != CLI_ARGS_OK)
+            return CLI_ARGS_USAGE;
     }
-    if (i >= argc) {
+    if (optind >= argc) {
         fprintf(stderr, "fcpivot %s: no FILE given\n", argv[0]);
         usage(stderr);
-        return 2;
+        return CLI_ARGS_USAGE;
     }
-    o->first_file = i;
-    return 0;
+    o->first_file = optind;
+    return CLI_ARGS_OK;
 }
 
 /* ---- progress ------------------------------------------------------------ */
@@ -285,8 +318,8 @@ int cli_validate(int argc, char **argv)
 {
     common_opts o;
     int rc = parse_common(argc, argv, &o, usage_validate);
-    if (rc)
-        return rc == 1 ? 0 : rc;
+    if (rc != CLI_ARGS_OK)
+        return cli_args_exit(rc);
     size_t totals[4] = {0};   /* rows, errors, warnings, unreadable files */
     json_t *files = o.json ? json_array() : NULL;
     int nfiles = argc - o.first_file;
@@ -654,8 +687,8 @@ int cli_stats(int argc, char **argv)
 {
     common_opts o;
     int rc = parse_common(argc, argv, &o, usage_stats);
-    if (rc)
-        return rc == 1 ? 0 : rc;
+    if (rc != CLI_ARGS_OK)
+        return cli_args_exit(rc);
     int status = 0;
     if (o.gym_metrics) {
         if (o.json) {
