@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,4 +154,15 @@ void cli_getopt_why(int opt, char **argv, char *why, size_t whysz)
 int cli_args_exit(int rc)
 {
     return rc == CLI_ARGS_HELP ? 0 : rc == CLI_ARGS_USAGE ? 2 : rc;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "fcpivot %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'fcpivot %s --help'.\n", cmd);
+    va_end(ap);
+    return CLI_ARGS_USAGE;
 }

@@ -59,6 +59,10 @@ int cli_args_exit(int rc);
  * (optarg, NULL for a switch) to cfg: 0, or -1 with a reason in err. */
 int cli_grading_option_apply(int opt, const char *value, grade_config *cfg, char *err, size_t errsz);
 
+/* Prints "fcpivot CMD: <message>" and "Try 'fcpivot CMD --help'." to
+ * stderr; returns CLI_ARGS_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Why getopt_long returned opt ('?' or ':') for the option it just read
  * (argv[optind - 1]): "unknown option '--x'", "option '--x' needs a value"
  * or "option '--x' takes no value", into why. */

@@ -75,14 +75,6 @@ static void usage(FILE *out)
         CLI_GRADING_HELP);
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "fcpivot grade: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'fcpivot grade --help'.\n");
-    return CLI_ARGS_USAGE;
-}
-
 enum { OPT_VERDICT_ONLY = 256, OPT_SUMMARY, OPT_JOBS };
 
 static const struct option LONG_OPTS[] = {
@@ -106,15 +98,13 @@ static int apply_option(int opt, const char *val, grade_opts *o)
     case OPT_VERDICT_ONLY: o->verdict_only = true; return CLI_ARGS_OK;
     case OPT_SUMMARY: o->summary = true; return CLI_ARGS_OK;
     case OPT_JOBS:
-        if (cli_parse_uint(val, MAX_JOBS, &n) || n < 1) {
-            util_set_err(why, sizeof why, "bad --jobs '%s' (1 to %d)", val, MAX_JOBS);
-            return usage_error("%s", why);
-        }
+        if (cli_parse_uint(val, MAX_JOBS, &n) || n < 1)
+            return cli_usage_error("grade", "bad --jobs '%s' (1 to %d)", val, MAX_JOBS);
         o->jobs = (int)n;
         return CLI_ARGS_OK;
     default:
         if (cli_grading_option_apply(opt, val, &o->cfg, why, sizeof why))
-            return usage_error("%s", why);
+            return cli_usage_error("grade", "%s", why);
         return CLI_ARGS_OK;
     }
 }
@@ -133,7 +123,7 @@ static int parse_options(int argc, char **argv, grade_opts *o)
         char why[256];
         if (opt == '?' || opt == ':') {
             cli_getopt_why(opt, argv, why, sizeof why);
-            return usage_error("%s", why);
+            return cli_usage_error("grade", "%s", why);
         }
         int rc = apply_option(opt, optarg, o);
         if (rc != CLI_ARGS_OK)
@@ -142,7 +132,7 @@ static int parse_options(int argc, char **argv, grade_opts *o)
     if (optind < argc)
         o->path = argv[optind];
     if (optind + 1 < argc)
-        return usage_error("more than one input file ('%s')", argv[optind + 1]);
+        return cli_usage_error("grade", "more than one input file ('%s')", argv[optind + 1]);
     return CLI_ARGS_OK;
 }
 

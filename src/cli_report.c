@@ -65,14 +65,6 @@ static void usage(FILE *out)
         CLI_GRADING_HELP);
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'fcpivot report --help'.\n");
-    return CLI_ARGS_USAGE;
-}
-
 enum { OPT_JSON = 256, OPT_REGRADE, OPT_HTML };
 
 static const struct option LONG_OPTS[] = {
@@ -89,13 +81,13 @@ static int check_options(int argc, char **argv, report_opts *o, bool grading_giv
 {
     for (int i = optind; i < argc; i++) {
         if (o->npaths == 2)
-            return usage_error("at most two rollouts files ('%s')", argv[i]);
+            return cli_usage_error("report", "at most two rollouts files ('%s')", argv[i]);
         o->path[o->npaths++] = argv[i];
     }
     if (!o->npaths)
-        return usage_error("%s", "a rollouts file is required");
+        return cli_usage_error("report", "a rollouts file is required");
     if (grading_given && !o->regrade)
-        return usage_error("%s", "grading flags only apply with --regrade");
+        return cli_usage_error("report", "grading flags only apply with --regrade");
     return CLI_ARGS_OK;
 }
 
@@ -121,11 +113,11 @@ static int parse_options(int argc, char **argv, report_opts *o)
             o->html = optarg;
         } else if (CLI_IS_GRADING_OPTION(opt)) {
             if (cli_grading_option_apply(opt, optarg, &o->cfg, why, sizeof why))
-                return usage_error("%s", why);
+                return cli_usage_error("report", "%s", why);
             grading_given = true;
         } else {
             cli_getopt_why(opt, argv, why, sizeof why);
-            return usage_error("%s", why);
+            return cli_usage_error("report", "%s", why);
         }
     }
     return check_options(argc, argv, o, grading_given);
