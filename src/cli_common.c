@@ -13,9 +13,14 @@
 #include <string.h>
 #include "util.h"
 
+#define TEXT_OF(x) #x
+#define TEXT(x) TEXT_OF(x)   /* a macro's value as a string literal */
+
 const char CLI_GRADING_HELP[] =
-    "  --word-similarity-threshold X   minimum string similarity (default 0.1)\n"
-    "  --float-tolerance X             float tolerance, strict < (default 1e-6)\n"
+    "  --word-similarity-threshold X   minimum string similarity (default "
+    TEXT(GRADE_DEFAULT_WORD_SIMILARITY) ")\n"
+    "  --float-tolerance X             float tolerance, strict < (default "
+    TEXT(GRADE_DEFAULT_FLOAT_TOLERANCE) ")\n"
     "  --parallel-rewarding            the number of calls matters\n"
     "  --allow-subset                  admit fewer calls than expected\n"
     "  --allow-superset                admit more calls than expected\n"

@@ -34,6 +34,7 @@
 #define BATCH_LINES 512
 #define BATCH_BYTES (1u << 20)
 #define MAX_JOBS 256
+#define DEFAULT_JOBS 1
 
 typedef struct grade_opts {
     grade_config cfg;
@@ -68,11 +69,11 @@ static void usage(FILE *out)
         "%s"
         "  --verdict-only                  print only {\"reward\", \"category\"}\n"
         "  --summary                       print rows, mean reward and categories to stderr\n"
-        "  --jobs N                        grade with N threads, order kept (default 1)\n"
+        "  --jobs N                        grade with N threads, order kept (default %d)\n"
         "  -h, --help                      this help\n"
         "\n"
         "exit status: 0 all lines graded, 1 some line invalid, 2 usage error.\n",
-        CLI_GRADING_HELP);
+        CLI_GRADING_HELP, DEFAULT_JOBS);
 }
 
 enum { OPT_VERDICT_ONLY = 256, OPT_SUMMARY, OPT_JOBS };
@@ -114,7 +115,7 @@ static int parse_options(int argc, char **argv, grade_opts *o)
 {
     grade_config_default(&o->cfg);
     o->verdict_only = o->summary = false;
-    o->jobs = 1;
+    o->jobs = DEFAULT_JOBS;
     o->path = NULL;
     optind = 0;   /* a fresh scan (glibc) */
     opterr = 0;

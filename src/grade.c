@@ -86,8 +86,8 @@ int grade_category_from_text(const char *text, grade_category *out)
 
 void grade_config_default(grade_config *cfg)
 {
-    cfg->word_similarity_threshold = 0.1;
-    cfg->float_tolerance = 1e-6;
+    cfg->word_similarity_threshold = GRADE_DEFAULT_WORD_SIMILARITY;
+    cfg->float_tolerance = GRADE_DEFAULT_FLOAT_TOLERANCE;
     cfg->parallel_rewarding = false;
     cfg->allow_subset = false;
     cfg->allow_superset = false;
