@@ -262,7 +262,10 @@ static const char *file_arg(const char *arg)
     return strcmp(arg, "-") ? arg : "/dev/stdin";
 }
 
-static json_t *validate_one(const char *path, const common_opts *o, size_t totals[4])
+/* validate's totals over the files. */
+enum { T_ROWS, T_ERRORS, T_WARNINGS, T_UNREADABLE, T_COUNT };
+
+static json_t *validate_one(const char *path, const common_opts *o, size_t totals[T_COUNT])
 {
     vfile v = {.path = path, .o = o};
     progress_init(&v.prog, "validating", path);
@@ -274,7 +277,7 @@ static json_t *validate_one(const char *path, const common_opts *o, size_t total
     progress_done(&v.prog);
     json_t *out = NULL;
     if (rc) {
-        totals[3]++;
+        totals[T_UNREADABLE]++;
         if (o->json)
             out = json_pack("{s:s,s:s,s:o}", "path", path, "failure", why, "issues", v.issues);
         else
@@ -283,9 +286,9 @@ static json_t *validate_one(const char *path, const common_opts *o, size_t total
     }
     ds_split_report r;
     ds_split_report_get(ds, 0, &r);
-    totals[0] += r.rows;
-    totals[1] += r.errors;
-    totals[2] += r.warnings;
+    totals[T_ROWS] += r.rows;
+    totals[T_ERRORS] += r.errors;
+    totals[T_WARNINGS] += r.warnings;
     if (o->json) {
         out = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "path", path, "lines", (json_int_t)r.lines,
                         "rows", (json_int_t)r.rows, "valid", (json_int_t)(r.rows - r.errors),
@@ -320,7 +323,7 @@ int cli_validate(int argc, char **argv)
     int rc = parse_common(argc, argv, &o, usage_validate);
     if (rc != CLI_ARGS_OK)
         return cli_args_exit(rc);
-    size_t totals[4] = {0};   /* rows, errors, warnings, unreadable files */
+    size_t totals[T_COUNT] = {0};
     json_t *files = o.json ? json_array() : NULL;
     int nfiles = argc - o.first_file;
     for (int i = o.first_file; i < argc; i++) {
@@ -328,17 +331,17 @@ int cli_validate(int argc, char **argv)
         if (files && f)
             json_array_append_new(files, f);
     }
-    bool ok = totals[1] == 0 && totals[3] == 0;
+    bool ok = totals[T_ERRORS] == 0 && totals[T_UNREADABLE] == 0;
     if (o.json) {
         json_t *doc = json_pack("{s:b,s:o,s:I,s:I,s:I,s:I}", "ok", ok, "files", files,
-                                "rows", (json_int_t)totals[0], "errors", (json_int_t)totals[1],
-                                "warnings", (json_int_t)totals[2], "unreadable", (json_int_t)totals[3]);
+                                "rows", (json_int_t)totals[T_ROWS], "errors", (json_int_t)totals[T_ERRORS],
+                                "warnings", (json_int_t)totals[T_WARNINGS], "unreadable", (json_int_t)totals[T_UNREADABLE]);
         json_dumpf(doc, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(doc);
     } else if (nfiles > 1) {
-        printf("total: %d files, %zu rows, %zu errors, %zu warnings%s\n", nfiles, totals[0], totals[1],
-               totals[2], totals[3] ? " (some files unreadable)" : "");
+        printf("total: %d files, %zu rows, %zu errors, %zu warnings%s\n", nfiles, totals[T_ROWS], totals[T_ERRORS],
+               totals[T_WARNINGS], totals[T_UNREADABLE] ? " (some files unreadable)" : "");
     }
     return ok ? 0 : 1;
 }
@@ -479,7 +482,7 @@ static int cmp_names(const void *a, const void *b)
 
 typedef struct stats_ctx {
     progress prog;
-    wstats w[64];
+    wstats w[MAX_THREADS];   /* per worker (ds runs at most --threads of them) */
 } stats_ctx;
 
 static void stats_progress(size_t done, size_t total, void *ctx)
@@ -489,7 +492,7 @@ static void stats_progress(size_t done, size_t total, void *ctx)
 
 static void stats_row(const ds_row_info *ri, void *ctx)
 {
-    if (ri->valid && ri->worker < 64)
+    if (ri->valid && ri->worker < MAX_THREADS)
         wstats_add(&((stats_ctx *)ctx)->w[ri->worker], ri);
 }
 
@@ -538,8 +541,9 @@ static void print_stats_text(const char *path, const ds_split_report *r, size_t 
     printf("  rows              %zu (%zu invalid, left out)\n", valid, r->errors);
     printf("  expected actions  message %zu (%.1f%%), function_call %zu (%.1f%%), "
            "function_call_batch %zu (%.1f%%)\n",
-           r->kinds[1], (double)r->kinds[1] * pc, r->kinds[2], (double)r->kinds[2] * pc,
-           r->kinds[3], (double)r->kinds[3] * pc);
+           r->kinds[GRADE_ACTION_MESSAGE], (double)r->kinds[GRADE_ACTION_MESSAGE] * pc,
+           r->kinds[GRADE_ACTION_CALL], (double)r->kinds[GRADE_ACTION_CALL] * pc,
+           r->kinds[GRADE_ACTION_BATCH], (double)r->kinds[GRADE_ACTION_BATCH] * pc);
     printf("  unlisted tool     %zu rows (%.1f%%) expect a call of a tool they do not list\n",
            unlisted, (double)unlisted * pc);
     printf("  %-16s %10s %10s %10s %10s %10s\n", "per row", "min", "max", "mean", "median", "std");
@@ -561,9 +565,8 @@ static json_t *stats_json(const char *path, const ds_split_report *r, size_t unl
     size_t valid = r->rows - r->errors;
     double pc = valid ? 100.0 / (double)valid : 0;
     json_t *mix = json_object();
-    const char *kinds[] = {NULL, "message", "function_call", "function_call_batch"};
-    for (int k = 1; k < 4; k++)
-        json_object_set_new(mix, kinds[k], json_pack("{s:I,s:f}", "count", (json_int_t)r->kinds[k],
+    for (int k = GRADE_ACTION_MESSAGE; k < GRADE_ACTION_KIND_COUNT; k++)
+        json_object_set_new(mix, grade_kind_name(k), json_pack("{s:I,s:f}", "count", (json_int_t)r->kinds[k],
                                                      "percent", (double)r->kinds[k] * pc));
     json_t *per = json_object();
     for (int k = 0; k < M_COUNT; k++)

@@ -67,7 +67,7 @@ typedef struct sfile {
     ds_row *rows;
     size_t nrows;            /* served rows */
     size_t lines, total_rows, errors, warnings;
-    size_t kinds[4];
+    size_t kinds[GRADE_ACTION_KIND_COUNT];
     task_entry **slots;      /* per served row, allocated on first acquire */
 } sfile;
 
@@ -335,6 +335,8 @@ oom:
 
 /* ---- validation ---------------------------------------------------------- */
 
+enum { ROW_VALID = 0, ROW_INVALID = 1 };   /* a part's status bytes (calloc: valid) */
+
 typedef struct found {
     uint32_t line;
     ds_severity sev;
@@ -348,11 +350,11 @@ typedef struct part {
     unsigned worker;
     const ds_open_options *o;
     size_t from, to;          /* row range */
-    uint8_t *status;          /* per row of the split: 0 ok, 1 error */
+    uint8_t *status;          /* per row of the split: ROW_VALID or ROW_INVALID */
     dsval_ctx *ctx;
     found *found;
     size_t nfound, capfound;
-    size_t errors, warnings, kinds[4];
+    size_t errors, warnings, kinds[GRADE_ACTION_KIND_COUNT];
     bool oom;
 } part;
 
@@ -392,12 +394,13 @@ static void *part_run(void *arg)
             pt->o->on_row(&ri, pt->o->ctx);
         }
         if (r.error) {
-            pt->status[i] = 1;
+            pt->status[i] = ROW_INVALID;
             pt->errors++;
             part_note(pt, row->line, DS_SEV_ERROR, r.kind_name ? r.kind_name : "row", r.error_msg);
             continue;
         }
-        pt->kinds[r.kind & 3]++;
+        if ((unsigned)r.kind < GRADE_ACTION_KIND_COUNT)
+            pt->kinds[r.kind]++;
         if (r.warning)
             pt->warnings++;
         for (unsigned w = 0; w < r.nwarnings; w++)
@@ -420,7 +423,7 @@ static void part_flush(part *pt, sfile *sp, const ds_open_options *o)
     pt->nfound = 0;
     sp->errors += pt->errors;
     sp->warnings += pt->warnings;
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < GRADE_ACTION_KIND_COUNT; k++)
         sp->kinds[k] += pt->kinds[k];
     pt->errors = pt->warnings = 0;
     memset(pt->kinds, 0, sizeof pt->kinds);
@@ -488,13 +491,13 @@ static int validate_split(const sfile *ds_splits_base, sfile *sp, part *parts, u
     if (rc == 0 && sp->errors && o->skip_invalid) {
         size_t k = 0;
         for (size_t i = 0; i < sp->nrows; i++)
-            if (!status[i])
+            if (status[i] == ROW_VALID)
                 sp->rows[k++] = sp->rows[i];
         sp->nrows = k;
     }
     if (rc == 0 && sp->errors && !o->skip_invalid) {
         size_t first = 0;
-        while (!status[first])
+        while (status[first] == ROW_VALID)
             first++;
         util_set_err(err, errsz, "%s: %zu invalid row%s (first at line %u); fix them or skip them "
                      "(--skip-invalid)", sp->path, sp->errors, sp->errors == 1 ? "" : "s",

@@ -65,6 +65,8 @@ const char *grade_mode_name(grade_mode m);
 typedef enum {
     GRADE_ACTION_NONE, GRADE_ACTION_MESSAGE, GRADE_ACTION_CALL, GRADE_ACTION_BATCH
 } grade_action_kind;
+/* The number of kinds (for arrays indexed by kind). */
+#define GRADE_ACTION_KIND_COUNT (GRADE_ACTION_BATCH + 1)
 
 typedef struct grade_action grade_action;   /* opaque, immutable once built */
 
