@@ -34,6 +34,10 @@
 #endif
 
 #define MAX_SPLITS 32
+/* The ranges of the server options' values. */
+#define MAX_THREADS 1024
+#define MAX_CONNECTIONS 1000000
+#define MAX_IDLE_TIMEOUT 86400         /* seconds */
 
 /* A size as --max-body takes it: "16M" for a whole number of MiB. */
 static void size_text(size_t n, char *buf, size_t bufsz)
@@ -152,99 +156,120 @@ static int add_split(serve_args *a, const char *name, const char *path)
     return 0;
 }
 
+/* --split NAME=FILE. */
+static int add_split_spec(serve_args *a, char *arg)
+{
+    ds_split_spec sp;
+    char err[256];
+    if (ds_split_spec_parse(arg, &sp, err, sizeof err) != 0) {
+        fprintf(stderr, "fcpivot serve: --split %s: %s\n", arg, err);
+        return CLI_ARGS_USAGE;
+    }
+    /* sp.name is a temporary copy: keep the name in arg, cut at '='. */
+    char *eq = strchr(arg, '=');
+    *eq = '\0';
+    return add_split(a, arg, sp.path) ? CLI_ARGS_USAGE : CLI_ARGS_OK;
+}
+
+/* The options of the HTTP server (server_options). */
+static int apply_server_option(serve_args *a, int opt, const char *arg)
+{
+    unsigned long u;
+    switch (opt) {
+    case OPT_HOST:
+        if (!*arg)
+            return bad_value("--host", arg, "an address");
+        a->server.host = arg;
+        break;
+    case OPT_PORT:
+        if (cli_parse_uint(arg, 65535, &u))
+            return bad_value("--port", arg, "a port number 0-65535");
+        a->server.port = (unsigned)u;
+        break;
+    case OPT_THREADS:
+        if (cli_parse_uint(arg, MAX_THREADS, &u) || u == 0) {
+            char want[64];
+            snprintf(want, sizeof want, "a number of threads 1-%d", MAX_THREADS);
+            return bad_value("--threads", arg, want);
+        }
+        a->server.threads = (unsigned)u;
+        break;
+    case OPT_MAX_BODY:
+        if (cli_parse_size(arg, &a->server.max_body))
+            return bad_value("--max-body", arg, "a size in bytes (K, M, G suffixes)");
+        break;
+    case OPT_MAX_CONNECTIONS:
+        if (cli_parse_uint(arg, MAX_CONNECTIONS, &u) || u == 0)
+            return bad_value("--max-connections", arg, "a positive number");
+        a->server.max_connections = (unsigned)u;
+        break;
+    case OPT_IDLE_TIMEOUT:
+        if (cli_parse_uint(arg, MAX_IDLE_TIMEOUT, &u))
+            return bad_value("--idle-timeout", arg, "a number of seconds (0 = never)");
+        a->server.idle_timeout = (unsigned)u;
+        break;
+    case OPT_LOG_FORMAT:
+        if (!strcmp(arg, "json"))
+            a->server.log_format = SERVER_LOG_JSON;
+        else if (!strcmp(arg, "text"))
+            a->server.log_format = SERVER_LOG_TEXT;
+        else
+            return bad_value("--log-format", arg, "text or json");
+        break;
+    case OPT_QUIET: a->server.quiet = true; break;
+    }
+    return CLI_ARGS_OK;
+}
+
+/* Option opt of LONG_OPTS with its value arg (optarg). */
+static int apply_option(serve_args *a, int opt, char *arg)
+{
+    char why[256];
+    double x;
+    if (CLI_IS_GRADING_OPTION(opt)) {
+        if (cli_grading_option_apply(opt, arg, &a->ors.grading, why, sizeof why)) {
+            fprintf(stderr, "fcpivot serve: %s\n", why);
+            return CLI_ARGS_USAGE;
+        }
+        return CLI_ARGS_OK;
+    }
+    switch (opt) {
+    case 'h': return CLI_ARGS_HELP;
+    case OPT_DATA: return add_split(a, "train", arg) ? CLI_ARGS_USAGE : CLI_ARGS_OK;
+    case OPT_SPLIT: return add_split_spec(a, arg);
+    case OPT_SKIP_INVALID: a->skip_invalid = true; return CLI_ARGS_OK;
+    case OPT_ENV_NAME:
+        if (!valid_env_name(arg))
+            return bad_value("--env-name", arg, "a name of letters, digits, '-', '_' and '.'");
+        a->ors.env_name = arg;
+        return CLI_ARGS_OK;
+    case OPT_SESSION_TTL:
+        if (!cli_parse_double(arg, &x) || !isfinite(x) || x <= 0)
+            return bad_value("--session-ttl", arg, "a positive number of seconds");
+        a->ors.session_ttl = x;
+        return CLI_ARGS_OK;
+    default:
+        return apply_server_option(a, opt, arg);
+    }
+}
+
 /* CLI_ARGS_OK = serve, CLI_ARGS_HELP = --help asked for (not yet shown),
  * CLI_ARGS_USAGE = usage error (message printed). */
 static int parse_args(int argc, char **argv, serve_args *a)
 {
-    unsigned long u;
-    double x;
     int opt;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":h", LONG_OPTS, NULL)) != -1) {
-        char why[256];
-        if (CLI_IS_GRADING_OPTION(opt)) {
-            if (cli_grading_option_apply(opt, optarg, &a->ors.grading, why, sizeof why)) {
-                fprintf(stderr, "fcpivot serve: %s\n", why);
-                return CLI_ARGS_USAGE;
-            }
-            continue;
-        }
-        switch (opt) {
-        case 'h':
-            return CLI_ARGS_HELP;
-        case OPT_DATA:
-            if (add_split(a, "train", optarg))
-                return CLI_ARGS_USAGE;
-            break;
-        case OPT_SPLIT: {
-            ds_split_spec sp;
-            char err[256];
-            if (ds_split_spec_parse(optarg, &sp, err, sizeof err) != 0) {
-                fprintf(stderr, "fcpivot serve: --split %s: %s\n", optarg, err);
-                return CLI_ARGS_USAGE;
-            }
-            /* sp.name is a temporary copy: keep the name in optarg, cut at '='. */
-            char *eq = strchr(optarg, '=');
-            *eq = '\0';
-            if (add_split(a, optarg, sp.path))
-                return CLI_ARGS_USAGE;
-            break;
-        }
-        case OPT_SKIP_INVALID: a->skip_invalid = true; break;
-        case OPT_HOST:
-            if (!*optarg)
-                return bad_value("--host", optarg, "an address");
-            a->server.host = optarg;
-            break;
-        case OPT_PORT:
-            if (cli_parse_uint(optarg, 65535, &u))
-                return bad_value("--port", optarg, "a port number 0-65535");
-            a->server.port = (unsigned)u;
-            break;
-        case OPT_THREADS:
-            if (cli_parse_uint(optarg, 1024, &u) || u == 0)
-                return bad_value("--threads", optarg, "a number of threads 1-1024");
-            a->server.threads = (unsigned)u;
-            break;
-        case OPT_ENV_NAME:
-            if (!valid_env_name(optarg))
-                return bad_value("--env-name", optarg, "a name of letters, digits, '-', '_' and '.'");
-            a->ors.env_name = optarg;
-            break;
-        case OPT_SESSION_TTL:
-            if (!cli_parse_double(optarg, &x) || !isfinite(x) || x <= 0)
-                return bad_value("--session-ttl", optarg, "a positive number of seconds");
-            a->ors.session_ttl = x;
-            break;
-        case OPT_MAX_BODY:
-            if (cli_parse_size(optarg, &a->server.max_body))
-                return bad_value("--max-body", optarg, "a size in bytes (K, M, G suffixes)");
-            break;
-        case OPT_MAX_CONNECTIONS:
-            if (cli_parse_uint(optarg, 1000000, &u) || u == 0)
-                return bad_value("--max-connections", optarg, "a positive number");
-            a->server.max_connections = (unsigned)u;
-            break;
-        case OPT_IDLE_TIMEOUT:
-            if (cli_parse_uint(optarg, 86400, &u))
-                return bad_value("--idle-timeout", optarg, "a number of seconds (0 = never)");
-            a->server.idle_timeout = (unsigned)u;
-            break;
-        case OPT_LOG_FORMAT:
-            if (!strcmp(optarg, "json"))
-                a->server.log_format = SERVER_LOG_JSON;
-            else if (!strcmp(optarg, "text"))
-                a->server.log_format = SERVER_LOG_TEXT;
-            else
-                return bad_value("--log-format", optarg, "text or json");
-            break;
-        case OPT_QUIET: a->server.quiet = true; break;
-        default:   /* '?' or ':' */
+        if (opt == '?' || opt == ':') {
+            char why[256];
             cli_getopt_why(opt, argv, why, sizeof why);
             fprintf(stderr, "fcpivot serve: %s\n", why);
             return CLI_ARGS_USAGE;
         }
+        int rc = apply_option(a, opt, optarg);
+        if (rc != CLI_ARGS_OK)
+            return rc;
     }
     if (optind < argc) {
         fprintf(stderr, "fcpivot serve: unexpected argument '%s'\n", argv[optind]);
