@@ -394,8 +394,7 @@ static int message_text(const json_t *item, size_t idx, const json_t **text, cha
     *text = NULL;
     const json_t *content = json_object_get(item, "content");
     if (!json_is_array(content)) {
-        if (err && errsz)
-            snprintf(err, errsz, "response.output[%zu].content is not an array", idx);
+        util_set_err(err, errsz, "response.output[%zu].content is not an array", idx);
         return -1;
     }
     for (size_t k = 0; k < json_array_size(content); k++) {
@@ -404,8 +403,7 @@ static int message_text(const json_t *item, size_t idx, const json_t **text, cha
             continue;
         const json_t *t = json_object_get(part, "text");
         if (!json_is_string(t)) {
-            if (err && errsz)
-                snprintf(err, errsz, "response.output[%zu].content[%zu].text is not a string",
+            util_set_err(err, errsz, "response.output[%zu].content[%zu].text is not a string",
                          idx, k);
             return -1;
         }
@@ -413,6 +411,69 @@ static int message_text(const json_t *item, size_t idx, const json_t **text, cha
         return 0;
     }
     return 0;
+}
+
+/* One pass over response.output: checks each item's shape, counts the
+ * function calls (and the bytes their name and arguments need) and finds the
+ * first assistant message's text. false with a reason in err. */
+static bool scan_output(const json_t *output, size_t *ncalls, size_t *call_bytes,
+                        const json_t **text, char *err, size_t errsz)
+{
+    *ncalls = *call_bytes = 0;
+    *text = NULL;
+    for (size_t i = 0; i < json_array_size(output); i++) {
+        const json_t *item = json_array_get(output, i);
+        const json_t *type = json_object_get(item, "type");
+        if (!json_is_object(item) || !json_is_string(type)) {
+            util_set_err(err, errsz, "response.output[%zu] is not an object with a string type", i);
+            return false;
+        }
+        const char *t = json_string_value(type);
+        if (!strcmp(t, "function_call")) {
+            const json_t *name = json_object_get(item, "name"), *args = json_object_get(item, "arguments");
+            if (!json_is_string(name) || !json_is_string(args)) {
+                util_set_err(err, errsz, "response.output[%zu] is a function_call without a "
+                                         "string name and arguments", i);
+                return false;
+            }
+            ++*ncalls;
+            *call_bytes += json_string_length(name) + json_string_length(args) + 2;
+        } else if (!strcmp(t, "message") && !*text) {
+            /* No "role": an assistant message (the pydantic default). */
+            const json_t *role = json_object_get(item, "role");
+            bool assistant = !role || (json_is_string(role) &&
+                                       !strcmp(json_string_value(role), "assistant"));
+            if (assistant && message_text(item, i, text, err, errsz))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* The action of the ncalls function calls of a checked response.output;
+ * NULL when out of memory. */
+static grade_action *calls_action(const json_t *output, size_t ncalls, size_t call_bytes)
+{
+    grade_action *a = action_new(ncalls == 1 ? GRADE_ACTION_CALL : GRADE_ACTION_BATCH,
+                                 call_bytes + ncalls * sizeof(gcall));
+    if (!a || !set_calls(a, ncalls))
+        goto oom;
+    size_t k = 0;
+    for (size_t i = 0; i < json_array_size(output); i++) {
+        const json_t *item = json_array_get(output, i);
+        if (strcmp(json_string_value(json_object_get(item, "type")), "function_call"))
+            continue;
+        const char *name = "", *args = "";
+        size_t nlen = 0, alen = 0;
+        get_string(item, "name", &name, &nlen);
+        get_string(item, "arguments", &args, &alen);
+        if (!set_call(a, k++, name, nlen, args, alen))
+            goto oom;
+    }
+    return a;
+oom:
+    grade_action_free(a);
+    return NULL;
 }
 
 grade_action *grade_actual_from_response(const json_t *response, char *err, size_t errsz)
@@ -426,72 +487,16 @@ grade_action *grade_actual_from_response(const json_t *response, char *err, size
         util_set_err(err, errsz, "response.output is missing or not an array");
         return NULL;
     }
-    size_t n = json_array_size(output), ncalls = 0, call_bytes = 0;
-    const json_t *text = NULL;
-    for (size_t i = 0; i < n; i++) {
-        const json_t *item = json_array_get(output, i);
-        const json_t *type = json_object_get(item, "type");
-        if (!json_is_object(item) || !json_is_string(type)) {
-            if (err && errsz)
-                snprintf(err, errsz, "response.output[%zu] is not an object with a string type", i);
-            return NULL;
-        }
-        const char *t = json_string_value(type);
-        if (!strcmp(t, "function_call")) {
-            if (!json_is_string(json_object_get(item, "name")) ||
-                !json_is_string(json_object_get(item, "arguments"))) {
-                if (err && errsz)
-                    snprintf(err, errsz, "response.output[%zu] is a function_call without a "
-                                         "string name and arguments", i);
-                return NULL;
-            }
-            ncalls++;
-            call_bytes += json_string_length(json_object_get(item, "name")) +
-                          json_string_length(json_object_get(item, "arguments")) + 2;
-        } else if (!strcmp(t, "message") && !text) {
-            /* No "role": an assistant message (the pydantic default). */
-            const json_t *role = json_object_get(item, "role");
-            bool assistant = !role || (json_is_string(role) &&
-                                       !strcmp(json_string_value(role), "assistant"));
-            if (assistant && message_text(item, i, &text, err, errsz))
-                return NULL;
-        }
-    }
-    grade_action *a;
-    if (ncalls) {
-        a = action_new(ncalls == 1 ? GRADE_ACTION_CALL : GRADE_ACTION_BATCH,
-                       call_bytes + ncalls * sizeof(gcall));
-        if (!a || !set_calls(a, ncalls))
-            goto oom;
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            const json_t *item = json_array_get(output, i);
-            if (strcmp(json_string_value(json_object_get(item, "type")), "function_call"))
-                continue;
-            const char *name = "", *args = "";
-            size_t nlen = 0, alen = 0;
-            get_string(item, "name", &name, &nlen);
-            get_string(item, "arguments", &args, &alen);
-            if (!set_call(a, k++, name, nlen, args, alen))
-                goto oom;
-        }
-        return a;
-    }
-    if (text) {
-        a = grade_action_message(json_string_value(text), json_string_length(text));
-        if (!a)
-            goto oom_nofree;
-        return a;
-    }
-    a = action_new(GRADE_ACTION_NONE, 0);
+    size_t ncalls, call_bytes;
+    const json_t *text;
+    if (!scan_output(output, &ncalls, &call_bytes, &text, err, errsz))
+        return NULL;
+    grade_action *a = ncalls ? calls_action(output, ncalls, call_bytes)
+                      : text ? grade_action_message(json_string_value(text), json_string_length(text))
+                             : action_new(GRADE_ACTION_NONE, 0);
     if (!a)
-        goto oom_nofree;
+        util_set_err(err, errsz, "out of memory");
     return a;
-oom:
-    grade_action_free(a);
-oom_nofree:
-    util_set_err(err, errsz, "out of memory");
-    return NULL;
 }
 
 /* ---- judging ------------------------------------------------------------ */
