@@ -425,6 +425,20 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Marks the input read and waits for the started workers and the writer
+ * (NULL: none started). */
+static void pipeline_end(pipeline *p, pthread_t *workers, int started, pthread_t *writer)
+{
+    pthread_mutex_lock(&p->mu);
+    p->eof = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < started; i++)
+        pthread_join(workers[i], NULL);
+    if (writer)
+        pthread_join(*writer, NULL);
+}
+
 static bool run_parallel(const grade_opts *o, reader *r, stats *total)
 {
     pipeline p;
@@ -449,14 +463,7 @@ static bool run_parallel(const grade_opts *o, reader *r, stats *total)
     bool have_writer = pthread_create(&writer, NULL, writer_main, &p) == 0;
     if (!started || !have_writer) {
         /* No threads: finish in this thread. */
-        pthread_mutex_lock(&p.mu);
-        p.eof = true;
-        pthread_cond_broadcast(&p.cv);
-        pthread_mutex_unlock(&p.mu);
-        for (int i = 0; i < started; i++)
-            pthread_join(workers[i], NULL);
-        if (have_writer)
-            pthread_join(writer, NULL);
+        pipeline_end(&p, workers, started, have_writer ? &writer : NULL);
         free(workers);
         free(p.slots);
         return run_sequential(o, r, total);
@@ -476,13 +483,7 @@ static bool run_parallel(const grade_opts *o, reader *r, stats *total)
         pthread_cond_broadcast(&p.cv);
         pthread_mutex_unlock(&p.mu);
     }
-    pthread_mutex_lock(&p.mu);
-    p.eof = true;
-    pthread_cond_broadcast(&p.cv);
-    pthread_mutex_unlock(&p.mu);
-    for (int i = 0; i < started; i++)
-        pthread_join(workers[i], NULL);
-    pthread_join(writer, NULL);
+    pipeline_end(&p, workers, started, &writer);
     bool ok = !p.write_failed;
     for (size_t i = 0; i < p.nslots; i++)
         batch_free(&p.slots[i]);
