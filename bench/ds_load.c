@@ -14,36 +14,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include "benchutil.h"
 #include "ds.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* CPU seconds (user + system) of the whole process so far. */
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static long vmrss_kb(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6))
-            kb = strtol(line + 6, NULL, 10);
-    if (f)
-        fclose(f);
-    return kb;
-}
 
 /* Best-of-k open time (and the CPU seconds of that run in *cpu); leaves the
  * last dataset open in *keep if given. */
@@ -56,12 +28,12 @@ static double time_open(const char *path, bool validate, unsigned threads, int k
         ds_open_options o = {.validate = validate, .skip_invalid = true, .threads = threads};
         ds_dataset *ds;
         char err[512];
-        double t0 = now_s(), c0 = cpu_s();
+        double t0 = bench_now(), c0 = bench_cpu();
         if (ds_open(&ds, &sp, 1, &o, err, sizeof err)) {
             fprintf(stderr, "ds_load: %s\n", err);
             exit(1);
         }
-        double dt = now_s() - t0, dc = cpu_s() - c0;
+        double dt = bench_now() - t0, dc = bench_cpu() - c0;
         if (dt < best) {
             best = dt;
             *cpu = dc;
@@ -92,7 +64,7 @@ int main(int argc, char **argv)
     double t_index = time_open(argv[1], false, threads, repeat, NULL, &c_index);
     ds_dataset *ds = NULL;
     double t_all = time_open(argv[1], true, threads, repeat, &ds, &c_all);
-    long rss = vmrss_kb();
+    long rss = bench_status_kb("VmRSS:");
     ds_split_report r;
     ds_split_report_get(ds, 0, &r);
     size_t bad = 0;

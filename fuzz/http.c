@@ -10,7 +10,11 @@
  * enough), the server closes, or it falls quiet after answering. Checks: the
  * server answers or closes within a bound (no hang), every reply is well-framed HTTP/1.1 (status line, headers,
  * Content-Length or chunked body), no reply is a 500 (an internal error is a
- * bug: every failure has a proper status), and every JSON body parses. */
+ * bug: every failure has a proper status), and every JSON body parses; when
+ * the first request's framing must be refused (framing_refusal: both
+ * Content-Length and Transfer-Encoding, two different lengths, a coding
+ * other than chunked), the reply is exactly one 400 or 501 that closes the
+ * connection, so nothing smuggled after it is answered. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -436,11 +440,97 @@ static void check_statuses(const char *buf, size_t len)
     }
 }
 
+/* The status fcpivot must refuse the input's first request with for its
+ * framing (RFC 9112: Content-Length with Transfer-Encoding, or two different
+ * lengths: 400; a transfer coding other than chunked: 501), or 0 when it need
+ * not or the request is not plain enough to tell (anything libmicrohttpd
+ * could reject by itself first: a request line other than "METHOD /target
+ * HTTP/1.1", header lines without a colon, folded or with spaces in the name,
+ * values with trailing white space, NULs, bare LFs, a large header block). */
+static int framing_refusal(const uint8_t *d, size_t n)
+{
+    const char *p = (const char *)d;
+    const char *eoh = memmem(p, n, "\r\n\r\n", 4);
+    if (!eoh || eoh - p > 4000 || memchr(p, '\0', (size_t)(eoh - p)))
+        return 0;
+    const char *end = eoh + 2, *line = p, *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+    size_t ll = (size_t)(eol - p), m = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    if (m == 0 || !strncmp(p, "HEAD ", 5) || ll < m + 11 || p[m] != ' ' || p[m + 1] != '/' ||
+        memcmp(eol - 9, " HTTP/1.1", 9) || memchr(p + m + 1, ' ', ll - m - 10))
+        return 0;
+    unsigned lengths = 0, codings = 0;
+    bool differ = false, chunked = false;
+    char first_len[64] = "";
+    for (line = eol + 2; line < end; line = eol + 2) {
+        eol = memmem(line, (size_t)(end - line), "\r\n", 2);
+        size_t len = (size_t)(eol - line);
+        const char *colon = memchr(line, ':', len);
+        if (!colon || colon == line || memchr(line, '\n', len) || line[0] == ' ' || line[0] == '\t')
+            return 0;
+        for (const char *c = line; c < colon; c++)
+            if (*c <= ' ' || *c >= 127)
+                return 0;
+        const char *v = colon + 1;
+        while (v < eol && (*v == ' ' || *v == '\t'))
+            v++;
+        size_t vl = (size_t)(eol - v);
+        if (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+            return 0;
+        size_t nl = (size_t)(colon - line);
+        if (nl == 6 && !strncasecmp(line, "Expect", 6))
+            return 0;
+        if (nl == 14 && !strncasecmp(line, "Content-Length", 14)) {
+            if (vl >= sizeof first_len)
+                return 0;
+            if (lengths++ == 0)
+                snprintf(first_len, sizeof first_len, "%.*s", (int)vl, v);
+            else if (strlen(first_len) != vl || memcmp(first_len, v, vl))
+                differ = true;
+        } else if (nl == 17 && !strncasecmp(line, "Transfer-Encoding", 17)) {
+            chunked = codings++ == 0 && vl == 7 && !strncasecmp(v, "chunked", 7);
+        }
+    }
+    if (codings && lengths)
+        return 400;
+    /* without a coding libmicrohttpd parses the first length itself and
+     * answers one that is no number (fuzz/README.md, findings) */
+    if (lengths && (!first_len[0] || strlen(first_len) > 18 ||
+                    strspn(first_len, "0123456789") != strlen(first_len)))
+        return 0;
+    if (differ)
+        return 400;
+    if (codings && (codings > 1 || !chunked))
+        return 501;
+    return 0;
+}
+
+/* A refused request gets exactly one reply, of that status, closing the
+ * connection: nothing after it (a smuggled request) is answered. */
+static void check_refusal(const char *buf, size_t len, int status)
+{
+    char want[16];
+    snprintf(want, sizeof want, "HTTP/1.1 %d", status);
+    FUZZ_CHECK(len >= 12 && !memcmp(buf, want, strlen(want)), "expected %s, got: %.200s", want,
+               buf);
+    const char *eoh = memmem(buf, len, "\r\n\r\n", 4);
+    FUZZ_CHECK(eoh, "reply without end of headers: %.200s", buf);
+    size_t hlen = (size_t)(eoh - buf) + 4;
+    char clen[32], conn[64];
+    header(buf, hlen, "Content-Length", clen, sizeof clen);
+    header(buf, hlen, "Connection", conn, sizeof conn);
+    FUZZ_CHECK(!strcasecmp(conn, "close"), "a %d that keeps the connection: %.200s", status, buf);
+    FUZZ_CHECK(clen[0] && hlen + strtoul(clen, NULL, 10) == len,
+               "more than the one %d reply: %.400s", status, buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t len;
     char *reply = exchange(data, size, &len);
-    if (has_head_request(data, size))
+    int refusal = framing_refusal(data, size);
+    if (refusal)
+        check_refusal(reply, len, refusal);
+    else if (has_head_request(data, size))
         check_statuses(reply, len);
     else
         check_replies(reply, len);

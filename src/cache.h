@@ -1,7 +1,7 @@
 /* cache — a bounded, thread-safe store of rendered reply bodies keyed by
  * (kind, split, index). The dataset is immutable, so a body rendered from a
  * row never goes stale; the cache only trades memory for rendering time
- * (/prompt, /task_tools, /tasks). Entries are evicted oldest-first once the
+ * (/prompt, /task_tools). Entries are evicted oldest-first once the
  * total size passes the budget. */
 #ifndef FCPIVOT_CACHE_H
 #define FCPIVOT_CACHE_H

@@ -2,6 +2,15 @@
  * protocol environments (ors, gym, metrics) and serves them over HTTP until
  * SIGINT/SIGTERM, then shuts down cleanly and exits 0.
  *
+ * SIGHUP reloads the dataset files: they are opened and validated again as
+ * at start-up and, if they pass, swapped in (ors_env_swap_dataset: new
+ * sessions get the new rows, open ones finish on theirs); if they fail, the
+ * old rows stay and the reason is logged. Between signals the main thread
+ * checks every FILE_CHECK_INTERVAL seconds whether a served file was
+ * truncated or rewritten in place (ds_split_changed) and says once, on
+ * stderr, to replace files by rename and send SIGHUP. A split without rows
+ * refuses to start (or to reload) unless --allow-empty.
+ *
  * Without --data/--split it serves the built-in sample dataset, found next to
  * the executable (<exe dir>/../data/sample.jsonl, the binary being
  * build/fcpivot) or, failing that, in the source tree it was built from
@@ -38,6 +47,9 @@
 #define MAX_THREADS 1024
 #define MAX_CONNECTIONS 1000000
 #define MAX_IDLE_TIMEOUT 86400         /* seconds */
+#define MAX_SESSIONS 100000000
+/* Seconds between checks for dataset files changed in place. */
+#define FILE_CHECK_INTERVAL 1.0
 
 /* A size as --max-body takes it: "16M" for a whole number of MiB. */
 static void size_text(size_t n, char *buf, size_t bufsz)
@@ -68,6 +80,7 @@ static void usage(FILE *out)
         "  --split NAME=FILE           serve FILE as split NAME (repeatable)\n"
         "                              (neither: the built-in sample, data/sample.jsonl)\n"
         "  --skip-invalid              drop invalid rows instead of refusing to start\n"
+        "  --allow-empty               serve a split without rows (else refuse to start)\n"
         "server:\n"
         "  --host HOST                 address to bind (default %s)\n"
         "  --port N                    port (default %u; 0 = pick a free one)\n"
@@ -75,21 +88,23 @@ static void usage(FILE *out)
         "  --env-name NAME             environment name (default %s)\n"
         "  --session-ttl SECONDS       reap sessions idle this long (default %g)\n"
         "  --max-body BYTES            request body limit, K/M/G suffixes (default %s)\n"
-        "  --max-connections N         concurrent connection cap (default %u)\n"
+        "  --max-connections N         concurrent connection cap; more get 503 (default %u)\n"
+        "  --max-sessions N            live session cap; /create answers 503 (default %u)\n"
         "  --idle-timeout SECONDS      close idle connections (default %u; 0 = never)\n"
         "  --log-format text|json      access log format on stderr (default text)\n"
         "  --quiet                     no access log\n"
         "grading (as for fcpivot grade):\n"
         "%s"
-        "  -h, --help                  this help\n",
-        so.host, so.port, oc.env_name, oc.session_ttl, body, so.max_connections, so.idle_timeout,
-        CLI_GRADING_HELP);
+        "  -h, --help                  this help\n"
+        "SIGHUP reloads the dataset files (replace them by rename first).\n",
+        so.host, so.port, oc.env_name, oc.session_ttl, body, so.max_connections,
+        (unsigned)oc.max_sessions, so.idle_timeout, CLI_GRADING_HELP);
 }
 
 enum {
     OPT_DATA = 256, OPT_SPLIT, OPT_SKIP_INVALID, OPT_HOST, OPT_PORT, OPT_THREADS,
     OPT_ENV_NAME, OPT_SESSION_TTL, OPT_MAX_BODY, OPT_MAX_CONNECTIONS, OPT_IDLE_TIMEOUT,
-    OPT_LOG_FORMAT, OPT_QUIET,
+    OPT_LOG_FORMAT, OPT_QUIET, OPT_ALLOW_EMPTY, OPT_MAX_SESSIONS,
 };
 
 /* ------------------------------------------------------------ options */
@@ -97,7 +112,7 @@ enum {
 typedef struct serve_args {
     ds_split_spec splits[MAX_SPLITS];
     size_t nsplits;
-    bool skip_invalid;
+    bool skip_invalid, allow_empty;
     server_options server;
     ors_config ors;
     char sample_path[PATH_MAX];
@@ -107,6 +122,8 @@ static const struct option LONG_OPTS[] = {
     {"data", required_argument, NULL, OPT_DATA},
     {"split", required_argument, NULL, OPT_SPLIT},
     {"skip-invalid", no_argument, NULL, OPT_SKIP_INVALID},
+    {"allow-empty", no_argument, NULL, OPT_ALLOW_EMPTY},
+    {"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
     {"host", required_argument, NULL, OPT_HOST},
     {"port", required_argument, NULL, OPT_PORT},
     {"threads", required_argument, NULL, OPT_THREADS},
@@ -226,6 +243,7 @@ static int apply_option(serve_args *a, int opt, char *arg)
 {
     char why[256];
     double x;
+    unsigned long u;
     if (CLI_IS_GRADING_OPTION(opt)) {
         if (cli_grading_option_apply(opt, arg, &a->ors.grading, why, sizeof why)) {
             fprintf(stderr, "fcpivot serve: %s\n", why);
@@ -238,6 +256,12 @@ static int apply_option(serve_args *a, int opt, char *arg)
     case OPT_DATA: return add_split(a, "train", arg) ? CLI_ARGS_USAGE : CLI_ARGS_OK;
     case OPT_SPLIT: return add_split_spec(a, arg);
     case OPT_SKIP_INVALID: a->skip_invalid = true; return CLI_ARGS_OK;
+    case OPT_ALLOW_EMPTY: a->allow_empty = true; return CLI_ARGS_OK;
+    case OPT_MAX_SESSIONS:
+        if (cli_parse_uint(arg, MAX_SESSIONS, &u) || u == 0)
+            return bad_value("--max-sessions", arg, "a positive number");
+        a->ors.max_sessions = (size_t)u;
+        return CLI_ARGS_OK;
     case OPT_ENV_NAME:
         if (!valid_env_name(arg))
             return bad_value("--env-name", arg, "a name of letters, digits, '-', '_' and '.'");
@@ -340,6 +364,93 @@ static void print_startup(const serve_args *a, ors_env *ors, ds_dataset *ds, uns
     fflush(stdout);
 }
 
+/* Opens and validates the dataset files of a as at start-up; a split without
+ * rows fails unless --allow-empty. NULL with the reason printed (after
+ * prefix). */
+static ds_dataset *load_dataset(const serve_args *a, const char *prefix)
+{
+    char err[512] = "";
+    issue_log log = {0};
+    ds_open_options dopts = {.validate = true, .skip_invalid = a->skip_invalid,
+                             .on_issue = on_issue, .ctx = &log};
+    ds_dataset *ds = NULL;
+    if (ds_open(&ds, a->splits, a->nsplits, &dopts, err, sizeof err) != 0) {
+        fprintf(stderr, "fcpivot serve: %s%s\n", prefix, err);
+        if (!a->skip_invalid && log.shown)
+            fprintf(stderr, "fcpivot serve: use --skip-invalid to serve the valid rows only\n");
+        return NULL;
+    }
+    for (size_t i = 0; i < ds_split_count(ds) && !a->allow_empty; i++)
+        if (ds_split_size(ds, i) == 0) {
+            ds_split_report rep;
+            ds_split_report_get(ds, i, &rep);
+            fprintf(stderr, "fcpivot serve: %ssplit '%s' (%s) has no rows to serve; give it "
+                    "rows, or --allow-empty to serve it empty\n", prefix, rep.name, rep.path);
+            ds_close(ds);
+            return NULL;
+        }
+    return ds;
+}
+
+/* SIGHUP: the files again; swapped in when they pass. *ds is the caller's
+ * reference to the dataset served, replaced on success. */
+static void reload(const serve_args *a, ors_env *ors, ds_dataset **ds)
+{
+    const char *prefix = "SIGHUP: reload failed, still serving the previous rows: ";
+    ds_dataset *fresh = load_dataset(a, prefix);
+    char err[256];
+    if (fresh && ors_env_swap_dataset(ors, fresh, err, sizeof err) != 0) {
+        fprintf(stderr, "fcpivot serve: %s%s\n", prefix, err);
+        ds_close(fresh);
+        fresh = NULL;
+    }
+    if (!fresh)
+        return;
+    ds_close(*ds);
+    *ds = fresh;
+    fprintf(stderr, "fcpivot serve: SIGHUP: reloaded — splits:");
+    for (size_t i = 0; i < ds_split_count(fresh); i++)
+        fprintf(stderr, "%s %s=%zu", i ? "," : "", ds_split_name(fresh, i), ds_split_size(fresh, i));
+    fprintf(stderr, " tasks; %zu invalid rows skipped; open sessions finish on the old rows\n",
+            ds_skipped_rows(fresh));
+}
+
+/* Says once per split (warned[] is reset by the caller on reload) that its
+ * file was changed in place, and what to do instead. */
+static void warn_changed(const ds_dataset *ds, bool *warned)
+{
+    for (size_t i = 0; i < ds_split_count(ds); i++) {
+        if (warned[i] || !ds_split_changed(ds, i))
+            continue;
+        warned[i] = true;
+        ds_split_report rep;
+        ds_split_report_get(ds, i, &rep);
+        fprintf(stderr, "fcpivot serve: warning: %s (split '%s') was truncated or rewritten in "
+                "place; its rows can no longer be served and requests for them answer errors. "
+                "Replace dataset files by rename (write a new file, then mv it over the old "
+                "one) and send SIGHUP to reload.\n", rep.path, rep.name);
+    }
+}
+
+/* Serves until SIGINT/SIGTERM: reloads on SIGHUP, watches the files. */
+static int serve_until_stopped(const serve_args *a, ors_env *ors, ds_dataset **ds)
+{
+    bool warned[MAX_SPLITS] = {false};
+    for (;;) {
+        int sig = server_wait_signal(FILE_CHECK_INTERVAL);
+        if (sig == SIGHUP) {
+            ds_dataset *before = *ds;
+            reload(a, ors, ds);
+            if (*ds != before)
+                memset(warned, 0, sizeof warned);
+        } else if (sig == 0) {
+            warn_changed(*ds, warned);
+        } else {
+            return sig;
+        }
+    }
+}
+
 int cli_serve(int argc, char **argv)
 {
     serve_args a;
@@ -361,16 +472,9 @@ int cli_serve(int argc, char **argv)
     server_block_signals();
     raise_fd_limit();
     char err[512] = "";
-    issue_log log = {0};
-    ds_open_options dopts = {.validate = true, .skip_invalid = a.skip_invalid,
-                             .on_issue = on_issue, .ctx = &log};
-    ds_dataset *ds = NULL;
-    if (ds_open(&ds, a.splits, a.nsplits, &dopts, err, sizeof err) != 0) {
-        fprintf(stderr, "fcpivot serve: %s\n", err);
-        if (!a.skip_invalid && log.shown)
-            fprintf(stderr, "fcpivot serve: use --skip-invalid to serve the valid rows only\n");
+    ds_dataset *ds = load_dataset(&a, "");
+    if (!ds)
         return 1;
-    }
     int rc = 1;
     metrics *m = metrics_new();
     ors_env *ors = m ? ors_env_new(ds, &a.ors, m, err, sizeof err) : NULL;
@@ -380,7 +484,7 @@ int cli_serve(int argc, char **argv)
         fprintf(stderr, "fcpivot serve: %s\n", err[0] ? err : "out of memory");
     } else {
         print_startup(&a, ors, ds, server_port(srv));
-        int sig = server_wait_signal();
+        int sig = serve_until_stopped(&a, ors, &ds);
         if (!a.server.quiet)
             fprintf(stderr, "fcpivot serve: %s received, shutting down\n",
                     sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -14,6 +14,13 @@
  *   line order once the batch is done, so reports are ordered and memory is
  *   bounded. With skip_invalid the invalid rows are then dropped from the
  *   index, so served indices are contiguous over the valid rows.
+ * - Reading rows: every read of a mapped file's row bytes is guarded (see
+ *   "reading mapped rows safely"): a file truncated or rewritten in place
+ *   makes its rows fail with a reason, never the process.
+ * - Listings (ds_tasks_json): public tasks are written from member spans in
+ *   the row text; the first full listing keeps the spans per row.
+ * - Lifetime: a dataset is reference-counted (ds_retain / ds_close), so a
+ *   server can swap in a reloaded one while sessions finish on the old.
  * - Tasks: a row is parsed (jtext_build, into jansson values) only when a
  *   task is acquired; the task keeps a copy of the row's bytes and the spans
  *   of the values it sends back (input, tool parameters, ...), since numbers
@@ -30,7 +37,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +62,13 @@ typedef struct ds_row {
     uint32_t line;
 } ds_row;
 
+/* Where a row's public members' values are (offsets from the row start;
+ * length 0: absent or null), so that listings after the first copy them
+ * without walking the rows again. */
+typedef struct pub_span {
+    uint32_t tid_off, tid_len, info_off, info_len;
+} pub_span;
+
 typedef struct task_entry {
     ds_task task;            /* first: a const ds_task * is a task_entry * */
     unsigned refs;
@@ -64,17 +81,23 @@ typedef struct sfile {
     const char *data;        /* file contents */
     size_t size;
     bool mapped, compressed;
+    int fd;                  /* a mapped file stays open (to notice in-place changes); else -1 */
+    struct timespec mtime;   /* of a mapped file, when mapped */
     ds_row *rows;
     size_t nrows;            /* served rows */
     size_t lines, total_rows, errors, warnings;
     size_t kinds[GRADE_ACTION_KIND_COUNT];
     task_entry **slots;      /* per served row, allocated on first acquire */
+    _Atomic(pub_span *) pub; /* per served row, built by the first full listing */
 } sfile;
 
 struct ds_dataset {
+    atomic_uint refs;        /* ds_open's reference + ds_retain's */
+    bool validated;          /* every served row is valid JSON (checked at open) */
     sfile *splits;
     size_t nsplits;
     pthread_mutex_t mu;      /* guards every split's slots and refcounts */
+    pthread_mutex_t pub_mu;  /* builds each split's pub table once */
 };
 
 /* ---- reading files ------------------------------------------------------ */
@@ -205,6 +228,114 @@ static bool is_zstd(const unsigned char *p, size_t n)
     return n >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd;
 }
 
+/* ---- reading mapped rows safely ------------------------------------------
+ *
+ * A mapped file that is truncated in place raises SIGBUS on the next read of a
+ * page past its new end; one rewritten in place changes under the mapping.
+ * Neither may crash the server or serve rows that were never validated, so
+ * every read of row bytes goes through row_copy: the bytes are copied with a
+ * SIGBUS guard (a per-thread jump buffer the handler returns to), and
+ * row_read then checks the file's size and modification time against those
+ * it was loaded with. A fault outside a guarded copy keeps its default
+ * action. */
+
+/* volatile: the stores around a copy must not be optimised away. */
+static _Thread_local sigjmp_buf *volatile guard_jump;
+
+static void on_sigbus(int sig, siginfo_t *info, void *uctx)
+{
+    (void)info;
+    (void)uctx;
+    sigjmp_buf *jb = guard_jump;
+    if (jb)
+        siglongjmp(*jb, 1);
+    signal(sig, SIG_DFL);               /* not ours: fault again, by default */
+}
+
+static void guard_install_once(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;   /* no mask to restore after the jump */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+static void guard_install(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, guard_install_once);
+}
+
+/* Copies len bytes at src (inside a mapping) to dst; false when the pages
+ * are gone (the file shrank under the mapping). */
+static bool guarded_copy(char *dst, const char *src, size_t len)
+{
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0)) {
+        guard_jump = NULL;
+        return false;
+    }
+    guard_jump = &jb;
+    memcpy(dst, src, len);
+    guard_jump = NULL;
+    return true;
+}
+
+/* True when a mapped file no longer has the size and modification time it
+ * was loaded with (or cannot be checked). */
+static bool file_changed(const sfile *sp)
+{
+    if (!sp->mapped)
+        return false;
+    struct stat st;
+    return fstat(sp->fd, &st) != 0 || (size_t)st.st_size != sp->size ||
+           st.st_mtim.tv_sec != sp->mtime.tv_sec || st.st_mtim.tv_nsec != sp->mtime.tv_nsec;
+}
+
+static void set_changed_err(const sfile *sp, char *err, size_t errsz)
+{
+    util_set_err(err, errsz, "%s was truncated or rewritten in place after it was loaded, so its "
+                 "rows can no longer be read; replace dataset files by rename and send SIGHUP "
+                 "to reload", sp->path);
+}
+
+/* The bytes of row index of sp: in memory as they are, or (mapped) copied
+ * into scratch under the guard, without the in-place check. NULL with a
+ * reason when they cannot be read. */
+static const char *row_copy(const sfile *sp, size_t index, util_buf *scratch,
+                            char *err, size_t errsz)
+{
+    const ds_row *r = &sp->rows[index];
+    if (!sp->mapped)
+        return sp->data + r->off;
+    scratch->len = 0;
+    if (util_buf_reserve(scratch, r->len) != 0) {
+        util_set_err(err, errsz, "out of memory");
+        return NULL;
+    }
+    if (!guarded_copy(scratch->data, sp->data + r->off, r->len)) {
+        set_changed_err(sp, err, errsz);
+        return NULL;
+    }
+    scratch->len = r->len;
+    scratch->data[r->len] = '\0';
+    return scratch->data;
+}
+
+/* row_copy, then the in-place check: bytes that are the row as loaded. */
+static const char *row_read(const sfile *sp, size_t index, util_buf *scratch,
+                            char *err, size_t errsz)
+{
+    const char *p = row_copy(sp, index, scratch, err, errsz);
+    if (p && file_changed(sp)) {
+        set_changed_err(sp, err, errsz);
+        return NULL;
+    }
+    return p;
+}
+
 /* The file's bytes: mapped (regular files) or read into memory (pipes). */
 static int raw_contents(int fd, const struct stat *st, sfile *sp, char *err, size_t errsz)
 {
@@ -228,6 +359,8 @@ static int raw_contents(int fd, const struct stat *st, sfile *sp, char *err, siz
     madvise(m, sp->size, MADV_SEQUENTIAL);
     sp->data = m;
     sp->mapped = true;
+    sp->mtime = st->st_mtim;
+    guard_install();
     return 0;
 }
 
@@ -237,6 +370,9 @@ static void release_contents(sfile *sp)
         munmap((void *)sp->data, sp->size);
     else
         free((void *)sp->data);
+    if (sp->fd >= 0)
+        close(sp->fd);
+    sp->fd = -1;
     sp->data = NULL;
     sp->size = 0;
     sp->mapped = false;
@@ -260,7 +396,10 @@ static int load_file(sfile *sp, char *err, size_t errsz)
         return -1;
     }
     int rc = raw_contents(fd, &st, sp, err, errsz);
-    close(fd);
+    if (sp->mapped)
+        sp->fd = fd;
+    else
+        close(fd);
     const unsigned char *raw = (const unsigned char *)sp->data;
     if (rc || !(is_gzip(raw, sp->size) || is_zstd(raw, sp->size)))
         return rc;
@@ -582,6 +721,7 @@ static void split_free(sfile *sp)
 {
     release_contents(sp);
     free(sp->rows);
+    free(atomic_load(&sp->pub));
     if (sp->slots) {
         for (size_t i = 0; i < sp->nrows; i++)
             if (sp->slots[i])   /* still held: a caller forgot to release */
@@ -592,14 +732,22 @@ static void split_free(sfile *sp)
     free(sp->path);
 }
 
+ds_dataset *ds_retain(ds_dataset *ds)
+{
+    if (ds)
+        atomic_fetch_add(&ds->refs, 1);
+    return ds;
+}
+
 void ds_close(ds_dataset *ds)
 {
-    if (!ds)
+    if (!ds || atomic_fetch_sub(&ds->refs, 1) != 1)
         return;
     for (size_t i = 0; i < ds->nsplits; i++)
         split_free(&ds->splits[i]);
     free(ds->splits);
     pthread_mutex_destroy(&ds->mu);
+    pthread_mutex_destroy(&ds->pub_mu);
     free(ds);
 }
 
@@ -642,6 +790,10 @@ int ds_open(ds_dataset **out, const ds_split_spec *specs, size_t nsplits,
         return -1;
     }
     pthread_mutex_init(&ds->mu, NULL);
+    pthread_mutex_init(&ds->pub_mu, NULL);
+    atomic_init(&ds->refs, 1);
+    for (size_t i = 0; i < nsplits; i++)
+        ds->splits[i].fd = -1;
     int rc = 0;
     for (size_t i = 0; i < nsplits && rc == 0; i++) {
         sfile *sp = &ds->splits[ds->nsplits++];
@@ -658,6 +810,7 @@ int ds_open(ds_dataset **out, const ds_split_spec *specs, size_t nsplits,
     }
     if (rc == 0 && o->validate)
         rc = validate_all(ds, o, err, errsz);
+    ds->validated = o->validate;
     if (rc) {
         ds_close(ds);
         return -1;
@@ -746,18 +899,20 @@ const char *ds_row_text(const ds_dataset *ds, size_t split, size_t index, size_t
 json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err, size_t errsz)
 {
     size_t len, line;
-    const char *p = ds_row_text(ds, split, index, &len, &line);
-    if (!p) {
+    if (!ds_row_text(ds, split, index, &len, &line)) {
         util_set_err(err, errsz, "no row %zu in split %zu", index, split);
         return NULL;
     }
+    util_buf scratch = UTIL_BUF_INIT;
+    const char *p = row_read(&ds->splits[split], index, &scratch, err, errsz);
     /* jtext_build: the same value as json_loadb, about 4x faster. */
-    json_t *v = jtext_build(p, len, JTEXT_PY);
-    if (!v) {
+    json_t *v = p ? jtext_build(p, len, JTEXT_PY) : NULL;
+    if (p && !v) {
         char why[200] = "out of memory";
         jtext_valid(p, len, JTEXT_PY, why, sizeof why);
         util_set_err(err, errsz, "line %zu: %s", line, why);
     }
+    util_buf_free(&scratch);
     return v;
 }
 
@@ -942,8 +1097,12 @@ static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err
         if (!t->expected)
             snprintf(why, sizeof why, "%s%s", strncmp(gerr, "expected_action", 15) ? "expected_action: " : "", gerr);
     }
+    if (t->expected && (!guarded_copy(t->text, text, len) || file_changed(sp))) {
+        grade_action_free(t->expected);      /* the bytes are not the row parsed */
+        t->expected = NULL;
+        set_changed_err(sp, why, sizeof why);
+    }
     if (t->expected) {
-        memcpy(t->text, text, len);
         t->text[len] = '\0';
         t->text_len = len;
         if (task_spans(t, from) != 0) {
@@ -1023,8 +1182,11 @@ json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index)
      * parsing a whole (possibly 40 KB) row for each listing. */
     static const char *const keys[] = {"trajectory_id", "info"};
     size_t len;
-    const char *p = ds_row_text(ds, split, index, &len, NULL);
+    util_buf scratch = UTIL_BUF_INIT;
+    const char *p = ds_row_text(ds, split, index, &len, NULL)
+                        ? row_read(&ds->splits[split], index, &scratch, NULL, 0) : NULL;
     json_t *picked = p ? jtext_pick(p, len, JTEXT_PY, keys, 2) : NULL;
+    util_buf_free(&scratch);
     if (!picked)
         return NULL;
     char id[96];
@@ -1040,38 +1202,179 @@ json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index)
     return out;
 }
 
-/* The last trajectory_id and info members of a row (jtext_object callback). */
-typedef struct public_members {
-    jtext_span v[2];
-} public_members;
+/* The spans of the members a public task copies from its row (the last of
+ * duplicates wins, as when the row is parsed). */
+typedef struct public_spans {
+    const char *tid, *tid_end, *info, *info_end;
+} public_spans;
 
-static int take_public(void *ctx, const jtext_member *m)
+static int note_public(void *ctx, const jtext_member *m)
 {
-    public_members *pm = ctx;
-    static const char *const keys[2] = {"trajectory_id", "info"};
-    for (int k = 0; k < 2; k++)
-        if (jtext_member_is(m, keys[k]))
-            pm->v[k] = (jtext_span){m->v, (size_t)(m->end - m->v)};
+    public_spans *ps = ctx;
+    if (jtext_member_is(m, "trajectory_id")) {
+        ps->tid = m->v;
+        ps->tid_end = m->end;
+    } else if (jtext_member_is(m, "info")) {
+        ps->info = m->v;
+        ps->info_end = m->end;
+    }
     return 0;
+}
+
+/* The spans of row i's public members: walked (trusted when the rows were
+ * validated at open, checked otherwise). -1 with a reason. */
+static int find_public(const sfile *sp, size_t i, bool trusted, pub_span *out, char *err,
+                       size_t errsz)
+{
+    const char *p = sp->data + sp->rows[i].off;
+    size_t len = sp->rows[i].len;
+    public_spans ps = {0};
+    char why[200] = "";
+    if ((!trusted || jtext_object_trusted(p, len, note_public, &ps) != 0) &&
+        jtext_object(p, len, JTEXT_PY, note_public, &ps, why, sizeof why) != 0) {
+        util_set_err(err, errsz, "%s:%u: %s", sp->path, (unsigned)sp->rows[i].line, why);
+        return -1;
+    }
+    memset(out, 0, sizeof *out);
+    if (ps.tid && !(ps.tid_end - ps.tid == 4 && !memcmp(ps.tid, "null", 4))) {
+        out->tid_off = (uint32_t)(ps.tid - p);
+        out->tid_len = (uint32_t)(ps.tid_end - ps.tid);
+    }
+    if (ps.info && !(ps.info_end - ps.info == 4 && !memcmp(ps.info, "null", 4))) {
+        out->info_off = (uint32_t)(ps.info - p);
+        out->info_len = (uint32_t)(ps.info_end - ps.info);
+    }
+    return 0;
+}
+
+/* Appends ,"key":<the len bytes at v, compacted> unless len is 0: numbers
+ * and strings byte for byte, so a trajectory_id of 2^63 stays exact. */
+static int put_span(util_buf *out, const char *key, const char *v, uint32_t len)
+{
+    if (!len)
+        return 0;
+    return util_buf_putc(out, ',') || util_buf_putc(out, '"') || util_buf_puts(out, key) ||
+           util_buf_puts(out, "\":") || jtext_compact(v, len, out) ? -1 : 0;
+}
+
+/* Appends the public task of row i of sp (a comma first unless first),
+ * its members' text copied from the row, their spans from the split's pub
+ * table when built, else found now. */
+static int put_public_task(const sfile *sp, const pub_span *table, size_t i, bool first,
+                           bool trusted, util_buf *out, char *err, size_t errsz)
+{
+    pub_span ps;
+    if (table)
+        ps = table[i];
+    else if (find_public(sp, i, trusted, &ps, err, errsz) != 0)
+        return -1;
+    const char *row = sp->data + sp->rows[i].off;
+    char num[24];
+    size_t nl = 0;
+    for (size_t v = i; nl == 0 || v; v /= 10)     /* decimal, reversed */
+        num[nl++] = (char)('0' + v % 10);
+    char head[256];                                /* split names are <= 64 bytes */
+    size_t n = 0, name = strlen(sp->name);
+    if (!first)
+        head[n++] = ',';
+    memcpy(head + n, "{\"id\":\"", 7), n += 7;
+    memcpy(head + n, sp->name, name), n += name;
+    head[n++] = '-';
+    for (size_t k = nl; k > 0; k--)
+        head[n++] = num[k - 1];
+    memcpy(head + n, "\",\"split\":\"", 11), n += 11;
+    memcpy(head + n, sp->name, name), n += name;
+    memcpy(head + n, "\",\"index\":", 10), n += 10;
+    for (size_t k = nl; k > 0; k--)
+        head[n++] = num[k - 1];
+    if (util_buf_append(out, head, n) != 0 ||
+        put_span(out, "trajectory_id", row + ps.tid_off, ps.tid_len) != 0 ||
+        put_span(out, "info", row + ps.info_off, ps.info_len) != 0 || util_buf_putc(out, '}') != 0) {
+        util_set_err(err, errsz, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs put_public_task with table (or, with out NULL, finds row i's spans
+ * into table[i]) under the SIGBUS guard: it reads the mapping directly (no
+ * copy) and allocates only through out, which a fault leaves whole. */
+static int public_guarded(const sfile *sp, pub_span *table, size_t i, bool first, bool trusted,
+                          util_buf *out, char *err, size_t errsz)
+{
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0)) {
+        guard_jump = NULL;
+        set_changed_err(sp, err, errsz);
+        return -1;
+    }
+    guard_jump = &jb;
+    int rc = out ? put_public_task(sp, table, i, first, trusted, out, err, errsz)
+                 : find_public(sp, i, trusted, &table[i], err, errsz);
+    guard_jump = NULL;
+    return rc;
+}
+
+/* Builds the pub table of a split once (the first full listing pays the
+ * walk; later ones copy). A failure leaves no table: listings walk. */
+static void build_pub(ds_dataset *ds, sfile *sp)
+{
+    pthread_mutex_lock(&ds->pub_mu);
+    if (!atomic_load(&sp->pub) && sp->nrows) {
+        pub_span *t = malloc(sp->nrows * sizeof *t);
+        int rc = t ? 0 : -1;
+        for (size_t i = 0; rc == 0 && i < sp->nrows; i++)
+            rc = public_guarded(sp, t, i, false, ds->validated, NULL, NULL, 0);
+        if (rc == 0 && !file_changed(sp))
+            atomic_store(&sp->pub, t);
+        else
+            free(t);
+    }
+    pthread_mutex_unlock(&ds->pub_mu);
+}
+
+int ds_tasks_json(ds_dataset *ds, size_t split, size_t start, size_t stop, util_buf *out,
+                  char *err, size_t errsz)
+{
+    if (split >= ds->nsplits || start > stop || stop > ds->splits[split].nrows) {
+        util_set_err(err, errsz, "no rows %zu-%zu in split %zu", start, stop, split);
+        return -1;
+    }
+    sfile *sp = &ds->splits[split];
+    if (file_changed(sp)) {
+        set_changed_err(sp, err, errsz);
+        return -1;
+    }
+    if (start == 0 && stop == sp->nrows)
+        build_pub(ds, sp);
+    pub_span *table = atomic_load(&sp->pub);
+    int rc = util_buf_reserve(out, (stop - start) * 64) != 0 || util_buf_putc(out, '[') != 0 ? -1 : 0;
+    for (size_t i = start; rc == 0 && i < stop; i++)
+        rc = public_guarded(sp, table, i, i == start, ds->validated, out, err, errsz);
+    if (rc == 0 && util_buf_putc(out, ']') != 0) {
+        util_set_err(err, errsz, "out of memory");
+        rc = -1;
+    }
+    if (rc == 0 && file_changed(sp)) {     /* rewritten while being listed */
+        set_changed_err(sp, err, errsz);
+        rc = -1;
+    }
+    return rc;
 }
 
 int ds_task_public_text(ds_dataset *ds, size_t split, size_t index, util_buf *out)
 {
-    size_t len;
-    const char *p = ds_row_text(ds, split, index, &len, NULL);
-    public_members pm = {{{NULL, 0}, {NULL, 0}}};
-    if (!p || jtext_object(p, len, JTEXT_PY, take_public, &pm, NULL, 0) != 0)
+    if (split >= ds->nsplits || index >= ds->splits[split].nrows || file_changed(&ds->splits[split]))
         return -1;
-    const char *name = ds->splits[split].name;
-    int rc = util_buf_printf(out, "{\"id\":\"%s-%zu\",\"split\":\"%s\",\"index\":%zu", name, index,
-                             name, index);
-    static const char *const keys[] = {"trajectory_id", "info"};
-    for (size_t k = 0; k < 2 && !rc; k++) {
-        jtext_span v = pm.v[k];
-        if (v.p && *v.p != 'n')   /* null members are left out */
-            rc = util_buf_printf(out, ",\"%s\":", keys[k]) || jtext_compact(v.p, v.len, out);
-    }
-    return rc || util_buf_putc(out, '}') ? -1 : 0;
+    const sfile *sp = &ds->splits[split];
+    if (public_guarded(sp, atomic_load(&sp->pub), index, true, ds->validated, out, NULL, 0) != 0)
+        return -1;
+    return file_changed(sp) ? -1 : 0;
+}
+
+bool ds_split_changed(const ds_dataset *ds, size_t split)
+{
+    return split < ds->nsplits && file_changed(&ds->splits[split]);
 }
 
 int ds_task_find(const ds_dataset *ds, const char *id, size_t *split, size_t *index)

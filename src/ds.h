@@ -11,7 +11,10 @@
  * served rows) and stable for a given file.
  *
  * No network, no HTTP. A ds_dataset is immutable after ds_open and safe to
- * share between threads; ds_task_acquire/release are thread-safe.
+ * share between threads; ds_task_acquire/release are thread-safe. Rows of a
+ * mapped file are read through a SIGBUS guard and an in-place-change check,
+ * so a file truncated or rewritten under the server makes its rows fail with
+ * a clear reason instead of crashing (ds_split_changed).
  */
 #ifndef FCPIVOT_DS_H
 #define FCPIVOT_DS_H
@@ -86,6 +89,9 @@ typedef struct ds_open_options {
  * errors without skip_invalid). */
 int ds_open(ds_dataset **out, const ds_split_spec *splits, size_t nsplits,
             const ds_open_options *opts, char *err, size_t errsz);
+/* Datasets are reference-counted (thread-safe): ds_retain adds a reference
+ * (returns ds), ds_close gives one back and frees the dataset with the last. */
+ds_dataset *ds_retain(ds_dataset *ds);
 void ds_close(ds_dataset *ds);
 
 size_t ds_split_count(const ds_dataset *ds);
@@ -123,7 +129,10 @@ int ds_split_spec_parse(const char *arg, ds_split_spec *out, char *err, size_t e
 bool ds_split_name_valid(const char *name);
 
 /* The raw text of a served row (borrowed, valid until ds_close; not
- * NUL-terminated), its length and 1-based line number. NULL if out of range. */
+ * NUL-terminated), its length and 1-based line number. NULL if out of range.
+ * Unguarded: for a mapped file this points into the mapping, which faults
+ * if the file is truncated in place (ds's own readers copy rows under a
+ * guard; see ds_split_changed). */
 const char *ds_row_text(const ds_dataset *ds, size_t split, size_t index,
                         size_t *len, size_t *line);
 /* Parses a served row into a new JSON value owned by the caller, uncached and
@@ -179,9 +188,24 @@ json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index);
 
 /* The same description as JSON text appended to out, trajectory_id and info
  * copied from the row's bytes (so a trajectory_id of 2^63 stays exact).
- * 0; -1 when index is out of range, the row is not an object, or out of
- * memory. */
+ * 0; -1 when index is out of range, the row is not an object (or can no
+ * longer be read: ds_split_changed), or out of memory. */
 int ds_task_public_text(ds_dataset *ds, size_t split, size_t index, util_buf *out);
+
+/* Appends to out the JSON array of the public tasks [start, stop) of split
+ * (each as ds_task_public describes it, its members copied as they are in the
+ * row text), written straight from the rows: no tree is built, so listing a
+ * large split costs about the reply. The first listing of a whole split
+ * also keeps where each row's members are (16 bytes a row), so that later
+ * ones only copy. Thread-safe. 0, or -1 with a reason in err. */
+int ds_tasks_json(ds_dataset *ds, size_t split, size_t start, size_t stop, util_buf *out,
+                  char *err, size_t errsz);
+
+/* True when the (mapped) file of split was truncated or rewritten in place
+ * since it was loaded. Its rows are then no longer read: acquiring a task,
+ * ds_task_public and ds_tasks_json fail with a reason saying so (never a
+ * crash). Files must be replaced by rename; see ds_retain for reloading. */
+bool ds_split_changed(const ds_dataset *ds, size_t split);
 
 /* Resolves a task id to split and index: 0 on success, -1 if unknown. */
 int ds_task_find(const ds_dataset *ds, const char *id, size_t *split, size_t *index);

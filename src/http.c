@@ -17,9 +17,11 @@
  * and Cache-Control: no-cache. Nothing ever waits or polls.
  *
  * The listening socket is created here (so bind errors have a reason and port
- * 0 can be read back) and given to libmicrohttpd. Shutdown: quiesce (stop
- * accepting), mark replies "Connection: close", wait for the in-flight count
- * to reach zero (bounded), then stop the daemon.
+ * 0 can be read back) and served by an accept thread of ours that hands each
+ * connection to libmicrohttpd (see accept_main for why). Shutdown: quiesce
+ * (the accept thread exits, the socket is closed), mark replies
+ * "Connection: close", wait for the in-flight count to reach zero (bounded),
+ * then stop the daemon.
  */
 #include "http.h"
 #include "util.h"
@@ -30,6 +32,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -241,6 +244,13 @@ bool http_router_has_root(const http_router *r, const char *seg, size_t len)
 /* Seconds without any request in flight after which a stopping server
  * closes its connections. */
 #define HTTP_QUIET_PERIOD 0.1
+/* Connections accepted beyond max_connections only to be answered 503 and
+ * closed; past these libmicrohttpd stops accepting. */
+#define HTTP_REFUSAL_SLOTS 64u
+/* Connections accepted per wake-up of the accept thread, and its longest
+ * wait for a closing connection while at the limit (milliseconds). */
+#define HTTP_ACCEPT_BATCH 64
+#define HTTP_PAUSE_MS 100
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -248,8 +258,14 @@ struct http_server {
     http_options opts;
     char *host;
     unsigned port;
-    int listen_fd;                  /* -1 once quiesced and closed */
+    int listen_fd;                  /* ours; -1 once quiesced and closed */
+    int wake[2];                    /* pipe waking the accept thread */
+    pthread_t acceptor;
+    bool acceptor_running;
+    atomic_bool accepting;          /* false: the accept thread is to exit */
+    atomic_bool paused;             /* the accept thread waits for a close */
     atomic_uint in_flight;
+    atomic_uint connections;        /* open connections, over-cap ones included */
     atomic_bool closing;
     pthread_mutex_t lock;           /* with drained: wakes http_server_stop */
     pthread_cond_t drained;
@@ -264,6 +280,7 @@ typedef struct req_state {
     bool started;
     bool too_large;                 /* body over the limit: answer 413 */
     bool queued;
+    bool close;                     /* the reply closes the connection */
     char *body;
     size_t body_len, body_cap;
     size_t received;                /* body bytes received, kept or not */
@@ -271,6 +288,18 @@ typedef struct req_state {
     size_t reply_len;
     const char *label;
 } req_state;
+
+/* The path of a request-target: origin-form as it is, absolute-form
+ * ("http://host/p", RFC 9112 section 3.2.2) from the first '/' after the
+ * authority, "" when it has none. */
+static const char *target_path(const char *target)
+{
+    size_t scheme = !strncasecmp(target, "http://", 7) ? 7 : !strncasecmp(target, "https://", 8) ? 8 : 0;
+    if (!scheme)
+        return target;
+    const char *slash = strchr(target + scheme, '/');
+    return slash ? slash : "";
+}
 
 /* Called by libmicrohttpd with the raw request-target: its result becomes
  * the request's context (*con_cls). */
@@ -282,7 +311,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     if (!rs)
         return NULL;
     rs->srv = srv;
-    rs->raw_uri = strdup(uri ? uri : "");
+    const char *path = target_path(uri ? uri : "");
+    rs->raw_uri = strdup(*path ? path : "/");
     rs->t0 = util_now_mono();
     atomic_fetch_add(&srv->in_flight, 1);
     return rs;
@@ -317,6 +347,31 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         pthread_mutex_lock(&srv->lock);
         pthread_cond_broadcast(&srv->drained);
         pthread_mutex_unlock(&srv->lock);
+    }
+}
+
+static void wake_acceptor(http_server *srv)
+{
+    ssize_t w = write(srv->wake[1], "w", 1);
+    (void)w;                         /* a full pipe wakes it as well */
+}
+
+/* Counts open connections. One accepted beyond max_connections (libmicrohttpd
+ * accepts HTTP_REFUSAL_SLOTS more) is marked through its socket context, so
+ * that its request gets a 503 with Retry-After instead of waiting unserved in
+ * the listen backlog. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)c;
+    http_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        unsigned n = atomic_fetch_add(&srv->connections, 1) + 1;
+        *socket_context = n > srv->opts.max_connections ? srv : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        atomic_fetch_sub(&srv->connections, 1);
+        if (atomic_exchange(&srv->paused, false))
+            wake_acceptor(srv);
     }
 }
 
@@ -377,6 +432,11 @@ static struct MHD_Response *make_response(wire_reply *reply)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply->content_type);
     if (reply->location)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, reply->location);
+    if (reply->retry_after) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%u", reply->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
     return resp;
 }
 
@@ -409,7 +469,7 @@ static enum MHD_Result queue_reply(struct MHD_Connection *c, req_state *rs, wire
         return MHD_NO;
     if (allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    if (atomic_load(&rs->srv->closing))
+    if (rs->close || atomic_load(&rs->srv->closing))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)rs->status, resp);
     MHD_destroy_response(resp);
@@ -421,6 +481,80 @@ static void reply_too_large(http_server *srv, wire_reply *reply)
     char msg[96];
     snprintf(msg, sizeof msg, "Request body too large (limit %zu bytes)", srv->opts.max_body);
     set_detail(reply, 413, msg);
+}
+
+/* Answers at once and closes the connection: used before the body is read,
+ * so libmicrohttpd discards whatever body follows instead of reading it. */
+static enum MHD_Result refuse(struct MHD_Connection *c, req_state *rs, int status,
+                              const char *detail, unsigned retry_after)
+{
+    wire_reply reply = {0};
+    set_detail(&reply, status, detail);
+    reply.retry_after = retry_after;
+    rs->close = true;
+    return queue_reply(c, rs, &reply, NULL);
+}
+
+/* What a request's framing headers say (RFC 9112 section 6). */
+typedef struct framing {
+    unsigned n_length, n_encoding;
+    const char *length;             /* the first Content-Length value */
+    bool lengths_differ;
+    const char *encoding;           /* the first Transfer-Encoding value */
+} framing;
+
+static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    framing *f = cls;
+    if (!key || !value)
+        return MHD_YES;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        if (f->n_length++ == 0)
+            f->length = value;
+        else if (strcmp(f->length, value) != 0)
+            f->lengths_differ = true;
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) && f->n_encoding++ == 0) {
+        f->encoding = value;
+    }
+    return MHD_YES;
+}
+
+/* 0 when the request's body framing is unambiguous and supported, else the
+ * status to refuse it with (400, 501) and why. A request with both framings,
+ * or with two lengths, could be read differently by a proxy in front
+ * (request smuggling); a transfer coding other than chunked cannot be
+ * delimited at all. */
+static int check_framing(struct MHD_Connection *c, const char **why)
+{
+    framing f = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, note_framing, &f);
+    if (f.n_length && f.n_encoding) {
+        *why = "Content-Length and Transfer-Encoding must not be combined";
+        return 400;
+    }
+    if (f.lengths_differ) {
+        *why = "conflicting Content-Length values";
+        return 400;
+    }
+    if (f.n_encoding && (f.n_encoding > 1 || strcasecmp(f.encoding, "chunked") != 0)) {
+        *why = "Transfer-Encoding other than chunked is not supported";
+        return 501;
+    }
+    if (f.n_length && (!f.length[0] || strspn(f.length, "0123456789") != strlen(f.length))) {
+        *why = "invalid Content-Length";
+        return 400;
+    }
+    return 0;
+}
+
+/* True when the connection was accepted beyond the cap (see on_connection). */
+static bool over_cap(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci && ci->socket_context;
 }
 
 /* Appends a piece of body, or notes that the limit is exceeded. */
@@ -478,13 +612,17 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, req_state *rs)
             return queue_reply(c, rs, &reply, NULL);
         }
     }
+    /* HEAD is GET without the body (libmicrohttpd leaves the body out). */
+    bool head = !strcmp(rs->method, MHD_HTTP_METHOD_HEAD);
     http_match m;
-    switch (http_router_match(srv->router, rs->method, rs->url, &m)) {
+    switch (http_router_match(srv->router, head ? MHD_HTTP_METHOD_GET : rs->method, rs->url, &m)) {
     case HTTP_MATCH_NO_PATH:
         set_detail(&reply, 404, "Not Found");
         return queue_reply(c, rs, &reply, NULL);
     case HTTP_MATCH_BAD_METHOD:
         set_detail(&reply, 405, "Method Not Allowed");
+        if (strstr(m.allow, MHD_HTTP_METHOD_GET))
+            add_allowed(&m, MHD_HTTP_METHOD_HEAD);
         return queue_reply(c, rs, &reply, m.allow);
     case HTTP_MATCH_FOUND:
         break;
@@ -504,6 +642,37 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, req_state *rs)
     return queue_reply(c, rs, &reply, NULL);
 }
 
+/* The first call, headers in and no body read yet: refusals that must not
+ * read the body (framing, connection cap, declared size) answer here. */
+static enum MHD_Result on_headers(struct MHD_Connection *c, req_state *rs, const char *url,
+                                  const char *method)
+{
+    rs->started = true;
+    rs->method = method;
+    rs->url = target_path(url);
+    if (!rs->url[0])
+        rs->url = "/";
+    const char *why = NULL;
+    int status = check_framing(c, &why);
+    if (status)
+        return refuse(c, rs, status, why, 0);
+    if (over_cap(c))
+        return refuse(c, rs, 503, "Too many connections, retry later", WIRE_RETRY_AFTER);
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        errno = 0;
+        unsigned long long n = strtoull(cl, NULL, 10);
+        if (errno || n > rs->srv->opts.max_body) {
+            /* Refused before the body is read: libmicrohttpd then closes
+             * the connection instead of reading the rest. */
+            rs->too_large = true;
+            return dispatch(c, rs);
+        }
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -512,27 +681,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)cls;
     (void)version;
     req_state *rs = *con_cls;
-    if (!rs)
+    if (!rs || !rs->raw_uri)
         return MHD_NO;                       /* out of memory at on_uri */
-    if (!rs->started) {
-        rs->started = true;
-        rs->method = method;
-        rs->url = url;
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl) {
-            errno = 0;
-            char *end;
-            unsigned long long n = strtoull(cl, &end, 10);
-            if (errno || end == cl || n > rs->srv->opts.max_body) {
-                /* Refused before the body is read: libmicrohttpd then closes
-                 * the connection instead of reading the rest. */
-                rs->too_large = true;
-                return dispatch(c, rs);
-            }
-        }
-        return MHD_YES;
-    }
+    if (!rs->started)
+        return on_headers(c, rs, url, method);
     if (rs->queued) {                        /* answered early; drop the body */
         *upload_data_size = 0;
         return MHD_YES;
@@ -556,6 +708,55 @@ static unsigned cores(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (unsigned)n : 1;
+}
+
+/* Accepts what is pending (up to a batch) and hands each connection to
+ * libmicrohttpd, which closes it itself if it cannot take it. False when
+ * accepting must pause: the connection limit is reached or descriptors ran
+ * out (until a connection closes). */
+static bool accept_pending(http_server *srv)
+{
+    unsigned limit = srv->opts.max_connections + HTTP_REFUSAL_SLOTS;
+    for (int i = 0; i < HTTP_ACCEPT_BATCH; i++) {
+        if (atomic_load(&srv->connections) >= limit)
+            return false;
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return !(errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM);
+        MHD_add_connection(srv->daemon, fd, (struct sockaddr *)&ss, len);
+    }
+    return true;
+}
+
+/* The accept thread. libmicrohttpd runs without a listening socket of its
+ * own (MHD_USE_NO_LISTEN_SOCKET): to stop accepting, this thread exits and
+ * the socket is closed, with no call to MHD_quiesce_daemon, whose epoll
+ * thread-pool path races with its own workers over the listening socket and
+ * can abort the process (libmicrohttpd 0.9.75). While paused it waits for a
+ * connection to close (on_connection wakes it; HTTP_PAUSE_MS at most), the
+ * new ones waiting in the listen backlog. */
+static void *accept_main(void *arg)
+{
+    http_server *srv = arg;
+    bool paused = false;
+    while (atomic_load(&srv->accepting)) {
+        if (paused)
+            atomic_store(&srv->paused, true);
+        struct pollfd p[2] = {{srv->wake[0], POLLIN, 0}, {srv->listen_fd, paused ? 0 : POLLIN, 0}};
+        int n = poll(p, 2, paused ? HTTP_PAUSE_MS : -1);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (p[0].revents & POLLIN) {
+            char drain[64];
+            while (read(srv->wake[0], drain, sizeof drain) > 0)
+                ;
+        }
+        if ((p[1].revents & POLLIN) || paused)
+            paused = !accept_pending(srv);
+    }
+    return NULL;
 }
 
 /* Creates, binds and listens on a socket for host:port. */
@@ -607,6 +808,9 @@ static unsigned bound_port(int fd)
 
 static void free_server(http_server *s)
 {
+    for (int i = 0; i < 2; i++)
+        if (s->wake[i] >= 0)
+            close(s->wake[i]);
     pthread_cond_destroy(&s->drained);
     pthread_mutex_destroy(&s->lock);
     free(s->host);
@@ -623,6 +827,7 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
     }
     srv->opts = *opts;
     srv->router = router;
+    srv->wake[0] = srv->wake[1] = -1;
     pthread_mutex_init(&srv->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -643,6 +848,12 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
         free_server(srv);
         return NULL;
     }
+    if (pipe2(srv->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        snprintf(err, errsz, "cannot create a pipe: %s", strerror(errno));
+        close(srv->listen_fd);
+        free_server(srv);
+        return NULL;
+    }
     srv->port = bound_port(srv->listen_fd);
     /* One thread means no pool, and libmicrohttpd 0.9.75's epoll loop without
      * a pool stalls once ~128 connections are open (measured with wrk on
@@ -650,18 +861,27 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
      * Its poll loop does not; a pool (2+ threads, epoll per worker) is fine. */
     unsigned flags = (srv->opts.threads > 1 ? MHD_USE_EPOLL_INTERNAL_THREAD
                                             : MHD_USE_POLL_INTERNAL_THREAD) |
-                     MHD_USE_ITC | MHD_USE_TURBO;
+                     MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_NO_LISTEN_SOCKET;
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads > 1 ? srv->opts.threads : 0u,
-        MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections,
+        MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections + HTTP_REFUSAL_SLOTS,
         MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errsz, "cannot start the HTTP server on %s:%u", srv->host, srv->port);
+        close(srv->listen_fd);
+        free_server(srv);
+        return NULL;
+    }
+    atomic_store(&srv->accepting, true);
+    srv->acceptor_running = pthread_create(&srv->acceptor, NULL, accept_main, srv) == 0;
+    if (!srv->acceptor_running) {
+        snprintf(err, errsz, "cannot start the accept thread");
+        MHD_stop_daemon(srv->daemon);
         close(srv->listen_fd);
         free_server(srv);
         return NULL;
@@ -684,9 +904,12 @@ void http_server_quiesce(http_server *s)
     if (s->listen_fd < 0)
         return;
     atomic_store(&s->closing, true);
-    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    atomic_store(&s->accepting, false);
+    wake_acceptor(s);
+    if (s->acceptor_running)
+        pthread_join(s->acceptor, NULL);
+    s->acceptor_running = false;
+    close(s->listen_fd);
     s->listen_fd = -1;
 }
 

@@ -10,8 +10,13 @@
  * is read and dropped for its 413, or the connection closed once past twice
  * the limit), sends text/event-stream
  * replies chunked, and answers what it produces itself (404, 405, 413, 500)
- * with JSON {"detail": ...} bodies. The layer above (server) adds a filter
- * run before routing and an observer run after each request.
+ * with JSON {"detail": ...} bodies. Before any body is read it refuses, and
+ * closes, ambiguous or unsupported framing (RFC 9112: Content-Length with
+ * Transfer-Encoding or two different lengths 400, a coding other than
+ * chunked 501) and requests on connections past max_connections (503 with
+ * Retry-After). HEAD is served by the GET route, an absolute-form target by
+ * its path. The layer above (server) adds a filter run before routing and an
+ * observer run after each request.
  */
 #ifndef FCPIVOT_HTTP_H
 #define FCPIVOT_HTTP_H
@@ -90,7 +95,7 @@ typedef struct http_options {
     unsigned port;             /* 0 = any free port */
     unsigned threads;          /* pool size; 0 = number of cores */
     size_t max_body;           /* request body limit in bytes; 0 = 16 MiB */
-    unsigned max_connections;  /* 0 = HTTP_DEFAULT_MAX_CONNECTIONS */
+    unsigned max_connections;  /* 0 = HTTP_DEFAULT_MAX_CONNECTIONS; more are answered 503 and closed */
     unsigned idle_timeout;     /* seconds a connection may idle; 0 = never */
     http_filter_fn filter;     /* optional */
     http_observer_fn observer; /* optional */

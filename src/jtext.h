@@ -87,6 +87,14 @@ typedef int (*jtext_member_fn)(void *ctx, const jtext_member *m);
 int jtext_object(const char *p, size_t len, unsigned flags, jtext_member_fn fn, void *ctx,
                  char *err, size_t errsz);
 
+/* jtext_object's walk for text already known to be valid JSON (a dataset
+ * row validated at load): the members' spans without checking anything,
+ * strings skipped by memchr, several times faster. Returns 0 or fn's
+ * positive value; -1 when it cannot walk the text (not an object, or a key
+ * written with escapes): use jtext_object then. Never reads outside
+ * p[0..len) and allocates nothing, whatever the text. */
+int jtext_object_trusted(const char *p, size_t len, jtext_member_fn fn, void *ctx);
+
 /* Whether the member is named name (compared after unescaping). */
 bool jtext_member_is(const jtext_member *m, const char *name);
 

@@ -6,10 +6,18 @@
  * Memory: a session (session.h) keeps only a compact "episode" — its row's
  * position, tool names and expected action as text — never the parsed row.
  * The row is parsed at /create, its prompt and task tools are rendered into
- * a bounded cache (cache.h; the dataset is immutable, so entries never go
- * stale) and a small ring keeps the most recently used rows parsed for the
- * next sessions on them. /prompt and /task_tools answer from the cache and
- * re-render on a miss.
+ * a bounded cache (cache.h; a loaded dataset is immutable and cache keys
+ * carry its generation, so entries never go stale) and a small ring keeps the
+ * most recently used rows parsed for the next sessions on them. /prompt and
+ * /task_tools answer from the cache and re-render on a miss. Task listings
+ * are written straight from the rows (ds_tasks_json), never cached.
+ *
+ * Datasets: the env serves a current one (ors_data, reference-counted);
+ * ors_env_swap_dataset (SIGHUP) replaces it for new sessions and listings,
+ * while each session holds the one it was created on to the end.
+ *
+ * Limits: /create answers 503 with Retry-After past max_sessions; a refused
+ * call echoes at most ORS_MAX_ECHO bytes of the tool name.
  *
  * /call reads its body in Python's json dialect (what json.dumps writes: big
  * integers, NaN, lone surrogates), grades the task's one submission (the
@@ -23,6 +31,7 @@
 #include "ors.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,20 +55,71 @@
 #define DEFAULT_CACHE_BYTES ((size_t)64 << 20)
 #define DEFAULT_PINNED_TASKS 256
 
-/* What a cached body was rendered from (cache.h keys). */
-enum { CACHED_PROMPT = 1, CACHED_TASK_TOOLS, CACHED_TASK_LIST };
+/* What a cached body was rendered from (cache.h keys, with the dataset
+ * generation above these bits). */
+enum { CACHED_PROMPT = 1, CACHED_TASK_TOOLS, CACHED_KIND_BITS = 3 };
+
+/* One loaded dataset — the one the env was created with, or one swapped in
+ * by a reload — shared by reference: the env holds the current one, each
+ * session the one it was created on (so it finishes on its own rows), each
+ * request the one it started with. Freed with the last reference. */
+typedef struct ors_data {
+    atomic_uint refs;
+    ds_dataset *ds;              /* a reference of its own (ds_retain) */
+    unsigned gen;                /* 0, 1, ... per swap: keeps cache keys apart */
+} ors_data;
 
 struct ors_env {
-    ds_dataset *ds;
     ors_config cfg;
     char *env_name;              /* owned copy of cfg.env_name */
     metrics *m;
     sess_table *sessions;
     cache *rendered;
-    pthread_mutex_t pin_lock;    /* guards pins and pin_next */
-    const ds_task **pins;        /* recently used rows, kept parsed */
+    pthread_mutex_t lock;        /* guards current, pins and pin_next */
+    ors_data *current;           /* what new sessions and listings use */
+    const ds_task **pins;        /* recently used rows of current, kept parsed */
     size_t npins, pin_next;
 };
+
+static ors_data *data_new(ds_dataset *ds, unsigned gen)
+{
+    ors_data *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    atomic_init(&d->refs, 1);
+    d->ds = ds_retain(ds);
+    d->gen = gen;
+    return d;
+}
+
+static ors_data *data_ref(ors_data *d)
+{
+    atomic_fetch_add(&d->refs, 1);
+    return d;
+}
+
+static void data_release(ors_data *d)
+{
+    if (!d || atomic_fetch_sub(&d->refs, 1) != 1)
+        return;
+    ds_close(d->ds);
+    free(d);
+}
+
+/* A reference to the current dataset, for one request. */
+static ors_data *data_current(ors_env *env)
+{
+    pthread_mutex_lock(&env->lock);
+    ors_data *d = data_ref(env->current);
+    pthread_mutex_unlock(&env->lock);
+    return d;
+}
+
+/* The cache key kind of a rendering of d's rows. */
+static int cache_kind(const ors_data *d, int kind)
+{
+    return (int)((d->gen & 0xFFFFFu) << CACHED_KIND_BITS) | kind;
+}
 
 /* What a session keeps of its task: where it is, the type of the expected
  * action, the row's tool names and the expected action as the row's JSON text
@@ -68,6 +128,7 @@ struct ors_env {
  * tools live in the cache), so an idle session costs a few hundred bytes
  * however large its row is. */
 typedef struct episode {
+    ors_data *data;              /* a reference: the rows this session runs on */
     size_t split, index;
     const char *expected_type;   /* static: "message", "function_call", ... */
     char *expected;              /* expected_action: the row's text of it */
@@ -78,13 +139,15 @@ typedef struct episode {
 static void episode_free(void *p)
 {
     episode *ep = p;
-    if (ep)
+    if (ep) {
         free(ep->expected);
+        data_release(ep->data);
+    }
     free(ep);
 }
 
-/* The episode of a task; NULL with a reason on failure. */
-static episode *episode_new(const ds_task *task, char *err, size_t errsz)
+/* The episode of a task of d; NULL with a reason on failure. */
+static episode *episode_new(ors_data *d, const ds_task *task, char *err, size_t errsz)
 {
     size_t bytes = 0, i;
     json_t *tool;
@@ -100,6 +163,7 @@ static episode *episode_new(const ds_task *task, char *err, size_t errsz)
         snprintf(err, errsz, "out of memory");
         return NULL;
     }
+    ep->data = data_ref(d);
     ep->split = task->split_index;
     ep->index = task->index;
     ep->expected_type = grade_action_type_name(task->expected);
@@ -148,6 +212,7 @@ void ors_config_default(ors_config *cfg)
     cfg->clock = NULL;
     cfg->cache_bytes = DEFAULT_CACHE_BYTES;
     cfg->pinned_tasks = DEFAULT_PINNED_TASKS;
+    cfg->max_sessions = ORS_DEFAULT_MAX_SESSIONS;
 }
 
 static double now_of(const ors_env *env)
@@ -173,18 +238,18 @@ ors_env *ors_env_new(ds_dataset *ds, const ors_config *cfg, metrics *m, char *er
     }
     ors_env *env = calloc(1, sizeof *env);
     if (env) {
-        env->ds = ds;
+        env->current = data_new(ds, 0);
         env->cfg = *cfg;
         env->m = m;
         env->env_name = strdup(name);
         env->cfg.env_name = env->env_name;
         env->sessions = sess_table_new(episode_free, cfg->session_ttl, MAX_TOMBSTONES);
         env->rendered = cache_new(cfg->cache_bytes);
-        pthread_mutex_init(&env->pin_lock, NULL);
+        pthread_mutex_init(&env->lock, NULL);
         env->npins = cfg->pinned_tasks;
         env->pins = calloc(env->npins ? env->npins : 1, sizeof *env->pins);
     }
-    if (!env || !env->env_name || !env->sessions || !env->rendered || !env->pins) {
+    if (!env || !env->current || !env->env_name || !env->sessions || !env->rendered || !env->pins) {
         snprintf(err, errsz, "out of memory");
         ors_env_free(env);
         return NULL;
@@ -198,10 +263,11 @@ void ors_env_free(ors_env *env)
         return;
     sess_table_free(env->sessions);
     cache_free(env->rendered);
-    for (size_t i = 0; env->pins && i < env->npins; i++)
-        ds_task_release(env->ds, env->pins[i]);
+    for (size_t i = 0; env->pins && env->current && i < env->npins; i++)
+        ds_task_release(env->current->ds, env->pins[i]);
     free(env->pins);
-    pthread_mutex_destroy(&env->pin_lock);
+    data_release(env->current);
+    pthread_mutex_destroy(&env->lock);
     free(env->env_name);
     free(env);
 }
@@ -214,6 +280,28 @@ bool ors_env_matches(const ors_env *env, const char *name)
 const char *ors_env_name(const ors_env *env)
 {
     return env->env_name;
+}
+
+int ors_env_swap_dataset(ors_env *env, ds_dataset *ds, char *err, size_t errsz)
+{
+    pthread_mutex_lock(&env->lock);
+    unsigned gen = env->current->gen + 1;
+    pthread_mutex_unlock(&env->lock);
+    ors_data *fresh = data_new(ds, gen);
+    if (!fresh) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    pthread_mutex_lock(&env->lock);
+    ors_data *old = env->current;
+    env->current = fresh;
+    for (size_t i = 0; i < env->npins; i++) {      /* the ring holds current rows only */
+        ds_task_release(old->ds, env->pins[i]);
+        env->pins[i] = NULL;
+    }
+    pthread_mutex_unlock(&env->lock);
+    data_release(old);                             /* open sessions keep it alive */
+    return 0;
 }
 
 static void publish_session_count(ors_env *env)
@@ -306,7 +394,7 @@ static int python_index(json_int_t i, size_t n, size_t *out)
 
 /* Reads body field "split" (required string) and resolves it; -1 after a
  * 422 (missing/not a string) or 400 (unknown) reply. */
-static int body_split(ors_env *env, const json_t *body, wire_reply *out, size_t *split)
+static int body_split(const ds_dataset *ds, const json_t *body, wire_reply *out, size_t *split)
 {
     const json_t *v = json_object_get(body, "split");
     if (!v) {
@@ -318,7 +406,7 @@ static int body_split(ors_env *env, const json_t *body, wire_reply *out, size_t 
         return -1;
     }
     const char *name = plain_string(v);
-    long idx = name ? ds_split_find(env->ds, name) : -1;
+    long idx = name ? ds_split_find(ds, name) : -1;
     if (idx < 0) {
         wire_reply_detail(out, 400, "Invalid split");
         return -1;
@@ -342,17 +430,25 @@ static int body_int(const json_t *body, const char *key, wire_reply *out, json_i
     return 1;
 }
 
-/* Appends the public tasks [start, stop) of split to out as a JSON list
- * (ds_task_public_text: read from the row text without parsing the
- * conversation, so listing a large split stays fast, and trajectory_id and
- * info come back as the row wrote them). -1 on failure. */
-static int append_tasks(ors_env *env, util_buf *out, size_t split, size_t start, size_t stop)
+/* Answers {"tasks":[public tasks start..stop of split]<tail>}, the list
+ * written straight from the rows (ds_tasks_json: no tree, so a large split
+ * costs about its reply, once). tail is NULL or more members. */
+static void reply_task_list(const ors_data *d, wire_reply *out, size_t split, size_t start,
+                            size_t stop, const char *tail)
 {
-    int rc = util_buf_putc(out, '[');
-    for (size_t i = start; i < stop && !rc; i++)
-        rc = (i > start && util_buf_putc(out, ',')) ||
-             ds_task_public_text(env->ds, split, i, out);
-    return rc || util_buf_putc(out, ']') ? -1 : 0;
+    util_buf b = UTIL_BUF_INIT;
+    char err[512] = "out of memory";
+    int rc = util_buf_puts(&b, "{\"tasks\":");
+    if (rc == 0)
+        rc = ds_tasks_json(d->ds, split, start, stop, &b, err, sizeof err);
+    if (rc == 0 && (util_buf_puts(&b, tail ? tail : "") != 0 || util_buf_putc(&b, '}') != 0))
+        rc = -1;
+    if (rc != 0) {
+        util_buf_free(&b);
+        wire_reply_detail(out, 500, "cannot list the tasks: %s", err);
+        return;
+    }
+    wire_reply_take(out, 200, WIRE_JSON, b.data, b.len);
 }
 
 /* Answers 200 with the JSON text prefix + body + suffix, or 500. */
@@ -379,30 +475,25 @@ static void reply_or_oom(wire_reply *out, json_t *body)
         wire_reply_detail(out, 500, "out of memory");
 }
 
-/* A freshly rendered body of kind for (split, index); task may be given
- * when the caller holds it, else it is acquired for the occasion. Caller
- * frees; NULL on failure. */
-static char *render_fresh(ors_env *env, int kind, size_t split, size_t index, const ds_task *task)
+/* A freshly rendered body of kind for row (split, index) of d; task may be
+ * given when the caller holds it, else it is acquired for the occasion.
+ * Caller frees; NULL with a reason on failure. */
+static char *render_fresh(const ors_data *d, int kind, size_t split, size_t index,
+                          const ds_task *task, char *err, size_t errsz)
 {
     util_buf b = {0};
     int rc = -1;
     const ds_task *held = NULL;
-    if (kind == CACHED_TASK_LIST) {
-        rc = util_buf_puts(&b, "{\"tasks\":") ||
-             append_tasks(env, &b, split, 0, ds_split_size(env->ds, split)) ||
-             util_buf_puts(&b, ",\"env_name\":") ||
-             util_buf_json_string(&b, env->env_name, strlen(env->env_name)) ||
+    if (!task)
+        task = held = ds_task_acquire(d->ds, split, index, err, errsz);
+    if (task && kind == CACHED_PROMPT)
+        rc = prompt_blocks_text(task, &b);
+    else if (task)
+        rc = util_buf_puts(&b, "{\"tools\":") || prompt_task_tools_text(task, &b) ||
              util_buf_putc(&b, '}');
-    } else {
-        if (!task)
-            task = held = ds_task_acquire(env->ds, split, index, NULL, 0);
-        if (task && kind == CACHED_PROMPT)
-            rc = prompt_blocks_text(task, &b);
-        else if (task)
-            rc = util_buf_puts(&b, "{\"tools\":") || prompt_task_tools_text(task, &b) ||
-                 util_buf_putc(&b, '}');
-        ds_task_release(env->ds, held);
-    }
+    ds_task_release(d->ds, held);
+    if (task && rc)
+        snprintf(err, errsz, "out of memory");
     if (rc) {
         free(b.data);
         return NULL;
@@ -410,35 +501,39 @@ static char *render_fresh(ors_env *env, int kind, size_t split, size_t index, co
     return b.data;
 }
 
-/* Answers with the body of kind for (split, index): the cached bytes when
- * present, else rendered now and kept. */
-static void reply_rendered(ors_env *env, wire_reply *out, int kind, size_t split, size_t index)
+/* Answers with the body of kind for row (split, index) of d: the cached
+ * bytes when present, else rendered now and kept. */
+static void reply_rendered(ors_env *env, const ors_data *d, wire_reply *out, int kind,
+                           size_t split, size_t index)
 {
     size_t len;
-    char *body = cache_get(env->rendered, kind, split, index, &len);
+    char *body = cache_get(env->rendered, cache_kind(d, kind), split, index, &len);
     if (!body) {
-        body = render_fresh(env, kind, split, index, NULL);
+        char err[512] = "";
+        body = render_fresh(d, kind, split, index, NULL, err, sizeof err);
         if (!body) {
-            wire_reply_detail(out, 500, "cannot render the task");
+            wire_reply_detail(out, 500, "cannot render the task: %s", err);
             return;
         }
         len = strlen(body);
-        cache_put(env->rendered, kind, split, index, body, len);
+        cache_put(env->rendered, cache_kind(d, kind), split, index, body, len);
     }
     wire_reply_take(out, 200, WIRE_JSON, body, len);
 }
 
 /* Renders the prompt and task tools of a task into the cache while it is at
  * hand, so the session need not keep the parsed row. */
-static void prerender(ors_env *env, const ds_task *task)
+static void prerender(ors_env *env, const ors_data *d, const ds_task *task)
 {
     const int kinds[2] = {CACHED_TASK_TOOLS, CACHED_PROMPT};
     for (int k = 0; k < 2; k++) {
-        if (cache_contains(env->rendered, kinds[k], task->split_index, task->index))
+        int key = cache_kind(d, kinds[k]);
+        if (cache_contains(env->rendered, key, task->split_index, task->index))
             continue;
-        char *body = render_fresh(env, kinds[k], task->split_index, task->index, task);
+        char err[256];
+        char *body = render_fresh(d, kinds[k], task->split_index, task->index, task, err, sizeof err);
         if (body)
-            cache_put(env->rendered, kinds[k], task->split_index, task->index, body, strlen(body));
+            cache_put(env->rendered, key, task->split_index, task->index, body, strlen(body));
         free(body);
     }
 }
@@ -447,11 +542,11 @@ static void prerender(ors_env *env, const ds_task *task)
  * so that sessions opened on them soon after need not parse them again; the
  * reference it displaces (or the caller's, when the row is already there) is
  * released. The ring bounds the parsed rows kept beyond live requests. */
-static void pin_task(ors_env *env, const ds_task *task)
+static void pin_task(ors_env *env, const ors_data *d, const ds_task *task)
 {
     const ds_task *drop = task;
-    pthread_mutex_lock(&env->pin_lock);
-    bool present = false;
+    pthread_mutex_lock(&env->lock);
+    bool present = d != env->current;            /* rows of a replaced dataset: not kept */
     for (size_t i = 0; i < env->npins && !present; i++)
         present = env->pins[i] == task;
     if (!present && env->npins) {
@@ -459,8 +554,8 @@ static void pin_task(ors_env *env, const ds_task *task)
         env->pins[env->pin_next] = task;
         env->pin_next = (env->pin_next + 1) % env->npins;
     }
-    pthread_mutex_unlock(&env->pin_lock);
-    ds_task_release(env->ds, drop);
+    pthread_mutex_unlock(&env->lock);
+    ds_task_release(d->ds, drop);
 }
 
 /* ---- session-less routes ---------------------------------------------- */
@@ -498,15 +593,17 @@ void ors_splits(ors_env *env, const wire_request *req, wire_reply *out)
 {
     if (!env_ok(env, req, out))
         return;
+    ors_data *d = data_current(env);
     json_t *list = json_array();
-    for (size_t i = 0; list && i < ds_split_count(env->ds); i++) {
-        const char *name = ds_split_name(env->ds, i);
+    for (size_t i = 0; list && i < ds_split_count(d->ds); i++) {
+        const char *name = ds_split_name(d->ds, i);
         if (json_array_append_new(list, json_pack("{s:s, s:s}", "name", name, "type",
                                                   split_type(name))) != 0) {
             json_decref(list);
             list = NULL;
         }
     }
+    data_release(d);
     reply_or_oom(out, list);
 }
 
@@ -515,11 +612,20 @@ void ors_tasks(ors_env *env, const wire_request *req, wire_reply *out)
     if (!env_ok(env, req, out))
         return;
     json_t *body = wire_body_object(req, out);
+    ors_data *d = data_current(env);
     size_t split;
-    int rc = body ? body_split(env, body, out, &split) : -1;
+    int rc = body ? body_split(d->ds, body, out, &split) : -1;
     json_decref(body);
+    util_buf tail = UTIL_BUF_INIT;
+    if (rc == 0 && (util_buf_puts(&tail, ",\"env_name\":") != 0 ||
+                    util_buf_json_string(&tail, env->env_name, strlen(env->env_name)) != 0)) {
+        wire_reply_detail(out, 500, "out of memory");
+        rc = -1;
+    }
     if (rc == 0)
-        reply_rendered(env, out, CACHED_TASK_LIST, split, 0);
+        reply_task_list(d, out, split, 0, ds_split_size(d->ds, split), tail.data);
+    util_buf_free(&tail);
+    data_release(d);
 }
 
 void ors_num_tasks(ors_env *env, const wire_request *req, wire_reply *out)
@@ -527,14 +633,12 @@ void ors_num_tasks(ors_env *env, const wire_request *req, wire_reply *out)
     if (!env_ok(env, req, out))
         return;
     json_t *body = wire_body_object(req, out);
+    ors_data *d = data_current(env);
     size_t split;
-    if (!body || body_split(env, body, out, &split) != 0) {
-        json_decref(body);
-        return;
-    }
+    if (body && body_split(d->ds, body, out, &split) == 0)
+        reply_or_oom(out, json_pack("{s:I}", "num_tasks", (json_int_t)ds_split_size(d->ds, split)));
     json_decref(body);
-    reply_or_oom(out, json_pack("{s:I}", "num_tasks",
-                                (json_int_t)ds_split_size(env->ds, split)));
+    data_release(d);
 }
 
 void ors_task(ors_env *env, const wire_request *req, wire_reply *out)
@@ -542,24 +646,29 @@ void ors_task(ors_env *env, const wire_request *req, wire_reply *out)
     if (!env_ok(env, req, out))
         return;
     json_t *body = wire_body_object(req, out);
+    ors_data *d = data_current(env);
     size_t split, index;
     json_int_t i = 0;
     int has = -1;
-    if (body && body_split(env, body, out, &split) == 0) {
+    if (body && body_split(d->ds, body, out, &split) == 0) {
         has = body_int(body, "index", out, &i);
         if (has == 0)
             wire_reply_detail(out, 422, "index: field required");
     }
     json_decref(body);
-    if (has != 1)
-        return;
-    if (python_index(i, ds_split_size(env->ds, split), &index) != 0) {
+    if (has == 1 && python_index(i, ds_split_size(d->ds, split), &index) != 0)
         wire_reply_detail(out, 400, "Invalid index");
-        return;
+    else if (has == 1) {
+        util_buf task = {0};
+        if (ds_task_public_text(d->ds, split, index, &task) == 0) {
+            reply_text(out, "{\"task\":", &task, "}", true);
+        } else {
+            free(task.data);
+            wire_reply_detail(out, 500, "task %zu of split '%s' cannot be read (see the server log)",
+                              index, ds_split_name(d->ds, split));
+        }
     }
-    util_buf task = {0};
-    bool ok = ds_task_public_text(env->ds, split, index, &task) == 0;
-    reply_text(out, "{\"task\":", &task, "}", ok);
+    data_release(d);
 }
 
 /* Python slice bound: missing -> dflt, negative counts from the end (floored
@@ -579,22 +688,22 @@ void ors_task_range(ors_env *env, const wire_request *req, wire_reply *out)
     if (!env_ok(env, req, out))
         return;
     json_t *body = wire_body_object(req, out);
+    ors_data *d = data_current(env);
     size_t split;
     json_int_t a = 0, b = 0;
     int has_a = -1, has_b = -1;
-    if (body && body_split(env, body, out, &split) == 0) {
+    if (body && body_split(d->ds, body, out, &split) == 0) {
         has_a = body_int(body, "start", out, &a);
         if (has_a >= 0)
             has_b = body_int(body, "stop", out, &b);
     }
     json_decref(body);
-    if (has_a < 0 || has_b < 0)
-        return;
-    size_t n = ds_split_size(env->ds, split);
-    size_t start = slice_bound(has_a, a, 0, n), stop = slice_bound(has_b, b, n, n);
-    util_buf list = {0};
-    bool ok = append_tasks(env, &list, split, start, start < stop ? stop : start) == 0;
-    reply_text(out, "{\"tasks\":", &list, "}", ok);
+    if (has_a >= 0 && has_b >= 0) {
+        size_t n = ds_split_size(d->ds, split);
+        size_t start = slice_bound(has_a, a, 0, n), stop = slice_bound(has_b, b, n, n);
+        reply_task_list(d, out, split, start, stop > start ? stop : start, NULL);
+    }
+    data_release(d);
 }
 
 /* ---- sessions ----------------------------------------------------------- */
@@ -615,7 +724,7 @@ void ors_create_session(ors_env *env, const wire_request *req, wire_reply *out)
 /* Resolves a client's task_spec to split and index, by "id" or else by its
  * "split" and "index"; anything else in it (an expected_action included) is
  * ignored. -1 after a 400 `Unknown task` reply. */
-static int resolve_task_spec(ors_env *env, const json_t *spec, wire_reply *out,
+static int resolve_task_spec(const ds_dataset *ds, const json_t *spec, wire_reply *out,
                              size_t *split, size_t *index)
 {
     const json_t *idv = json_object_get(spec, "id");
@@ -624,13 +733,13 @@ static int resolve_task_spec(ors_env *env, const json_t *spec, wire_reply *out,
         wire_reply_detail(out, 400, "Unknown task");
         return -1;
     }
-    if (id && ds_task_find(env->ds, id, split, index) == 0)
+    if (id && ds_task_find(ds, id, split, index) == 0)
         return 0;
     const char *sname = plain_string(json_object_get(spec, "split"));
     const json_t *iv = json_object_get(spec, "index");
-    long s = sname ? ds_split_find(env->ds, sname) : -1;
+    long s = sname ? ds_split_find(ds, sname) : -1;
     if (!id && s >= 0 && json_is_integer(iv) &&
-        python_index(json_integer_value(iv), ds_split_size(env->ds, (size_t)s), index) == 0) {
+        python_index(json_integer_value(iv), ds_split_size(ds, (size_t)s), index) == 0) {
         *split = (size_t)s;
         return 0;
     }
@@ -640,7 +749,7 @@ static int resolve_task_spec(ors_env *env, const json_t *spec, wire_reply *out,
 
 /* Resolves the task a /create body names: exactly one of task_spec or
  * (split and index). -1 after a 422 or 400 reply. */
-static int resolve_create_task(ors_env *env, const json_t *body, wire_reply *out,
+static int resolve_create_task(const ds_dataset *ds, const json_t *body, wire_reply *out,
                                size_t *split, size_t *index)
 {
     const json_t *spec = json_object_get(body, "task_spec");
@@ -656,7 +765,7 @@ static int resolve_create_task(ors_env *env, const json_t *body, wire_reply *out
             wire_reply_detail(out, 422, "task_spec: must be an object");
             return -1;
         }
-        return resolve_task_spec(env, spec, out, split, index);
+        return resolve_task_spec(ds, spec, out, split, index);
     }
     if (!has_split || !has_index) {
         wire_reply_detail(out, 422, has_split   ? "index: field required with split"
@@ -665,9 +774,9 @@ static int resolve_create_task(ors_env *env, const json_t *body, wire_reply *out
         return -1;
     }
     json_int_t i = 0;
-    if (body_split(env, body, out, split) != 0 || body_int(body, "index", out, &i) < 0)
+    if (body_split(ds, body, out, split) != 0 || body_int(body, "index", out, &i) < 0)
         return -1;
-    if (python_index(i, ds_split_size(env->ds, *split), index) != 0) {
+    if (python_index(i, ds_split_size(ds, *split), index) != 0) {
         wire_reply_detail(out, 400, "Invalid index");
         return -1;
     }
@@ -696,31 +805,31 @@ static int check_create_body(ors_env *env, const json_t *body, wire_reply *out)
     return 0;
 }
 
-void ors_create(ors_env *env, const wire_request *req, wire_reply *out)
+/* Creates session sid on row (split, index) of d. */
+static void create_on(ors_env *env, ors_data *d, const char *sid, size_t split, size_t index,
+                      wire_reply *out)
 {
-    const char *sid = session_header(req, out);
-    if (!sid)
-        return;
-    json_t *body = wire_body_object(req, out);
-    size_t split, index;
-    int ok = body && check_create_body(env, body, out) == 0 &&
-             resolve_create_task(env, body, out, &split, &index) == 0;
-    json_decref(body);
-    if (!ok)
-        return;
     sess *existing = sess_get(env->sessions, sid, now_of(env), NULL);
     if (existing) {   /* answered before parsing the row; sess_create decides races */
         sess_release(env->sessions, existing);
         wire_reply_detail(out, 400, "Session already exists");
         return;
     }
-    char err[256];
-    const ds_task *task = ds_task_acquire(env->ds, split, index, err, sizeof err);
-    episode *ep = task ? episode_new(task, err, sizeof err) : NULL;
+    if (sess_count(env->sessions) >= env->cfg.max_sessions) {
+        /* Back-pressure: a 503 the client retries, never a 429 (which stops
+         * RL trainers). Racing creates may overshoot by a few. */
+        wire_reply_detail(out, 503, "Too many sessions (limit %zu), retry later",
+                          env->cfg.max_sessions);
+        out->retry_after = WIRE_RETRY_AFTER;
+        return;
+    }
+    char err[512];
+    const ds_task *task = ds_task_acquire(d->ds, split, index, err, sizeof err);
+    episode *ep = task ? episode_new(d, task, err, sizeof err) : NULL;
     if (ep && env->cfg.cache_bytes)
-        prerender(env, task);
+        prerender(env, d, task);
     if (task)
-        pin_task(env, task);
+        pin_task(env, d, task);
     if (!ep) {
         wire_reply_detail(out, 500, "task cannot be loaded: %s", err);
         return;
@@ -736,6 +845,22 @@ void ors_create(ors_env *env, const wire_request *req, wire_reply *out)
     }
     publish_session_count(env);
     reply_or_oom(out, json_pack("{s:s}", "sid", sid));
+}
+
+void ors_create(ors_env *env, const wire_request *req, wire_reply *out)
+{
+    const char *sid = session_header(req, out);
+    if (!sid)
+        return;
+    json_t *body = wire_body_object(req, out);
+    ors_data *d = data_current(env);
+    size_t split, index;
+    int ok = body && check_create_body(env, body, out) == 0 &&
+             resolve_create_task(d->ds, body, out, &split, &index) == 0;
+    json_decref(body);
+    if (ok)
+        create_on(env, d, sid, split, index, out);
+    data_release(d);
 }
 
 void ors_ping(ors_env *env, const wire_request *req, wire_reply *out)
@@ -757,7 +882,7 @@ static void reply_session_rendered(ors_env *env, const wire_request *req, wire_r
     if (!s)
         return;
     const episode *ep = sess_data(s);
-    reply_rendered(env, out, kind, ep->split, ep->index);
+    reply_rendered(env, ep->data, out, kind, ep->split, ep->index);
     sess_release(env->sessions, s);
 }
 
@@ -792,9 +917,16 @@ void ors_delete_session(ors_env *env, const wire_request *req, wire_reply *out)
 /* ---- /call -------------------------------------------------------------- */
 
 /* {"ok":false,"error":<before><arg><after>}: arg is len bytes (a tool name
- * may be long or hold a NUL). NULL on allocation failure. */
+ * may be long or hold a NUL), cut to ORS_MAX_ECHO bytes at a character
+ * boundary so that a refused call's stored result stays small whatever the
+ * client sent. NULL on allocation failure. */
 static json_t *tool_error(const char *before, const char *arg, size_t len, const char *after)
 {
+    if (len > ORS_MAX_ECHO) {
+        len = ORS_MAX_ECHO;
+        while (len > 0 && ((unsigned char)arg[len] & 0xC0) == 0x80)
+            len--;                       /* not inside a UTF-8 sequence */
+    }
     size_t nb = strlen(before), na = strlen(after);
     char *msg = malloc(nb + len + na);
     if (!msg)

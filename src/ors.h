@@ -26,17 +26,31 @@ typedef struct ors_config {
                                  lists (they never go stale); 0 = off */
     size_t pinned_tasks;      /* recently used rows kept parsed after their sessions
                                  end (bounds memory; default 256, 0 = none) */
+    size_t max_sessions;      /* live sessions beyond which /create answers 503
+                                 with Retry-After; default ORS_DEFAULT_MAX_SESSIONS */
 } ors_config;
+
+#define ORS_DEFAULT_MAX_SESSIONS 100000u
+/* Bytes of a client's tool name echoed in a refused call's error. */
+#define ORS_MAX_ECHO 256u
 
 void ors_config_default(ors_config *cfg);
 
 typedef struct ors_env ors_env;
 
-/* ds and m are borrowed and must outlive the env (m may be NULL). Returns NULL
- * with a reason on failure. Caller frees with ors_env_free. */
+/* The env takes a reference of its own to ds (ds_retain), so the caller may
+ * ds_close theirs at any time; m is borrowed and must outlive the env (may be
+ * NULL). Returns NULL with a reason on failure. Caller frees with
+ * ors_env_free. */
 ors_env *ors_env_new(ds_dataset *ds, const ors_config *cfg, metrics *m,
                      char *err, size_t errsz);
 void ors_env_free(ors_env *env);
+
+/* Serves ds from now on (a reload): new sessions and listings use it, open
+ * sessions finish on the rows they were created on. Takes a reference of its
+ * own (the caller keeps theirs); the replaced dataset is released once its
+ * last session ends. 0, or -1 with a reason (then nothing changed). */
+int ors_env_swap_dataset(ors_env *env, ds_dataset *ds, char *err, size_t errsz);
 
 /* True when name is this environment's name (case-insensitive). */
 bool ors_env_matches(const ors_env *env, const char *name);

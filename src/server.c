@@ -14,8 +14,9 @@
  * A reaper thread calls ors_reap every reap_interval seconds, sleeping on a
  * condition variable that server_stop signals, so shutdown never waits for
  * it. Shutdown itself is driven by the main thread: server_wait_signal
- * returns on SIGINT/SIGTERM, then server_stop quiesces the HTTP server, lets
- * in-flight requests finish and frees everything.
+ * returns on SIGINT/SIGTERM (or SIGHUP, which the caller turns into a
+ * dataset reload), then server_stop quiesces the HTTP server, lets in-flight
+ * requests finish and frees everything.
  */
 #include "server.h"
 
@@ -325,26 +326,35 @@ static void *reaper_main(void *arg)
 
 /* ---------------------------------------------------------------- life cycle */
 
+static void lifecycle_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
 void server_block_signals(void)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    lifecycle_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
-int server_wait_signal(void)
+int server_wait_signal(double timeout)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    int sig = 0;
-    while (sigwait(&set, &sig) != 0)
-        ;
-    return sig;
+    lifecycle_signals(&set);
+    struct timespec ts = {(time_t)timeout, (long)((timeout - (double)(time_t)timeout) * 1e9)};
+    for (;;) {
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig > 0)
+            return sig;
+        if (errno == EAGAIN)
+            return 0;
+        /* EINTR: another signal was handled; wait again (a little longer at worst) */
+    }
 }
 
 static void free_server(server *s)

@@ -20,7 +20,7 @@ typedef struct server_options {
     unsigned port;             /* 0 = any free port */
     unsigned threads;          /* 0 = number of cores */
     size_t max_body;           /* 0 = HTTP_DEFAULT_MAX_BODY */
-    unsigned max_connections;  /* 0 = HTTP_DEFAULT_MAX_CONNECTIONS */
+    unsigned max_connections;  /* 0 = HTTP_DEFAULT_MAX_CONNECTIONS; more are answered 503 */
     unsigned idle_timeout;     /* seconds; 0 = never */
     double reap_interval;      /* seconds between ors_reap calls; 0 = 5 */
     double shutdown_grace;     /* seconds in-flight requests get at stop; 0 = 10 */
@@ -32,9 +32,9 @@ void server_options_default(server_options *o);
 
 typedef struct server server;
 
-/* Blocks SIGINT, SIGTERM (and ignores SIGPIPE) in the calling thread; call it
- * in the main thread before any thread is started, so that every thread
- * inherits the mask and server_wait_signal alone receives them. */
+/* Blocks SIGINT, SIGTERM, SIGHUP (and ignores SIGPIPE) in the calling
+ * thread; call it in the main thread before any thread is started, so that
+ * every thread inherits the mask and server_wait_signal alone receives them. */
 void server_block_signals(void);
 
 /* Starts serving. ors, gym and m are borrowed and must outlive the server.
@@ -43,9 +43,9 @@ server *server_start(const server_options *o, ors_env *ors, gym_env *gym, metric
                      char *err, size_t errsz);
 unsigned server_port(const server *s);
 
-/* Waits for SIGINT or SIGTERM (blocked by server_block_signals) and returns
- * the signal number. */
-int server_wait_signal(void);
+/* Waits up to timeout seconds for SIGINT, SIGTERM or SIGHUP (blocked by
+ * server_block_signals) and returns the signal number, or 0 when none came. */
+int server_wait_signal(double timeout);
 
 /* Stops accepting, lets in-flight requests finish (bounded by the grace
  * period), stops the reaper and frees the server. */

@@ -30,7 +30,11 @@ typedef struct wire_reply {
     char *body;              /* owned (malloc), may be NULL when body_len == 0 */
     size_t body_len;
     char *location;          /* owned; Location header for redirects, or NULL */
+    unsigned retry_after;    /* seconds for a Retry-After header (503s); 0 = none */
 } wire_reply;
+
+/* Seconds a refused client is told to wait (Retry-After of every 503). */
+#define WIRE_RETRY_AFTER 1u
 
 #define WIRE_JSON "application/json"
 #define WIRE_SSE  "text/event-stream"

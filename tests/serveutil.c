@@ -177,8 +177,30 @@ int su_connect(unsigned port)
     return fd;
 }
 
+long su_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6))
+            kb = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
 char *su_raw(unsigned port, const char *data, size_t len, double timeout_s, size_t *out_len)
 {
+    bool closed;
+    return su_raw_closed(port, data, len, timeout_s, out_len, &closed);
+}
+
+char *su_raw_closed(unsigned port, const char *data, size_t len, double timeout_s,
+                    size_t *out_len, bool *closed)
+{
+    *closed = false;
     int fd = su_connect(port);
     if (fd < 0)
         return NULL;
@@ -204,8 +226,10 @@ char *su_raw(unsigned port, const char *data, size_t len, double timeout_s, size
             break;
         char tmp[65536];
         ssize_t r = recv(fd, tmp, sizeof tmp, 0);
-        if (r <= 0)
+        if (r <= 0) {
+            *closed = true;          /* EOF, or a reset: the server is done with it */
             break;
+        }
         on_data(tmp, 1, (size_t)r, &b);
     }
     close(fd);

@@ -37,8 +37,14 @@ void su_client_reset(void);
  * server closes or timeout_s passes. Returns the bytes read (owned), or NULL
  * when the connection failed. */
 char *su_raw(unsigned port, const char *data, size_t len, double timeout_s, size_t *out_len);
+/* su_raw, saying in *closed whether the server closed the connection (as
+ * opposed to the timeout passing). */
+char *su_raw_closed(unsigned port, const char *data, size_t len, double timeout_s,
+                    size_t *out_len, bool *closed);
 /* A connected socket to 127.0.0.1:port, or -1. */
 int su_connect(unsigned port);
+/* Resident memory of process pid in kB (VmRSS), or -1. */
+long su_rss_kb(pid_t pid);
 
 /* ------------------------------------------------------------ the server */
 

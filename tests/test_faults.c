@@ -55,20 +55,6 @@ static void new_session(unsigned port, long index, char *sid)
     su_resp_free(&r);
 }
 
-static long vm_rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6))
-            kib = strtol(line + 6, NULL, 10);
-    if (f)
-        fclose(f);
-    return kib;
-}
-
 /* Sends everything; false if the connection failed first. */
 static bool send_all(int fd, const char *p, size_t n)
 {
@@ -172,7 +158,7 @@ Test(faults, body_of_100_mb_streamed_is_refused_without_buffering)
     su_server s;
     const char *extra[] = {"--max-body", "1M", NULL};
     start(&s, extra);
-    long rss0 = vm_rss_kib(s.pid);
+    long rss0 = su_rss_kb(s.pid);
     int fd = su_connect(s.port);
     cr_assert(fd >= 0);
     const char *h = "POST /verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -207,7 +193,7 @@ Test(faults, body_of_100_mb_streamed_is_refused_without_buffering)
         reply[rlen] = '\0';
     }
     close(fd);
-    long rss1 = vm_rss_kib(s.pid);
+    long rss1 = su_rss_kb(s.pid);
     if (cut) {
         /* Closed early: whatever came back is a 413 or nothing. */
         cr_assert(sent < (size_t)24 << 20, "connection cut only after %zu bytes", sent);
@@ -599,7 +585,7 @@ Test(faults, ten_thousand_concurrent_sessions)
     cr_assert_eq(bulk_post(s.port, "/create", sids, n,
                            "{\"split\": \"train\", \"index\": -1}", 64), n,
                  "not every session was created");
-    long rss = vm_rss_kib(s.pid);
+    long rss = su_rss_kb(s.pid);
     su_resp r;
     cr_assert_eq(su_request(s.port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
     char want[64];

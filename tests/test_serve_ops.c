@@ -35,7 +35,7 @@ Test(serve_ops, help_lists_every_option)
                           "--env-name", "--session-ttl", "--max-body", "--max-connections",
                           "--idle-timeout", "--log-format", "--quiet", "--word-similarity-threshold",
                           "--float-tolerance", "--parallel-rewarding", "--allow-subset",
-                          "--allow-superset", "--reward-mode"};
+                          "--allow-superset", "--reward-mode", "--max-sessions", "--allow-empty"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         cr_assert(strstr(out, opts[i]), "help lacks %s", opts[i]);
     free(out);
@@ -100,6 +100,27 @@ Test(serve_ops, missing_or_invalid_dataset_refuses_to_start)
     free(path);
     free(data);
     free(sample);
+}
+
+Test(serve_ops, empty_split_refuses_to_start_unless_allowed)
+{
+    char *empty = tu_write_temp("\n  \n", 4, ".jsonl");      /* blank lines are no rows */
+    char spec[4200], *out, *err;
+    snprintf(spec, sizeof spec, "holdout=%s", empty);
+    const char *args[] = {"--port", "0", "--data", tu_path("data/sample.jsonl"), "--split", spec, NULL};
+    cr_assert_eq(run_serve(args, &out, &err), 1);
+    cr_assert(strstr(err, "'holdout'") && strstr(err, empty) && strstr(err, "no rows"), "%s", err);
+    cr_assert(strstr(err, "--allow-empty"), "%s", err);
+    cr_assert_eq(strlen(out), 0, "it started: %s", out);
+    free(out);
+    free(err);
+    const char *allowed[] = {"--quiet", "--split", spec, "--allow-empty", NULL};
+    su_server s;
+    cr_assert_eq(su_start(&s, allowed), 0);
+    cr_assert(strstr(s.startup, "holdout=0"), "%s", s.startup);
+    cr_assert_eq(su_stop(&s), 0);
+    unlink(empty);
+    free(empty);
 }
 
 Test(serve_ops, default_is_the_sample_and_splits_are_named)
@@ -253,14 +274,24 @@ Test(serve_ops, connection_cap)
      * surely accepted) fill the cap. */
     int a = su_connect(s.port), b = su_connect(s.port);
     cr_assert(exchange(a) && exchange(b));
-    /* A third connection waits unserved while the cap is full... */
+    /* A third connection is refused at once with a 503 to retry (never left
+     * waiting in the backlog, never a 429)... */
     const char *get = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    char *raw = su_raw(s.port, get, strlen(get), 1.0, NULL);
-    cr_assert(raw && !strstr(raw, "200"), "a third connection was served: %s", raw);
+    bool closed;
+    char *raw = su_raw_closed(s.port, get, strlen(get), 20.0, NULL, &closed);
+    cr_assert(raw && !strncmp(raw, "HTTP/1.1 503", 12), "a third connection got: %s", raw);
+    cr_assert(strstr(raw, "Retry-After: 1\r\n") && strstr(raw, "{\"detail\":"), "%s", raw);
+    cr_assert(closed, "the refused connection stayed open");
     free(raw);
-    /* ...and is served once a slot is free. */
+    /* ...and served once a slot is free (once the server has seen the close:
+     * until then it answers 503, which the client retries). */
     close(a);
-    raw = su_raw(s.port, get, strlen(get), 20.0, NULL);
+    double deadline = su_now() + 20;
+    while ((raw = su_raw(s.port, get, strlen(get), 20.0, NULL)) && !strncmp(raw, "HTTP/1.1 503", 12) &&
+           su_now() < deadline) {
+        free(raw);
+        usleep(50 * 1000);
+    }
     cr_assert(raw && strstr(raw, "{\"status\":\"ok\"}"), "not served after a close: %s", raw);
     free(raw);
     cr_assert(exchange(b), "the held connection stopped working");
