@@ -6,6 +6,7 @@
 #                   optimised, then under AddressSanitizer+UBSan
 #   make valgrind   the test suite under valgrind (leaks are errors)
 #   make bench      benchmarks (figures printed, never asserted)
+#   make bench-speed  just the speed comparison: grade vs Python, /verify vs nginx
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each
 #
 # Every library module is one src/NAME.c with its src/NAME.h; src/main.c and
@@ -48,7 +49,7 @@ LIB      := $(BUILD)/libfcpivot.a
 BIN      := $(BUILD)/fcpivot
 TESTBIN  := $(BUILD)/fcpivot-tests
 
-.PHONY: all deps serve check test valgrind test-valgrind bench fuzz layers clean
+.PHONY: all deps serve check test valgrind test-valgrind bench bench-speed fuzz layers clean
 all: $(BIN)
 
 deps:
@@ -118,6 +119,11 @@ layers:
 bench: deps
 	@$(MAKE) --no-print-directory -j2 all $(BENCH_BIN)
 	@FCPIVOT_BIN=$(abspath $(BIN)) FCPIVOT_BUILD=$(abspath $(BUILD)) bench/run
+
+bench-speed: deps
+	@$(MAKE) --no-print-directory -j2 all $(BUILD)/bench/bench_grade
+	@mkdir -p bench/out
+	@FCPIVOT_BIN=$(abspath $(BIN)) FCPIVOT_BUILD=$(abspath $(BUILD)) bash bench/15-speed.sh
 
 fuzz: deps
 	@scripts/fuzz $(or $(FUZZ_SECONDS),60)

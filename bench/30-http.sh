@@ -10,6 +10,7 @@
 # Figures only; nothing is asserted. Env: BENCH_SECONDS (default 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.bash
 BIN=${FCPIVOT_BIN:-build/fcpivot}
 BUILD=${FCPIVOT_BUILD:-build}
 SECS=${BENCH_SECONDS:-10}
@@ -34,13 +35,7 @@ for line in open(sys.argv[1]):
         print(json.dumps(row))
         break
 EOF
-cat > "$OUT/verify.lua" <<EOF
-local f = assert(io.open("$OUT/verify-body.json", "rb"))
-wrk.method = "POST"
-wrk.body = f:read("*a")
-wrk.headers["Content-Type"] = "application/json"
-f:close()
-EOF
+wrk_post_lua "$(cd "$OUT" && pwd)/verify-body.json" "$OUT/verify.lua"
 
 "$BIN" serve --quiet --port 0 --idle-timeout 0 >"$OUT/serve.out" 2>"$OUT/serve.err" &
 PID=$!

@@ -19,7 +19,11 @@
  *   first occurrences are jansson's keys in jansson's order. A callback's
  *   positive value stops the scan after exactly that member.
  * - jtext_pick of the first and last keys and an absent one gives exactly
- *   jansson's members of those names. */
+ *   jansson's members of those names.
+ * - block scanning agrees with the reference byte loop (JTEXT_SCALAR), with
+ *   those flags and with JTEXT_PY | JTEXT_SURROGATES: same verdict, same
+ *   reason and column, same built value; on valid text jtext_build_valid
+ *   and jtext_pick_valid give what jtext_build and jtext_pick give. */
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -255,6 +259,35 @@ static void check_pick(const char *text, size_t size, unsigned flags, bool ok, c
     json_decref(p);
 }
 
+/* ---- block scanning against the byte loop -------------------------------------- */
+
+static void check_scalar(const char *text, size_t size, unsigned flags)
+{
+    char err[256] = "", ref_err[256] = "";
+    bool ok = jtext_valid(text, size, flags, err, sizeof err);
+    bool ref = jtext_valid(text, size, flags | JTEXT_SCALAR, ref_err, sizeof ref_err);
+    FUZZ_CHECK(ok == ref && strcmp(err, ref_err) == 0, "flags %u: blocks '%s', byte loop '%s'",
+               flags, ok ? "ok" : err, ref ? "ok" : ref_err);
+    if (!ok)
+        return;
+    json_t *b = jtext_build(text, size, flags), *r = jtext_build(text, size, flags | JTEXT_SCALAR);
+    json_t *v = jtext_build_valid(text, size, flags);
+    FUZZ_CHECK(b && r && v && json_equal(b, r) && json_equal(b, v),
+               "flags %u: built values differ", flags);
+    json_decref(r);
+    json_decref(v);
+    if (json_is_object(b) && json_object_size(b)) {
+        const char *keys[2] = {json_object_iter_key(json_object_iter(b)), "\x01 absent"};
+        json_t *p = jtext_pick(text, size, flags, keys, 2), *q = jtext_pick_valid(text, size, flags, keys, 2);
+        /* both NULL when the key is not UTF-8 (a lone surrogate): jansson refuses it */
+        FUZZ_CHECK((!p && !q) || (p && q && json_equal(p, q)), "flags %u: jtext_pick_valid differs",
+                   flags);
+        json_decref(p);
+        json_decref(q);
+    }
+    json_decref(b);
+}
+
 /* ---- one input, one flag set ---------------------------------------------------- */
 
 static void run(const char *text, size_t size, unsigned flags)
@@ -284,6 +317,7 @@ static void run(const char *text, size_t size, unsigned flags)
 
     check_object(text, size, flags, ok, j);
     check_pick(text, size, flags, ok, j);
+    check_scalar(text, size, flags);
     json_decref(j);
 }
 
@@ -291,5 +325,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     run((const char *)data, size, 0);
     run((const char *)data, size, JTEXT_BIG_INTS);
+    check_scalar((const char *)data, size, JTEXT_PY | JTEXT_SURROGATES);
     return 0;
 }

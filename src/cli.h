@@ -9,5 +9,10 @@ int cli_stats(int argc, char **argv);     /* cli_dataset.c */
 int cli_download(int argc, char **argv);  /* cli_download.c */
 int cli_serve(int argc, char **argv);     /* cli_serve.c */
 int cli_report(int argc, char **argv);    /* cli_report.c */
+int cli_eval(int argc, char **argv);      /* cli_eval.c */
+
+#ifndef FCPIVOT_VERSION
+#define FCPIVOT_VERSION "0.1.0"
+#endif
 
 #endif

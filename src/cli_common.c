@@ -1,7 +1,8 @@
 /* cli_common — the grading flags shared by `fcpivot grade`, `serve` and
- * `report`, so that all accept exactly the same comparator configuration;
- * the number parsers of option values; and the getopt_long error messages,
- * so that every subcommand words a usage error the same way. */
+ * `report` and `eval`, so that all accept exactly the same comparator
+ * configuration; the number parsers of option values; the getopt_long error
+ * messages, so that every subcommand words a usage error the same way; and
+ * mkdir -p for the commands that write files. */
 #include "cli_common.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "util.h"
 
 #define TEXT_OF(x) #x
@@ -170,4 +172,48 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     fprintf(stderr, "\nTry 'fcpivot %s --help'.\n", cmd);
     va_end(ap);
     return CLI_ARGS_USAGE;
+}
+
+int cli_make_dirs(const char *path, char *err, size_t errsz)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof buf) {
+        snprintf(err, errsz, "output directory path too long");
+        return -1;
+    }
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+            snprintf(err, errsz, "cannot create %s: %s", buf, strerror(errno));
+            return -1;
+        }
+        buf[i] = saved;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errsz, "%s is not a directory", path);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_option_value(int argc, char **argv, int *i, const char *name, bool takes,
+                     const char **val, char *err, size_t errsz)
+{
+    if (takes && !*val) {
+        if (*i + 1 >= argc) {
+            snprintf(err, errsz, "option '%s' needs a value", name);
+            return -1;
+        }
+        *val = argv[++*i];
+    } else if (!takes && *val) {
+        snprintf(err, errsz, "option '%s' takes no value", name);
+        return -1;
+    }
+    return 0;
 }

@@ -1,7 +1,7 @@
 /* cli_common — command-line pieces shared by subcommands: the comparator
- * (grading) flags that `fcpivot grade`, `serve` and `report` accept, the
- * number parsers of option values, and the one return convention of the
- * option parsers.
+ * (grading) flags that `fcpivot grade`, `serve`, `report` and `eval` accept,
+ * the number parsers of option values, creating output directories
+ * (`download`, `eval`), and the one return convention of the option parsers.
  *
  * Every subcommand parses its options with getopt_long (opterr = 0, an
  * optstring starting with ':'), and its parser returns CLI_ARGS_OK (run),
@@ -67,5 +67,16 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * (argv[optind - 1]): "unknown option '--x'", "option '--x' needs a value"
  * or "option '--x' takes no value", into why. */
 void cli_getopt_why(int opt, char **argv, char *why, size_t whysz);
+
+/* The value of option name at argv[*i]: *val is the "=value" part already
+ * split off (or NULL); an option that takes a value and has none takes the
+ * next argument (*i advances). 0, or -1 with "option '…' needs a value" /
+ * "takes no value" in err. */
+int cli_option_value(int argc, char **argv, int *i, const char *name, bool takes,
+                     const char **val, char *err, size_t errsz);
+
+/* mkdir -p path. 0, or -1 with a reason in err (also when path exists and
+ * is not a directory). */
+int cli_make_dirs(const char *path, char *err, size_t errsz);
 
 #endif

@@ -250,35 +250,6 @@ static int pick_file_name(const dl_options *o, char *buf, size_t bufsz)
     return 0;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *path, char *err, size_t errsz)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof buf) {
-        snprintf(err, errsz, "output directory path too long");
-        return -1;
-    }
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        char saved = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-            snprintf(err, errsz, "cannot create %s: %s", buf, strerror(errno));
-            return -1;
-        }
-        buf[i] = saved;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errsz, "%s is not a directory", path);
-        return -1;
-    }
-    return 0;
-}
-
 static void human_bytes(double b, char *buf, size_t bufsz)
 {
     static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -1032,7 +1003,7 @@ int cli_download(int argc, char **argv)
         fprintf(stderr, "fcpivot download: cannot derive a file name; use --file NAME\n");
         return 2;
     }
-    if (make_dirs(o.out_dir, err, sizeof err) != 0) {
+    if (cli_make_dirs(o.out_dir, err, sizeof err) != 0) {
         fprintf(stderr, "fcpivot download: %s\n", err);
         return 1;
     }

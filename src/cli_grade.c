@@ -8,6 +8,14 @@
  * emits them strictly in input order, so output order never depends on
  * scheduling. Each output line is built in the batch's own buffer.
  *
+ * Copies are avoided where they can be: a regular file is mapped into memory
+ * whole, and a batch then just points at its lines there; so does a batch
+ * graded with --jobs 1, whose lines stay put in the read buffer until the
+ * next batch is read (only a batch's first line may make the reader read).
+ * A batch of a pipe read by --jobs N copies its lines, as the reader moves
+ * on while it is graded. (A mapped file must not shrink while it is graded:
+ * another process truncating it then would fault the reads of its tail.)
+ *
  * Each line is graded by verify_text: validated completely, but only its
  * response's output and expected_action are built, since the rest of a
  * request (conversation, tool definitions) is usually most of its bytes.
@@ -21,9 +29,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
 #include "cli_common.h"
@@ -35,6 +46,7 @@
 #define BATCH_BYTES (1u << 20)
 #define MAX_JOBS 256
 #define DEFAULT_JOBS 1
+#define MAP_POPULATE_MAX (256u << 20)   /* input files up to this are prefaulted */
 
 typedef struct grade_opts {
     grade_config cfg;
@@ -192,9 +204,11 @@ static void grade_line(const grade_opts *o, const char *s, size_t n, size_t line
 /* ---- batches and the line reader ------------------------------------------ */
 
 typedef struct batch {
-    util_buf in;                 /* the batch's lines, concatenated */
-    size_t *off, *len, *lineno;  /* per line */
-    size_t n, cap;
+    bool borrow;                 /* lines point into the reader's buffer */
+    util_buf in;                 /* the batch's lines, concatenated (not borrow) */
+    const char **at;             /* per line: where it is (borrow) */
+    size_t *off, *len, *lineno;  /* per line: offset in in (not borrow) */
+    size_t n, cap, bytes;
     util_buf out, err;
     stats st;
     int state;                   /* pipeline: FREE, READY, DONE */
@@ -204,10 +218,10 @@ enum { FREE, READY, DONE };
 
 typedef struct reader {
     int fd;
-    char *buf;
+    char *buf;                   /* owned, or the mapped file (mapped) */
     size_t start, end, cap;
     size_t lineno;
-    bool eof, failed;
+    bool eof, failed, mapped;
     int err_no;             /* why reading failed */
 } reader;
 
@@ -284,15 +298,19 @@ static bool batch_push(batch *b, const char *line, size_t len, size_t lineno)
         if (ln) b->len = ln;
         size_t *no = realloc(b->lineno, cap * sizeof *no);
         if (no) b->lineno = no;
-        if (!off || !ln || !no)
+        const char **at = realloc(b->at, cap * sizeof *at);
+        if (at) b->at = at;
+        if (!off || !ln || !no || !at)
             return false;
         b->cap = cap;
     }
     b->off[b->n] = b->in.len;
+    b->at[b->n] = line;
     b->len[b->n] = len;
     b->lineno[b->n] = lineno;
-    if (util_buf_append(&b->in, line, len))
+    if (!b->borrow && util_buf_append(&b->in, line, len))
         return false;
+    b->bytes += len;
     b->n++;
     return true;
 }
@@ -301,11 +319,11 @@ static bool batch_push(batch *b, const char *line, size_t len, size_t lineno)
  * none left. */
 static bool batch_fill(batch *b, reader *r)
 {
-    b->n = 0;
+    b->n = b->bytes = 0;
     b->in.len = 0;
     const char *line;
     size_t len;
-    while (b->n < BATCH_LINES && b->in.len < BATCH_BYTES &&
+    while (b->n < BATCH_LINES && b->bytes < BATCH_BYTES &&
            read_line(r, &line, &len, b->n == 0) == LINE_OK) {
         if (is_blank(line, len))
             continue;
@@ -324,7 +342,8 @@ static void batch_grade(const grade_opts *o, batch *b)
     b->err.len = 0;
     memset(&b->st, 0, sizeof b->st);
     for (size_t i = 0; i < b->n; i++)
-        grade_line(o, b->in.data + b->off[i], b->len[i], b->lineno[i], &b->out, &b->err, &b->st);
+        grade_line(o, b->borrow ? b->at[i] : b->in.data + b->off[i], b->len[i], b->lineno[i],
+                   &b->out, &b->err, &b->st);
 }
 
 static bool batch_write(batch *b, stats *total)
@@ -351,6 +370,7 @@ static void batch_free(batch *b)
     util_buf_free(&b->out);
     util_buf_free(&b->err);
     free(b->off);
+    free(b->at);
     free(b->len);
     free(b->lineno);
 }
@@ -361,6 +381,7 @@ static bool run_sequential(const grade_opts *o, reader *r, stats *total)
 {
     batch b;
     memset(&b, 0, sizeof b);
+    b.borrow = true;   /* graded before the reader moves */
     bool ok = true;
     while (ok && batch_fill(&b, r)) {
         batch_grade(o, &b);
@@ -449,6 +470,8 @@ static bool run_parallel(const grade_opts *o, reader *r, stats *total)
     p.slots = calloc(p.nslots, sizeof *p.slots);
     pthread_t *workers = calloc((size_t)o->jobs, sizeof *workers);
     pthread_t writer;
+    for (size_t i = 0; p.slots && i < p.nslots; i++)
+        p.slots[i].borrow = r->mapped;   /* a mapped file never moves */
     if (!p.slots || !workers) {
         free(p.slots);
         free(workers);
@@ -494,6 +517,32 @@ static bool run_parallel(const grade_opts *o, reader *r, stats *total)
     return ok;
 }
 
+/* Maps a regular, non-empty input file whole as the reader's buffer (at its
+ * end already); otherwise leaves the reader to read(). */
+static void reader_map(reader *r)
+{
+    struct stat st;
+    if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
+        return;
+    /* prefaulted in one go when small enough to be sure to fit in memory */
+    int populate = (uint64_t)st.st_size <= MAP_POPULATE_MAX ? MAP_POPULATE : 0;
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | populate, r->fd, 0);
+    if (m == MAP_FAILED)
+        return;
+    madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+    r->buf = m;
+    r->end = r->cap = (size_t)st.st_size;
+    r->eof = r->mapped = true;
+}
+
+static void reader_free(reader *r)
+{
+    if (r->mapped)
+        munmap(r->buf, r->cap);
+    else
+        free(r->buf);
+}
+
 static void print_summary(const stats *t)
 {
     fprintf(stderr, "fcpivot grade: %zu rows graded, %zu invalid lines, mean reward %.6f\n",
@@ -527,6 +576,7 @@ int cli_grade(int argc, char **argv)
             return 2;
         }
     }
+    reader_map(&r);
     stats total;
     memset(&total, 0, sizeof total);
     bool ok = o.jobs > 1 ? run_parallel(&o, &r, &total) : run_sequential(&o, &r, &total);
@@ -536,7 +586,7 @@ int cli_grade(int argc, char **argv)
     }
     if (r.fd != 0)
         close(r.fd);
-    free(r.buf);
+    reader_free(&r);
     if (r.failed)
         fprintf(stderr, "fcpivot grade: cannot read %s: %s\n", input_name(o.path),
                 strerror(r.err_no ? r.err_no : EIO));

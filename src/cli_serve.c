@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
@@ -50,6 +51,9 @@
 #define MAX_SESSIONS 100000000
 /* Seconds between checks for dataset files changed in place. */
 #define FILE_CHECK_INTERVAL 1.0
+/* malloc tuning for serving (see keep_heap) */
+#define SERVE_TRIM_THRESHOLD (64 << 20)
+#define SERVE_MMAP_THRESHOLD (4 << 20)
 
 /* A size as --max-body takes it: "16M" for a whole number of MiB. */
 static void size_text(size_t n, char *buf, size_t bufsz)
@@ -451,6 +455,18 @@ static int serve_until_stopped(const serve_args *a, ors_env *ors, ds_dataset **d
     }
 }
 
+/* Request bodies, replies and the values built from them come and go by tens
+ * of KB per request on every thread. By default glibc hands the freed top of
+ * an arena back to the kernel, and the next request faults the same pages in
+ * again (zeroed): a page-fault storm under load. Freed memory up to
+ * SERVE_TRIM_THRESHOLD per arena is kept for reuse instead, and blocks below
+ * SERVE_MMAP_THRESHOLD always come from the heap rather than from mmap. */
+static void keep_heap(void)
+{
+    mallopt(M_TRIM_THRESHOLD, SERVE_TRIM_THRESHOLD);
+    mallopt(M_MMAP_THRESHOLD, SERVE_MMAP_THRESHOLD);
+}
+
 int cli_serve(int argc, char **argv)
 {
     serve_args a;
@@ -471,6 +487,7 @@ int cli_serve(int argc, char **argv)
 
     server_block_signals();
     raise_fd_limit();
+    keep_heap();
     char err[512] = "";
     ds_dataset *ds = load_dataset(&a, "");
     if (!ds)

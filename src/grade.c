@@ -899,5 +899,10 @@ grade_verdict grade_judge(const grade_config *cfg, const grade_action *expected,
 
 size_t grade_reward_repr(double reward, char *buf, size_t bufsz)
 {
+    /* the binary rewards, written per verdict, without the shortest-digits search */
+    if (bufsz >= sizeof "0.0" && ((reward == 0.0 && !signbit(reward)) || reward == 1.0)) {
+        memcpy(buf, reward == 1.0 ? "1.0" : "0.0", sizeof "0.0");
+        return sizeof "0.0" - 1;
+    }
     return util_float_repr(reward, buf, bufsz);
 }

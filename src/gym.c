@@ -59,8 +59,10 @@ void gym_verify(gym_env *env, const wire_request *req, wire_reply *out)
     util_buf text = {0};
     grade_verdict v;
     char err[512];
-    int rc = verify_text(&env->cfg, req->body, req->body_len, VERIFY_COMPACT, &text, &v, err,
-                         sizeof err);
+    /* the reply is the body and the verdict: sized once, taken without a copy */
+    int rc = util_buf_reserve(&text, req->body_len + VERIFY_VERDICT_ROOM) ? VERIFY_NOMEM
+             : verify_text(&env->cfg, req->body, req->body_len, VERIFY_COMPACT, &text, &v, err,
+                           sizeof err);
     if (rc == VERIFY_OK) {
         metrics_observe_submission(env->m, v.reward, util_now_mono() - t0);
         wire_reply_take(out, 200, WIRE_JSON, text.data, text.len);

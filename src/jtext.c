@@ -1,12 +1,18 @@
 /* jtext — JSON text without a tree (see jtext.h).
  *
- * How it works: a recursive-descent scanner walks the bytes once. Strings are
- * skipped eight bytes at a time while they hold plain ASCII (a SWAR test for
- * '"', '\\', controls and non-ASCII), UTF-8 sequences and escapes are checked
- * one by one, and numbers are checked for int64 / double overflow only when
- * that is possible at all (strtod on long mantissas or exponents). Builders
- * (jtext_build, jtext_pick) first validate the whole text, then walk it again
- * creating jansson values directly, skipping jansson's slower lexer.
+ * How it works: a recursive-descent scanner walks the bytes once. String
+ * bodies and runs of white space are skipped by blocks (16 bytes per step
+ * with SSE2, else 8 with a SWAR word test; see "block scanning" below): a
+ * block search stops only at what needs a look — '"', '\\', a control byte,
+ * a non-ASCII byte — and a short plain string is checked inline by one block.
+ * UTF-8 sequences and escapes are then checked one by one, and numbers are
+ * checked for int64 / double overflow only when that is possible at all
+ * (strtod on long mantissas or exponents). JTEXT_SCALAR swaps the block
+ * routines for the reference byte loops, so tests can compare the two.
+ * Builders (jtext_build, jtext_pick) first validate the whole text, then walk
+ * it again creating jansson values directly, skipping jansson's slower lexer;
+ * their _valid forms skip the first pass for spans already validated, and
+ * skip members they do not build without checking them again.
  */
 #include "jtext.h"
 
@@ -36,44 +42,110 @@ bool jtext_fail(jtext_scan *s, const char *why)
     return jtext_fail_at(s, s->p, why);
 }
 
+/* ---- block scanning --------------------------------------------------------
+ * Two runs dominate JSON text: the plain bytes of a string body and white
+ * space. Each is skipped by a block routine — 16 bytes per step with SSE2
+ * (the x86-64 baseline), else 8 bytes as one 64-bit word (SWAR) for strings
+ * and byte by byte for white space — or, under JTEXT_SCALAR, by the
+ * reference byte loop, which the differential tests compare it with. A block
+ * is loaded only while a whole one lies before end, so nothing at or past
+ * end is ever read; the last bytes go one at a time. */
+
+#if defined(__SSE2__) && defined(__GNUC__)
+#define JTEXT_SSE2 1
+#include <emmintrin.h>
+enum { SSE_BLOCK = 16 };
+#endif
+
+enum { SWAR_BLOCK = 8 };
 #define ONES  0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
-
-/* Bit 7 of each byte of the result is set when that byte is '"', '\\',
- * < 0x20 or >= 0x80. Only the lowest set bit is exact (borrows may set bits
- * above it), which is all first_special needs. */
-static inline uint64_t special8(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
-    uint64_t zq = (q - ONES) & ~q, zb = (b - ONES) & ~b;
-    uint64_t lt = (v - ONES * 0x20) & ~v;
-    return (zq | zb | lt | v) & HIGHS;
-}
 
 static inline bool plain(unsigned c)
 {
     return c != '"' && c != '\\' && c >= 0x20 && c < 0x80;
 }
 
-/* The first byte at or after p that is not plain string ASCII, or end. */
-static inline const unsigned char *first_special(const unsigned char *p, const unsigned char *end)
+/* Bit 7 of each byte of the result is set when that byte is '"', '\\',
+ * < 0x20 or >= 0x80. Only the lowest set bit is exact (borrows may set bits
+ * above it), which is all special_block needs. */
+static inline uint64_t special8(const unsigned char *p)
 {
-    while (end - p >= 8) {
+    uint64_t v;
+    memcpy(&v, p, SWAR_BLOCK);
+    uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
+    uint64_t zq = (q - ONES) & ~q, zb = (b - ONES) & ~b;
+    uint64_t lt = (v - ONES * 0x20) & ~v;
+    return (zq | zb | lt | v) & HIGHS;
+}
+
+/* The first byte at or after p that is not plain string ASCII, or end: by
+ * blocks. */
+static inline const unsigned char *special_block(const unsigned char *p, const unsigned char *end)
+{
+#ifdef JTEXT_SSE2
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(' ');
+    while (end - p >= SSE_BLOCK) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* signed: bytes >= 0x80 are negative, so "< ' '" also catches them */
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                 _mm_cmplt_epi8(v, space));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return p + __builtin_ctz(bits);
+        p += SSE_BLOCK;
+    }
+#endif
+    while (end - p >= SWAR_BLOCK) {
         uint64_t m = special8(p);
         if (m) {
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
             return p + (__builtin_ctzll(m) >> 3);
 #else
-            while (plain(*p))
-                p++;
-            return p;
+            break;   /* the byte loop below finds it within these 8 */
 #endif
         }
-        p += 8;
+        p += SWAR_BLOCK;
     }
     while (p < end && plain(*p))
+        p++;
+    return p;
+}
+
+/* The same, one byte at a time: the reference. */
+static const unsigned char *special_scalar(const unsigned char *p, const unsigned char *end)
+{
+    while (p < end && plain(*p))
+        p++;
+    return p;
+}
+
+static inline const unsigned char *first_special(const jtext_scan *s, const unsigned char *p)
+{
+    return s->flags & JTEXT_SCALAR ? special_scalar(p, s->end) : special_block(p, s->end);
+}
+
+const unsigned char *jtext_ws_run(const unsigned char *p, const unsigned char *end, unsigned flags)
+{
+#ifdef JTEXT_SSE2
+    if (!(flags & JTEXT_SCALAR)) {
+        const __m128i sp = _mm_set1_epi8(' '), nl = _mm_set1_epi8('\n');
+        const __m128i cr = _mm_set1_epi8('\r'), tab = _mm_set1_epi8('\t');
+        while (end - p >= SSE_BLOCK) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, nl)),
+                                     _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, tab)));
+            unsigned other = ~(unsigned)_mm_movemask_epi8(m) & 0xFFFFu;
+            if (other)
+                return p + __builtin_ctz(other);
+            p += SSE_BLOCK;
+        }
+    }
+#else
+    (void)flags;
+#endif
+    while (p < end && jtext_is_ws(*p))
         p++;
     return p;
 }
@@ -100,6 +172,18 @@ static bool hex4(const unsigned char *p, const unsigned char *end, uint32_t *cp)
 static size_t utf8_encode(uint32_t cp, char out[4])
 {
     return util_utf8_put(cp, out);
+}
+
+/* util_buf_append for decoded string bytes, with the common case — room
+ * left — inline: a string full of escapes appends a few bytes at a time. */
+static inline int out_add(util_buf *out, const void *d, size_t n)
+{
+    if (!out->data || out->cap - out->len <= n)
+        return util_buf_append(out, d, n);
+    memcpy(out->data + out->len, d, n);
+    out->len += n;
+    out->data[out->len] = '\0';
+    return 0;
 }
 
 /* One escape after a backslash at *pp; advances *pp past it and, when out is
@@ -141,7 +225,7 @@ static bool sc_escape(jtext_scan *s, const unsigned char **pp, util_buf *out)
         s->saw_nul |= cp == 0;
         if (out) {
             char u[4];
-            if (util_buf_append(out, u, utf8_encode(cp, u)))
+            if (out_add(out, u, utf8_encode(cp, u)))
                 return jtext_fail_at(s, *pp, "out of memory");
         }
         *pp = p;
@@ -150,18 +234,26 @@ static bool sc_escape(jtext_scan *s, const unsigned char **pp, util_buf *out)
     default:
         return jtext_fail_at(s, *pp, "invalid escape in string");
     }
-    if (out && util_buf_append(out, &one, 1))
+    if (out && out_add(out, &one, 1))
         return jtext_fail_at(s, *pp, "out of memory");
     *pp = p + 1;
     return true;
 }
 
-/* A string at s->p (which is '"'); appends its decoded text to out if given. */
-bool jtext_string(jtext_scan *s, util_buf *out)
+/* A one-letter escape after a backslash: \" \\ \/ \b \f \n \r \t. */
+static inline bool simple_escape(unsigned c)
 {
-    const unsigned char *p = s->p + 1, *end = s->end, *run = p;
-    for (;;) {
-        p = first_special(p, end);
+    return c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' ||
+           c == 't';
+}
+
+/* The rest of the string whose body starts at run (s->p is its quote), from
+ * p, the first byte of the body that is not plain ASCII. */
+static bool string_rest(jtext_scan *s, const unsigned char *run, const unsigned char *p,
+                        util_buf *out)
+{
+    const unsigned char *end = s->end;
+    for (;; p = first_special(s, p)) {
         if (p >= end)
             return jtext_fail_at(s, s->p, "unterminated string");
         unsigned c = *p;
@@ -169,8 +261,12 @@ bool jtext_string(jtext_scan *s, util_buf *out)
             break;
         if (c < 0x20)
             return jtext_fail_at(s, p, "control character in string");
+        if (c == '\\' && !out && end - p >= 2 && simple_escape(p[1])) {
+            p += 2;   /* checking only: nothing to decode */
+            continue;
+        }
         if (c == '\\') {
-            if (out && util_buf_append(out, run, (size_t)(p - run)))
+            if (out && out_add(out, run, (size_t)(p - run)))
                 return jtext_fail_at(s, p, "out of memory");
             if (!sc_escape(s, &p, out))
                 return false;
@@ -182,10 +278,43 @@ bool jtext_string(jtext_scan *s, util_buf *out)
             return jtext_fail_at(s, p, "invalid UTF-8 in string");
         p += n;
     }
-    if (out && util_buf_append(out, run, (size_t)(p - run)))
+    if (out && out_add(out, run, (size_t)(p - run)))
         return jtext_fail_at(s, p, "out of memory");
     s->p = p + 1;
     return true;
+}
+
+/* A string at s->p (which is '"'); appends its decoded text to out if given.
+ * Inline for the common case, a short body of plain ASCII: its closing quote
+ * is the first special byte of the first block. Anything else goes on in
+ * string_rest. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline bool scan_string(jtext_scan *s, util_buf *out)
+{
+    const unsigned char *run = s->p + 1;
+#ifdef JTEXT_SSE2
+    if (s->end - run >= SSE_BLOCK && !out && !(s->flags & JTEXT_SCALAR)) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)run);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                 _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        const unsigned char *p = run + (bits ? __builtin_ctz(bits) : SSE_BLOCK);
+        if (bits && *p == '"') {
+            s->p = p + 1;
+            return true;
+        }
+        return string_rest(s, run, bits ? p : first_special(s, p), out);
+    }
+#endif
+    return string_rest(s, run, first_special(s, run), out);
+}
+
+bool jtext_string(jtext_scan *s, util_buf *out)
+{
+    return scan_string(s, out);
 }
 
 static bool is_digit(const unsigned char *p, const unsigned char *end)
@@ -310,7 +439,14 @@ bool jtext_open(jtext_scan *s)
     return true;
 }
 
-int jtext_obj_next(jtext_scan *s, bool *first, util_buf *key)
+/* jtext_obj_next and jtext_arr_next, inline in the scanner's own loops. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+static ALWAYS_INLINE int obj_next(jtext_scan *s, bool *first, util_buf *key)
 {
     jtext_ws(s);
     if (s->p >= s->end)
@@ -338,7 +474,7 @@ int jtext_obj_next(jtext_scan *s, bool *first, util_buf *key)
         key->len = 0;
     const unsigned char *kp = s->p;
     s->saw_nul = false;
-    if (!jtext_string(s, key))
+    if (!scan_string(s, key))
         return -1;
     if (s->saw_nul)   /* jansson cannot hold such a key */
         return jtext_fail_at(s, kp, "NUL character in object key"), -1;
@@ -352,7 +488,7 @@ int jtext_obj_next(jtext_scan *s, bool *first, util_buf *key)
     return 1;
 }
 
-int jtext_arr_next(jtext_scan *s, bool *first)
+static ALWAYS_INLINE int arr_next(jtext_scan *s, bool *first)
 {
     jtext_ws(s);
     if (s->p >= s->end)
@@ -379,13 +515,23 @@ int jtext_arr_next(jtext_scan *s, bool *first)
     return 1;
 }
 
+int jtext_obj_next(jtext_scan *s, bool *first, util_buf *key)
+{
+    return obj_next(s, first, key);
+}
+
+int jtext_arr_next(jtext_scan *s, bool *first)
+{
+    return arr_next(s, first);
+}
+
 static bool sc_object(jtext_scan *s)
 {
     if (!jtext_open(s))
         return false;
     bool first = true;
     int r;
-    while ((r = jtext_obj_next(s, &first, NULL)) == 1)
+    while ((r = obj_next(s, &first, NULL)) == 1)
         if (!jtext_value(s))
             return false;
     return r == 0;
@@ -397,7 +543,7 @@ static bool sc_array(jtext_scan *s)
         return false;
     bool first = true;
     int r;
-    while ((r = jtext_arr_next(s, &first)) == 1)
+    while ((r = arr_next(s, &first)) == 1)
         if (!jtext_value(s))
             return false;
     return r == 0;
@@ -414,7 +560,7 @@ bool jtext_value(jtext_scan *s)
     switch (*s->p) {
     case '{': return sc_object(s);
     case '[': return sc_array(s);
-    case '"': return jtext_string(s, NULL);
+    case '"': return scan_string(s, NULL);
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
         return sc_number(s);
@@ -426,6 +572,55 @@ bool jtext_value(jtext_scan *s)
         return jtext_fail(s, "unexpected character");
     }
 }
+/* ---- skipping valid text ---------------------------------------------------
+ * Inside text already validated, a value is skipped without checking it:
+ * string bodies by the block search (only '"' and '\\' matter there),
+ * containers by counting brackets, scalars up to their delimiter. */
+
+static const unsigned char *skip_valid_string(const jtext_scan *s, const unsigned char *p)
+{
+    const unsigned char *end = s->end;
+    for (p++;;) {
+        p = first_special(s, p);
+        if (p >= end)
+            return end;
+        if (*p == '"')
+            return p + 1;
+        p += *p == '\\' ? 2 : 1;   /* an escape's first two bytes; a UTF-8 lead */
+    }
+}
+
+static void skip_valid(jtext_scan *s)
+{
+    const unsigned char *p = s->p, *end = s->end;
+    if (*p == '"') {
+        s->p = skip_valid_string(s, p);
+        return;
+    }
+    if (*p != '{' && *p != '[') {
+        while (p < end && *p != ',' && *p != '}' && *p != ']' && !jtext_is_ws(*p))
+            p++;
+        s->p = p;
+        return;
+    }
+    size_t depth = 0;
+    while (p < end) {
+        unsigned c = *p;
+        if (c == '"') {
+            p = skip_valid_string(s, p);
+            continue;
+        }
+        if (c == '{' || c == '[')
+            depth++;
+        else if ((c == '}' || c == ']') && --depth == 0) {
+            p++;
+            break;
+        }
+        p++;
+    }
+    s->p = p;
+}
+
 /* ---- building values ---------------------------------------------------- */
 
 /* Builds the jansson value of the (already validated) JSON at s->p, as
@@ -465,11 +660,17 @@ static json_t *build_value(jtext_scan *s, util_buf *buf)
             }
         return arr;
     }
-    case '"':
+    case '"': {
+        const unsigned char *body = p + 1, *q = first_special(s, body);
+        if (q < s->end && *q == '"') {   /* nothing to decode: the text itself */
+            s->p = q + 1;
+            return json_stringn_nocheck((const char *)body, (size_t)(q - body));
+        }
         buf->len = 0;
-        if (!jtext_string(s, buf))
+        if (!string_rest(s, body, q, buf))   /* on from the first special byte */
             return NULL;
         return json_stringn_nocheck(buf->data ? buf->data : "", buf->len);
+    }
     case 't': s->p += 4; return json_true();
     case 'f': s->p += 5; return json_false();
     case 'n': s->p += 4; return json_null();
@@ -532,10 +733,8 @@ bool jtext_valid(const char *p, size_t len, unsigned flags, char *err, size_t er
     return ok;
 }
 
-json_t *jtext_build(const char *p, size_t len, unsigned flags)
+json_t *jtext_build_valid(const char *p, size_t len, unsigned flags)
 {
-    if (!jtext_valid(p, len, flags, NULL, 0))
-        return NULL;
     util_buf tmp = {0}, buf = {0};
     jtext_scan s;
     jtext_scan_init(&s, p, len, flags, &tmp);
@@ -545,32 +744,39 @@ json_t *jtext_build(const char *p, size_t len, unsigned flags)
     return v;
 }
 
+json_t *jtext_build(const char *p, size_t len, unsigned flags)
+{
+    if (!jtext_valid(p, len, flags, NULL, 0))
+        return NULL;
+    return jtext_build_valid(p, len, flags);
+}
+
 static bool key_is(const util_buf *k, const char *lit)
 {
     size_t n = strlen(lit);
     return k->len == n && !memcmp(k->data, lit, n);
 }
 
-json_t *jtext_pick(const char *p, size_t len, unsigned flags, const char *const *keys, size_t nkeys)
+json_t *jtext_pick_valid(const char *p, size_t len, unsigned flags, const char *const *keys,
+                         size_t nkeys)
 {
-    if (!jtext_valid(p, len, flags, NULL, 0))
-        return NULL;
     util_buf tmp = {0}, buf = {0}, key = {0};
     jtext_scan s;
     jtext_scan_init(&s, p, len, flags, &tmp);
     jtext_ws(&s);
-    json_t *out = *s.p == '{' ? json_object() : NULL;
+    json_t *out = s.p < s.end && *s.p == '{' ? json_object() : NULL;
     bool first = true;
     if (out && jtext_open(&s)) {
         while (out && jtext_obj_next(&s, &first, &key) == 1) {
             size_t k = 0;
             while (k < nkeys && !key_is(&key, keys[k]))
                 k++;
-            json_t *v = k < nkeys ? build_value(&s, &buf) : NULL;
-            if (k < nkeys && (!v || json_object_set_new(out, keys[k], v))) {
-                json_decref(out);
-                out = NULL;
-            } else if (k == nkeys && !jtext_value(&s)) {
+            if (k == nkeys) {
+                skip_valid(&s);
+                continue;
+            }
+            json_t *v = build_value(&s, &buf);
+            if (!v || json_object_set_new(out, keys[k], v)) {
                 json_decref(out);
                 out = NULL;
             }
@@ -580,6 +786,13 @@ json_t *jtext_pick(const char *p, size_t len, unsigned flags, const char *const 
     free(buf.data);
     free(key.data);
     return out;
+}
+
+json_t *jtext_pick(const char *p, size_t len, unsigned flags, const char *const *keys, size_t nkeys)
+{
+    if (!jtext_valid(p, len, flags, NULL, 0))
+        return NULL;
+    return jtext_pick_valid(p, len, flags, keys, nkeys);
 }
 
 static const char *type_name(unsigned char c)
@@ -733,6 +946,66 @@ bool jtext_member_is(const jtext_member *m, const char *name)
 {
     size_t n = strlen(name);
     return m->key_len == n && !memcmp(m->key, name, n);
+}
+
+/* ---- setting one member in an object text ------------------------------------ */
+
+typedef struct set_scan {
+    const char *key;
+    size_t members;
+    const char **at;       /* value spans of the members named key: at[2i], at[2i+1] */
+    size_t n, cap;
+    bool nomem;
+} set_scan;
+
+static int set_on_member(void *ctx, const jtext_member *m)
+{
+    set_scan *s = ctx;
+    s->members++;
+    if (!jtext_member_is(m, s->key))
+        return 0;
+    if (s->n + 2 > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 8;
+        const char **at = realloc(s->at, cap * sizeof *at);
+        if (!at) {
+            s->nomem = true;
+            return 1;
+        }
+        s->at = at;
+        s->cap = cap;
+    }
+    s->at[s->n++] = m->v;
+    s->at[s->n++] = m->end;
+    return 0;
+}
+
+int jtext_set_member(const char *p, size_t len, unsigned flags, const char *key,
+                     const char *val, size_t vlen, util_buf *out, char *err, size_t errsz)
+{
+    set_scan s = {.key = key};
+    int rc = jtext_object(p, len, flags, set_on_member, &s, err, errsz);
+    if (s.nomem || rc != 0) {
+        free(s.at);
+        return s.nomem ? -2 : -1;
+    }
+    const char *from = memchr(p, '{', len), *close = p + len;
+    while (close[-1] != '}')
+        close--;
+    close--;
+    bool bad = false;
+    for (size_t i = 0; i < s.n && !bad; i += 2) {
+        bad = util_buf_append(out, from, (size_t)(s.at[i] - from)) ||
+              util_buf_append(out, val, vlen);
+        from = s.at[i + 1];
+    }
+    bad = bad || util_buf_append(out, from, (size_t)(close - from));
+    if (!s.n)
+        bad = bad || (s.members && util_buf_putc(out, ',')) ||
+              util_buf_json_string(out, key, strlen(key)) || util_buf_putc(out, ':') ||
+              util_buf_append(out, val, vlen);
+    bad = bad || util_buf_putc(out, '}');
+    free(s.at);
+    return bad ? -2 : 0;
 }
 
 /* ---- spans ----------------------------------------------------------------- */

@@ -42,8 +42,11 @@
  * fits a double becomes that real, the others null. Such trees serve to read
  * the strings around them; whatever is sent back must come from the text
  * (spans below), never from the tree. JTEXT_SURROGATES: \uD800-style escapes
- * without their pair are accepted and decoded alone, as WTF-8 (Python). */
-enum { JTEXT_BIG_INTS = 1, JTEXT_PY = 2, JTEXT_SURROGATES = 4 };
+ * without their pair are accepted and decoded alone, as WTF-8 (Python).
+ * JTEXT_SCALAR: string bodies and white space are scanned one byte at a time
+ * (the reference) instead of by blocks of 8 or 16 bytes; results are the
+ * same, only slower — for the differential tests and fuzzers. */
+enum { JTEXT_BIG_INTS = 1, JTEXT_PY = 2, JTEXT_SURROGATES = 4, JTEXT_SCALAR = 8 };
 
 /* What a scan met (jtext_scan.seen), whether accepted or not. */
 enum { JTEXT_SEEN_BIG_INT = 1, JTEXT_SEEN_NONFINITE = 2, JTEXT_SEEN_SURROGATE = 4 };
@@ -65,6 +68,14 @@ json_t *jtext_build(const char *p, size_t len, unsigned flags);
  * jtext_build would (absent ones left out), without building the rest. A new
  * object owned by the caller; NULL when p is not a valid JSON object. */
 json_t *jtext_pick(const char *p, size_t len, unsigned flags, const char *const *keys, size_t nkeys);
+
+/* jtext_build and jtext_pick for text already accepted with the same flags
+ * (by jtext_valid, or as a member span from jtext_object): the same values
+ * without validating again, members that are not picked skipped unchecked.
+ * The text must be valid: anything else gives unspecified results. */
+json_t *jtext_build_valid(const char *p, size_t len, unsigned flags);
+json_t *jtext_pick_valid(const char *p, size_t len, unsigned flags, const char *const *keys,
+                         size_t nkeys);
 
 /* One top-level member of an object text: its key (decoded, not
  * NUL-terminated; valid during the callback only) and the bytes of its value
@@ -98,6 +109,17 @@ int jtext_object_trusted(const char *p, size_t len, jtext_member_fn fn, void *ct
 /* Whether the member is named name (compared after unescaping). */
 bool jtext_member_is(const jtext_member *m, const char *name);
 
+/* Appends to out the object text p[0..len) with member key set to the JSON
+ * text val[0..vlen) (not checked; the caller's): every member of that name
+ * gets val in place (keys keep their position, as when Python updates a
+ * dict), or, when there is none, `"key":val` is inserted before the final
+ * brace (after a ',' unless the object is empty). Every other byte is kept;
+ * white space outside the object is dropped. 0; -1 with a reason in err when
+ * p is not a valid JSON object (as jtext_object with flags); -2 when out of
+ * memory (out may then hold a partial text past its old length). */
+int jtext_set_member(const char *p, size_t len, unsigned flags, const char *key,
+                     const char *val, size_t vlen, util_buf *out, char *err, size_t errsz);
+
 /* ---- the scanning cursor --------------------------------------------------- */
 
 typedef struct jtext_scan {
@@ -115,12 +137,28 @@ typedef struct jtext_scan {
  * frees with util_buf_free). */
 void jtext_scan_init(jtext_scan *s, const char *p, size_t len, unsigned flags, util_buf *tmp);
 
-/* Skips white space. */
+/* The first byte at or after p that is not white space, or end; skips long
+ * runs by blocks (byte by byte with JTEXT_SCALAR in flags). For jtext_ws. */
+const unsigned char *jtext_ws_run(const unsigned char *p, const unsigned char *end, unsigned flags);
+
+/* ' ', '\n', '\r' or '\t': one bit each below bit 32. */
+#define JTEXT_WS_BITS ((1ULL << ' ') | (1ULL << '\n') | (1ULL << '\r') | (1ULL << '\t'))
+
+static inline bool jtext_is_ws(unsigned c)
+{
+    return c <= ' ' && (JTEXT_WS_BITS >> c) & 1;
+}
+
+/* Skips white space: most often none or one byte, handled here; a longer run
+ * (indentation) by jtext_ws_run. */
 static inline void jtext_ws(jtext_scan *s)
 {
     const unsigned char *p = s->p, *end = s->end;
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    if (p < end && jtext_is_ws(*p)) {
         p++;
+        if (p < end && jtext_is_ws(*p))
+            p = jtext_ws_run(p + 1, end, s->flags);
+    }
     s->p = p;
 }
 

@@ -4,10 +4,6 @@
 #include <string.h>
 #include "cli.h"
 
-#ifndef FCPIVOT_VERSION
-#define FCPIVOT_VERSION "0.1.0"
-#endif
-
 typedef struct command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -20,6 +16,7 @@ static const command COMMANDS[] = {
     {"validate", cli_validate, "validate dataset files"},
     {"stats",    cli_stats,    "describe dataset files"},
     {"download", cli_download, "download a pivot dataset from the hub"},
+    {"eval",     cli_eval,     "run a model on the dataset through an OpenAI-compatible endpoint"},
     {"report",   cli_report,   "summarise a rollouts file (text, JSON, HTML) or compare two"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

@@ -9,8 +9,8 @@
  * including a JSON string escaper used by the command-line output.
  *
  * util_float_repr writes a double as Python's repr() does; util_sha256 hashes
- * (downloads are checked against the hub's SHA-256); util_now_mono /
- * util_now_real are the clocks in seconds.
+ * (downloads are checked against the hub's SHA-256, eval manifests record a
+ * dataset's); util_now_mono / util_now_real are the clocks in seconds.
  *
  * The rest are the one copy of helpers every module needs: the error setter
  * of the (err, errsz) convention, the FNV-1a hash, and the UTF-8 / \uXXXX

@@ -3,8 +3,9 @@
  * How it works: one jtext_object pass validates the whole request and records
  * the value spans of its top-level members: the last responses_create_params,
  * response and expected_action (jansson and Python keep the last duplicate)
- * and every "reward"/"category" value. Only response's "output" (jtext_pick)
- * and expected_action (jtext_build) are then built and handed to the grader.
+ * and every "reward"/"category" value. Only response's "output"
+ * (jtext_pick_valid) and expected_action (jtext_build_valid) are then built,
+ * without validating those spans again, and handed to the grader.
  * The output text is the request's object text with the recorded verdict
  * spans replaced and the missing members inserted before its final brace;
  * white space outside the object is dropped.
@@ -95,13 +96,14 @@ static const char *field_error(const request *r)
 /* Grades the scanned request: builds {"output": response.output} (the rest
  * of a response, often its whole tool list, is never read) and
  * expected_action, and judges them. */
-static int judge(const grade_config *cfg, const request *r, grade_verdict *v, char *err,
-                 size_t errsz)
+static int judge(const grade_config *cfg, const request *r, grade_verdict *v,
+                 verify_kinds *kinds, char *err, size_t errsz)
 {
     static const char *const output[1] = {"output"};
     span rs = r->m[M_RESPONSE], es = r->m[M_EXPECTED];
-    json_t *response = jtext_pick(rs.v, (size_t)(rs.end - rs.v), JTEXT_PY, output, 1);
-    json_t *ea = jtext_build(es.v, (size_t)(es.end - es.v), JTEXT_PY);
+    /* both spans were validated by the request's scan, with the same flags */
+    json_t *response = jtext_pick_valid(rs.v, (size_t)(rs.end - rs.v), JTEXT_PY, output, 1);
+    json_t *ea = jtext_build_valid(es.v, (size_t)(es.end - es.v), JTEXT_PY);
     grade_action *expected = NULL, *actual = NULL;
     char why[256];
     int rc = VERIFY_NOMEM;   /* both spans are valid: NULL means no memory */
@@ -113,8 +115,12 @@ static int judge(const grade_config *cfg, const request *r, grade_verdict *v, ch
             snprintf(err, errsz, "response: %s", why);
         else if (grade_judge_checked(cfg, expected, actual, v, why, sizeof why) != 0)
             snprintf(err, errsz, "expected_action.%s", why);
-        else
+        else {
+            if (kinds)
+                *kinds = (verify_kinds){grade_action_type_name(expected),
+                                        grade_action_type_name(actual)};
             rc = VERIFY_OK;
+        }
     }
     grade_action_free(expected);
     grade_action_free(actual);
@@ -159,6 +165,13 @@ static int splice(util_buf *out, const char *p, size_t len, const request *r,
 int verify_text(const grade_config *cfg, const char *p, size_t len, verify_style style,
                 util_buf *out, grade_verdict *v, char *err, size_t errsz)
 {
+    return verify_text_kinds(cfg, p, len, style, out, v, NULL, err, errsz);
+}
+
+int verify_text_kinds(const grade_config *cfg, const char *p, size_t len, verify_style style,
+                      util_buf *out, grade_verdict *v, verify_kinds *kinds, char *err,
+                      size_t errsz)
+{
     request r;
     memset(&r, 0, sizeof r);
     int rc = jtext_object(p, len, JTEXT_PY, on_member, &r, err, errsz);
@@ -171,7 +184,7 @@ int verify_text(const grade_config *cfg, const char *p, size_t len, verify_style
         snprintf(err, errsz, "%s", field);
         rc = VERIFY_INVALID;
     } else {
-        rc = judge(cfg, &r, v, err, errsz);
+        rc = judge(cfg, &r, v, kinds, err, errsz);
         if (rc == VERIFY_OK && out)
             rc = splice(out, p, len, &r, style, *v);
     }

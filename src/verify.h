@@ -30,6 +30,11 @@
  * `,"reward":1.0,"category":"…"` (VERIFY_COMPACT; the /verify reply). */
 typedef enum verify_style { VERIFY_SPACED, VERIFY_COMPACT } verify_style;
 
+/* Bytes the verdict members add to a request text at most when both are
+ * inserted (the longest category, escaped, and a reward): what a caller
+ * reserves past the request's length to build the graded text in one go. */
+#define VERIFY_VERDICT_ROOM 256
+
 enum {
     VERIFY_OK = 0,
     VERIFY_INVALID = -1,   /* the request is invalid; the reason is in err */
@@ -48,5 +53,17 @@ enum {
  * or VERIFY_NOMEM. */
 int verify_text(const grade_config *cfg, const char *p, size_t len, verify_style style,
                 util_buf *out, grade_verdict *v, char *err, size_t errsz);
+
+/* The types of the two actions verify_text_kinds judged: "message",
+ * "function_call", "function_call_batch" or "none" (static strings). */
+typedef struct verify_kinds {
+    const char *expected, *actual;
+} verify_kinds;
+
+/* verify_text that also reports, when kinds is not NULL and the request was
+ * graded, the expected and actual action types. */
+int verify_text_kinds(const grade_config *cfg, const char *p, size_t len, verify_style style,
+                      util_buf *out, grade_verdict *v, verify_kinds *kinds, char *err,
+                      size_t errsz);
 
 #endif

@@ -244,6 +244,33 @@ Test(jtext, pick_after_nested_members)
     json_decref(want);
 }
 
+Test(jtext, set_member_replaces_in_place_or_appends)
+{
+    static const struct { const char *in, *key, *val, *out; } C[] = {
+        {"{\"a\": 1, \"t\": 0.10, \"b\": [1]}", "t", "0.7", "{\"a\": 1, \"t\": 0.7, \"b\": [1]}"},
+        {" {\"t\":1,\"t\":2} \n", "t", "null", "{\"t\":null,\"t\":null}"},
+        {"{\"a\": 1e400x}", "t", "1", NULL},
+        {"{}", "t", "{\"x\":1}", "{\"t\":{\"x\":1}}"},
+        {"{ \"a\":\"\\u0074\" }", "t", "3", "{ \"a\":\"\\u0074\" ,\"t\":3}"},
+        {"{\"\\u0074\":5}", "t", "3", "{\"\\u0074\":3}"},
+        {"[1]", "t", "3", NULL},
+    };
+    for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
+        util_buf b = UTIL_BUF_INIT;
+        char err[128] = "";
+        int rc = jtext_set_member(C[i].in, strlen(C[i].in), 0, C[i].key, C[i].val,
+                                  strlen(C[i].val), &b, err, sizeof err);
+        if (!C[i].out) {
+            cr_assert_eq(rc, -1, "case %zu", i);
+            cr_assert(err[0], "case %zu has a reason", i);
+        } else {
+            cr_assert_eq(rc, 0, "case %zu: %s", i, err);
+            cr_assert_str_eq(b.data, C[i].out, "case %zu", i);
+        }
+        util_buf_free(&b);
+    }
+}
+
 /* ---- the Python dialect and spans -------------------------------------------- */
 
 Test(jtext, python_numbers_with_jtext_py)

@@ -103,3 +103,22 @@ Test(verify, reasons_for_invalid_requests)
         util_buf_free(&out);
     }
 }
+
+Test(verify, kinds_report_both_action_types)
+{
+    static const char REQ[] =
+        "{\"responses_create_params\":{\"input\":\"hi\"},"
+        "\"response\":{\"output\":[{\"type\":\"function_call\",\"name\":\"f\",\"arguments\":\"{}\"},"
+        "{\"type\":\"function_call\",\"name\":\"g\",\"arguments\":\"{}\"}]},"
+        "\"expected_action\":{\"type\":\"message\",\"content\":\"ok\"}}";
+    grade_config cfg;
+    grade_config_default(&cfg);
+    grade_verdict v;
+    verify_kinds k = {NULL, NULL};
+    char err[256];
+    cr_assert_eq(verify_text_kinds(&cfg, REQ, strlen(REQ), VERIFY_COMPACT, NULL, &v, &k, err,
+                                   sizeof err), VERIFY_OK, "%s", err);
+    cr_assert_str_eq(k.expected, "message");
+    cr_assert_str_eq(k.actual, "function_call_batch");
+    cr_assert_eq(v.category, GRADE_NO_EXPECTED_CHAT_MESSAGE);
+}

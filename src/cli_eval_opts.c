@@ -1,0 +1,470 @@
+/* cli_eval_opts — the command line of `fcpivot eval` (see cli_eval_opts.h).
+ *
+ * How it works: a table maps each flag (and its short alias) to an id;
+ * "--name=value" and "--name value" are both accepted. Grading flags are
+ * collected and applied after --preset, so explicit flags win whatever
+ * their position. Numeric overrides are kept as the text the user wrote
+ * (a JSON number), so the request carries exactly that.
+ */
+#include "cli_eval_opts.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli_common.h"
+#include "jtext.h"
+
+/* ---- defaults (the help text prints these) ------------------------------------------- */
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define DEFAULT_URL "http://127.0.0.1:8000/v1"
+#define DEFAULT_CONCURRENCY 64
+#define DEFAULT_CONNECT_TIMEOUT 10
+#define DEFAULT_REQUEST_TIMEOUT 600
+#define DEFAULT_MAX_ATTEMPTS 6
+#define DEFAULT_RETRY_DEADLINE 900
+#define DEFAULT_MAX_FAILURES "5%"
+#define DEFAULT_REPEATS 1
+#define DEFAULT_SEED 0
+#define DEFAULT_PRESET "toolcall_schema"
+#define MAX_CONCURRENCY 65536
+
+
+/* ---- help ---------------------------------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "usage: fcpivot eval --data FILE -o OUT.jsonl [--model-url URL]... [--model NAME] [options]\n"
+        "\n"
+        "Runs a model on the dataset through an OpenAI-compatible endpoint (vLLM, SGLang,\n"
+        "llama.cpp, OpenAI, ...), grades every reply like NeMo Gym and writes NeMo Gym's files:\n"
+        "OUT.jsonl (rollouts), OUT_materialized_inputs.jsonl, OUT_failures.jsonl,\n"
+        "OUT_aggregate_metrics.json, OUT_summary.json and OUT_run.json (the manifest).\n"
+        "\n"
+        "input and output:\n"
+        "  --data FILE, -i FILE          dataset (.jsonl, .gz, .zst), validated first\n"
+        "  --skip-invalid                leave invalid rows out instead of stopping\n"
+        "  -o, --output FILE             rollouts file (required)\n"
+        "  --resume                      continue the run in FILE (checked against its manifest)\n"
+        "  --overwrite                   replace an existing run\n"
+        "  --request-log FILE            JSONL of every attempt (no key, no headers)\n"
+        "endpoint:\n"
+        "  --model-url URL               base URL with /v1, repeatable (default $FCPIVOT_MODEL_URL,\n"
+        "                                else $OPENAI_BASE_URL, else " DEFAULT_URL ")\n"
+        "  --model NAME                  model (default: the only one GET /models lists)\n"
+        "  --api-key KEY                 bearer key (default $FCPIVOT_API_KEY, else $OPENAI_API_KEY)\n"
+        "  --header 'K: V'               extra request header, repeatable\n"
+        "  --api chat|responses          POST /chat/completions (converted) or /responses (default chat)\n"
+        "selection:\n"
+        "  --limit N                     the first N rows (after --rows and --sample)\n"
+        "  --rows A:B                    a Python slice of row indices\n"
+        "  --sample N                    N rows drawn without replacement\n"
+        "  --seed S                      seed of --sample (default " STR(DEFAULT_SEED) ")\n"
+        "  --num-repeats K               rollouts per row (default " STR(DEFAULT_REPEATS) ")\n"
+        "request:\n"
+        "  --temperature T, --top-p P, --max-output-tokens N, --reasoning-effort E\n"
+        "                                override those parameters (default: the row's, else the server's)\n"
+        "  --set KEY=JSON                override any Responses parameter, repeatable\n"
+        "  --extra-body JSON             engine parameters merged into the body (body keys win)\n"
+        "  --chat-template-kwargs JSON   sent as chat_template_kwargs\n"
+        "  --seed-per-repeat             seed = the repeat index in each body\n"
+        "  --reasoning-history field|think|drop   prior reasoning (default field)\n"
+        "  --developer-role keep|system  developer messages as they are or as system (default keep)\n"
+        "  --on-context-overflow gym|fail  a too-long prompt: graded empty or a failure (default gym)\n"
+        "transport:\n"
+        "  -c, --concurrency N           requests in flight (default " STR(DEFAULT_CONCURRENCY) ")\n"
+        "  --connect-timeout S           per attempt, 0 = none (default " STR(DEFAULT_CONNECT_TIMEOUT) ")\n"
+        "  --request-timeout S           per attempt, 0 = none (default " STR(DEFAULT_REQUEST_TIMEOUT) ")\n"
+        "  --max-attempts N              attempts per request (default " STR(DEFAULT_MAX_ATTEMPTS) ")\n"
+        "  --retry-deadline S            seconds one request may spend retrying (default " STR(DEFAULT_RETRY_DEADLINE) ")\n"
+        "  --max-failures N|P%%           stop sending after this many failures (default %s)\n"
+        "grading:\n"
+        "  --preset NAME                 toolcall_schema (default), conversational, search, swe,\n"
+        "                                droid, parallel; explicit grading flags win\n"
+        "%s"
+        "output:\n"
+        "  --dry-run                     print the first request body and exit\n"
+        "  --fail-under X                exit 5 when the mean reward is below X\n"
+        "  --quiet                       no progress\n"
+        "  --json                        print the summary JSON on stdout\n"
+        "  -h, --help                    this help\n"
+        "\n"
+        "exit status: 0 every planned rollout graded; 1 some failed or were not run; 2 usage,\n"
+        "dataset or resume mismatch; 3 endpoint or configuration fatal; 4 output I/O error;\n"
+        "5 mean reward below --fail-under; 130/143 interrupted (SIGINT/SIGTERM).\n",
+        DEFAULT_MAX_FAILURES, CLI_GRADING_HELP);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "fcpivot eval: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'fcpivot eval --help'.\n");
+    return EVOPT_EXIT_USAGE;
+}
+
+/* ---- option parsing -------------------------------------------------------------------------- */
+
+typedef enum {
+    O_DATA, O_OUT, O_URL, O_MODEL, O_KEY, O_HEADER, O_API, O_LIMIT, O_ROWS, O_SAMPLE, O_SEED,
+    O_REPEATS, O_TEMP, O_TOPP, O_MAXTOK, O_EFFORT, O_SET, O_EXTRA, O_CTK, O_SEEDREP, O_RHIST,
+    O_DEVROLE, O_OVERFLOW, O_CONC, O_CTIMEOUT, O_RTIMEOUT, O_ATTEMPTS, O_DEADLINE, O_MAXFAIL,
+    O_RESUME, O_OVERWRITE, O_PRESET, O_DRY, O_RLOG, O_FAILUNDER, O_QUIET, O_JSON, O_SKIP,
+    O_HELP, O_GRADING
+} opt_id;
+
+static const struct {
+    const char *name, *alias;
+    bool value;
+    opt_id id;
+} OPTIONS[] = {
+    {"--data", "-i", true, O_DATA}, {"--input", NULL, true, O_DATA},
+    {"--output", "-o", true, O_OUT}, {"--model-url", NULL, true, O_URL},
+    {"--model", NULL, true, O_MODEL}, {"--api-key", NULL, true, O_KEY},
+    {"--header", NULL, true, O_HEADER}, {"--api", NULL, true, O_API},
+    {"--limit", NULL, true, O_LIMIT}, {"--rows", NULL, true, O_ROWS},
+    {"--sample", NULL, true, O_SAMPLE}, {"--seed", NULL, true, O_SEED},
+    {"--num-repeats", NULL, true, O_REPEATS}, {"--temperature", NULL, true, O_TEMP},
+    {"--top-p", NULL, true, O_TOPP}, {"--max-output-tokens", NULL, true, O_MAXTOK},
+    {"--reasoning-effort", NULL, true, O_EFFORT}, {"--set", NULL, true, O_SET},
+    {"--extra-body", NULL, true, O_EXTRA}, {"--chat-template-kwargs", NULL, true, O_CTK},
+    {"--seed-per-repeat", NULL, false, O_SEEDREP}, {"--reasoning-history", NULL, true, O_RHIST},
+    {"--developer-role", NULL, true, O_DEVROLE}, {"--on-context-overflow", NULL, true, O_OVERFLOW},
+    {"--concurrency", "-c", true, O_CONC}, {"--connect-timeout", NULL, true, O_CTIMEOUT},
+    {"--request-timeout", NULL, true, O_RTIMEOUT}, {"--max-attempts", NULL, true, O_ATTEMPTS},
+    {"--retry-deadline", NULL, true, O_DEADLINE}, {"--max-failures", NULL, true, O_MAXFAIL},
+    {"--resume", NULL, false, O_RESUME}, {"--overwrite", NULL, false, O_OVERWRITE},
+    {"--preset", NULL, true, O_PRESET}, {"--dry-run", NULL, false, O_DRY},
+    {"--request-log", NULL, true, O_RLOG}, {"--fail-under", NULL, true, O_FAILUNDER},
+    {"--quiet", NULL, false, O_QUIET}, {"--json", NULL, false, O_JSON},
+    {"--skip-invalid", NULL, false, O_SKIP}, {"--help", "-h", false, O_HELP},
+};
+
+static bool parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Seconds (or a count): a finite number >= 0. */
+static bool parse_secs(const char *s, double *out)
+{
+    double v;
+    if (!cli_parse_double(s, &v) || !(v >= 0) || isinf(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* A JSON number text (kept as written). */
+static bool is_json_number(const char *s)
+{
+    return (*s == '-' || (*s >= '0' && *s <= '9')) && jtext_valid(s, strlen(s), JTEXT_BIG_INTS, NULL, 0);
+}
+
+static bool is_json_object(const char *s)
+{
+    const char *p = s;
+    while (*p == ' ' || *p == '\t' || *p == '\n')
+        p++;
+    return *p == '{' && jtext_valid(s, strlen(s), JTEXT_BIG_INTS, NULL, 0);
+}
+
+/* --preset (eval.md §1): NeMo Gym's configurations for the pivot datasets. */
+static int apply_preset(const char *name, grade_config *cfg)
+{
+    grade_config_default(cfg);
+    if (!strcmp(name, "toolcall_schema") || !strcmp(name, "conversational"))
+        cfg->word_similarity_threshold = 0.1;
+    else if (!strcmp(name, "search"))
+        cfg->word_similarity_threshold = 0.3;
+    else if (!strcmp(name, "swe") || !strcmp(name, "droid"))
+        cfg->word_similarity_threshold = 0.0;
+    else if (!strcmp(name, "parallel")) {
+        cfg->parallel_rewarding = cfg->allow_subset = cfg->allow_superset = true;
+        cfg->mode = GRADE_MODE_F1;
+    } else
+        return -1;
+    return 0;
+}
+
+static void opts_init(evopt *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    o->limit = o->sample = -1;
+    o->repeats = DEFAULT_REPEATS;
+    o->seed = DEFAULT_SEED;
+    o->concurrency = DEFAULT_CONCURRENCY;
+    o->connect_timeout = DEFAULT_CONNECT_TIMEOUT;
+    o->request_timeout = DEFAULT_REQUEST_TIMEOUT;
+    o->max_attempts = DEFAULT_MAX_ATTEMPTS;
+    o->retry_deadline = DEFAULT_RETRY_DEADLINE;
+    o->preset = DEFAULT_PRESET;
+    o->argc = argc;
+    o->argv = argv;
+}
+
+void evopt_free(evopt *o)
+{
+    for (size_t i = 0; i < o->nset; i++)
+        free(o->set_keys[i]);
+}
+
+static int parse_max_failures(evopt *o, const char *v)
+{
+    size_t n = strlen(v);
+    char buf[64];
+    if (!n || n >= sizeof buf)
+        return -1;
+    memcpy(buf, v, n + 1);
+    o->max_failures_pct = buf[n - 1] == '%';
+    if (o->max_failures_pct)
+        buf[n - 1] = '\0';
+    double x;
+    if (!parse_secs(buf, &x) || (o->max_failures_pct && x > 100) ||
+        (!o->max_failures_pct && x != floor(x)))
+        return -1;
+    o->max_failures = x;
+    return 0;
+}
+
+static int add_set(evopt *o, const char *v)
+{
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v || o->nset == EVOPT_MAX_LIST)
+        return usage_error("bad --set '%s' (KEY=JSON)", v);
+    char *key = strndup(v, (size_t)(eq - v));
+    if (!key)
+        return usage_error("%s", "out of memory");
+    o->set_keys[o->nset++] = key;
+    char why[256];
+    if (evroll_override_add(&o->ov, key, eq + 1, why, sizeof why))
+        return usage_error("--set: %s", why);
+    return -1;
+}
+
+static int choose(const char *v, const char *const *names, int n, int *out)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v, names[i])) {
+            *out = i;
+            return 0;
+        }
+    return -1;
+}
+
+/* A grading flag, applied after --preset (explicit flags win). */
+typedef struct grading_flag {
+    char name[64];
+    const char *value;   /* borrowed from argv, or NULL */
+} grading_flag;
+
+/* Applies one option; -1 to go on, else an exit status. */
+static int apply_option(evopt *o, opt_id id, const char *name, const char *v,
+                        grading_flag *grading, size_t *ngrading)
+{
+    static const char *const APIS[] = {"chat", "responses"};
+    static const char *const HIST[] = {"field", "think", "drop"};
+    static const char *const ROLES[] = {"keep", "system"};
+    static const char *const OVER[] = {"gym", "fail"};
+    static const char *const EFFORTS[] = {"none", "minimal", "low", "medium", "high"};
+    int k;
+    long n;
+    switch (id) {
+    case O_DATA: o->data = v; break;
+    case O_OUT: o->out = v; break;
+    case O_URL:
+        if (o->nurls == EVOPT_MAX_LIST) return usage_error("too many %s", name);
+        o->urls[o->nurls++] = v;
+        break;
+    case O_MODEL: o->model = v; break;
+    case O_KEY: o->api_key = v; break;
+    case O_HEADER:
+        if (!strchr(v, ':') || o->nheaders == EVOPT_MAX_LIST) return usage_error("bad --header '%s' ('K: V')", v);
+        o->headers[o->nheaders++] = v;
+        break;
+    case O_API:
+        if (choose(v, APIS, 2, &o->api)) return usage_error("bad --api '%s' (chat or responses)", v);
+        break;
+    case O_LIMIT:
+        if (!parse_long(v, 0, LONG_MAX, &o->limit)) return usage_error("bad --limit '%s'", v);
+        break;
+    case O_ROWS:
+        if (!strchr(v, ':')) return usage_error("bad --rows '%s' (A:B)", v);
+        o->rows = v;
+        break;
+    case O_SAMPLE:
+        if (!parse_long(v, 0, LONG_MAX, &o->sample)) return usage_error("bad --sample '%s'", v);
+        break;
+    case O_SEED:
+        if (!parse_long(v, 0, LONG_MAX, &n)) return usage_error("bad --seed '%s'", v);
+        o->seed = (unsigned long long)n;
+        break;
+    case O_REPEATS:
+        if (!parse_long(v, 1, 1000000, &o->repeats)) return usage_error("bad --num-repeats '%s'", v);
+        break;
+    case O_TEMP: case O_TOPP: case O_MAXTOK:
+        if (!is_json_number(v)) return usage_error("%s needs a number", name);
+        if (id == O_TEMP) o->temperature = v;
+        else if (id == O_TOPP) o->top_p = v;
+        else o->max_output_tokens = v;
+        break;
+    case O_EFFORT:
+        if (choose(v, EFFORTS, 5, &k)) return usage_error("bad --reasoning-effort '%s' (none, minimal, low, medium, high)", v);
+        o->ov.reasoning_effort = v;
+        break;
+    case O_SET: return add_set(o, v);
+    case O_EXTRA: case O_CTK:
+        if (!is_json_object(v)) return usage_error("%s needs a JSON object", name);
+        if (id == O_EXTRA) o->extra_body = v;
+        else o->chat_template_kwargs = v;
+        break;
+    case O_SEEDREP: o->seed_per_repeat = true; break;
+    case O_RHIST:
+        if (choose(v, HIST, 3, &k)) return usage_error("bad --reasoning-history '%s' (field, think, drop)", v);
+        o->reasoning = (conv_reasoning)k;
+        break;
+    case O_DEVROLE:
+        if (choose(v, ROLES, 2, &k)) return usage_error("bad --developer-role '%s' (keep, system)", v);
+        o->developer_as_system = k == 1;
+        break;
+    case O_OVERFLOW:
+        if (choose(v, OVER, 2, &o->on_overflow)) return usage_error("bad --on-context-overflow '%s' (gym, fail)", v);
+        break;
+    case O_CONC:
+        if (!parse_long(v, 1, MAX_CONCURRENCY, &o->concurrency)) return usage_error("bad --concurrency '%s'", v);
+        break;
+    case O_CTIMEOUT: case O_RTIMEOUT: case O_DEADLINE: {
+        double *dst = id == O_CTIMEOUT ? &o->connect_timeout
+                    : id == O_RTIMEOUT ? &o->request_timeout : &o->retry_deadline;
+        if (!parse_secs(v, dst)) return usage_error("bad %s (seconds)", name);
+        break;
+    }
+    case O_ATTEMPTS:
+        if (!parse_long(v, 1, 255, &o->max_attempts)) return usage_error("bad --max-attempts '%s' (1 to 255)", v);
+        break;
+    case O_MAXFAIL:
+        if (parse_max_failures(o, v)) return usage_error("bad --max-failures '%s' (N or P%%)", v);
+        break;
+    case O_RESUME: o->resume = true; break;
+    case O_OVERWRITE: o->overwrite = true; break;
+    case O_PRESET: o->preset = v; break;
+    case O_DRY: o->dry_run = true; break;
+    case O_RLOG: o->request_log = v; break;
+    case O_FAILUNDER:
+        if (!parse_secs(v, &o->fail_under)) return usage_error("bad --fail-under '%s'", v);
+        o->has_fail_under = true;
+        break;
+    case O_QUIET: o->quiet = true; break;
+    case O_JSON: o->json = true; break;
+    case O_SKIP: o->skip_invalid = true; break;
+    case O_HELP: usage(stdout); return EVOPT_EXIT_OK;
+    case O_GRADING:
+        snprintf(grading[*ngrading].name, sizeof grading[*ngrading].name, "%s", name);
+        grading[(*ngrading)++].value = v;
+        break;
+    }
+    return -1;
+}
+
+static int find_option(const char *name, bool *value, opt_id *id)
+{
+    for (size_t i = 0; i < sizeof OPTIONS / sizeof OPTIONS[0]; i++)
+        if (!strcmp(name, OPTIONS[i].name) || (OPTIONS[i].alias && !strcmp(name, OPTIONS[i].alias))) {
+            *value = OPTIONS[i].value;
+            *id = OPTIONS[i].id;
+            return 0;
+        }
+    if (cli_grading_flag_known(name, value)) {
+        *id = O_GRADING;
+        return 0;
+    }
+    return -1;
+}
+
+/* Numbers given as flags become overrides (after --set, which they beat). */
+static int finish_overrides(evopt *o)
+{
+    char why[256];
+    const char *keys[3] = {"temperature", "top_p", "max_output_tokens"};
+    const char *vals[3] = {o->temperature, o->top_p, o->max_output_tokens};
+    for (int i = 0; i < 3; i++)
+        if (vals[i] && evroll_override_add(&o->ov, keys[i], vals[i], why, sizeof why))
+            return usage_error("%s", why);
+    return -1;
+}
+
+static int finish_options(evopt *o, const grading_flag *grading, size_t ngrading)
+{
+    if (apply_preset(o->preset, &o->cfg))
+        return usage_error("unknown --preset '%s' (toolcall_schema, conversational, search, swe, droid, parallel)", o->preset);
+    char why[256];
+    for (size_t i = 0; i < ngrading; i++)
+        if (cli_grading_flag_apply(grading[i].name, grading[i].value, &o->cfg, why, sizeof why))
+            return usage_error("%s", why);
+    if (!o->data)
+        return usage_error("%s", "--data FILE is required");
+    if (!o->out && !o->dry_run)
+        return usage_error("%s", "-o FILE is required");
+    if (o->resume && o->overwrite)
+        return usage_error("%s", "--resume and --overwrite exclude each other");
+    if (!o->nurls) {
+        const char *u = getenv("FCPIVOT_MODEL_URL");
+        if (!u || !*u)
+            u = getenv("OPENAI_BASE_URL");
+        o->urls[o->nurls++] = u && *u ? u : DEFAULT_URL;
+    }
+    if (!o->api_key) {
+        const char *k = getenv("FCPIVOT_API_KEY");
+        o->api_key = k && *k ? k : getenv("OPENAI_API_KEY");
+    }
+    if (!o->max_failures && !o->max_failures_pct)
+        parse_max_failures(o, DEFAULT_MAX_FAILURES);
+    return finish_overrides(o);
+}
+
+int evopt_parse(int argc, char **argv, evopt *o)
+{
+    opts_init(o, argc, argv);
+    grading_flag grading[64];
+    size_t ngrading = 0;
+    bool max_failures_given = false;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        char name[64];
+        const char *eq = arg[0] == '-' && arg[1] == '-' ? strchr(arg, '=') : NULL;
+        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (nlen >= sizeof name)
+            return usage_error("unknown option '%s'", arg);
+        memcpy(name, arg, nlen);
+        name[nlen] = '\0';
+        bool takes;
+        opt_id id;
+        if (find_option(name, &takes, &id))
+            return usage_error(arg[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'", arg);
+        const char *val = eq ? eq + 1 : NULL;
+        char why[256];
+        if (cli_option_value(argc, argv, &i, name, takes, &val, why, sizeof why))
+            return usage_error("%s", why);
+        if (id == O_GRADING && ngrading == 64)
+            return usage_error("%s", "too many grading flags");
+        if (id == O_MAXFAIL)
+            max_failures_given = true;
+        int rc = apply_option(o, id, name, val, grading, &ngrading);
+        if (rc >= 0)
+            return rc;
+    }
+    if (!max_failures_given)
+        parse_max_failures(o, DEFAULT_MAX_FAILURES);
+    return finish_options(o, grading, ngrading);
+}

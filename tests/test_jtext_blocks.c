@@ -1,0 +1,348 @@
+/* Differential tests of jtext's block scanning (SSE2 / SWAR) against its
+ * reference byte loop (JTEXT_SCALAR): on generated and mutated texts — every
+ * byte value at every offset of strings that cross the 8- and 16-byte block
+ * edges, white-space runs of every length, escapes and UTF-8 sequences valid
+ * and broken, texts cut at every byte — both must give the same answer in
+ * every respect: acceptance, error column and reason, the JTEXT_SEEN_* marks,
+ * the cursor's position, built values, member spans and picked members.
+ *
+ * Each text is copied into a heap block of exactly its size, so that a read
+ * at or past its end is an AddressSanitizer error under `make test SAN=1`.
+ */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "jtext.h"
+#include "testutil.h"
+
+/* Flag sets every text is tried with (each also with JTEXT_SCALAR). */
+static const unsigned FLAG_SETS[] = {0, JTEXT_BIG_INTS, JTEXT_PY | JTEXT_SURROGATES};
+enum { NFLAG_SETS = sizeof FLAG_SETS / sizeof FLAG_SETS[0] };
+
+/* ---- what one scan gives ----------------------------------------------------- */
+
+typedef struct outcome {
+    bool ok;
+    char err[160];
+    size_t stop;        /* the cursor after the value */
+    unsigned seen;
+    bool saw_nul;
+    json_t *built;      /* jtext_build's value, or NULL */
+    char *members;      /* jtext_object's member list as text */
+    int object_rc;
+    char object_err[160];
+    json_t *picked;     /* jtext_pick of the first member's key */
+} outcome;
+
+typedef struct members_ctx {
+    const char *base;
+    util_buf out;
+} members_ctx;
+
+static int record_member(void *ctx, const jtext_member *m)
+{
+    members_ctx *c = ctx;
+    char where[64];
+    snprintf(where, sizeof where, "@%td-%td:", m->v - c->base, m->end - c->base);
+    cr_assert_eq(util_buf_puts(&c->out, where), 0);
+    cr_assert_eq(util_buf_append(&c->out, m->key, m->key_len), 0);
+    cr_assert_eq(util_buf_putc(&c->out, '\n'), 0);
+    return 0;
+}
+
+/* Both NULL, or equal values (strings byte for byte, lone surrogates too). */
+static bool same_value(const json_t *a, const json_t *b)
+{
+    return (!a && !b) || (a && b && json_equal(a, b));
+}
+
+/* Compares and frees the second. */
+static bool same_then_free(const json_t *a, json_t *b)
+{
+    bool same = same_value(a, b);
+    json_decref(b);
+    return same;
+}
+
+/* The first member's key of an object text, decoded, or NULL. */
+static int first_key(void *ctx, const jtext_member *m)
+{
+    char **key = ctx;
+    *key = strndup(m->key, m->key_len);
+    return 1;
+}
+
+static void run(const char *p, size_t len, unsigned flags, outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    util_buf tmp = {0};
+    jtext_scan s;
+    jtext_scan_init(&s, p, len, flags, &tmp);
+    jtext_ws(&s);
+    o->ok = jtext_value(&s);
+    o->stop = (size_t)(s.p - s.base);
+    o->seen = s.seen;
+    o->saw_nul = s.saw_nul;
+    if (s.err)
+        snprintf(o->err, sizeof o->err, "%zu %s", s.err_col, s.err);
+    util_buf_free(&tmp);
+
+    char verr[160] = "";
+    bool valid = jtext_valid(p, len, flags, verr, sizeof verr);
+    o->built = jtext_build(p, len, flags);
+    cr_assert_eq(valid, o->built != NULL, "build without valid (or back): %s", verr);
+    members_ctx mc = {p, {0}};
+    o->object_rc = jtext_object(p, len, flags, record_member, &mc, o->object_err, sizeof o->object_err);
+    o->members = mc.out.data;
+    char *key = NULL;
+    if (jtext_object(p, len, flags, first_key, &key, NULL, 0) == 1 && key) {
+        const char *keys[2] = {key, "absent"};
+        o->picked = jtext_pick(p, len, flags, keys, 2);
+        if (valid)   /* the _valid twins give the same on valid text */
+            cr_assert(same_then_free(o->picked, jtext_pick_valid(p, len, flags, keys, 2)));
+    }
+    if (valid)
+        cr_assert(same_then_free(o->built, jtext_build_valid(p, len, flags)));
+    free(key);
+}
+
+static void outcome_free(outcome *o)
+{
+    json_decref(o->built);
+    free(o->members);
+    json_decref(o->picked);
+}
+
+#define SAME_STR(a, b) cr_assert_str_eq((a) ? (a) : "-", (b) ? (b) : "-", "for %s", show)
+
+/* The text as a C literal (truncated), for failure messages. */
+static void show_text(const char *p, size_t len, char *out, size_t outsz)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < len && k + 8 < outsz; i++) {
+        unsigned char c = (unsigned char)p[i];
+        k += (size_t)(c >= 0x20 && c < 0x7F && c != '\\'
+                          ? snprintf(out + k, outsz - k, "%c", c)
+                          : snprintf(out + k, outsz - k, "\\x%02X", c));
+    }
+    out[k] = 0;
+}
+
+/* Block and byte-loop scans of text agree with every flag set. */
+static void check_text(const char *text, size_t len)
+{
+    char *p = malloc(len ? len : 1);   /* exactly sized: ASan sees overreads */
+    cr_assert(p);
+    memcpy(p, text, len);
+    char show[600];
+    show_text(p, len, show, sizeof show);
+    for (size_t f = 0; f < NFLAG_SETS; f++) {
+        outcome fast, ref;
+        run(p, len, FLAG_SETS[f], &fast);
+        run(p, len, FLAG_SETS[f] | JTEXT_SCALAR, &ref);
+        cr_assert_eq(fast.ok, ref.ok, "for %s", show);
+        cr_assert_str_eq(fast.err, ref.err, "for %s", show);
+        cr_assert_eq(fast.stop, ref.stop, "for %s", show);
+        cr_assert_eq(fast.seen, ref.seen, "for %s", show);
+        cr_assert_eq(fast.saw_nul, ref.saw_nul, "for %s", show);
+        cr_assert(same_value(fast.built, ref.built), "for %s", show);
+        SAME_STR(fast.members, ref.members);
+        cr_assert_eq(fast.object_rc, ref.object_rc, "for %s", show);
+        cr_assert_str_eq(fast.object_err, ref.object_err, "for %s", show);
+        cr_assert(same_value(fast.picked, ref.picked), "for %s", show);
+        outcome_free(&fast);
+        outcome_free(&ref);
+    }
+    free(p);
+}
+
+/* ---- exhaustive small cases ------------------------------------------------------ */
+
+enum { BODY_MAX = 40 };   /* string bodies up to here cross both block sizes twice */
+
+/* Body lengths tried at every offset: all short ones, then some that end
+ * just past a block edge. */
+static bool tried_length(size_t n)
+{
+    return n <= 18 || n == 24 || n == 33 || n == BODY_MAX;
+}
+
+/* Every byte value at every offset of plain string bodies of the lengths
+ * above, inside an object, alone, and cut at the buffer's end. */
+Test(jtext_blocks, every_byte_at_every_offset)
+{
+    char t[BODY_MAX + 16];
+    for (size_t n = 1; n <= BODY_MAX; n++)
+        for (size_t at = 0; tried_length(n) && at < n; at++)
+            for (unsigned b = 0; b < 256; b++) {
+                size_t k = 0;
+                t[k++] = '{';
+                t[k++] = '"';
+                memset(t + k, 'a', n);
+                t[k + at] = (char)b;
+                k += n;
+                t[k++] = '"';
+                t[k++] = ':';
+                t[k++] = '1';
+                t[k++] = '}';
+                check_text(t, k);
+                check_text(t + 1, 2 + n);   /* the string alone */
+                check_text(t + 1, 1 + n);   /* unterminated, ending at the buffer's end */
+            }
+}
+
+/* White-space runs of every length and mix before every byte value. */
+Test(jtext_blocks, white_space_runs)
+{
+    static const char ws[] = " \n\r\t";
+    char t[64];
+    for (size_t n = 0; n <= 40; n++)
+        for (unsigned b = 0; b < 256; b++) {
+            size_t k = 0;
+            t[k++] = '[';
+            for (size_t i = 0; i < n; i++)
+                t[k++] = ws[(i * 7 + b) % 4];
+            t[k++] = (char)b;
+            t[k++] = ']';
+            check_text(t, k);
+            check_text(t, k - 2);   /* ends inside the run */
+            check_text(t + 1, k - 2);
+        }
+}
+
+/* ---- generated and mutated documents --------------------------------------------- */
+
+typedef struct rng {
+    uint64_t s;
+} rng;
+
+static uint64_t next(rng *r)
+{
+    r->s ^= r->s << 13;
+    r->s ^= r->s >> 7;
+    r->s ^= r->s << 17;
+    return r->s;
+}
+
+static size_t pick(rng *r, size_t n)
+{
+    return (size_t)(next(r) % n);
+}
+
+static void put(util_buf *b, const char *s)
+{
+    cr_assert_eq(util_buf_puts(b, s), 0);
+}
+
+/* Pieces of string bodies: plain runs, escapes and UTF-8, good and bad. */
+static const char *const PIECES[] = {
+    "abc", "Hello, world. ", "0123456789abcdefghij", "\\n", "\\\"", "\\\\", "\\/", "\\u00e9",
+    "\\ud83d\\ude00", "\\ud800", "\\udc00", "\\ud800\\u0041", "\\u0000", "\\x", "\\u12",
+    "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xC0\xAF", "\xED\xA0\x80", "\xF5\x80\x80\x80",
+    "\xE2\x82", "\xFF", "\t", "\x01", "\x7F", " ", "{[,:]}",
+};
+
+static void gen_ws(rng *r, util_buf *b)
+{
+    static const char *const ws[] = {"", "", "", " ", "\n", "  ", "\n    ", "\r\n\t\t",
+                                     "                                  "};
+    put(b, ws[pick(r, sizeof ws / sizeof ws[0])]);
+}
+
+static void gen_string(rng *r, util_buf *b)
+{
+    put(b, "\"");
+    size_t n = pick(r, 12);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = pick(r, sizeof PIECES / sizeof PIECES[0] + 4);
+        put(b, k < sizeof PIECES / sizeof PIECES[0] ? PIECES[k] : "plain text run ");
+    }
+    put(b, "\"");
+}
+
+static void gen_value(rng *r, util_buf *b, int depth)
+{
+    static const char *const scalars[] = {"0", "-1", "3.25", "1e5", "-0.5E-3", "12345678901234567890",
+                                          "1e400", "true", "false", "null", "NaN", "-Infinity", "01"};
+    size_t kind = depth > 4 ? 2 + pick(r, 2) : pick(r, 4);
+    if (kind == 0 || kind == 1) {
+        bool obj = kind == 0;
+        put(b, obj ? "{" : "[");
+        size_t n = pick(r, 5);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                put(b, ",");
+            gen_ws(r, b);
+            if (obj) {
+                gen_string(r, b);
+                gen_ws(r, b);
+                put(b, ":");
+                gen_ws(r, b);
+            }
+            gen_value(r, b, depth + 1);
+            gen_ws(r, b);
+        }
+        put(b, obj ? "}" : "]");
+    } else if (kind == 2) {
+        gen_string(r, b);
+    } else {
+        put(b, scalars[pick(r, sizeof scalars / sizeof scalars[0])]);
+    }
+}
+
+enum { DOCS = 3000, MUTATIONS = 6 };
+
+Test(jtext_blocks, generated_and_mutated_documents)
+{
+    rng r = {0x9E3779B97F4A7C15ULL};
+    util_buf doc = {0};
+    for (int d = 0; d < DOCS; d++) {
+        doc.len = 0;
+        gen_ws(&r, &doc);
+        if (pick(&r, 3)) {   /* mostly objects, as requests are */
+            put(&doc, "{");
+            gen_string(&r, &doc);
+            put(&doc, ": ");
+            gen_value(&r, &doc, 1);
+            put(&doc, ", \"k\": ");
+            gen_value(&r, &doc, 1);
+            put(&doc, "}");
+        } else {
+            gen_value(&r, &doc, 0);
+        }
+        gen_ws(&r, &doc);
+        check_text(doc.data, doc.len);
+        check_text(doc.data, pick(&r, doc.len + 1));   /* cut anywhere */
+        for (int m = 0; m < MUTATIONS; m++) {
+            size_t at = pick(&r, doc.len);
+            char saved = doc.data[at];
+            doc.data[at] = (char)next(&r);
+            check_text(doc.data, doc.len);
+            doc.data[at] = saved;
+        }
+    }
+    util_buf_free(&doc);
+}
+
+/* Long strings: one plain run of every length up to 300 bytes with a special
+ * byte (quote, backslash, control, UTF-8 lead) at its end, and the dataset's
+ * shape of long texts full of escapes. */
+Test(jtext_blocks, long_runs)
+{
+    static const char *const tails[] = {"\"", "\\n\"", "\x1F\"", "\xC3\xA9\"", "\xC3\"", "\\", ""};
+    util_buf t = {0};
+    for (size_t n = 0; n <= 300; n++)
+        for (size_t k = 0; k < sizeof tails / sizeof tails[0]; k++) {
+            t.len = 0;
+            put(&t, "[\"");
+            for (size_t i = 0; i < n; i++)
+                cr_assert_eq(util_buf_putc(&t, (char)('a' + i % 26)), 0);
+            put(&t, tails[k]);
+            check_text(t.data, t.len);
+            put(&t, "]");
+            check_text(t.data, t.len);
+        }
+    util_buf_free(&t);
+}
