@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 
 /* Rows one aggregate accepts (row numbers are 32-bit). */
 #define AGG_MAX_ROWS ((size_t)INT32_MAX)
@@ -125,18 +126,6 @@ void agg_free(agg *a)
     free(a);
 }
 
-static void set_err(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (!err || errsz == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- reading one response ------------------------------------------------ */
 
 static bool is_number(const pj_value *v)
@@ -200,8 +189,8 @@ static int read_index(const pj_value *obj, const char *key, int64_t *out, char *
         *out = v->u.i;
         return 0;
     }
-    set_err(err, errsz, "%s: must be an integer%s", key,
-            v->type == PJ_BIGINT ? " of at most 64 bits" : "");
+    util_set_err(err, errsz, "%s: must be an integer%s", key,
+                 v->type == PJ_BIGINT ? " of at most 64 bits" : "");
     return AGG_INVALID;
 }
 
@@ -213,14 +202,14 @@ static int read_usage(const pj_value *vr, const pj_value **usage, char *err, siz
     if (!resp || resp->type == PJ_NULL)
         return 0;
     if (resp->type != PJ_OBJECT) {
-        set_err(err, errsz, "response: must be an object");
+        util_set_err(err, errsz, "response: must be an object");
         return AGG_INVALID;
     }
     const pj_value *u = pj_object_get(resp, "usage", 5);
     if (!u || u->type == PJ_NULL)
         return 0;
     if (u->type != PJ_OBJECT) {
-        set_err(err, errsz, "response.usage: must be an object");
+        util_set_err(err, errsz, "response.usage: must be an object");
         return AGG_INVALID;
     }
     *usage = u;
@@ -237,7 +226,7 @@ static int add_cell(const agg *a, pending *p, const pj_member *key, const pj_val
                     char *err, size_t errsz)
 {
     if (p->ncells == AGG_MAX_COLUMNS) {
-        set_err(err, errsz, "more than %d numeric fields", AGG_MAX_COLUMNS);
+        util_set_err(err, errsz, "more than %d numeric fields", AGG_MAX_COLUMNS);
         return AGG_INVALID;
     }
     long col = find_col(a, key->key, key->klen, key->khash);
@@ -245,7 +234,7 @@ static int add_cell(const agg *a, pending *p, const pj_member *key, const pj_val
         /* a new column unless an earlier cell of this response created it:
            keys are unique within the merged response, so it did not */
         if (a->ncols + p->nnew == AGG_MAX_COLUMNS) {
-            set_err(err, errsz, "more than %d distinct numeric fields", AGG_MAX_COLUMNS);
+            util_set_err(err, errsz, "more than %d distinct numeric fields", AGG_MAX_COLUMNS);
             return AGG_INVALID;
         }
         p->nnew++;
@@ -322,11 +311,11 @@ static int check_response(const agg *a, const pj_value *vr, pending *p, char *er
     memset(p, 0, offsetof(pending, cells));
     p->ncells = p->nusage = p->ntexts = p->nnew = 0;
     if (vr->type != PJ_OBJECT) {
-        set_err(err, errsz, "must be an object, not %s", pj_type_name(vr));
+        util_set_err(err, errsz, "must be an object, not %s", pj_type_name(vr));
         return AGG_INVALID;
     }
     if (a->n == AGG_MAX_ROWS) {
-        set_err(err, errsz, "more than %zu verify responses", AGG_MAX_ROWS);
+        util_set_err(err, errsz, "more than %zu verify responses", AGG_MAX_ROWS);
         return AGG_INVALID;
     }
     if (read_index(vr, "_ng_task_index", &p->task, err, errsz) ||
@@ -335,13 +324,13 @@ static int check_response(const agg *a, const pj_value *vr, pending *p, char *er
         return AGG_INVALID;
     p->reward = pj_object_get(vr, "reward", 6);
     if (p->reward && !is_number(p->reward) && p->reward->type != PJ_NULL) {
-        set_err(err, errsz, "reward: must be a number, a boolean or null, not %s",
-                pj_type_name(p->reward));
+        util_set_err(err, errsz, "reward: must be a number, a boolean or null, not %s",
+                     pj_type_name(p->reward));
         return AGG_INVALID;
     }
     if (find_pair(a, p->task, p->rollout) >= 0) {
-        set_err(err, errsz, "duplicate (_ng_task_index, _ng_rollout_index) pair (%" PRId64
-                ", %" PRId64 ")", p->task, p->rollout);
+        util_set_err(err, errsz, "duplicate (_ng_task_index, _ng_rollout_index) pair (%" PRId64
+                     ", %" PRId64 ")", p->task, p->rollout);
         return AGG_INVALID;
     }
     if (p->reward && needs_text(p->reward))
@@ -574,7 +563,7 @@ int agg_add_value(agg *a, const pj_value *vr, char *err, size_t errsz)
     if (reserve(a, &p) || prepare_texts(&p, &tl)) {
         for (size_t i = 0; i < tl.n; i++)
             free(tl.t[i]);
-        set_err(err, errsz, "out of memory");
+        util_set_err(err, errsz, "out of memory");
         return AGG_NOMEM;
     }
     size_t row = a->n;
@@ -607,10 +596,10 @@ int agg_add(agg *a, const char *text, size_t len, char *err, size_t errsz)
     if (pj_parse(&arena, text, len, &v, why, sizeof why) == 0)
         rc = agg_add_value(a, &v, err, errsz);
     else if (strstr(why, "memory")) {
-        set_err(err, errsz, "out of memory");
+        util_set_err(err, errsz, "out of memory");
         rc = AGG_NOMEM;
     } else {
-        set_err(err, errsz, "not valid JSON: %s", why);
+        util_set_err(err, errsz, "not valid JSON: %s", why);
         rc = AGG_INVALID;
     }
     util_arena_free(&arena);
@@ -990,10 +979,10 @@ static int emit(const agg *a, sink *k, char *err, size_t errsz)
     if (rc == 0)
         return 0;
     if (k->failed) {
-        set_err(err, errsz, "the writer failed");
+        util_set_err(err, errsz, "the writer failed");
         return AGG_SINK;
     }
-    set_err(err, errsz, "out of memory");
+    util_set_err(err, errsz, "out of memory");
     return AGG_NOMEM;
 }
 

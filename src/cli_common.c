@@ -1,18 +1,29 @@
 /* cli_common — the grading flags shared by `fcpivot grade`, `serve` and
- * `eval`, so that all accept exactly the same comparator configuration,
- * mkdir -p for the commands that write files, and the NAME=FILE split
+ * `report` and `eval`, so that all accept exactly the same comparator
+ * configuration; the number parsers of option values; the getopt_long error
+ * messages, so that every subcommand words a usage error the same way;
+ * mkdir -p for the commands that write files; and the NAME=FILE split
  * argument (cut in place: no copy is kept). */
 #include "cli_common.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "util.h"
+
+#define TEXT_OF(x) #x
+#define TEXT(x) TEXT_OF(x)   /* a macro's value as a string literal */
 
 const char CLI_GRADING_HELP[] =
-    "  --word-similarity-threshold X   minimum string similarity (default 0.1)\n"
-    "  --float-tolerance X             float tolerance, strict < (default 1e-6)\n"
+    "  --word-similarity-threshold X   minimum string similarity (default "
+    TEXT(GRADE_DEFAULT_WORD_SIMILARITY) ")\n"
+    "  --float-tolerance X             float tolerance, strict < (default "
+    TEXT(GRADE_DEFAULT_FLOAT_TOLERANCE) ")\n"
     "  --parallel-rewarding            the number of calls matters\n"
     "  --allow-subset                  admit fewer calls than expected\n"
     "  --allow-superset                admit more calls than expected\n"
@@ -26,6 +37,8 @@ static const struct {
     {"--reward-mode", true}, {"--parallel-rewarding", false},
     {"--allow-subset", false}, {"--allow-superset", false},
 };
+_Static_assert(sizeof FLAGS / sizeof FLAGS[0] == CLI_GRADING_OPTION_COUNT,
+               "CLI_GRADING_OPTIONS lists FLAGS in order");
 
 bool cli_grading_flag_known(const char *name, bool *takes_value)
 {
@@ -78,6 +91,88 @@ int cli_grading_flag_apply(const char *name, const char *value, grade_config *cf
 bad:
     snprintf(err, errsz, "bad %s '%s'", name, value ? value : "");
     return -1;
+}
+
+int cli_grading_option_apply(int opt, const char *value, grade_config *cfg, char *err, size_t errsz)
+{
+    size_t i = (size_t)(opt - CLI_OPT_GRADING);
+    if (opt < CLI_OPT_GRADING || i >= sizeof FLAGS / sizeof FLAGS[0]) {
+        util_set_err(err, errsz, "unknown option");
+        return -1;
+    }
+    return cli_grading_flag_apply(FLAGS[i].name, value, cfg, err, errsz);
+}
+
+int cli_parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_size(const char *s, size_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    unsigned shift = 0;
+    if (*end) {
+        switch (*end) {
+        case 'k': case 'K': shift = 10; break;
+        case 'm': case 'M': shift = 20; break;
+        case 'g': case 'G': shift = 30; break;
+        default: return -1;
+        }
+        end++;
+        if (*end == 'i' || *end == 'I')
+            end++;
+        if (*end == 'b' || *end == 'B')
+            end++;
+        if (*end)
+            return -1;
+    }
+    if (v == 0 || v > (SIZE_MAX >> shift))
+        return -1;
+    *out = (size_t)(v << shift);
+    return 0;
+}
+
+void cli_getopt_why(int opt, char **argv, char *why, size_t whysz)
+{
+    const char *arg = argv[optind - 1];
+    size_t n = strcspn(arg, "=");
+    if (opt == ':')
+        util_set_err(why, whysz, "option '%s' needs a value", arg);
+    else if (optopt && arg[0] == '-' && arg[1] == '-' && arg[n] == '=')
+        util_set_err(why, whysz, "option '%.*s' takes no value", (int)n, arg);
+    else
+        util_set_err(why, whysz, "unknown option '%s'", arg);
+}
+
+int cli_args_exit(int rc)
+{
+    return rc == CLI_ARGS_HELP ? 0 : rc == CLI_ARGS_USAGE ? 2 : rc;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "fcpivot %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'fcpivot %s --help'.\n", cmd);
+    va_end(ap);
+    return CLI_ARGS_USAGE;
 }
 
 int cli_make_dirs(const char *path, char *err, size_t errsz)

@@ -9,7 +9,9 @@
  * the file is large. Exit status: 0 clean, 1 errors (or unreadable files),
  * 2 usage.
  */
+#include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_common.h"
 #include "ds.h"
 #include "gymstats.h"
 #include "util.h"
@@ -65,51 +68,81 @@ static void usage_stats(FILE *out)
             "  --threads N    threads (default: all cores)\n");
 }
 
-/* Parses the shared options; returns 0, 1 for --help (printed), or 2. */
+enum { OPT_JSON = 256, OPT_GYM_METRICS, OPT_THREADS, OPT_MAX_ISSUES };
+#define MAX_THREADS 64
+
+static const struct option VALIDATE_OPTS[] = {
+    {"json", no_argument, NULL, OPT_JSON},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"max-issues", required_argument, NULL, OPT_MAX_ISSUES},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static const struct option STATS_OPTS[] = {
+    {"json", no_argument, NULL, OPT_JSON},
+    {"gym-metrics", no_argument, NULL, OPT_GYM_METRICS},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"max-issues", required_argument, NULL, OPT_MAX_ISSUES},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Applies option opt (a *_OPTS value) with its value. */
+static int apply_option(const char *cmd, int opt, const char *val, common_opts *o)
+{
+    unsigned long v;
+    switch (opt) {
+    case OPT_JSON: o->json = true; break;
+    case OPT_GYM_METRICS: o->gym_metrics = true; break;
+    case OPT_THREADS:
+    case OPT_MAX_ISSUES:
+        if (cli_parse_uint(val, opt == OPT_THREADS ? MAX_THREADS : ULONG_MAX, &v) ||
+            (opt == OPT_THREADS && v < 1)) {
+            fprintf(stderr, "fcpivot %s: invalid value '%s' for %s\n", cmd, val,
+                    opt == OPT_THREADS ? "--threads" : "--max-issues");
+            return CLI_ARGS_USAGE;
+        }
+        if (opt == OPT_THREADS)
+            o->threads = (unsigned)v;
+        else
+            o->max_issues = (size_t)v;
+        break;
+    }
+    return CLI_ARGS_OK;
+}
+
+/* Parses the shared options (before the files; cli_common.h's convention). */
 static int parse_common(int argc, char **argv, common_opts *o, void (*usage)(FILE *))
 {
     memset(o, 0, sizeof *o);
     o->max_issues = (size_t)-1;
-    int i = 1;
-    for (; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--")) {
-            i++;
-            break;
-        }
-        if (a[0] != '-' || !a[1])
-            break;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    optind = 0;   /* a fresh scan (glibc) */
+    opterr = 0;
+    int opt;
+    const struct option *opts = usage == usage_stats ? STATS_OPTS : VALIDATE_OPTS;
+    while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        if (opt == 'h') {
             usage(stdout);
-            return 1;
-        } else if (!strcmp(a, "--json")) {
-            o->json = true;
-        } else if (!strcmp(a, "--gym-metrics") && usage == usage_stats) {
-            o->gym_metrics = true;
-        } else if ((!strcmp(a, "--threads") || !strcmp(a, "--max-issues")) && i + 1 < argc) {
-            char *end;
-            unsigned long long v = strtoull(argv[++i], &end, 10);
-            if (*end || argv[i][0] == '-' || !argv[i][0] || (!strcmp(a, "--threads") && (v < 1 || v > 64))) {
-                fprintf(stderr, "fcpivot %s: invalid value '%s' for %s\n", argv[0], argv[i], a);
-                return 2;
-            }
-            if (!strcmp(a, "--threads"))
-                o->threads = (unsigned)v;
-            else
-                o->max_issues = (size_t)v;
-        } else {
-            fprintf(stderr, "fcpivot %s: unknown option '%s'\n", argv[0], a);
-            usage(stderr);
-            return 2;
+            return CLI_ARGS_HELP;
         }
+        if (opt == '?' || opt == ':') {
+            char why[256];
+            cli_getopt_why(opt, argv, why, sizeof why);
+            fprintf(stderr, "fcpivot %s: %s\n", argv[0], why);
+            usage(stderr);
+            return CLI_ARGS_USAGE;
+        }
+        if (apply_option(argv[0], opt, optarg, o) != CLI_ARGS_OK)
+            return CLI_ARGS_USAGE;
     }
-    if (i >= argc) {
+    if (optind >= argc) {
         fprintf(stderr, "fcpivot %s: no FILE given\n", argv[0]);
         usage(stderr);
-        return 2;
+        return CLI_ARGS_USAGE;
     }
-    o->first_file = i;
-    return 0;
+    o->first_file = optind;
+    return CLI_ARGS_OK;
 }
 
 /* ---- progress ------------------------------------------------------------ */
@@ -229,7 +262,10 @@ static const char *file_arg(const char *arg)
     return strcmp(arg, "-") ? arg : "/dev/stdin";
 }
 
-static json_t *validate_one(const char *path, const common_opts *o, size_t totals[4])
+/* validate's totals over the files. */
+enum { T_ROWS, T_ERRORS, T_WARNINGS, T_UNREADABLE, T_COUNT };
+
+static json_t *validate_one(const char *path, const common_opts *o, size_t totals[T_COUNT])
 {
     vfile v = {.path = path, .o = o};
     progress_init(&v.prog, "validating", path);
@@ -241,7 +277,7 @@ static json_t *validate_one(const char *path, const common_opts *o, size_t total
     progress_done(&v.prog);
     json_t *out = NULL;
     if (rc) {
-        totals[3]++;
+        totals[T_UNREADABLE]++;
         if (o->json)
             out = json_pack("{s:s,s:s,s:o}", "path", path, "failure", why, "issues", v.issues);
         else
@@ -250,9 +286,9 @@ static json_t *validate_one(const char *path, const common_opts *o, size_t total
     }
     ds_split_report r;
     ds_split_report_get(ds, 0, &r);
-    totals[0] += r.rows;
-    totals[1] += r.errors;
-    totals[2] += r.warnings;
+    totals[T_ROWS] += r.rows;
+    totals[T_ERRORS] += r.errors;
+    totals[T_WARNINGS] += r.warnings;
     if (o->json) {
         out = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "path", path, "lines", (json_int_t)r.lines,
                         "rows", (json_int_t)r.rows, "valid", (json_int_t)(r.rows - r.errors),
@@ -285,9 +321,9 @@ int cli_validate(int argc, char **argv)
 {
     common_opts o;
     int rc = parse_common(argc, argv, &o, usage_validate);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    size_t totals[4] = {0};   /* rows, errors, warnings, unreadable files */
+    if (rc != CLI_ARGS_OK)
+        return cli_args_exit(rc);
+    size_t totals[T_COUNT] = {0};
     json_t *files = o.json ? json_array() : NULL;
     int nfiles = argc - o.first_file;
     for (int i = o.first_file; i < argc; i++) {
@@ -295,17 +331,17 @@ int cli_validate(int argc, char **argv)
         if (files && f)
             json_array_append_new(files, f);
     }
-    bool ok = totals[1] == 0 && totals[3] == 0;
+    bool ok = totals[T_ERRORS] == 0 && totals[T_UNREADABLE] == 0;
     if (o.json) {
         json_t *doc = json_pack("{s:b,s:o,s:I,s:I,s:I,s:I}", "ok", ok, "files", files,
-                                "rows", (json_int_t)totals[0], "errors", (json_int_t)totals[1],
-                                "warnings", (json_int_t)totals[2], "unreadable", (json_int_t)totals[3]);
+                                "rows", (json_int_t)totals[T_ROWS], "errors", (json_int_t)totals[T_ERRORS],
+                                "warnings", (json_int_t)totals[T_WARNINGS], "unreadable", (json_int_t)totals[T_UNREADABLE]);
         json_dumpf(doc, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(doc);
     } else if (nfiles > 1) {
-        printf("total: %d files, %zu rows, %zu errors, %zu warnings%s\n", nfiles, totals[0], totals[1],
-               totals[2], totals[3] ? " (some files unreadable)" : "");
+        printf("total: %d files, %zu rows, %zu errors, %zu warnings%s\n", nfiles, totals[T_ROWS], totals[T_ERRORS],
+               totals[T_WARNINGS], totals[T_UNREADABLE] ? " (some files unreadable)" : "");
     }
     return ok ? 0 : 1;
 }
@@ -327,10 +363,7 @@ typedef struct name_table {      /* open addressing, power-of-two size */
 
 static size_t hash_str(const char *s)
 {
-    size_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return (size_t)util_hash(s, strlen(s));
 }
 
 static bool names_add(name_table *t, const char *name, size_t count)
@@ -449,7 +482,7 @@ static int cmp_names(const void *a, const void *b)
 
 typedef struct stats_ctx {
     progress prog;
-    wstats w[64];
+    wstats w[MAX_THREADS];   /* per worker (ds runs at most --threads of them) */
 } stats_ctx;
 
 static void stats_progress(size_t done, size_t total, void *ctx)
@@ -459,7 +492,7 @@ static void stats_progress(size_t done, size_t total, void *ctx)
 
 static void stats_row(const ds_row_info *ri, void *ctx)
 {
-    if (ri->valid && ri->worker < 64)
+    if (ri->valid && ri->worker < MAX_THREADS)
         wstats_add(&((stats_ctx *)ctx)->w[ri->worker], ri);
 }
 
@@ -508,8 +541,9 @@ static void print_stats_text(const char *path, const ds_split_report *r, size_t 
     printf("  rows              %zu (%zu invalid, left out)\n", valid, r->errors);
     printf("  expected actions  message %zu (%.1f%%), function_call %zu (%.1f%%), "
            "function_call_batch %zu (%.1f%%)\n",
-           r->kinds[1], (double)r->kinds[1] * pc, r->kinds[2], (double)r->kinds[2] * pc,
-           r->kinds[3], (double)r->kinds[3] * pc);
+           r->kinds[GRADE_ACTION_MESSAGE], (double)r->kinds[GRADE_ACTION_MESSAGE] * pc,
+           r->kinds[GRADE_ACTION_CALL], (double)r->kinds[GRADE_ACTION_CALL] * pc,
+           r->kinds[GRADE_ACTION_BATCH], (double)r->kinds[GRADE_ACTION_BATCH] * pc);
     printf("  unlisted tool     %zu rows (%.1f%%) expect a call of a tool they do not list\n",
            unlisted, (double)unlisted * pc);
     printf("  %-16s %10s %10s %10s %10s %10s\n", "per row", "min", "max", "mean", "median", "std");
@@ -531,9 +565,8 @@ static json_t *stats_json(const char *path, const ds_split_report *r, size_t unl
     size_t valid = r->rows - r->errors;
     double pc = valid ? 100.0 / (double)valid : 0;
     json_t *mix = json_object();
-    const char *kinds[] = {NULL, "message", "function_call", "function_call_batch"};
-    for (int k = 1; k < 4; k++)
-        json_object_set_new(mix, kinds[k], json_pack("{s:I,s:f}", "count", (json_int_t)r->kinds[k],
+    for (int k = GRADE_ACTION_MESSAGE; k < GRADE_ACTION_KIND_COUNT; k++)
+        json_object_set_new(mix, grade_kind_name(k), json_pack("{s:I,s:f}", "count", (json_int_t)r->kinds[k],
                                                      "percent", (double)r->kinds[k] * pc));
     json_t *per = json_object();
     for (int k = 0; k < M_COUNT; k++)
@@ -657,8 +690,8 @@ int cli_stats(int argc, char **argv)
 {
     common_opts o;
     int rc = parse_common(argc, argv, &o, usage_stats);
-    if (rc)
-        return rc == 1 ? 0 : rc;
+    if (rc != CLI_ARGS_OK)
+        return cli_args_exit(rc);
     int status = 0;
     if (o.gym_metrics) {
         if (o.json) {

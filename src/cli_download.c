@@ -38,6 +38,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -102,13 +103,6 @@ typedef struct dl_transfer {
     curl_off_t total;        /* expected final size, 0 if unknown */
 } dl_transfer;
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -143,42 +137,89 @@ static bool is_sha256_hex(const char *s, size_t n)
     return true;
 }
 
-/* Returns 0, 2 (usage error) or -1 for --help (exit 0). */
-static int parse_args(int argc, char **argv, dl_options *o)
+enum { OPT_REPO = 256, OPT_OUT, OPT_URL, OPT_FILE, OPT_SHA256, OPT_ALLOW_UNKNOWN_LENGTH,
+       OPT_NO_VALIDATE, OPT_QUIET };
+
+static const struct option LONG_OPTS[] = {
+    {"repo", required_argument, NULL, OPT_REPO},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"url", required_argument, NULL, OPT_URL},
+    {"file", required_argument, NULL, OPT_FILE},
+    {"sha256", required_argument, NULL, OPT_SHA256},
+    {"allow-unknown-length", no_argument, NULL, OPT_ALLOW_UNKNOWN_LENGTH},
+    {"no-validate", no_argument, NULL, OPT_NO_VALIDATE},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Where the value of option opt goes, or NULL for a switch. */
+static const char **value_slot(dl_options *o, int opt)
 {
-    *o = (dl_options){.repo = DEFAULT_REPO, .out_dir = ".", .validate = true};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return -1; }
-        else if (!strcmp(a, "--no-validate")) { o->validate = false; continue; }
-        else if (!strcmp(a, "--quiet")) { o->quiet = true; continue; }
-        else if (!strcmp(a, "--allow-unknown-length")) { o->allow_unknown_length = true; continue; }
-        else if (!strcmp(a, "--repo")) slot = &o->repo;
-        else if (!strcmp(a, "--out")) slot = &o->out_dir;
-        else if (!strcmp(a, "--url")) slot = &o->url;
-        else if (!strcmp(a, "--file")) slot = &o->file;
-        else if (!strcmp(a, "--sha256")) slot = &o->sha256;
-        else {
-            fprintf(stderr, "fcpivot download: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-        if (i + 1 >= argc || !argv[i + 1][0]) {
-            fprintf(stderr, "fcpivot download: %s needs a value\n", a);
-            return 2;
-        }
-        *slot = argv[++i];
+    switch (opt) {
+    case OPT_REPO: return &o->repo;
+    case OPT_OUT: return &o->out_dir;
+    case OPT_URL: return &o->url;
+    case OPT_FILE: return &o->file;
+    case OPT_SHA256: return &o->sha256;
+    default: return NULL;
     }
+}
+
+/* The options checked together once all are read. */
+static int check_args(const dl_options *o)
+{
     if (!o->url && (!strchr(o->repo, '/') || strchr(o->repo, ' '))) {
         fprintf(stderr, "fcpivot download: --repo must look like OWNER/NAME, got '%s'\n", o->repo);
-        return 2;
+        return CLI_ARGS_USAGE;
     }
     if (o->sha256 && !is_sha256_hex(o->sha256, strlen(o->sha256))) {
         fprintf(stderr, "fcpivot download: --sha256 needs 64 hexadecimal digits\n");
-        return 2;
+        return CLI_ARGS_USAGE;
     }
-    return 0;
+    return CLI_ARGS_OK;
+}
+
+/* The options (cli_common.h's convention; no operands). */
+static int parse_args(int argc, char **argv, dl_options *o)
+{
+    *o = (dl_options){.repo = DEFAULT_REPO, .out_dir = ".", .validate = true};
+    optind = 0;   /* a fresh scan (glibc) */
+    opterr = 0;
+    int opt, at = -1;
+    while ((opt = getopt_long(argc, argv, ":h", LONG_OPTS, &at)) != -1) {
+        const char **slot = value_slot(o, opt);
+        if (opt == 'h') {
+            usage(stdout);
+            return CLI_ARGS_HELP;
+        } else if (opt == OPT_NO_VALIDATE) {
+            o->validate = false;
+        } else if (opt == OPT_QUIET) {
+            o->quiet = true;
+        } else if (opt == OPT_ALLOW_UNKNOWN_LENGTH) {
+            o->allow_unknown_length = true;
+        } else if (slot && *optarg) {
+            *slot = optarg;
+        } else if (slot) {   /* an empty value */
+            fprintf(stderr, "fcpivot download: --%s needs a value\n", LONG_OPTS[at].name);
+            return CLI_ARGS_USAGE;
+        } else if (opt == ':') {
+            fprintf(stderr, "fcpivot download: %s needs a value\n", argv[optind - 1]);
+            return CLI_ARGS_USAGE;
+        } else {
+            char why[256];
+            cli_getopt_why(opt, argv, why, sizeof why);
+            fprintf(stderr, "fcpivot download: %s\n", why);
+            usage(stderr);
+            return CLI_ARGS_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "fcpivot download: unknown option '%s'\n", argv[optind]);
+        usage(stderr);
+        return CLI_ARGS_USAGE;
+    }
+    return check_args(o);
 }
 
 /* The file name to save as: --file, else the URL's last path segment, else
@@ -236,7 +277,7 @@ static void human_duration(double s, char *buf, size_t bufsz)
 /* Prints one progress report: a redrawn bar on a terminal, a line otherwise. */
 static void print_progress(dl_transfer *t, bool final)
 {
-    double now = now_seconds();
+    double now = util_now_mono();
     double elapsed = now - t->t0;
     double done = (double)(t->base + t->received);
     double rate = elapsed > 0 ? (double)t->received / elapsed : 0;
@@ -280,7 +321,7 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
     if (t->quiet || t->fd < 0)
         return 0;
     double interval = t->tty ? 0.2 : 5.0;
-    if (now_seconds() - t->last_print >= interval)
+    if (util_now_mono() - t->last_print >= interval)
         print_progress(t, false);
     return 0;
 }
@@ -755,7 +796,7 @@ static attempt_result attempt(const dl_options *o, const dl_source *src, const c
             fprintf(stderr, "download: resuming %s from byte %" CURL_FORMAT_CURL_OFF_T "\n",
                     part_path, t.resume_from);
     }
-    t.t0 = t.last_print = now_seconds();
+    t.t0 = t.last_print = util_now_mono();
     bool failed;
     CURLcode rc = perform_hops(&t, src, if_range, err, errsz, &failed);
     long status = 0;
@@ -955,8 +996,8 @@ int cli_download(int argc, char **argv)
 {
     dl_options o;
     int prc = parse_args(argc, argv, &o);
-    if (prc != 0)
-        return prc < 0 ? 0 : prc;
+    if (prc != CLI_ARGS_OK)
+        return cli_args_exit(prc);
     char name[1024], err[8192] = "";
     if (pick_file_name(&o, name, sizeof name) != 0) {
         fprintf(stderr, "fcpivot download: cannot derive a file name; use --file NAME\n");

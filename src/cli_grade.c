@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@
 #define BATCH_LINES 512
 #define BATCH_BYTES (1u << 20)
 #define MAX_JOBS 256
+#define DEFAULT_JOBS 1
 #define MAP_POPULATE_MAX (256u << 20)   /* input files up to this are prefaulted */
 
 typedef struct grade_opts {
@@ -79,78 +81,72 @@ static void usage(FILE *out)
         "%s"
         "  --verdict-only                  print only {\"reward\", \"category\"}\n"
         "  --summary                       print rows, mean reward and categories to stderr\n"
-        "  --jobs N                        grade with N threads, order kept (default 1)\n"
+        "  --jobs N                        grade with N threads, order kept (default %d)\n"
         "  -h, --help                      this help\n"
         "\n"
         "exit status: 0 all lines graded, 1 some line invalid, 2 usage error.\n",
-        CLI_GRADING_HELP);
+        CLI_GRADING_HELP, DEFAULT_JOBS);
 }
 
-static int usage_error(const char *fmt, const char *arg)
+enum { OPT_VERDICT_ONLY = 256, OPT_SUMMARY, OPT_JOBS };
+
+static const struct option LONG_OPTS[] = {
+    {"verdict-only", no_argument, NULL, OPT_VERDICT_ONLY},
+    {"summary", no_argument, NULL, OPT_SUMMARY},
+    {"jobs", required_argument, NULL, OPT_JOBS},
+    {"help", no_argument, NULL, 'h'},
+    CLI_GRADING_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+/* Applies option opt (a LONG_OPTS value) with its value. */
+static int apply_option(int opt, const char *val, grade_opts *o)
 {
-    fprintf(stderr, "fcpivot grade: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'fcpivot grade --help'.\n");
-    return 2;
+    char why[256];
+    unsigned long n;
+    switch (opt) {
+    case 'h':
+        usage(stdout);
+        return CLI_ARGS_HELP;
+    case OPT_VERDICT_ONLY: o->verdict_only = true; return CLI_ARGS_OK;
+    case OPT_SUMMARY: o->summary = true; return CLI_ARGS_OK;
+    case OPT_JOBS:
+        if (cli_parse_uint(val, MAX_JOBS, &n) || n < 1)
+            return cli_usage_error("grade", "bad --jobs '%s' (1 to %d)", val, MAX_JOBS);
+        o->jobs = (int)n;
+        return CLI_ARGS_OK;
+    default:
+        if (cli_grading_option_apply(opt, val, &o->cfg, why, sizeof why))
+            return cli_usage_error("grade", "%s", why);
+        return CLI_ARGS_OK;
+    }
 }
 
-/* Returns -1 on success, else the exit status to return (0 for --help). */
+/* The options of argv, then at most one FILE (cli_common.h's convention). */
 static int parse_options(int argc, char **argv, grade_opts *o)
 {
     grade_config_default(&o->cfg);
     o->verdict_only = o->summary = false;
-    o->jobs = 1;
+    o->jobs = DEFAULT_JOBS;
     o->path = NULL;
-    bool only_files = false;
-    for (int i = 1; i < argc; i++) {
-        char *arg = argv[i];
-        if (only_files || arg[0] != '-' || !strcmp(arg, "-")) {
-            if (o->path)
-                return usage_error("more than one input file ('%s')", arg);
-            o->path = arg;
-            continue;
-        }
-        if (!strcmp(arg, "--")) {
-            only_files = true;
-            continue;
-        }
-        const char *val = NULL;
-        char name[64];
-        char *eq = strchr(arg, '=');
-        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-        if (nlen >= sizeof name)
-            return usage_error("unknown option '%s'", arg);
-        memcpy(name, arg, nlen);
-        name[nlen] = '\0';
-        if (eq)
-            val = eq + 1;
-        bool grading_takes = false;
-        bool grading = cli_grading_flag_known(name, &grading_takes);
-        bool takes = grading_takes || !strcmp(name, "--jobs");
+    optind = 0;   /* a fresh scan (glibc) */
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":h", LONG_OPTS, NULL)) != -1) {
         char why[256];
-        if (cli_option_value(argc, argv, &i, name, takes, &val, why, sizeof why))
-            return usage_error("%s", why);
-        if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (grading) {
-            if (cli_grading_flag_apply(name, val, &o->cfg, why, sizeof why))
-                return usage_error("%s", why);
-        } else if (!strcmp(name, "--jobs")) {
-            char *end;
-            long n = strtol(val, &end, 10);
-            if (!*val || *end || n < 1 || n > MAX_JOBS)
-                return usage_error("bad --jobs '%s' (1 to 256)", val);
-            o->jobs = (int)n;
-        } else if (!strcmp(name, "--verdict-only")) {
-            o->verdict_only = true;
-        } else if (!strcmp(name, "--summary")) {
-            o->summary = true;
-        } else {
-            return usage_error("unknown option '%s'", arg);
+        if (opt == '?' || opt == ':') {
+            cli_getopt_why(opt, argv, why, sizeof why);
+            return cli_usage_error("grade", "%s", why);
         }
+        int rc = apply_option(opt, optarg, o);
+        if (rc != CLI_ARGS_OK)
+            return rc;
     }
-    return -1;
+    if (optind < argc)
+        o->path = argv[optind];
+    if (optind + 1 < argc)
+        return cli_usage_error("grade", "more than one input file ('%s')", argv[optind + 1]);
+    return CLI_ARGS_OK;
 }
 
 /* ---- grading one line ---------------------------------------------------- */
@@ -450,6 +446,20 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Marks the input read and waits for the started workers and the writer
+ * (NULL: none started). */
+static void pipeline_end(pipeline *p, pthread_t *workers, int started, pthread_t *writer)
+{
+    pthread_mutex_lock(&p->mu);
+    p->eof = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < started; i++)
+        pthread_join(workers[i], NULL);
+    if (writer)
+        pthread_join(*writer, NULL);
+}
+
 static bool run_parallel(const grade_opts *o, reader *r, stats *total)
 {
     pipeline p;
@@ -476,14 +486,7 @@ static bool run_parallel(const grade_opts *o, reader *r, stats *total)
     bool have_writer = pthread_create(&writer, NULL, writer_main, &p) == 0;
     if (!started || !have_writer) {
         /* No threads: finish in this thread. */
-        pthread_mutex_lock(&p.mu);
-        p.eof = true;
-        pthread_cond_broadcast(&p.cv);
-        pthread_mutex_unlock(&p.mu);
-        for (int i = 0; i < started; i++)
-            pthread_join(workers[i], NULL);
-        if (have_writer)
-            pthread_join(writer, NULL);
+        pipeline_end(&p, workers, started, have_writer ? &writer : NULL);
         free(workers);
         free(p.slots);
         return run_sequential(o, r, total);
@@ -503,13 +506,7 @@ static bool run_parallel(const grade_opts *o, reader *r, stats *total)
         pthread_cond_broadcast(&p.cv);
         pthread_mutex_unlock(&p.mu);
     }
-    pthread_mutex_lock(&p.mu);
-    p.eof = true;
-    pthread_cond_broadcast(&p.cv);
-    pthread_mutex_unlock(&p.mu);
-    for (int i = 0; i < started; i++)
-        pthread_join(workers[i], NULL);
-    pthread_join(writer, NULL);
+    pipeline_end(&p, workers, started, &writer);
     bool ok = !p.write_failed;
     for (size_t i = 0; i < p.nslots; i++)
         batch_free(&p.slots[i]);
@@ -567,8 +564,8 @@ int cli_grade(int argc, char **argv)
 {
     grade_opts o;
     int rc = parse_options(argc, argv, &o);
-    if (rc >= 0)
-        return rc;
+    if (rc != CLI_ARGS_OK)
+        return cli_args_exit(rc);
     reader r;
     memset(&r, 0, sizeof r);
     r.fd = 0;

@@ -15,6 +15,7 @@
  * left out; the report is still written, and the exit status is 1.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,74 +65,62 @@ static void usage(FILE *out)
         CLI_GRADING_HELP);
 }
 
-static int usage_error(const char *fmt, const char *arg)
+enum { OPT_JSON = 256, OPT_REGRADE, OPT_HTML };
+
+static const struct option LONG_OPTS[] = {
+    {"json", no_argument, NULL, OPT_JSON},
+    {"regrade", no_argument, NULL, OPT_REGRADE},
+    {"html", required_argument, NULL, OPT_HTML},
+    {"help", no_argument, NULL, 'h'},
+    CLI_GRADING_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+/* The options checked together once all are read, and the files. */
+static int check_options(int argc, char **argv, report_opts *o, bool grading_given)
 {
-    fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'fcpivot report --help'.\n");
-    return 2;
+    for (int i = optind; i < argc; i++) {
+        if (o->npaths == 2)
+            return cli_usage_error("report", "at most two rollouts files ('%s')", argv[i]);
+        o->path[o->npaths++] = argv[i];
+    }
+    if (!o->npaths)
+        return cli_usage_error("report", "a rollouts file is required");
+    if (grading_given && !o->regrade)
+        return cli_usage_error("report", "grading flags only apply with --regrade");
+    return CLI_ARGS_OK;
 }
 
-/* Splits "--name=value" into name (in buf) and value; a plain "--name"
- * gives a NULL value. A name too long for buf is cut (and then unknown). */
-static const char *split_option(const char *arg, char *buf, size_t bufsz)
-{
-    const char *eq = strchr(arg, '=');
-    size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
-    if (n >= bufsz)
-        n = bufsz - 1;
-    memcpy(buf, arg, n);
-    buf[n] = '\0';
-    return eq ? eq + 1 : NULL;
-}
-
-/* Returns −1 to go on, else the exit status (0 for --help). */
+/* The options and files (cli_common.h's convention). */
 static int parse_options(int argc, char **argv, report_opts *o)
 {
     memset(o, 0, sizeof *o);
     grade_config_default(&o->cfg);
     bool grading_given = false;
-    for (int i = 1; i < argc; i++) {
-        if (argv[i][0] != '-' || !strcmp(argv[i], "-")) {
-            if (o->npaths == 2)
-                return usage_error("at most two rollouts files ('%s')", argv[i]);
-            o->path[o->npaths++] = argv[i];
-            continue;
-        }
-        char name[64];
-        const char *val = split_option(argv[i], name, sizeof name);
-        bool takes = false, grading = cli_grading_flag_known(name, &takes);
-        takes = takes || !strcmp(name, "--html");
-        if (val && !takes)
-            return usage_error("option '%s' takes no value", name);
-        if (takes && !val) {
-            if (i + 1 >= argc)
-                return usage_error("option '%s' needs a value", name);
-            val = argv[++i];
-        }
-        if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
+    optind = 0;   /* a fresh scan (glibc) */
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":h", LONG_OPTS, NULL)) != -1) {
+        char why[256];
+        if (opt == 'h') {
             usage(stdout);
-            return 0;
-        } else if (!strcmp(name, "--json")) {
+            return CLI_ARGS_HELP;
+        } else if (opt == OPT_JSON) {
             o->json = true;
-        } else if (!strcmp(name, "--regrade")) {
+        } else if (opt == OPT_REGRADE) {
             o->regrade = true;
-        } else if (!strcmp(name, "--html")) {
-            o->html = val;
-        } else if (grading) {
-            char why[256];
-            if (cli_grading_flag_apply(name, val, &o->cfg, why, sizeof why))
-                return usage_error("%s", why);
+        } else if (opt == OPT_HTML) {
+            o->html = optarg;
+        } else if (CLI_IS_GRADING_OPTION(opt)) {
+            if (cli_grading_option_apply(opt, optarg, &o->cfg, why, sizeof why))
+                return cli_usage_error("report", "%s", why);
             grading_given = true;
         } else {
-            return usage_error("unknown option '%s'", argv[i]);
+            cli_getopt_why(opt, argv, why, sizeof why);
+            return cli_usage_error("report", "%s", why);
         }
     }
-    if (!o->npaths)
-        return usage_error("%s", "a rollouts file is required");
-    if (grading_given && !o->regrade)
-        return usage_error("%s", "grading flags only apply with --regrade");
-    return -1;
+    return check_options(argc, argv, o, grading_given);
 }
 
 /* ---- reading files ------------------------------------------------------- */
@@ -373,8 +362,8 @@ int cli_report(int argc, char **argv)
 {
     report_opts o;
     int st = parse_options(argc, argv, &o);
-    if (st >= 0)
-        return st;
+    if (st != CLI_ARGS_OK)
+        return cli_args_exit(st);
     long bad = 0;
     st = o.npaths == 1 ? report_one(&o, &bad) : report_two(&o, &bad);
     return st ? st : bad ? 1 : 0;

@@ -44,18 +44,38 @@
 #endif
 
 #define MAX_SPLITS 32
+/* The ranges of the server options' values. */
+#define MAX_THREADS 1024
+#define MAX_CONNECTIONS 1000000
+#define MAX_IDLE_TIMEOUT 86400         /* seconds */
+#define MAX_SESSIONS 100000000
 /* Seconds between checks for dataset files changed in place. */
 #define FILE_CHECK_INTERVAL 1.0
 /* malloc tuning for serving (see keep_heap) */
 #define SERVE_TRIM_THRESHOLD (64 << 20)
 #define SERVE_MMAP_THRESHOLD (4 << 20)
 
+/* A size as --max-body takes it: "16M" for a whole number of MiB. */
+static void size_text(size_t n, char *buf, size_t bufsz)
+{
+    if (n && n % ((size_t)1 << 20) == 0)
+        snprintf(buf, bufsz, "%zuM", n >> 20);
+    else if (n && n % ((size_t)1 << 10) == 0)
+        snprintf(buf, bufsz, "%zuK", n >> 10);
+    else
+        snprintf(buf, bufsz, "%zu", n);
+}
+
+/* The help; the defaults it shows are the ones server_options_default and
+ * ors_config_default set (each is defined once, in the module that owns it). */
 static void usage(FILE *out)
 {
     server_options so;
     ors_config oc;
     server_options_default(&so);
     ors_config_default(&oc);
+    char body[32];
+    size_text(so.max_body, body, sizeof body);
     fprintf(out,
         "usage: fcpivot serve [options]\n\n"
         "Serve the environment over ORS (HTTP+SSE) and the NeMo Gym resources-server API.\n\n"
@@ -66,89 +86,29 @@ static void usage(FILE *out)
         "  --skip-invalid              drop invalid rows instead of refusing to start\n"
         "  --allow-empty               serve a split without rows (else refuse to start)\n"
         "server:\n"
-        "  --host HOST                 address to bind (default 127.0.0.1)\n"
-        "  --port N                    port (default 8080; 0 = pick a free one)\n"
+        "  --host HOST                 address to bind (default %s)\n"
+        "  --port N                    port (default %u; 0 = pick a free one)\n"
         "  --threads N                 HTTP worker threads (default: number of cores)\n"
-        "  --env-name NAME             environment name (default nemotron-fc-pivot)\n"
-        "  --session-ttl SECONDS       reap sessions idle this long (default 900)\n"
-        "  --max-body BYTES            request body limit, K/M/G suffixes (default 16M)\n"
+        "  --env-name NAME             environment name (default %s)\n"
+        "  --session-ttl SECONDS       reap sessions idle this long (default %g)\n"
+        "  --max-body BYTES            request body limit, K/M/G suffixes (default %s)\n"
         "  --max-connections N         concurrent connection cap; more get 503 (default %u)\n"
         "  --max-sessions N            live session cap; /create answers 503 (default %u)\n"
-        "  --idle-timeout SECONDS      close idle connections (default 120; 0 = never)\n"
+        "  --idle-timeout SECONDS      close idle connections (default %u; 0 = never)\n"
         "  --log-format text|json      access log format on stderr (default text)\n"
         "  --quiet                     no access log\n"
         "grading (as for fcpivot grade):\n"
         "%s"
         "  -h, --help                  this help\n"
         "SIGHUP reloads the dataset files (replace them by rename first).\n",
-        so.max_connections, (unsigned)oc.max_sessions, CLI_GRADING_HELP);
-}
-
-/* ------------------------------------------------------------ option values */
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+')
-        return -1;
-    errno = 0;
-    char *end;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-    if (!s || !*s)
-        return -1;
-    errno = 0;
-    char *end;
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* "16777216", "16M", "512K", "1G", "1MiB" (binary multiples). */
-static int parse_size(const char *s, size_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+')
-        return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return -1;
-    unsigned shift = 0;
-    if (*end) {
-        switch (*end) {
-        case 'k': case 'K': shift = 10; break;
-        case 'm': case 'M': shift = 20; break;
-        case 'g': case 'G': shift = 30; break;
-        default: return -1;
-        }
-        end++;
-        if (*end == 'i' || *end == 'I')
-            end++;
-        if (*end == 'b' || *end == 'B')
-            end++;
-        if (*end)
-            return -1;
-    }
-    if (v == 0 || v > (SIZE_MAX >> shift))
-        return -1;
-    *out = (size_t)(v << shift);
-    return 0;
+        so.host, so.port, oc.env_name, oc.session_ttl, body, so.max_connections,
+        (unsigned)oc.max_sessions, so.idle_timeout, CLI_GRADING_HELP);
 }
 
 enum {
     OPT_DATA = 256, OPT_SPLIT, OPT_SKIP_INVALID, OPT_HOST, OPT_PORT, OPT_THREADS,
     OPT_ENV_NAME, OPT_SESSION_TTL, OPT_MAX_BODY, OPT_MAX_CONNECTIONS, OPT_IDLE_TIMEOUT,
-    OPT_LOG_FORMAT, OPT_QUIET, OPT_WORD_SIM, OPT_FLOAT_TOL, OPT_PARALLEL, OPT_SUBSET,
-    OPT_SUPERSET, OPT_REWARD_MODE, OPT_ALLOW_EMPTY, OPT_MAX_SESSIONS,
+    OPT_LOG_FORMAT, OPT_QUIET, OPT_ALLOW_EMPTY, OPT_MAX_SESSIONS,
 };
 
 /* ------------------------------------------------------------ options */
@@ -178,24 +138,10 @@ static const struct option LONG_OPTS[] = {
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"quiet", no_argument, NULL, OPT_QUIET},
-    {"word-similarity-threshold", required_argument, NULL, OPT_WORD_SIM},
-    {"float-tolerance", required_argument, NULL, OPT_FLOAT_TOL},
-    {"parallel-rewarding", no_argument, NULL, OPT_PARALLEL},
-    {"allow-subset", no_argument, NULL, OPT_SUBSET},
-    {"allow-superset", no_argument, NULL, OPT_SUPERSET},
-    {"reward-mode", required_argument, NULL, OPT_REWARD_MODE},
     {"help", no_argument, NULL, 'h'},
+    CLI_GRADING_OPTIONS,
     {NULL, 0, NULL, 0},
 };
-
-/* The long name of option code opt. */
-static const char *option_name(int opt)
-{
-    for (const struct option *o = LONG_OPTS; o->name; o++)
-        if (o->val == opt)
-            return o->name;
-    return "?";
-}
 
 static bool valid_env_name(const char *s)
 {
@@ -211,7 +157,7 @@ static bool valid_env_name(const char *s)
 static int bad_value(const char *opt, const char *arg, const char *want)
 {
     fprintf(stderr, "fcpivot serve: %s wants %s, not '%s'\n", opt, want, arg);
-    return -1;
+    return CLI_ARGS_USAGE;
 }
 
 static int add_split(serve_args *a, const char *name, const char *path)
@@ -231,110 +177,130 @@ static int add_split(serve_args *a, const char *name, const char *path)
     return 0;
 }
 
-/* 0 = serve, 1 = --help shown, -1 = usage error (message printed). */
-static int parse_args(int argc, char **argv, serve_args *a)
+/* --split NAME=FILE. */
+static int add_split_spec(serve_args *a, char *arg)
+{
+    ds_split_spec sp;
+    char err[256];
+    if (cli_split_spec_parse(arg, &sp, err, sizeof err) != 0) {
+        fprintf(stderr, "fcpivot serve: --split %s: %s\n", arg, err);
+        return CLI_ARGS_USAGE;
+    }
+    return add_split(a, sp.name, sp.path) ? CLI_ARGS_USAGE : CLI_ARGS_OK;
+}
+
+/* The options of the HTTP server (server_options). */
+static int apply_server_option(serve_args *a, int opt, const char *arg)
 {
     unsigned long u;
+    switch (opt) {
+    case OPT_HOST:
+        if (!*arg)
+            return bad_value("--host", arg, "an address");
+        a->server.host = arg;
+        break;
+    case OPT_PORT:
+        if (cli_parse_uint(arg, 65535, &u))
+            return bad_value("--port", arg, "a port number 0-65535");
+        a->server.port = (unsigned)u;
+        break;
+    case OPT_THREADS:
+        if (cli_parse_uint(arg, MAX_THREADS, &u) || u == 0) {
+            char want[64];
+            snprintf(want, sizeof want, "a number of threads 1-%d", MAX_THREADS);
+            return bad_value("--threads", arg, want);
+        }
+        a->server.threads = (unsigned)u;
+        break;
+    case OPT_MAX_BODY:
+        if (cli_parse_size(arg, &a->server.max_body))
+            return bad_value("--max-body", arg, "a size in bytes (K, M, G suffixes)");
+        break;
+    case OPT_MAX_CONNECTIONS:
+        if (cli_parse_uint(arg, MAX_CONNECTIONS, &u) || u == 0)
+            return bad_value("--max-connections", arg, "a positive number");
+        a->server.max_connections = (unsigned)u;
+        break;
+    case OPT_IDLE_TIMEOUT:
+        if (cli_parse_uint(arg, MAX_IDLE_TIMEOUT, &u))
+            return bad_value("--idle-timeout", arg, "a number of seconds (0 = never)");
+        a->server.idle_timeout = (unsigned)u;
+        break;
+    case OPT_LOG_FORMAT:
+        if (!strcmp(arg, "json"))
+            a->server.log_format = SERVER_LOG_JSON;
+        else if (!strcmp(arg, "text"))
+            a->server.log_format = SERVER_LOG_TEXT;
+        else
+            return bad_value("--log-format", arg, "text or json");
+        break;
+    case OPT_QUIET: a->server.quiet = true; break;
+    }
+    return CLI_ARGS_OK;
+}
+
+/* Option opt of LONG_OPTS with its value arg (optarg). */
+static int apply_option(serve_args *a, int opt, char *arg)
+{
+    char why[256];
     double x;
+    unsigned long u;
+    if (CLI_IS_GRADING_OPTION(opt)) {
+        if (cli_grading_option_apply(opt, arg, &a->ors.grading, why, sizeof why)) {
+            fprintf(stderr, "fcpivot serve: %s\n", why);
+            return CLI_ARGS_USAGE;
+        }
+        return CLI_ARGS_OK;
+    }
+    switch (opt) {
+    case 'h': return CLI_ARGS_HELP;
+    case OPT_DATA: return add_split(a, "train", arg) ? CLI_ARGS_USAGE : CLI_ARGS_OK;
+    case OPT_SPLIT: return add_split_spec(a, arg);
+    case OPT_SKIP_INVALID: a->skip_invalid = true; return CLI_ARGS_OK;
+    case OPT_ALLOW_EMPTY: a->allow_empty = true; return CLI_ARGS_OK;
+    case OPT_MAX_SESSIONS:
+        if (cli_parse_uint(arg, MAX_SESSIONS, &u) || u == 0)
+            return bad_value("--max-sessions", arg, "a positive number");
+        a->ors.max_sessions = (size_t)u;
+        return CLI_ARGS_OK;
+    case OPT_ENV_NAME:
+        if (!valid_env_name(arg))
+            return bad_value("--env-name", arg, "a name of letters, digits, '-', '_' and '.'");
+        a->ors.env_name = arg;
+        return CLI_ARGS_OK;
+    case OPT_SESSION_TTL:
+        if (!cli_parse_double(arg, &x) || !isfinite(x) || x <= 0)
+            return bad_value("--session-ttl", arg, "a positive number of seconds");
+        a->ors.session_ttl = x;
+        return CLI_ARGS_OK;
+    default:
+        return apply_server_option(a, opt, arg);
+    }
+}
+
+/* CLI_ARGS_OK = serve, CLI_ARGS_HELP = --help asked for (not yet shown),
+ * CLI_ARGS_USAGE = usage error (message printed). */
+static int parse_args(int argc, char **argv, serve_args *a)
+{
     int opt;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":h", LONG_OPTS, NULL)) != -1) {
-        if (opt >= OPT_WORD_SIM && opt <= OPT_REWARD_MODE) {
-            char name[64], why[256];
-            snprintf(name, sizeof name, "--%s", option_name(opt));
-            if (cli_grading_flag_apply(name, optarg, &a->ors.grading, why, sizeof why)) {
-                fprintf(stderr, "fcpivot serve: %s\n", why);
-                return -1;
-            }
-            continue;
+        if (opt == '?' || opt == ':') {
+            char why[256];
+            cli_getopt_why(opt, argv, why, sizeof why);
+            fprintf(stderr, "fcpivot serve: %s\n", why);
+            return CLI_ARGS_USAGE;
         }
-        switch (opt) {
-        case 'h':
-            return 1;
-        case OPT_DATA:
-            if (add_split(a, "train", optarg))
-                return -1;
-            break;
-        case OPT_SPLIT: {
-            ds_split_spec sp;
-            char err[256];
-            if (cli_split_spec_parse(optarg, &sp, err, sizeof err) != 0) {
-                fprintf(stderr, "fcpivot serve: --split %s: %s\n", optarg, err);
-                return -1;
-            }
-            if (add_split(a, sp.name, sp.path))
-                return -1;
-            break;
-        }
-        case OPT_SKIP_INVALID: a->skip_invalid = true; break;
-        case OPT_ALLOW_EMPTY: a->allow_empty = true; break;
-        case OPT_MAX_SESSIONS:
-            if (parse_uint(optarg, 100000000, &u) || u == 0)
-                return bad_value("--max-sessions", optarg, "a positive number");
-            a->ors.max_sessions = (size_t)u;
-            break;
-        case OPT_HOST:
-            if (!*optarg)
-                return bad_value("--host", optarg, "an address");
-            a->server.host = optarg;
-            break;
-        case OPT_PORT:
-            if (parse_uint(optarg, 65535, &u))
-                return bad_value("--port", optarg, "a port number 0-65535");
-            a->server.port = (unsigned)u;
-            break;
-        case OPT_THREADS:
-            if (parse_uint(optarg, 1024, &u) || u == 0)
-                return bad_value("--threads", optarg, "a number of threads 1-1024");
-            a->server.threads = (unsigned)u;
-            break;
-        case OPT_ENV_NAME:
-            if (!valid_env_name(optarg))
-                return bad_value("--env-name", optarg, "a name of letters, digits, '-', '_' and '.'");
-            a->ors.env_name = optarg;
-            break;
-        case OPT_SESSION_TTL:
-            if (parse_double(optarg, &x) || x <= 0)
-                return bad_value("--session-ttl", optarg, "a positive number of seconds");
-            a->ors.session_ttl = x;
-            break;
-        case OPT_MAX_BODY:
-            if (parse_size(optarg, &a->server.max_body))
-                return bad_value("--max-body", optarg, "a size in bytes (K, M, G suffixes)");
-            break;
-        case OPT_MAX_CONNECTIONS:
-            if (parse_uint(optarg, 1000000, &u) || u == 0)
-                return bad_value("--max-connections", optarg, "a positive number");
-            a->server.max_connections = (unsigned)u;
-            break;
-        case OPT_IDLE_TIMEOUT:
-            if (parse_uint(optarg, 86400, &u))
-                return bad_value("--idle-timeout", optarg, "a number of seconds (0 = never)");
-            a->server.idle_timeout = (unsigned)u;
-            break;
-        case OPT_LOG_FORMAT:
-            if (!strcmp(optarg, "json"))
-                a->server.log_format = SERVER_LOG_JSON;
-            else if (!strcmp(optarg, "text"))
-                a->server.log_format = SERVER_LOG_TEXT;
-            else
-                return bad_value("--log-format", optarg, "text or json");
-            break;
-        case OPT_QUIET: a->server.quiet = true; break;
-        case ':':
-            fprintf(stderr, "fcpivot serve: %s needs a value\n", argv[optind - 1]);
-            return -1;
-        default:
-            fprintf(stderr, "fcpivot serve: unknown option '%s'\n", argv[optind - 1]);
-            return -1;
-        }
+        int rc = apply_option(a, opt, optarg);
+        if (rc != CLI_ARGS_OK)
+            return rc;
     }
     if (optind < argc) {
         fprintf(stderr, "fcpivot serve: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return CLI_ARGS_USAGE;
     }
-    return 0;
+    return CLI_ARGS_OK;
 }
 
 /* ------------------------------------------------------------ start-up */
@@ -505,14 +471,12 @@ int cli_serve(int argc, char **argv)
     server_options_default(&a.server);
     ors_config_default(&a.ors);
     int pr = parse_args(argc, argv, &a);
-    if (pr != 0) {
-        if (pr > 0) {
-            usage(stdout);
-            return 0;
-        }
+    if (pr == CLI_ARGS_HELP)
+        usage(stdout);
+    else if (pr != CLI_ARGS_OK)
         fprintf(stderr, "Run 'fcpivot serve --help' for the options.\n");
-        return 2;
-    }
+    if (pr != CLI_ARGS_OK)
+        return cli_args_exit(pr);
     if (a.nsplits == 0)
         add_split(&a, "train", find_sample(a.sample_path, sizeof a.sample_path));
     double reap = a.ors.session_ttl / 4;

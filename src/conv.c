@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "jtext.h"
+#include "util.h"
 
 #define CONV_JFLAGS (JTEXT_BIG_INTS | JTEXT_SURROGATES)
 #define THINK_OPEN "<think>"
@@ -51,14 +52,6 @@ static bool sp_arr(span v) { return v.p && v.n >= 2 && v.p[0] == '['; }
 /* The raw text between a string's quotes. */
 static span sp_inner(span v) { return (span){v.p + 1, v.n - 2}; }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* One character of raw string text at p (< end): its length in bytes and in
  * *ch its value when it is ASCII (-1 otherwise: a UTF-8 byte, a non-ASCII
  * escape). */
@@ -77,12 +70,8 @@ static size_t raw_unit(const char *p, const char *end, int *ch)
     case 't': *ch = '\t'; return 2;
     case 'u': {
         if (end - p < 6) { *ch = -1; return (size_t)(end - p); }
-        int v = 0;
-        for (int i = 2; i < 6; i++) {
-            int h = hexval(p[i]);
-            v = h < 0 ? 0x10000 : (v << 4) | h;
-        }
-        *ch = v < 0x80 ? v : -1;
+        long v = util_hex4(p + 2, 4);
+        *ch = v >= 0 && v < 0x80 ? (int)v : -1;
         return 6;
     }
     default: *ch = (unsigned char)p[1]; return 2;   /* \" \\ \/ */
@@ -351,12 +340,10 @@ static int fail_to(char *err, size_t errsz, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int fail_to(char *err, size_t errsz, int rc, const char *fmt, ...)
 {
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    util_vset_err(err, errsz, fmt, ap);
+    va_end(ap);
     return rc;
 }
 

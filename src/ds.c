@@ -50,6 +50,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
+#include "util.h"
 
 #define BATCH_BYTES ((size_t)64 << 20)
 #define BATCH_ROWS  ((size_t)1 << 18)
@@ -85,7 +86,7 @@ typedef struct sfile {
     ds_row *rows;
     size_t nrows;            /* served rows */
     size_t lines, total_rows, errors, warnings;
-    size_t kinds[4];
+    size_t kinds[GRADE_ACTION_KIND_COUNT];
     task_entry **slots;      /* per served row, allocated on first acquire */
     _Atomic(pub_span *) pub; /* per served row, built by the first full listing */
 } sfile;
@@ -99,65 +100,45 @@ struct ds_dataset {
     pthread_mutex_t pub_mu;  /* builds each split's pub table once */
 };
 
-static void set_err(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (!err || !errsz)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- reading files ------------------------------------------------------ */
 
-typedef struct growbuf {
-    char *p;
-    size_t len, cap;
-} growbuf;
+#define READ_CHUNK ((size_t)1 << 20)   /* room made before each read / inflate */
 
-static bool grow(growbuf *b, size_t need)
+/* The free bytes of b after util_buf_reserve (its last byte is kept for the
+ * NUL util_buf promises). */
+static size_t room(const util_buf *b)
 {
-    if (b->len + need <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : (size_t)1 << 20;
-    while (cap < b->len + need)
-        cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (!np)
-        return false;
-    b->p = np;
-    b->cap = cap;
-    return true;
+    return b->cap - b->len - 1;
 }
 
 /* gzip data in[0..n) (one or more members; anything after a member that is
  * not another member is ignored, as gzread does) appended to b. */
-static int gunzip_mem(const unsigned char *in, size_t n, const char *path, growbuf *b,
+static int gunzip_mem(const unsigned char *in, size_t n, const char *path, util_buf *b,
                       char *err, size_t errsz)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
     if (inflateInit2(&z, 15 + 16) != Z_OK) {
-        set_err(err, errsz, "%s: cannot start gzip decoder", path);
+        util_set_err(err, errsz, "%s: cannot start gzip decoder", path);
         return -1;
     }
     size_t pos = 0;
     int zr = Z_OK;
     for (;;) {
-        if (!grow(b, (size_t)1 << 20)) {
+        if (util_buf_reserve(b, READ_CHUNK)) {
             zr = Z_MEM_ERROR;
             break;
         }
         size_t in_chunk = n - pos > (1u << 30) ? (1u << 30) : n - pos;
-        size_t out_room = b->cap - b->len > (1u << 30) ? (1u << 30) : b->cap - b->len;
+        size_t out_room = room(b) > (1u << 30) ? (1u << 30) : room(b);
         z.next_in = (unsigned char *)in + pos;
         z.avail_in = (uInt)in_chunk;
-        z.next_out = (unsigned char *)b->p + b->len;
+        z.next_out = (unsigned char *)b->data + b->len;
         z.avail_out = (uInt)out_room;
         zr = inflate(&z, Z_NO_FLUSH);
         pos += in_chunk - z.avail_in;
         b->len += out_room - z.avail_out;
+        b->data[b->len] = '\0';
         if (zr == Z_STREAM_END) {
             if (n - pos < 2 || in[pos] != 0x1f || in[pos + 1] != 0x8b)
                 break;                 /* no further member */
@@ -172,18 +153,18 @@ static int gunzip_mem(const unsigned char *in, size_t n, const char *path, growb
     inflateEnd(&z);
     if (zr == Z_STREAM_END)
         return 0;
-    set_err(err, errsz, "%s: %s gzip data", path, zr == Z_MEM_ERROR ? "out of memory decompressing"
-            : zr == Z_OK || zr == Z_BUF_ERROR ? "truncated" : "corrupt");
+    util_set_err(err, errsz, "%s: %s gzip data", path, zr == Z_MEM_ERROR ? "out of memory decompressing"
+                 : zr == Z_OK || zr == Z_BUF_ERROR ? "truncated" : "corrupt");
     return -1;
 }
 
 /* zstd data in[0..n) (one or more frames) appended to b. */
-static int unzstd_mem(const unsigned char *in, size_t n, const char *path, growbuf *b,
+static int unzstd_mem(const unsigned char *in, size_t n, const char *path, util_buf *b,
                       char *err, size_t errsz)
 {
     ZSTD_DStream *z = ZSTD_createDStream();
     if (!z) {
-        set_err(err, errsz, "%s: out of memory", path);
+        util_set_err(err, errsz, "%s: out of memory", path);
         return -1;
     }
     ZSTD_initDStream(z);
@@ -191,47 +172,49 @@ static int unzstd_mem(const unsigned char *in, size_t n, const char *path, growb
     size_t last = 1;
     int rc = 0;
     for (;;) {
-        if (!grow(b, ZSTD_DStreamOutSize())) {
-            set_err(err, errsz, "%s: out of memory decompressing", path);
+        if (util_buf_reserve(b, ZSTD_DStreamOutSize())) {
+            util_set_err(err, errsz, "%s: out of memory decompressing", path);
             rc = -1;
             break;
         }
-        ZSTD_outBuffer ob = {b->p + b->len, b->cap - b->len, 0};
+        ZSTD_outBuffer ob = {b->data + b->len, room(b), 0};
         last = ZSTD_decompressStream(z, &ob, &ib);
         if (ZSTD_isError(last)) {
-            set_err(err, errsz, "%s: corrupt zstd data (%s)", path, ZSTD_getErrorName(last));
+            util_set_err(err, errsz, "%s: corrupt zstd data (%s)", path, ZSTD_getErrorName(last));
             rc = -1;
             break;
         }
         b->len += ob.pos;
+        b->data[b->len] = '\0';
         if (ib.pos == ib.size && ob.pos < ob.size)
             break;                     /* input used up and output flushed */
     }
     if (rc == 0 && last != 0) {
-        set_err(err, errsz, "%s: truncated zstd data", path);
+        util_set_err(err, errsz, "%s: truncated zstd data", path);
         rc = -1;
     }
     ZSTD_freeDStream(z);
     return rc;
 }
 
-static int read_all(int fd, const char *path, growbuf *b, char *err, size_t errsz)
+static int read_all(int fd, const char *path, util_buf *b, char *err, size_t errsz)
 {
     for (;;) {
-        if (!grow(b, (size_t)1 << 20)) {
-            set_err(err, errsz, "%s: out of memory", path);
+        if (util_buf_reserve(b, READ_CHUNK)) {
+            util_set_err(err, errsz, "%s: out of memory", path);
             return -1;
         }
-        ssize_t got = read(fd, b->p + b->len, b->cap - b->len);
+        ssize_t got = read(fd, b->data + b->len, room(b));
         if (got < 0) {
             if (errno == EINTR)
                 continue;
-            set_err(err, errsz, "%s: read error: %s", path, strerror(errno));
+            util_set_err(err, errsz, "%s: read error: %s", path, strerror(errno));
             return -1;
         }
         if (got == 0)
             return 0;
         b->len += (size_t)got;
+        b->data[b->len] = '\0';
     }
 }
 
@@ -313,9 +296,9 @@ static bool file_changed(const sfile *sp)
 
 static void set_changed_err(const sfile *sp, char *err, size_t errsz)
 {
-    set_err(err, errsz, "%s was truncated or rewritten in place after it was loaded, so its "
-            "rows can no longer be read; replace dataset files by rename and send SIGHUP "
-            "to reload", sp->path);
+    util_set_err(err, errsz, "%s was truncated or rewritten in place after it was loaded, so its "
+                 "rows can no longer be read; replace dataset files by rename and send SIGHUP "
+                 "to reload", sp->path);
 }
 
 /* The bytes of row index of sp: in memory as they are, or (mapped) copied
@@ -329,7 +312,7 @@ static const char *row_copy(const sfile *sp, size_t index, util_buf *scratch,
         return sp->data + r->off;
     scratch->len = 0;
     if (util_buf_reserve(scratch, r->len) != 0) {
-        set_err(err, errsz, "out of memory");
+        util_set_err(err, errsz, "out of memory");
         return NULL;
     }
     if (!guarded_copy(scratch->data, sp->data + r->off, r->len)) {
@@ -357,13 +340,12 @@ static const char *row_read(const sfile *sp, size_t index, util_buf *scratch,
 static int raw_contents(int fd, const struct stat *st, sfile *sp, char *err, size_t errsz)
 {
     if (!S_ISREG(st->st_mode)) {
-        growbuf b = {0};
+        util_buf b = UTIL_BUF_INIT;
         if (read_all(fd, sp->path, &b, err, errsz)) {
-            free(b.p);
+            util_buf_free(&b);
             return -1;
         }
-        sp->data = b.p;
-        sp->size = b.len;
+        sp->data = util_buf_take(&b, &sp->size);
         return 0;
     }
     sp->size = (size_t)st->st_size;
@@ -371,7 +353,7 @@ static int raw_contents(int fd, const struct stat *st, sfile *sp, char *err, siz
         return 0;
     void *m = mmap(NULL, sp->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (m == MAP_FAILED) {
-        set_err(err, errsz, "%s: mmap: %s", sp->path, strerror(errno));
+        util_set_err(err, errsz, "%s: mmap: %s", sp->path, strerror(errno));
         return -1;
     }
     madvise(m, sp->size, MADV_SEQUENTIAL);
@@ -403,13 +385,13 @@ static int load_file(sfile *sp, char *err, size_t errsz)
 {
     int fd = open(sp->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errsz, "%s: %s", sp->path, strerror(errno));
+        util_set_err(err, errsz, "%s: %s", sp->path, strerror(errno));
         return -1;
     }
     struct stat st;
     int e = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
     if (e) {
-        set_err(err, errsz, "%s: %s", sp->path, strerror(e));
+        util_set_err(err, errsz, "%s: %s", sp->path, strerror(e));
         close(fd);
         return -1;
     }
@@ -421,18 +403,18 @@ static int load_file(sfile *sp, char *err, size_t errsz)
     const unsigned char *raw = (const unsigned char *)sp->data;
     if (rc || !(is_gzip(raw, sp->size) || is_zstd(raw, sp->size)))
         return rc;
-    growbuf b = {0};
+    util_buf b = UTIL_BUF_INIT;
     rc = is_gzip(raw, sp->size) ? gunzip_mem(raw, sp->size, sp->path, &b, err, errsz)
                                 : unzstd_mem(raw, sp->size, sp->path, &b, err, errsz);
     release_contents(sp);
     sp->compressed = true;
     if (rc || !b.len) {
-        free(b.p);
+        util_buf_free(&b);
         return rc;
     }
-    char *shrunk = realloc(b.p, b.len);
-    sp->data = shrunk ? shrunk : b.p;
-    sp->size = b.len;
+    char *all = util_buf_take(&b, &sp->size);
+    char *shrunk = realloc(all, sp->size + 1);   /* give back the spare room */
+    sp->data = shrunk ? shrunk : all;
     return 0;
 }
 
@@ -466,7 +448,7 @@ static int index_split(sfile *sp, char *err, size_t errsz)
         if (len && !((*p == ' ' || *p == '\t' || *p == '\r') && is_blank(p, len))) {
             if (len > UINT32_MAX || line > UINT32_MAX) {
                 free(rows);
-                set_err(err, errsz, "%s:%zu: line too long (or too many lines)", sp->path, line);
+                util_set_err(err, errsz, "%s:%zu: line too long (or too many lines)", sp->path, line);
                 return -1;
             }
             if (n == cap) {
@@ -486,11 +468,13 @@ static int index_split(sfile *sp, char *err, size_t errsz)
     return 0;
 oom:
     free(rows);
-    set_err(err, errsz, "%s: out of memory indexing", sp->path);
+    util_set_err(err, errsz, "%s: out of memory indexing", sp->path);
     return -1;
 }
 
 /* ---- validation ---------------------------------------------------------- */
+
+enum { ROW_VALID = 0, ROW_INVALID = 1 };   /* a part's status bytes (calloc: valid) */
 
 typedef struct found {
     uint32_t line;
@@ -505,11 +489,11 @@ typedef struct part {
     unsigned worker;
     const ds_open_options *o;
     size_t from, to;          /* row range */
-    uint8_t *status;          /* per row of the split: 0 ok, 1 error */
+    uint8_t *status;          /* per row of the split: ROW_VALID or ROW_INVALID */
     dsval_ctx *ctx;
     found *found;
     size_t nfound, capfound;
-    size_t errors, warnings, kinds[4];
+    size_t errors, warnings, kinds[GRADE_ACTION_KIND_COUNT];
     bool oom;
 } part;
 
@@ -549,12 +533,13 @@ static void *part_run(void *arg)
             pt->o->on_row(&ri, pt->o->ctx);
         }
         if (r.error) {
-            pt->status[i] = 1;
+            pt->status[i] = ROW_INVALID;
             pt->errors++;
             part_note(pt, row->line, DS_SEV_ERROR, r.kind_name ? r.kind_name : "row", r.error_msg);
             continue;
         }
-        pt->kinds[r.kind & 3]++;
+        if ((unsigned)r.kind < GRADE_ACTION_KIND_COUNT)
+            pt->kinds[r.kind]++;
         if (r.warning)
             pt->warnings++;
         for (unsigned w = 0; w < r.nwarnings; w++)
@@ -577,7 +562,7 @@ static void part_flush(part *pt, sfile *sp, const ds_open_options *o)
     pt->nfound = 0;
     sp->errors += pt->errors;
     sp->warnings += pt->warnings;
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < GRADE_ACTION_KIND_COUNT; k++)
         sp->kinds[k] += pt->kinds[k];
     pt->errors = pt->warnings = 0;
     memset(pt->kinds, 0, sizeof pt->kinds);
@@ -602,7 +587,7 @@ static int validate_split(const sfile *ds_splits_base, sfile *sp, part *parts, u
 {
     uint8_t *status = calloc(sp->nrows ? sp->nrows : 1, 1);
     if (!status) {
-        set_err(err, errsz, "%s: out of memory", sp->path);
+        util_set_err(err, errsz, "%s: out of memory", sp->path);
         return -1;
     }
     int rc = 0;
@@ -641,21 +626,21 @@ static int validate_split(const sfile *ds_splits_base, sfile *sp, part *parts, u
         from = to;
     }
     if (rc)
-        set_err(err, errsz, "%s: out of memory validating", sp->path);
+        util_set_err(err, errsz, "%s: out of memory validating", sp->path);
     if (rc == 0 && sp->errors && o->skip_invalid) {
         size_t k = 0;
         for (size_t i = 0; i < sp->nrows; i++)
-            if (!status[i])
+            if (status[i] == ROW_VALID)
                 sp->rows[k++] = sp->rows[i];
         sp->nrows = k;
     }
     if (rc == 0 && sp->errors && !o->skip_invalid) {
         size_t first = 0;
-        while (!status[first])
+        while (status[first] == ROW_VALID)
             first++;
-        set_err(err, errsz, "%s: %zu invalid row%s (first at line %u); fix them or skip them "
-                "(--skip-invalid)", sp->path, sp->errors, sp->errors == 1 ? "" : "s",
-                (unsigned)sp->rows[first].line);
+        util_set_err(err, errsz, "%s: %zu invalid row%s (first at line %u); fix them or skip them "
+                     "(--skip-invalid)", sp->path, sp->errors, sp->errors == 1 ? "" : "s",
+                     (unsigned)sp->rows[first].line);
         rc = -1;
     }
     free(status);
@@ -682,7 +667,7 @@ static int validate_all(ds_dataset *ds, const ds_open_options *o, char *err, siz
         else
             dsval_ctx_measure(parts[t].ctx, o->measure && o->on_row);
     if (rc)
-        set_err(err, errsz, "out of memory");
+        util_set_err(err, errsz, "out of memory");
     size_t total = 0, done = 0;
     for (size_t i = 0; i < ds->nsplits; i++)
         total += ds->splits[i].size;
@@ -745,21 +730,21 @@ void ds_close(ds_dataset *ds)
 static int check_specs(const ds_split_spec *specs, size_t n, char *err, size_t errsz)
 {
     if (n == 0) {
-        set_err(err, errsz, "no dataset split given");
+        util_set_err(err, errsz, "no dataset split given");
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         if (!ds_split_name_valid(specs[i].name)) {
-            set_err(err, errsz, "invalid split name '%s'", specs[i].name ? specs[i].name : "");
+            util_set_err(err, errsz, "invalid split name '%s'", specs[i].name ? specs[i].name : "");
             return -1;
         }
         if (!specs[i].path || !*specs[i].path) {
-            set_err(err, errsz, "split '%s' has no file", specs[i].name);
+            util_set_err(err, errsz, "split '%s' has no file", specs[i].name);
             return -1;
         }
         for (size_t j = 0; j < i; j++)
             if (!strcmp(specs[i].name, specs[j].name)) {
-                set_err(err, errsz, "duplicate split name '%s'", specs[i].name);
+                util_set_err(err, errsz, "duplicate split name '%s'", specs[i].name);
                 return -1;
             }
     }
@@ -777,7 +762,7 @@ int ds_open(ds_dataset **out, const ds_split_spec *specs, size_t nsplits,
     ds_dataset *ds = calloc(1, sizeof *ds);
     if (!ds || !(ds->splits = calloc(nsplits, sizeof *ds->splits))) {
         free(ds);
-        set_err(err, errsz, "out of memory");
+        util_set_err(err, errsz, "out of memory");
         return -1;
     }
     pthread_mutex_init(&ds->mu, NULL);
@@ -791,7 +776,7 @@ int ds_open(ds_dataset **out, const ds_split_spec *specs, size_t nsplits,
         sp->name = strdup(specs[i].name);
         sp->path = strdup(specs[i].path);
         if (!sp->name || !sp->path) {
-            set_err(err, errsz, "out of memory");
+            util_set_err(err, errsz, "out of memory");
             rc = -1;
         } else {
             rc = load_file(sp, err, errsz);
@@ -891,7 +876,7 @@ json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err
 {
     size_t len, line;
     if (!ds_row_text(ds, split, index, &len, &line)) {
-        set_err(err, errsz, "no row %zu in split %zu", index, split);
+        util_set_err(err, errsz, "no row %zu in split %zu", index, split);
         return NULL;
     }
     util_buf scratch = UTIL_BUF_INIT;
@@ -901,7 +886,7 @@ json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err
     if (p && !v) {
         char why[200] = "out of memory";
         jtext_valid(p, len, JTEXT_PY, why, sizeof why);
-        set_err(err, errsz, "line %zu: %s", line, why);
+        util_set_err(err, errsz, "line %zu: %s", line, why);
     }
     util_buf_free(&scratch);
     return v;
@@ -920,12 +905,12 @@ static json_t not_a_function;
 static json_t *function_of_tool(const json_t *tool, size_t i, char *err, size_t errsz)
 {
     if (!json_is_object(tool)) {
-        set_err(err, errsz, "tools[%zu] must be an object", i);
+        util_set_err(err, errsz, "tools[%zu] must be an object", i);
         return NULL;
     }
     const char *type = json_string_value(json_object_get(tool, "type"));
     if (!type) {
-        set_err(err, errsz, "tools[%zu] has no string \"type\"", i);
+        util_set_err(err, errsz, "tools[%zu] has no string \"type\"", i);
         return NULL;
     }
     if (strcmp(type, "function"))
@@ -934,7 +919,7 @@ static json_t *function_of_tool(const json_t *tool, size_t i, char *err, size_t 
     json_t *src = (json_t *)(json_is_object(fn) ? fn : tool);
     const json_t *name = json_object_get(src, "name");
     if (!json_is_string(name) || strlen(json_string_value(name)) != json_string_length(name)) {
-        set_err(err, errsz, "tools[%zu] has no usable string name", i);
+        util_set_err(err, errsz, "tools[%zu] has no usable string name", i);
         return NULL;
     }
     return json_incref(src);
@@ -951,7 +936,7 @@ static json_t *task_tools(const json_t *tools, size_t *from, char *err, size_t e
         return out;
     if (!json_is_array(tools)) {
         json_decref(out);
-        set_err(err, errsz, "responses_create_params.tools must be a list");
+        util_set_err(err, errsz, "responses_create_params.tools must be a list");
         return NULL;
     }
     json_t *seen = json_object();
@@ -1055,7 +1040,7 @@ static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err
     char why[400] = "";
     task_entry *e = calloc(1, sizeof *e);
     if (!e) {
-        set_err(err, errsz, "out of memory");
+        util_set_err(err, errsz, "out of memory");
         return NULL;
     }
     e->refs = 1;
@@ -1078,7 +1063,7 @@ static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err
         ok = task_parse(ds, t, why, sizeof why);
     }
     if (!ok) {
-        set_err(err, errsz, "%s:%zu: %s", sp->path, line, why);
+        util_set_err(err, errsz, "%s:%zu: %s", sp->path, line, why);
         task_free(e);
         return NULL;
     }
@@ -1088,14 +1073,14 @@ static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err
 const ds_task *ds_task_acquire(ds_dataset *ds, size_t si, size_t index, char *err, size_t errsz)
 {
     if (!ds || si >= ds->nsplits || index >= ds->splits[si].nrows) {
-        set_err(err, errsz, "no task %zu in split %zu", index, si);
+        util_set_err(err, errsz, "no task %zu in split %zu", index, si);
         return NULL;
     }
     sfile *sp = &ds->splits[si];
     pthread_mutex_lock(&ds->mu);
     if (!sp->slots && !(sp->slots = calloc(sp->nrows, sizeof *sp->slots))) {
         pthread_mutex_unlock(&ds->mu);
-        set_err(err, errsz, "out of memory");
+        util_set_err(err, errsz, "out of memory");
         return NULL;
     }
     task_entry *e = sp->slots[index];
@@ -1192,7 +1177,7 @@ static int find_public(const sfile *sp, size_t i, bool trusted, pub_span *out, c
     char why[200] = "";
     if ((!trusted || jtext_object_trusted(p, len, note_public, &ps) != 0) &&
         jtext_object(p, len, JTEXT_PY, note_public, &ps, why, sizeof why) != 0) {
-        set_err(err, errsz, "%s:%u: %s", sp->path, (unsigned)sp->rows[i].line, why);
+        util_set_err(err, errsz, "%s:%u: %s", sp->path, (unsigned)sp->rows[i].line, why);
         return -1;
     }
     memset(out, 0, sizeof *out);
@@ -1250,7 +1235,7 @@ static int put_public_task(const sfile *sp, const pub_span *table, size_t i, boo
     if (util_buf_append(out, head, n) != 0 ||
         put_span(out, "trajectory_id", row + ps.tid_off, ps.tid_len) != 0 ||
         put_span(out, "info", row + ps.info_off, ps.info_len) != 0 || util_buf_putc(out, '}') != 0) {
-        set_err(err, errsz, "out of memory");
+        util_set_err(err, errsz, "out of memory");
         return -1;
     }
     return 0;
@@ -1297,7 +1282,7 @@ int ds_tasks_json(ds_dataset *ds, size_t split, size_t start, size_t stop, util_
                   char *err, size_t errsz)
 {
     if (split >= ds->nsplits || start > stop || stop > ds->splits[split].nrows) {
-        set_err(err, errsz, "no rows %zu-%zu in split %zu", start, stop, split);
+        util_set_err(err, errsz, "no rows %zu-%zu in split %zu", start, stop, split);
         return -1;
     }
     sfile *sp = &ds->splits[split];
@@ -1312,7 +1297,7 @@ int ds_tasks_json(ds_dataset *ds, size_t split, size_t start, size_t stop, util_
     for (size_t i = start; rc == 0 && i < stop; i++)
         rc = public_guarded(sp, table, i, i == start, ds->validated, out, err, errsz);
     if (rc == 0 && util_buf_putc(out, ']') != 0) {
-        set_err(err, errsz, "out of memory");
+        util_set_err(err, errsz, "out of memory");
         rc = -1;
     }
     if (rc == 0 && file_changed(sp)) {     /* rewritten while being listed */

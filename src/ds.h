@@ -115,7 +115,7 @@ typedef struct ds_split_report {
     size_t rows;               /* non-blank lines */
     size_t served;             /* rows served (= rows - errors with skip_invalid) */
     size_t errors, warnings;   /* rows with an error / a warning (when validated) */
-    size_t kinds[4];           /* valid rows by expected action kind (grade_action_kind) */
+    size_t kinds[GRADE_ACTION_KIND_COUNT];   /* valid rows by expected action kind */
 } ds_split_report;
 void ds_split_report_get(const ds_dataset *ds, size_t split, ds_split_report *out);
 

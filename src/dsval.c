@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 
 struct dsval_ctx {
     util_buf key;       /* the key being compared */
@@ -107,7 +108,7 @@ static void add_warning(dsval_result *out, const char *kind, const char *fmt, ..
     w->kind = kind;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(w->msg, sizeof w->msg, fmt, ap);
+    util_vset_err(w->msg, sizeof w->msg, fmt, ap);
     va_end(ap);
     out->warning = true;
 }
@@ -189,7 +190,7 @@ static void tool_error(row_state *st, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(st->tool_err, sizeof st->tool_err, fmt, ap);
+    util_vset_err(st->tool_err, sizeof st->tool_err, fmt, ap);
     va_end(ap);
 }
 
@@ -272,13 +273,11 @@ static bool walk_tool(jtext_scan *s, row_state *st, uint32_t i)
     return true;
 }
 
-static bool walk_tools(jtext_scan *s, row_state *st)
+/* A list member: each element walked by each (with its index, counted in
+ * *count); any other value is only scanned (its type was noted). */
+static bool walk_list(jtext_scan *s, row_state *st,
+                      bool (*each)(jtext_scan *, row_state *, uint32_t), uint32_t *count)
 {
-    st->tools_type = *s->p;
-    st->ctx->nnames = 0;
-    st->ctx->names.len = 0;
-    st->tool_err[0] = '\0';
-    st->n_tools = 0;
     if (*s->p != '[')
         return jtext_value(s);
     if (!jtext_open(s))
@@ -286,9 +285,19 @@ static bool walk_tools(jtext_scan *s, row_state *st)
     bool first = true;
     int r;
     while ((r = jtext_arr_next(s, &first)) == 1)
-        if (!walk_tool(s, st, st->n_tools++))
+        if (!each(s, st, (*count)++))
             return false;
     return r == 0;
+}
+
+static bool walk_tools(jtext_scan *s, row_state *st)
+{
+    st->tools_type = *s->p;
+    st->ctx->nnames = 0;
+    st->ctx->names.len = 0;
+    st->tool_err[0] = '\0';
+    st->n_tools = 0;
+    return walk_list(s, st, walk_tool, &st->n_tools);
 }
 
 /* Words of decoded text: runs of non-blanks between ASCII whitespace. */
@@ -433,16 +442,7 @@ static bool walk_input(jtext_scan *s, row_state *st)
 {
     st->input_type = *s->p;
     st->n_input = st->n_user = st->n_words = 0;
-    if (*s->p != '[')
-        return jtext_value(s);
-    if (!jtext_open(s))
-        return false;
-    bool first = true;
-    int r;
-    while ((r = jtext_arr_next(s, &first)) == 1)
-        if (!walk_item(s, st, st->n_input++))
-            return false;
-    return r == 0;
+    return walk_list(s, st, walk_item, &st->n_input);
 }
 
 /* tool_choice: null or "auto" is fine; anything else is a warning. */
@@ -529,7 +529,7 @@ static void set_error(dsval_result *out, const char *kind, const char *fmt, ...)
     out->kind_name = kind;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(out->error_msg, sizeof out->error_msg, fmt, ap);
+    util_vset_err(out->error_msg, sizeof out->error_msg, fmt, ap);
     va_end(ap);
     out->error = true;
 }

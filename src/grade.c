@@ -87,8 +87,8 @@ int grade_category_from_text(const char *text, grade_category *out)
 
 void grade_config_default(grade_config *cfg)
 {
-    cfg->word_similarity_threshold = 0.1;
-    cfg->float_tolerance = 1e-6;
+    cfg->word_similarity_threshold = GRADE_DEFAULT_WORD_SIMILARITY;
+    cfg->float_tolerance = GRADE_DEFAULT_FLOAT_TOLERANCE;
     cfg->parallel_rewarding = false;
     cfg->allow_subset = false;
     cfg->allow_superset = false;
@@ -257,12 +257,6 @@ const char *grade_action_type_name(const grade_action *a)
     return grade_kind_name(a->kind);
 }
 
-static void set_err(char *err, size_t errsz, const char *fmt, const char *detail)
-{
-    if (err && errsz)
-        snprintf(err, errsz, fmt, detail ? detail : "");
-}
-
 /* Reads a string member; false when absent or not a string. */
 static bool get_string(const json_t *obj, const char *key, const char **s, size_t *len)
 {
@@ -282,24 +276,24 @@ static bool expected_call(grade_action *a, size_t i, const json_t *call, const c
     const char *name, *args;
     size_t nlen, alen;
     if (!json_is_object(call)) {
-        set_err(err, errsz, "%s is not an object", where);
+        util_set_err(err, errsz, "%s is not an object", where);
         return false;
     }
     const json_t *type = json_object_get(call, "type");
     if (type && !(json_is_string(type) && !strcmp(json_string_value(type), "function_call"))) {
-        set_err(err, errsz, "%s.type is not \"function_call\"", where);
+        util_set_err(err, errsz, "%s.type is not \"function_call\"", where);
         return false;
     }
     if (!get_string(call, "name", &name, &nlen)) {
-        set_err(err, errsz, "%s.name is missing or not a string", where);
+        util_set_err(err, errsz, "%s.name is missing or not a string", where);
         return false;
     }
     if (!get_string(call, "arguments", &args, &alen)) {
-        set_err(err, errsz, "%s.arguments is missing or not a string", where);
+        util_set_err(err, errsz, "%s.arguments is missing or not a string", where);
         return false;
     }
     if (!set_call(a, i, name, nlen, args, alen)) {
-        set_err(err, errsz, "out of memory%s", "");
+        util_set_err(err, errsz, "out of memory");
         return false;
     }
     char perr[160];
@@ -307,8 +301,7 @@ static bool expected_call(grade_action *a, size_t i, const json_t *call, const c
     if (lazy)
         return true;
     if (pj_parse(&a->arena, c->args, c->args_len, &c->value, perr, sizeof perr)) {
-        if (err && errsz)
-            snprintf(err, errsz, "%s.arguments is not valid JSON: %s", where, perr);
+        util_set_err(err, errsz, "%s.arguments is not valid JSON: %s", where, perr);
         return false;
     }
     c->parsed = true;
@@ -327,13 +320,13 @@ static size_t expected_bytes(const json_t *call)
 static grade_action *expected_from_json(const json_t *ea, bool lazy, char *err, size_t errsz)
 {
     if (!json_is_object(ea)) {
-        set_err(err, errsz, "expected_action is not an object%s", "");
+        util_set_err(err, errsz, "expected_action is not an object");
         return NULL;
     }
     const char *type;
     size_t tlen;
     if (!get_string(ea, "type", &type, &tlen)) {
-        set_err(err, errsz, "expected_action.type is missing or not a string%s", "");
+        util_set_err(err, errsz, "expected_action.type is missing or not a string");
         return NULL;
     }
     grade_action *a = NULL;
@@ -341,7 +334,7 @@ static grade_action *expected_from_json(const json_t *ea, bool lazy, char *err, 
         const json_t *c = json_object_get(ea, "content");
         a = action_new(GRADE_ACTION_MESSAGE, json_is_string(c) ? json_string_length(c) : 0);
         if (c && !json_is_string(c) && !json_is_null(c)) {
-            set_err(err, errsz, "expected_action.content is not a string%s", "");
+            util_set_err(err, errsz, "expected_action.content is not a string");
             goto fail;
         }
         if (a && !set_content(a, json_is_string(c) ? json_string_value(c) : "",
@@ -360,7 +353,7 @@ static grade_action *expected_from_json(const json_t *ea, bool lazy, char *err, 
     if (!strcmp(type, "function_call_batch")) {
         const json_t *calls = json_object_get(ea, "calls");
         if (!json_is_array(calls) || json_array_size(calls) == 0) {
-            set_err(err, errsz, "expected_action.calls is not a non-empty array%s", "");
+            util_set_err(err, errsz, "expected_action.calls is not a non-empty array");
             return NULL;
         }
         size_t bytes = 0;
@@ -377,11 +370,11 @@ static grade_action *expected_from_json(const json_t *ea, bool lazy, char *err, 
         }
         return a;
     }
-    set_err(err, errsz, "expected_action.type \"%s\" is not message, function_call or "
-                        "function_call_batch", type);
+    util_set_err(err, errsz, "expected_action.type \"%s\" is not message, function_call or "
+                             "function_call_batch", type);
     return NULL;
 oom:
-    set_err(err, errsz, "out of memory%s", "");
+    util_set_err(err, errsz, "out of memory");
 fail:
     grade_action_free(a);
     return NULL;
@@ -416,8 +409,7 @@ static int message_text(const json_t *item, size_t idx, const json_t **text, cha
     *text = NULL;
     const json_t *content = json_object_get(item, "content");
     if (!json_is_array(content)) {
-        if (err && errsz)
-            snprintf(err, errsz, "response.output[%zu].content is not an array", idx);
+        util_set_err(err, errsz, "response.output[%zu].content is not an array", idx);
         return -1;
     }
     for (size_t k = 0; k < json_array_size(content); k++) {
@@ -426,8 +418,7 @@ static int message_text(const json_t *item, size_t idx, const json_t **text, cha
             continue;
         const json_t *t = json_object_get(part, "text");
         if (!json_is_string(t)) {
-            if (err && errsz)
-                snprintf(err, errsz, "response.output[%zu].content[%zu].text is not a string",
+            util_set_err(err, errsz, "response.output[%zu].content[%zu].text is not a string",
                          idx, k);
             return -1;
         }
@@ -437,83 +428,90 @@ static int message_text(const json_t *item, size_t idx, const json_t **text, cha
     return 0;
 }
 
-grade_action *grade_actual_from_response(const json_t *response, char *err, size_t errsz)
+/* One pass over response.output: checks each item's shape, counts the
+ * function calls (and the bytes their name and arguments need) and finds the
+ * first assistant message's text. false with a reason in err. */
+static bool scan_output(const json_t *output, size_t *ncalls, size_t *call_bytes,
+                        const json_t **text, char *err, size_t errsz)
 {
-    if (!json_is_object(response)) {
-        set_err(err, errsz, "response is not an object%s", "");
-        return NULL;
-    }
-    const json_t *output = json_object_get(response, "output");
-    if (!json_is_array(output)) {
-        set_err(err, errsz, "response.output is missing or not an array%s", "");
-        return NULL;
-    }
-    size_t n = json_array_size(output), ncalls = 0, call_bytes = 0;
-    const json_t *text = NULL;
-    for (size_t i = 0; i < n; i++) {
+    *ncalls = *call_bytes = 0;
+    *text = NULL;
+    for (size_t i = 0; i < json_array_size(output); i++) {
         const json_t *item = json_array_get(output, i);
         const json_t *type = json_object_get(item, "type");
         if (!json_is_object(item) || !json_is_string(type)) {
-            if (err && errsz)
-                snprintf(err, errsz, "response.output[%zu] is not an object with a string type", i);
-            return NULL;
+            util_set_err(err, errsz, "response.output[%zu] is not an object with a string type", i);
+            return false;
         }
         const char *t = json_string_value(type);
         if (!strcmp(t, "function_call")) {
-            if (!json_is_string(json_object_get(item, "name")) ||
-                !json_is_string(json_object_get(item, "arguments"))) {
-                if (err && errsz)
-                    snprintf(err, errsz, "response.output[%zu] is a function_call without a "
+            const json_t *name = json_object_get(item, "name"), *args = json_object_get(item, "arguments");
+            if (!json_is_string(name) || !json_is_string(args)) {
+                util_set_err(err, errsz, "response.output[%zu] is a function_call without a "
                                          "string name and arguments", i);
-                return NULL;
+                return false;
             }
-            ncalls++;
-            call_bytes += json_string_length(json_object_get(item, "name")) +
-                          json_string_length(json_object_get(item, "arguments")) + 2;
-        } else if (!strcmp(t, "message") && !text) {
+            ++*ncalls;
+            *call_bytes += json_string_length(name) + json_string_length(args) + 2;
+        } else if (!strcmp(t, "message") && !*text) {
             /* No "role": an assistant message (the pydantic default). */
             const json_t *role = json_object_get(item, "role");
             bool assistant = !role || (json_is_string(role) &&
                                        !strcmp(json_string_value(role), "assistant"));
-            if (assistant && message_text(item, i, &text, err, errsz))
-                return NULL;
+            if (assistant && message_text(item, i, text, err, errsz))
+                return false;
         }
     }
-    grade_action *a;
-    if (ncalls) {
-        a = action_new(ncalls == 1 ? GRADE_ACTION_CALL : GRADE_ACTION_BATCH,
-                       call_bytes + ncalls * sizeof(gcall));
-        if (!a || !set_calls(a, ncalls))
+    return true;
+}
+
+/* The action of the ncalls function calls of a checked response.output;
+ * NULL when out of memory. */
+static grade_action *calls_action(const json_t *output, size_t ncalls, size_t call_bytes)
+{
+    grade_action *a = action_new(ncalls == 1 ? GRADE_ACTION_CALL : GRADE_ACTION_BATCH,
+                                 call_bytes + ncalls * sizeof(gcall));
+    if (!a || !set_calls(a, ncalls))
+        goto oom;
+    size_t k = 0;
+    for (size_t i = 0; i < json_array_size(output); i++) {
+        const json_t *item = json_array_get(output, i);
+        if (strcmp(json_string_value(json_object_get(item, "type")), "function_call"))
+            continue;
+        const char *name = "", *args = "";
+        size_t nlen = 0, alen = 0;
+        get_string(item, "name", &name, &nlen);
+        get_string(item, "arguments", &args, &alen);
+        if (!set_call(a, k++, name, nlen, args, alen))
             goto oom;
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            const json_t *item = json_array_get(output, i);
-            if (strcmp(json_string_value(json_object_get(item, "type")), "function_call"))
-                continue;
-            const char *name = "", *args = "";
-            size_t nlen = 0, alen = 0;
-            get_string(item, "name", &name, &nlen);
-            get_string(item, "arguments", &args, &alen);
-            if (!set_call(a, k++, name, nlen, args, alen))
-                goto oom;
-        }
-        return a;
     }
-    if (text) {
-        a = grade_action_message(json_string_value(text), json_string_length(text));
-        if (!a)
-            goto oom_nofree;
-        return a;
-    }
-    a = action_new(GRADE_ACTION_NONE, 0);
-    if (!a)
-        goto oom_nofree;
     return a;
 oom:
     grade_action_free(a);
-oom_nofree:
-    set_err(err, errsz, "out of memory%s", "");
     return NULL;
+}
+
+grade_action *grade_actual_from_response(const json_t *response, char *err, size_t errsz)
+{
+    if (!json_is_object(response)) {
+        util_set_err(err, errsz, "response is not an object");
+        return NULL;
+    }
+    const json_t *output = json_object_get(response, "output");
+    if (!json_is_array(output)) {
+        util_set_err(err, errsz, "response.output is missing or not an array");
+        return NULL;
+    }
+    size_t ncalls, call_bytes;
+    const json_t *text;
+    if (!scan_output(output, &ncalls, &call_bytes, &text, err, errsz))
+        return NULL;
+    grade_action *a = ncalls ? calls_action(output, ncalls, call_bytes)
+                      : text ? grade_action_message(json_string_value(text), json_string_length(text))
+                             : action_new(GRADE_ACTION_NONE, 0);
+    if (!a)
+        util_set_err(err, errsz, "out of memory");
+    return a;
 }
 
 /* ---- judging ------------------------------------------------------------ */

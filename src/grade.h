@@ -48,13 +48,17 @@ int grade_category_from_text(const char *text, grade_category *out);
 typedef enum { GRADE_MODE_BINARY_STRICT, GRADE_MODE_FRACTIONAL, GRADE_MODE_F1 } grade_mode;
 
 typedef struct grade_config {
-    double word_similarity_threshold;   /* default 0.1 */
-    double float_tolerance;             /* default 1e-6, strict < */
+    double word_similarity_threshold;   /* default GRADE_DEFAULT_WORD_SIMILARITY */
+    double float_tolerance;             /* default GRADE_DEFAULT_FLOAT_TOLERANCE, strict < */
     bool parallel_rewarding;            /* default false */
     bool allow_subset, allow_superset;  /* default false */
     grade_mode mode;                    /* default binary_strict */
 } grade_config;
 
+/* The comparator's defaults (NeMo Gym's), as numbers the help text can also
+ * print (cli_common stringifies them). */
+#define GRADE_DEFAULT_WORD_SIMILARITY 0.1
+#define GRADE_DEFAULT_FLOAT_TOLERANCE 1e-6
 void grade_config_default(grade_config *cfg);
 /* "binary_strict" | "fractional" | "f1" -> 0 and *out; anything else -> -1. */
 int grade_mode_parse(const char *s, grade_mode *out);
@@ -63,6 +67,8 @@ const char *grade_mode_name(grade_mode m);
 typedef enum {
     GRADE_ACTION_NONE, GRADE_ACTION_MESSAGE, GRADE_ACTION_CALL, GRADE_ACTION_BATCH
 } grade_action_kind;
+/* The number of kinds (for arrays indexed by kind). */
+#define GRADE_ACTION_KIND_COUNT (GRADE_ACTION_BATCH + 1)
 
 typedef struct grade_action grade_action;   /* opaque, immutable once built */
 

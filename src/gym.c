@@ -42,13 +42,6 @@ void gym_env_free(gym_env *env)
     free(env);
 }
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- /verify --------------------------------------------------------------
  * verify_text validates the whole body (as strictly as jansson), builds only
  * response.output and expected_action (the conversation in
@@ -62,7 +55,7 @@ void gym_verify(gym_env *env, const wire_request *req, wire_reply *out)
         wire_reply_detail(out, 422, "request body: a JSON object is required");
         return;
     }
-    double t0 = seconds_now();
+    double t0 = util_now_mono();
     util_buf text = {0};
     grade_verdict v;
     char err[512];
@@ -71,7 +64,7 @@ void gym_verify(gym_env *env, const wire_request *req, wire_reply *out)
              : verify_text(&env->cfg, req->body, req->body_len, VERIFY_COMPACT, &text, &v, err,
                            sizeof err);
     if (rc == VERIFY_OK) {
-        metrics_observe_submission(env->m, v.reward, seconds_now() - t0);
+        metrics_observe_submission(env->m, v.reward, util_now_mono() - t0);
         wire_reply_take(out, 200, WIRE_JSON, text.data, text.len);
         return;
     }

@@ -25,6 +25,7 @@
  * then stop the daemon.
  */
 #include "http.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -276,7 +277,7 @@ typedef struct req_state {
     http_server *srv;
     char *raw_uri;                  /* the request-target as received */
     const char *method, *url;       /* libmicrohttpd's, valid until completion */
-    struct timespec t0;
+    double t0;                      /* util_now_mono() at the start */
     bool started;
     bool too_large;                 /* body over the limit: answer 413 */
     bool queued;
@@ -288,13 +289,6 @@ typedef struct req_state {
     size_t reply_len;
     const char *label;
 } req_state;
-
-static double since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
 
 /* The path of a request-target: origin-form as it is, absolute-form
  * ("http://host/p", RFC 9112 section 3.2.2) from the first '/' after the
@@ -320,7 +314,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     rs->srv = srv;
     const char *path = target_path(uri ? uri : "");
     rs->raw_uri = strdup(*path ? path : "/");
-    clock_gettime(CLOCK_MONOTONIC, &rs->t0);
+    rs->t0 = util_now_mono();
     atomic_fetch_add(&srv->in_flight, 1);
     return rs;
 }
@@ -340,7 +334,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             .label = rs->label ? rs->label : "(none)",
             .session_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Session-ID"),
             .status = rs->status,
-            .seconds = since(&rs->t0),
+            .seconds = util_now_mono() - rs->t0,
             .body_len = rs->body_len,
             .reply_len = rs->reply_len,
             .completed = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK,
@@ -853,7 +847,7 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&srv->drained, &ca);
     pthread_condattr_destroy(&ca);
-    srv->host = strdup(opts->host ? opts->host : "127.0.0.1");
+    srv->host = strdup(opts->host ? opts->host : HTTP_DEFAULT_HOST);
     if (!srv->opts.threads)
         srv->opts.threads = cores();
     if (!srv->opts.max_body)
@@ -932,21 +926,6 @@ void http_server_quiesce(http_server *s)
     s->listen_fd = -1;
 }
 
-/* now + seconds on the monotonic clock. */
-static struct timespec after(double seconds)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    long long ns = t.tv_nsec + (long long)(seconds * 1e9);
-    t.tv_sec += (time_t)(ns / 1000000000LL);
-    t.tv_nsec = (long)(ns % 1000000000LL);
-    return t;
-}
-
-static bool before(const struct timespec *a, const struct timespec *b)
-{
-    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
 
 void http_server_stop(http_server *s, double grace)
 {
@@ -958,20 +937,19 @@ void http_server_stop(http_server *s, double grace)
      * quiescing may still bring one more request (answered with
      * "Connection: close"); the quiet period lets it arrive and finish
      * instead of being cut by the stop. Bounded by the grace period. */
-    struct timespec deadline = after(grace);
+    double end = util_now_mono() + grace;
+    struct timespec deadline = util_deadline_mono(grace);
     pthread_mutex_lock(&s->lock);
     for (;;) {
         while (atomic_load(&s->in_flight) > 0)
             if (pthread_cond_timedwait(&s->drained, &s->lock, &deadline) == ETIMEDOUT)
                 goto out;
-        struct timespec quiet = after(HTTP_QUIET_PERIOD);
-        if (!before(&quiet, &deadline))
-            quiet = deadline;
+        double left = end - util_now_mono();
+        struct timespec quiet = left > HTTP_QUIET_PERIOD ? util_deadline_mono(HTTP_QUIET_PERIOD) : deadline;
         int rc = pthread_cond_timedwait(&s->drained, &s->lock, &quiet);
         if (rc == ETIMEDOUT && atomic_load(&s->in_flight) == 0)
             break;
-        struct timespec now = after(0);
-        if (!before(&now, &deadline))
+        if (util_now_mono() >= end)
             break;
     }
 out:

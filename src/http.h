@@ -91,17 +91,18 @@ typedef struct http_observation {
 typedef void (*http_observer_fn)(void *ctx, const http_observation *obs);
 
 typedef struct http_options {
-    const char *host;          /* address or name to bind; NULL = 127.0.0.1 */
+    const char *host;          /* address or name to bind; NULL = HTTP_DEFAULT_HOST */
     unsigned port;             /* 0 = any free port */
     unsigned threads;          /* pool size; 0 = number of cores */
     size_t max_body;           /* request body limit in bytes; 0 = 16 MiB */
-    unsigned max_connections;  /* 0 = 10000; more are answered 503 and closed */
+    unsigned max_connections;  /* 0 = HTTP_DEFAULT_MAX_CONNECTIONS; more are answered 503 and closed */
     unsigned idle_timeout;     /* seconds a connection may idle; 0 = never */
     http_filter_fn filter;     /* optional */
     http_observer_fn observer; /* optional */
     void *ctx;                 /* for filter and observer */
 } http_options;
 
+#define HTTP_DEFAULT_HOST "127.0.0.1"
 #define HTTP_DEFAULT_MAX_BODY ((size_t)16 << 20)
 #define HTTP_DEFAULT_MAX_CONNECTIONS 10000u
 

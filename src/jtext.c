@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
+#include "util.h"
 
 /* ---- the scanner -------------------------------------------------------- */
 
@@ -149,72 +150,28 @@ const unsigned char *jtext_ws_run(const unsigned char *p, const unsigned char *e
     return p;
 }
 
-/* Length of the valid UTF-8 sequence at p (2..4), or 0. */
+/* Length of the valid UTF-8 sequence at p (2..4; p[0] >= 0x80), or 0 (not
+ * UTF-8, or a surrogate's WTF-8 form). */
 static size_t utf8_len(const unsigned char *p, const unsigned char *end)
 {
-    unsigned c = p[0];
     size_t n;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) { n = 2; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { n = 3; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { n = 4; cp = c & 0x07; }
-    else return 0;
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
-static int hexval(unsigned c)
-{
-    if (c >= '0' && c <= '9') return (int)(c - '0');
-    if (c >= 'a' && c <= 'f') return (int)(c - 'a' + 10);
-    if (c >= 'A' && c <= 'F') return (int)(c - 'A' + 10);
-    return -1;
+    uint32_t cp = util_utf8_get(p, (size_t)(end - p), &n);
+    return n == 1 || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : n;
 }
 
 /* Reads "XXXX" at p (4 hex digits) into *cp. */
 static bool hex4(const unsigned char *p, const unsigned char *end, uint32_t *cp)
 {
-    if (end - p < 4)
+    long v = util_hex4((const char *)p, (size_t)(end - p));
+    if (v < 0)
         return false;
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
-        if (h < 0)
-            return false;
-        v = (v << 4) | (uint32_t)h;
-    }
-    *cp = v;
+    *cp = (uint32_t)v;
     return true;
 }
 
 static size_t utf8_encode(uint32_t cp, char out[4])
 {
-    if (cp < 0x80) { out[0] = (char)cp; return 1; }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
+    return util_utf8_put(cp, out);
 }
 
 /* util_buf_append for decoded string bytes, with the common case — room

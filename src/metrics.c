@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 
 /* Histogram upper bounds in seconds (the +Inf bucket is implicit). */
 static const double BOUNDS[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -43,6 +44,7 @@ typedef struct slot {
 } slot;
 
 #define NO_STATUS (-1)
+#define RENDER_START 4096   /* bytes reserved for the rendered text at first */
 
 struct metrics {
     slot counts[NSLOTS];
@@ -65,10 +67,8 @@ void metrics_free(metrics *m)
 
 static size_t hash_key(const char *route, int status)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)route; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    h = (h ^ (uint64_t)(unsigned)status) * 1099511628211ull;
+    unsigned char st[2] = {(unsigned char)((unsigned)status >> 8), (unsigned char)status};
+    uint64_t h = util_fnv1a64(st, sizeof st, util_hash(route, strlen(route)));
     return (size_t)(h % NSLOTS);
 }
 
@@ -133,47 +133,27 @@ void metrics_set_active_sessions(metrics *m, long n)
         atomic_store(&m->active_sessions, n);
 }
 
-/* A growing text buffer; a failed append poisons it (buf NULL). */
+/* The text being rendered; a failed append poisons it (failed). */
 typedef struct sbuf {
-    char *buf;
-    size_t len, cap;
+    util_buf b;
+    bool failed;
 } sbuf;
 
 __attribute__((format(printf, 2, 3)))
 static void sb_printf(sbuf *b, const char *fmt, ...)
 {
-    if (!b->buf)
+    if (b->failed)
         return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            free(b->buf);
-            b->buf = NULL;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap + (size_t)n) * 2;
-        char *nb = realloc(b->buf, cap);
-        if (!nb) {
-            free(b->buf);
-            b->buf = NULL;
-            return;
-        }
-        b->buf = nb;
-        b->cap = cap;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    b->failed = util_buf_vprintf(&b->b, fmt, ap) != 0;
+    va_end(ap);
 }
 
 /* Appends a label value with Prometheus escaping (\\, \", \n). */
 static void sb_label(sbuf *b, const char *s)
 {
-    for (; *s && b->buf; s++) {
+    for (; *s && !b->failed; s++) {
         if (*s == '\\')
             sb_printf(b, "\\\\");
         else if (*s == '"')
@@ -220,11 +200,9 @@ static void render_histogram(sbuf *b, const char *name, const char *route, const
 
 char *metrics_render(metrics *m, size_t *len)
 {
-    sbuf b = {malloc(4096), 0, 4096};
-    if (!m || !b.buf) {
-        free(b.buf);
+    sbuf b = {UTIL_BUF_INIT, false};
+    if (!m || util_buf_reserve(&b.b, RENDER_START))
         return NULL;
-    }
     sb_printf(&b, "# HELP fcpivot_http_requests_total HTTP requests by route and status.\n"
                   "# TYPE fcpivot_http_requests_total counter\n");
     for (size_t i = 0; i < NSLOTS; i++) {
@@ -260,9 +238,9 @@ char *metrics_render(metrics *m, size_t *len)
     sb_printf(&b, "# HELP fcpivot_grade_duration_seconds Time spent grading one action.\n"
                   "# TYPE fcpivot_grade_duration_seconds histogram\n");
     render_histogram(&b, "fcpivot_grade_duration_seconds", NULL, &m->grade);
-    if (!b.buf)
+    if (b.failed) {
+        util_buf_free(&b.b);
         return NULL;
-    if (len)
-        *len = b.len;
-    return b.buf;
+    }
+    return util_buf_take(&b.b, len);
 }

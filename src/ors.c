@@ -45,8 +45,11 @@
 #include "jtext.h"
 #include "prompt.h"
 #include "session.h"
+#include "util.h"
 
 #define DEFAULT_ENV_NAME "nemotron-fc-pivot"
+#define DEFAULT_SESSION_TTL 900.0   /* seconds */
+#define DEFAULT_RESULT_TTL 60.0     /* seconds */
 #define MAX_SID_LEN 1024
 #define MAX_TOMBSTONES 100000
 #define SSE_PIECE 4096
@@ -189,24 +192,17 @@ void ors_config_default(ors_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->env_name = DEFAULT_ENV_NAME;
     grade_config_default(&cfg->grading);
-    cfg->session_ttl = 900;
-    cfg->result_ttl = 60;
+    cfg->session_ttl = DEFAULT_SESSION_TTL;
+    cfg->result_ttl = DEFAULT_RESULT_TTL;
     cfg->clock = NULL;
     cfg->cache_bytes = DEFAULT_CACHE_BYTES;
     cfg->pinned_tasks = DEFAULT_PINNED_TASKS;
     cfg->max_sessions = ORS_DEFAULT_MAX_SESSIONS;
 }
 
-static double monotonic_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static double now_of(const ors_env *env)
 {
-    return env->cfg.clock ? env->cfg.clock() : monotonic_seconds();
+    return env->cfg.clock ? env->cfg.clock() : util_now_mono();
 }
 
 ors_env *ors_env_new(ds_dataset *ds, const ors_config *cfg, metrics *m, char *err, size_t errsz)
@@ -1008,9 +1004,9 @@ static json_t *run_call(ors_env *env, sess *s, const call_req *c, bool *graded)
         grade_action_free(actual);
         return already_submitted();
     }
-    double t0 = monotonic_seconds();
+    double t0 = util_now_mono();
     grade_verdict v = grade_judge(&env->cfg.grading, ep->expected, actual);
-    metrics_observe_submission(env->m, v.reward, monotonic_seconds() - t0);
+    metrics_observe_submission(env->m, v.reward, util_now_mono() - t0);
     grade_action_free(actual);
     *graded = true;
     return graded_output(ep, v);

@@ -16,13 +16,14 @@
 #include "wire.h"
 
 typedef struct ors_config {
-    const char *env_name;     /* default "nemotron-fc-pivot" */
+    /* defaults: ors_config_default */
+    const char *env_name;     /* NULL or "" = the default name */
     grade_config grading;
-    double session_ttl;       /* seconds idle before reaping; default 900 */
-    double result_ttl;        /* seconds a finished call's result is kept; default 60 */
+    double session_ttl;       /* seconds idle before reaping (ors_config_default) */
+    double result_ttl;        /* seconds a finished call's result is kept */
     double (*clock)(void);    /* monotonic seconds; NULL = CLOCK_MONOTONIC */
     size_t cache_bytes;       /* budget for rendered prompts, task tools and task
-                                 lists (they never go stale); default 64 MiB, 0 = off */
+                                 lists (they never go stale); 0 = off */
     size_t pinned_tasks;      /* recently used rows kept parsed after their sessions
                                  end (bounds memory; default 256, 0 = none) */
     size_t max_sessions;      /* live sessions beyond which /create answers 503

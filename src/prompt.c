@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 
 /* The function object of a tool item: the item itself, or its "function"
  * member in the Chat-Completions shape. */
@@ -232,29 +233,16 @@ static int put_detail_tools(util_buf *b, const ds_task *task, const row_spans *s
 
 /* ---- rendering --------------------------------------------------------- */
 
+/* The prompt text being rendered; a failed append poisons it (failed). */
 typedef struct text_buf {
-    char *buf;
-    size_t len, cap;
+    util_buf b;
     bool failed;
 } text_buf;
 
 static void tb_add(text_buf *b, const char *s, size_t n)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->len + n + 1) * 2;
-        char *nb = realloc(b->buf, cap);
-        if (!nb) {
-            b->failed = true;
-            return;
-        }
-        b->buf = nb;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
+    if (!b->failed && util_buf_append(&b->b, s, n))
+        b->failed = true;
 }
 
 static void tb_str(text_buf *b, const char *s)
@@ -290,7 +278,7 @@ static jtext_span member_span(jtext_span obj, const char *key, const json_t *v)
  * frame keeps headers apart from Markdown inside the messages. */
 static void tb_header(text_buf *b, const char *title, const char *detail)
 {
-    if (b->len)
+    if (b->b.len)
         tb_str(b, "\n\n");
     tb_str(b, "=== ");
     tb_str(b, title);
@@ -395,20 +383,20 @@ int prompt_blocks_text(const ds_task *task, util_buf *out)
     row_spans sp;
     if (spans_get(task, &sp) != 0)
         return -1;
-    text_buf b = {0};
+    text_buf b = {UTIL_BUF_INIT, false};
     size_t i;
     json_t *item;
     json_array_foreach(task->input, i, item)
         render_item(&b, item, sp.items[i]);
     render_instruction(&b, task);
     int rc = b.failed || util_buf_puts(out, "[{\"type\":\"text\",\"text\":") ||
-             put_string(out, b.buf, b.len) || util_buf_puts(out, ",\"detail\":{\"input\":") ||
+             put_string(out, b.b.data, b.b.len) || util_buf_puts(out, ",\"detail\":{\"input\":") ||
              put_span(out, sp.input) || util_buf_puts(out, ",\"tools\":") ||
              put_detail_tools(out, task, &sp) || util_buf_puts(out, ",\"tool_choice\":") ||
              put_span(out, sp.tool_choice) ||
              util_buf_puts(out, ",\"parallel_tool_calls\":") ||
              put_span(out, sp.parallel_tool_calls) || util_buf_puts(out, "}}]");
-    free(b.buf);
+    util_buf_free(&b.b);
     spans_free(&sp);
     return rc ? -1 : 0;
 }

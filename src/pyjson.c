@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 
 #define INLINE_VALUES 32
 #define INLINE_MEMBERS 16
@@ -64,50 +65,6 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* The 4 hex digits at p (bounds-checked against end), or -1. */
-static long hex4(const char *p, const char *end)
-{
-    if (end - p < 4)
-        return -1;
-    long v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
-        if (h < 0)
-            return -1;
-        v = v * 16 + h;
-    }
-    return v;
-}
-
-/* Generalised UTF-8 (surrogates get their 3-byte form): WTF-8. */
-static char *put_utf8(char *o, unsigned long cp)
-{
-    if (cp < 0x80) {
-        *o++ = (char)cp;
-    } else if (cp < 0x800) {
-        *o++ = (char)(0xC0 | (cp >> 6));
-        *o++ = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        *o++ = (char)(0xE0 | (cp >> 12));
-        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-        *o++ = (char)(0x80 | (cp & 0x3F));
-    } else {
-        *o++ = (char)(0xF0 | (cp >> 18));
-        *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
-        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-        *o++ = (char)(0x80 | (cp & 0x3F));
-    }
-    return o;
-}
-
 /* 1 for bytes that end the fast string scan: '"', '\\', controls. */
 static const unsigned char STR_STOP[256] = {
     1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
@@ -149,14 +106,14 @@ static char *decode_escapes(parser *ps, const char *q, const char *r, char *o)
             fail_at(ps, "Invalid \\escape", q);
             return NULL;
         }
-        long cp = hex4(q + 2, ps->end);
+        long cp = util_hex4(q + 2, (size_t)(ps->end - (q + 2)));
         if (cp < 0) {
             fail_at(ps, "Invalid \\uXXXX escape", q);
             return NULL;
         }
         q += 6;
         if (cp >= 0xD800 && cp <= 0xDBFF && r - q >= 6 && q[0] == '\\' && q[1] == 'u') {
-            long lo = hex4(q + 2, ps->end);
+            long lo = util_hex4(q + 2, (size_t)(ps->end - (q + 2)));
             if (lo < 0) {
                 fail_at(ps, "Invalid \\uXXXX escape", q);
                 return NULL;
@@ -166,7 +123,7 @@ static char *decode_escapes(parser *ps, const char *q, const char *r, char *o)
                 q += 6;
             }
         }
-        o = put_utf8(o, (unsigned long)cp);
+        o += util_utf8_put((uint32_t)cp, o);   /* WTF-8: surrogates kept */
     }
     return o;
 }

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "http.h"
+#include "util.h"
 
 struct server {
     server_options opts;
@@ -45,16 +46,22 @@ struct server {
     pthread_cond_t wake;
 };
 
+/* The defaults of server_options (fcpivot serve --help prints them from here). */
+#define SERVER_DEFAULT_PORT 8080u
+#define SERVER_DEFAULT_IDLE_TIMEOUT 120u        /* seconds */
+#define SERVER_DEFAULT_REAP_INTERVAL 5.0        /* seconds */
+#define SERVER_DEFAULT_SHUTDOWN_GRACE 10.0      /* seconds */
+
 void server_options_default(server_options *o)
 {
     memset(o, 0, sizeof *o);
-    o->host = "127.0.0.1";
-    o->port = 8080;
-    o->max_body = (size_t)16 << 20;
+    o->host = HTTP_DEFAULT_HOST;
+    o->port = SERVER_DEFAULT_PORT;
+    o->max_body = HTTP_DEFAULT_MAX_BODY;
     o->max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
-    o->idle_timeout = 120;
-    o->reap_interval = 5.0;
-    o->shutdown_grace = 10.0;
+    o->idle_timeout = SERVER_DEFAULT_IDLE_TIMEOUT;
+    o->reap_interval = SERVER_DEFAULT_REAP_INTERVAL;
+    o->shutdown_grace = SERVER_DEFAULT_SHUTDOWN_GRACE;
     o->log_format = SERVER_LOG_TEXT;
 }
 
@@ -300,14 +307,10 @@ static void observe(void *ctx, const http_observation *o)
 static void *reaper_main(void *arg)
 {
     server *s = arg;
-    double iv = s->opts.reap_interval > 0 ? s->opts.reap_interval : 5.0;
+    double iv = s->opts.reap_interval > 0 ? s->opts.reap_interval : SERVER_DEFAULT_REAP_INTERVAL;
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
-        struct timespec dl;
-        clock_gettime(CLOCK_MONOTONIC, &dl);
-        long long ns = dl.tv_nsec + (long long)(iv * 1e9);
-        dl.tv_sec += (time_t)(ns / 1000000000LL);
-        dl.tv_nsec = (long)(ns % 1000000000LL);
+        struct timespec dl = util_deadline_mono(iv);
         while (!s->stopping && pthread_cond_timedwait(&s->wake, &s->lock, &dl) != ETIMEDOUT)
             ;
         if (s->stopping)
@@ -421,7 +424,7 @@ void server_stop(server *s)
 {
     if (!s)
         return;
-    http_server_stop(s->http, s->opts.shutdown_grace > 0 ? s->opts.shutdown_grace : 10.0);
+    http_server_stop(s->http, s->opts.shutdown_grace > 0 ? s->opts.shutdown_grace : SERVER_DEFAULT_SHUTDOWN_GRACE);
     pthread_mutex_lock(&s->lock);
     s->stopping = true;
     pthread_cond_broadcast(&s->wake);

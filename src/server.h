@@ -15,11 +15,12 @@
 typedef enum { SERVER_LOG_TEXT, SERVER_LOG_JSON } server_log_format;
 
 typedef struct server_options {
-    const char *host;          /* NULL = 127.0.0.1 */
+    /* defaults: server_options_default (NULL / 0 below mean what http.h says) */
+    const char *host;          /* NULL = HTTP_DEFAULT_HOST */
     unsigned port;             /* 0 = any free port */
     unsigned threads;          /* 0 = number of cores */
-    size_t max_body;           /* 0 = 16 MiB */
-    unsigned max_connections;  /* 0 = 10000; more are answered 503 */
+    size_t max_body;           /* 0 = HTTP_DEFAULT_MAX_BODY */
+    unsigned max_connections;  /* 0 = HTTP_DEFAULT_MAX_CONNECTIONS; more are answered 503 */
     unsigned idle_timeout;     /* seconds; 0 = never */
     double reap_interval;      /* seconds between ors_reap calls; 0 = 5 */
     double shutdown_grace;     /* seconds in-flight requests get at stop; 0 = 10 */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include "util.h"
 
 #define NSHARDS 64
 #define INITIAL_BUCKETS 64
@@ -65,10 +66,7 @@ struct sess_table {
 
 static uint64_t sid_hash(const char *sid)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)sid; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    return h;
+    return util_hash(sid, strlen(sid));
 }
 
 static shard *shard_of(sess_table *t, uint64_t h)

@@ -128,24 +128,31 @@ int util_buf_putc(util_buf *b, char c)
     return util_buf_append(b, &c, 1);
 }
 
+int util_buf_vprintf(util_buf *b, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    int rc = -1;
+    if (n >= 0 && (size_t)n < sizeof small)
+        rc = util_buf_append(b, small, (size_t)n);
+    else if (n >= 0 && util_buf_reserve(b, (size_t)n) == 0) {
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+        b->len += (size_t)n;
+        rc = 0;
+    }
+    va_end(again);
+    return rc;
+}
+
 int util_buf_printf(util_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char small[256];
-    int n = vsnprintf(small, sizeof small, fmt, ap);
+    int rc = util_buf_vprintf(b, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return -1;
-    if ((size_t)n < sizeof small)
-        return util_buf_append(b, small, (size_t)n);
-    if (util_buf_reserve(b, (size_t)n))
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
+    return rc;
 }
 
 /* The JSON escape of an ASCII byte that cannot stand as itself in a string
@@ -189,26 +196,70 @@ int util_buf_json_string(util_buf *b, const char *s, size_t n)
     return util_buf_putc(b, '"');
 }
 
-/* The code point of the WTF-8 sequence at s[0..n) and its length in *len;
- * an invalid sequence gives U+FFFD for one byte. */
-static unsigned long wtf8_decode(const unsigned char *s, size_t n, size_t *len)
+uint32_t util_utf8_get(const unsigned char *s, size_t n, size_t *len)
 {
     unsigned c = s[0];
     size_t need = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c < 0xF0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
     *len = 1;
     if (need == 0 || need > n)
         return 0xFFFD;
-    unsigned long cp = c & (0x7Fu >> need);
+    uint32_t cp = c & (0x7Fu >> need);
     for (size_t i = 1; i < need; i++) {
         if ((s[i] & 0xC0) != 0x80)
             return 0xFFFD;
         cp = cp << 6 | (s[i] & 0x3Fu);
     }
-    static const unsigned long least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
     if (cp < least[need] || cp > 0x10FFFF)
         return 0xFFFD;
     *len = need;
     return cp;
+}
+
+size_t util_utf8_put(uint32_t cp, char out[4])
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static int hexval(unsigned c)
+{
+    if (c >= '0' && c <= '9') return (int)(c - '0');
+    if (c >= 'a' && c <= 'f') return (int)(c - 'a' + 10);
+    if (c >= 'A' && c <= 'F') return (int)(c - 'A' + 10);
+    return -1;
+}
+
+long util_hex4(const char *p, size_t n)
+{
+    if (n < 4)
+        return -1;
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval((unsigned char)p[i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
 }
 
 int util_buf_json_ascii(util_buf *b, const char *s, size_t n)
@@ -228,7 +279,7 @@ int util_buf_json_ascii(util_buf *b, const char *s, size_t n)
         if (p[i] < 0x7F) {
             elen = json_escape_byte(p[i], esc);
         } else {
-            unsigned long cp = p[i] == 0x7F ? 0x7F : wtf8_decode(p + i, n - i, &len);
+            unsigned long cp = p[i] == 0x7F ? 0x7F : util_utf8_get(p + i, n - i, &len);
             if (cp > 0xFFFF)
                 elen = (size_t)snprintf(esc, sizeof esc, "\\u%04lx\\u%04lx",
                                         0xD800 + ((cp - 0x10000) >> 10), 0xDC00 + ((cp - 0x10000) & 0x3FF));
@@ -253,7 +304,7 @@ int util_buf_escaped(util_buf *b, const char *s, size_t n)
         if ((i = j) == n || rc)
             break;
         size_t len = 1;
-        unsigned long cp = p[i] < 0x80 ? p[i] : wtf8_decode(p + i, n - i, &len);
+        unsigned long cp = p[i] < 0x80 ? p[i] : util_utf8_get(p + i, n - i, &len);
         if (p[i] < 0x80 || (cp >= 0x80 && cp < 0xA0))
             rc = util_buf_printf(b, cp < 0x80 ? "\\x%02lx" : "\\u%04lx", cp);
         else if (cp == 0xFFFD && len == 1)
@@ -270,6 +321,30 @@ void util_buf_free(util_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+char *util_buf_take(util_buf *b, size_t *len)
+{
+    char *d = b->data ? b->data : calloc(1, 1);
+    if (len)
+        *len = d ? b->len : 0;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return d;
+}
+
+void util_vset_err(char *err, size_t errsz, const char *fmt, va_list ap)
+{
+    if (err && errsz)
+        vsnprintf(err, errsz, fmt, ap);
+}
+
+void util_set_err(char *err, size_t errsz, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    util_vset_err(err, errsz, fmt, ap);
+    va_end(ap);
 }
 
 size_t util_float_repr(double v, char *buf, size_t bufsz)
@@ -424,6 +499,18 @@ double util_now_mono(void)
 double util_now_real(void)
 {
     return clock_seconds(CLOCK_REALTIME);
+}
+
+#define NS_PER_SECOND 1000000000LL
+
+struct timespec util_deadline_mono(double seconds)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long long ns = t.tv_nsec + (long long)(seconds * 1e9);
+    t.tv_sec += (time_t)(ns / NS_PER_SECOND);
+    t.tv_nsec = (long)(ns % NS_PER_SECOND);
+    return t;
 }
 
 uint64_t util_fnv1a64(const void *p, size_t n, uint64_t h)

@@ -11,6 +11,10 @@
  * util_float_repr writes a double as Python's repr() does; util_sha256 hashes
  * (downloads are checked against the hub's SHA-256, eval manifests record a
  * dataset's); util_now_mono / util_now_real are the clocks in seconds.
+ *
+ * The rest are the one copy of helpers every module needs: the error setter
+ * of the (err, errsz) convention, the FNV-1a hash, and the UTF-8 / \uXXXX
+ * pieces both JSON readers (jtext, pyjson) share.
  */
 #ifndef FCPIVOT_UTIL_H
 #define FCPIVOT_UTIL_H
@@ -19,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 typedef struct util_chunk util_chunk;
 
@@ -52,6 +57,7 @@ int util_buf_append(util_buf *b, const void *data, size_t n);
 int util_buf_puts(util_buf *b, const char *s);
 int util_buf_putc(util_buf *b, char c);
 int util_buf_printf(util_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int util_buf_vprintf(util_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Appends s[0..n) as a JSON string literal with quotes (bytes >= 0x80 are
  * copied unchanged, control characters escaped). */
 int util_buf_json_string(util_buf *b, const char *s, size_t n);
@@ -66,6 +72,28 @@ int util_buf_json_ascii(util_buf *b, const char *s, size_t n);
  * the terminal; everything else is copied. */
 int util_buf_escaped(util_buf *b, const char *s, size_t n);
 void util_buf_free(util_buf *b);
+/* Hands the buffer's bytes to the caller (caller owns; free() them; NUL-
+ * terminated) with their length in *len (may be NULL) and leaves b empty.
+ * An empty buffer that never allocated gives a malloc'd "" (NULL only when
+ * that malloc fails). */
+char *util_buf_take(util_buf *b, size_t *len);
+
+/* The error setter of the (char *err, size_t errsz) convention: formats into
+ * err when it is non-NULL and errsz > 0 (truncating), else does nothing. */
+void util_set_err(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void util_vset_err(char *err, size_t errsz, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+/* The value of the 4 hex digits at p[0..4) (n bytes are readable there), or
+ * -1 when n < 4 or one is not a hex digit: a JSON \uXXXX escape's code. */
+long util_hex4(const char *p, size_t n);
+/* Writes code point cp (<= 0x10FFFF) as UTF-8 into out; a surrogate gets its
+ * 3-byte form (WTF-8). Returns the length, 1..4. */
+size_t util_utf8_put(uint32_t cp, char out[4]);
+/* The code point of the WTF-8 sequence at s[0..n) (n >= 1; surrogates
+ * accepted, overlong forms and values above U+10FFFF not) with its length in
+ * *len; an ASCII byte or an invalid sequence gives U+FFFD with *len = 1. */
+uint32_t util_utf8_get(const unsigned char *s, size_t n, size_t *len);
 
 /* Python's repr() of a float (the shortest text that reads back as the same
  * double, always with a '.' or an exponent: 1.0, 0.5, 1e-07, inf, nan) into
@@ -98,5 +126,8 @@ void util_sha256_final(util_sha256 *s, unsigned char digest[32]);
 double util_now_mono(void);
 /* Seconds since the Unix epoch (timestamps). */
 double util_now_real(void);
+/* The CLOCK_MONOTONIC time `seconds` from now, as pthread_cond_timedwait
+ * wants it on a condition variable set to that clock. */
+struct timespec util_deadline_mono(double seconds);
 
 #endif

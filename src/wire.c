@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistr.h>
+#include "util.h"
 
 static void reply_reset(wire_reply *r)
 {
@@ -160,19 +161,6 @@ void wire_reply_detail(wire_reply *r, int status, const char *fmt, ...)
     wire_reply_json(r, status, obj);
 }
 
-/* Appends len bytes to the reply body. -1 on allocation failure. */
-static int body_append(wire_reply *r, const char *s, size_t len)
-{
-    char *b = realloc(r->body, r->body_len + len + 1);
-    if (!b)
-        return -1;
-    memcpy(b + r->body_len, s, len);
-    r->body = b;
-    r->body_len += len;
-    b[r->body_len] = '\0';
-    return 0;
-}
-
 /* Length of the line starting at data (up to CR, LF or the end), and the
  * length of its terminator in *eol (0 at the end of data). */
 static size_t line_len(const char *data, size_t len, size_t *eol)
@@ -193,19 +181,21 @@ void wire_reply_sse_event(wire_reply *r, const char *event, const char *data, si
         r->status = 200;
         r->content_type = WIRE_SSE;
     }
-    int bad = body_append(r, "event: ", 7) || body_append(r, event, strlen(event)) ||
-              body_append(r, "\n", 1);
+    /* the body so far (an SSE body: NUL-terminated, allocated to its end) */
+    util_buf b = {r->body, r->body_len, r->body ? r->body_len + 1 : 0};
+    int bad = util_buf_puts(&b, "event: ") || util_buf_puts(&b, event) || util_buf_putc(&b, '\n');
     size_t pos = 0;
     do {
         size_t eol, n = line_len(data + pos, len - pos, &eol);
-        bad = bad || body_append(r, "data: ", 6) || body_append(r, data + pos, n) ||
-              body_append(r, "\n", 1);
+        bad = bad || util_buf_puts(&b, "data: ") || util_buf_append(&b, data + pos, n) ||
+              util_buf_putc(&b, '\n');
         pos += n + eol;
         if (eol && pos == len)  /* a trailing line break starts one empty line */
-            bad = bad || body_append(r, "data: \n", 7);
+            bad = bad || util_buf_puts(&b, "data: \n");
     } while (pos < len && !bad);
-    bad = bad || body_append(r, "\n", 1);
-    if (bad)
+    bad = bad || util_buf_putc(&b, '\n');
+    r->body = util_buf_take(&b, &r->body_len);
+    if (bad || !r->body)
         reply_oom(r);
 }
 

@@ -123,3 +123,66 @@ Test(cli, a_nul_in_the_data_does_not_cut_the_message)
     unlink(path);
     free(path);
 }
+
+/* ---- one option convention: every command words a usage error alike ------- */
+
+/* Runs fcpivot with args; asserts exit status 2 and that stderr holds want. */
+static void expect_usage_error(char *const args[], size_t n, const char *want)
+{
+    char *argv[12] = {(char *)tu_bin()};
+    cr_assert(n < 11);
+    for (size_t i = 0; i < n; i++)
+        argv[i + 1] = args[i];
+    argv[n + 1] = NULL;
+    char *out, *err;
+    int rc = tu_run(argv, NULL, 0, &out, NULL, &err);
+    cr_assert_eq(rc, 2, "%s %s: exit %d, stderr %s", args[0], args[1], rc, err);
+    cr_assert(strstr(err, want), "%s %s: stderr lacks \"%s\": %s", args[0], args[1], want, err);
+    free(out); free(err);
+}
+
+Test(cli, option_errors_are_worded_alike)
+{
+    struct { char *args[3]; const char *want; } cases[] = {
+        {{"grade", "--summary=1"}, "option '--summary' takes no value"},
+        {{"report", "--json=1", "x"}, "option '--json' takes no value"},
+        {{"serve", "--quiet=yes"}, "option '--quiet' takes no value"},
+        {{"grade", "--jobs"}, "option '--jobs' needs a value"},
+        {{"validate", "--threads"}, "option '--threads' needs a value"},
+        {{"report", "--html"}, "option '--html' needs a value"},
+        {{"serve", "--port"}, "option '--port' needs a value"},
+        {{"grade", "--frob"}, "unknown option '--frob'"},
+        {{"stats", "--frob", "x"}, "unknown option '--frob'"},
+        {{"serve", "--frob"}, "unknown option '--frob'"},
+        {{"report", "--frob", "x"}, "unknown option '--frob'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = cases[i].args[2] ? 3 : 2;
+        expect_usage_error(cases[i].args, n, cases[i].want);
+    }
+}
+
+Test(cli, help_is_exit_status_zero_everywhere)
+{
+    const char *cmds[] = {"grade", "validate", "stats", "download", "serve", "report"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char *argv[] = {(char *)tu_bin(), (char *)cmds[i], "--help", NULL};
+        char *out, *err;
+        int rc = tu_run(argv, NULL, 0, &out, NULL, &err);
+        cr_assert_eq(rc, 0, "%s --help: exit %d", cmds[i], rc);
+        cr_assert(strstr(out, "usage: fcpivot"), "%s --help: %s", cmds[i], out);
+        free(out); free(err);
+    }
+}
+
+Test(cli, serve_help_shows_the_server_defaults)
+{
+    char *argv[] = {(char *)tu_bin(), "serve", "--help", NULL};
+    char *out, *err;
+    cr_assert_eq(tu_run(argv, NULL, 0, &out, NULL, &err), 0);
+    const char *want[] = {"(default 127.0.0.1)", "(default 8080;", "(default 900)", "(default 16M)",
+                          "(default 10000)", "(default 120;", "(default nemotron-fc-pivot)"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert(strstr(out, want[i]), "serve --help lacks %s", want[i]);
+    free(out); free(err);
+}

@@ -105,3 +105,69 @@ Test(util, escaped_text_for_terminals)
     cr_assert_str_eq(b.data, "ok \xC3\xA9\\x1b[31m\\x00z\\x7f\\u009b\\xff\xE2\x82\xAC");
     util_buf_free(&b);
 }
+
+Test(util, buf_take_hands_over_the_bytes)
+{
+    util_buf b = UTIL_BUF_INIT;
+    cr_assert_eq(util_buf_puts(&b, "hello"), 0);
+    size_t n = 99;
+    char *s = util_buf_take(&b, &n);
+    cr_assert_str_eq(s, "hello");
+    cr_assert_eq(n, 5);
+    cr_assert_null(b.data);
+    cr_assert_eq(b.len + b.cap, 0);
+    free(s);
+    s = util_buf_take(&b, &n);   /* never allocated: an empty string */
+    cr_assert_not_null(s);
+    cr_assert_str_eq(s, "");
+    cr_assert_eq(n, 0);
+    free(s);
+}
+
+Test(util, set_err_formats_and_truncates)
+{
+    char err[8];
+    util_set_err(err, sizeof err, "%s %d", "abc", 12345);
+    cr_assert_str_eq(err, "abc 123");
+    util_set_err(NULL, 10, "ignored %d", 1);    /* no buffer: nothing happens */
+    strcpy(err, "keep");
+    util_set_err(err, 0, "x");
+    cr_assert_str_eq(err, "keep");
+}
+
+Test(util, hex4_and_utf8)
+{
+    cr_assert_eq(util_hex4("00e9", 4), 0xe9);
+    cr_assert_eq(util_hex4("D83dx", 5), 0xd83d);
+    cr_assert_eq(util_hex4("12g4", 4), -1);
+    cr_assert_eq(util_hex4("123", 3), -1);
+    const uint32_t cps[] = {0x41, 0xe9, 0x20ac, 0xd800, 0x1f600, 0x10ffff};
+    const size_t lens[] = {1, 2, 3, 3, 4, 4};
+    for (size_t i = 0; i < sizeof cps / sizeof cps[0]; i++) {
+        char u[4];
+        cr_assert_eq(util_utf8_put(cps[i], u), lens[i]);
+        size_t len = 0;
+        if (cps[i] >= 0x80) {
+            cr_assert_eq(util_utf8_get((const unsigned char *)u, lens[i], &len), cps[i]);
+            cr_assert_eq(len, lens[i]);
+        }
+    }
+    size_t len = 0;
+    cr_assert_eq(util_utf8_get((const unsigned char *)"\xC0\x80", 2, &len), 0xFFFD);   /* overlong */
+    cr_assert_eq(len, 1);
+    cr_assert_eq(util_utf8_get((const unsigned char *)"\xE2\x82", 2, &len), 0xFFFD);   /* cut short */
+    cr_assert_eq(len, 1);
+    cr_assert_eq(util_utf8_get((const unsigned char *)"\xF4\x90\x80\x80", 4, &len), 0xFFFD);
+}
+
+Test(util, clocks_move_forward)
+{
+    double a = util_now_mono();
+    struct timespec d = util_deadline_mono(2.5);
+    double b = util_now_mono();
+    cr_assert(b >= a);
+    double at = (double)d.tv_sec + (double)d.tv_nsec / 1e9;
+    cr_assert(at >= a + 2.5 - 1e-6 && at <= b + 2.5 + 1e-6);
+    cr_assert(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+    cr_assert(util_now_real() > 1.5e9);   /* after 2017 */
+}
