@@ -21,10 +21,12 @@
  *   the row text; the first full listing keeps the spans per row.
  * - Lifetime: a dataset is reference-counted (ds_retain / ds_close), so a
  *   server can swap in a reloaded one while sessions finish on the old.
- * - Tasks: a row is parsed (jtext_build, into jansson values) only when a
- *   task is acquired; the task keeps a copy of the row's bytes and the spans
- *   of the values it sends back (input, tool parameters, ...), since numbers
- *   such as 2^64 or NaN only survive as text. Parsed
+ * - Tasks: a row is parsed only when a task is acquired, from one guarded
+ *   copy of its bytes (jtext_build, into jansson values; its expected action
+ *   into a reference-counted grade_action that sessions share). The task
+ *   keeps that copy, since numbers such as 2^64 or NaN only survive as text
+ *   (prompt writes its replies from it). Shapes are not checked again: the
+ *   rows were validated at open, or dsval checks the row first. Parsed
  *   tasks live in a per-split slot table with a reference count under one
  *   mutex: holders of the same row share one ds_task, freed by the last
  *   release. Parsing happens outside the lock; if two threads race on the same
