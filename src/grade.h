@@ -6,7 +6,7 @@
  * (Python json dialect, see pyjson.h) once when the expected action is built
  * (grade_expected_from_json: datasets, which must be valid) or only when a
  * comparison reaches them (grade_expected_unparsed: verify requests, whose
- * verdict stands whenever no comparison needs them, grading.md §4.1); actual
+ * verdict stands whenever no comparison needs them, docs/grading.md §4.1); actual
  * arguments are parsed lazily, only when a name matches.
  *
  * Thread safety: actions are immutable once built; grade_judge may be called
@@ -79,7 +79,7 @@ grade_action *grade_expected_from_json(const json_t *expected_action, char *err,
  * fails then if it does not parse. Caller owns the result. */
 grade_action *grade_expected_unparsed(const json_t *expected_action, char *err, size_t errsz);
 
-/* The actual action found in a Responses-API response object (docs/grading.md §1.2).
+/* The actual action found in a Responses-API response object (docs/grading.md §1.2.2).
  * An output with nothing usable gives a GRADE_ACTION_NONE action. NULL (with a
  * reason) only when the response is malformed. Caller owns the result. */
 grade_action *grade_actual_from_response(const json_t *response, char *err, size_t errsz);
