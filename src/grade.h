@@ -79,7 +79,7 @@ grade_action *grade_expected_from_json(const json_t *expected_action, char *err,
  * fails then if it does not parse. Caller owns the result. */
 grade_action *grade_expected_unparsed(const json_t *expected_action, char *err, size_t errsz);
 
-/* The actual action found in a Responses-API response object (docs/grading.md §1.2.2).
+/* The actual action found in a Responses-API response object (docs/grading.md §1.2).
  * An output with nothing usable gives a GRADE_ACTION_NONE action. NULL (with a
  * reason) only when the response is malformed. Caller owns the result. */
 grade_action *grade_actual_from_response(const json_t *response, char *err, size_t errsz);
