@@ -1,5 +1,5 @@
-/* agg — NeMo Gym's aggregate metrics of verify responses (../spec: ors.md
- * Part 3), computed incrementally: what `compute_aggregate_metrics` returns
+/* agg — NeMo Gym's aggregate metrics of verify responses (docs/http-api.md
+ * §7.3), computed incrementally: what `compute_aggregate_metrics` returns
  * for /aggregate_metrics, and what `fcpivot eval` writes to
  * _aggregate_metrics.json.
  *

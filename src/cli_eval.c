@@ -1,5 +1,5 @@
 /* cli_eval — `fcpivot eval`: run a model on the dataset through an
- * OpenAI-compatible endpoint and write NeMo Gym's files (../spec: eval.md).
+ * OpenAI-compatible endpoint and write NeMo Gym's files (docs/eval.md).
  *
  * How it works: the options are parsed by cli_eval_opts; the dataset is opened and validated (ds), the rows are
  * selected (--rows, --sample, --limit) and every (row, repeat) pair gets a

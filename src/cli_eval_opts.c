@@ -180,7 +180,7 @@ static bool is_json_object(const char *s)
     return *p == '{' && jtext_valid(s, strlen(s), JTEXT_BIG_INTS, NULL, 0);
 }
 
-/* --preset (eval.md §1): NeMo Gym's configurations for the pivot datasets. */
+/* --preset (docs/eval.md §1): NeMo Gym's configurations for the pivot datasets. */
 static int apply_preset(const char *name, grade_config *cfg)
 {
     grade_config_default(cfg);

@@ -1,4 +1,4 @@
-/* cli_eval_out — the files of `fcpivot eval` (eval.md §4): their names,
+/* cli_eval_out — the files of `fcpivot eval` (docs/eval.md §4): their names,
  * append-only JSONL files written one whole line per write, atomic
  * replacement (temporary file, fsync, rename, fsync of the directory), the
  * scan of an existing JSONL file on --resume (a torn last line is cut off)

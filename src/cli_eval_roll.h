@@ -1,7 +1,7 @@
 /* cli_eval_roll — the text of one rollout of `fcpivot eval`: a dataset
  * row's members, the overrides applied to its responses_create_params, the
  * materialized input line, the graded rollout line and the failure line
- * (eval.md §4). Text in, text out: numbers and strings of the row are never
+ * (docs/eval.md §4). Text in, text out: numbers and strings of the row are never
  * re-serialised.
  */
 #ifndef FCPIVOT_CLI_EVAL_ROLL_H
@@ -72,7 +72,7 @@ int evroll_line(const grade_config *cfg, const evroll_row *r, const char *params
                 const char *response, size_t rlen, const evroll_meta *m, util_buf *out,
                 grade_verdict *v, char *err, size_t errsz);
 
-/* One failure (eval.md §4 item 3). */
+/* One failure (docs/eval.md §4 item 3). */
 typedef struct evroll_failure {
     long task, repeat;
     const char *error;           /* the class */

@@ -1,6 +1,6 @@
 /* cli_eval_run — the request engine of `fcpivot eval`: many HTTP POSTs in
  * flight over libcurl's multi interface, with the retry, back-off,
- * concurrency and failure rules of eval.md §5. It knows HTTP statuses and
+ * concurrency and failure rules of docs/eval.md §5. It knows HTTP statuses and
  * transport errors, not rollouts: bodies come from and replies go to the
  * caller's callbacks (evrun_ops).
  *
@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include "util.h"
 
-/* Retry-After and back-off are capped at this many seconds (eval.md §5). */
+/* Retry-After and back-off are capped at this many seconds (docs/eval.md §5). */
 #define EVRUN_MAX_DELAY_S 60.0
 /* After a 429/503 the limit halves; it grows back by one per this many
  * successes. */

@@ -928,7 +928,7 @@ static json_t *function_of_tool(const json_t *tool, size_t i, char *err, size_t 
 }
 
 /* The task tools of a row: its function tools' function objects, the first of
- * each name (dataset.md: a duplicate is a warning, the first one is the
+ * each name (docs/dataset.md §4: a duplicate is a warning, the first one is the
  * task's). from[k] gets the row index of task tool k (from has room for
  * every row tool). */
 static json_t *task_tools(const json_t *tools, size_t *from, char *err, size_t errsz)

@@ -138,11 +138,11 @@ json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err
 /* A parsed row. Immutable; shared between holders via acquire/release.
  *
  * The jansson members are for reading (names, strings, shapes). A row may
- * hold numbers jansson cannot (big integers, NaN, Infinity, 1e400: dataset.md
- * "What must load"), which those trees carry as placeholders, so whatever is
- * sent back must be written from the row's own bytes: text, the task's copy
- * of the row, which lives as long as the task (prompt finds its values'
- * spans there). */
+ * hold numbers jansson cannot (big integers, NaN, Infinity, 1e400: docs/dataset.md
+ * §4), which those trees carry as placeholders, so whatever is sent back
+ * must be written from the row's own bytes: text, the task's copy of the
+ * row, which lives as long as the task (prompt finds its values' spans
+ * there). */
 typedef struct ds_task {
     char id[96];                 /* "<split>-<index>" */
     const char *split;           /* borrowed from the dataset */

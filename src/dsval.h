@@ -5,7 +5,7 @@
  * strict as jansson 2.14's decoder) checks JSON syntax and picks out on the
  * way what the row-shape rules need: the type of responses_create_params,
  * input and tools, every tool's name, and the span of expected_action, and
- * what NeMo Gym accepts but warns about (dataset.md "What must load": Python
+ * what NeMo Gym accepts but warns about (docs/dataset.md §4: Python
  * numbers jansson cannot hold, duplicate or non-function tools, ...). Only
  * that span is then built and handed to the grader (grade_expected_from_json),
  * so big conversations are never materialised. Syntax is jtext's with
@@ -25,7 +25,7 @@
 
 typedef struct dsval_ctx dsval_ctx;
 
-/* Warnings a row can carry (dataset.md, "What must load"), each at most once
+/* Warnings a row can carry (docs/dataset.md §4), each at most once
  * per row; kind is the rule's name, counted in validate's summary. */
 #define DSVAL_MAX_WARNINGS 12
 typedef struct dsval_warning {

@@ -392,7 +392,7 @@ grade_action *grade_expected_unparsed(const json_t *ea, char *err, size_t errsz)
 
 /* Whether a content part is an output_text part: its "type" says so, or it
  * has none but carries "text" and "annotations" (the pydantic model's
- * default type, grading.md §1). */
+ * default type, docs/grading.md §1.2). */
 static bool is_output_text(const json_t *part)
 {
     const json_t *pt = json_object_get(part, "type");
@@ -715,7 +715,7 @@ static const pj_value *expected_value(judge *j, size_t k)
     return j->estate[k] > 0 ? &j->evalues[k] : NULL;
 }
 
-/* grading.md §4.1 for expected call k and actual call i: the expected
+/* docs/grading.md §4.1 for expected call k and actual call i: the expected
  * arguments are parsed only once the names match. */
 static grade_category single(judge *j, size_t k, size_t i)
 {

@@ -6,7 +6,7 @@
  * (Python json dialect, see pyjson.h) once when the expected action is built
  * (grade_expected_from_json: datasets, which must be valid) or only when a
  * comparison reaches them (grade_expected_unparsed: verify requests, whose
- * verdict stands whenever no comparison needs them, grading.md §4.1); actual
+ * verdict stands whenever no comparison needs them, docs/grading.md §4.1); actual
  * arguments are parsed lazily, only when a name matches.
  *
  * Thread safety: actions are immutable once built; grade_judge may be called

@@ -53,7 +53,7 @@ char *sess_result_get(sess *s, const char *call_id, double now, size_t *len);
 /* Keeps the result of the graded submission for the session's life, under
  * key (the caller's fingerprint of what was submitted), replacing an earlier
  * one: a client that lost the reply before learning its task_id repeats the
- * call, and gets it back (ors.md, Reconnect). 0, -1 on allocation failure. */
+ * call, and gets it back (docs/http-api.md §5.5). 0, -1 on allocation failure. */
 int sess_graded_put(sess *s, const char *key, const char *text, size_t len);
 /* A copy of the graded result when key is the one it was kept under (caller
  * frees), with its length in *len; NULL otherwise. */

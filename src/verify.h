@@ -49,7 +49,7 @@ enum {
  * required", "response: must be an object", "expected_action: <grader's
  * reason>", "response: <grader's reason>" or "expected_action.arguments is
  * not valid JSON: …" (expected arguments are parsed only when a comparison
- * reaches them, grading.md §4.1: until then such a request has a verdict),
+ * reaches them, docs/grading.md §4.1: until then such a request has a verdict),
  * or VERIFY_NOMEM. */
 int verify_text(const grade_config *cfg, const char *p, size_t len, verify_style style,
                 util_buf *out, grade_verdict *v, char *err, size_t errsz);

@@ -468,7 +468,7 @@ Test(cli_stats, gym_metrics_of_the_sample)
     expect_gym_metrics(tu_path("data/sample.jsonl"));
 }
 
-/* dataset.md "What must load": what NeMo Gym accepts but flags is a warning
+/* docs/dataset.md §4: what NeMo Gym accepts but flags is a warning
  * of its own kind, counted by rule; such rows pass. */
 Test(cli_validate, nemo_gym_warnings_by_kind)
 {

@@ -485,7 +485,7 @@ Test(cli_grade, streams_verdicts_before_input_ends)
     free(req);
 }
 
-/* grading.md §1: NeMo Gym's pydantic defaults — an output message without
+/* docs/grading.md §1.2: NeMo Gym's pydantic defaults — an output message without
  * "role" is an assistant message, and an untyped part with text and
  * annotations is output_text (an untyped part with text alone is not). */
 Test(cli_grade, pydantic_defaults_of_output_messages)
@@ -517,7 +517,7 @@ Test(cli_grade, pydantic_defaults_of_output_messages)
     run_free(&r);
 }
 
-/* grading.md §4.1: expected arguments are parsed only when a comparison
+/* docs/grading.md §4.1: expected arguments are parsed only when a comparison
  * reaches them; until then a request whose expected arguments do not parse
  * has a verdict, and only reaching them is an error. */
 Test(cli_grade, unparsable_expected_arguments_graded_until_reached)

@@ -186,7 +186,7 @@ Test(ds_rules, tools_not_a_list)
 Test(ds_rules, tool_not_an_object_or_not_a_function)
 {
     expect_error(ROW("[\"get_weather\"]", CALL_W), "tools[0] must be an object");
-    /* dataset.md "What must load": another kind of tool is a warning */
+    /* docs/dataset.md §4: another kind of tool is a warning */
     expect_warning(ROW("[{\"type\":\"web_search\"}," TOOL_W "]", CALL_W), "non_function_tool");
     expect_error(ROW("[{\"name\":\"get_weather\"}]", CALL_W), "has no \"type\"");
 }
@@ -202,7 +202,7 @@ Test(ds_rules, tool_name_missing_or_not_a_string)
 
 Test(ds_rules, duplicate_tool_names)
 {
-    /* a warning (dataset.md "What must load"): the first one is the task's */
+    /* a warning (docs/dataset.md §4): the first one is the task's */
     expect_warning(ROW("[" TOOL_W "," TOOL_W "]", CALL_W), "duplicate_tool");
     /* Chat-Completions and Responses shapes share one namespace. */
     expect_warning(ROW("[" TOOL_W ",{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}]", CALL_W),
@@ -247,7 +247,7 @@ Test(ds_rules, json_strictness_matches_the_row_loader)
     expect_error("{\"a\":\"\\ud800\"}", "lone high surrogate");
     expect_error("{\"a\":\"\\udc00x\"}", "lone low surrogate");
     expect_error("{\"a\":\"tab\there\"}", "control character");
-    /* Python's numbers are no syntax errors (dataset.md "What must load") */
+    /* Python's numbers are no syntax errors (docs/dataset.md §4) */
     expect_error("{\"a\":99999999999999999999}", "missing responses_create_params");
     expect_error("{\"a\":1e999}", "missing responses_create_params");
     expect_error("{\"a\":NaN}", "missing responses_create_params");

@@ -459,7 +459,7 @@ Test(faults, sse_disconnect_then_reconnect_with_task_id)
     cr_assert(strstr(r.body, "\"reward\":1.0"), "%s", r.body);
     su_resp_free(&r);
     /* It was graded once: the submission is spent (the same call again
-     * replays the graded result, ors.md Reconnect; another one is refused). */
+     * replays the graded result, docs/http-api.md §5.5; another one is refused). */
     cr_assert_eq(su_request(s.port, "POST", "/" ENV "/call", sid, call, strlen(call), &r), 0);
     cr_assert(strstr(r.body, "\"reward\":1.0") && !strstr(r.body, task_id), "%s", r.body);
     su_resp_free(&r);

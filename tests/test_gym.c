@@ -437,7 +437,7 @@ Test(gym, mutated_requests_never_break_a_handler, .timeout = 60)
     gym_env_free(env);
 }
 
-/* grading.md §1 and §4.1 through /verify: a role-less message and an untyped
+/* docs/grading.md §1.2 and §4.1 through /verify: a role-less message and an untyped
  * part with annotations are the assistant's text; unparsable expected
  * arguments get a verdict while no comparison reaches them, a 422 once one
  * does. */

@@ -1,4 +1,4 @@
-/* Rows NeMo Gym accepts (dataset.md "What must load") load without
+/* Rows NeMo Gym accepts (docs/dataset.md §4) load without
  * --skip-invalid and serve whole ORS episodes, and whatever fcpivot sends
  * back carries the row's own bytes for numbers jansson cannot hold. */
 #include "test_ors_fixture.h"
@@ -186,7 +186,7 @@ static void verify_verdict(const char *args_text, double *reward, char *category
     free(body.data);
 }
 
-/* ors.md Part 2: the /call body is read as Python's json reads what
+/* docs/http-api.md §5.4: the /call body is read as Python's json reads what
  * json.dumps wrote, so an input /verify can grade is graded alike. */
 Test(ors_dropin, call_grades_python_json_like_verify, .init = setup, .fini = teardown)
 {
@@ -228,7 +228,7 @@ static unsigned long long submissions(void)
     return n;
 }
 
-/* ors.md Part 1, Reconnect: a client that lost the reply before the task_id
+/* docs/http-api.md §5.5: a client that lost the reply before the task_id
  * repeats the same POST; it gets the graded result under a new task_id, and
  * the submission is graded (and counted) once. */
 Test(ors_dropin, identical_retry_replays_the_graded_result, .init = setup, .fini = teardown)

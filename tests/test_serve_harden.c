@@ -1,5 +1,5 @@
 /* Integration tests of `fcpivot serve` under hostile or careless use
- * (ors.md Part 1: "Back-pressure and limits", "HTTP framing", "Lifecycle"):
+ * (docs/http-api.md §9-§11):
  * the session cap answers 503 with Retry-After; a refused call stays small
  * however large the echoed input, so resident memory stays bounded under an
  * echo attack; request framing follows RFC 9112 (checked on raw sockets);

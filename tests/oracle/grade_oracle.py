@@ -55,7 +55,7 @@ def is_output_text(part):
 
 
 def actual_action(response):
-    """grading.md §1: calls first, else the first assistant output_text; a
+    """docs/grading.md §1.2: calls first, else the first assistant output_text; a
     message without "role" is an assistant message (pydantic default)."""
     calls, text = [], None
     for item in response["output"]:
