@@ -384,7 +384,7 @@ static int html_headline(util_buf *b, const json_t *sum)
         const json_t *pk = obj(r, "pass_at_k");
         const json_t *last = json_array_get(pk, json_array_size(pk) - 1);
         pct(big, sizeof big, num(last, "value"));
-        snprintf(lbl, sizeof lbl, "pass@%lld over %lld rows", cnt(last, "k"), cnt(r, "rows"));
+        snprintf(lbl, sizeof lbl, "pass@%lld over %lld rows", cnt(last, "k"), cnt(last, "rows"));
         rc |= card(b, big, lbl);
     }
     return rc | util_buf_puts(b, "</div>\n");

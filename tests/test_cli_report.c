@@ -487,7 +487,7 @@ Test(cli_report, html_summary_renders_in_chromium, .timeout = 200)
     const char *want[] = {"57.1%", "95% Wilson interval 25.0% – 84.2%", "Verdict categories",
                           "FUNCTION_CALL_BATCH_LENGTH_DIFFERENT", "1 (14.3%)", "depth 11+",
                           "Expected vs actual action type", "function_call_batch",
-                          "book &lt;room&gt;", "pass@2 over 4 rows", "timeout", NULL};
+                          "book &lt;room&gt;", "pass@2 over 3 rows", "timeout", NULL};
     render_and_check(html, want);
     unlink(html);
     free(html);
