@@ -17,7 +17,8 @@
  * ors_env_swap_dataset (SIGHUP) replaces it for new sessions and listings,
  * while each session holds the one it was created on to the end.
  *
- * Limits: /create answers 503 with Retry-After past max_sessions; a refused
+ * Limits: /create answers 503 with Retry-After past max_sessions (the session
+ * table enforces the cap atomically, so racing creates never exceed it); a refused
  * call echoes at most ORS_MAX_ECHO bytes of the tool name.
  *
  * /call reads its body in Python's json dialect (what json.dumps writes: big
@@ -229,6 +230,8 @@ ors_env *ors_env_new(ds_dataset *ds, const ors_config *cfg, metrics *m, char *er
         env->env_name = strdup(name);
         env->cfg.env_name = env->env_name;
         env->sessions = sess_table_new(episode_free, cfg->session_ttl, MAX_TOMBSTONES);
+        if (env->sessions)
+            sess_table_set_limit(env->sessions, cfg->max_sessions);
         env->rendered = cache_new(cfg->cache_bytes);
         pthread_mutex_init(&env->lock, NULL);
         env->npins = cfg->pinned_tasks;
@@ -790,6 +793,15 @@ static int check_create_body(ors_env *env, const json_t *body, wire_reply *out)
     return 0;
 }
 
+/* Back-pressure at the session cap: a 503 the client retries, never a 429
+ * (which stops RL trainers). */
+static void reply_too_many_sessions(const ors_env *env, wire_reply *out)
+{
+    wire_reply_detail(out, 503, "Too many sessions (limit %zu), retry later",
+                      env->cfg.max_sessions);
+    out->retry_after = WIRE_RETRY_AFTER;
+}
+
 /* Creates session sid on row (split, index) of d. */
 static void create_on(ors_env *env, ors_data *d, const char *sid, size_t split, size_t index,
                       wire_reply *out)
@@ -801,11 +813,8 @@ static void create_on(ors_env *env, ors_data *d, const char *sid, size_t split, 
         return;
     }
     if (sess_count(env->sessions) >= env->cfg.max_sessions) {
-        /* Back-pressure: a 503 the client retries, never a 429 (which stops
-         * RL trainers). Racing creates may overshoot by a few. */
-        wire_reply_detail(out, 503, "Too many sessions (limit %zu), retry later",
-                          env->cfg.max_sessions);
-        out->retry_after = WIRE_RETRY_AFTER;
+        /* Saves parsing the row; sess_create enforces the cap itself. */
+        reply_too_many_sessions(env, out);
         return;
     }
     char err[512];
@@ -820,10 +829,12 @@ static void create_on(ors_env *env, ors_data *d, const char *sid, size_t split, 
         return;
     }
     int rc = sess_create(env->sessions, sid, ep, now_of(env));
-    if (rc != 0) {
+    if (rc != SESS_CREATED) {
         episode_free(ep);
-        if (rc == 1)
+        if (rc == SESS_EXISTS)
             wire_reply_detail(out, 400, "Session already exists");
+        else if (rc == SESS_FULL)
+            reply_too_many_sessions(env, out);
         else
             wire_reply_detail(out, 500, "out of memory");
         return;

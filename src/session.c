@@ -6,6 +6,11 @@
  * expires at e->tomb_expires. The table holds one reference to every live
  * session; sess_get hands out more. Last-seen times are guarded by the shard
  * lock, call results by the session's own lock (lock order: shard, session).
+ * The live-session count is one atomic counter across the shards: a create
+ * reserves its slot with a compare-and-swap that fails at the cap, after the
+ * shard lock has ruled out an active sid, so the cap can never be overshot
+ * (a check of the count followed by a later insertion could be, by racing
+ * creates), and gives the slot back if the insertion then fails.
  */
 #include "session.h"
 
@@ -60,6 +65,7 @@ struct sess_table {
     void (*free_data)(void *);
     double tomb_ttl;
     size_t max_tombstones;
+    size_t max_sessions;         /* SIZE_MAX: no cap */
     atomic_size_t nsessions, ntombstones;
     shard shards[NSHARDS];
 };
@@ -82,6 +88,7 @@ sess_table *sess_table_new(void (*free_data)(void *), double tomb_ttl, size_t ma
     t->free_data = free_data;
     t->tomb_ttl = tomb_ttl;
     t->max_tombstones = max_tombstones;
+    t->max_sessions = SIZE_MAX;
     for (size_t i = 0; i < NSHARDS; i++) {
         shard *sh = &t->shards[i];
         pthread_mutex_init(&sh->lock, NULL);
@@ -133,6 +140,22 @@ void sess_table_free(sess_table *t)
         pthread_mutex_destroy(&sh->lock);
     }
     free(t);
+}
+
+void sess_table_set_limit(sess_table *t, size_t max_sessions)
+{
+    t->max_sessions = max_sessions;
+}
+
+/* Takes one of the max_sessions slots: false when all are taken. */
+static bool reserve_slot(sess_table *t)
+{
+    size_t n = atomic_load(&t->nsessions);
+    do {
+        if (n >= t->max_sessions)
+            return false;
+    } while (!atomic_compare_exchange_weak(&t->nsessions, &n, n + 1));
+    return true;
 }
 
 /* The link pointing at sid's entry in its shard (or at the NULL ending the
@@ -199,7 +222,7 @@ int sess_create(sess_table *t, const char *sid, void *data, double now)
     shard *sh = shard_of(t, h);
     sess *s = calloc(1, sizeof *s);
     if (!s)
-        return -1;
+        return SESS_NOMEM;
     atomic_init(&s->refs, 1);
     atomic_init(&s->submitted, false);
     pthread_mutex_init(&s->lock, NULL);
@@ -208,9 +231,11 @@ int sess_create(sess_table *t, const char *sid, void *data, double now)
 
     pthread_mutex_lock(&sh->lock);
     entry **link = find_link(sh, h, sid);
-    int rc = 0;
+    int rc = SESS_CREATED;
     if (*link && (*link)->s) {
-        rc = 1;
+        rc = SESS_EXISTS;
+    } else if (!reserve_slot(t)) {
+        rc = SESS_FULL;
     } else if (*link) {                        /* revive a tombstone */
         (*link)->s = s;
         atomic_fetch_sub(&t->ntombstones, 1);
@@ -218,7 +243,8 @@ int sess_create(sess_table *t, const char *sid, void *data, double now)
         size_t len = strlen(sid);
         entry *e = malloc(sizeof *e + len + 1);
         if (!e) {
-            rc = -1;
+            atomic_fetch_sub(&t->nsessions, 1);   /* the slot back */
+            rc = SESS_NOMEM;
         } else {
             memcpy(e->sid, sid, len + 1);
             e->hash = h;
@@ -229,10 +255,8 @@ int sess_create(sess_table *t, const char *sid, void *data, double now)
             maybe_grow(sh);
         }
     }
-    if (rc == 0)
-        atomic_fetch_add(&t->nsessions, 1);
     pthread_mutex_unlock(&sh->lock);
-    if (rc != 0) {
+    if (rc != SESS_CREATED) {
         pthread_mutex_destroy(&s->lock);
         free(s);
     }

@@ -24,10 +24,22 @@ typedef enum { SESS_ACTIVE, SESS_DELETED, SESS_UNKNOWN } sess_state;
 sess_table *sess_table_new(void (*free_data)(void *), double tomb_ttl, size_t max_tombstones);
 /* Frees every session (held references must have been released). */
 void sess_table_free(sess_table *t);
+/* Caps the live sessions at max_sessions (no cap until called); call before
+ * the table is shared between threads. */
+void sess_table_set_limit(sess_table *t, size_t max_sessions);
 
-/* Creates an active session owning data. Returns 0; 1 when sid is already
- * active (data is then NOT taken); -1 on allocation failure (not taken
- * either). A tombstone of sid is replaced. */
+/* What sess_create did. Only SESS_CREATED takes data; on any other outcome
+ * the caller still owns it. */
+enum {
+    SESS_CREATED = 0,      /* sid is now an active session owning data */
+    SESS_EXISTS = 1,       /* sid was already active */
+    SESS_FULL = 2,         /* the cap (sess_table_set_limit) is reached */
+    SESS_NOMEM = -1        /* allocation failure */
+};
+/* Creates an active session owning data; a tombstone of sid is replaced.
+ * Returns one of the SESS_ outcomes above. The cap is enforced atomically:
+ * however many threads race, no more than the cap are ever active, and an
+ * active sid answers SESS_EXISTS even at the cap. */
 int sess_create(sess_table *t, const char *sid, void *data, double now);
 
 /* The active session sid, with last-seen refreshed to now: a new reference the

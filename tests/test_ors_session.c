@@ -1,5 +1,6 @@
 /* Tests of the session table under the ORS layer: tombstones, reaping,
- * results, UUIDs, growth, concurrency and memory per idle session. */
+ * results, UUIDs, growth, concurrency, the session cap under racing creates
+ * and memory per idle session. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,4 +222,103 @@ Test(session, concurrent_episodes, .init = setup, .fini = teardown)
     long subs = strtol(p + strlen("\nfcpivot_submissions_total "), NULL, 10);
     cr_assert(subs >= 480 && subs <= 960, "%ld submissions", subs);
     free(m);
+}
+
+Test(session, cap_refuses_atomically_and_frees_on_delete)
+{
+    sess_table *t = sess_table_new(free_payload, 100, 10);
+    sess_table_set_limit(t, 2);
+    freed = 0;
+    cr_assert_eq(sess_create(t, "a", payload(0), 1), SESS_CREATED);
+    cr_assert_eq(sess_create(t, "b", payload(0), 1), SESS_CREATED);
+    void *extra = payload(1);
+    cr_assert_eq(sess_create(t, "c", extra, 1), SESS_FULL);
+    cr_assert_eq(sess_create(t, "a", extra, 1), SESS_EXISTS, "an active sid wins over the cap");
+    cr_assert_eq(freed, 0, "a refused payload stays the caller's");
+    cr_assert_eq(sess_count(t), 2);
+    cr_assert(sess_delete(t, "a", 2));
+    cr_assert_eq(sess_create(t, "c", extra, 2), SESS_CREATED, "a deleted session frees its slot");
+    cr_assert_eq(sess_create(t, "a", payload(0), 2), SESS_FULL, "a tombstone is not a slot");
+    freed = 0;
+    sess_table_free(t);
+    cr_assert_eq(freed, 2);
+}
+
+/* ---- /create racing at the session cap ----------------------------------- */
+
+#define RACE_THREADS 16
+#define RACE_ROUNDS 100
+#define RACE_CAP 3
+
+typedef struct race_arg {
+    ors_env *env;
+    pthread_barrier_t *start;
+    char sid[32];
+    int status;
+    unsigned retry_after;
+} race_arg;
+
+static void *race_create(void *p)
+{
+    race_arg *a = p;
+    const char *body = "{\"split\":\"train\",\"index\":0}";
+    wire_request req = {.method = "POST", .path = "/create", .session_id = a->sid,
+                        .body = body, .body_len = strlen(body)};
+    wire_reply r = {0};
+    pthread_barrier_wait(a->start);
+    ors_create(a->env, &req, &r);
+    a->status = r.status;
+    a->retry_after = r.retry_after;
+    wire_reply_free(&r);
+    return NULL;
+}
+
+/* One round: RACE_THREADS creates of distinct sids released together on a
+ * table with RACE_CAP free slots; returns the successes, asserting
+ * that every other one is a 503 with Retry-After, and deletes the winners. */
+static int race_round(fx *f, int round)
+{
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, RACE_THREADS);
+    pthread_t th[RACE_THREADS];
+    race_arg args[RACE_THREADS];
+    for (int i = 0; i < RACE_THREADS; i++) {
+        args[i] = (race_arg){.env = f->env, .start = &start};
+        snprintf(args[i].sid, sizeof args[i].sid, "race-%d-%d", round, i);
+        cr_assert_eq(pthread_create(&th[i], NULL, race_create, &args[i]), 0);
+    }
+    for (int i = 0; i < RACE_THREADS; i++)
+        pthread_join(th[i], NULL);
+    int won = 0;                      /* deleted once all are done, not before */
+    for (int i = 0; i < RACE_THREADS; i++) {
+        if (args[i].status == 200) {
+            won++;
+            wire_reply r = fx_call(f, ors_delete, NULL, args[i].sid, "{}");
+            wire_reply_free(&r);
+        } else {
+            cr_assert_eq(args[i].status, 503, "round %d: %d", round, args[i].status);
+            cr_assert_eq(args[i].retry_after, WIRE_RETRY_AFTER);
+        }
+    }
+    pthread_barrier_destroy(&start);
+    return won;
+}
+
+Test(session, racing_creates_never_exceed_max_sessions)
+{
+    ors_config cfg;
+    ors_config_default(&cfg);
+    cfg.max_sessions = RACE_CAP;
+    fx f;
+    fx_open(&f, &cfg);
+    int most = 0;
+    for (int round = 0; round < RACE_ROUNDS; round++) {
+        int won = race_round(&f, round);
+        cr_assert(won <= RACE_CAP, "round %d: %d sessions created with --max-sessions %d", round,
+                  won, RACE_CAP);
+        most = won > most ? won : most;
+        cr_assert_eq(ors_session_count(f.env), 0);
+    }
+    cr_assert_eq(most, RACE_CAP, "the cap is reachable");
+    fx_close(&f);
 }
