@@ -19,7 +19,11 @@
  *
  * The listening socket is created here (so bind errors have a reason and port
  * 0 can be read back) and served by an accept thread of ours that hands each
- * connection to libmicrohttpd (see accept_main for why). Shutdown: quiesce
+ * connection to libmicrohttpd (see accept_main for why). That thread also
+ * keeps the connection count: past max_connections it answers a connection
+ * itself with a fixed 503 + Retry-After and lingers briefly reading what the
+ * client sends before closing it (a bounded set of such connections), so no
+ * connection ever waits unanswered in the listen backlog. Shutdown: quiesce
  * (the accept thread exits, the socket is closed), mark replies
  * "Connection: close", wait for the in-flight count to reach zero (bounded),
  * then stop the daemon.
@@ -30,6 +34,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -245,13 +250,26 @@ bool http_router_has_root(const http_router *r, const char *seg, size_t len)
 /* Seconds without any request in flight after which a stopping server
  * closes its connections. */
 #define HTTP_QUIET_PERIOD 0.1
-/* Connections accepted beyond max_connections only to be answered 503 and
- * closed; past these libmicrohttpd stops accepting. */
-#define HTTP_REFUSAL_SLOTS 64u
 /* Connections accepted per wake-up of the accept thread, and its longest
- * wait for a closing connection while at the limit (milliseconds). */
+ * wait for a closing connection once descriptors ran out (milliseconds). */
 #define HTTP_ACCEPT_BATCH 64
 #define HTTP_PAUSE_MS 100
+/* A connection refused at the cap: the refusal is written at once, then
+ * whatever the client sends is read and dropped (so that closing does not
+ * reset the connection under the client before it read the refusal) for at
+ * most HTTP_LINGER_MS milliseconds or HTTP_LINGER_BYTES bytes, HTTP_LINGER_SLOTS
+ * connections at a time (the oldest is closed to make room). */
+#define HTTP_LINGER_MS 2000
+#define HTTP_LINGER_BYTES ((size_t)64 << 10)
+#define HTTP_LINGER_SLOTS 256
+#define HTTP_BUSY_DETAIL "Too many connections, retry later"
+
+/* A refused connection being drained before its close. */
+typedef struct lingering {
+    int fd;
+    double until;                   /* util_now_mono() deadline */
+    size_t drained;
+} lingering;
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -266,7 +284,12 @@ struct http_server {
     atomic_bool accepting;          /* false: the accept thread is to exit */
     atomic_bool paused;             /* the accept thread waits for a close */
     atomic_uint in_flight;
-    atomic_uint connections;        /* open connections, over-cap ones included */
+    atomic_uint connections;        /* handed to libmicrohttpd and not yet closed */
+    char busy[256];                 /* the whole 503 reply of a refused connection */
+    size_t busy_len;
+    lingering linger[HTTP_LINGER_SLOTS];   /* the accept thread's own */
+    size_t nlinger;
+    int reserve_fd;                 /* spare descriptor for refusals at EMFILE */
     atomic_bool closing;
     pthread_mutex_t lock;           /* with drained: wakes http_server_stop */
     pthread_cond_t drained;
@@ -357,19 +380,15 @@ static void wake_acceptor(http_server *srv)
     (void)w;                         /* a full pipe wakes it as well */
 }
 
-/* Counts open connections. One accepted beyond max_connections (libmicrohttpd
- * accepts HTTP_REFUSAL_SLOTS more) is marked through its socket context, so
- * that its request gets a 503 with Retry-After instead of waiting unserved in
- * the listen backlog. */
+/* Counts the connections libmicrohttpd closes (the accept thread counts
+ * them in), and wakes the accept thread if it waits for a descriptor. */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
     (void)c;
+    (void)socket_context;
     http_server *srv = cls;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        unsigned n = atomic_fetch_add(&srv->connections, 1) + 1;
-        *socket_context = n > srv->opts.max_connections ? srv : NULL;
-    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         atomic_fetch_sub(&srv->connections, 1);
         if (atomic_exchange(&srv->paused, false))
             wake_acceptor(srv);
@@ -550,14 +569,6 @@ static int check_framing(struct MHD_Connection *c, const char **why)
     return 0;
 }
 
-/* True when the connection was accepted beyond the cap (see on_connection). */
-static bool over_cap(struct MHD_Connection *c)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci && ci->socket_context;
-}
-
 /* Sizes the body buffer once for a declared Content-Length of n bytes
  * (already checked against the limit), so that the pieces are copied in
  * without regrowing. Without memory the buffer grows as the pieces come. */
@@ -655,7 +666,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, req_state *rs)
 }
 
 /* The first call, headers in and no body read yet: refusals that must not
- * read the body (framing, connection cap, declared size) answer here. */
+ * read the body (framing, declared size) answer here. */
 static enum MHD_Result on_headers(struct MHD_Connection *c, req_state *rs, const char *url,
                                   const char *method)
 {
@@ -668,8 +679,6 @@ static enum MHD_Result on_headers(struct MHD_Connection *c, req_state *rs, const
     int status = check_framing(c, &why);
     if (status)
         return refuse(c, rs, status, why, 0);
-    if (over_cap(c))
-        return refuse(c, rs, 503, "Too many connections, retry later", WIRE_RETRY_AFTER);
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
@@ -723,42 +732,137 @@ static unsigned cores(void)
     return n > 0 ? (unsigned)n : 1;
 }
 
-/* Accepts what is pending (up to a batch) and hands each connection to
- * libmicrohttpd, which closes it itself if it cannot take it. False when
- * accepting must pause: the connection limit is reached or descriptors ran
- * out (until a connection closes). */
+/* Writes the refusal of a connection past the cap (busy), the whole reply
+ * in one send on a fresh socket, and ends the sending side. */
+static void send_busy(const http_server *srv, int fd)
+{
+    ssize_t n = send(fd, srv->busy, srv->busy_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)n;                         /* a client gone already needs nothing */
+    shutdown(fd, SHUT_WR);
+}
+
+static void linger_drop(http_server *srv, size_t i)
+{
+    close(srv->linger[i].fd);
+    srv->linger[i] = srv->linger[--srv->nlinger];
+}
+
+/* Refuses a connection past the cap: 503 with Retry-After at once, then
+ * lingers (HTTP_LINGER_MS) reading what the client sends. */
+static void refuse_busy(http_server *srv, int fd)
+{
+    send_busy(srv, fd);
+    if (srv->nlinger == HTTP_LINGER_SLOTS) {          /* make room: the oldest goes */
+        size_t oldest = 0;
+        for (size_t i = 1; i < srv->nlinger; i++)
+            if (srv->linger[i].until < srv->linger[oldest].until)
+                oldest = i;
+        linger_drop(srv, oldest);
+    }
+    srv->linger[srv->nlinger++] =
+        (lingering){.fd = fd, .until = util_now_mono() + HTTP_LINGER_MS / 1000.0};
+}
+
+/* Out of descriptors: the spare one is given up for a moment so that one
+ * waiting connection can still be accepted and told to retry. */
+static void refuse_with_reserve(http_server *srv)
+{
+    if (srv->reserve_fd < 0)
+        return;
+    close(srv->reserve_fd);
+    int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+        send_busy(srv, fd);
+        close(fd);
+    }
+    srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Reads and drops what a refused connection sends; closes it at its end,
+ * its deadline or its byte budget. */
+static void linger_service(http_server *srv, size_t i, bool readable, double now)
+{
+    lingering *l = &srv->linger[i];
+    bool done = now >= l->until;
+    while (readable && !done) {
+        char drop[4096];
+        ssize_t n = recv(l->fd, drop, sizeof drop, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        l->drained += n > 0 ? (size_t)n : 0;
+        done = n <= 0 || l->drained > HTTP_LINGER_BYTES;
+    }
+    if (done)
+        linger_drop(srv, i);
+}
+
+/* Accepts what is pending (up to a batch): below the cap each connection is
+ * counted and handed to libmicrohttpd, past it refused at once (refuse_busy).
+ * False when accepting must pause because descriptors ran out (until a
+ * connection closes). */
 static bool accept_pending(http_server *srv)
 {
-    unsigned limit = srv->opts.max_connections + HTTP_REFUSAL_SLOTS;
     for (int i = 0; i < HTTP_ACCEPT_BATCH; i++) {
-        if (atomic_load(&srv->connections) >= limit)
-            return false;
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
         int fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            refuse_with_reserve(srv);
+            return false;
+        }
         if (fd < 0)
-            return !(errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM);
-        MHD_add_connection(srv->daemon, fd, (struct sockaddr *)&ss, len);
+            return !(errno == ENOBUFS || errno == ENOMEM);
+        if (atomic_load(&srv->connections) >= srv->opts.max_connections) {
+            refuse_busy(srv, fd);
+            continue;
+        }
+        /* Only this thread adds to the count, so the check above holds. */
+        atomic_fetch_add(&srv->connections, 1);
+        if (MHD_add_connection(srv->daemon, fd, (struct sockaddr *)&ss, len) != MHD_YES)
+            atomic_fetch_sub(&srv->connections, 1);   /* closed by libmicrohttpd */
     }
     return true;
+}
+
+/* Milliseconds until the first lingering connection's deadline, or wait
+ * (-1: none) when there is none sooner. */
+static int linger_timeout(const http_server *srv, int wait, double now)
+{
+    for (size_t i = 0; i < srv->nlinger; i++) {
+        double ms = (srv->linger[i].until - now) * 1000.0 + 1;
+        int t = ms < 0 ? 0 : (int)ms;
+        if (wait < 0 || t < wait)
+            wait = t;
+    }
+    return wait;
 }
 
 /* The accept thread. libmicrohttpd runs without a listening socket of its
  * own (MHD_USE_NO_LISTEN_SOCKET): to stop accepting, this thread exits and
  * the socket is closed, with no call to MHD_quiesce_daemon, whose epoll
  * thread-pool path races with its own workers over the listening socket and
- * can abort the process (libmicrohttpd 0.9.75). While paused it waits for a
- * connection to close (on_connection wakes it; HTTP_PAUSE_MS at most), the
- * new ones waiting in the listen backlog. */
+ * can abort the process (libmicrohttpd 0.9.75). It also keeps the connection
+ * count, so that every connection past the cap is refused here, at once,
+ * however many come (libmicrohttpd's own limit would close them without a
+ * word); it polls the refused connections that linger. When descriptors run
+ * out it waits for a connection to close (on_connection wakes it;
+ * HTTP_PAUSE_MS at most), refusing one waiting connection per wait. */
 static void *accept_main(void *arg)
 {
     http_server *srv = arg;
     bool paused = false;
+    struct pollfd p[2 + HTTP_LINGER_SLOTS];
     while (atomic_load(&srv->accepting)) {
         if (paused)
             atomic_store(&srv->paused, true);
-        struct pollfd p[2] = {{srv->wake[0], POLLIN, 0}, {srv->listen_fd, paused ? 0 : POLLIN, 0}};
-        int n = poll(p, 2, paused ? HTTP_PAUSE_MS : -1);
+        p[0] = (struct pollfd){srv->wake[0], POLLIN, 0};
+        p[1] = (struct pollfd){srv->listen_fd, paused ? 0 : POLLIN, 0};
+        for (size_t i = 0; i < srv->nlinger; i++)
+            p[2 + i] = (struct pollfd){srv->linger[i].fd, POLLIN, 0};
+        nfds_t nfds = (nfds_t)(2 + srv->nlinger);
+        int n = poll(p, nfds, linger_timeout(srv, paused ? HTTP_PAUSE_MS : -1, util_now_mono()));
         if (n < 0 && errno != EINTR)
             break;
         if (p[0].revents & POLLIN) {
@@ -766,9 +870,14 @@ static void *accept_main(void *arg)
             while (read(srv->wake[0], drain, sizeof drain) > 0)
                 ;
         }
+        double now = util_now_mono();
+        for (size_t i = nfds - 2; i-- > 0;)          /* backwards: drops move the last */
+            linger_service(srv, i, n > 0 && p[2 + i].revents, now);
         if ((p[1].revents & POLLIN) || paused)
             paused = !accept_pending(srv);
     }
+    while (srv->nlinger > 0)
+        linger_drop(srv, srv->nlinger - 1);
     return NULL;
 }
 
@@ -819,11 +928,36 @@ static unsigned bound_port(int fd)
     return 0;
 }
 
+/* The refusal of a connection past the cap, as refuse() would answer it:
+ * JSON detail, Retry-After, Connection: close. */
+static void format_busy(http_server *srv)
+{
+    const char *body = "{\"detail\":\"" HTTP_BUSY_DETAIL "\"}";
+    int n = snprintf(srv->busy, sizeof srv->busy,
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\nRetry-After: %u\r\nConnection: close\r\n\r\n%s",
+                     WIRE_JSON, strlen(body), WIRE_RETRY_AFTER, body);
+    srv->busy_len = n > 0 && (size_t)n < sizeof srv->busy ? (size_t)n : 0;
+}
+
+/* libmicrohttpd's own limit, which closes connections past it without a
+ * reply, must never be what refuses one: the accept thread admits at most
+ * max_connections, and libmicrohttpd splits its limit evenly between the
+ * pool's threads, any of which may get all of them, plus those it has closed
+ * but not yet cleaned up. So each thread gets twice the cap. */
+static unsigned mhd_connection_limit(const http_options *o)
+{
+    unsigned long long limit = 2ull * o->max_connections * (o->threads > 1 ? o->threads : 1);
+    return limit > UINT_MAX / 2 ? UINT_MAX / 2 : (unsigned)limit;
+}
+
 static void free_server(http_server *s)
 {
     for (int i = 0; i < 2; i++)
         if (s->wake[i] >= 0)
             close(s->wake[i]);
+    if (s->reserve_fd >= 0)
+        close(s->reserve_fd);
     pthread_cond_destroy(&s->drained);
     pthread_mutex_destroy(&s->lock);
     free(s->host);
@@ -841,6 +975,7 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
     srv->opts = *opts;
     srv->router = router;
     srv->wake[0] = srv->wake[1] = -1;
+    srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&srv->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -868,6 +1003,7 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
         return NULL;
     }
     srv->port = bound_port(srv->listen_fd);
+    format_busy(srv);
     /* One thread means no pool, and libmicrohttpd 0.9.75's epoll loop without
      * a pool stalls once ~128 connections are open (measured with wrk on
      * GET /health: 65,000 req/s at 64 connections, 60-600 req/s at 128-256).
@@ -878,7 +1014,7 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv,
         MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads > 1 ? srv->opts.threads : 0u,
-        MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections + HTTP_REFUSAL_SLOTS,
+        MHD_OPTION_CONNECTION_LIMIT, mhd_connection_limit(&srv->opts),
         MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,

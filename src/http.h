@@ -13,8 +13,9 @@
  * with JSON {"detail": ...} bodies. Before any body is read it refuses, and
  * closes, ambiguous or unsupported framing (RFC 9112: Content-Length with
  * Transfer-Encoding or two different lengths 400, a coding other than
- * chunked 501) and requests on connections past max_connections (503 with
- * Retry-After). HEAD is served by the GET route, an absolute-form target by
+ * chunked 501). Every connection past max_connections is refused at once
+ * by the accept thread (a 503 with Retry-After written before its request is
+ * read, then the connection drained and closed), however many come. HEAD is served by the GET route, an absolute-form target by
  * its path. The layer above (server) adds a filter run before routing and an
  * observer run after each request.
  */

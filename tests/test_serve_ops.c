@@ -1,6 +1,9 @@
 /* Integration tests of `fcpivot serve` as a process: options and usage
  * errors, dataset validation at start-up, the built-in sample, the start-up
- * line, and clean shutdown on SIGTERM/SIGINT, also in the middle of load. */
+ * line, clean shutdown on SIGTERM/SIGINT, also in the middle of load, and the
+ * connection cap (every connection past it refused at once, on raw sockets). */
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -296,6 +299,81 @@ Test(serve_ops, connection_cap)
     free(raw);
     cr_assert(exchange(b), "the held connection stopped working");
     close(b);
+    cr_assert_eq(su_stop(&s), 0);
+}
+
+/* ---- every connection past the cap is refused at once -------------------- */
+
+#define CAP_HELD 4
+#define CAP_EXTRA 200
+
+typedef struct refused {
+    int fd;
+    char buf[512];
+    size_t got;
+    bool closed;
+} refused;
+
+/* Reads what the server sends on each connection until every one is closed
+ * or the deadline passes. */
+static void read_until_closed(refused *r, size_t n, double deadline)
+{
+    size_t open = n;
+    struct pollfd p[CAP_EXTRA];
+    while (open > 0 && su_now() < deadline) {
+        for (size_t i = 0; i < n; i++)
+            p[i] = (struct pollfd){r[i].closed ? -1 : r[i].fd, POLLIN, 0};
+        if (poll(p, (nfds_t)n, 200) <= 0)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            if (r[i].closed || !p[i].revents)
+                continue;
+            ssize_t got = recv(r[i].fd, r[i].buf + r[i].got, sizeof r[i].buf - 1 - r[i].got,
+                               MSG_DONTWAIT);
+            if (got > 0) {
+                r[i].got += (size_t)got;
+                r[i].buf[r[i].got] = '\0';
+            }
+            if (got == 0 || (got < 0 && errno != EAGAIN) || r[i].got == sizeof r[i].buf - 1) {
+                r[i].closed = true;
+                open--;
+            }
+        }
+    }
+}
+
+Test(serve_ops, every_connection_past_the_cap_is_refused_at_once)
+{
+    su_server s;
+    const char *args[] = {"--quiet", "--max-connections", "4", "--idle-timeout", "0", NULL};
+    cr_assert_eq(su_start(&s, args), 0);
+    int held[CAP_HELD];
+    for (int i = 0; i < CAP_HELD; i++) {
+        held[i] = su_connect(s.port);
+        cr_assert(held[i] >= 0 && exchange(held[i]), "held connection %d", i);
+    }
+    /* far more than libmicrohttpd would ever be given: each one gets its 503
+     * and is closed, none waits in the listen backlog */
+    static refused r[CAP_EXTRA];
+    const char *get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < CAP_EXTRA; i++) {
+        r[i] = (refused){.fd = su_connect(s.port)};
+        cr_assert(r[i].fd >= 0, "connect %d", i);
+        cr_assert_eq(send(r[i].fd, get, strlen(get), MSG_NOSIGNAL), (ssize_t)strlen(get));
+    }
+    read_until_closed(r, CAP_EXTRA, su_now() + 60);
+    for (int i = 0; i < CAP_EXTRA; i++) {
+        cr_assert(r[i].closed, "connection %d past the cap left waiting: got '%s'", i, r[i].buf);
+        cr_assert(!strncmp(r[i].buf, "HTTP/1.1 503", 12), "connection %d: '%s'", i, r[i].buf);
+        cr_assert(strstr(r[i].buf, "\r\nRetry-After: 1\r\n"), "connection %d: %s", i, r[i].buf);
+        cr_assert(strstr(r[i].buf, "{\"detail\":\"Too many connections, retry later\"}"),
+                  "connection %d: %s", i, r[i].buf);
+        close(r[i].fd);
+    }
+    for (int i = 0; i < CAP_HELD; i++) {
+        cr_assert(exchange(held[i]), "held connection %d stopped working", i);
+        close(held[i]);
+    }
     cr_assert_eq(su_stop(&s), 0);
 }
 
