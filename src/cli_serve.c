@@ -7,8 +7,9 @@
  * sessions get the new rows, open ones finish on theirs); if they fail, the
  * old rows stay and the reason is logged. Between signals the main thread
  * checks every FILE_CHECK_INTERVAL seconds whether a served file was
- * truncated or rewritten in place (ds_split_changed) and says once, on
- * stderr, to replace files by rename and send SIGHUP. A split without rows
+ * truncated or rewritten in place (ds_split_changed) and says once per
+ * split, on stderr, which split and file, what changed (size or
+ * modification time), and to replace files by rename and send SIGHUP. A split without rows
  * refuses to start (or to reload) unless --allow-empty.
  *
  * Without --data/--split it serves the built-in sample dataset, found next to
@@ -421,15 +422,16 @@ static void reload(const serve_args *a, ors_env *ors, ds_dataset **ds)
 static void warn_changed(const ds_dataset *ds, bool *warned)
 {
     for (size_t i = 0; i < ds_split_count(ds); i++) {
-        if (warned[i] || !ds_split_changed(ds, i))
+        char what[160];
+        if (warned[i] || !ds_split_changed(ds, i, what, sizeof what))
             continue;
         warned[i] = true;
         ds_split_report rep;
         ds_split_report_get(ds, i, &rep);
-        fprintf(stderr, "fcpivot serve: warning: %s (split '%s') was truncated or rewritten in "
-                "place; its rows can no longer be served and requests for them answer errors. "
-                "Replace dataset files by rename (write a new file, then mv it over the old "
-                "one) and send SIGHUP to reload.\n", rep.path, rep.name);
+        fprintf(stderr, "fcpivot serve: warning: split '%s': %s changed in place since it was "
+                "loaded: %s; its rows can no longer be served and requests for them answer "
+                "500. Replace dataset files by rename (write a new file, then mv it over the "
+                "old one) and send SIGHUP to reload.\n", rep.name, rep.path, what);
     }
 }
 

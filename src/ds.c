@@ -1319,9 +1319,23 @@ int ds_task_public_text(ds_dataset *ds, size_t split, size_t index, util_buf *ou
     return file_changed(sp) ? -1 : 0;
 }
 
-bool ds_split_changed(const ds_dataset *ds, size_t split)
+bool ds_split_changed(const ds_dataset *ds, size_t split, char *what, size_t whatsz)
 {
-    return split < ds->nsplits && file_changed(&ds->splits[split]);
+    if (split >= ds->nsplits || !file_changed(&ds->splits[split]))
+        return false;
+    const sfile *sp = &ds->splits[split];
+    struct stat st;
+    if (!what || !whatsz)
+        return true;
+    if (fstat(sp->fd, &st) != 0)
+        util_set_err(what, whatsz, "cannot be checked: %s", strerror(errno));
+    else if ((size_t)st.st_size != sp->size)
+        util_set_err(what, whatsz, "size %zu -> %zu bytes (%s)", sp->size, (size_t)st.st_size,
+                     (size_t)st.st_size < sp->size ? "truncated" : "grown");
+    else
+        util_set_err(what, whatsz, "modification time changed, size %zu bytes (rewritten)",
+                     sp->size);
+    return true;
 }
 
 int ds_task_find(const ds_dataset *ds, const char *id, size_t *split, size_t *index)

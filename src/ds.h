@@ -199,8 +199,11 @@ int ds_tasks_json(ds_dataset *ds, size_t split, size_t start, size_t stop, util_
 /* True when the (mapped) file of split was truncated or rewritten in place
  * since it was loaded. Its rows are then no longer read: acquiring a task,
  * ds_task_public and ds_tasks_json fail with a reason saying so (never a
- * crash). Files must be replaced by rename; see ds_retain for reloading. */
-bool ds_split_changed(const ds_dataset *ds, size_t split);
+ * crash). Files must be replaced by rename; see ds_retain for reloading.
+ * When true and what is not NULL, what receives what changed ("size 151234
+ * -> 1000 bytes (truncated)", "modification time changed, size 151234
+ * bytes (rewritten)" or why the file cannot be checked). */
+bool ds_split_changed(const ds_dataset *ds, size_t split, char *what, size_t whatsz);
 
 /* Resolves a task id to split and index: 0 on success, -1 if unknown. */
 int ds_task_find(const ds_dataset *ds, const char *id, size_t *split, size_t *index);

@@ -652,8 +652,13 @@ void ors_task(ors_env *env, const wire_request *req, wire_reply *out)
             reply_text(out, "{\"task\":", &task, "}", true);
         } else {
             free(task.data);
-            wire_reply_detail(out, 500, "task %zu of split '%s' cannot be read (see the server log)",
-                              index, ds_split_name(d->ds, split));
+            if (ds_split_changed(d->ds, split, NULL, 0))
+                wire_reply_detail(out, 500, "task %zu of split '%s' cannot be read: its file was "
+                                  "truncated or rewritten in place (see the server log)",
+                                  index, ds_split_name(d->ds, split));
+            else
+                wire_reply_detail(out, 500, "task %zu of split '%s' cannot be read: out of memory",
+                                  index, ds_split_name(d->ds, split));
         }
     }
     data_release(d);

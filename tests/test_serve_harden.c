@@ -445,8 +445,22 @@ Test(serve_reload, file_truncated_in_place_never_crashes_the_server)
     cr_assert_eq(su_start(&s, args), 0);
     cr_assert_eq(post_status(s.port, "/create", "before", CREATE0, NULL, 0), 200);
     cr_assert_eq(truncate(path, 1000), 0);
+    /* asked right away, /ENV/task says why, and points at the log... */
+    long tst;
+    json_t *tj = su_json(s.port, "POST", "/" ENV "/task", "early",
+                         "{\"split\":\"train\",\"index\":150}", &tst);
+    cr_assert_eq(tst, 500);
+    const char *tdetail = json_string_value(json_object_get(tj, "detail"));
+    cr_assert(tdetail && strstr(tdetail, "truncated or rewritten in place") &&
+              strstr(tdetail, "see the server log"), "%s", tdetail);
+    json_decref(tj);
+    /* ...which names the split, the file and what changed, once */
     WAIT_UNTIL(stderr_has(&s, "send SIGHUP"), 30);
     cr_assert(stderr_has(&s, "by rename"), "no advice in the log");
+    char line[1024];
+    snprintf(line, sizeof line, "split 'train': %s changed in place since it was loaded: "
+             "size %zu -> 1000 bytes (truncated)", path, strlen(rows));
+    cr_assert(stderr_has(&s, line), "the log does not say '%s'", line);
     /* rows that can no longer be read answer clear JSON errors */
     const char *reqs[][2] = {{"/" ENV "/tasks", "{\"split\":\"train\"}"},
                              {"/" ENV "/task", "{\"split\":\"train\",\"index\":150}"},
@@ -463,6 +477,10 @@ Test(serve_reload, file_truncated_in_place_never_crashes_the_server)
     json_t *j = su_json(s.port, "GET", "/health", NULL, NULL, &st);
     cr_assert_eq(st, 200);
     json_decref(j);
+    char *log = su_stderr(&s);
+    char *first = strstr(log, "changed in place since");
+    cr_assert(first && !strstr(first + 1, "changed in place since"), "not logged once: %s", log);
+    free(log);
     su_client_reset();
     cr_assert_eq(su_stop(&s), 0, "the server died");
     unlink(path);
