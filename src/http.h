@@ -109,6 +109,22 @@ typedef struct http_options {
 
 typedef struct http_server http_server;
 
+/* One request header as received (name and value borrowed). */
+typedef struct http_header {
+    const char *name;
+    const char *value;
+} http_header;
+
+/* The framing decision the server makes when a request's headers are in
+ * (docs/http-api.md §10), over its n headers in order: 0 when the body
+ * framing is unambiguous and supported (*why NULL), else the status to
+ * refuse it with, 400 (Content-Length with Transfer-Encoding, or two
+ * different Content-Length values) or 501 (a Transfer-Encoding other than
+ * one "chunked", any case), and *why the reply's detail (static). Names
+ * match case-insensitively; values as libmicrohttpd keeps them (leading
+ * blanks dropped). Pure: no I/O, no state. */
+int http_framing_check(const http_header *headers, size_t n, const char **why);
+
 /* Starts serving with router (borrowed: it must outlive the server). Returns
  * the server, or NULL with a reason (address in use, bad host...). */
 http_server *http_server_start(const http_options *opts, const http_router *router,

@@ -1,5 +1,6 @@
-/* Tests of the HTTP adapter (src/http.c) on its own: the router, and an
- * in-process server on an ephemeral loopback port with small handlers —
+/* Tests of the HTTP adapter (src/http.c) on its own: the router, the
+ * framing decision, and an in-process server on an ephemeral loopback port
+ * with small handlers —
  * keep-alive, body limits, SSE chunking, the layer's own JSON errors, the
  * filter and observer hooks, idle timeout and shutdown. */
 #include <pthread.h>
@@ -11,6 +12,47 @@
 #include "http.h"
 #include "serveutil.h"
 #include "testutil.h"
+
+/* ---------------------------------------------------------------- framing */
+
+typedef struct framing_case {
+    http_header h[3];
+    size_t n;
+    int status;
+    const char *detail;
+} framing_case;
+
+#define CL "Content-Length"
+#define TE "Transfer-Encoding"
+
+Test(http_framing, check_follows_the_rules_in_order)
+{
+    const char *both = "Content-Length and Transfer-Encoding must not be combined";
+    const char *differ = "conflicting Content-Length values";
+    const char *coding = "Transfer-Encoding other than chunked is not supported";
+    const framing_case cases[] = {
+        {{{"Host", "x"}}, 1, 0, NULL},
+        {{{CL, "17"}, {"content-length", "17"}}, 2, 0, NULL},
+        {{{"transfer-encoding", "Chunked"}}, 1, 0, NULL},
+        {{{CL, "2"}, {CL, "3"}}, 2, 400, differ},
+        {{{CL, "2"}, {CL, "02"}}, 2, 400, differ},
+        {{{TE, "chunked"}, {CL, "5"}}, 2, 400, both},
+        {{{CL, "2"}, {CL, "3"}, {TE, "gzip"}}, 3, 400, both},
+        {{{TE, "identity"}}, 1, 501, coding},
+        {{{TE, "chunked, chunked"}}, 1, 501, coding},
+        {{{TE, "chunked"}, {TE, "chunked"}}, 2, 501, coding},
+        {{{TE, "chunked "}}, 1, 501, coding},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *why = "unset";
+        int st = http_framing_check(cases[i].h, cases[i].n, &why);
+        cr_assert_eq(st, cases[i].status, "case %zu: %d", i, st);
+        if (cases[i].detail)
+            cr_assert_str_eq(why, cases[i].detail, "case %zu", i);
+        else
+            cr_assert_null(why, "case %zu: %s", i, why);
+    }
+}
 
 /* ---------------------------------------------------------------- router */
 
