@@ -226,6 +226,47 @@ Test(serve_framing, invalid_content_length_is_400_and_closes)
     cr_assert_eq(su_stop(&s), 0);
 }
 
+/* What a client reads when libmicrohttpd answers a bad Content-Length itself
+ * (README "What stays HTML"): version 0.9.75 writes its reply head twice,
+ * then the HTML body. A client that follows the framing reads one response
+ * with the right status and Connection: close whose Content-Length bytes of
+ * body are the repeated head and the start of the HTML; the rest is excess
+ * before the close, and nothing after the request is answered. (After a
+ * libmicrohttpd upgrade that sends one head, this test and the README change
+ * together.) */
+Test(serve_framing, bad_content_length_reply_is_what_the_readme_says)
+{
+    su_server s;
+    const char *args[] = {"--quiet", NULL};
+    cr_assert_eq(su_start(&s, args), 0);
+    const char *values[] = {"abc", "99999999999999999999999"};
+    const char *status[] = {"HTTP/1.1 400 Bad Request\r\n", "HTTP/1.1 413 Content Too Large\r\n"};
+    for (size_t i = 0; i < 2; i++) {
+        char req[256];
+        snprintf(req, sizeof req, "POST /verify HTTP/1.1\r\nHost: x\r\nContent-Length: %s\r\n"
+                 "\r\n{}GET /health HTTP/1.1\r\nHost: x\r\n\r\n", values[i]);
+        bool closed;
+        char *r = raw_exchange(s.port, req, &closed);
+        cr_assert(closed, "the connection stayed open: %s", r);
+        cr_assert(!strncmp(r, status[i], strlen(status[i])), "%s", r);
+        char *eoh = strstr(r, "\r\n\r\n");
+        cr_assert(eoh, "%s", r);
+        size_t head = (size_t)(eoh + 4 - r), total = strlen(r);
+        const char *conn = strcasestr(r, "\r\nConnection: close\r\n");
+        cr_assert(conn && conn < eoh, "%s", r);
+        const char *cl = strcasestr(r, "\r\nContent-Length: ");
+        cr_assert(cl && cl < eoh, "%s", r);
+        size_t body = strtoul(cl + 18, NULL, 10);
+        /* the head twice, then the HTML body: one head's worth of excess */
+        cr_assert(!memcmp(r + head, r, head), "the head is not repeated: %s", r);
+        cr_assert_eq(total, 2 * head + body, "%zu bytes: %s", total, r);
+        cr_assert(!strncmp(r + 2 * head, "<html>", 6), "%s", r);
+        cr_assert_null(strstr(r, "\"status\""), "the request after it was answered: %s", r);
+        free(r);
+    }
+    cr_assert_eq(su_stop(&s), 0);
+}
+
 /* The status line and the named header's value of a raw reply. */
 static void status_and_header(const char *r, const char *name, char *status, char *value,
                               size_t sz)
