@@ -506,11 +506,10 @@ static void reply_too_large(http_server *srv, wire_reply *reply)
 /* Answers at once and closes the connection: used before the body is read,
  * so libmicrohttpd discards whatever body follows instead of reading it. */
 static enum MHD_Result refuse(struct MHD_Connection *c, req_state *rs, int status,
-                              const char *detail, unsigned retry_after)
+                              const char *detail)
 {
     wire_reply reply = {0};
     set_detail(&reply, status, detail);
-    reply.retry_after = retry_after;
     rs->close = true;
     return queue_reply(c, rs, &reply, NULL);
 }
@@ -697,7 +696,7 @@ static enum MHD_Result on_headers(struct MHD_Connection *c, req_state *rs, const
     const char *why = NULL;
     int status = check_framing(c, &why);
     if (status)
-        return refuse(c, rs, status, why, 0);
+        return refuse(c, rs, status, why);
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
@@ -947,8 +946,9 @@ static unsigned bound_port(int fd)
     return 0;
 }
 
-/* The refusal of a connection past the cap, as refuse() would answer it:
- * JSON detail, Retry-After, Connection: close. */
+/* The refusal of a connection past the cap, in the shape of the adapter's
+ * own replies (set_detail): JSON detail, plus Retry-After and
+ * Connection: close. */
 static void format_busy(http_server *srv)
 {
     const char *body = "{\"detail\":\"" HTTP_BUSY_DETAIL "\"}";
