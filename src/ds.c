@@ -17,8 +17,9 @@
  * - Reading rows: every read of a mapped file's row bytes is guarded (see
  *   "reading mapped rows safely"): a file truncated or rewritten in place
  *   makes its rows fail with a reason, never the process.
- * - Listings (ds_tasks_json): public tasks are written from member spans in
- *   the row text; the first full listing keeps the spans per row.
+ * - Other modules read row bytes through ds_rows_visit: the same guard and
+ *   in-place check around a callback that reads the rows where they are
+ *   (the ORS task listings, pubtask.h, are written that way without a copy).
  * - Lifetime: a dataset is reference-counted (ds_retain / ds_close), so a
  *   server can swap in a reloaded one while sessions finish on the old.
  * - Tasks: a row is parsed only when a task is acquired, from one guarded
@@ -64,13 +65,6 @@ typedef struct ds_row {
     uint32_t line;
 } ds_row;
 
-/* Where a row's public members' values are (offsets from the row start;
- * length 0: absent or null), so that listings after the first copy them
- * without walking the rows again. */
-typedef struct pub_span {
-    uint32_t tid_off, tid_len, info_off, info_len;
-} pub_span;
-
 typedef struct task_entry {
     ds_task task;            /* first: a const ds_task * is a task_entry * */
     unsigned refs;
@@ -90,7 +84,6 @@ typedef struct sfile {
     size_t lines, total_rows, errors, warnings;
     size_t kinds[GRADE_ACTION_KIND_COUNT];
     task_entry **slots;      /* per served row, allocated on first acquire */
-    _Atomic(pub_span *) pub; /* per served row, built by the first full listing */
 } sfile;
 
 struct ds_dataset {
@@ -99,7 +92,6 @@ struct ds_dataset {
     sfile *splits;
     size_t nsplits;
     pthread_mutex_t mu;      /* guards every split's slots and refcounts */
-    pthread_mutex_t pub_mu;  /* builds each split's pub table once */
 };
 
 /* ---- reading files ------------------------------------------------------ */
@@ -699,7 +691,6 @@ static void split_free(sfile *sp)
 {
     release_contents(sp);
     free(sp->rows);
-    free(atomic_load(&sp->pub));
     if (sp->slots) {
         for (size_t i = 0; i < sp->nrows; i++)
             if (sp->slots[i])   /* still held: a caller forgot to release */
@@ -725,7 +716,6 @@ void ds_close(ds_dataset *ds)
         split_free(&ds->splits[i]);
     free(ds->splits);
     pthread_mutex_destroy(&ds->mu);
-    pthread_mutex_destroy(&ds->pub_mu);
     free(ds);
 }
 
@@ -768,7 +758,6 @@ int ds_open(ds_dataset **out, const ds_split_spec *specs, size_t nsplits,
         return -1;
     }
     pthread_mutex_init(&ds->mu, NULL);
-    pthread_mutex_init(&ds->pub_mu, NULL);
     atomic_init(&ds->refs, 1);
     for (size_t i = 0; i < nsplits; i++)
         ds->splits[i].fd = -1;
@@ -976,12 +965,6 @@ static void task_free(task_entry *e)
     free(e);
 }
 
-static json_t *get_opt(const json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-    return v && !json_is_null(v) ? v : NULL;
-}
-
 /* The expected action of a row of a dataset not validated at open: dsval
  * checks the row first (the same rules as at open, so the shapes task_parse
  * relies on hold) and its parse of expected_action becomes the task's.
@@ -1023,13 +1006,6 @@ static bool task_parse(const ds_dataset *ds, ds_task *t, char *why, size_t whysz
     }
     if (!ok && !why[0])
         snprintf(why, whysz, "out of memory");
-    if (ok) {
-        t->tool_choice = get_opt(rcp, "tool_choice");
-        t->parallel_tool_calls = get_opt(rcp, "parallel_tool_calls");
-        t->trajectory_id = get_opt(t->row, "trajectory_id");
-        t->info = get_opt(t->row, "info");
-        t->agent_ref = get_opt(t->row, "agent_ref");
-    }
     return ok;
 }
 
@@ -1123,132 +1099,20 @@ void ds_task_release(ds_dataset *ds, const ds_task *task)
         task_free(e);
 }
 
-json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index)
-{
-    /* Only two members are needed: pick them from the row text rather than
-     * parsing a whole (possibly 40 KB) row for each listing. */
-    static const char *const keys[] = {"trajectory_id", "info"};
-    size_t len;
-    util_buf scratch = UTIL_BUF_INIT;
-    const char *p = ds_row_text(ds, split, index, &len, NULL)
-                        ? row_read(&ds->splits[split], index, &scratch, NULL, 0) : NULL;
-    json_t *picked = p ? jtext_pick(p, len, JTEXT_PY, keys, 2) : NULL;
-    util_buf_free(&scratch);
-    if (!picked)
-        return NULL;
-    char id[96];
-    snprintf(id, sizeof id, "%s-%zu", ds->splits[split].name, index);
-    json_t *out = json_pack("{s:s,s:s,s:I}", "id", id, "split", ds->splits[split].name,
-                            "index", (json_int_t)index);
-    for (size_t k = 0; out && k < 2; k++) {
-        json_t *v = json_object_get(picked, keys[k]);
-        if (v && !json_is_null(v))
-            json_object_set(out, keys[k], v);
-    }
-    json_decref(picked);
-    return out;
-}
+/* ---- guarded reads for other modules ------------------------------------- */
 
-/* The spans of the members a public task copies from its row (the last of
- * duplicates wins, as when the row is parsed). */
-typedef struct public_spans {
-    const char *tid, *tid_end, *info, *info_end;
-} public_spans;
-
-static int note_public(void *ctx, const jtext_member *m)
+int ds_rows_visit(const ds_dataset *ds, size_t split, size_t start, size_t stop,
+                  ds_row_visit_fn fn, void *ctx, char *err, size_t errsz)
 {
-    public_spans *ps = ctx;
-    if (jtext_member_is(m, "trajectory_id")) {
-        ps->tid = m->v;
-        ps->tid_end = m->end;
-    } else if (jtext_member_is(m, "info")) {
-        ps->info = m->v;
-        ps->info_end = m->end;
-    }
-    return 0;
-}
-
-/* The spans of row i's public members: walked (trusted when the rows were
- * validated at open, checked otherwise). -1 with a reason. */
-static int find_public(const sfile *sp, size_t i, bool trusted, pub_span *out, char *err,
-                       size_t errsz)
-{
-    const char *p = sp->data + sp->rows[i].off;
-    size_t len = sp->rows[i].len;
-    public_spans ps = {0};
-    char why[200] = "";
-    if ((!trusted || jtext_object_trusted(p, len, note_public, &ps) != 0) &&
-        jtext_object(p, len, JTEXT_PY, note_public, &ps, why, sizeof why) != 0) {
-        util_set_err(err, errsz, "%s:%u: %s", sp->path, (unsigned)sp->rows[i].line, why);
+    if (split >= ds->nsplits || start > stop || stop > ds->splits[split].nrows) {
+        util_set_err(err, errsz, "no rows %zu-%zu in split %zu", start, stop, split);
         return -1;
     }
-    memset(out, 0, sizeof *out);
-    if (ps.tid && !(ps.tid_end - ps.tid == 4 && !memcmp(ps.tid, "null", 4))) {
-        out->tid_off = (uint32_t)(ps.tid - p);
-        out->tid_len = (uint32_t)(ps.tid_end - ps.tid);
-    }
-    if (ps.info && !(ps.info_end - ps.info == 4 && !memcmp(ps.info, "null", 4))) {
-        out->info_off = (uint32_t)(ps.info - p);
-        out->info_len = (uint32_t)(ps.info_end - ps.info);
-    }
-    return 0;
-}
-
-/* Appends ,"key":<the len bytes at v, compacted> unless len is 0: numbers
- * and strings byte for byte, so a trajectory_id of 2^63 stays exact. */
-static int put_span(util_buf *out, const char *key, const char *v, uint32_t len)
-{
-    if (!len)
-        return 0;
-    return util_buf_putc(out, ',') || util_buf_putc(out, '"') || util_buf_puts(out, key) ||
-           util_buf_puts(out, "\":") || jtext_compact(v, len, out) ? -1 : 0;
-}
-
-/* Appends the public task of row i of sp (a comma first unless first),
- * its members' text copied from the row, their spans from the split's pub
- * table when built, else found now. */
-static int put_public_task(const sfile *sp, const pub_span *table, size_t i, bool first,
-                           bool trusted, util_buf *out, char *err, size_t errsz)
-{
-    pub_span ps;
-    if (table)
-        ps = table[i];
-    else if (find_public(sp, i, trusted, &ps, err, errsz) != 0)
-        return -1;
-    const char *row = sp->data + sp->rows[i].off;
-    char num[24];
-    size_t nl = 0;
-    for (size_t v = i; nl == 0 || v; v /= 10)     /* decimal, reversed */
-        num[nl++] = (char)('0' + v % 10);
-    char head[256];                                /* split names are <= 64 bytes */
-    size_t n = 0, name = strlen(sp->name);
-    if (!first)
-        head[n++] = ',';
-    memcpy(head + n, "{\"id\":\"", 7), n += 7;
-    memcpy(head + n, sp->name, name), n += name;
-    head[n++] = '-';
-    for (size_t k = nl; k > 0; k--)
-        head[n++] = num[k - 1];
-    memcpy(head + n, "\",\"split\":\"", 11), n += 11;
-    memcpy(head + n, sp->name, name), n += name;
-    memcpy(head + n, "\",\"index\":", 10), n += 10;
-    for (size_t k = nl; k > 0; k--)
-        head[n++] = num[k - 1];
-    if (util_buf_append(out, head, n) != 0 ||
-        put_span(out, "trajectory_id", row + ps.tid_off, ps.tid_len) != 0 ||
-        put_span(out, "info", row + ps.info_off, ps.info_len) != 0 || util_buf_putc(out, '}') != 0) {
-        util_set_err(err, errsz, "out of memory");
+    const sfile *sp = &ds->splits[split];
+    if (file_changed(sp)) {
+        set_changed_err(sp, err, errsz);
         return -1;
     }
-    return 0;
-}
-
-/* Runs put_public_task with table (or, with out NULL, finds row i's spans
- * into table[i]) under the SIGBUS guard: it reads the mapping directly (no
- * copy) and allocates only through out, which a fault leaves whole. */
-static int public_guarded(const sfile *sp, pub_span *table, size_t i, bool first, bool trusted,
-                          util_buf *out, char *err, size_t errsz)
-{
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0)) {
         guard_jump = NULL;
@@ -1256,67 +1120,20 @@ static int public_guarded(const sfile *sp, pub_span *table, size_t i, bool first
         return -1;
     }
     guard_jump = &jb;
-    int rc = out ? put_public_task(sp, table, i, first, trusted, out, err, errsz)
-                 : find_public(sp, i, trusted, &table[i], err, errsz);
-    guard_jump = NULL;
-    return rc;
-}
-
-/* Builds the pub table of a split once (the first full listing pays the
- * walk; later ones copy). A failure leaves no table: listings walk. */
-static void build_pub(ds_dataset *ds, sfile *sp)
-{
-    pthread_mutex_lock(&ds->pub_mu);
-    if (!atomic_load(&sp->pub) && sp->nrows) {
-        pub_span *t = malloc(sp->nrows * sizeof *t);
-        int rc = t ? 0 : -1;
-        for (size_t i = 0; rc == 0 && i < sp->nrows; i++)
-            rc = public_guarded(sp, t, i, false, ds->validated, NULL, NULL, 0);
-        if (rc == 0 && !file_changed(sp))
-            atomic_store(&sp->pub, t);
-        else
-            free(t);
-    }
-    pthread_mutex_unlock(&ds->pub_mu);
-}
-
-int ds_tasks_json(ds_dataset *ds, size_t split, size_t start, size_t stop, util_buf *out,
-                  char *err, size_t errsz)
-{
-    if (split >= ds->nsplits || start > stop || stop > ds->splits[split].nrows) {
-        util_set_err(err, errsz, "no rows %zu-%zu in split %zu", start, stop, split);
-        return -1;
-    }
-    sfile *sp = &ds->splits[split];
-    if (file_changed(sp)) {
-        set_changed_err(sp, err, errsz);
-        return -1;
-    }
-    if (start == 0 && stop == sp->nrows)
-        build_pub(ds, sp);
-    pub_span *table = atomic_load(&sp->pub);
-    int rc = util_buf_reserve(out, (stop - start) * 64) != 0 || util_buf_putc(out, '[') != 0 ? -1 : 0;
+    int rc = 0;
     for (size_t i = start; rc == 0 && i < stop; i++)
-        rc = public_guarded(sp, table, i, i == start, ds->validated, out, err, errsz);
-    if (rc == 0 && util_buf_putc(out, ']') != 0) {
-        util_set_err(err, errsz, "out of memory");
-        rc = -1;
-    }
-    if (rc == 0 && file_changed(sp)) {     /* rewritten while being listed */
+        rc = fn(ctx, i, sp->data + sp->rows[i].off, sp->rows[i].len);
+    guard_jump = NULL;
+    if (rc == 0 && file_changed(sp)) {     /* rewritten while being read */
         set_changed_err(sp, err, errsz);
         rc = -1;
     }
     return rc;
 }
 
-int ds_task_public_text(ds_dataset *ds, size_t split, size_t index, util_buf *out)
+bool ds_validated(const ds_dataset *ds)
 {
-    if (split >= ds->nsplits || index >= ds->splits[split].nrows || file_changed(&ds->splits[split]))
-        return -1;
-    const sfile *sp = &ds->splits[split];
-    if (public_guarded(sp, atomic_load(&sp->pub), index, true, ds->validated, out, NULL, 0) != 0)
-        return -1;
-    return file_changed(sp) ? -1 : 0;
+    return ds->validated;
 }
 
 bool ds_split_changed(const ds_dataset *ds, size_t split)

@@ -155,9 +155,6 @@ typedef struct ds_task {
                                     Chat-Completions shape; nothing filled in): the
                                     first of each name; other kinds of tool are not
                                     task tools. How they are shown is prompt's. */
-    json_t *tool_choice;         /* borrowed or NULL */
-    json_t *parallel_tool_calls; /* borrowed or NULL */
-    json_t *trajectory_id, *info, *agent_ref; /* borrowed or NULL */
     grade_action *expected;      /* the expected action, built once with the task; a
                                     holder that outlives the task takes its own
                                     reference (grade_action_retain) */
@@ -173,32 +170,28 @@ const ds_task *ds_task_acquire(ds_dataset *ds, size_t split, size_t index,
                                char *err, size_t errsz);
 void ds_task_release(ds_dataset *ds, const ds_task *task);
 
-/* The public description of a task: {"id","split","index"} plus the row's
- * trajectory_id and info when present (non-null). Never contains the expected
- * action. Cheap: only those members are built, the row is not parsed. New
- * reference owned by the caller; NULL when index is out of range or the row is
- * not a JSON object. Numbers jansson cannot hold are placeholders (jtext.h
- * JTEXT_PY): what is sent back is ds_task_public_text's. */
-json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index);
+/* Reads rows [start, stop) of split as they were loaded, without copying
+ * them: calls fn(ctx, index, row, len) for each in order, row borrowed for
+ * the call only (for a mapped file it points into the mapping, and the
+ * calls run under ds's SIGBUS guard). The split's file is checked for
+ * in-place changes before and after. A fault (the file shrank under the
+ * mapping) ends fn wherever it was reading the row, so fn must leave nothing
+ * it would have to undo: it allocates only into buffers that stay whole
+ * (util_buf), never holds a lock. Returns 0; fn's nonzero return as it is
+ * (stopping there; fn says why through ctx); or -1 with a reason in err when
+ * the range is out of bounds or the rows can no longer be read
+ * (ds_split_changed). Thread-safe. */
+typedef int (*ds_row_visit_fn)(void *ctx, size_t index, const char *row, size_t len);
+int ds_rows_visit(const ds_dataset *ds, size_t split, size_t start, size_t stop,
+                  ds_row_visit_fn fn, void *ctx, char *err, size_t errsz);
 
-/* The same description as JSON text appended to out, trajectory_id and info
- * copied from the row's bytes (so a trajectory_id of 2^63 stays exact).
- * 0; -1 when index is out of range, the row is not an object (or can no
- * longer be read: ds_split_changed), or out of memory. */
-int ds_task_public_text(ds_dataset *ds, size_t split, size_t index, util_buf *out);
-
-/* Appends to out the JSON array of the public tasks [start, stop) of split
- * (each as ds_task_public describes it, its members copied as they are in the
- * row text), written straight from the rows: no tree is built, so listing a
- * large split costs about the reply. The first listing of a whole split
- * also keeps where each row's members are (16 bytes a row), so that later
- * ones only copy. Thread-safe. 0, or -1 with a reason in err. */
-int ds_tasks_json(ds_dataset *ds, size_t split, size_t start, size_t stop, util_buf *out,
-                  char *err, size_t errsz);
+/* True when every served row passed validation (dsval) at open, so readers
+ * may trust the row shapes of docs/dataset.md §5. */
+bool ds_validated(const ds_dataset *ds);
 
 /* True when the (mapped) file of split was truncated or rewritten in place
  * since it was loaded. Its rows are then no longer read: acquiring a task,
- * ds_task_public and ds_tasks_json fail with a reason saying so (never a
+ * ds_row_parse and ds_rows_visit fail with a reason saying so (never a
  * crash). Files must be replaced by rename; see ds_retain for reloading. */
 bool ds_split_changed(const ds_dataset *ds, size_t split);
 

@@ -11,7 +11,8 @@
  * carry its generation, so entries never go stale) and a small ring keeps the
  * most recently used rows parsed for the next sessions on them. /prompt and
  * /task_tools answer from the cache and re-render on a miss. Task listings
- * are written straight from the rows (ds_tasks_json), never cached.
+ * and /task are written straight from the rows (pubtask.h, with a table of
+ * member spans per dataset), never cached.
  *
  * Datasets: the env serves a current one (ors_data, reference-counted);
  * ors_env_swap_dataset (SIGHUP) replaces it for new sessions and listings,
@@ -44,6 +45,7 @@
 #include "cache.h"
 #include "jtext.h"
 #include "prompt.h"
+#include "pubtask.h"
 #include "session.h"
 #include "util.h"
 
@@ -67,6 +69,7 @@ enum { CACHED_PROMPT = 1, CACHED_TASK_TOOLS, CACHED_KIND_BITS = 3 };
 typedef struct ors_data {
     atomic_uint refs;
     ds_dataset *ds;              /* a reference of its own (ds_retain) */
+    pubtask_table *pub;          /* where the public members of ds's rows are */
     unsigned gen;                /* 0, 1, ... per swap: keeps cache keys apart */
 } ors_data;
 
@@ -87,6 +90,10 @@ static ors_data *data_new(ds_dataset *ds, unsigned gen)
     ors_data *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
+    if (!(d->pub = pubtask_table_new(ds))) {
+        free(d);
+        return NULL;
+    }
     atomic_init(&d->refs, 1);
     d->ds = ds_retain(ds);
     d->gen = gen;
@@ -103,6 +110,7 @@ static void data_release(ors_data *d)
 {
     if (!d || atomic_fetch_sub(&d->refs, 1) != 1)
         return;
+    pubtask_table_free(d->pub);
     ds_close(d->ds);
     free(d);
 }
@@ -416,7 +424,7 @@ static int body_int(const json_t *body, const char *key, wire_reply *out, json_i
 }
 
 /* Answers {"tasks":[public tasks start..stop of split]<tail>}, the list
- * written straight from the rows (ds_tasks_json: no tree, so a large split
+ * written straight from the rows (pubtask_list: no tree, so a large split
  * costs about its reply, once). tail is NULL or more members. */
 static void reply_task_list(const ors_data *d, wire_reply *out, size_t split, size_t start,
                             size_t stop, const char *tail)
@@ -425,7 +433,7 @@ static void reply_task_list(const ors_data *d, wire_reply *out, size_t split, si
     char err[512] = "out of memory";
     int rc = util_buf_puts(&b, "{\"tasks\":");
     if (rc == 0)
-        rc = ds_tasks_json(d->ds, split, start, stop, &b, err, sizeof err);
+        rc = pubtask_list(d->ds, d->pub, split, start, stop, &b, err, sizeof err);
     if (rc == 0 && (util_buf_puts(&b, tail ? tail : "") != 0 || util_buf_putc(&b, '}') != 0))
         rc = -1;
     if (rc != 0) {
@@ -645,7 +653,8 @@ void ors_task(ors_env *env, const wire_request *req, wire_reply *out)
         wire_reply_detail(out, 400, "Invalid index");
     else if (has == 1) {
         util_buf task = {0};
-        if (ds_task_public_text(d->ds, split, index, &task) == 0) {
+        char err[512];
+        if (pubtask_text(d->ds, d->pub, split, index, &task, err, sizeof err) == 0) {
             reply_text(out, "{\"task\":", &task, "}", true);
         } else {
             free(task.data);

@@ -2,9 +2,10 @@
  * text without parsing the conversation). Member spans: tests/test_jtext.c. */
 #include <stdlib.h>
 #include <string.h>
+#include "pubtask.h"
 #include "test_ors_fixture.h"
 
-/* The public tasks listed by /tasks equal ds_task_public for every row. */
+/* The public tasks listed by /tasks equal pubtask_json for every row. */
 static void public_tasks_match(ds_dataset *ds, ors_env *env, size_t split)
 {
     char body[64];
@@ -17,7 +18,7 @@ static void public_tasks_match(ds_dataset *ds, ors_env *env, size_t split)
     json_t *tasks = json_object_get(j, "tasks");
     cr_assert_eq(json_array_size(tasks), ds_split_size(ds, split));
     for (size_t i = 0; i < ds_split_size(ds, split); i++) {
-        json_t *want = ds_task_public(ds, split, i);
+        json_t *want = pubtask_json(ds, split, i);
         cr_assert(json_equal(json_array_get(tasks, i), want), "row %zu", i);
         char *a = json_dumps(json_array_get(tasks, i), JSON_COMPACT), *b = json_dumps(want, JSON_COMPACT);
         cr_assert_str_eq(a, b, "same key order");
