@@ -24,13 +24,17 @@
  *   server can swap in a reloaded one while sessions finish on the old.
  * - Tasks: a row is parsed only when a task is acquired, from one guarded
  *   copy of its bytes (jtext_build, into jansson values; its expected action
- *   into a reference-counted grade_action that sessions share). The task
- *   keeps that copy, since numbers such as 2^64 or NaN only survive as text
- *   (prompt writes its replies from it). Shapes are not checked again: the
- *   rows were validated at open, or dsval checks the row first. Parsed
- *   tasks live in a per-split slot table with a reference count under one
- *   mutex: holders of the same row share one ds_task, freed by the last
- *   release. Parsing happens outside the lock; if two threads race on the same
+ *   into a reference-counted grade_action). The task keeps that copy, since
+ *   numbers such as 2^64 or NaN only survive as text (prompt writes its
+ *   replies from it). Shapes are not checked again: the rows were validated
+ *   at open, or dsval checks the row first (and its parse of the expected
+ *   action is the one kept). Each acquired row has a slot in a per-split
+ *   table, under one mutex: the shared ds_task with its holder count, and
+ *   the row's expected action, which stays while the task or a holder of the
+ *   action alone (a session: ds_expected_hold) needs it, so the action of a
+ *   row is parsed once however often its task is built again. The last
+ *   release frees the task (the parsed row); the slot goes with the last
+ *   hold. Parsing happens outside the lock; if two threads race on the same
  *   row the loser frees its copy.
  */
 #include "ds.h"
@@ -65,12 +69,18 @@ typedef struct ds_row {
     uint32_t line;
 } ds_row;
 
-typedef struct task_entry {
-    ds_task task;            /* first: a const ds_task * is a task_entry * */
-    unsigned refs;
-} task_entry;
+/* A row's slot, made when its task is first acquired: the task while anyone
+ * holds it (refs) and the row's expected action while the task or a holder
+ * that outlives it (holds, ds_expected_hold) needs it. The slot owns one
+ * reference to the action; a task built again while the action is held
+ * shares it instead of parsing it again. A slot with neither is freed. */
+typedef struct row_slot {
+    ds_task *task;           /* NULL while only the action is held */
+    grade_action *expected;
+    unsigned refs, holds;
+} row_slot;
 
-static void task_free(task_entry *e);
+static void slot_free(row_slot *slot);
 
 typedef struct sfile {
     char *name, *path;
@@ -83,7 +93,7 @@ typedef struct sfile {
     size_t nrows;            /* served rows */
     size_t lines, total_rows, errors, warnings;
     size_t kinds[GRADE_ACTION_KIND_COUNT];
-    task_entry **slots;      /* per served row, allocated on first acquire */
+    row_slot **slots;        /* per served row, allocated on first acquire */
 } sfile;
 
 struct ds_dataset {
@@ -693,8 +703,7 @@ static void split_free(sfile *sp)
     free(sp->rows);
     if (sp->slots) {
         for (size_t i = 0; i < sp->nrows; i++)
-            if (sp->slots[i])   /* still held: a caller forgot to release */
-                task_free(sp->slots[i]);
+            slot_free(sp->slots[i]);   /* still held: a caller forgot to release */
         free(sp->slots);
     }
     free(sp->name);
@@ -885,84 +894,60 @@ json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err
 
 /* ---- tasks --------------------------------------------------------------- */
 
-/* Marks a tool that is not a function tool (web_search, ...): it loads but
- * is not a task tool. */
-static json_t not_a_function;
-
-/* The function object of one row tool — the tool itself, or its "function"
- * member in the Chat-Completions shape — as a new reference to the row's
- * own value (nothing is filled in: how a tool is shown is prompt's),
- * &not_a_function, or NULL with a reason. */
-static json_t *function_of_tool(const json_t *tool, size_t i, char *err, size_t errsz)
-{
-    if (!json_is_object(tool)) {
-        util_set_err(err, errsz, "tools[%zu] must be an object", i);
-        return NULL;
-    }
-    const char *type = json_string_value(json_object_get(tool, "type"));
-    if (!type) {
-        util_set_err(err, errsz, "tools[%zu] has no string \"type\"", i);
-        return NULL;
-    }
-    if (strcmp(type, "function"))
-        return &not_a_function;
-    const json_t *fn = json_object_get(tool, "function");
-    json_t *src = (json_t *)(json_is_object(fn) ? fn : tool);
-    const json_t *name = json_object_get(src, "name");
-    if (!json_is_string(name) || strlen(json_string_value(name)) != json_string_length(name)) {
-        util_set_err(err, errsz, "tools[%zu] has no usable string name", i);
-        return NULL;
-    }
-    return json_incref(src);
-}
-
-/* The task tools of a row: its function tools' function objects, the first of
- * each name (docs/dataset.md §4: a duplicate is a warning, the first one is the
+/* The task tools of a valid row (its tools a list, each function tool an
+ * object with a string name: dsval's rules): its function tools' function
+ * objects — the tool itself, or its "function" member in the
+ * Chat-Completions shape — as references to the row's own values (nothing
+ * is filled in: how a tool is shown is prompt's), the first of each name
+ * (docs/dataset.md §4: a duplicate is a warning, the first one is the
  * task's). from[k] gets the row index of task tool k (from has room for
- * every row tool). */
-static json_t *task_tools(const json_t *tools, size_t *from, char *err, size_t errsz)
+ * every row tool). NULL when out of memory. */
+static json_t *task_tools(const json_t *tools, size_t *from)
 {
-    json_t *out = json_array();
-    if (!tools || json_is_null(tools))
-        return out;
-    if (!json_is_array(tools)) {
-        json_decref(out);
-        util_set_err(err, errsz, "responses_create_params.tools must be a list");
-        return NULL;
-    }
-    json_t *seen = json_object();
-    for (size_t i = 0; i < json_array_size(tools); i++) {
-        json_t *t = function_of_tool(json_array_get(tools, i), i, err, errsz);
-        if (t == &not_a_function)
+    json_t *out = json_array(), *seen = json_object();
+    bool ok = out && seen;
+    size_t i;
+    const json_t *tool;
+    json_array_foreach(tools, i, tool) {
+        const char *type = json_string_value(json_object_get(tool, "type"));
+        if (!ok || !type || strcmp(type, "function"))
+            continue;                   /* web_search, ...: not a task tool */
+        const json_t *fn = json_object_get(tool, "function");
+        json_t *src = (json_t *)(json_is_object(fn) ? fn : tool);
+        const char *name = json_string_value(json_object_get(src, "name"));
+        if (!name || json_object_get(seen, name))
             continue;
-        const char *name = t ? json_string_value(json_object_get(t, "name")) : NULL;
-        if (t && json_object_get(seen, name)) {
-            json_decref(t);
-            continue;
-        }
-        if (!t) {
-            json_decref(seen);
-            json_decref(out);
-            return NULL;
-        }
-        json_object_set_new(seen, name, json_true());
         from[json_array_size(out)] = i;
-        json_array_append_new(out, t);
+        ok = json_object_set_new(seen, name, json_true()) == 0 && json_array_append(out, src) == 0;
     }
     json_decref(seen);
+    if (!ok) {
+        json_decref(out);
+        return NULL;
+    }
     return out;
 }
 
-static void task_free(task_entry *e)
+/* Frees a task: its row's tree, tools and copy (the expected action is the
+ * slot's). */
+static void task_free(ds_task *t)
 {
-    if (!e)
+    if (!t)
         return;
-    json_decref(e->task.row);
-    json_decref(e->task.tools);
-    grade_action_free(e->task.expected);
-    free(e->task.text);
-    free(e->task.tool_rows);
-    free(e);
+    json_decref(t->row);
+    json_decref(t->tools);
+    free(t->text);
+    free(t->tool_rows);
+    free(t);
+}
+
+static void slot_free(row_slot *slot)
+{
+    if (!slot)
+        return;
+    task_free(slot->task);
+    grade_action_release(slot->expected);
+    free(slot);
 }
 
 /* The expected action of a row of a dataset not validated at open: dsval
@@ -986,17 +971,19 @@ static grade_action *task_check(const ds_task *t, char *why, size_t whysz)
 }
 
 /* Builds the task's values from its copy of a valid row (validated at open,
- * or by task_check): no shape is checked again. false with a reason in why. */
+ * or by task_check): no shape is checked again. The expected action is
+ * t->expected when the row's is still held (a session outlived the task),
+ * else parsed now (or task_check's). false with a reason in why. */
 static bool task_parse(const ds_dataset *ds, ds_task *t, char *why, size_t whysz)
 {
-    if (!ds->validated && !(t->expected = task_check(t, why, whysz)))
+    if (!ds->validated && !t->expected && !(t->expected = task_check(t, why, whysz)))
         return false;
     t->row = jtext_build(t->text, t->text_len, JTEXT_PY);
     const json_t *rcp = json_object_get(t->row, "responses_create_params");
     const json_t *row_tools = json_object_get(rcp, "tools");
     t->input = json_object_get(rcp, "input");
     t->tool_rows = malloc((json_array_size(row_tools) + 1) * sizeof *t->tool_rows);
-    bool ok = t->row && t->tool_rows && (t->tools = task_tools(row_tools, t->tool_rows, why, whysz));
+    bool ok = t->row && t->tool_rows && (t->tools = task_tools(row_tools, t->tool_rows));
     if (ok && !t->expected) {
         char gerr[256];
         t->expected = grade_expected_from_json(json_object_get(t->row, "expected_action"), gerr, sizeof gerr);
@@ -1010,24 +997,26 @@ static bool task_parse(const ds_dataset *ds, ds_task *t, char *why, size_t whysz
 }
 
 /* Copies row index of split under the guard and parses the copy into a
- * fresh task (refs = 1). */
-static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err, size_t errsz)
+ * fresh task that owns a reference to its expected action: kept (which it
+ * takes over) when given, else parsed now. */
+static ds_task *task_build(ds_dataset *ds, size_t si, size_t index, grade_action *kept,
+                           char *err, size_t errsz)
 {
     const sfile *sp = &ds->splits[si];
     size_t line = sp->rows[index].line;
     char why[400] = "";
-    task_entry *e = calloc(1, sizeof *e);
-    if (!e) {
+    ds_task *t = calloc(1, sizeof *t);
+    if (!t) {
+        grade_action_release(kept);
         util_set_err(err, errsz, "out of memory");
         return NULL;
     }
-    e->refs = 1;
-    ds_task *t = &e->task;
     snprintf(t->id, sizeof t->id, "%s-%zu", sp->name, index);
     t->split = sp->name;
     t->split_index = si;
     t->index = index;
     t->line = line;
+    t->expected = kept;
     size_t len = 0;
     const char *text = ds_row_text(ds, si, index, &len, NULL);
     bool ok = false;
@@ -1042,10 +1031,45 @@ static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err
     }
     if (!ok) {
         util_set_err(err, errsz, "%s:%zu: %s", sp->path, line, why);
-        task_free(e);
+        grade_action_release(t->expected);
+        task_free(t);
         return NULL;
     }
-    return e;
+    return t;
+}
+
+/* Under ds->mu: the slot table of sp, allocated on first use. */
+static row_slot **slots_of(sfile *sp)
+{
+    if (!sp->slots)
+        sp->slots = calloc(sp->nrows, sizeof *sp->slots);
+    return sp->slots;
+}
+
+/* Under ds->mu: puts fresh (with its own reference to its action) in *at,
+ * unless a task is there already (then it is shared). The task to return,
+ * or NULL when out of memory; *loser is the task the caller frees (with the
+ * action reference it still owns), or NULL. */
+static ds_task *slot_install(row_slot **at, ds_task *fresh, ds_task **loser)
+{
+    row_slot *slot = *at;
+    *loser = fresh;
+    if (!slot && !(slot = *at = calloc(1, sizeof *slot)))
+        return NULL;
+    if (slot->task) {
+        slot->refs++;                   /* another thread won the race: use its task */
+        return slot->task;
+    }
+    if (slot->expected) {               /* the row's action is held: that one stays */
+        grade_action_release(fresh->expected);
+        fresh->expected = slot->expected;
+    } else {
+        slot->expected = fresh->expected;   /* the task's reference becomes the slot's */
+    }
+    *loser = NULL;
+    slot->task = fresh;
+    slot->refs = 1;
+    return fresh;
 }
 
 const ds_task *ds_task_acquire(ds_dataset *ds, size_t si, size_t index, char *err, size_t errsz)
@@ -1056,47 +1080,74 @@ const ds_task *ds_task_acquire(ds_dataset *ds, size_t si, size_t index, char *er
     }
     sfile *sp = &ds->splits[si];
     pthread_mutex_lock(&ds->mu);
-    if (!sp->slots && !(sp->slots = calloc(sp->nrows, sizeof *sp->slots))) {
-        pthread_mutex_unlock(&ds->mu);
-        util_set_err(err, errsz, "out of memory");
-        return NULL;
-    }
-    task_entry *e = sp->slots[index];
-    if (e)
-        e->refs++;
+    row_slot **slots = slots_of(sp), *slot = slots ? slots[index] : NULL;
+    ds_task *t = slot ? slot->task : NULL;
+    if (t)
+        slot->refs++;
+    /* only the action is held: the task is built again around it */
+    grade_action *kept = slot && !t ? grade_action_retain(slot->expected) : NULL;
     pthread_mutex_unlock(&ds->mu);
-    if (e)
-        return &e->task;
+    if (!slots)
+        util_set_err(err, errsz, "out of memory");
+    if (t || !slots)
+        return t;
 
-    task_entry *fresh = task_build(ds, si, index, err, errsz);
+    ds_task *fresh = task_build(ds, si, index, kept, err, errsz), *loser = NULL;
     if (!fresh)
         return NULL;
     pthread_mutex_lock(&ds->mu);
-    e = sp->slots[index];
-    if (e)
-        e->refs++;              /* another thread won the race: use its task */
-    else
-        sp->slots[index] = e = fresh;
+    t = slot_install(&slots[index], fresh, &loser);
     pthread_mutex_unlock(&ds->mu);
-    if (e != fresh)
-        task_free(fresh);
-    return &e->task;
+    if (loser) {
+        grade_action_release(loser->expected);
+        task_free(loser);
+    }
+    if (!t)
+        util_set_err(err, errsz, "out of memory");
+    return t;
 }
 
 void ds_task_release(ds_dataset *ds, const ds_task *task)
 {
     if (!ds || !task)
         return;
-    task_entry *e = (task_entry *)task;
     sfile *sp = &ds->splits[task->split_index];
-    bool last;
+    row_slot *slot = NULL;
     pthread_mutex_lock(&ds->mu);
-    last = --e->refs == 0;
-    if (last)
-        sp->slots[task->index] = NULL;
+    row_slot **at = &sp->slots[task->index];
+    ds_task *gone = --(*at)->refs == 0 ? (*at)->task : NULL;
+    if (gone)
+        (*at)->task = NULL;
+    if (gone && !(*at)->holds) {
+        slot = *at;
+        *at = NULL;
+    }
     pthread_mutex_unlock(&ds->mu);
-    if (last)
-        task_free(e);
+    task_free(gone);                    /* the row's tree; the action is the slot's */
+    slot_free(slot);
+}
+
+const grade_action *ds_expected_hold(ds_dataset *ds, const ds_task *task)
+{
+    pthread_mutex_lock(&ds->mu);
+    ds->splits[task->split_index].slots[task->index]->holds++;
+    pthread_mutex_unlock(&ds->mu);
+    return task->expected;
+}
+
+void ds_expected_release(ds_dataset *ds, size_t split, size_t index)
+{
+    if (!ds || split >= ds->nsplits || index >= ds->splits[split].nrows)
+        return;
+    row_slot *slot = NULL;
+    pthread_mutex_lock(&ds->mu);
+    row_slot **slots = ds->splits[split].slots;
+    if (slots && slots[index] && --slots[index]->holds == 0 && !slots[index]->refs) {
+        slot = slots[index];
+        slots[index] = NULL;
+    }
+    pthread_mutex_unlock(&ds->mu);
+    slot_free(slot);
 }
 
 /* ---- guarded reads for other modules ------------------------------------- */

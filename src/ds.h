@@ -155,9 +155,11 @@ typedef struct ds_task {
                                     Chat-Completions shape; nothing filled in): the
                                     first of each name; other kinds of tool are not
                                     task tools. How they are shown is prompt's. */
-    grade_action *expected;      /* the expected action, built once with the task; a
-                                    holder that outlives the task takes its own
-                                    reference (grade_action_retain) */
+    grade_action *expected;      /* the row's expected action (borrowed: the row's,
+                                    valid while the task is held), built once: a
+                                    holder that outlives the task keeps it with
+                                    ds_expected_hold, and a task built again for
+                                    the row meanwhile shares it */
     char *text;                  /* the task's copy of the row's bytes (owned) */
     size_t text_len;
     size_t *tool_rows;           /* per entry of tools: its index among the row's tools */
@@ -169,6 +171,15 @@ typedef struct ds_task {
 const ds_task *ds_task_acquire(ds_dataset *ds, size_t split, size_t index,
                                char *err, size_t errsz);
 void ds_task_release(ds_dataset *ds, const ds_task *task);
+
+/* The expected action of task (which the caller holds), kept for a holder
+ * that outlives the task, such as a session: borrowed, valid until the
+ * holder gives it back with ds_expected_release(ds, task->split_index,
+ * task->index) (ds must stay open until then). While it is held, the row
+ * keeps this one action: acquiring its task again shares it rather than
+ * parsing the expected action again. Thread-safe. */
+const grade_action *ds_expected_hold(ds_dataset *ds, const ds_task *task);
+void ds_expected_release(ds_dataset *ds, size_t split, size_t index);
 
 /* Reads rows [start, stop) of split as they were loaded, without copying
  * them: calls fn(ctx, index, row, len) for each in order, row borrowed for

@@ -4,8 +4,9 @@
  * header, body, then semantics) and answers with {"detail": ...} errors.
  *
  * Memory: a session (session.h) keeps only a compact "episode" — its row's
- * position, tool names and a reference to the expected action the row's
- * task built once (grade.h, reference-counted) — never the parsed row.
+ * position, tool names and a hold on the expected action the row's task
+ * built once (ds_expected_hold: kept by the row while held, so every task,
+ * session and /call on a row share one action) — never the parsed row.
  * The row is parsed at /create, its prompt and task tools are rendered into
  * a bounded cache (cache.h; a loaded dataset is immutable and cache keys
  * carry its generation, so entries never go stale) and a small ring keeps the
@@ -131,15 +132,17 @@ static int cache_kind(const ors_data *d, int kind)
 }
 
 /* What a session keeps of its task: where it is, the row's tool names and
- * a reference to the task's expected action (grade.h: built once, when the
- * row was first parsed, and shared by the task, every session on it and
- * their calls). The parsed row goes back to the dataset right after /create
- * (its rendered prompt and tools live in the cache), so an idle session
- * costs its names plus a share of one action however large its row is. */
+ * a hold on the task's expected action (ds_expected_hold: built once, when
+ * the row was first parsed, and shared by the task, every session on it and
+ * their calls, also when the task is parsed again while sessions hold it).
+ * The parsed row goes back to the dataset right after /create (its
+ * rendered prompt and tools live in the cache), so an idle session costs
+ * its names plus a share of one action and its row's slot however large its
+ * row is. */
 typedef struct episode {
     ors_data *data;              /* a reference: the rows this session runs on */
     size_t split, index;
-    grade_action *expected;      /* a reference to the task's expected action */
+    const grade_action *expected; /* the task's expected action (ds_expected_hold) */
     size_t ntools;
     char names[];                /* the row's tool names, each NUL-terminated */
 } episode;
@@ -148,7 +151,8 @@ static void episode_free(void *p)
 {
     episode *ep = p;
     if (ep) {
-        grade_action_release(ep->expected);
+        if (ep->expected)
+            ds_expected_release(ep->data->ds, ep->split, ep->index);
         data_release(ep->data);
     }
     free(ep);
@@ -171,7 +175,7 @@ static episode *episode_new(ors_data *d, const ds_task *task, char *err, size_t 
     ep->data = data_ref(d);
     ep->split = task->split_index;
     ep->index = task->index;
-    ep->expected = grade_action_retain(task->expected);
+    ep->expected = ds_expected_hold(d->ds, task);
     char *at = ep->names;
     json_array_foreach(task->tools, i, tool) {
         const char *name = prompt_tool_name(tool);

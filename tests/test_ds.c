@@ -717,6 +717,43 @@ Test(ds_tasks, tools_are_normalised_and_public_view_hides_the_answer)
     ds_close(ds);
 }
 
+/* A session keeps the expected action after the task goes back
+ * (ds_expected_hold): the task built again for the row shares that action,
+ * it is not parsed a second time; the row forgets it with the last hold. */
+static void held_action_is_shared(bool validate)
+{
+    const char *text = GOOD "\n";
+    ds_dataset *ds;
+    cr_assert_eq(open_text(text, strlen(text), validate, false, 1, NULL, &ds, NULL), 0);
+    const ds_task *a = ds_task_acquire(ds, 0, 0, NULL, 0);
+    cr_assert_not_null(a);
+    const grade_action *held = ds_expected_hold(ds, a);
+    cr_assert_eq(held, a->expected);
+    ds_task_release(ds, a);                  /* the row's tree goes; the action stays */
+    cr_assert_eq(grade_action_kind_of(held), GRADE_ACTION_CALL);
+    const ds_task *b = ds_task_acquire(ds, 0, 0, NULL, 0);
+    cr_assert_not_null(b);
+    cr_assert_eq(b->expected, held, "the task built again must share the held action");
+    cr_assert_not_null(b->row);
+    cr_assert_gt(json_array_size(b->tools), 0);
+    const grade_action *again = ds_expected_hold(ds, b);
+    ds_expected_release(ds, 0, 0);
+    ds_task_release(ds, b);
+    cr_assert_eq(again, held);
+    ds_expected_release(ds, 0, 0);           /* the last hold: the row forgets the action */
+    const ds_task *c = ds_task_acquire(ds, 0, 0, NULL, 0);
+    cr_assert_not_null(c);
+    cr_assert_eq(grade_action_kind_of(c->expected), GRADE_ACTION_CALL);
+    ds_task_release(ds, c);
+    ds_close(ds);   /* ASan/valgrind: nothing leaks, nothing is freed twice */
+}
+
+Test(ds_tasks, a_held_expected_action_is_shared_when_the_task_is_built_again)
+{
+    held_action_is_shared(true);
+    held_action_is_shared(false);           /* dsval's parse is the one kept */
+}
+
 Test(ds_tasks, acquire_shares_and_release_frees)
 {
     const char *text = GOOD "\n" GOOD "\n";
