@@ -62,6 +62,8 @@
 #define BATCH_BYTES ((size_t)64 << 20)
 #define BATCH_ROWS  ((size_t)1 << 18)
 #define MAX_THREADS 64
+#define FIRST_FOUND 64       /* a part's findings start with room for these */
+#define ROW_GUESS_BYTES 512  /* the index starts with room for a row per this many bytes */
 
 typedef struct ds_row {
     size_t off;
@@ -438,7 +440,7 @@ static int index_split(sfile *sp, char *err, size_t errsz)
     const char *p = sp->data, *end = sp->size ? sp->data + sp->size : sp->data;
     if (sp->size >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
         p += 3;
-    size_t cap = sp->size / 512 + 16, n = 0, line = 0;
+    size_t cap = sp->size / ROW_GUESS_BYTES + 16, n = 0, line = 0;
     ds_row *rows = malloc(cap * sizeof *rows);
     if (!rows)
         goto oom;
@@ -455,13 +457,8 @@ static int index_split(sfile *sp, char *err, size_t errsz)
                 util_set_err(err, errsz, "%s:%zu: line too long (or too many lines)", sp->path, line);
                 return -1;
             }
-            if (n == cap) {
-                cap *= 2;
-                ds_row *nr = realloc(rows, cap * sizeof *rows);
-                if (!nr)
-                    goto oom;
-                rows = nr;
-            }
+            if (util_grow(&rows, &cap, n + 1, sizeof *rows, cap))
+                goto oom;
             rows[n++] = (ds_row){(size_t)(p - sp->data), (uint32_t)len, (uint32_t)line};
         }
         p = nl ? nl + 1 : end;
@@ -503,15 +500,9 @@ typedef struct part {
 
 static void part_note(part *pt, uint32_t line, ds_severity sev, const char *kind, const char *msg)
 {
-    if (pt->nfound == pt->capfound) {
-        size_t cap = pt->capfound ? 2 * pt->capfound : 64;
-        found *nf = realloc(pt->found, cap * sizeof *nf);
-        if (!nf) {
-            pt->oom = true;
-            return;
-        }
-        pt->found = nf;
-        pt->capfound = cap;
+    if (util_grow(&pt->found, &pt->capfound, pt->nfound + 1, sizeof *pt->found, FIRST_FOUND)) {
+        pt->oom = true;
+        return;
     }
     char *m = strdup(msg);
     if (!m) {
