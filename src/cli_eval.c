@@ -1520,9 +1520,9 @@ int cli_eval(int argc, char **argv)
 {
     evopt o;
     int rc = evopt_parse(argc, argv, &o);
-    if (rc >= 0) {
+    if (rc != CLI_ARGS_OK) {
         evopt_free(&o);
-        return rc;
+        return cli_args_exit(rc);
     }
     install_signals();
     evrun_global(true);
