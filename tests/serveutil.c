@@ -205,13 +205,7 @@ char *su_raw_closed(unsigned port, const char *data, size_t len, double timeout_
     if (fd < 0)
         return NULL;
     signal(SIGPIPE, SIG_IGN);
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = send(fd, data + off, len - off, MSG_NOSIGNAL);
-        if (w <= 0)
-            break;                   /* the server may answer and close early */
-        off += (size_t)w;
-    }
+    (void)tu_send_all(fd, data, len);   /* the server may answer and close early */
     buf b = {0};
     double deadline = su_now() + timeout_s * slow();
     for (;;) {

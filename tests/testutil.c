@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -156,4 +157,19 @@ ReportHook(POST_TEST)(struct criterion_test_stats *stats)
         return;
     fprintf(stderr, "[SKIP] %s::%s: %s\n", stats->test->category, stats->test->name,
             stats->message ? stats->message : "skipped");
+}
+
+bool tu_send_all(int fd, const void *p, size_t n)
+{
+    const char *at = p;
+    while (n) {
+        ssize_t w = send(fd, at, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        at += w;
+        n -= (size_t)w;
+    }
+    return true;
 }
