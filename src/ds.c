@@ -62,6 +62,8 @@
 #define BATCH_BYTES ((size_t)64 << 20)
 #define BATCH_ROWS  ((size_t)1 << 18)
 #define MAX_THREADS 64
+/* Digits of a task id's index at most: below 10^18, so it fits a size_t. */
+#define TASK_INDEX_DIGITS_MAX 18
 #define FIRST_FOUND 64       /* a part's findings start with room for these */
 #define ROW_GUESS_BYTES 512  /* the index starts with room for a row per this many bytes */
 
@@ -109,6 +111,7 @@ struct ds_dataset {
 /* ---- reading files ------------------------------------------------------ */
 
 #define READ_CHUNK ((size_t)1 << 20)   /* room made before each read / inflate */
+#define ZLIB_STEP_MAX ((size_t)1 << 30) /* bytes per inflate call: zlib counts in uInt */
 
 /* The free bytes of b after util_buf_reserve (its last byte is kept for the
  * NUL util_buf promises). */
@@ -135,8 +138,8 @@ static int gunzip_mem(const unsigned char *in, size_t n, const char *path, util_
             zr = Z_MEM_ERROR;
             break;
         }
-        size_t in_chunk = n - pos > (1u << 30) ? (1u << 30) : n - pos;
-        size_t out_room = room(b) > (1u << 30) ? (1u << 30) : room(b);
+        size_t in_chunk = n - pos > ZLIB_STEP_MAX ? ZLIB_STEP_MAX : n - pos;
+        size_t out_room = room(b) > ZLIB_STEP_MAX ? ZLIB_STEP_MAX : room(b);
         z.next_in = (unsigned char *)in + pos;
         z.avail_in = (uInt)in_chunk;
         z.next_out = (unsigned char *)b->data + b->len;
@@ -679,7 +682,7 @@ static int validate_all(ds_dataset *ds, const ds_open_options *o, char *err, siz
 
 bool ds_split_name_valid(const char *name)
 {
-    if (!name || !*name || strlen(name) > 64)
+    if (!name || !*name || strlen(name) > DS_SPLIT_NAME_MAX)
         return false;
     for (const char *p = name; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
@@ -1189,7 +1192,8 @@ int ds_task_find(const ds_dataset *ds, const char *id, size_t *split, size_t *in
     if (!dash || dash == id || !dash[1])
         return -1;
     const char *d = dash + 1;
-    if (strspn(d, "0123456789") != strlen(d) || (d[0] == '0' && d[1]) || strlen(d) > 18)
+    if (strspn(d, "0123456789") != strlen(d) || (d[0] == '0' && d[1]) ||
+        strlen(d) > TASK_INDEX_DIGITS_MAX)
         return -1;
     size_t n = (size_t)(dash - id);
     for (size_t i = 0; i < ds->nsplits; i++) {

@@ -119,8 +119,11 @@ typedef struct ds_split_report {
 } ds_split_report;
 void ds_split_report_get(const ds_dataset *ds, size_t split, ds_split_report *out);
 
-/* True when name is a valid split name: non-empty, at most 64 bytes of
- * letters, digits, '_', '.' and '-'. */
+/* True when name is a valid split name: non-empty, at most DS_SPLIT_NAME_MAX
+ * bytes of letters, digits, '_', '.' and '-'. */
+#define DS_SPLIT_NAME_MAX 64
+/* Room for a task id: a split name, '-', an index of up to 20 digits, NUL. */
+#define DS_TASK_ID_SIZE (DS_SPLIT_NAME_MAX + 32)
 bool ds_split_name_valid(const char *name);
 
 /* The raw text of a served row (borrowed, valid until ds_close; not
@@ -144,7 +147,7 @@ json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err
  * row, which lives as long as the task (prompt finds its values' spans
  * there). */
 typedef struct ds_task {
-    char id[96];                 /* "<split>-<index>" */
+    char id[DS_TASK_ID_SIZE];    /* "<split>-<index>" */
     const char *split;           /* borrowed from the dataset */
     size_t split_index, index;   /* split number; row index within the split */
     size_t line;                 /* 1-based line in the file */

@@ -37,9 +37,9 @@ struct pubtask_table {
     _Atomic(pub_span *) spans[];   /* per split; NULL until built */
 };
 
-/* Room for the head of one public task: split names are at most 64 bytes
- * (ds_split_name_valid), an index at most 20 digits. */
-#define HEAD_MAX 256
+/* Room for the head of one public task: the split name twice
+ * (DS_SPLIT_NAME_MAX), an index twice (at most 20 digits) and the punctuation. */
+#define HEAD_MAX (2 * DS_SPLIT_NAME_MAX + 128)
 #define INDEX_DIGITS 24
 /* A typical public task without trajectory_id or info, in bytes. */
 #define TASK_BYTES 64
@@ -278,7 +278,7 @@ json_t *pubtask_json(const ds_dataset *ds, size_t split, size_t index)
     util_buf_free(&row);
     if (!picked)
         return NULL;
-    char id[HEAD_MAX];
+    char id[DS_TASK_ID_SIZE];
     snprintf(id, sizeof id, "%s-%zu", name, index);
     json_t *out = json_pack("{s:s,s:s,s:I}", "id", id, "split", name, "index", (json_int_t)index);
     for (size_t k = 0; out && k < 2; k++) {
