@@ -242,11 +242,11 @@ static bool is_zstd(const unsigned char *p, size_t n)
  * A mapped file that is truncated in place raises SIGBUS on the next read of a
  * page past its new end; one rewritten in place changes under the mapping.
  * Neither may crash the server or serve rows that were never validated, so
- * every read of row bytes goes through row_copy: the bytes are copied with a
- * SIGBUS guard (a per-thread jump buffer the handler returns to), and
- * row_read then checks the file's size and modification time against those
- * it was loaded with. A fault outside a guarded copy keeps its default
- * action. */
+ * row bytes are read only under a SIGBUS guard (a per-thread jump buffer the
+ * handler returns to): copied by guarded_copy when a task is built, or read
+ * in place by ds_rows_visit's callback; the file's size and modification
+ * time are then checked against those it was loaded with (file_changed). A
+ * fault outside a guarded read keeps its default action. */
 
 /* volatile: the stores around a copy must not be optimised away. */
 static _Thread_local sigjmp_buf *volatile guard_jump;
@@ -308,41 +308,6 @@ static void set_changed_err(const sfile *sp, char *err, size_t errsz)
     util_set_err(err, errsz, "%s was truncated or rewritten in place after it was loaded, so its "
                  "rows can no longer be read; replace dataset files by rename and send SIGHUP "
                  "to reload", sp->path);
-}
-
-/* The bytes of row index of sp: in memory as they are, or (mapped) copied
- * into scratch under the guard, without the in-place check. NULL with a
- * reason when they cannot be read. */
-static const char *row_copy(const sfile *sp, size_t index, util_buf *scratch,
-                            char *err, size_t errsz)
-{
-    const ds_row *r = &sp->rows[index];
-    if (!sp->mapped)
-        return sp->data + r->off;
-    scratch->len = 0;
-    if (util_buf_reserve(scratch, r->len) != 0) {
-        util_set_err(err, errsz, "out of memory");
-        return NULL;
-    }
-    if (!guarded_copy(scratch->data, sp->data + r->off, r->len)) {
-        set_changed_err(sp, err, errsz);
-        return NULL;
-    }
-    scratch->len = r->len;
-    scratch->data[r->len] = '\0';
-    return scratch->data;
-}
-
-/* row_copy, then the in-place check: bytes that are the row as loaded. */
-static const char *row_read(const sfile *sp, size_t index, util_buf *scratch,
-                            char *err, size_t errsz)
-{
-    const char *p = row_copy(sp, index, scratch, err, errsz);
-    if (p && file_changed(sp)) {
-        set_changed_err(sp, err, errsz);
-        return NULL;
-    }
-    return p;
 }
 
 /* The file's bytes: mapped (regular files) or read into memory (pipes). */
@@ -864,26 +829,6 @@ const char *ds_row_text(const ds_dataset *ds, size_t split, size_t index, size_t
     if (line)
         *line = r->line;
     return sp->data + r->off;
-}
-
-json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err, size_t errsz)
-{
-    size_t len, line;
-    if (!ds_row_text(ds, split, index, &len, &line)) {
-        util_set_err(err, errsz, "no row %zu in split %zu", index, split);
-        return NULL;
-    }
-    util_buf scratch = UTIL_BUF_INIT;
-    const char *p = row_read(&ds->splits[split], index, &scratch, err, errsz);
-    /* jtext_build: the same value as json_loadb, about 4x faster. */
-    json_t *v = p ? jtext_build(p, len, JTEXT_PY) : NULL;
-    if (p && !v) {
-        char why[200] = "out of memory";
-        jtext_valid(p, len, JTEXT_PY, why, sizeof why);
-        util_set_err(err, errsz, "line %zu: %s", line, why);
-    }
-    util_buf_free(&scratch);
-    return v;
 }
 
 /* ---- tasks --------------------------------------------------------------- */

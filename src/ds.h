@@ -129,14 +129,10 @@ bool ds_split_name_valid(const char *name);
 /* The raw text of a served row (borrowed, valid until ds_close; not
  * NUL-terminated), its length and 1-based line number. NULL if out of range.
  * Unguarded: for a mapped file this points into the mapping, which faults
- * if the file is truncated in place (ds's own readers copy rows under a
- * guard; see ds_split_changed). */
+ * if the file is truncated in place (guarded readers: ds_task_acquire,
+ * ds_rows_visit; see ds_split_changed). */
 const char *ds_row_text(const ds_dataset *ds, size_t split, size_t index,
                         size_t *len, size_t *line);
-/* Parses a served row into a new JSON value owned by the caller, uncached and
- * unchecked beyond JSON syntax (Python's numbers accepted, built as jtext's
- * JTEXT_PY placeholders). NULL with a reason in err. */
-json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err, size_t errsz);
 
 /* A parsed row. Immutable; shared between holders via acquire/release.
  *
@@ -204,9 +200,9 @@ int ds_rows_visit(const ds_dataset *ds, size_t split, size_t start, size_t stop,
 bool ds_validated(const ds_dataset *ds);
 
 /* True when the (mapped) file of split was truncated or rewritten in place
- * since it was loaded. Its rows are then no longer read: acquiring a task,
- * ds_row_parse and ds_rows_visit fail with a reason saying so (never a
- * crash). Files must be replaced by rename; see ds_retain for reloading. */
+ * since it was loaded. Its rows are then no longer read: ds_task_acquire
+ * and ds_rows_visit fail with a reason saying so (never a crash). Files
+ * must be replaced by rename; see ds_retain for reloading. */
 bool ds_split_changed(const ds_dataset *ds, size_t split);
 
 /* Resolves a task id to split and index: 0 on success, -1 if unknown. */
