@@ -4,7 +4,7 @@
  * invalid rows): as .jsonl.gz or .jsonl.zst when it starts with those magic
  * numbers (so the decompressors see corrupt streams too), else as .jsonl.
  * Every row that survives validation must then parse (ds_task_acquire) and
- * describe itself (ds_task_public) without revealing its expected action;
+ * describe itself (pubtask_json) without revealing its expected action;
  * every reported issue must carry a line number inside the file. */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "ds.h"
+#include "pubtask.h"
 #include "fuzzutil.h"
 
 typedef struct seen {
@@ -93,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t sp, ix;
         FUZZ_CHECK(ds_task_find(ds, t->id, &sp, &ix) == 0 && sp == 0 && ix == i,
                    "task id '%s' does not resolve to itself", t->id);
-        json_t *pub = ds_task_public(ds, 0, i);
+        json_t *pub = pubtask_json(ds, 0, i);
         FUZZ_CHECK(pub, "row %zu has no public description", i);
         FUZZ_CHECK(!json_object_get(pub, "expected_action"), "row %zu: answer revealed", i);
         json_decref(pub);

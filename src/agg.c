@@ -340,19 +340,9 @@ static int check_response(const agg *a, const pj_value *vr, pending *p, char *er
 
 /* ---- growing ------------------------------------------------------------- */
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
+static int grow(void *array, size_t *cap, size_t need, size_t size)
 {
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : FIRST_ROWS;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * size);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
+    return util_grow(array, cap, need, size, FIRST_ROWS);
 }
 
 /* Room for one more row in the rows, every column and the pair set. */
@@ -361,23 +351,16 @@ static int reserve_row(agg *a)
     if (a->n < a->cap) {
         /* the set is kept at most half full */
     } else {
-        size_t cap = a->cap ? a->cap * 2 : FIRST_ROWS;
+        /* the rows and every column grow to the same capacity */
+        size_t cap = a->cap;
         for (size_t c = 0; c < a->ncols; c++) {
-            double *v = realloc(a->cols[c].v, cap * sizeof *v);
-            if (!v)
+            size_t cv = a->cap, ce = a->cap;
+            if (grow(&a->cols[c].v, &cv, a->n + 1, sizeof *a->cols[c].v) ||
+                (a->cols[c].exact && grow(&a->cols[c].exact, &ce, a->n + 1, sizeof *a->cols[c].exact)))
                 return -1;
-            a->cols[c].v = v;
-            if (a->cols[c].exact) {
-                int64_t *e = realloc(a->cols[c].exact, cap * sizeof *e);
-                if (!e)
-                    return -1;
-                a->cols[c].exact = e;
-            }
         }
-        agg_row *r = realloc(a->rows, cap * sizeof *r);
-        if (!r)
+        if (grow(&a->rows, &cap, a->n + 1, sizeof *a->rows))
             return -1;
-        a->rows = r;
         a->cap = cap;
     }
     if ((a->n + 1) * 2 <= a->nslots)
@@ -451,9 +434,9 @@ static char *number_text(const pj_value *v)
 static int reserve(agg *a, pending *p)
 {
     if (reserve_row(a) ||
-        grow((void **)&a->usage, &a->usage_cap, a->nusage + p->nusage, sizeof *a->usage) ||
-        grow((void **)&a->cellcols, &a->cellcols_cap, a->ncellcols + p->ncells, 1) ||
-        grow((void **)&a->texts, &a->texts_cap, a->ntexts + p->ntexts, sizeof *a->texts))
+        grow(&a->usage, &a->usage_cap, a->nusage + p->nusage, sizeof *a->usage) ||
+        grow(&a->cellcols, &a->cellcols_cap, a->ncellcols + p->ncells, 1) ||
+        grow(&a->texts, &a->texts_cap, a->ntexts + p->ntexts, sizeof *a->texts))
         return -1;
     for (size_t i = 0; i < p->ncells; i++) {
         cell *ce = &p->cells[i];

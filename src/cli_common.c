@@ -29,27 +29,13 @@ const char CLI_GRADING_HELP[] =
     "  --allow-superset                admit more calls than expected\n"
     "  --reward-mode M                 binary_strict (default), fractional or f1\n";
 
-static const struct {
-    const char *name;
-    bool takes_value;
-} FLAGS[] = {
-    {"--word-similarity-threshold", true}, {"--float-tolerance", true},
-    {"--reward-mode", true}, {"--parallel-rewarding", false},
-    {"--allow-subset", false}, {"--allow-superset", false},
+/* The grading flags' names, in CLI_GRADING_OPTIONS order. */
+static const char *const FLAGS[] = {
+    "--word-similarity-threshold", "--float-tolerance", "--reward-mode",
+    "--parallel-rewarding", "--allow-subset", "--allow-superset",
 };
 _Static_assert(sizeof FLAGS / sizeof FLAGS[0] == CLI_GRADING_OPTION_COUNT,
                "CLI_GRADING_OPTIONS lists FLAGS in order");
-
-bool cli_grading_flag_known(const char *name, bool *takes_value)
-{
-    for (size_t i = 0; i < sizeof FLAGS / sizeof FLAGS[0]; i++)
-        if (!strcmp(name, FLAGS[i].name)) {
-            if (takes_value)
-                *takes_value = FLAGS[i].takes_value;
-            return true;
-        }
-    return false;
-}
 
 bool cli_parse_double(const char *s, double *out)
 {
@@ -62,8 +48,10 @@ bool cli_parse_double(const char *s, double *out)
     return true;
 }
 
-int cli_grading_flag_apply(const char *name, const char *value, grade_config *cfg,
-                           char *err, size_t errsz)
+/* Applies grading flag name (with its value, or NULL for a switch) to cfg.
+ * 0, or -1 with a reason in err for an invalid value. */
+static int grading_flag_apply(const char *name, const char *value, grade_config *cfg,
+                              char *err, size_t errsz)
 {
     if (!strcmp(name, "--word-similarity-threshold")) {
         if (!value || !cli_parse_double(value, &cfg->word_similarity_threshold))
@@ -100,7 +88,7 @@ int cli_grading_option_apply(int opt, const char *value, grade_config *cfg, char
         util_set_err(err, errsz, "unknown option");
         return -1;
     }
-    return cli_grading_flag_apply(FLAGS[i].name, value, cfg, err, errsz);
+    return grading_flag_apply(FLAGS[i], value, cfg, err, errsz);
 }
 
 int cli_parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -198,22 +186,6 @@ int cli_make_dirs(const char *path, char *err, size_t errsz)
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
         snprintf(err, errsz, "%s is not a directory", path);
-        return -1;
-    }
-    return 0;
-}
-
-int cli_option_value(int argc, char **argv, int *i, const char *name, bool takes,
-                     const char **val, char *err, size_t errsz)
-{
-    if (takes && !*val) {
-        if (*i + 1 >= argc) {
-            snprintf(err, errsz, "option '%s' needs a value", name);
-            return -1;
-        }
-        *val = argv[++*i];
-    } else if (!takes && *val) {
-        snprintf(err, errsz, "option '%s' takes no value", name);
         return -1;
     }
     return 0;

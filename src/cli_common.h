@@ -20,15 +20,6 @@
 /* The help lines of the grading flags (static text, ends with a newline). */
 extern const char CLI_GRADING_HELP[];
 
-/* True when name ("--float-tolerance", ...) is a grading flag; *takes_value
- * then says whether it needs a value. */
-bool cli_grading_flag_known(const char *name, bool *takes_value);
-
-/* Applies grading flag name (with its value, or NULL for a switch) to cfg.
- * 0, or -1 with a reason in err for an invalid value. */
-int cli_grading_flag_apply(const char *name, const char *value, grade_config *cfg,
-                           char *err, size_t errsz);
-
 /* A number as Python's float() of a flag would take it (NaN refused): true
  * and *out, or false. */
 bool cli_parse_double(const char *s, double *out);
@@ -69,13 +60,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * (argv[optind - 1]): "unknown option '--x'", "option '--x' needs a value"
  * or "option '--x' takes no value", into why. */
 void cli_getopt_why(int opt, char **argv, char *why, size_t whysz);
-
-/* The value of option name at argv[*i]: *val is the "=value" part already
- * split off (or NULL); an option that takes a value and has none takes the
- * next argument (*i advances). 0, or -1 with "option '…' needs a value" /
- * "takes no value" in err. */
-int cli_option_value(int argc, char **argv, int *i, const char *name, bool takes,
-                     const char **val, char *err, size_t errsz);
 
 /* mkdir -p path. 0, or -1 with a reason in err (also when path exists and
  * is not a directory). */

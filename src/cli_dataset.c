@@ -27,6 +27,7 @@
 #include "util.h"
 
 #define PROGRESS_MIN_BYTES ((size_t)16 << 20)
+#define FIRST_MEASURED 4096   /* per-row measures start with room for these rows */
 
 typedef struct common_opts {
     bool json;
@@ -416,14 +417,13 @@ typedef struct wstats {
 static void wstats_add(wstats *w, const ds_row_info *ri)
 {
     if (w->n == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 4096;
+        size_t cap = w->cap;
         for (int k = 0; k < M_COUNT; k++) {
-            uint32_t *nm = realloc(w->m[k], cap * sizeof *nm);
-            if (!nm) {
+            cap = w->cap;               /* every measure's array grows to the same size */
+            if (util_grow(&w->m[k], &cap, w->n + 1, sizeof *w->m[k], FIRST_MEASURED)) {
                 w->oom = true;
                 return;
             }
-            w->m[k] = nm;
         }
         w->cap = cap;
     }

@@ -49,6 +49,7 @@
 #define PROGRESS_LINE_S 10.0   /* without a terminal: one line this often */
 #define PROGRESS_BAR_S 0.25
 #define ISSUES_SHOWN 20
+#define FIRST_FAILS 64         /* failure records start with room for these */
 
 /* ---- signals ----------------------------------------------------------------------------------- */
 
@@ -319,6 +320,15 @@ static void io_fail(ev_run *r, const char *why)
     r->io_error = true;
 }
 
+/* Appends a failure record; -1 when out of memory. */
+static int add_fail(ev_run *r, fail_rec f)
+{
+    if (util_grow(&r->fails, &r->capfails, r->nfails + 1, sizeof *r->fails, FIRST_FAILS))
+        return -1;
+    r->fails[r->nfails++] = f;
+    return 0;
+}
+
 static void record_failure(ev_run *r, size_t pos, const rowtext *rt, const evroll_failure *f)
 {
     r->line.len = 0;
@@ -332,17 +342,10 @@ static void record_failure(ev_run *r, size_t pos, const rowtext *rt, const evrol
         io_fail(r, why);
         return;
     }
-    if (r->nfails == r->capfails) {
-        size_t cap = r->capfails ? 2 * r->capfails : 64;
-        fail_rec *nf = realloc(r->fails, cap * sizeof *nf);
-        if (!nf) {
-            io_fail(r, "out of memory");
-            return;
-        }
-        r->fails = nf;
-        r->capfails = cap;
+    if (add_fail(r, (fail_rec){pos, off, (uint32_t)(r->line.len - 1)})) {
+        io_fail(r, "out of memory");
+        return;
     }
-    r->fails[r->nfails++] = (fail_rec){pos, off, (uint32_t)(r->line.len - 1)};
     r->state[pos] = ST_FAILED;
     r->failed++;
 }
@@ -818,17 +821,10 @@ static int on_failure_line(void *ctx, const char *line, size_t len, uint64_t off
     if (pos >= 0 && r->state[pos] == ST_TODO) {
         if (failure_final(r->o, fc)) {
             r->state[pos] = ST_FAILED_KEPT;
-            if (r->nfails == r->capfails) {
-                size_t cap = r->capfails ? 2 * r->capfails : 64;
-                fail_rec *nf = realloc(r->fails, cap * sizeof *nf);
-                if (!nf) {
-                    json_decref(o);
-                    return 1;
-                }
-                r->fails = nf;
-                r->capfails = cap;
+            if (add_fail(r, (fail_rec){(size_t)pos, off, (uint32_t)len})) {
+                json_decref(o);
+                return 1;
             }
-            r->fails[r->nfails++] = (fail_rec){(size_t)pos, off, (uint32_t)len};
             s->kept++;
         } else {
             long long a = member_int(fc, "attempts");
@@ -1524,9 +1520,9 @@ int cli_eval(int argc, char **argv)
 {
     evopt o;
     int rc = evopt_parse(argc, argv, &o);
-    if (rc >= 0) {
+    if (rc != CLI_ARGS_OK) {
         evopt_free(&o);
-        return rc;
+        return cli_args_exit(rc);
     }
     install_signals();
     evrun_global(true);

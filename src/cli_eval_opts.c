@@ -1,14 +1,17 @@
 /* cli_eval_opts — the command line of `fcpivot eval` (see cli_eval_opts.h).
  *
- * How it works: a table maps each flag (and its short alias) to an id;
- * "--name=value" and "--name value" are both accepted. Grading flags are
- * collected and applied after --preset, so explicit flags win whatever
- * their position. Numeric overrides are kept as the text the user wrote
- * (a JSON number), so the request carries exactly that.
+ * How it works: getopt_long with cli_common's convention (cli_common.h):
+ * a table maps each flag (and its short alias) to an id; "--name=value",
+ * "--name value" and unambiguous prefixes are accepted; the parser returns
+ * CLI_ARGS_OK, CLI_ARGS_HELP or CLI_ARGS_USAGE. Counts go through
+ * cli_parse_uint, seconds and shares through cli_parse_double. Grading flags
+ * are collected and applied after --preset, so explicit flags win whatever
+ * their position. Numeric overrides are kept as the text the user wrote (a
+ * JSON number), so the request carries exactly that.
  */
 #include "cli_eval_opts.h"
 
-#include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
+#define COUNT(a) ((int)(sizeof (a) / sizeof (a)[0]))
 #define DEFAULT_URL "http://127.0.0.1:8000/v1"
 #define DEFAULT_CONCURRENCY 64
 #define DEFAULT_CONNECT_TIMEOUT 10
@@ -32,6 +36,9 @@
 #define DEFAULT_SEED 0
 #define DEFAULT_PRESET "toolcall_schema"
 #define MAX_CONCURRENCY 65536
+#define MAX_ATTEMPTS 255         /* attempts are counted in a byte */
+#define MAX_REPEATS 1000000
+#define MAX_GRADING_FLAGS 64     /* grading flags kept until --preset is applied */
 
 
 /* ---- help ---------------------------------------------------------------------------------- */
@@ -80,7 +87,7 @@ static void usage(FILE *out)
         "  -c, --concurrency N           requests in flight (default " STR(DEFAULT_CONCURRENCY) ")\n"
         "  --connect-timeout S           per attempt, 0 = none (default " STR(DEFAULT_CONNECT_TIMEOUT) ")\n"
         "  --request-timeout S           per attempt, 0 = none (default " STR(DEFAULT_REQUEST_TIMEOUT) ")\n"
-        "  --max-attempts N              attempts per request (default " STR(DEFAULT_MAX_ATTEMPTS) ")\n"
+        "  --max-attempts N              attempts per request, 1 to " STR(MAX_ATTEMPTS) " (default " STR(DEFAULT_MAX_ATTEMPTS) ")\n"
         "  --retry-deadline S            seconds one request may spend retrying (default " STR(DEFAULT_RETRY_DEADLINE) ")\n"
         "  --max-failures N|P%%           stop sending after this many failures (default %s)\n"
         "grading:\n"
@@ -100,59 +107,70 @@ static void usage(FILE *out)
         DEFAULT_MAX_FAILURES, CLI_GRADING_HELP);
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "fcpivot eval: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'fcpivot eval --help'.\n");
-    return EVOPT_EXIT_USAGE;
-}
+#define CMD "eval"
 
 /* ---- option parsing -------------------------------------------------------------------------- */
 
+/* getopt_long values of the long-only options (above any option character;
+ * below CLI_OPT_GRADING). */
 typedef enum {
-    O_DATA, O_OUT, O_URL, O_MODEL, O_KEY, O_HEADER, O_API, O_LIMIT, O_ROWS, O_SAMPLE, O_SEED,
+    O_DATA = 'i', O_OUT = 'o', O_CONC = 'c', O_HELP = 'h',
+    O_URL = 0x100, O_MODEL, O_KEY, O_HEADER, O_API, O_LIMIT, O_ROWS, O_SAMPLE, O_SEED,
     O_REPEATS, O_TEMP, O_TOPP, O_MAXTOK, O_EFFORT, O_SET, O_EXTRA, O_CTK, O_SEEDREP, O_RHIST,
-    O_DEVROLE, O_OVERFLOW, O_CONC, O_CTIMEOUT, O_RTIMEOUT, O_ATTEMPTS, O_DEADLINE, O_MAXFAIL,
-    O_RESUME, O_OVERWRITE, O_PRESET, O_DRY, O_RLOG, O_FAILUNDER, O_QUIET, O_JSON, O_SKIP,
-    O_HELP, O_GRADING
+    O_DEVROLE, O_OVERFLOW, O_CTIMEOUT, O_RTIMEOUT, O_ATTEMPTS, O_DEADLINE, O_MAXFAIL,
+    O_RESUME, O_OVERWRITE, O_PRESET, O_DRY, O_RLOG, O_FAILUNDER, O_QUIET, O_JSON, O_SKIP
 } opt_id;
 
-static const struct {
-    const char *name, *alias;
-    bool value;
-    opt_id id;
-} OPTIONS[] = {
-    {"--data", "-i", true, O_DATA}, {"--input", NULL, true, O_DATA},
-    {"--output", "-o", true, O_OUT}, {"--model-url", NULL, true, O_URL},
-    {"--model", NULL, true, O_MODEL}, {"--api-key", NULL, true, O_KEY},
-    {"--header", NULL, true, O_HEADER}, {"--api", NULL, true, O_API},
-    {"--limit", NULL, true, O_LIMIT}, {"--rows", NULL, true, O_ROWS},
-    {"--sample", NULL, true, O_SAMPLE}, {"--seed", NULL, true, O_SEED},
-    {"--num-repeats", NULL, true, O_REPEATS}, {"--temperature", NULL, true, O_TEMP},
-    {"--top-p", NULL, true, O_TOPP}, {"--max-output-tokens", NULL, true, O_MAXTOK},
-    {"--reasoning-effort", NULL, true, O_EFFORT}, {"--set", NULL, true, O_SET},
-    {"--extra-body", NULL, true, O_EXTRA}, {"--chat-template-kwargs", NULL, true, O_CTK},
-    {"--seed-per-repeat", NULL, false, O_SEEDREP}, {"--reasoning-history", NULL, true, O_RHIST},
-    {"--developer-role", NULL, true, O_DEVROLE}, {"--on-context-overflow", NULL, true, O_OVERFLOW},
-    {"--concurrency", "-c", true, O_CONC}, {"--connect-timeout", NULL, true, O_CTIMEOUT},
-    {"--request-timeout", NULL, true, O_RTIMEOUT}, {"--max-attempts", NULL, true, O_ATTEMPTS},
-    {"--retry-deadline", NULL, true, O_DEADLINE}, {"--max-failures", NULL, true, O_MAXFAIL},
-    {"--resume", NULL, false, O_RESUME}, {"--overwrite", NULL, false, O_OVERWRITE},
-    {"--preset", NULL, true, O_PRESET}, {"--dry-run", NULL, false, O_DRY},
-    {"--request-log", NULL, true, O_RLOG}, {"--fail-under", NULL, true, O_FAILUNDER},
-    {"--quiet", NULL, false, O_QUIET}, {"--json", NULL, false, O_JSON},
-    {"--skip-invalid", NULL, false, O_SKIP}, {"--help", "-h", false, O_HELP},
+#define SHORT_OPTS ":i:o:c:h"
+static const struct option LONG_OPTS[] = {
+    {"data", required_argument, NULL, O_DATA}, {"input", required_argument, NULL, O_DATA},
+    {"output", required_argument, NULL, O_OUT}, {"model-url", required_argument, NULL, O_URL},
+    {"model", required_argument, NULL, O_MODEL}, {"api-key", required_argument, NULL, O_KEY},
+    {"header", required_argument, NULL, O_HEADER}, {"api", required_argument, NULL, O_API},
+    {"limit", required_argument, NULL, O_LIMIT}, {"rows", required_argument, NULL, O_ROWS},
+    {"sample", required_argument, NULL, O_SAMPLE}, {"seed", required_argument, NULL, O_SEED},
+    {"num-repeats", required_argument, NULL, O_REPEATS},
+    {"temperature", required_argument, NULL, O_TEMP}, {"top-p", required_argument, NULL, O_TOPP},
+    {"max-output-tokens", required_argument, NULL, O_MAXTOK},
+    {"reasoning-effort", required_argument, NULL, O_EFFORT}, {"set", required_argument, NULL, O_SET},
+    {"extra-body", required_argument, NULL, O_EXTRA},
+    {"chat-template-kwargs", required_argument, NULL, O_CTK},
+    {"seed-per-repeat", no_argument, NULL, O_SEEDREP},
+    {"reasoning-history", required_argument, NULL, O_RHIST},
+    {"developer-role", required_argument, NULL, O_DEVROLE},
+    {"on-context-overflow", required_argument, NULL, O_OVERFLOW},
+    {"concurrency", required_argument, NULL, O_CONC},
+    {"connect-timeout", required_argument, NULL, O_CTIMEOUT},
+    {"request-timeout", required_argument, NULL, O_RTIMEOUT},
+    {"max-attempts", required_argument, NULL, O_ATTEMPTS},
+    {"retry-deadline", required_argument, NULL, O_DEADLINE},
+    {"max-failures", required_argument, NULL, O_MAXFAIL},
+    {"resume", no_argument, NULL, O_RESUME}, {"overwrite", no_argument, NULL, O_OVERWRITE},
+    {"preset", required_argument, NULL, O_PRESET}, {"dry-run", no_argument, NULL, O_DRY},
+    {"request-log", required_argument, NULL, O_RLOG},
+    {"fail-under", required_argument, NULL, O_FAILUNDER}, {"quiet", no_argument, NULL, O_QUIET},
+    {"json", no_argument, NULL, O_JSON}, {"skip-invalid", no_argument, NULL, O_SKIP},
+    {"help", no_argument, NULL, O_HELP},
+    CLI_GRADING_OPTIONS,
+    {NULL, 0, NULL, 0},
 };
 
-static bool parse_long(const char *s, long lo, long hi, long *out)
+/* The long name of option id (its first entry), for messages. */
+static const char *opt_name(int id)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi)
+    for (const struct option *p = LONG_OPTS; p->name; p++)
+        if (p->val == id)
+            return p->name;
+    return "?";
+}
+
+/* A count lo..hi (decimal, no sign) into *out. */
+static bool parse_count(const char *s, unsigned long lo, unsigned long hi, long *out)
+{
+    unsigned long v;
+    if (cli_parse_uint(s, hi, &v) != 0 || v < lo)
         return false;
-    *out = v;
+    *out = (long)v;
     return true;
 }
 
@@ -242,15 +260,15 @@ static int add_set(evopt *o, const char *v)
 {
     const char *eq = strchr(v, '=');
     if (!eq || eq == v || o->nset == EVOPT_MAX_LIST)
-        return usage_error("bad --set '%s' (KEY=JSON)", v);
+        return cli_usage_error(CMD, "bad --set '%s' (KEY=JSON)", v);
     char *key = strndup(v, (size_t)(eq - v));
     if (!key)
-        return usage_error("%s", "out of memory");
+        return cli_usage_error(CMD, "%s", "out of memory");
     o->set_keys[o->nset++] = key;
     char why[256];
     if (evroll_override_add(&o->ov, key, eq + 1, why, sizeof why))
-        return usage_error("--set: %s", why);
-    return -1;
+        return cli_usage_error(CMD, "--set: %s", why);
+    return CLI_ARGS_OK;
 }
 
 static int choose(const char *v, const char *const *names, int n, int *out)
@@ -265,96 +283,103 @@ static int choose(const char *v, const char *const *names, int n, int *out)
 
 /* A grading flag, applied after --preset (explicit flags win). */
 typedef struct grading_flag {
-    char name[64];
+    int opt;             /* a CLI_GRADING_OPTIONS value */
     const char *value;   /* borrowed from argv, or NULL */
 } grading_flag;
 
-/* Applies one option; -1 to go on, else an exit status. */
-static int apply_option(evopt *o, opt_id id, const char *name, const char *v,
-                        grading_flag *grading, size_t *ngrading)
+/* Applies option id with its value v (optarg); CLI_ARGS_OK to go on. */
+static int apply_option(evopt *o, int id, const char *v, grading_flag *grading, size_t *ngrading)
 {
     static const char *const APIS[] = {"chat", "responses"};
     static const char *const HIST[] = {"field", "think", "drop"};
     static const char *const ROLES[] = {"keep", "system"};
     static const char *const OVER[] = {"gym", "fail"};
     static const char *const EFFORTS[] = {"none", "minimal", "low", "medium", "high"};
+    const char *name = opt_name(id);
     int k;
     long n;
-    switch (id) {
+    if (CLI_IS_GRADING_OPTION(id)) {
+        if (*ngrading == MAX_GRADING_FLAGS)
+            return cli_usage_error(CMD, "%s", "too many grading flags");
+        grading[(*ngrading)++] = (grading_flag){id, v};
+        return CLI_ARGS_OK;
+    }
+    switch ((opt_id)id) {
     case O_DATA: o->data = v; break;
     case O_OUT: o->out = v; break;
     case O_URL:
-        if (o->nurls == EVOPT_MAX_LIST) return usage_error("too many %s", name);
+        if (o->nurls == EVOPT_MAX_LIST) return cli_usage_error(CMD, "too many --%s", name);
         o->urls[o->nurls++] = v;
         break;
     case O_MODEL: o->model = v; break;
     case O_KEY: o->api_key = v; break;
     case O_HEADER:
-        if (!strchr(v, ':') || o->nheaders == EVOPT_MAX_LIST) return usage_error("bad --header '%s' ('K: V')", v);
+        if (!strchr(v, ':') || o->nheaders == EVOPT_MAX_LIST) return cli_usage_error(CMD, "bad --header '%s' ('K: V')", v);
         o->headers[o->nheaders++] = v;
         break;
     case O_API:
-        if (choose(v, APIS, 2, &o->api)) return usage_error("bad --api '%s' (chat or responses)", v);
+        if (choose(v, APIS, COUNT(APIS), &o->api)) return cli_usage_error(CMD, "bad --api '%s' (chat or responses)", v);
         break;
     case O_LIMIT:
-        if (!parse_long(v, 0, LONG_MAX, &o->limit)) return usage_error("bad --limit '%s'", v);
+        if (!parse_count(v, 0, LONG_MAX, &o->limit)) return cli_usage_error(CMD, "bad --limit '%s'", v);
         break;
     case O_ROWS:
-        if (!strchr(v, ':')) return usage_error("bad --rows '%s' (A:B)", v);
+        if (!strchr(v, ':')) return cli_usage_error(CMD, "bad --rows '%s' (A:B)", v);
         o->rows = v;
         break;
     case O_SAMPLE:
-        if (!parse_long(v, 0, LONG_MAX, &o->sample)) return usage_error("bad --sample '%s'", v);
+        if (!parse_count(v, 0, LONG_MAX, &o->sample)) return cli_usage_error(CMD, "bad --sample '%s'", v);
         break;
     case O_SEED:
-        if (!parse_long(v, 0, LONG_MAX, &n)) return usage_error("bad --seed '%s'", v);
+        if (!parse_count(v, 0, LONG_MAX, &n)) return cli_usage_error(CMD, "bad --seed '%s'", v);
         o->seed = (unsigned long long)n;
         break;
     case O_REPEATS:
-        if (!parse_long(v, 1, 1000000, &o->repeats)) return usage_error("bad --num-repeats '%s'", v);
+        if (!parse_count(v, 1, MAX_REPEATS, &o->repeats)) return cli_usage_error(CMD, "bad --num-repeats '%s'", v);
         break;
     case O_TEMP: case O_TOPP: case O_MAXTOK:
-        if (!is_json_number(v)) return usage_error("%s needs a number", name);
+        if (!is_json_number(v)) return cli_usage_error(CMD, "--%s needs a number", name);
         if (id == O_TEMP) o->temperature = v;
         else if (id == O_TOPP) o->top_p = v;
         else o->max_output_tokens = v;
         break;
     case O_EFFORT:
-        if (choose(v, EFFORTS, 5, &k)) return usage_error("bad --reasoning-effort '%s' (none, minimal, low, medium, high)", v);
+        if (choose(v, EFFORTS, COUNT(EFFORTS), &k)) return cli_usage_error(CMD, "bad --reasoning-effort '%s' (none, minimal, low, medium, high)", v);
         o->ov.reasoning_effort = v;
         break;
     case O_SET: return add_set(o, v);
     case O_EXTRA: case O_CTK:
-        if (!is_json_object(v)) return usage_error("%s needs a JSON object", name);
+        if (!is_json_object(v)) return cli_usage_error(CMD, "--%s needs a JSON object", name);
         if (id == O_EXTRA) o->extra_body = v;
         else o->chat_template_kwargs = v;
         break;
     case O_SEEDREP: o->seed_per_repeat = true; break;
     case O_RHIST:
-        if (choose(v, HIST, 3, &k)) return usage_error("bad --reasoning-history '%s' (field, think, drop)", v);
+        if (choose(v, HIST, COUNT(HIST), &k)) return cli_usage_error(CMD, "bad --reasoning-history '%s' (field, think, drop)", v);
         o->reasoning = (conv_reasoning)k;
         break;
     case O_DEVROLE:
-        if (choose(v, ROLES, 2, &k)) return usage_error("bad --developer-role '%s' (keep, system)", v);
+        if (choose(v, ROLES, COUNT(ROLES), &k)) return cli_usage_error(CMD, "bad --developer-role '%s' (keep, system)", v);
         o->developer_as_system = k == 1;
         break;
     case O_OVERFLOW:
-        if (choose(v, OVER, 2, &o->on_overflow)) return usage_error("bad --on-context-overflow '%s' (gym, fail)", v);
+        if (choose(v, OVER, COUNT(OVER), &o->on_overflow)) return cli_usage_error(CMD, "bad --on-context-overflow '%s' (gym, fail)", v);
         break;
     case O_CONC:
-        if (!parse_long(v, 1, MAX_CONCURRENCY, &o->concurrency)) return usage_error("bad --concurrency '%s'", v);
+        if (!parse_count(v, 1, MAX_CONCURRENCY, &o->concurrency)) return cli_usage_error(CMD, "bad --concurrency '%s'", v);
         break;
     case O_CTIMEOUT: case O_RTIMEOUT: case O_DEADLINE: {
         double *dst = id == O_CTIMEOUT ? &o->connect_timeout
                     : id == O_RTIMEOUT ? &o->request_timeout : &o->retry_deadline;
-        if (!parse_secs(v, dst)) return usage_error("bad %s (seconds)", name);
+        if (!parse_secs(v, dst)) return cli_usage_error(CMD, "bad --%s (seconds)", name);
         break;
     }
     case O_ATTEMPTS:
-        if (!parse_long(v, 1, 255, &o->max_attempts)) return usage_error("bad --max-attempts '%s' (1 to 255)", v);
+        if (!parse_count(v, 1, MAX_ATTEMPTS, &o->max_attempts))
+            return cli_usage_error(CMD, "bad --max-attempts '%s' (1 to %d)", v, MAX_ATTEMPTS);
         break;
     case O_MAXFAIL:
-        if (parse_max_failures(o, v)) return usage_error("bad --max-failures '%s' (N or P%%)", v);
+        if (parse_max_failures(o, v)) return cli_usage_error(CMD, "bad --max-failures '%s' (N or P%%)", v);
         break;
     case O_RESUME: o->resume = true; break;
     case O_OVERWRITE: o->overwrite = true; break;
@@ -362,34 +387,15 @@ static int apply_option(evopt *o, opt_id id, const char *name, const char *v,
     case O_DRY: o->dry_run = true; break;
     case O_RLOG: o->request_log = v; break;
     case O_FAILUNDER:
-        if (!parse_secs(v, &o->fail_under)) return usage_error("bad --fail-under '%s'", v);
+        if (!parse_secs(v, &o->fail_under)) return cli_usage_error(CMD, "bad --fail-under '%s'", v);
         o->has_fail_under = true;
         break;
     case O_QUIET: o->quiet = true; break;
     case O_JSON: o->json = true; break;
     case O_SKIP: o->skip_invalid = true; break;
-    case O_HELP: usage(stdout); return EVOPT_EXIT_OK;
-    case O_GRADING:
-        snprintf(grading[*ngrading].name, sizeof grading[*ngrading].name, "%s", name);
-        grading[(*ngrading)++].value = v;
-        break;
+    case O_HELP: usage(stdout); return CLI_ARGS_HELP;
     }
-    return -1;
-}
-
-static int find_option(const char *name, bool *value, opt_id *id)
-{
-    for (size_t i = 0; i < sizeof OPTIONS / sizeof OPTIONS[0]; i++)
-        if (!strcmp(name, OPTIONS[i].name) || (OPTIONS[i].alias && !strcmp(name, OPTIONS[i].alias))) {
-            *value = OPTIONS[i].value;
-            *id = OPTIONS[i].id;
-            return 0;
-        }
-    if (cli_grading_flag_known(name, value)) {
-        *id = O_GRADING;
-        return 0;
-    }
-    return -1;
+    return CLI_ARGS_OK;
 }
 
 /* Numbers given as flags become overrides (after --set, which they beat). */
@@ -400,24 +406,24 @@ static int finish_overrides(evopt *o)
     const char *vals[3] = {o->temperature, o->top_p, o->max_output_tokens};
     for (int i = 0; i < 3; i++)
         if (vals[i] && evroll_override_add(&o->ov, keys[i], vals[i], why, sizeof why))
-            return usage_error("%s", why);
-    return -1;
+            return cli_usage_error(CMD, "%s", why);
+    return CLI_ARGS_OK;
 }
 
 static int finish_options(evopt *o, const grading_flag *grading, size_t ngrading)
 {
     if (apply_preset(o->preset, &o->cfg))
-        return usage_error("unknown --preset '%s' (toolcall_schema, conversational, search, swe, droid, parallel)", o->preset);
+        return cli_usage_error(CMD, "unknown --preset '%s' (toolcall_schema, conversational, search, swe, droid, parallel)", o->preset);
     char why[256];
     for (size_t i = 0; i < ngrading; i++)
-        if (cli_grading_flag_apply(grading[i].name, grading[i].value, &o->cfg, why, sizeof why))
-            return usage_error("%s", why);
+        if (cli_grading_option_apply(grading[i].opt, grading[i].value, &o->cfg, why, sizeof why))
+            return cli_usage_error(CMD, "%s", why);
     if (!o->data)
-        return usage_error("%s", "--data FILE is required");
+        return cli_usage_error(CMD, "%s", "--data FILE is required");
     if (!o->out && !o->dry_run)
-        return usage_error("%s", "-o FILE is required");
+        return cli_usage_error(CMD, "%s", "-o FILE is required");
     if (o->resume && o->overwrite)
-        return usage_error("%s", "--resume and --overwrite exclude each other");
+        return cli_usage_error(CMD, "%s", "--resume and --overwrite exclude each other");
     if (!o->nurls) {
         const char *u = getenv("FCPIVOT_MODEL_URL");
         if (!u || !*u)
@@ -436,34 +442,25 @@ static int finish_options(evopt *o, const grading_flag *grading, size_t ngrading
 int evopt_parse(int argc, char **argv, evopt *o)
 {
     opts_init(o, argc, argv);
-    grading_flag grading[64];
+    grading_flag grading[MAX_GRADING_FLAGS];
     size_t ngrading = 0;
     bool max_failures_given = false;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        char name[64];
-        const char *eq = arg[0] == '-' && arg[1] == '-' ? strchr(arg, '=') : NULL;
-        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-        if (nlen >= sizeof name)
-            return usage_error("unknown option '%s'", arg);
-        memcpy(name, arg, nlen);
-        name[nlen] = '\0';
-        bool takes;
-        opt_id id;
-        if (find_option(name, &takes, &id))
-            return usage_error(arg[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'", arg);
-        const char *val = eq ? eq + 1 : NULL;
-        char why[256];
-        if (cli_option_value(argc, argv, &i, name, takes, &val, why, sizeof why))
-            return usage_error("%s", why);
-        if (id == O_GRADING && ngrading == 64)
-            return usage_error("%s", "too many grading flags");
-        if (id == O_MAXFAIL)
-            max_failures_given = true;
-        int rc = apply_option(o, id, name, val, grading, &ngrading);
-        if (rc >= 0)
+    optind = 0;   /* a fresh scan (glibc) */
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, SHORT_OPTS, LONG_OPTS, NULL)) != -1) {
+        if (opt == '?' || opt == ':') {
+            char why[256];
+            cli_getopt_why(opt, argv, why, sizeof why);
+            return cli_usage_error(CMD, "%s", why);
+        }
+        max_failures_given |= opt == O_MAXFAIL;
+        int rc = apply_option(o, opt, optarg, grading, &ngrading);
+        if (rc != CLI_ARGS_OK)
             return rc;
     }
+    if (optind < argc)
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!max_failures_given)
         parse_max_failures(o, DEFAULT_MAX_FAILURES);
     return finish_options(o, grading, ngrading);

@@ -15,7 +15,8 @@
 /* At most this many --model-url, --header and --set. */
 #define EVOPT_MAX_LIST 64
 
-/* Exit statuses (130/143 for signals aside). */
+/* Exit statuses of a run (130/143 for signals aside; usage errors of the
+ * command line are cli_common.h's CLI_ARGS_USAGE, exit status 2 too). */
 enum { EVOPT_EXIT_OK = 0, EVOPT_EXIT_FAILED = 1, EVOPT_EXIT_USAGE = 2, EVOPT_EXIT_ENDPOINT = 3, EVOPT_EXIT_IO = 4,
        EVOPT_EXIT_BELOW = 5 };
 
@@ -54,9 +55,9 @@ typedef struct evopt {
 } evopt;
 
 /* Parses argv (argv[0] = "eval") into *o, which borrows argv's strings.
- * Returns -1 to go on, else the exit status to return (0 after --help; 2
- * after a usage error, reported on stderr). Free *o with evopt_free either
- * way. */
+ * Returns cli_common.h's CLI_ARGS_OK (run), CLI_ARGS_HELP (the help was
+ * printed) or CLI_ARGS_USAGE (a usage error was reported on stderr); map
+ * the last two with cli_args_exit. Free *o with evopt_free either way. */
 int evopt_parse(int argc, char **argv, evopt *o);
 void evopt_free(evopt *o);
 

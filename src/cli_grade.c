@@ -43,7 +43,9 @@
 #include "verify.h"
 
 #define BATCH_LINES 512
+#define BATCH_FIRST_LINES 64            /* a batch's line arrays start with room for these */
 #define BATCH_BYTES (1u << 20)
+#define READ_ROOM (1u << 16)            /* free room made before each read of a pipe */
 #define MAX_JOBS 256
 #define DEFAULT_JOBS 1
 #define MAP_POPULATE_MAX (256u << 20)   /* input files up to this are prefaulted */
@@ -218,8 +220,10 @@ enum { FREE, READY, DONE };
 
 typedef struct reader {
     int fd;
-    char *buf;                   /* owned, or the mapped file (mapped) */
-    size_t start, end, cap;
+    util_buf win;                /* the read window (not mapped) */
+    const char *buf;             /* the bytes: win.data, or the mapped file */
+    size_t start, end;           /* buf[start..end) is not yet returned */
+    size_t map_len;              /* bytes mapped (mapped) */
     size_t lineno;
     bool eof, failed, mapped;
     int err_no;             /* why reading failed */
@@ -255,52 +259,38 @@ static int read_line(reader *r, const char **line, size_t *len, bool block)
         if (!block)
             return LINE_WOULD_READ;
         /* Compact, grow if needed, read more. */
-        scan = r->end;
-        if (r->start > 0) {
-            memmove(r->buf, r->buf + r->start, r->end - r->start);
-            scan -= r->start;
-            r->end -= r->start;
-            r->start = 0;
-        }
-        if (r->cap - r->end < 65536) {
-            size_t cap = r->cap ? r->cap * 2 : 1 << 20;
-            char *nb = realloc(r->buf, cap);
-            if (!nb) {
-                r->failed = r->eof = true;
-                r->err_no = ENOMEM;
-                continue;
-            }
-            r->buf = nb;
-            r->cap = cap;
-        }
-        ssize_t got = read(r->fd, r->buf + r->end, r->cap - r->end);
-        if (got < 0 && errno == EINTR)
+        scan = r->end - r->start;
+        util_buf_consume(&r->win, r->start);
+        r->start = 0;
+        if (util_buf_reserve(&r->win, READ_ROOM) != 0) {
+            r->failed = r->eof = true;
+            r->err_no = ENOMEM;
             continue;
-        if (got > 0) {
-            r->end += (size_t)got;
-        } else {
-            if (got < 0) {
-                r->failed = true;
-                r->err_no = errno;
-            }
-            r->eof = true;
         }
+        util_buf *w = &r->win;
+        ssize_t got = read(r->fd, w->data + w->len, w->cap - w->len - 1);   /* room for the NUL */
+        if (got > 0) {
+            w->len += (size_t)got;
+            w->data[w->len] = '\0';
+        } else if (got < 0 && errno != EINTR) {
+            r->failed = true;
+            r->err_no = errno;
+        }
+        r->eof = got == 0 || (got < 0 && errno != EINTR);
+        r->buf = w->data;
+        r->end = w->len;
     }
 }
 
 static bool batch_push(batch *b, const char *line, size_t len, size_t lineno)
 {
     if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        size_t *off = realloc(b->off, cap * sizeof *off);
-        if (off) b->off = off;
-        size_t *ln = realloc(b->len, cap * sizeof *ln);
-        if (ln) b->len = ln;
-        size_t *no = realloc(b->lineno, cap * sizeof *no);
-        if (no) b->lineno = no;
-        const char **at = realloc(b->at, cap * sizeof *at);
-        if (at) b->at = at;
-        if (!off || !ln || !no || !at)
+        /* four arrays of one capacity: each grows to the same new size */
+        size_t cap = b->cap, c1 = cap, c2 = cap, c3 = cap, need = b->n + 1;
+        if (util_grow(&b->off, &cap, need, sizeof *b->off, BATCH_FIRST_LINES) ||
+            util_grow(&b->len, &c1, need, sizeof *b->len, BATCH_FIRST_LINES) ||
+            util_grow(&b->lineno, &c2, need, sizeof *b->lineno, BATCH_FIRST_LINES) ||
+            util_grow(&b->at, &c3, need, sizeof *b->at, BATCH_FIRST_LINES))
             return false;
         b->cap = cap;
     }
@@ -531,16 +521,15 @@ static void reader_map(reader *r)
         return;
     madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
     r->buf = m;
-    r->end = r->cap = (size_t)st.st_size;
+    r->end = r->map_len = (size_t)st.st_size;
     r->eof = r->mapped = true;
 }
 
 static void reader_free(reader *r)
 {
     if (r->mapped)
-        munmap(r->buf, r->cap);
-    else
-        free(r->buf);
+        munmap((void *)r->buf, r->map_len);
+    util_buf_free(&r->win);
 }
 
 static void print_summary(const stats *t)

@@ -19,8 +19,11 @@
 #include "grade.h"
 #include "rollout.h"
 #include "stats.h"
+#include "util.h"
 
 #define SCHEMA "fcpivot.report.compare/1"
+#define FIRST_RECORDS 1024   /* a side's records start with room for these */
+#define FIRST_PAIRS 256      /* function pairs likewise */
 
 typedef struct record {
     int64_t task, repeat, line;
@@ -93,14 +96,8 @@ int compare_add(compare *c, int side_no, const char *line, size_t len, char *err
     if (rollout_parse(line, len, &r, err, errsz))
         return -1;
     int rc = -1;
-    if (sd->n == sd->cap) {
-        size_t cap = sd->cap ? 2 * sd->cap : 1024;
-        record *p = realloc(sd->r, cap * sizeof *p);
-        if (!p)
-            goto nomem;
-        sd->r = p;
-        sd->cap = cap;
-    }
+    if (util_grow(&sd->r, &sd->cap, sd->n + 1, sizeof *sd->r, FIRST_RECORDS))
+        goto nomem;
     record *rec = &sd->r[sd->n];
     *rec = (record){.task = r.task, .repeat = r.repeat, .line = (int64_t)sd->n,
                     .reward = r.reward, .category = (unsigned char)r.category,
@@ -175,14 +172,8 @@ static int add_pair(tally *t, const side *sa, const record *a, const record *b)
     stats_acc_add(&t->db[a->bucket], b->reward);
     const char *name = sa->names.data ? sa->names.data + a->names : NULL;
     for (size_t i = 0; i < a->nnames; i++, name += strlen(name) + 1) {
-        if (t->nfn == t->capfn) {
-            size_t cap = t->capfn ? 2 * t->capfn : 256;
-            fnpair *p = realloc(t->fn, cap * sizeof *p);
-            if (!p)
-                return -1;
-            t->fn = p;
-            t->capfn = cap;
-        }
+        if (util_grow(&t->fn, &t->capfn, t->nfn + 1, sizeof *t->fn, FIRST_PAIRS))
+            return -1;
         t->fn[t->nfn++] = (fnpair){name, a->reward, b->reward};
     }
     return 0;

@@ -17,19 +17,24 @@
  * - Reading rows: every read of a mapped file's row bytes is guarded (see
  *   "reading mapped rows safely"): a file truncated or rewritten in place
  *   makes its rows fail with a reason, never the process.
- * - Listings (ds_tasks_json): public tasks are written from member spans in
- *   the row text; the first full listing keeps the spans per row.
+ * - Other modules read row bytes through ds_rows_visit: the same guard and
+ *   in-place check around a callback that reads the rows where they are
+ *   (the ORS task listings, pubtask.h, are written that way without a copy).
  * - Lifetime: a dataset is reference-counted (ds_retain / ds_close), so a
  *   server can swap in a reloaded one while sessions finish on the old.
  * - Tasks: a row is parsed only when a task is acquired, from one guarded
  *   copy of its bytes (jtext_build, into jansson values; its expected action
- *   into a reference-counted grade_action that sessions share). The task
- *   keeps that copy, since numbers such as 2^64 or NaN only survive as text
- *   (prompt writes its replies from it). Shapes are not checked again: the
- *   rows were validated at open, or dsval checks the row first. Parsed
- *   tasks live in a per-split slot table with a reference count under one
- *   mutex: holders of the same row share one ds_task, freed by the last
- *   release. Parsing happens outside the lock; if two threads race on the same
+ *   into a reference-counted grade_action). The task keeps that copy, since
+ *   numbers such as 2^64 or NaN only survive as text (prompt writes its
+ *   replies from it). Shapes are not checked again: the rows were validated
+ *   at open, or dsval checks the row first (and its parse of the expected
+ *   action is the one kept). Each acquired row has a slot in a per-split
+ *   table, under one mutex: the shared ds_task with its holder count, and
+ *   the row's expected action, which stays while the task or a holder of the
+ *   action alone (a session: ds_expected_hold) needs it, so the action of a
+ *   row is parsed once however often its task is built again. The last
+ *   release frees the task (the parsed row); the slot goes with the last
+ *   hold. Parsing happens outside the lock; if two threads race on the same
  *   row the loser frees its copy.
  */
 #include "ds.h"
@@ -57,6 +62,10 @@
 #define BATCH_BYTES ((size_t)64 << 20)
 #define BATCH_ROWS  ((size_t)1 << 18)
 #define MAX_THREADS 64
+/* Digits of a task id's index at most: below 10^18, so it fits a size_t. */
+#define TASK_INDEX_DIGITS_MAX 18
+#define FIRST_FOUND 64       /* a part's findings start with room for these */
+#define ROW_GUESS_BYTES 512  /* the index starts with room for a row per this many bytes */
 
 typedef struct ds_row {
     size_t off;
@@ -64,19 +73,18 @@ typedef struct ds_row {
     uint32_t line;
 } ds_row;
 
-/* Where a row's public members' values are (offsets from the row start;
- * length 0: absent or null), so that listings after the first copy them
- * without walking the rows again. */
-typedef struct pub_span {
-    uint32_t tid_off, tid_len, info_off, info_len;
-} pub_span;
+/* A row's slot, made when its task is first acquired: the task while anyone
+ * holds it (refs) and the row's expected action while the task or a holder
+ * that outlives it (holds, ds_expected_hold) needs it. The slot owns one
+ * reference to the action; a task built again while the action is held
+ * shares it instead of parsing it again. A slot with neither is freed. */
+typedef struct row_slot {
+    ds_task *task;           /* NULL while only the action is held */
+    grade_action *expected;
+    unsigned refs, holds;
+} row_slot;
 
-typedef struct task_entry {
-    ds_task task;            /* first: a const ds_task * is a task_entry * */
-    unsigned refs;
-} task_entry;
-
-static void task_free(task_entry *e);
+static void slot_free(row_slot *slot);
 
 typedef struct sfile {
     char *name, *path;
@@ -89,8 +97,7 @@ typedef struct sfile {
     size_t nrows;            /* served rows */
     size_t lines, total_rows, errors, warnings;
     size_t kinds[GRADE_ACTION_KIND_COUNT];
-    task_entry **slots;      /* per served row, allocated on first acquire */
-    _Atomic(pub_span *) pub; /* per served row, built by the first full listing */
+    row_slot **slots;        /* per served row, allocated on first acquire */
 } sfile;
 
 struct ds_dataset {
@@ -99,12 +106,12 @@ struct ds_dataset {
     sfile *splits;
     size_t nsplits;
     pthread_mutex_t mu;      /* guards every split's slots and refcounts */
-    pthread_mutex_t pub_mu;  /* builds each split's pub table once */
 };
 
 /* ---- reading files ------------------------------------------------------ */
 
 #define READ_CHUNK ((size_t)1 << 20)   /* room made before each read / inflate */
+#define ZLIB_STEP_MAX ((size_t)1 << 30) /* bytes per inflate call: zlib counts in uInt */
 
 /* The free bytes of b after util_buf_reserve (its last byte is kept for the
  * NUL util_buf promises). */
@@ -131,8 +138,8 @@ static int gunzip_mem(const unsigned char *in, size_t n, const char *path, util_
             zr = Z_MEM_ERROR;
             break;
         }
-        size_t in_chunk = n - pos > (1u << 30) ? (1u << 30) : n - pos;
-        size_t out_room = room(b) > (1u << 30) ? (1u << 30) : room(b);
+        size_t in_chunk = n - pos > ZLIB_STEP_MAX ? ZLIB_STEP_MAX : n - pos;
+        size_t out_room = room(b) > ZLIB_STEP_MAX ? ZLIB_STEP_MAX : room(b);
         z.next_in = (unsigned char *)in + pos;
         z.avail_in = (uInt)in_chunk;
         z.next_out = (unsigned char *)b->data + b->len;
@@ -235,11 +242,11 @@ static bool is_zstd(const unsigned char *p, size_t n)
  * A mapped file that is truncated in place raises SIGBUS on the next read of a
  * page past its new end; one rewritten in place changes under the mapping.
  * Neither may crash the server or serve rows that were never validated, so
- * every read of row bytes goes through row_copy: the bytes are copied with a
- * SIGBUS guard (a per-thread jump buffer the handler returns to), and
- * row_read then checks the file's size and modification time against those
- * it was loaded with. A fault outside a guarded copy keeps its default
- * action. */
+ * row bytes are read only under a SIGBUS guard (a per-thread jump buffer the
+ * handler returns to): copied by guarded_copy when a task is built, or read
+ * in place by ds_rows_visit's callback; the file's size and modification
+ * time are then checked against those it was loaded with (file_changed). A
+ * fault outside a guarded read keeps its default action. */
 
 /* volatile: the stores around a copy must not be optimised away. */
 static _Thread_local sigjmp_buf *volatile guard_jump;
@@ -301,41 +308,6 @@ static void set_changed_err(const sfile *sp, char *err, size_t errsz)
     util_set_err(err, errsz, "%s was truncated or rewritten in place after it was loaded, so its "
                  "rows can no longer be read; replace dataset files by rename and send SIGHUP "
                  "to reload", sp->path);
-}
-
-/* The bytes of row index of sp: in memory as they are, or (mapped) copied
- * into scratch under the guard, without the in-place check. NULL with a
- * reason when they cannot be read. */
-static const char *row_copy(const sfile *sp, size_t index, util_buf *scratch,
-                            char *err, size_t errsz)
-{
-    const ds_row *r = &sp->rows[index];
-    if (!sp->mapped)
-        return sp->data + r->off;
-    scratch->len = 0;
-    if (util_buf_reserve(scratch, r->len) != 0) {
-        util_set_err(err, errsz, "out of memory");
-        return NULL;
-    }
-    if (!guarded_copy(scratch->data, sp->data + r->off, r->len)) {
-        set_changed_err(sp, err, errsz);
-        return NULL;
-    }
-    scratch->len = r->len;
-    scratch->data[r->len] = '\0';
-    return scratch->data;
-}
-
-/* row_copy, then the in-place check: bytes that are the row as loaded. */
-static const char *row_read(const sfile *sp, size_t index, util_buf *scratch,
-                            char *err, size_t errsz)
-{
-    const char *p = row_copy(sp, index, scratch, err, errsz);
-    if (p && file_changed(sp)) {
-        set_changed_err(sp, err, errsz);
-        return NULL;
-    }
-    return p;
 }
 
 /* The file's bytes: mapped (regular files) or read into memory (pipes). */
@@ -436,7 +408,7 @@ static int index_split(sfile *sp, char *err, size_t errsz)
     const char *p = sp->data, *end = sp->size ? sp->data + sp->size : sp->data;
     if (sp->size >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
         p += 3;
-    size_t cap = sp->size / 512 + 16, n = 0, line = 0;
+    size_t cap = sp->size / ROW_GUESS_BYTES + 16, n = 0, line = 0;
     ds_row *rows = malloc(cap * sizeof *rows);
     if (!rows)
         goto oom;
@@ -453,13 +425,8 @@ static int index_split(sfile *sp, char *err, size_t errsz)
                 util_set_err(err, errsz, "%s:%zu: line too long (or too many lines)", sp->path, line);
                 return -1;
             }
-            if (n == cap) {
-                cap *= 2;
-                ds_row *nr = realloc(rows, cap * sizeof *rows);
-                if (!nr)
-                    goto oom;
-                rows = nr;
-            }
+            if (util_grow(&rows, &cap, n + 1, sizeof *rows, cap))
+                goto oom;
             rows[n++] = (ds_row){(size_t)(p - sp->data), (uint32_t)len, (uint32_t)line};
         }
         p = nl ? nl + 1 : end;
@@ -501,15 +468,9 @@ typedef struct part {
 
 static void part_note(part *pt, uint32_t line, ds_severity sev, const char *kind, const char *msg)
 {
-    if (pt->nfound == pt->capfound) {
-        size_t cap = pt->capfound ? 2 * pt->capfound : 64;
-        found *nf = realloc(pt->found, cap * sizeof *nf);
-        if (!nf) {
-            pt->oom = true;
-            return;
-        }
-        pt->found = nf;
-        pt->capfound = cap;
+    if (util_grow(&pt->found, &pt->capfound, pt->nfound + 1, sizeof *pt->found, FIRST_FOUND)) {
+        pt->oom = true;
+        return;
     }
     char *m = strdup(msg);
     if (!m) {
@@ -686,7 +647,7 @@ static int validate_all(ds_dataset *ds, const ds_open_options *o, char *err, siz
 
 bool ds_split_name_valid(const char *name)
 {
-    if (!name || !*name || strlen(name) > 64)
+    if (!name || !*name || strlen(name) > DS_SPLIT_NAME_MAX)
         return false;
     for (const char *p = name; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
@@ -699,11 +660,9 @@ static void split_free(sfile *sp)
 {
     release_contents(sp);
     free(sp->rows);
-    free(atomic_load(&sp->pub));
     if (sp->slots) {
         for (size_t i = 0; i < sp->nrows; i++)
-            if (sp->slots[i])   /* still held: a caller forgot to release */
-                task_free(sp->slots[i]);
+            slot_free(sp->slots[i]);   /* still held: a caller forgot to release */
         free(sp->slots);
     }
     free(sp->name);
@@ -725,7 +684,6 @@ void ds_close(ds_dataset *ds)
         split_free(&ds->splits[i]);
     free(ds->splits);
     pthread_mutex_destroy(&ds->mu);
-    pthread_mutex_destroy(&ds->pub_mu);
     free(ds);
 }
 
@@ -768,7 +726,6 @@ int ds_open(ds_dataset **out, const ds_split_spec *specs, size_t nsplits,
         return -1;
     }
     pthread_mutex_init(&ds->mu, NULL);
-    pthread_mutex_init(&ds->pub_mu, NULL);
     atomic_init(&ds->refs, 1);
     for (size_t i = 0; i < nsplits; i++)
         ds->splits[i].fd = -1;
@@ -874,112 +831,62 @@ const char *ds_row_text(const ds_dataset *ds, size_t split, size_t index, size_t
     return sp->data + r->off;
 }
 
-json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err, size_t errsz)
-{
-    size_t len, line;
-    if (!ds_row_text(ds, split, index, &len, &line)) {
-        util_set_err(err, errsz, "no row %zu in split %zu", index, split);
-        return NULL;
-    }
-    util_buf scratch = UTIL_BUF_INIT;
-    const char *p = row_read(&ds->splits[split], index, &scratch, err, errsz);
-    /* jtext_build: the same value as json_loadb, about 4x faster. */
-    json_t *v = p ? jtext_build(p, len, JTEXT_PY) : NULL;
-    if (p && !v) {
-        char why[200] = "out of memory";
-        jtext_valid(p, len, JTEXT_PY, why, sizeof why);
-        util_set_err(err, errsz, "line %zu: %s", line, why);
-    }
-    util_buf_free(&scratch);
-    return v;
-}
-
 /* ---- tasks --------------------------------------------------------------- */
 
-/* Marks a tool that is not a function tool (web_search, ...): it loads but
- * is not a task tool. */
-static json_t not_a_function;
-
-/* The function object of one row tool — the tool itself, or its "function"
- * member in the Chat-Completions shape — as a new reference to the row's
- * own value (nothing is filled in: how a tool is shown is prompt's),
- * &not_a_function, or NULL with a reason. */
-static json_t *function_of_tool(const json_t *tool, size_t i, char *err, size_t errsz)
-{
-    if (!json_is_object(tool)) {
-        util_set_err(err, errsz, "tools[%zu] must be an object", i);
-        return NULL;
-    }
-    const char *type = json_string_value(json_object_get(tool, "type"));
-    if (!type) {
-        util_set_err(err, errsz, "tools[%zu] has no string \"type\"", i);
-        return NULL;
-    }
-    if (strcmp(type, "function"))
-        return &not_a_function;
-    const json_t *fn = json_object_get(tool, "function");
-    json_t *src = (json_t *)(json_is_object(fn) ? fn : tool);
-    const json_t *name = json_object_get(src, "name");
-    if (!json_is_string(name) || strlen(json_string_value(name)) != json_string_length(name)) {
-        util_set_err(err, errsz, "tools[%zu] has no usable string name", i);
-        return NULL;
-    }
-    return json_incref(src);
-}
-
-/* The task tools of a row: its function tools' function objects, the first of
- * each name (docs/dataset.md §4: a duplicate is a warning, the first one is the
+/* The task tools of a valid row (its tools a list, each function tool an
+ * object with a string name: dsval's rules): its function tools' function
+ * objects — the tool itself, or its "function" member in the
+ * Chat-Completions shape — as references to the row's own values (nothing
+ * is filled in: how a tool is shown is prompt's), the first of each name
+ * (docs/dataset.md §4: a duplicate is a warning, the first one is the
  * task's). from[k] gets the row index of task tool k (from has room for
- * every row tool). */
-static json_t *task_tools(const json_t *tools, size_t *from, char *err, size_t errsz)
+ * every row tool). NULL when out of memory. */
+static json_t *task_tools(const json_t *tools, size_t *from)
 {
-    json_t *out = json_array();
-    if (!tools || json_is_null(tools))
-        return out;
-    if (!json_is_array(tools)) {
-        json_decref(out);
-        util_set_err(err, errsz, "responses_create_params.tools must be a list");
-        return NULL;
-    }
-    json_t *seen = json_object();
-    for (size_t i = 0; i < json_array_size(tools); i++) {
-        json_t *t = function_of_tool(json_array_get(tools, i), i, err, errsz);
-        if (t == &not_a_function)
+    json_t *out = json_array(), *seen = json_object();
+    bool ok = out && seen;
+    size_t i;
+    const json_t *tool;
+    json_array_foreach(tools, i, tool) {
+        const char *type = json_string_value(json_object_get(tool, "type"));
+        if (!ok || !type || strcmp(type, "function"))
+            continue;                   /* web_search, ...: not a task tool */
+        const json_t *fn = json_object_get(tool, "function");
+        json_t *src = (json_t *)(json_is_object(fn) ? fn : tool);
+        const char *name = json_string_value(json_object_get(src, "name"));
+        if (!name || json_object_get(seen, name))
             continue;
-        const char *name = t ? json_string_value(json_object_get(t, "name")) : NULL;
-        if (t && json_object_get(seen, name)) {
-            json_decref(t);
-            continue;
-        }
-        if (!t) {
-            json_decref(seen);
-            json_decref(out);
-            return NULL;
-        }
-        json_object_set_new(seen, name, json_true());
         from[json_array_size(out)] = i;
-        json_array_append_new(out, t);
+        ok = json_object_set_new(seen, name, json_true()) == 0 && json_array_append(out, src) == 0;
     }
     json_decref(seen);
+    if (!ok) {
+        json_decref(out);
+        return NULL;
+    }
     return out;
 }
 
-static void task_free(task_entry *e)
+/* Frees a task: its row's tree, tools and copy (the expected action is the
+ * slot's). */
+static void task_free(ds_task *t)
 {
-    if (!e)
+    if (!t)
         return;
-    json_decref(e->task.row);
-    json_decref(e->task.tools);
-    grade_action_free(e->task.expected);
-    free(e->task.text);
-    free(e->task.tool_rows);
-    free(e);
+    json_decref(t->row);
+    json_decref(t->tools);
+    free(t->text);
+    free(t->tool_rows);
+    free(t);
 }
 
-static json_t *get_opt(const json_t *obj, const char *key)
+static void slot_free(row_slot *slot)
 {
-    json_t *v = json_object_get(obj, key);
-    return v && !json_is_null(v) ? v : NULL;
+    if (!slot)
+        return;
+    task_free(slot->task);
+    grade_action_release(slot->expected);
+    free(slot);
 }
 
 /* The expected action of a row of a dataset not validated at open: dsval
@@ -1003,17 +910,19 @@ static grade_action *task_check(const ds_task *t, char *why, size_t whysz)
 }
 
 /* Builds the task's values from its copy of a valid row (validated at open,
- * or by task_check): no shape is checked again. false with a reason in why. */
+ * or by task_check): no shape is checked again. The expected action is
+ * t->expected when the row's is still held (a session outlived the task),
+ * else parsed now (or task_check's). false with a reason in why. */
 static bool task_parse(const ds_dataset *ds, ds_task *t, char *why, size_t whysz)
 {
-    if (!ds->validated && !(t->expected = task_check(t, why, whysz)))
+    if (!ds->validated && !t->expected && !(t->expected = task_check(t, why, whysz)))
         return false;
     t->row = jtext_build(t->text, t->text_len, JTEXT_PY);
     const json_t *rcp = json_object_get(t->row, "responses_create_params");
     const json_t *row_tools = json_object_get(rcp, "tools");
     t->input = json_object_get(rcp, "input");
     t->tool_rows = malloc((json_array_size(row_tools) + 1) * sizeof *t->tool_rows);
-    bool ok = t->row && t->tool_rows && (t->tools = task_tools(row_tools, t->tool_rows, why, whysz));
+    bool ok = t->row && t->tool_rows && (t->tools = task_tools(row_tools, t->tool_rows));
     if (ok && !t->expected) {
         char gerr[256];
         t->expected = grade_expected_from_json(json_object_get(t->row, "expected_action"), gerr, sizeof gerr);
@@ -1023,35 +932,30 @@ static bool task_parse(const ds_dataset *ds, ds_task *t, char *why, size_t whysz
     }
     if (!ok && !why[0])
         snprintf(why, whysz, "out of memory");
-    if (ok) {
-        t->tool_choice = get_opt(rcp, "tool_choice");
-        t->parallel_tool_calls = get_opt(rcp, "parallel_tool_calls");
-        t->trajectory_id = get_opt(t->row, "trajectory_id");
-        t->info = get_opt(t->row, "info");
-        t->agent_ref = get_opt(t->row, "agent_ref");
-    }
     return ok;
 }
 
 /* Copies row index of split under the guard and parses the copy into a
- * fresh task (refs = 1). */
-static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err, size_t errsz)
+ * fresh task that owns a reference to its expected action: kept (which it
+ * takes over) when given, else parsed now. */
+static ds_task *task_build(ds_dataset *ds, size_t si, size_t index, grade_action *kept,
+                           char *err, size_t errsz)
 {
     const sfile *sp = &ds->splits[si];
     size_t line = sp->rows[index].line;
     char why[400] = "";
-    task_entry *e = calloc(1, sizeof *e);
-    if (!e) {
+    ds_task *t = calloc(1, sizeof *t);
+    if (!t) {
+        grade_action_release(kept);
         util_set_err(err, errsz, "out of memory");
         return NULL;
     }
-    e->refs = 1;
-    ds_task *t = &e->task;
     snprintf(t->id, sizeof t->id, "%s-%zu", sp->name, index);
     t->split = sp->name;
     t->split_index = si;
     t->index = index;
     t->line = line;
+    t->expected = kept;
     size_t len = 0;
     const char *text = ds_row_text(ds, si, index, &len, NULL);
     bool ok = false;
@@ -1066,10 +970,45 @@ static task_entry *task_build(ds_dataset *ds, size_t si, size_t index, char *err
     }
     if (!ok) {
         util_set_err(err, errsz, "%s:%zu: %s", sp->path, line, why);
-        task_free(e);
+        grade_action_release(t->expected);
+        task_free(t);
         return NULL;
     }
-    return e;
+    return t;
+}
+
+/* Under ds->mu: the slot table of sp, allocated on first use. */
+static row_slot **slots_of(sfile *sp)
+{
+    if (!sp->slots)
+        sp->slots = calloc(sp->nrows, sizeof *sp->slots);
+    return sp->slots;
+}
+
+/* Under ds->mu: puts fresh (with its own reference to its action) in *at,
+ * unless a task is there already (then it is shared). The task to return,
+ * or NULL when out of memory; *loser is the task the caller frees (with the
+ * action reference it still owns), or NULL. */
+static ds_task *slot_install(row_slot **at, ds_task *fresh, ds_task **loser)
+{
+    row_slot *slot = *at;
+    *loser = fresh;
+    if (!slot && !(slot = *at = calloc(1, sizeof *slot)))
+        return NULL;
+    if (slot->task) {
+        slot->refs++;                   /* another thread won the race: use its task */
+        return slot->task;
+    }
+    if (slot->expected) {               /* the row's action is held: that one stays */
+        grade_action_release(fresh->expected);
+        fresh->expected = slot->expected;
+    } else {
+        slot->expected = fresh->expected;   /* the task's reference becomes the slot's */
+    }
+    *loser = NULL;
+    slot->task = fresh;
+    slot->refs = 1;
+    return fresh;
 }
 
 const ds_task *ds_task_acquire(ds_dataset *ds, size_t si, size_t index, char *err, size_t errsz)
@@ -1080,175 +1019,90 @@ const ds_task *ds_task_acquire(ds_dataset *ds, size_t si, size_t index, char *er
     }
     sfile *sp = &ds->splits[si];
     pthread_mutex_lock(&ds->mu);
-    if (!sp->slots && !(sp->slots = calloc(sp->nrows, sizeof *sp->slots))) {
-        pthread_mutex_unlock(&ds->mu);
-        util_set_err(err, errsz, "out of memory");
-        return NULL;
-    }
-    task_entry *e = sp->slots[index];
-    if (e)
-        e->refs++;
+    row_slot **slots = slots_of(sp), *slot = slots ? slots[index] : NULL;
+    ds_task *t = slot ? slot->task : NULL;
+    if (t)
+        slot->refs++;
+    /* only the action is held: the task is built again around it */
+    grade_action *kept = slot && !t ? grade_action_retain(slot->expected) : NULL;
     pthread_mutex_unlock(&ds->mu);
-    if (e)
-        return &e->task;
+    if (!slots)
+        util_set_err(err, errsz, "out of memory");
+    if (t || !slots)
+        return t;
 
-    task_entry *fresh = task_build(ds, si, index, err, errsz);
+    ds_task *fresh = task_build(ds, si, index, kept, err, errsz), *loser = NULL;
     if (!fresh)
         return NULL;
     pthread_mutex_lock(&ds->mu);
-    e = sp->slots[index];
-    if (e)
-        e->refs++;              /* another thread won the race: use its task */
-    else
-        sp->slots[index] = e = fresh;
+    t = slot_install(&slots[index], fresh, &loser);
     pthread_mutex_unlock(&ds->mu);
-    if (e != fresh)
-        task_free(fresh);
-    return &e->task;
+    if (loser) {
+        grade_action_release(loser->expected);
+        task_free(loser);
+    }
+    if (!t)
+        util_set_err(err, errsz, "out of memory");
+    return t;
 }
 
 void ds_task_release(ds_dataset *ds, const ds_task *task)
 {
     if (!ds || !task)
         return;
-    task_entry *e = (task_entry *)task;
     sfile *sp = &ds->splits[task->split_index];
-    bool last;
+    row_slot *slot = NULL;
     pthread_mutex_lock(&ds->mu);
-    last = --e->refs == 0;
-    if (last)
-        sp->slots[task->index] = NULL;
+    row_slot **at = &sp->slots[task->index];
+    ds_task *gone = --(*at)->refs == 0 ? (*at)->task : NULL;
+    if (gone)
+        (*at)->task = NULL;
+    if (gone && !(*at)->holds) {
+        slot = *at;
+        *at = NULL;
+    }
     pthread_mutex_unlock(&ds->mu);
-    if (last)
-        task_free(e);
+    task_free(gone);                    /* the row's tree; the action is the slot's */
+    slot_free(slot);
 }
 
-json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index)
+const grade_action *ds_expected_hold(ds_dataset *ds, const ds_task *task)
 {
-    /* Only two members are needed: pick them from the row text rather than
-     * parsing a whole (possibly 40 KB) row for each listing. */
-    static const char *const keys[] = {"trajectory_id", "info"};
-    size_t len;
-    util_buf scratch = UTIL_BUF_INIT;
-    const char *p = ds_row_text(ds, split, index, &len, NULL)
-                        ? row_read(&ds->splits[split], index, &scratch, NULL, 0) : NULL;
-    json_t *picked = p ? jtext_pick(p, len, JTEXT_PY, keys, 2) : NULL;
-    util_buf_free(&scratch);
-    if (!picked)
-        return NULL;
-    char id[96];
-    snprintf(id, sizeof id, "%s-%zu", ds->splits[split].name, index);
-    json_t *out = json_pack("{s:s,s:s,s:I}", "id", id, "split", ds->splits[split].name,
-                            "index", (json_int_t)index);
-    for (size_t k = 0; out && k < 2; k++) {
-        json_t *v = json_object_get(picked, keys[k]);
-        if (v && !json_is_null(v))
-            json_object_set(out, keys[k], v);
+    pthread_mutex_lock(&ds->mu);
+    ds->splits[task->split_index].slots[task->index]->holds++;
+    pthread_mutex_unlock(&ds->mu);
+    return task->expected;
+}
+
+void ds_expected_release(ds_dataset *ds, size_t split, size_t index)
+{
+    if (!ds || split >= ds->nsplits || index >= ds->splits[split].nrows)
+        return;
+    row_slot *slot = NULL;
+    pthread_mutex_lock(&ds->mu);
+    row_slot **slots = ds->splits[split].slots;
+    if (slots && slots[index] && --slots[index]->holds == 0 && !slots[index]->refs) {
+        slot = slots[index];
+        slots[index] = NULL;
     }
-    json_decref(picked);
-    return out;
+    pthread_mutex_unlock(&ds->mu);
+    slot_free(slot);
 }
 
-/* The spans of the members a public task copies from its row (the last of
- * duplicates wins, as when the row is parsed). */
-typedef struct public_spans {
-    const char *tid, *tid_end, *info, *info_end;
-} public_spans;
+/* ---- guarded reads for other modules ------------------------------------- */
 
-static int note_public(void *ctx, const jtext_member *m)
+int ds_rows_visit(const ds_dataset *ds, size_t split, size_t start, size_t stop,
+                  ds_row_visit_fn fn, void *ctx, char *err, size_t errsz)
 {
-    public_spans *ps = ctx;
-    if (jtext_member_is(m, "trajectory_id")) {
-        ps->tid = m->v;
-        ps->tid_end = m->end;
-    } else if (jtext_member_is(m, "info")) {
-        ps->info = m->v;
-        ps->info_end = m->end;
-    }
-    return 0;
-}
-
-/* The spans of row i's public members: walked (trusted when the rows were
- * validated at open, checked otherwise). -1 with a reason. */
-static int find_public(const sfile *sp, size_t i, bool trusted, pub_span *out, char *err,
-                       size_t errsz)
-{
-    const char *p = sp->data + sp->rows[i].off;
-    size_t len = sp->rows[i].len;
-    public_spans ps = {0};
-    char why[200] = "";
-    if ((!trusted || jtext_object_trusted(p, len, note_public, &ps) != 0) &&
-        jtext_object(p, len, JTEXT_PY, note_public, &ps, why, sizeof why) != 0) {
-        util_set_err(err, errsz, "%s:%u: %s", sp->path, (unsigned)sp->rows[i].line, why);
+    if (split >= ds->nsplits || start > stop || stop > ds->splits[split].nrows) {
+        util_set_err(err, errsz, "no rows %zu-%zu in split %zu", start, stop, split);
         return -1;
     }
-    memset(out, 0, sizeof *out);
-    if (ps.tid && !(ps.tid_end - ps.tid == 4 && !memcmp(ps.tid, "null", 4))) {
-        out->tid_off = (uint32_t)(ps.tid - p);
-        out->tid_len = (uint32_t)(ps.tid_end - ps.tid);
-    }
-    if (ps.info && !(ps.info_end - ps.info == 4 && !memcmp(ps.info, "null", 4))) {
-        out->info_off = (uint32_t)(ps.info - p);
-        out->info_len = (uint32_t)(ps.info_end - ps.info);
-    }
-    return 0;
-}
-
-/* Appends ,"key":<the len bytes at v, compacted> unless len is 0: numbers
- * and strings byte for byte, so a trajectory_id of 2^63 stays exact. */
-static int put_span(util_buf *out, const char *key, const char *v, uint32_t len)
-{
-    if (!len)
-        return 0;
-    return util_buf_putc(out, ',') || util_buf_putc(out, '"') || util_buf_puts(out, key) ||
-           util_buf_puts(out, "\":") || jtext_compact(v, len, out) ? -1 : 0;
-}
-
-/* Appends the public task of row i of sp (a comma first unless first),
- * its members' text copied from the row, their spans from the split's pub
- * table when built, else found now. */
-static int put_public_task(const sfile *sp, const pub_span *table, size_t i, bool first,
-                           bool trusted, util_buf *out, char *err, size_t errsz)
-{
-    pub_span ps;
-    if (table)
-        ps = table[i];
-    else if (find_public(sp, i, trusted, &ps, err, errsz) != 0)
-        return -1;
-    const char *row = sp->data + sp->rows[i].off;
-    char num[24];
-    size_t nl = 0;
-    for (size_t v = i; nl == 0 || v; v /= 10)     /* decimal, reversed */
-        num[nl++] = (char)('0' + v % 10);
-    char head[256];                                /* split names are <= 64 bytes */
-    size_t n = 0, name = strlen(sp->name);
-    if (!first)
-        head[n++] = ',';
-    memcpy(head + n, "{\"id\":\"", 7), n += 7;
-    memcpy(head + n, sp->name, name), n += name;
-    head[n++] = '-';
-    for (size_t k = nl; k > 0; k--)
-        head[n++] = num[k - 1];
-    memcpy(head + n, "\",\"split\":\"", 11), n += 11;
-    memcpy(head + n, sp->name, name), n += name;
-    memcpy(head + n, "\",\"index\":", 10), n += 10;
-    for (size_t k = nl; k > 0; k--)
-        head[n++] = num[k - 1];
-    if (util_buf_append(out, head, n) != 0 ||
-        put_span(out, "trajectory_id", row + ps.tid_off, ps.tid_len) != 0 ||
-        put_span(out, "info", row + ps.info_off, ps.info_len) != 0 || util_buf_putc(out, '}') != 0) {
-        util_set_err(err, errsz, "out of memory");
+    const sfile *sp = &ds->splits[split];
+    if (file_changed(sp)) {
+        set_changed_err(sp, err, errsz);
         return -1;
     }
-    return 0;
-}
-
-/* Runs put_public_task with table (or, with out NULL, finds row i's spans
- * into table[i]) under the SIGBUS guard: it reads the mapping directly (no
- * copy) and allocates only through out, which a fault leaves whole. */
-static int public_guarded(const sfile *sp, pub_span *table, size_t i, bool first, bool trusted,
-                          util_buf *out, char *err, size_t errsz)
-{
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0)) {
         guard_jump = NULL;
@@ -1256,67 +1110,20 @@ static int public_guarded(const sfile *sp, pub_span *table, size_t i, bool first
         return -1;
     }
     guard_jump = &jb;
-    int rc = out ? put_public_task(sp, table, i, first, trusted, out, err, errsz)
-                 : find_public(sp, i, trusted, &table[i], err, errsz);
-    guard_jump = NULL;
-    return rc;
-}
-
-/* Builds the pub table of a split once (the first full listing pays the
- * walk; later ones copy). A failure leaves no table: listings walk. */
-static void build_pub(ds_dataset *ds, sfile *sp)
-{
-    pthread_mutex_lock(&ds->pub_mu);
-    if (!atomic_load(&sp->pub) && sp->nrows) {
-        pub_span *t = malloc(sp->nrows * sizeof *t);
-        int rc = t ? 0 : -1;
-        for (size_t i = 0; rc == 0 && i < sp->nrows; i++)
-            rc = public_guarded(sp, t, i, false, ds->validated, NULL, NULL, 0);
-        if (rc == 0 && !file_changed(sp))
-            atomic_store(&sp->pub, t);
-        else
-            free(t);
-    }
-    pthread_mutex_unlock(&ds->pub_mu);
-}
-
-int ds_tasks_json(ds_dataset *ds, size_t split, size_t start, size_t stop, util_buf *out,
-                  char *err, size_t errsz)
-{
-    if (split >= ds->nsplits || start > stop || stop > ds->splits[split].nrows) {
-        util_set_err(err, errsz, "no rows %zu-%zu in split %zu", start, stop, split);
-        return -1;
-    }
-    sfile *sp = &ds->splits[split];
-    if (file_changed(sp)) {
-        set_changed_err(sp, err, errsz);
-        return -1;
-    }
-    if (start == 0 && stop == sp->nrows)
-        build_pub(ds, sp);
-    pub_span *table = atomic_load(&sp->pub);
-    int rc = util_buf_reserve(out, (stop - start) * 64) != 0 || util_buf_putc(out, '[') != 0 ? -1 : 0;
+    int rc = 0;
     for (size_t i = start; rc == 0 && i < stop; i++)
-        rc = public_guarded(sp, table, i, i == start, ds->validated, out, err, errsz);
-    if (rc == 0 && util_buf_putc(out, ']') != 0) {
-        util_set_err(err, errsz, "out of memory");
-        rc = -1;
-    }
-    if (rc == 0 && file_changed(sp)) {     /* rewritten while being listed */
+        rc = fn(ctx, i, sp->data + sp->rows[i].off, sp->rows[i].len);
+    guard_jump = NULL;
+    if (rc == 0 && file_changed(sp)) {     /* rewritten while being read */
         set_changed_err(sp, err, errsz);
         rc = -1;
     }
     return rc;
 }
 
-int ds_task_public_text(ds_dataset *ds, size_t split, size_t index, util_buf *out)
+bool ds_validated(const ds_dataset *ds)
 {
-    if (split >= ds->nsplits || index >= ds->splits[split].nrows || file_changed(&ds->splits[split]))
-        return -1;
-    const sfile *sp = &ds->splits[split];
-    if (public_guarded(sp, atomic_load(&sp->pub), index, true, ds->validated, out, NULL, 0) != 0)
-        return -1;
-    return file_changed(sp) ? -1 : 0;
+    return ds->validated;
 }
 
 bool ds_split_changed(const ds_dataset *ds, size_t split, char *what, size_t whatsz)
@@ -1344,7 +1151,8 @@ int ds_task_find(const ds_dataset *ds, const char *id, size_t *split, size_t *in
     if (!dash || dash == id || !dash[1])
         return -1;
     const char *d = dash + 1;
-    if (strspn(d, "0123456789") != strlen(d) || (d[0] == '0' && d[1]) || strlen(d) > 18)
+    if (strspn(d, "0123456789") != strlen(d) || (d[0] == '0' && d[1]) ||
+        strlen(d) > TASK_INDEX_DIGITS_MAX)
         return -1;
     size_t n = (size_t)(dash - id);
     for (size_t i = 0; i < ds->nsplits; i++) {

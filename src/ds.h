@@ -119,21 +119,20 @@ typedef struct ds_split_report {
 } ds_split_report;
 void ds_split_report_get(const ds_dataset *ds, size_t split, ds_split_report *out);
 
-/* True when name is a valid split name: non-empty, at most 64 bytes of
- * letters, digits, '_', '.' and '-'. */
+/* True when name is a valid split name: non-empty, at most DS_SPLIT_NAME_MAX
+ * bytes of letters, digits, '_', '.' and '-'. */
+#define DS_SPLIT_NAME_MAX 64
+/* Room for a task id: a split name, '-', an index of up to 20 digits, NUL. */
+#define DS_TASK_ID_SIZE (DS_SPLIT_NAME_MAX + 32)
 bool ds_split_name_valid(const char *name);
 
 /* The raw text of a served row (borrowed, valid until ds_close; not
  * NUL-terminated), its length and 1-based line number. NULL if out of range.
  * Unguarded: for a mapped file this points into the mapping, which faults
- * if the file is truncated in place (ds's own readers copy rows under a
- * guard; see ds_split_changed). */
+ * if the file is truncated in place (guarded readers: ds_task_acquire,
+ * ds_rows_visit; see ds_split_changed). */
 const char *ds_row_text(const ds_dataset *ds, size_t split, size_t index,
                         size_t *len, size_t *line);
-/* Parses a served row into a new JSON value owned by the caller, uncached and
- * unchecked beyond JSON syntax (Python's numbers accepted, built as jtext's
- * JTEXT_PY placeholders). NULL with a reason in err. */
-json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err, size_t errsz);
 
 /* A parsed row. Immutable; shared between holders via acquire/release.
  *
@@ -144,7 +143,7 @@ json_t *ds_row_parse(const ds_dataset *ds, size_t split, size_t index, char *err
  * row, which lives as long as the task (prompt finds its values' spans
  * there). */
 typedef struct ds_task {
-    char id[96];                 /* "<split>-<index>" */
+    char id[DS_TASK_ID_SIZE];    /* "<split>-<index>" */
     const char *split;           /* borrowed from the dataset */
     size_t split_index, index;   /* split number; row index within the split */
     size_t line;                 /* 1-based line in the file */
@@ -155,12 +154,11 @@ typedef struct ds_task {
                                     Chat-Completions shape; nothing filled in): the
                                     first of each name; other kinds of tool are not
                                     task tools. How they are shown is prompt's. */
-    json_t *tool_choice;         /* borrowed or NULL */
-    json_t *parallel_tool_calls; /* borrowed or NULL */
-    json_t *trajectory_id, *info, *agent_ref; /* borrowed or NULL */
-    grade_action *expected;      /* the expected action, built once with the task; a
-                                    holder that outlives the task takes its own
-                                    reference (grade_action_retain) */
+    grade_action *expected;      /* the row's expected action (borrowed: the row's,
+                                    valid while the task is held), built once: a
+                                    holder that outlives the task keeps it with
+                                    ds_expected_hold, and a task built again for
+                                    the row meanwhile shares it */
     char *text;                  /* the task's copy of the row's bytes (owned) */
     size_t text_len;
     size_t *tool_rows;           /* per entry of tools: its index among the row's tools */
@@ -173,36 +171,41 @@ const ds_task *ds_task_acquire(ds_dataset *ds, size_t split, size_t index,
                                char *err, size_t errsz);
 void ds_task_release(ds_dataset *ds, const ds_task *task);
 
-/* The public description of a task: {"id","split","index"} plus the row's
- * trajectory_id and info when present (non-null). Never contains the expected
- * action. Cheap: only those members are built, the row is not parsed. New
- * reference owned by the caller; NULL when index is out of range or the row is
- * not a JSON object. Numbers jansson cannot hold are placeholders (jtext.h
- * JTEXT_PY): what is sent back is ds_task_public_text's. */
-json_t *ds_task_public(ds_dataset *ds, size_t split, size_t index);
+/* The expected action of task (which the caller holds), kept for a holder
+ * that outlives the task, such as a session: borrowed, valid until the
+ * holder gives it back with ds_expected_release(ds, task->split_index,
+ * task->index) (ds must stay open until then). While it is held, the row
+ * keeps this one action: acquiring its task again shares it rather than
+ * parsing the expected action again. Thread-safe. */
+const grade_action *ds_expected_hold(ds_dataset *ds, const ds_task *task);
+void ds_expected_release(ds_dataset *ds, size_t split, size_t index);
 
-/* The same description as JSON text appended to out, trajectory_id and info
- * copied from the row's bytes (so a trajectory_id of 2^63 stays exact).
- * 0; -1 when index is out of range, the row is not an object (or can no
- * longer be read: ds_split_changed), or out of memory. */
-int ds_task_public_text(ds_dataset *ds, size_t split, size_t index, util_buf *out);
+/* Reads rows [start, stop) of split as they were loaded, without copying
+ * them: calls fn(ctx, index, row, len) for each in order, row borrowed for
+ * the call only (for a mapped file it points into the mapping, and the
+ * calls run under ds's SIGBUS guard). The split's file is checked for
+ * in-place changes before and after. A fault (the file shrank under the
+ * mapping) ends fn wherever it was reading the row, so fn must leave nothing
+ * it would have to undo: it allocates only into buffers that stay whole
+ * (util_buf), never holds a lock. Returns 0; fn's nonzero return as it is
+ * (stopping there; fn says why through ctx); or -1 with a reason in err when
+ * the range is out of bounds or the rows can no longer be read
+ * (ds_split_changed). Thread-safe. */
+typedef int (*ds_row_visit_fn)(void *ctx, size_t index, const char *row, size_t len);
+int ds_rows_visit(const ds_dataset *ds, size_t split, size_t start, size_t stop,
+                  ds_row_visit_fn fn, void *ctx, char *err, size_t errsz);
 
-/* Appends to out the JSON array of the public tasks [start, stop) of split
- * (each as ds_task_public describes it, its members copied as they are in the
- * row text), written straight from the rows: no tree is built, so listing a
- * large split costs about the reply. The first listing of a whole split
- * also keeps where each row's members are (16 bytes a row), so that later
- * ones only copy. Thread-safe. 0, or -1 with a reason in err. */
-int ds_tasks_json(ds_dataset *ds, size_t split, size_t start, size_t stop, util_buf *out,
-                  char *err, size_t errsz);
+/* True when every served row passed validation (dsval) at open, so readers
+ * may trust the row shapes of docs/dataset.md §5. */
+bool ds_validated(const ds_dataset *ds);
 
 /* True when the (mapped) file of split was truncated or rewritten in place
- * since it was loaded. Its rows are then no longer read: acquiring a task,
- * ds_task_public and ds_tasks_json fail with a reason saying so (never a
- * crash). Files must be replaced by rename; see ds_retain for reloading.
- * When true and what is not NULL, what receives what changed ("size 151234
- * -> 1000 bytes (truncated)", "modification time changed, size 151234
- * bytes (rewritten)" or why the file cannot be checked). */
+ * since it was loaded. Its rows are then no longer read: ds_task_acquire
+ * and ds_rows_visit fail with a reason saying so (never a crash). Files
+ * must be replaced by rename; see ds_retain for reloading. When true and
+ * what is not NULL, what receives what changed ("size 151234 -> 1000 bytes
+ * (truncated)", "modification time changed, size 151234 bytes (rewritten)"
+ * or why the file cannot be checked). */
 bool ds_split_changed(const ds_dataset *ds, size_t split, char *what, size_t whatsz);
 
 /* Resolves a task id to split and index: 0 on success, -1 if unknown. */

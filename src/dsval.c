@@ -25,6 +25,8 @@
 #include <string.h>
 #include "util.h"
 
+#define FIRST_NAMES 32       /* a row's tool names start with room for these */
+
 struct dsval_ctx {
     util_buf key;       /* the key being compared */
     util_buf names;     /* decoded tool names, each NUL-terminated */
@@ -197,14 +199,8 @@ static void tool_error(row_state *st, const char *fmt, ...)
 static bool add_name(row_state *st, size_t off)
 {
     dsval_ctx *c = st->ctx;
-    if (c->nnames == c->name_cap) {
-        size_t cap = c->name_cap ? 2 * c->name_cap : 32;
-        size_t *n = realloc(c->name_off, cap * sizeof *n);
-        if (!n)
-            return false;
-        c->name_off = n;
-        c->name_cap = cap;
-    }
+    if (util_grow(&c->name_off, &c->name_cap, c->nnames + 1, sizeof *c->name_off, FIRST_NAMES))
+        return false;
     c->name_off[c->nnames++] = off;
     return true;
 }

@@ -21,6 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "jtext.h"
+#include "util.h"
+
+#define FIRST_FIELDS 8       /* metric fields start with room for these */
+#define FIRST_MEMBERS 16     /* a row's numeric members likewise */
 
 void gymstats_init(gymstats *g)
 {
@@ -153,14 +157,8 @@ static gymstats_field *field_of(gymstats *g, const char *key, size_t klen, bool 
     for (size_t i = 0; i < g->nfields; i++)
         if (strlen(g->fields[i].key) == klen && !memcmp(g->fields[i].key, key, klen))
             return &g->fields[i];
-    if (g->nfields == g->capfields) {
-        size_t cap = g->capfields ? 2 * g->capfields : 8;
-        gymstats_field *nf = realloc(g->fields, cap * sizeof *nf);
-        if (!nf)
-            return NULL;
-        g->fields = nf;
-        g->capfields = cap;
-    }
+    if (util_grow(&g->fields, &g->capfields, g->nfields + 1, sizeof *g->fields, FIRST_FIELDS))
+        return NULL;
     gymstats_field *f = &g->fields[g->nfields];
     memset(f, 0, sizeof *f);
     f->key = strndup(key, klen);
@@ -257,15 +255,9 @@ static int take_member(void *ctx, const jtext_member *m)
             ms->m[i].v = v;
             return 0;
         }
-    if (ms->n == ms->cap) {
-        size_t cap = ms->cap ? 2 * ms->cap : 16;
-        void *nm = realloc(ms->m, cap * sizeof *ms->m);
-        if (!nm) {
-            ms->nomem = true;
-            return 1;
-        }
-        ms->m = nm;
-        ms->cap = cap;
+    if (util_grow(&ms->m, &ms->cap, ms->n + 1, sizeof *ms->m, FIRST_MEMBERS)) {
+        ms->nomem = true;
+        return 1;
     }
     size_t off = ms->keys.len;
     if (util_buf_append(&ms->keys, m->key, m->key_len)) {

@@ -4,14 +4,16 @@
  * header, body, then semantics) and answers with {"detail": ...} errors.
  *
  * Memory: a session (session.h) keeps only a compact "episode" — its row's
- * position, tool names and a reference to the expected action the row's
- * task built once (grade.h, reference-counted) — never the parsed row.
+ * position, tool names and a hold on the expected action the row's task
+ * built once (ds_expected_hold: kept by the row while held, so every task,
+ * session and /call on a row share one action) — never the parsed row.
  * The row is parsed at /create, its prompt and task tools are rendered into
  * a bounded cache (cache.h; a loaded dataset is immutable and cache keys
  * carry its generation, so entries never go stale) and a small ring keeps the
  * most recently used rows parsed for the next sessions on them. /prompt and
  * /task_tools answer from the cache and re-render on a miss. Task listings
- * are written straight from the rows (ds_tasks_json), never cached.
+ * and /task are written straight from the rows (pubtask.h, with a table of
+ * member spans per dataset), never cached.
  *
  * Datasets: the env serves a current one (ors_data, reference-counted);
  * ors_env_swap_dataset (SIGHUP) replaces it for new sessions and listings,
@@ -45,6 +47,7 @@
 #include "cache.h"
 #include "jtext.h"
 #include "prompt.h"
+#include "pubtask.h"
 #include "session.h"
 #include "util.h"
 
@@ -68,6 +71,7 @@ enum { CACHED_PROMPT = 1, CACHED_TASK_TOOLS, CACHED_KIND_BITS = 3 };
 typedef struct ors_data {
     atomic_uint refs;
     ds_dataset *ds;              /* a reference of its own (ds_retain) */
+    pubtask_table *pub;          /* where the public members of ds's rows are */
     unsigned gen;                /* 0, 1, ... per swap: keeps cache keys apart */
 } ors_data;
 
@@ -88,6 +92,10 @@ static ors_data *data_new(ds_dataset *ds, unsigned gen)
     ors_data *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
+    if (!(d->pub = pubtask_table_new(ds))) {
+        free(d);
+        return NULL;
+    }
     atomic_init(&d->refs, 1);
     d->ds = ds_retain(ds);
     d->gen = gen;
@@ -104,6 +112,7 @@ static void data_release(ors_data *d)
 {
     if (!d || atomic_fetch_sub(&d->refs, 1) != 1)
         return;
+    pubtask_table_free(d->pub);
     ds_close(d->ds);
     free(d);
 }
@@ -124,15 +133,17 @@ static int cache_kind(const ors_data *d, int kind)
 }
 
 /* What a session keeps of its task: where it is, the row's tool names and
- * a reference to the task's expected action (grade.h: built once, when the
- * row was first parsed, and shared by the task, every session on it and
- * their calls). The parsed row goes back to the dataset right after /create
- * (its rendered prompt and tools live in the cache), so an idle session
- * costs its names plus a share of one action however large its row is. */
+ * a hold on the task's expected action (ds_expected_hold: built once, when
+ * the row was first parsed, and shared by the task, every session on it and
+ * their calls, also when the task is parsed again while sessions hold it).
+ * The parsed row goes back to the dataset right after /create (its
+ * rendered prompt and tools live in the cache), so an idle session costs
+ * its names plus a share of one action and its row's slot however large its
+ * row is. */
 typedef struct episode {
     ors_data *data;              /* a reference: the rows this session runs on */
     size_t split, index;
-    grade_action *expected;      /* a reference to the task's expected action */
+    const grade_action *expected; /* the task's expected action (ds_expected_hold) */
     size_t ntools;
     char names[];                /* the row's tool names, each NUL-terminated */
 } episode;
@@ -141,7 +152,8 @@ static void episode_free(void *p)
 {
     episode *ep = p;
     if (ep) {
-        grade_action_release(ep->expected);
+        if (ep->expected)
+            ds_expected_release(ep->data->ds, ep->split, ep->index);
         data_release(ep->data);
     }
     free(ep);
@@ -164,7 +176,7 @@ static episode *episode_new(ors_data *d, const ds_task *task, char *err, size_t 
     ep->data = data_ref(d);
     ep->split = task->split_index;
     ep->index = task->index;
-    ep->expected = grade_action_retain(task->expected);
+    ep->expected = ds_expected_hold(d->ds, task);
     char *at = ep->names;
     json_array_foreach(task->tools, i, tool) {
         const char *name = prompt_tool_name(tool);
@@ -419,7 +431,7 @@ static int body_int(const json_t *body, const char *key, wire_reply *out, json_i
 }
 
 /* Answers {"tasks":[public tasks start..stop of split]<tail>}, the list
- * written straight from the rows (ds_tasks_json: no tree, so a large split
+ * written straight from the rows (pubtask_list: no tree, so a large split
  * costs about its reply, once). tail is NULL or more members. */
 static void reply_task_list(const ors_data *d, wire_reply *out, size_t split, size_t start,
                             size_t stop, const char *tail)
@@ -428,7 +440,7 @@ static void reply_task_list(const ors_data *d, wire_reply *out, size_t split, si
     char err[512] = "out of memory";
     int rc = util_buf_puts(&b, "{\"tasks\":");
     if (rc == 0)
-        rc = ds_tasks_json(d->ds, split, start, stop, &b, err, sizeof err);
+        rc = pubtask_list(d->ds, d->pub, split, start, stop, &b, err, sizeof err);
     if (rc == 0 && (util_buf_puts(&b, tail ? tail : "") != 0 || util_buf_putc(&b, '}') != 0))
         rc = -1;
     if (rc != 0) {
@@ -648,7 +660,8 @@ void ors_task(ors_env *env, const wire_request *req, wire_reply *out)
         wire_reply_detail(out, 400, "Invalid index");
     else if (has == 1) {
         util_buf task = {0};
-        if (ds_task_public_text(d->ds, split, index, &task) == 0) {
+        char err[512];
+        if (pubtask_text(d->ds, d->pub, split, index, &task, err, sizeof err) == 0) {
             reply_text(out, "{\"task\":", &task, "}", true);
         } else {
             free(task.data);

@@ -203,17 +203,15 @@ static void lb_printf(logbuf *b, const char *fmt, ...)
         b->n += (size_t)n < sizeof b->p - b->n ? (size_t)n : sizeof b->p - 1 - b->n;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most left bytes), or 0. */
+/* Length of the valid UTF-8 sequence at s (at most left bytes), or 0
+ * (util_utf8_get's rules). */
 static size_t utf8_seq(const unsigned char *s, size_t left)
 {
-    size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
-             : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
-    if (n == 0 || n > left || (n == 2 && s[0] < 0xC2))
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return n;
+    if (s[0] < 0x80)
+        return 1;
+    size_t n;
+    util_utf8_get(s, left, &n);
+    return n > 1 ? n : 0;
 }
 
 /* Appends s escaped: as a JSON string body (json) or with \xNN for
@@ -246,13 +244,14 @@ static void lb_escaped(logbuf *b, const char *s, bool json)
 
 static void log_request(const server *s, const http_observation *o)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
+    double now = util_now_real();
+    time_t secs = (time_t)now;
+    long ms = (long)((now - (double)secs) * 1000);
     struct tm tm;
-    gmtime_r(&now.tv_sec, &tm);
+    gmtime_r(&secs, &tm);
     char ts[40];
     size_t tl = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + tl, sizeof ts - tl, ".%03ldZ", now.tv_nsec / 1000000);
+    snprintf(ts + tl, sizeof ts - tl, ".%03ldZ", ms > 999 ? 999 : ms);
     bool json = s->opts.log_format == SERVER_LOG_JSON;
     logbuf b;
     b.n = 0;

@@ -20,9 +20,11 @@
 #include "jtext.h"
 #include "rollout.h"
 #include "stats.h"
+#include "util.h"
 
 #define TABLE_MIN_SLOTS 16
 #define SCHEMA "fcpivot.eval.summary/1"
+#define FIRST_LATENCIES 1024 /* latencies kept start with room for these */
 enum { NKINDS = 4 };   /* grade_action_kind values: NONE, MESSAGE, CALL, BATCH */
 
 /* ---- keyed tables ------------------------------------------------------ */
@@ -73,14 +75,8 @@ static entry *table_get(table *t, util_arena *a, const void *key, size_t klen)
     if (2 * (t->n + 1) > t->nslots &&
         table_rehash(t, t->nslots ? 2 * t->nslots : TABLE_MIN_SLOTS))
         return NULL;
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : TABLE_MIN_SLOTS;
-        entry *e = realloc(t->e, cap * sizeof *e);
-        if (!e)
-            return NULL;
-        t->e = e;
-        t->cap = cap;
-    }
+    if (util_grow(&t->e, &t->cap, t->n + 1, sizeof *t->e, TABLE_MIN_SLOTS))
+        return NULL;
     char *copy = util_arena_alloc(a, klen + 1);
     if (!copy)
         return NULL;
@@ -197,14 +193,9 @@ static int add_repeat(summary *s, int64_t repeat, double reward)
 
 static int add_latency(summary *s, double ms)
 {
-    if (s->nlatency == s->caplatency) {
-        size_t cap = s->caplatency ? 2 * s->caplatency : 1024;
-        double *p = realloc(s->latency, cap * sizeof *p);
-        if (!p)
-            return -1;
-        s->latency = p;
-        s->caplatency = cap;
-    }
+    if (util_grow(&s->latency, &s->caplatency, s->nlatency + 1, sizeof *s->latency,
+                  FIRST_LATENCIES))
+        return -1;
     s->latency[s->nlatency++] = ms;
     return 0;
 }

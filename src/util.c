@@ -333,6 +333,39 @@ char *util_buf_take(util_buf *b, size_t *len)
     return d;
 }
 
+void util_buf_consume(util_buf *b, size_t n)
+{
+    if (n > b->len)
+        n = b->len;
+    if (!n)
+        return;
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+    b->data[b->len] = '\0';
+}
+
+int util_grow(void *array, size_t *cap, size_t need, size_t elem, size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : first ? first : 1;
+    while (c < need) {
+        if (c > SIZE_MAX / 2)
+            return -1;
+        c *= 2;
+    }
+    if (elem && c > SIZE_MAX / elem)
+        return -1;
+    void *old;
+    memcpy(&old, array, sizeof old);     /* array is a T **: any object pointer */
+    void *q = realloc(old, c * elem);
+    if (!q)
+        return -1;
+    memcpy(array, &q, sizeof q);
+    *cap = c;
+    return 0;
+}
+
 void util_vset_err(char *err, size_t errsz, const char *fmt, va_list ap)
 {
     if (err && errsz)

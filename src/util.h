@@ -6,7 +6,10 @@
  * verdict) free of per-node malloc/free.
  *
  * The buffer is a plain (data, len, cap) byte vector with append helpers,
- * including a JSON string escaper used by the command-line output.
+ * including a JSON string escaper used by the command-line output; a reader
+ * keeps its window in one (util_buf_consume drops what it has used), and
+ * util_buf_take hands the bytes over. util_grow is the one way arrays of
+ * records grow (doubling).
  *
  * util_float_repr writes a double as Python's repr() does; util_sha256 hashes
  * (downloads are checked against the hub's SHA-256, eval manifests record a
@@ -77,6 +80,15 @@ void util_buf_free(util_buf *b);
  * An empty buffer that never allocated gives a malloc'd "" (NULL only when
  * that malloc fails). */
 char *util_buf_take(util_buf *b, size_t *len);
+/* Drops the first n bytes (at most len) of b, moving the rest to the front
+ * (a reader's window once its lines are used); capacity is kept. */
+void util_buf_consume(util_buf *b, size_t n);
+
+/* Growable arrays: makes room for at least need elements of elem bytes in
+ * the array *(T **)array of capacity *cap, doubling from first (or from
+ * *cap). 0, or -1 when out of memory (then *array and *cap are unchanged:
+ * the caller still owns and frees the old array). */
+int util_grow(void *array, size_t *cap, size_t need, size_t elem, size_t first);
 
 /* The error setter of the (char *err, size_t errsz) convention: formats into
  * err when it is non-NULL and errsz > 0 (truncating), else does nothing. */

@@ -9,6 +9,7 @@
  * are bounded: stalls sleep in short steps and every socket is shut down.
  */
 #include "fakeoai.h"
+#include "testutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -190,20 +191,6 @@ static char *responses_reply(int k, long r)
 
 /* ---- HTTP ------------------------------------------------------------------------------ */
 
-static bool send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 static bool reply(int fd, int status, const char *extra, const char *body)
 {
     const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request"
@@ -215,7 +202,7 @@ static bool reply(int fd, int status, const char *extra, const char *body)
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
                      status, reason, blen, extra ? extra : "");
-    return send_all(fd, head, (size_t)n) && send_all(fd, body, blen);
+    return tu_send_all(fd, head, (size_t)n) && tu_send_all(fd, body, blen);
 }
 
 /* Sleeps up to s seconds, in short steps so a stop is not held up. */

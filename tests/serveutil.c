@@ -1,6 +1,7 @@
 /* serveutil — HTTP test helpers (see serveutil.h). */
 #include "serveutil.h"
 #include "testutil.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -35,29 +36,12 @@ static double slow(void)
 
 /* ------------------------------------------------------------ HTTP client */
 
-typedef struct buf {
-    char *p;
-    size_t n, cap;
-} buf;
-
+/* Response bytes collect in a util_buf (NUL-terminated): on_data is also
+ * libcurl's write and header callback. */
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    buf *b = ud;
     size_t n = size * nmemb;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return 0;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, ptr, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return n;
+    return util_buf_append(ud, ptr, n) == 0 ? n : 0;
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -86,7 +70,7 @@ int su_request_h(unsigned port, const char *method, const char *path, const char
     curl_easy_reset(c);
     char url[8192];
     snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
-    buf b = {0}, h = {0};
+    util_buf b = UTIL_BUF_INIT, h = UTIL_BUF_INIT;
     struct curl_slist *hl = NULL;
     char sidh[512];
     if (sid) {
@@ -120,9 +104,8 @@ int su_request_h(unsigned port, const char *method, const char *path, const char
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
         curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &out->connects);
     }
-    out->body = b.p ? b.p : calloc(1, 1);
-    out->len = b.n;
-    out->headers = h.p ? h.p : calloc(1, 1);
+    out->body = util_buf_take(&b, &out->len);
+    out->headers = util_buf_take(&h, NULL);
     return rc == CURLE_OK ? 0 : -1;
 }
 
@@ -197,6 +180,22 @@ char *su_raw(unsigned port, const char *data, size_t len, double timeout_s, size
     return su_raw_closed(port, data, len, timeout_s, out_len, &closed);
 }
 
+/* Waits until fd can be read or the monotonic deadline (su_now) passes:
+ * true when it can. */
+static bool readable_by(int fd, double deadline)
+{
+    for (;;) {
+        double left = deadline - su_now();
+        if (left <= 0)
+            return false;
+        struct pollfd p = {fd, POLLIN, 0};
+        int pr = poll(&p, 1, (int)(left * 1000) + 1);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        return pr > 0;
+    }
+}
+
 char *su_raw_closed(unsigned port, const char *data, size_t len, double timeout_s,
                     size_t *out_len, bool *closed)
 {
@@ -205,25 +204,10 @@ char *su_raw_closed(unsigned port, const char *data, size_t len, double timeout_
     if (fd < 0)
         return NULL;
     signal(SIGPIPE, SIG_IGN);
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = send(fd, data + off, len - off, MSG_NOSIGNAL);
-        if (w <= 0)
-            break;                   /* the server may answer and close early */
-        off += (size_t)w;
-    }
-    buf b = {0};
+    (void)tu_send_all(fd, data, len);   /* the server may answer and close early */
+    util_buf b = UTIL_BUF_INIT;
     double deadline = su_now() + timeout_s * slow();
-    for (;;) {
-        double left = deadline - su_now();
-        if (left <= 0)
-            break;
-        struct pollfd p = {fd, POLLIN, 0};
-        int pr = poll(&p, 1, (int)(left * 1000) + 1);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            break;
+    while (readable_by(fd, deadline)) {
         char tmp[65536];
         ssize_t r = recv(fd, tmp, sizeof tmp, 0);
         if (r <= 0) {
@@ -233,11 +217,7 @@ char *su_raw_closed(unsigned port, const char *data, size_t len, double timeout_
         on_data(tmp, 1, (size_t)r, &b);
     }
     close(fd);
-    if (!b.p)
-        b.p = calloc(1, 1);
-    if (out_len)
-        *out_len = b.n;
-    return b.p;
+    return util_buf_take(&b, out_len);
 }
 
 /* ------------------------------------------------------------ the server */
@@ -245,27 +225,18 @@ char *su_raw_closed(unsigned port, const char *data, size_t len, double timeout_
 /* Reads one line from fd within timeout_s; returns it (owned) or NULL. */
 static char *read_line(int fd, double timeout_s)
 {
-    buf b = {0};
+    util_buf b = UTIL_BUF_INIT;
     double deadline = su_now() + timeout_s;
-    for (;;) {
-        double left = deadline - su_now();
-        if (left <= 0)
-            break;
-        struct pollfd p = {fd, POLLIN, 0};
-        int pr = poll(&p, 1, (int)(left * 1000) + 1);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            break;
+    while (readable_by(fd, deadline)) {
         char c;
         ssize_t r = read(fd, &c, 1);
         if (r <= 0)
             break;
         if (c == '\n')
-            return b.p ? b.p : calloc(1, 1);
+            return util_buf_take(&b, NULL);
         on_data(&c, 1, 1, &b);
     }
-    free(b.p);
+    free(b.data);
     return NULL;
 }
 
@@ -411,12 +382,12 @@ su_event *su_sse_parse(const char *body, size_t len, size_t *n)
         e->data = NULL;
         pos = (size_t)(nl - body) + 1;
         /* "data: ...\n" lines until the blank line */
-        buf d = {0};
+        util_buf d = UTIL_BUF_INIT;
         bool any = false;
         while (pos < len && body[pos] != '\n') {
             nl = memchr(body + pos, '\n', len - pos);
             if (!nl || strncmp(body + pos, "data: ", 6) != 0) {
-                free(d.p);
+                free(d.data);
                 goto bad;
             }
             if (any)
@@ -426,11 +397,11 @@ su_event *su_sse_parse(const char *body, size_t len, size_t *n)
             pos = (size_t)(nl - body) + 1;
         }
         if (pos >= len || !any) {
-            free(d.p);
+            free(d.data);
             goto bad;
         }
         pos++;                        /* the blank line */
-        e->data = d.p ? d.p : calloc(1, 1);
+        e->data = util_buf_take(&d, NULL);
     }
     return ev;
 bad:
@@ -442,7 +413,7 @@ bad:
 char *su_sse_call_stream(const char *call_id, const char *text)
 {
     size_t len = strlen(text);
-    buf b = {0};
+    util_buf b = UTIL_BUF_INIT;
     const char *p = "event: task_id\ndata: ";
     on_data((char *)p, 1, strlen(p), &b);
     on_data((char *)call_id, 1, strlen(call_id), &b);
@@ -456,7 +427,7 @@ char *su_sse_call_stream(const char *call_id, const char *text)
         on_data("\n\n", 1, 2, &b);
         pos += n;
     } while (pos < len);
-    return b.p;
+    return b.data;
 }
 
 char *su_new_session(unsigned port)
@@ -499,15 +470,15 @@ json_t *su_call(unsigned port, const char *env, const char *sid, const char *bod
         if (error)
             *error = strdup(ev[n - 1].data);
     } else if (ev && n >= 2 && !strcmp(ev[0].event, "task_id") && !strcmp(ev[n - 1].event, "end")) {
-        buf text = {0};
+        util_buf text = UTIL_BUF_INIT;
         bool ok = true;
         for (size_t i = 1; i < n; i++) {
             ok = ok && (i == n - 1 || !strcmp(ev[i].event, "chunk"));
             on_data(ev[i].data, 1, strlen(ev[i].data), &text);
         }
-        if (ok && text.p)
-            result = json_loads(text.p, 0, NULL);
-        free(text.p);
+        if (ok && text.data)
+            result = json_loads(text.data, 0, NULL);
+        free(text.data);
         if (call_id)
             *call_id = strdup(ev[0].data);
     }

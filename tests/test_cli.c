@@ -162,6 +162,30 @@ Test(cli, option_errors_are_worded_alike)
     }
 }
 
+/* eval parses with getopt_long and cli_common's convention like the others:
+ * the same wording, exit status 2, prefixes, and the shared number parser. */
+Test(cli, eval_options_follow_the_shared_convention)
+{
+    struct { char *args[3]; const char *want; } cases[] = {
+        {{"eval", "--quiet=1"}, "option '--quiet' takes no value"},
+        {{"eval", "--limit"}, "option '--limit' needs a value"},
+        {{"eval", "--frob"}, "unknown option '--frob'"},
+        {{"eval", "--max-attempts=+3"}, "bad --max-attempts '+3' (1 to 255)"},
+        {{"eval", "--concurrency", "0"}, "bad --concurrency '0'"},
+        {{"eval", "--dry"}, "--data FILE is required"},       /* a prefix of --dry-run */
+        {{"eval", "stray"}, "unexpected argument 'stray'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = cases[i].args[2] ? 3 : 2;
+        expect_usage_error(cases[i].args, n, cases[i].want);
+    }
+    char *argv[] = {(char *)tu_bin(), "eval", "--help", NULL};
+    char *out, *err;
+    cr_assert_eq(tu_run(argv, NULL, 0, &out, NULL, &err), 0);
+    cr_assert(strstr(out, "usage: fcpivot eval") && strstr(out, "1 to 255 (default 6)"), "%s", out);
+    free(out); free(err);
+}
+
 Test(cli, help_is_exit_status_zero_everywhere)
 {
     const char *cmds[] = {"grade", "validate", "stats", "download", "serve", "report"};

@@ -41,20 +41,6 @@ typedef struct mini_srv {
     int nrequests;
 } mini_srv;
 
-static void send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0) {
-            if (w < 0 && errno == EINTR)
-                continue;
-            return;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 static void reply(mini_srv *s, int fd, int status, const char *reason, const char *extra,
                   const char *body, size_t len)
 {
@@ -68,8 +54,8 @@ static void reply(mini_srv *s, int fd, int status, const char *reason, const cha
         snprintf(tags + t, sizeof tags - (size_t)t, "X-Linked-Etag: %s\r\n", s->linked);
     int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%sConnection: close\r\n%s%s\r\n",
                      status, reason, length, tags, extra ? extra : "");
-    send_all(fd, head, (size_t)n);
-    send_all(fd, body, s->cut_at && s->cut_at < len ? s->cut_at : len);
+    (void)tu_send_all(fd, head, (size_t)n);
+    (void)tu_send_all(fd, body, s->cut_at && s->cut_at < len ? s->cut_at : len);
 }
 
 /* The value of header name in req (up to CRLF) into buf; false if absent. */

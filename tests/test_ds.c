@@ -14,6 +14,7 @@
 #include "dsval.h"
 #include "jtext.h"
 #include "prompt.h"
+#include "pubtask.h"
 #include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -687,19 +688,20 @@ Test(ds_tasks, tools_are_normalised_and_public_view_hides_the_answer)
     json_t *shown = json_loadb(blocks.data, blocks.len, 0, NULL);
     json_t *tools = json_object_get(json_object_get(json_array_get(shown, 0), "detail"), "tools");
     cr_assert(json_equal(tools, want), "tools: %.*s", (int)blocks.len, blocks.data);
+    /* the ORS-side members are read from the row where they are needed */
+    const json_t *detail = json_object_get(json_array_get(shown, 0), "detail");
+    cr_assert_str_eq(json_string_value(json_object_get(detail, "tool_choice")), "auto");
+    cr_assert(json_is_false(json_object_get(detail, "parallel_tool_calls")));
     json_decref(shown);
     util_buf_free(&blocks);
     json_decref(want);
-    cr_assert_str_eq(json_string_value(t->tool_choice), "auto");
-    cr_assert(json_is_false(t->parallel_tool_calls));
-    cr_assert_eq(json_integer_value(t->trajectory_id), 77);
-    cr_assert_not_null(t->agent_ref);
+    cr_assert_not_null(json_object_get(t->row, "agent_ref"));                 /* kept */
     cr_assert_eq(json_integer_value(json_object_get(t->row, "extra")), 1);   /* kept */
     cr_assert_eq(grade_action_kind_of(t->expected), GRADE_ACTION_CALL);
     cr_assert_str_eq(grade_action_call_name(t->expected, 0), "get_weather");
     ds_task_release(ds, t);
 
-    json_t *pub = ds_task_public(ds, 0, 0);
+    json_t *pub = pubtask_json(ds, 0, 0);
     cr_assert_not_null(pub);
     cr_assert_str_eq(json_string_value(json_object_get(pub, "id")), "train-0");
     cr_assert_str_eq(json_string_value(json_object_get(pub, "split")), "train");
@@ -711,8 +713,45 @@ Test(ds_tasks, tools_are_normalised_and_public_view_hides_the_answer)
     cr_assert_null(strstr(s, "Paris"), "public view leaks: %s", s);
     free(s);
     json_decref(pub);
-    cr_assert_null(ds_task_public(ds, 0, 1));
+    cr_assert_null(pubtask_json(ds, 0, 1));
     ds_close(ds);
+}
+
+/* A session keeps the expected action after the task goes back
+ * (ds_expected_hold): the task built again for the row shares that action,
+ * it is not parsed a second time; the row forgets it with the last hold. */
+static void held_action_is_shared(bool validate)
+{
+    const char *text = GOOD "\n";
+    ds_dataset *ds;
+    cr_assert_eq(open_text(text, strlen(text), validate, false, 1, NULL, &ds, NULL), 0);
+    const ds_task *a = ds_task_acquire(ds, 0, 0, NULL, 0);
+    cr_assert_not_null(a);
+    const grade_action *held = ds_expected_hold(ds, a);
+    cr_assert_eq(held, a->expected);
+    ds_task_release(ds, a);                  /* the row's tree goes; the action stays */
+    cr_assert_eq(grade_action_kind_of(held), GRADE_ACTION_CALL);
+    const ds_task *b = ds_task_acquire(ds, 0, 0, NULL, 0);
+    cr_assert_not_null(b);
+    cr_assert_eq(b->expected, held, "the task built again must share the held action");
+    cr_assert_not_null(b->row);
+    cr_assert_gt(json_array_size(b->tools), 0);
+    const grade_action *again = ds_expected_hold(ds, b);
+    ds_expected_release(ds, 0, 0);
+    ds_task_release(ds, b);
+    cr_assert_eq(again, held);
+    ds_expected_release(ds, 0, 0);           /* the last hold: the row forgets the action */
+    const ds_task *c = ds_task_acquire(ds, 0, 0, NULL, 0);
+    cr_assert_not_null(c);
+    cr_assert_eq(grade_action_kind_of(c->expected), GRADE_ACTION_CALL);
+    ds_task_release(ds, c);
+    ds_close(ds);   /* ASan/valgrind: nothing leaks, nothing is freed twice */
+}
+
+Test(ds_tasks, a_held_expected_action_is_shared_when_the_task_is_built_again)
+{
+    held_action_is_shared(true);
+    held_action_is_shared(false);           /* dsval's parse is the one kept */
 }
 
 Test(ds_tasks, acquire_shares_and_release_frees)
@@ -977,9 +1016,10 @@ Test(ds_sample, builtin_sample_is_clean_and_complete)
     cr_assert_eq(r.warnings, 0);
     for (size_t i = 0; i < 200; i++) {
         const ds_task *t = ds_task_acquire(ds, 0, i, NULL, 0);
-        cr_assert(json_is_integer(t->trajectory_id));
-        cr_assert(json_is_object(t->info) && json_object_get(t->info, "depth"));
-        cr_assert(json_is_object(t->agent_ref));
+        const json_t *info = json_object_get(t->row, "info");
+        cr_assert(json_is_integer(json_object_get(t->row, "trajectory_id")));
+        cr_assert(json_is_object(info) && json_object_get(info, "depth"));
+        cr_assert(json_is_object(json_object_get(t->row, "agent_ref")));
         cr_assert_gt(json_array_size(t->tools), 0);
         ds_task_release(ds, t);
     }

@@ -55,21 +55,6 @@ static void new_session(unsigned port, long index, char *sid)
     su_resp_free(&r);
 }
 
-/* Sends everything; false if the connection failed first. */
-static bool send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 /* Status of a raw HTTP reply ("HTTP/1.1 NNN"), 0 if none. */
 static int raw_status(const char *reply)
 {
@@ -93,22 +78,22 @@ Test(faults, slow_and_half_open_clients_do_not_block_others)
         fds[i] = su_connect(s.port);
         cr_assert(fds[i] >= 0);
         if (i < SLOW) {
-            send_all(fds[i], "POST /verify HTTP/1.1\r\nHost: x\r\nX-Slow: ", 40);
+            tu_send_all(fds[i], "POST /verify HTTP/1.1\r\nHost: x\r\nX-Slow: ", 40);
         } else if (i < SLOW + PARTIAL) {
             const char *h = "POST /verify HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
                             "Content-Type: application/json\r\n\r\n{\"responses_create_params\":";
-            send_all(fds[i], h, strlen(h));
+            tu_send_all(fds[i], h, strlen(h));
         } else if (i < SLOW + PARTIAL + HALF) {
             const char *h = "GET /" ENV "/tools HTTP/1.1\r\nHost: x\r\n\r\n";
             for (int k = 0; k < 20; k++)   /* pipelined: replies pile up unread */
-                send_all(fds[i], h, strlen(h));
+                tu_send_all(fds[i], h, strlen(h));
             shutdown(fds[i], SHUT_WR);
         }
     }
     /* Everyone else is served while those connections hang around. */
     for (int round = 0; round < 40; round++) {
         for (int i = 0; i < SLOW; i++)
-            send_all(fds[i], "a", 1);
+            tu_send_all(fds[i], "a", 1);
         su_resp r;
         cr_assert_eq(su_request(s.port, "GET", "/health", NULL, NULL, 0, &r), 0,
                      "a request failed in round %d", round);
@@ -163,7 +148,7 @@ Test(faults, body_of_100_mb_streamed_is_refused_without_buffering)
     cr_assert(fd >= 0);
     const char *h = "POST /verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                     "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
-    cr_assert(send_all(fd, h, strlen(h)));
+    cr_assert(tu_send_all(fd, h, strlen(h)));
     static char chunk[65536 + 16];
     int hl = snprintf(chunk, sizeof chunk, "10000\r\n");
     memset(chunk + hl, ' ', 65536);
@@ -172,13 +157,13 @@ Test(faults, body_of_100_mb_streamed_is_refused_without_buffering)
     size_t sent = 0;
     bool cut = false;
     for (size_t i = 0; i < nchunks && !cut; i++) {
-        if (send_all(fd, chunk, chunk_len))
+        if (tu_send_all(fd, chunk, chunk_len))
             sent += 65536;
         else
             cut = true;
     }
     if (!cut)
-        cut = !send_all(fd, "0\r\n\r\n", 5);
+        cut = !tu_send_all(fd, "0\r\n\r\n", 5);
     char reply[4096] = "";
     size_t rlen = 0;
     double deadline = su_now() + 30;
@@ -218,14 +203,14 @@ Test(faults, chunked_body_just_over_the_limit_gets_413)
     cr_assert(fd >= 0);
     const char *h = "POST /verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                     "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
-    cr_assert(send_all(fd, h, strlen(h)));
+    cr_assert(tu_send_all(fd, h, strlen(h)));
     static char chunk[65536 + 16];
     int hl = snprintf(chunk, sizeof chunk, "10000\r\n");
     memset(chunk + hl, ' ', 65536);
     memcpy(chunk + hl + 65536, "\r\n", 2);
     for (int i = 0; i < 20; i++)   /* 1.25 MiB */
-        cr_assert(send_all(fd, chunk, (size_t)hl + 65536 + 2));
-    cr_assert(send_all(fd, "0\r\n\r\n", 5));
+        cr_assert(tu_send_all(fd, chunk, (size_t)hl + 65536 + 2));
+    cr_assert(tu_send_all(fd, "0\r\n\r\n", 5));
     char reply[4096] = "";
     size_t rlen = 0;
     double deadline = su_now() + 30;
@@ -427,7 +412,7 @@ Test(faults, sse_disconnect_then_reconnect_with_task_id)
                      sid, strlen(call), call);
     int fd = su_connect(s.port);
     cr_assert(fd >= 0);
-    send_all(fd, head, (size_t)n);
+    tu_send_all(fd, head, (size_t)n);
     char got[8192];
     size_t len = 0;
     char task_id[128] = "";

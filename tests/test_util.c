@@ -124,6 +124,43 @@ Test(util, buf_take_hands_over_the_bytes)
     free(s);
 }
 
+Test(util, buf_consume_drops_the_front_and_keeps_the_rest)
+{
+    util_buf b = UTIL_BUF_INIT;
+    util_buf_consume(&b, 3);                 /* empty, never allocated: nothing to do */
+    cr_assert_null(b.data);
+    cr_assert_eq(util_buf_puts(&b, "line1\nline2"), 0);
+    size_t cap = b.cap;
+    util_buf_consume(&b, 6);
+    cr_assert_str_eq(b.data, "line2");
+    cr_assert_eq(b.len, 5);
+    cr_assert_eq(b.cap, cap);                /* room kept for the next read */
+    util_buf_consume(&b, 99);                /* more than there is: empty */
+    cr_assert_eq(b.len, 0);
+    cr_assert_str_eq(b.data, "");
+    util_buf_free(&b);
+}
+
+Test(util, grow_doubles_and_keeps_the_elements)
+{
+    int *a = NULL;
+    size_t cap = 0;
+    cr_assert_eq(util_grow(&a, &cap, 1, sizeof *a, 4), 0);
+    cr_assert_eq(cap, 4);
+    for (int i = 0; i < 4; i++)
+        a[i] = i * 10;
+    cr_assert_eq(util_grow(&a, &cap, 4, sizeof *a, 4), 0);   /* room already */
+    cr_assert_eq(cap, 4);
+    cr_assert_eq(util_grow(&a, &cap, 9, sizeof *a, 4), 0);
+    cr_assert_eq(cap, 16);
+    cr_assert_eq(a[3], 30);
+    int *before = a;
+    cr_assert_eq(util_grow(&a, &cap, SIZE_MAX / 2, sizeof *a, 4), -1);   /* too large */
+    cr_assert_eq(a, before);
+    cr_assert_eq(cap, 16);
+    free(a);
+}
+
 Test(util, set_err_formats_and_truncates)
 {
     char err[8];

@@ -1,6 +1,7 @@
 /* testutil — helpers shared by the Criterion test files: paths, temporary
  * files and running the fcpivot binary as a child process. */
 #include "testutil.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,9 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#define READ_ROOM 65536   /* free room made before each read */
 
 const char *tu_root(void)
 {
@@ -45,25 +49,19 @@ char *tu_read_file(const char *path, size_t *len)
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap + 1);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *nb = realloc(buf, 2 * cap + 1);
-            if (!nb) { free(buf); buf = NULL; break; }
-            buf = nb;
-            cap *= 2;
-        }
-    }
+    util_buf b = UTIL_BUF_INIT;
+    size_t got = 0;
+    bool ok = true;
+    while ((ok = util_buf_reserve(&b, READ_ROOM) == 0) &&
+           (got = fread(b.data + b.len, 1, b.cap - b.len - 1, f)) > 0)
+        b.len += got;
     fclose(f);
-    if (!buf)
+    if (!ok) {
+        util_buf_free(&b);
         return NULL;
-    buf[n] = '\0';
-    if (len)
-        *len = n;
-    return buf;
+    }
+    b.data[b.len] = '\0';
+    return util_buf_take(&b, len);
 }
 
 char *tu_write_temp(const char *data, size_t len, const char *suffix)
@@ -83,15 +81,18 @@ char *tu_write_temp(const char *data, size_t len, const char *suffix)
     return strdup(tmpl);
 }
 
-/* Appends what fd has to *buf; returns 0 at EOF, 1 if more may come. */
-static int drain(int fd, char **buf, size_t *len, size_t *cap)
+/* Appends what fd has to b; returns 0 at EOF (or out of memory), 1 if more
+ * may come. */
+static int drain(int fd, util_buf *b)
 {
-    if (*cap - *len < 65536) {
-        *cap = *cap * 2 + 65536;
-        *buf = realloc(*buf, *cap + 1);
+    if (util_buf_reserve(b, READ_ROOM) != 0)
+        return 0;
+    ssize_t r = read(fd, b->data + b->len, b->cap - b->len - 1);
+    if (r > 0) {
+        b->len += (size_t)r;
+        b->data[b->len] = '\0';
+        return 1;
     }
-    ssize_t r = read(fd, *buf + *len, *cap - *len);
-    if (r > 0) { *len += (size_t)r; return 1; }
     if (r < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
     return 0;
 }
@@ -117,8 +118,7 @@ int tu_run(char *const argv[], const char *in_data, size_t in_len,
     fcntl(pin[1], F_SETFL, O_NONBLOCK);
     size_t in_off = 0;
     if (!in_data || in_len == 0) { close(pin[1]); pin[1] = -1; }
-    char *ob = NULL, *eb = NULL;
-    size_t ol = 0, oc = 0, el = 0, ec = 0;
+    util_buf ob = UTIL_BUF_INIT, eb = UTIL_BUF_INIT;
     int out_open = 1, err_open = 1;
     while (out_open || err_open) {
         struct pollfd p[3] = {{pout[0], POLLIN, 0}, {perr[0], POLLIN, 0}, {pin[1], POLLOUT, 0}};
@@ -126,8 +126,8 @@ int tu_run(char *const argv[], const char *in_data, size_t in_len,
         p[1].fd = err_open ? perr[0] : -1;
         if (poll(p, 3, -1) < 0 && errno != EINTR)
             break;
-        if (p[0].revents) out_open = drain(pout[0], &ob, &ol, &oc);
-        if (p[1].revents) err_open = drain(perr[0], &eb, &el, &ec);
+        if (p[0].revents) out_open = drain(pout[0], &ob);
+        if (p[1].revents) err_open = drain(perr[0], &eb);
         if (pin[1] >= 0 && p[2].revents) {
             ssize_t w = write(pin[1], in_data + in_off, in_len - in_off);
             if (w > 0) in_off += (size_t)w;
@@ -139,11 +139,9 @@ int tu_run(char *const argv[], const char *in_data, size_t in_len,
     close(pout[0]); close(perr[0]);
     int st = 0;
     waitpid(pid, &st, 0);
-    if (!ob) ob = calloc(1, 1); else ob[ol] = '\0';
-    if (!eb) eb = calloc(1, 1); else eb[el] = '\0';
-    if (out) *out = ob; else free(ob);
-    if (out_len) *out_len = ol;
-    if (err) *err = eb; else free(eb);
+    char *o = util_buf_take(&ob, out_len), *e = util_buf_take(&eb, NULL);
+    if (out) *out = o; else free(o);
+    if (err) *err = e; else free(e);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -156,4 +154,19 @@ ReportHook(POST_TEST)(struct criterion_test_stats *stats)
         return;
     fprintf(stderr, "[SKIP] %s::%s: %s\n", stats->test->category, stats->test->name,
             stats->message ? stats->message : "skipped");
+}
+
+bool tu_send_all(int fd, const void *p, size_t n)
+{
+    const char *at = p;
+    while (n) {
+        ssize_t w = send(fd, at, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        at += w;
+        n -= (size_t)w;
+    }
+    return true;
 }

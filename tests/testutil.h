@@ -28,4 +28,9 @@ char *tu_write_temp(const char *data, size_t len, const char *suffix);
 int tu_run(char *const argv[], const char *in_data, size_t in_len,
            char **out, size_t *out_len, char **err);
 
+/* Sends n bytes at p on socket fd (no SIGPIPE; EINTR retried): true when all
+ * went, false when the connection failed first (the peer may have answered
+ * and closed early). */
+bool tu_send_all(int fd, const void *p, size_t n);
+
 #endif
