@@ -288,22 +288,15 @@ typedef struct grading_flag {
 } grading_flag;
 
 /* Applies option id with its value v (optarg); CLI_ARGS_OK to go on. */
-static int apply_option(evopt *o, int id, const char *v, grading_flag *grading, size_t *ngrading)
+/* The option groups below each apply the options they know and answer
+ * NOT_MINE for the others, so apply_option tries them in turn. */
+#define NOT_MINE (-1)
+
+/* Where the rows come from and go, and the endpoint. */
+static int apply_io_option(evopt *o, int id, const char *v)
 {
     static const char *const APIS[] = {"chat", "responses"};
-    static const char *const HIST[] = {"field", "think", "drop"};
-    static const char *const ROLES[] = {"keep", "system"};
-    static const char *const OVER[] = {"gym", "fail"};
-    static const char *const EFFORTS[] = {"none", "minimal", "low", "medium", "high"};
     const char *name = opt_name(id);
-    int k;
-    long n;
-    if (CLI_IS_GRADING_OPTION(id)) {
-        if (*ngrading == MAX_GRADING_FLAGS)
-            return cli_usage_error(CMD, "%s", "too many grading flags");
-        grading[(*ngrading)++] = (grading_flag){id, v};
-        return CLI_ARGS_OK;
-    }
     switch ((opt_id)id) {
     case O_DATA: o->data = v; break;
     case O_OUT: o->out = v; break;
@@ -320,6 +313,17 @@ static int apply_option(evopt *o, int id, const char *v, grading_flag *grading, 
     case O_API:
         if (choose(v, APIS, COUNT(APIS), &o->api)) return cli_usage_error(CMD, "bad --api '%s' (chat or responses)", v);
         break;
+    case O_RLOG: o->request_log = v; break;
+    default: return NOT_MINE;
+    }
+    return CLI_ARGS_OK;
+}
+
+/* Which rows, how many times. */
+static int apply_selection_option(evopt *o, int id, const char *v)
+{
+    long n;
+    switch ((opt_id)id) {
     case O_LIMIT:
         if (!parse_count(v, 0, LONG_MAX, &o->limit)) return cli_usage_error(CMD, "bad --limit '%s'", v);
         break;
@@ -337,6 +341,22 @@ static int apply_option(evopt *o, int id, const char *v, grading_flag *grading, 
     case O_REPEATS:
         if (!parse_count(v, 1, MAX_REPEATS, &o->repeats)) return cli_usage_error(CMD, "bad --num-repeats '%s'", v);
         break;
+    case O_SKIP: o->skip_invalid = true; break;
+    default: return NOT_MINE;
+    }
+    return CLI_ARGS_OK;
+}
+
+/* What each request asks of the model, and how the conversation is sent. */
+static int apply_request_option(evopt *o, int id, const char *v)
+{
+    static const char *const HIST[] = {"field", "think", "drop"};
+    static const char *const ROLES[] = {"keep", "system"};
+    static const char *const OVER[] = {"gym", "fail"};
+    static const char *const EFFORTS[] = {"none", "minimal", "low", "medium", "high"};
+    const char *name = opt_name(id);
+    int k;
+    switch ((opt_id)id) {
     case O_TEMP: case O_TOPP: case O_MAXTOK:
         if (!is_json_number(v)) return cli_usage_error(CMD, "--%s needs a number", name);
         if (id == O_TEMP) o->temperature = v;
@@ -365,6 +385,16 @@ static int apply_option(evopt *o, int id, const char *v, grading_flag *grading, 
     case O_OVERFLOW:
         if (choose(v, OVER, COUNT(OVER), &o->on_overflow)) return cli_usage_error(CMD, "bad --on-context-overflow '%s' (gym, fail)", v);
         break;
+    default: return NOT_MINE;
+    }
+    return CLI_ARGS_OK;
+}
+
+/* How the run goes: concurrency, time limits, retries, resuming, output. */
+static int apply_run_option(evopt *o, int id, const char *v)
+{
+    const char *name = opt_name(id);
+    switch ((opt_id)id) {
     case O_CONC:
         if (!parse_count(v, 1, MAX_CONCURRENCY, &o->concurrency)) return cli_usage_error(CMD, "bad --concurrency '%s'", v);
         break;
@@ -385,17 +415,38 @@ static int apply_option(evopt *o, int id, const char *v, grading_flag *grading, 
     case O_OVERWRITE: o->overwrite = true; break;
     case O_PRESET: o->preset = v; break;
     case O_DRY: o->dry_run = true; break;
-    case O_RLOG: o->request_log = v; break;
     case O_FAILUNDER:
         if (!parse_secs(v, &o->fail_under)) return cli_usage_error(CMD, "bad --fail-under '%s'", v);
         o->has_fail_under = true;
         break;
     case O_QUIET: o->quiet = true; break;
     case O_JSON: o->json = true; break;
-    case O_SKIP: o->skip_invalid = true; break;
-    case O_HELP: usage(stdout); return CLI_ARGS_HELP;
+    default: return NOT_MINE;
     }
     return CLI_ARGS_OK;
+}
+
+static int apply_option(evopt *o, int id, const char *v, grading_flag *grading, size_t *ngrading)
+{
+    if (CLI_IS_GRADING_OPTION(id)) {
+        if (*ngrading == MAX_GRADING_FLAGS)
+            return cli_usage_error(CMD, "%s", "too many grading flags");
+        grading[(*ngrading)++] = (grading_flag){id, v};
+        return CLI_ARGS_OK;
+    }
+    if (id == O_HELP) {
+        usage(stdout);
+        return CLI_ARGS_HELP;
+    }
+    int (*const groups[])(evopt *, int, const char *) = {
+        apply_io_option, apply_selection_option, apply_request_option, apply_run_option,
+    };
+    for (int i = 0; i < COUNT(groups); i++) {
+        int rc = groups[i](o, id, v);
+        if (rc != NOT_MINE)
+            return rc;
+    }
+    return cli_usage_error(CMD, "unknown option (%d)", id);
 }
 
 /* Numbers given as flags become overrides (after --set, which they beat). */
