@@ -126,6 +126,38 @@ static inline const unsigned char *first_special(const jtext_scan *s, const unsi
     return s->flags & JTEXT_SCALAR ? special_scalar(p, s->end) : special_block(p, s->end);
 }
 
+/* The first '"' or '\\' at or after p, or end: all that matters inside the
+ * strings of valid text. By blocks as special_block (bytes by the byte loop
+ * with JTEXT_SCALAR). */
+static const unsigned char *quote_block(const unsigned char *p, const unsigned char *end,
+                                        unsigned flags)
+{
+    if (!(flags & JTEXT_SCALAR)) {
+#ifdef JTEXT_SSE2
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+        while (end - p >= SSE_BLOCK) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            unsigned bits = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+            if (bits)
+                return p + __builtin_ctz(bits);
+            p += SSE_BLOCK;
+        }
+#endif
+        while (end - p >= SWAR_BLOCK) {
+            uint64_t v;
+            memcpy(&v, p, SWAR_BLOCK);
+            uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
+            if (((q - ONES) & ~q & HIGHS) | ((b - ONES) & ~b & HIGHS))
+                break;   /* the byte loop finds it within these 8 */
+            p += SWAR_BLOCK;
+        }
+    }
+    while (p < end && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
 const unsigned char *jtext_ws_run(const unsigned char *p, const unsigned char *end, unsigned flags)
 {
 #ifdef JTEXT_SSE2
@@ -581,12 +613,12 @@ static const unsigned char *skip_valid_string(const jtext_scan *s, const unsigne
 {
     const unsigned char *end = s->end;
     for (p++;;) {
-        p = first_special(s, p);
-        if (p >= end)
-            return end;
+        p = quote_block(p, end, s->flags);
+        if (end - p < 2)
+            return end;   /* the closing quote at end - 1 (or none: not valid) */
         if (*p == '"')
             return p + 1;
-        p += *p == '\\' ? 2 : 1;   /* an escape's first two bytes; a UTF-8 lead */
+        p += 2;           /* an escape's first two bytes */
     }
 }
 
@@ -806,31 +838,23 @@ static const char *type_name(unsigned char c)
     }
 }
 
-/* The members of the object at s->p, each given to fn once its value is
- * checked: 0 (past the '}'), -1 on a syntax error, or fn's value. */
-static int object_members(jtext_scan *s, jtext_member_fn fn, void *ctx)
+/* The members of the object at s->p, each handed to fn at its value: 0 (past
+ * the '}'), -1 on a syntax error, or fn's value. */
+static int object_members(jtext_scan *s, jtext_walk_fn fn, void *ctx)
 {
     if (!jtext_open(s))
         return -1;
     util_buf key = {0};
     bool first = true;
     int r, rc = 0;
-    while (rc == 0 && (r = jtext_obj_next(s, &first, &key)) == 1) {
-        jtext_member m = {key.data ? key.data : "", key.len, (const char *)s->p, NULL};
-        if (!jtext_value(s)) {
-            r = -1;
-            break;
-        }
-        m.end = (const char *)s->p;
-        if (fn)
-            rc = fn(ctx, &m);
-    }
+    while (rc == 0 && (r = jtext_obj_next(s, &first, &key)) == 1)
+        rc = fn(ctx, s, key.data ? key.data : "", key.len);
     free(key.data);
     return rc ? rc : r;
 }
 
-int jtext_object(const char *p, size_t len, unsigned flags, jtext_member_fn fn, void *ctx,
-                 char *err, size_t errsz)
+int jtext_object_walk(const char *p, size_t len, unsigned flags, jtext_walk_fn fn, void *ctx,
+                      char *err, size_t errsz)
 {
     util_buf tmp = {0};
     jtext_scan s;
@@ -859,41 +883,72 @@ int jtext_object(const char *p, size_t len, unsigned flags, jtext_member_fn fn, 
     return rc;
 }
 
+/* jtext_object on the walk: each value checked, then its span given to fn. */
+typedef struct member_walk {
+    jtext_member_fn fn;
+    void *ctx;
+} member_walk;
+
+static int walk_member(void *ctx, jtext_scan *s, const char *key, size_t key_len)
+{
+    const member_walk *w = ctx;
+    jtext_member m = {key, key_len, (const char *)s->p, NULL};
+    if (!jtext_value(s))
+        return -1;
+    m.end = (const char *)s->p;
+    return w->fn ? w->fn(w->ctx, &m) : 0;
+}
+
+int jtext_object(const char *p, size_t len, unsigned flags, jtext_member_fn fn, void *ctx,
+                 char *err, size_t errsz)
+{
+    member_walk w = {fn, ctx};
+    return jtext_object_walk(p, len, flags, walk_member, &w, err, errsz);
+}
+
 /* ---- trusted text: walking without checking ------------------------------ */
 
-/* The members of validated object text, walked with the same block search
- * as skip_valid (white space by jtext_ws_run). */
-int jtext_object_trusted(const char *text, size_t len, jtext_member_fn fn, void *ctx)
+/* The members of the validated object at s->p (a '{'), walked with the same
+ * block search as skip_valid (white space by jtext_ws_run): 0 with s->p past
+ * its '}', fn's positive value, or -1 (a key with escapes, or not an object). */
+static int trusted_members(jtext_scan *s, jtext_member_fn fn, void *ctx)
 {
-    jtext_scan s;
-    jtext_scan_init(&s, text, len, 0, NULL);
-    const unsigned char *end = s.end;
-    s.p = jtext_ws_run(s.p, end, 0);
-    if (s.p == end || *s.p != '{')
+    const unsigned char *end = s->end;
+    if (s->p == end || *s->p != '{')
         return -1;
-    for (s.p++;;) {
-        s.p = jtext_ws_run(s.p, end, 0);
-        if (s.p < end && *s.p == ',')
-            s.p = jtext_ws_run(s.p + 1, end, 0);
-        if (s.p < end && *s.p == '}')
+    for (s->p++;;) {
+        s->p = jtext_ws_run(s->p, end, 0);
+        if (s->p < end && *s->p == ',')
+            s->p = jtext_ws_run(s->p + 1, end, 0);
+        if (s->p < end && *s->p == '}') {
+            s->p++;
             return 0;
-        if (s.p == end || *s.p != '"')
+        }
+        if (s->p == end || *s->p != '"')
             return -1;
-        const unsigned char *key = s.p + 1, *after = skip_valid_string(&s, s.p);
+        const unsigned char *key = s->p + 1, *after = skip_valid_string(s, s->p);
         if (after == end || memchr(key, '\\', (size_t)(after - 1 - key)))
             return -1;                       /* an escaped key: decode it the slow way */
-        s.p = jtext_ws_run(after, end, 0);
-        if (s.p == end || *s.p != ':')
+        s->p = jtext_ws_run(after, end, 0);
+        if (s->p == end || *s->p != ':')
             return -1;
-        s.p = jtext_ws_run(s.p + 1, end, 0);
-        jtext_member m = {(const char *)key, (size_t)(after - 1 - key), (const char *)s.p, NULL};
-        if (s.p < end)
-            skip_valid(&s);
-        m.end = (const char *)s.p;
+        s->p = jtext_ws_run(s->p + 1, end, 0);
+        jtext_member m = {(const char *)key, (size_t)(after - 1 - key), (const char *)s->p, NULL};
+        if (s->p < end)
+            skip_valid(s);
+        m.end = (const char *)s->p;
         int rc = fn ? fn(ctx, &m) : 0;
         if (rc > 0)
             return rc;
     }
+}
+
+int jtext_object_trusted(const char *text, size_t len, jtext_member_fn fn, void *ctx)
+{
+    jtext_scan s;
+    jtext_scan_init(&s, text, len, 0, NULL);
+    s.p = jtext_ws_run(s.p, s.end, 0);
+    return trusted_members(&s, fn, ctx);
 }
 
 bool jtext_member_is(const jtext_member *m, const char *name)
@@ -1009,6 +1064,70 @@ jtext_span jtext_get(jtext_span obj, unsigned flags, const char *key)
     return f.found;
 }
 
+typedef struct find_keys {
+    const char *const *keys;
+    size_t nkeys;
+    jtext_span *out;
+} find_keys;
+
+static int find_members(void *ctx, const jtext_member *m)
+{
+    const find_keys *f = ctx;
+    for (size_t i = 0; i < f->nkeys; i++)
+        if (jtext_member_is(m, f->keys[i]))
+            f->out[i] = (jtext_span){m->v, (size_t)(m->end - m->v)};
+    return 0;
+}
+
+void jtext_get_valid(jtext_span obj, unsigned flags, const char *const *keys, size_t nkeys,
+                     jtext_span *out)
+{
+    find_keys f = {keys, nkeys, out};
+    memset(out, 0, nkeys * sizeof *out);
+    if (!obj.p || jtext_object_trusted(obj.p, obj.len, find_members, &f) == 0)
+        return;
+    memset(out, 0, nkeys * sizeof *out);   /* a key with escapes: decoded by the scanner */
+    if (jtext_object(obj.p, obj.len, flags, find_members, &f, NULL, 0) != 0)
+        memset(out, 0, nkeys * sizeof *out);
+}
+
+jtext_span jtext_next_valid(jtext_span arr, unsigned flags, const char **at,
+                            const char *const *keys, size_t nkeys, jtext_span *fields)
+{
+    jtext_span none = {NULL, 0};
+    memset(fields, 0, nkeys * sizeof *fields);
+    if (!arr.p)
+        return none;
+    jtext_scan s;
+    jtext_scan_init(&s, arr.p, arr.len, 0, NULL);
+    const unsigned char *end = s.end;
+    if (!*at) {
+        s.p = jtext_ws_run(s.p, end, 0);
+        if (s.p == end || *s.p != '[')
+            return none;
+        s.p++;
+    } else {
+        s.p = (const unsigned char *)*at;
+    }
+    s.p = jtext_ws_run(s.p, end, 0);
+    if (s.p < end && *s.p == ',')
+        s.p = jtext_ws_run(s.p + 1, end, 0);
+    if (s.p == end || *s.p == ']')
+        return none;
+    const unsigned char *v = s.p;
+    find_keys f = {keys, nkeys, fields};
+    bool walked = nkeys && *v == '{' && trusted_members(&s, find_members, &f) == 0;
+    if (!walked) {
+        s.p = v;
+        skip_valid(&s);
+    }
+    jtext_span el = {(const char *)v, (size_t)(s.p - v)};
+    if (nkeys && *v == '{' && !walked)   /* a key with escapes */
+        jtext_get_valid(el, flags, keys, nkeys, fields);
+    *at = (const char *)s.p;
+    return el;
+}
+
 size_t jtext_elements(jtext_span arr, unsigned flags, jtext_span *out, size_t max)
 {
     if (!arr.p)
@@ -1059,14 +1178,56 @@ jtext_span jtext_at(jtext_span arr, unsigned flags, size_t k)
     return out;
 }
 
+/* Decodes the escape at p (a backslash, at least 2 bytes before end) into o;
+ * returns the byte after it, or NULL when it is not one of valid text. */
+static const char *decode_escape(const char *p, const char *end, char *o, size_t *n)
+{
+    static const char one[][2] = {{'"', '"'}, {'\\', '\\'}, {'/', '/'}, {'b', '\b'},
+                                  {'f', '\f'}, {'n', '\n'}, {'r', '\r'}, {'t', '\t'}};
+    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
+        if (p[1] == one[i][0]) {
+            o[0] = one[i][1];
+            *n = 1;
+            return p + 2;
+        }
+    long cp = p[1] == 'u' ? util_hex4(p + 2, (size_t)(end - p - 2)) : -1;
+    if (cp < 0)
+        return NULL;
+    p += 6;
+    if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+        long lo = util_hex4(p + 2, 4);
+        if (lo >= 0xDC00 && lo <= 0xDFFF) {   /* a pair; else kept alone (JTEXT_SURROGATES) */
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            p += 6;
+        }
+    }
+    *n = utf8_encode((uint32_t)cp, o);
+    return p;
+}
+
+/* For a valid string, the same bytes as the scanner's decoding (checked by
+ * tests/test_jtext_blocks.c): runs copied between escapes found by block
+ * search, each escape decoded in place; the decoded text is never longer
+ * than the string's text, so out grows once. */
 int jtext_string_value(jtext_span v, unsigned flags, util_buf *out)
 {
-    if (!v.p || !v.len || *v.p != '"')
+    if (!v.p || v.len < 2 || *v.p != '"' || util_buf_reserve(out, v.len))
         return -1;
-    util_buf tmp = {0};
-    jtext_scan s;
-    jtext_scan_init(&s, v.p, v.len, flags, &tmp);
-    bool ok = jtext_string(&s, out);
-    free(tmp.data);
-    return ok && util_buf_reserve(out, 0) == 0 ? 0 : -1;
+    const char *p = v.p + 1, *end = v.p + v.len;
+    char *o = out->data + out->len;
+    for (;;) {
+        const char *q = (const char *)quote_block((const unsigned char *)p,
+                                                  (const unsigned char *)end, flags);
+        memcpy(o, p, (size_t)(q - p));
+        o += q - p;
+        if (q == end || *q == '"')
+            break;
+        size_t n;
+        if (end - q < 2 || !(p = decode_escape(q, end, o, &n)))
+            break;   /* not valid text: what was decoded so far */
+        o += n;
+    }
+    out->len = (size_t)(o - out->data);
+    out->data[out->len] = '\0';
+    return 0;
 }
