@@ -279,13 +279,43 @@ static inline bool simple_escape(unsigned c)
            c == 't';
 }
 
+#ifdef JTEXT_SSE2
+/* From p, past plain bytes and one-letter escapes (all of one block handled
+ * from its masks, escaped bytes dropped from them): the first byte where
+ * string_rest's byte loop has something else to do, or end. */
+static const unsigned char *escapes_block(const unsigned char *p, const unsigned char *end)
+{
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(' ');
+    while (end - p >= SSE_BLOCK) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned bits = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+            _mm_cmplt_epi8(v, space)));
+        while (bits) {
+            unsigned i = (unsigned)__builtin_ctz(bits);
+            if (p[i] != '\\' || i + 1 >= SSE_BLOCK || !simple_escape(p[i + 1]))
+                return p + i;
+            bits &= ~0u << (i + 2);   /* the escape and its escaped byte */
+        }
+        p += SSE_BLOCK;
+    }
+    return special_block(p, end);
+}
+#endif
+
 /* The rest of the string whose body starts at run (s->p is its quote), from
- * p, the first byte of the body that is not plain ASCII. */
+ * p, the first byte of the body that is not plain ASCII. When only checking,
+ * one-letter escapes are skipped by blocks (escapes_block). */
 static bool string_rest(jtext_scan *s, const unsigned char *run, const unsigned char *p,
                         util_buf *out)
 {
     const unsigned char *end = s->end;
     for (;; p = first_special(s, p)) {
+#ifdef JTEXT_SSE2
+        if (!out && !(s->flags & JTEXT_SCALAR))
+            p = escapes_block(p, end);
+#endif
         if (p >= end)
             return jtext_fail_at(s, s->p, "unterminated string");
         unsigned c = *p;
@@ -317,8 +347,8 @@ static bool string_rest(jtext_scan *s, const unsigned char *run, const unsigned 
 }
 
 /* A string at s->p (which is '"'); appends its decoded text to out if given.
- * Inline for the common case, a short body of plain ASCII: its closing quote
- * is the first special byte of the first block. Anything else goes on in
+ * Inline for the common case, a body of plain ASCII: its closing quote is
+ * the first special byte found by blocks. Anything else goes on in
  * string_rest. */
 #if defined(__GNUC__)
 __attribute__((always_inline))
@@ -327,18 +357,25 @@ static inline bool scan_string(jtext_scan *s, util_buf *out)
 {
     const unsigned char *run = s->p + 1;
 #ifdef JTEXT_SSE2
-    if (s->end - run >= SSE_BLOCK && !out && !(s->flags & JTEXT_SCALAR)) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)run);
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                                 _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
-        unsigned bits = (unsigned)_mm_movemask_epi8(m);
-        const unsigned char *p = run + (bits ? __builtin_ctz(bits) : SSE_BLOCK);
-        if (bits && *p == '"') {
-            s->p = p + 1;
-            return true;
+    if (!out && !(s->flags & JTEXT_SCALAR)) {
+        const unsigned char *p = run, *end = s->end;
+        while (end - p >= SSE_BLOCK) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                     _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
+            unsigned bits = (unsigned)_mm_movemask_epi8(m);
+            if (bits) {
+                p += __builtin_ctz(bits);
+                if (*p == '"') {
+                    s->p = p + 1;
+                    return true;
+                }
+                return string_rest(s, run, p, out);
+            }
+            p += SSE_BLOCK;
         }
-        return string_rest(s, run, bits ? p : first_special(s, p), out);
+        return string_rest(s, run, first_special(s, p), out);
     }
 #endif
     return string_rest(s, run, first_special(s, run), out);
@@ -557,16 +594,89 @@ int jtext_arr_next(jtext_scan *s, bool *first)
     return arr_next(s, first);
 }
 
+/* A member's or element's value (s->p < s->end, as obj_next and arr_next
+ * leave it): a string, the most common, checked here without the recursive
+ * call — unless it is too deep, which jtext_value reports. */
+static ALWAYS_INLINE bool inner_value(jtext_scan *s)
+{
+    if (*s->p == '"' && s->depth < JTEXT_MAX_DEPTH)
+        return scan_string(s, NULL);
+    return jtext_value(s);
+}
+
+/* ---- the common separators, by a local cursor ------------------------------
+ * Most members read `, "key": ` with at most one white-space byte around each
+ * separator and a short plain key. fast_key and fast_elem take exactly that,
+ * with a cursor in a register, leaving s->p where obj_next / arr_next would
+ * (at the value); anything else — a longer white-space run, an escape or
+ * UTF-8 in the key, the closing bracket, an error, the last FAST_ROOM bytes
+ * of the text — they leave untouched to obj_next / arr_next, which then
+ * scan it from the same place. Under JTEXT_SCALAR they never apply. */
+
+enum { FAST_ROOM = 32 };   /* the most bytes fast_key reads past s->p, with room */
+
+/* p past one optional white-space byte; NULL when a second one follows. */
+static ALWAYS_INLINE const unsigned char *one_ws(const unsigned char *p)
+{
+    if (!jtext_is_ws(*p))
+        return p;
+    return jtext_is_ws(p[1]) ? NULL : p + 1;
+}
+
+static ALWAYS_INLINE bool fast_key(jtext_scan *s, bool first)
+{
+#ifdef JTEXT_SSE2
+    const unsigned char *p = s->p;
+    if (s->end - p < FAST_ROOM || (s->flags & JTEXT_SCALAR) || !(p = one_ws(p)))
+        return false;
+    if (!first && (*p != ',' || !(p = one_ws(p + 1))))
+        return false;
+    if (*p != '"')
+        return false;
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                             _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
+    unsigned bits = (unsigned)_mm_movemask_epi8(m);
+    if (!bits || p[1 + __builtin_ctz(bits)] != '"')
+        return false;   /* a long key, or one with escapes or UTF-8 */
+    p += 2 + __builtin_ctz(bits);
+    if (!(p = one_ws(p)) || *p != ':' || !(p = one_ws(p + 1)))
+        return false;
+    s->p = p;
+    s->saw_nul = false;   /* as obj_next leaves it after a key without \u0000 */
+    return true;
+#else
+    (void)s;
+    (void)first;
+    return false;
+#endif
+}
+
+static ALWAYS_INLINE bool fast_elem(jtext_scan *s, bool first)
+{
+    const unsigned char *p = s->p;
+    if (s->end - p < FAST_ROOM || (s->flags & JTEXT_SCALAR) || first || !(p = one_ws(p)))
+        return false;
+    if (*p != ',' || !(p = one_ws(p + 1)) || *p == ']')
+        return false;
+    s->p = p;
+    return true;
+}
+
 static bool sc_object(jtext_scan *s)
 {
     if (!jtext_open(s))
         return false;
     bool first = true;
     int r;
-    while ((r = obj_next(s, &first, NULL)) == 1)
-        if (!jtext_value(s))
+    for (;;) {
+        if (!fast_key(s, first) && (r = obj_next(s, &first, NULL)) != 1)
+            return r == 0;
+        first = false;
+        if (!inner_value(s))
             return false;
-    return r == 0;
+    }
 }
 
 static bool sc_array(jtext_scan *s)
@@ -575,10 +685,13 @@ static bool sc_array(jtext_scan *s)
         return false;
     bool first = true;
     int r;
-    while ((r = arr_next(s, &first)) == 1)
-        if (!jtext_value(s))
+    for (;;) {
+        if (!fast_elem(s, first) && (r = arr_next(s, &first)) != 1)
+            return r == 0;
+        first = false;
+        if (!inner_value(s))
             return false;
-    return r == 0;
+    }
 }
 
 /* A value at s->p (not whitespace). */
@@ -612,7 +725,28 @@ bool jtext_value(jtext_scan *s)
 static const unsigned char *skip_valid_string(const jtext_scan *s, const unsigned char *p)
 {
     const unsigned char *end = s->end;
-    for (p++;;) {
+    p++;
+#ifdef JTEXT_SSE2
+    /* Each block's quotes and backslashes from its masks: an escape drops
+     * its escaped byte from them; the first quote left closes the string. */
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    while (!(s->flags & JTEXT_SCALAR) && end - p >= SSE_BLOCK) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote));
+        unsigned b = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, bslash));
+        while (b && (!q || __builtin_ctz(b) < __builtin_ctz(q))) {
+            unsigned i = (unsigned)__builtin_ctz(b);
+            if (i + 1 >= SSE_BLOCK)
+                break;   /* the escaped byte is in the next block */
+            q &= ~0u << (i + 2);
+            b &= ~0u << (i + 2);
+        }
+        if (q && (!b || __builtin_ctz(q) < __builtin_ctz(b)))
+            return p + __builtin_ctz(q) + 1;
+        p += b ? SSE_BLOCK + 1 : SSE_BLOCK;   /* b left: a backslash as the last byte */
+    }
+#endif
+    for (;;) {
         p = quote_block(p, end, s->flags);
         if (end - p < 2)
             return end;   /* the closing quote at end - 1 (or none: not valid) */
@@ -1182,15 +1316,18 @@ jtext_span jtext_at(jtext_span arr, unsigned flags, size_t k)
  * returns the byte after it, or NULL when it is not one of valid text. */
 static const char *decode_escape(const char *p, const char *end, char *o, size_t *n)
 {
-    static const char one[][2] = {{'"', '"'}, {'\\', '\\'}, {'/', '/'}, {'b', '\b'},
-                                  {'f', '\f'}, {'n', '\n'}, {'r', '\r'}, {'t', '\t'}};
-    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
-        if (p[1] == one[i][0]) {
-            o[0] = one[i][1];
-            *n = 1;
-            return p + 2;
-        }
-    long cp = p[1] == 'u' ? util_hex4(p + 2, (size_t)(end - p - 2)) : -1;
+    *n = 1;
+    switch (p[1]) {
+    case '"': case '\\': case '/': o[0] = p[1]; return p + 2;
+    case 'b': o[0] = '\b'; return p + 2;
+    case 'f': o[0] = '\f'; return p + 2;
+    case 'n': o[0] = '\n'; return p + 2;
+    case 'r': o[0] = '\r'; return p + 2;
+    case 't': o[0] = '\t'; return p + 2;
+    case 'u': break;
+    default: return NULL;
+    }
+    long cp = util_hex4(p + 2, (size_t)(end - p - 2));
     if (cp < 0)
         return NULL;
     p += 6;
@@ -1205,10 +1342,37 @@ static const char *decode_escape(const char *p, const char *end, char *o, size_t
     return p;
 }
 
+/* The next '"' or '\\' at or after p, copying the bytes before it to *o
+ * (advanced past them): by 16-byte blocks, each stored whole (out has the
+ * room: see jtext_string_value), or by quote_block and one copy. */
+static const char *copy_run(const char *p, const char *end, char **o, unsigned flags)
+{
+#ifdef JTEXT_SSE2
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    while (!(flags & JTEXT_SCALAR) && end - p >= SSE_BLOCK) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned bits = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+        _mm_storeu_si128((__m128i *)(void *)*o, v);
+        unsigned k = bits ? (unsigned)__builtin_ctz(bits) : SSE_BLOCK;
+        *o += k;
+        p += k;
+        if (bits)
+            return p;
+    }
+#endif
+    const char *q = (const char *)quote_block((const unsigned char *)p, (const unsigned char *)end,
+                                              flags);
+    memcpy(*o, p, (size_t)(q - p));
+    *o += q - p;
+    return q;
+}
+
 /* For a valid string, the same bytes as the scanner's decoding (checked by
  * tests/test_jtext_blocks.c): runs copied between escapes found by block
- * search, each escape decoded in place; the decoded text is never longer
- * than the string's text, so out grows once. */
+ * search, each escape decoded in place. The decoded text is never longer
+ * than the text it comes from, and a block stored whole at o never reaches
+ * past the text's length from out's end: out grows once, by v.len. */
 int jtext_string_value(jtext_span v, unsigned flags, util_buf *out)
 {
     if (!v.p || v.len < 2 || *v.p != '"' || util_buf_reserve(out, v.len))
@@ -1216,10 +1380,7 @@ int jtext_string_value(jtext_span v, unsigned flags, util_buf *out)
     const char *p = v.p + 1, *end = v.p + v.len;
     char *o = out->data + out->len;
     for (;;) {
-        const char *q = (const char *)quote_block((const unsigned char *)p,
-                                                  (const unsigned char *)end, flags);
-        memcpy(o, p, (size_t)(q - p));
-        o += q - p;
+        const char *q = copy_run(p, end, &o, flags);
         if (q == end || *q == '"')
             break;
         size_t n;

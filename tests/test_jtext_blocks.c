@@ -424,6 +424,16 @@ static void check_decode(const char *text, size_t len, unsigned flags)
     jtext_scan s;
     jtext_scan_init(&s, p, len, flags, &tmp);
     if (len && *p == '"' && jtext_string(&s, &want) && s.p == s.end) {
+        /* skipped unchecked (by its masks) to exactly its end */
+        jtext_span none[1];
+        const char *at = NULL;
+        util_buf list = {0};
+        cr_assert_eq(util_buf_putc(&list, '['), 0);
+        cr_assert_eq(util_buf_append(&list, p, len), 0);
+        cr_assert_eq(util_buf_putc(&list, ']'), 0);
+        jtext_span el = jtext_next_valid((jtext_span){list.data, list.len}, flags, &at, NULL, 0, none);
+        cr_assert(el.p == list.data + 1 && el.len == len, "skip differs for %s", show);
+        util_buf_free(&list);
         for (unsigned scalar = 0; scalar <= JTEXT_SCALAR; scalar += JTEXT_SCALAR) {
             util_buf got = {0};
             cr_assert_eq(util_buf_puts(&got, "x"), 0);   /* appended after what is there */
@@ -454,7 +464,8 @@ Test(jtext_blocks, unchecked_decoding_matches_the_scanner)
     cr_assert_gt(decoded, 1000, "too few valid strings were generated");
     /* escapes at every offset around the block edges */
     static const char *const escapes[] = {"\\n", "\\\"", "\\\\", "\\u00e9", "\\ud83d\\ude00",
-                                          "\\ud800x", "\\udc00", "\\u0000", "\xC3\xA9"};
+                                          "\\ud800x", "\\udc00", "\\u0000", "\xC3\xA9",
+                                          "\\\\\\\"", "\\\"\\\"\\\\", "\\\\\\\\\\\"x\\\\"};
     for (size_t n = 0; n <= 40; n++)
         for (size_t e = 0; e < sizeof escapes / sizeof escapes[0]; e++) {
             t.len = 0;
