@@ -1042,35 +1042,47 @@ int jtext_object(const char *p, size_t len, unsigned flags, jtext_member_fn fn, 
 
 /* ---- trusted text: walking without checking ------------------------------ */
 
+/* p past white space: none or one byte here, a longer run by jtext_ws_run. */
+static inline const unsigned char *ws_skip(const unsigned char *p, const unsigned char *end)
+{
+    if (p == end || !jtext_is_ws(*p))
+        return p;
+    return jtext_ws_run(p + 1, end, 0);
+}
+
 /* The members of the validated object at s->p (a '{'), walked with the same
  * block search as skip_valid (white space by jtext_ws_run): 0 with s->p past
  * its '}', fn's positive value, or -1 (a key with escapes, or not an object). */
 static int trusted_members(jtext_scan *s, jtext_member_fn fn, void *ctx)
 {
-    const unsigned char *end = s->end;
-    if (s->p == end || *s->p != '{')
+    const unsigned char *p = s->p, *end = s->end;
+    if (p == end || *p != '{')
         return -1;
-    for (s->p++;;) {
-        s->p = jtext_ws_run(s->p, end, 0);
-        if (s->p < end && *s->p == ',')
-            s->p = jtext_ws_run(s->p + 1, end, 0);
-        if (s->p < end && *s->p == '}') {
-            s->p++;
+    for (p++;;) {
+        p = ws_skip(p, end);
+        if (p < end && *p == ',')
+            p = ws_skip(p + 1, end);
+        if (p < end && *p == '}') {
+            s->p = p + 1;
             return 0;
         }
-        if (s->p == end || *s->p != '"')
+        if (p == end || *p != '"')
             return -1;
-        const unsigned char *key = s->p + 1, *after = skip_valid_string(s, s->p);
-        if (after == end || memchr(key, '\\', (size_t)(after - 1 - key)))
-            return -1;                       /* an escaped key: decode it the slow way */
-        s->p = jtext_ws_run(after, end, 0);
-        if (s->p == end || *s->p != ':')
+        const unsigned char *key = p + 1, *after = skip_valid_string(s, p);
+        if (after == end)
             return -1;
-        s->p = jtext_ws_run(s->p + 1, end, 0);
+        for (const unsigned char *q = key; q < after - 1; q++)
+            if (*q == '\\')
+                return -1;                   /* an escaped key: decode it the slow way */
+        p = ws_skip(after, end);
+        if (p == end || *p != ':')
+            return -1;
+        s->p = ws_skip(p + 1, end);
         jtext_member m = {(const char *)key, (size_t)(after - 1 - key), (const char *)s->p, NULL};
         if (s->p < end)
             skip_valid(s);
-        m.end = (const char *)s->p;
+        p = s->p;
+        m.end = (const char *)p;
         int rc = fn ? fn(ctx, &m) : 0;
         if (rc > 0)
             return rc;
@@ -1208,7 +1220,8 @@ static int find_members(void *ctx, const jtext_member *m)
 {
     const find_keys *f = ctx;
     for (size_t i = 0; i < f->nkeys; i++)
-        if (jtext_member_is(m, f->keys[i]))
+        if ((m->key_len ? m->key[0] == f->keys[i][0] : !f->keys[i][0]) &&
+            jtext_member_is(m, f->keys[i]))
             f->out[i] = (jtext_span){m->v, (size_t)(m->end - m->v)};
     return 0;
 }
