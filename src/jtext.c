@@ -1325,21 +1325,22 @@ jtext_span jtext_at(jtext_span arr, unsigned flags, size_t k)
     return out;
 }
 
+/* The byte a one-letter escape stands for, by the letter after the
+ * backslash; 0 for the others (\u, and what is not an escape). */
+static const char ONE_LETTER[256] = {
+    ['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b', ['f'] = '\f', ['n'] = '\n',
+    ['r'] = '\r', ['t'] = '\t',
+};
+
 /* Decodes the escape at p (a backslash, at least 2 bytes before end) into o;
  * returns the byte after it, or NULL when it is not one of valid text. */
 static const char *decode_escape(const char *p, const char *end, char *o, size_t *n)
 {
     *n = 1;
-    switch (p[1]) {
-    case '"': case '\\': case '/': o[0] = p[1]; return p + 2;
-    case 'b': o[0] = '\b'; return p + 2;
-    case 'f': o[0] = '\f'; return p + 2;
-    case 'n': o[0] = '\n'; return p + 2;
-    case 'r': o[0] = '\r'; return p + 2;
-    case 't': o[0] = '\t'; return p + 2;
-    case 'u': break;
-    default: return NULL;
-    }
+    if ((o[0] = ONE_LETTER[(unsigned char)p[1]]))
+        return p + 2;
+    if (p[1] != 'u')
+        return NULL;
     long cp = util_hex4(p + 2, (size_t)(end - p - 2));
     if (cp < 0)
         return NULL;
@@ -1396,6 +1397,11 @@ int jtext_string_value(jtext_span v, unsigned flags, util_buf *out)
         const char *q = copy_run(p, end, &o, flags);
         if (q == end || *q == '"')
             break;
+        if (end - q >= 2 && (*o = ONE_LETTER[(unsigned char)q[1]])) {   /* the common escapes */
+            o++;
+            p = q + 2;
+            continue;
+        }
         size_t n;
         if (end - q < 2 || !(p = decode_escape(q, end, o, &n)))
             break;   /* not valid text: what was decoded so far */
