@@ -416,6 +416,29 @@ static size_t node_str_len(node n)
     return text_lead(n) == '"' && n.t.len >= 2 ? n.t.len - 2 : 0;
 }
 
+/* A copy of the string node n in the arena, NUL-terminated (a text node
+ * decoded straight into it), its length in *len; NULL when out of memory. */
+static char *arena_node_str(util_arena *ar, node n, size_t *len)
+{
+    if (n.j) {
+        *len = json_string_length(n.j);
+        return arena_strdup(ar, json_string_value(n.j), *len);
+    }
+    char *d = util_arena_alloc(ar, n.t.len + 1);
+    if (d)
+        *len = jtext_string_decode(n.t, n.flags, d);
+    return d;
+}
+
+/* Call i of a from its name and arguments, two string nodes. */
+static bool set_call_nodes(grade_action *a, size_t i, node name, node args)
+{
+    gcall *c = &a->calls[i];
+    c->name = arena_node_str(&a->arena, name, &c->name_len);
+    c->args = c->name ? arena_node_str(&a->arena, args, &c->args_len) : NULL;
+    return c->args != NULL;
+}
+
 /* Elements of an array node, in order: node_elements, then node_next until
  * it returns false. */
 typedef struct node_iter {
@@ -460,8 +483,6 @@ static const char *const CALL_KEYS[CALL_FIELDS] = {"type", "name", "arguments"};
 static bool expected_call(reader *rd, grade_action *a, size_t i, node call, const node *f,
                           const char *where, bool lazy, char *err, size_t errsz)
 {
-    const char *name, *args;
-    size_t nlen, alen;
     if (!node_is_object(call)) {
         util_set_err(err, errsz, "%s is not an object", where);
         return false;
@@ -470,15 +491,15 @@ static bool expected_call(reader *rd, grade_action *a, size_t i, node call, cons
         util_set_err(err, errsz, "%s.type is not \"function_call\"", where);
         return false;
     }
-    if (!node_str(f[CALL_NAME], &rd->buf[0], &name, &nlen)) {
+    if (!node_is_string(f[CALL_NAME])) {
         util_set_err(err, errsz, "%s.name is missing or not a string", where);
         return false;
     }
-    if (!node_str(f[CALL_ARGS], &rd->buf[1], &args, &alen)) {
+    if (!node_is_string(f[CALL_ARGS])) {
         util_set_err(err, errsz, "%s.arguments is missing or not a string", where);
         return false;
     }
-    if (!set_call(a, i, name, nlen, args, alen)) {
+    if (!set_call_nodes(a, i, f[CALL_NAME], f[CALL_ARGS])) {
         util_set_err(err, errsz, "out of memory");
         return false;
     }
@@ -719,11 +740,7 @@ static grade_action *calls_action(reader *rd, size_t call_bytes)
     for (size_t k = 0; k < ncalls; k++) {
         call_nodes c;
         memcpy(&c, rd->calls.data + k * sizeof c, sizeof c);
-        const char *name = "", *args = "";
-        size_t nlen = 0, alen = 0;
-        if (!node_str(c.name, &rd->buf[0], &name, &nlen) ||
-            !node_str(c.args, &rd->buf[1], &args, &alen) ||
-            !set_call(a, k, name, nlen, args, alen))
+        if (!set_call_nodes(a, k, c.name, c.args))
             goto oom;
     }
     return a;

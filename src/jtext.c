@@ -1386,13 +1386,11 @@ static const char *copy_run(const char *p, const char *end, char **o, unsigned f
  * tests/test_jtext_blocks.c): runs copied between escapes found by block
  * search, each escape decoded in place. The decoded text is never longer
  * than the text it comes from, and a block stored whole at o never reaches
- * past the text's length from out's end: out grows once, by v.len. */
-int jtext_string_value(jtext_span v, unsigned flags, util_buf *out)
+ * past v.len bytes from dst. */
+size_t jtext_string_decode(jtext_span v, unsigned flags, char *dst)
 {
-    if (!v.p || v.len < 2 || *v.p != '"' || util_buf_reserve(out, v.len))
-        return -1;
     const char *p = v.p + 1, *end = v.p + v.len;
-    char *o = out->data + out->len;
+    char *o = dst;
     for (;;) {
         const char *q = copy_run(p, end, &o, flags);
         if (q == end || *q == '"')
@@ -1407,7 +1405,14 @@ int jtext_string_value(jtext_span v, unsigned flags, util_buf *out)
             break;   /* not valid text: what was decoded so far */
         o += n;
     }
-    out->len = (size_t)(o - out->data);
-    out->data[out->len] = '\0';
+    *o = '\0';
+    return (size_t)(o - dst);
+}
+
+int jtext_string_value(jtext_span v, unsigned flags, util_buf *out)
+{
+    if (!v.p || v.len < 2 || *v.p != '"' || util_buf_reserve(out, v.len))
+        return -1;
+    out->len += jtext_string_decode(v, flags, out->data + out->len);
     return 0;
 }

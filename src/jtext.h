@@ -217,6 +217,10 @@ size_t jtext_elements(jtext_span arr, unsigned flags, jtext_span *out, size_t ma
  * string or out of memory. (Text that is not valid gives unspecified bytes;
  * nothing outside v is ever read.) */
 int jtext_string_value(jtext_span v, unsigned flags, util_buf *out);
+/* The same into dst, which has room for v.len + 1 bytes (the decoded text is
+ * never longer than its JSON text), NUL-terminated; returns its length. v
+ * must be a string span (starting with '"', at least 2 bytes). */
+size_t jtext_string_decode(jtext_span v, unsigned flags, char *dst);
 /* jtext_get of several keys at once, for text already accepted with flags
  * (a member span of a validated request): out[i] is the value of the last
  * member named keys[i] (absent when none), found in one unchecked walk
