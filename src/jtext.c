@@ -605,32 +605,35 @@ static ALWAYS_INLINE bool inner_value(jtext_scan *s)
 }
 
 /* ---- the common separators, by a local cursor ------------------------------
- * Most members read `, "key": ` with at most one white-space byte around each
- * separator and a short plain key. fast_key and fast_elem take exactly that,
+ * Most members read `, "key": ` (Python's separators) or `,"key":` (compact
+ * text) with a short plain key. fast_key and fast_elem take exactly that,
  * with a cursor in a register, leaving s->p where obj_next / arr_next would
- * (at the value); anything else — a longer white-space run, an escape or
- * UTF-8 in the key, the closing bracket, an error, the last FAST_ROOM bytes
- * of the text — they leave untouched to obj_next / arr_next, which then
- * scan it from the same place. Under JTEXT_SCALAR they never apply. */
+ * (at the value, which starts with a byte above ' '); anything else — other
+ * white space, an escape or UTF-8 in the key, the closing bracket, an error,
+ * the last FAST_ROOM bytes of the text — they leave untouched to obj_next /
+ * arr_next, which then scan it from the same place. Under JTEXT_SCALAR they
+ * never apply. */
 
 enum { FAST_ROOM = 32 };   /* the most bytes fast_key reads past s->p, with room */
 
-/* p past one optional white-space byte; NULL when a second one follows. */
-static ALWAYS_INLINE const unsigned char *one_ws(const unsigned char *p)
+/* p past one optional space. */
+static ALWAYS_INLINE const unsigned char *one_sp(const unsigned char *p)
 {
-    if (!jtext_is_ws(*p))
-        return p;
-    return jtext_is_ws(p[1]) ? NULL : p + 1;
+    return p + (*p == ' ');
 }
 
 static ALWAYS_INLINE bool fast_key(jtext_scan *s, bool first)
 {
 #ifdef JTEXT_SSE2
     const unsigned char *p = s->p;
-    if (s->end - p < FAST_ROOM || (s->flags & JTEXT_SCALAR) || !(p = one_ws(p)))
+    if (s->end - p < FAST_ROOM || (s->flags & JTEXT_SCALAR))
         return false;
-    if (!first && (*p != ',' || !(p = one_ws(p + 1))))
-        return false;
+    if (!first) {
+        if (*p != ',')
+            return false;
+        p++;
+    }
+    p = one_sp(p);
     if (*p != '"')
         return false;
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
@@ -641,8 +644,11 @@ static ALWAYS_INLINE bool fast_key(jtext_scan *s, bool first)
     if (!bits || p[1 + __builtin_ctz(bits)] != '"')
         return false;   /* a long key, or one with escapes or UTF-8 */
     p += 2 + __builtin_ctz(bits);
-    if (!(p = one_ws(p)) || *p != ':' || !(p = one_ws(p + 1)))
+    if (*p != ':')
         return false;
+    p = one_sp(p + 1);
+    if (*p <= ' ')
+        return false;   /* more white space (or a control byte): obj_next's */
     s->p = p;
     s->saw_nul = false;   /* as obj_next leaves it after a key without \u0000 */
     return true;
@@ -656,9 +662,10 @@ static ALWAYS_INLINE bool fast_key(jtext_scan *s, bool first)
 static ALWAYS_INLINE bool fast_elem(jtext_scan *s, bool first)
 {
     const unsigned char *p = s->p;
-    if (s->end - p < FAST_ROOM || (s->flags & JTEXT_SCALAR) || first || !(p = one_ws(p)))
+    if (s->end - p < FAST_ROOM || (s->flags & JTEXT_SCALAR) || first || *p != ',')
         return false;
-    if (*p != ',' || !(p = one_ws(p + 1)) || *p == ']')
+    p = one_sp(p + 1);
+    if (*p <= ' ' || *p == ']')
         return false;
     s->p = p;
     return true;
