@@ -360,7 +360,8 @@ static void node_fields(node o, const char *const *keys, size_t n, node *out)
     if (!o.j && text_lead(o) == '{')
         jtext_get_valid(o.t, o.flags, keys, n, v);
     for (size_t i = 0; i < n; i++)
-        out[i] = o.j ? node_json(json_object_get(o.j, keys[i])) : node_text(v[i].p, v[i].len, o.flags);
+        out[i] = o.j ? node_json(json_object_get(o.j, keys[i]))
+                     : node_text(v[i].p, v[i].len, o.flags);
 }
 
 /* A string node's bytes in *s (not NUL-terminated for text nodes without
@@ -477,26 +478,40 @@ static bool node_next(node_iter *it, node *el, const char *const *keys, size_t n
 enum { CALL_TYPE, CALL_NAME, CALL_ARGS, CALL_FIELDS };
 static const char *const CALL_KEYS[CALL_FIELDS] = {"type", "name", "arguments"};
 
-/* Copies an expected function_call object (its members f, CALL_KEYS) into
- * call i and parses its arguments. where names it in messages
- * ("expected_action", "calls[2]"). */
-static bool expected_call(reader *rd, grade_action *a, size_t i, node call, const node *f,
-                          const char *where, bool lazy, char *err, size_t errsz)
+/* How messages name expected call i: the expected action itself, or call i
+ * of a batch (formatted into w only then, when there is an error to tell). */
+static const char *call_where(bool batch, size_t i, char *w, size_t wsz)
 {
+    if (!batch)
+        return "expected_action";
+    snprintf(w, wsz, "expected_action.calls[%zu]", i);
+    return w;
+}
+
+/* Copies an expected function_call object (its members f, CALL_KEYS) into
+ * call i and parses its arguments; batch: it is call i of a batch (for
+ * messages, call_where). */
+static bool expected_call(reader *rd, grade_action *a, size_t i, node call, const node *f,
+                          bool batch, bool lazy, char *err, size_t errsz)
+{
+    char w[64];
     if (!node_is_object(call)) {
-        util_set_err(err, errsz, "%s is not an object", where);
+        util_set_err(err, errsz, "%s is not an object", call_where(batch, i, w, sizeof w));
         return false;
     }
     if (node_present(f[CALL_TYPE]) && !node_str_is(f[CALL_TYPE], &rd->buf[0], "function_call")) {
-        util_set_err(err, errsz, "%s.type is not \"function_call\"", where);
+        util_set_err(err, errsz, "%s.type is not \"function_call\"",
+                     call_where(batch, i, w, sizeof w));
         return false;
     }
     if (!node_is_string(f[CALL_NAME])) {
-        util_set_err(err, errsz, "%s.name is missing or not a string", where);
+        util_set_err(err, errsz, "%s.name is missing or not a string",
+                     call_where(batch, i, w, sizeof w));
         return false;
     }
     if (!node_is_string(f[CALL_ARGS])) {
-        util_set_err(err, errsz, "%s.arguments is missing or not a string", where);
+        util_set_err(err, errsz, "%s.arguments is missing or not a string",
+                     call_where(batch, i, w, sizeof w));
         return false;
     }
     if (!set_call_nodes(a, i, f[CALL_NAME], f[CALL_ARGS])) {
@@ -508,7 +523,8 @@ static bool expected_call(reader *rd, grade_action *a, size_t i, node call, cons
     if (lazy)
         return true;
     if (pj_parse(&a->arena, c->args, c->args_len, &c->value, perr, sizeof perr)) {
-        util_set_err(err, errsz, "%s.arguments is not valid JSON: %s", where, perr);
+        util_set_err(err, errsz, "%s.arguments is not valid JSON: %s",
+                     call_where(batch, i, w, sizeof w), perr);
         return false;
     }
     c->parsed = true;
@@ -567,9 +583,7 @@ static grade_action *expected_batch(reader *rd, node calls, bool lazy, char *err
     }
     it = node_elements(calls);
     for (size_t i = 0; i < n && node_next(&it, &call, CALL_KEYS, CALL_FIELDS, f); i++) {
-        char where[64];
-        snprintf(where, sizeof where, "expected_action.calls[%zu]", i);
-        if (!expected_call(rd, a, i, call, f, where, lazy, err, errsz)) {
+        if (!expected_call(rd, a, i, call, f, true, lazy, err, errsz)) {
             grade_action_free(a);
             return NULL;
         }
@@ -610,7 +624,7 @@ static grade_action *expected_from(reader *rd, node ea, bool lazy, char *err, si
         grade_action_free(a);
         return NULL;
     }
-    if (!expected_call(rd, a, 0, ea, f, "expected_action", lazy, err, errsz)) {
+    if (!expected_call(rd, a, 0, ea, f, false, lazy, err, errsz)) {
         grade_action_free(a);
         return NULL;
     }

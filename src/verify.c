@@ -99,7 +99,9 @@ static int on_member(void *ctx, jtext_scan *s, const char *key, size_t key_len)
         r->m[which] = (span){m.v, m.end};
         return 0;
     }
-    which = jtext_member_is(&m, "reward") ? V_REWARD : jtext_member_is(&m, "category") ? V_CATEGORY : -1;
+    which = jtext_member_is(&m, "reward")     ? V_REWARD
+            : jtext_member_is(&m, "category") ? V_CATEGORY
+                                              : -1;
     if (which >= 0 && !add_verdict_span(r, &m, (unsigned char)which)) {
         r->nomem = true;
         return 1;
