@@ -1,7 +1,9 @@
 /* grade — NeMo Gym–exact verdicts (see grade.h and docs/grading.md).
  *
  * How it works: an action owns one arena holding its strings, its call array
- * and, for an expected action, every call's parsed arguments. grade_judge
+ * and, for an expected action, every call's parsed arguments. It is read from
+ * a jansson value or in place from validated JSON text by one set of shape
+ * rules over a node (either of the two; see "reading actions"). grade_judge
  * keeps all scratch state (the actual arguments' parse, each parsed at most
  * once per call; word lists; the candidate lists of a batch) in a judge-local
  * arena whose first block is on the stack, so a typical verdict performs no

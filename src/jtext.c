@@ -7,12 +7,19 @@
  * a non-ASCII byte — and a short plain string is checked inline by one block.
  * UTF-8 sequences and escapes are then checked one by one, and numbers are
  * checked for int64 / double overflow only when that is possible at all
- * (strtod on long mantissas or exponents). JTEXT_SCALAR swaps the block
- * routines for the reference byte loops, so tests can compare the two.
+ * (strtod on long mantissas or exponents). Inside objects and lists the
+ * separators JSON writers produce and string values are taken by a local
+ * cursor (fast_key, fast_elem, inner_value), one-letter escapes skipped from
+ * each block's masks (escapes_block); anything else goes the general way from
+ * the same place. JTEXT_SCALAR swaps the block routines for the reference
+ * byte loops and takes none of these fast paths, so tests can compare the two.
  * Builders (jtext_build, jtext_pick) first validate the whole text, then walk
  * it again creating jansson values directly, skipping jansson's slower lexer;
  * their _valid forms skip the first pass for spans already validated, and
- * skip members they do not build without checking them again.
+ * skip members they do not build without checking them again. Valid text is
+ * also read without a tree: members found by one unchecked walk
+ * (jtext_get_valid, jtext_next_valid), strings decoded by block copies
+ * (jtext_string_decode).
  */
 #include "jtext.h"
 
