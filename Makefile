@@ -34,6 +34,9 @@ else
 endif
 CFLAGS   += -std=c11 $(WARN) $(OPT) -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring -lm -pthread
+# fcpivot itself is not linked with libcurl: download and eval load it when
+# they start (src/cli_curl.h), so other commands do not pay for its loading.
+BIN_LDLIBS := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) -lunistring -lm -pthread
 LDFLAGS  += $(LDSAN)
 
 LIB_SRC  := $(filter-out src/main.c src/cli_%.c,$(wildcard src/*.c))
@@ -68,7 +71,7 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BIN): $(CLI_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) $(CLI_OBJ) $(LIB) $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $(CLI_OBJ) $(LIB) $(BIN_LDLIBS) -o $@
 
 # The tests link the CLI's shared argument helpers too (test_cli_common).
 $(TESTBIN): $(TEST_OBJ) $(BUILD)/obj/cli_common.o $(LIB) $(BIN)

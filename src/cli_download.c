@@ -33,10 +33,11 @@
  * Progress goes to stderr: a redrawn bar (bytes, rate, ETA) on a terminal,
  * a plain line every few seconds otherwise.
  *
- * This is the only source file besides the tests that includes libcurl
- * (scripts/check-layers).
+ * With cli_eval_run.c, the only source file besides the tests that calls
+ * libcurl (through cli_curl.h, which loads it when the command starts;
+ * scripts/check-layers).
  */
-#include <curl/curl.h>
+#include "cli_curl.h"
 #include <errno.h>
 #include <getopt.h>
 #include <fcntl.h>
@@ -1012,6 +1013,10 @@ int cli_download(int argc, char **argv)
     snprintf(part_path, sizeof part_path, "%s.part", final_path);
     snprintf(validator_path, sizeof validator_path, "%s.validator", part_path);
 
+    if (cli_curl_load(err, sizeof err) != 0) {
+        fprintf(stderr, "fcpivot download: %s\n", err);
+        return 1;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "fcpivot download: cannot initialise libcurl\n");
         return 1;

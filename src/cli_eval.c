@@ -1525,9 +1525,14 @@ int cli_eval(int argc, char **argv)
         return cli_args_exit(rc);
     }
     install_signals();
-    evrun_global(true);
+    char err[256];
+    if (evrun_global(true, err, sizeof err) != 0) {
+        fprintf(stderr, "fcpivot eval: %s\n", err);
+        evopt_free(&o);
+        return 1;
+    }
     rc = run(&o);
-    evrun_global(false);
+    evrun_global(false, NULL, 0);
     evopt_free(&o);
     return rc;
 }

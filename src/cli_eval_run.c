@@ -23,7 +23,7 @@
  */
 #include "cli_eval_run.h"
 
-#include <curl/curl.h>
+#include "cli_curl.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -646,10 +646,14 @@ long evrun_get(const evrun_config *cfg, const char *url, const char *path, util_
     return st;
 }
 
-void evrun_global(bool init)
+int evrun_global(bool init, char *err, size_t errsz)
 {
-    if (init)
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-    else
+    if (!init) {
         curl_global_cleanup();
+        return 0;
+    }
+    if (cli_curl_load(err, errsz) != 0)
+        return -1;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return 0;
 }

@@ -108,8 +108,10 @@ typedef struct evrun_result {
     evrun_stats stats;
 } evrun_result;
 
-/* libcurl's process-wide set-up (true) and clean-up (false). */
-void evrun_global(bool init);
+/* libcurl's process-wide set-up (true: loads it first, cli_curl.h; 0, or
+ * -1 with the reason in err) and clean-up (false; after a set-up that
+ * returned 0). */
+int evrun_global(bool init, char *err, size_t errsz);
 
 /* Runs jobs until none are left or the run stops. Requires evrun_global(true). */
 void evrun_run(const evrun_config *cfg, const evrun_ops *ops, void *ctx, evrun_result *out);

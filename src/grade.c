@@ -1,7 +1,9 @@
 /* grade — NeMo Gym–exact verdicts (see grade.h and docs/grading.md).
  *
  * How it works: an action owns one arena holding its strings, its call array
- * and, for an expected action, every call's parsed arguments. grade_judge
+ * and, for an expected action, every call's parsed arguments. It is read from
+ * a jansson value or in place from validated JSON text by one set of shape
+ * rules over a node (either of the two; see "reading actions"). grade_judge
  * keeps all scratch state (the actual arguments' parse, each parsed at most
  * once per call; word lists; the candidate lists of a batch) in a judge-local
  * arena whose first block is on the stack, so a typical verdict performs no
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "jtext.h"
 #include "pyjson.h"
 #include "text.h"
 #include "util.h"
@@ -257,42 +260,263 @@ const char *grade_action_type_name(const grade_action *a)
     return grade_kind_name(a->kind);
 }
 
-/* Reads a string member; false when absent or not a string. */
-static bool get_string(const json_t *obj, const char *key, const char **s, size_t *len)
+/* ---- reading actions: jansson values or validated text -------------------
+ * The shape rules below are written once, over a node: either a jansson value
+ * (dataset rows, rollouts) or the span of a value inside JSON text that jtext
+ * has already validated (verify requests), read in place without building a
+ * tree. A text node reads as the tree jtext would build from it: strings
+ * decoded, a member found by its last occurrence, and Python's numbers that
+ * jansson cannot hold (NaN, Infinity, 1e400) taken as the null placeholders
+ * the builders put there (jtext.h). The members a rule needs are fetched
+ * together (node_fields, node_next), so each object of the text is walked
+ * once; only the strings that are kept are decoded. */
+
+typedef struct node {
+    const json_t *j;    /* a jansson value; or, when NULL, */
+    jtext_span t;       /* the text of one (t.p NULL too: absent) */
+    unsigned flags;     /* the jtext flags the text was validated with */
+} node;
+
+/* Most members fetched from one object at a time. */
+#define FIELDS_MAX 5
+
+/* A function call's name and arguments, as found by scan_output. */
+typedef struct call_nodes {
+    node name, args;
+} call_nodes;
+
+/* Scratch: decoded strings of text nodes (two at a time), the calls of an
+ * output. */
+typedef struct reader {
+    util_buf buf[2];
+    util_buf calls;     /* call_nodes, one per function call */
+} reader;
+
+static void reader_free(reader *rd)
 {
-    const json_t *v = json_object_get(obj, key);
-    if (!json_is_string(v))
+    util_buf_free(&rd->buf[0]);
+    util_buf_free(&rd->buf[1]);
+    util_buf_free(&rd->calls);
+}
+
+static node node_json(const json_t *j)
+{
+    return (node){j, {NULL, 0}, 0};
+}
+
+static node node_text(const char *p, size_t len, unsigned flags)
+{
+    return (node){NULL, {p, p ? len : 0}, flags};
+}
+
+static bool node_present(node n)
+{
+    return n.j || n.t.p;
+}
+
+/* The first byte of a text node's value, 0 when absent or a jansson node. */
+static char text_lead(node n)
+{
+    return !n.j && n.t.p && n.t.len ? n.t.p[0] : 0;
+}
+
+static bool node_is_object(node n)
+{
+    return n.j ? json_is_object(n.j) : text_lead(n) == '{';
+}
+
+static bool node_is_array(node n)
+{
+    return n.j ? json_is_array(n.j) : text_lead(n) == '[';
+}
+
+static bool node_is_string(node n)
+{
+    return n.j ? json_is_string(n.j) : text_lead(n) == '"';
+}
+
+/* null, or a number jansson cannot hold (jtext's null placeholder). */
+static bool node_is_null(node n)
+{
+    if (n.j)
+        return json_is_null(n.j);
+    char c = text_lead(n);
+    if (c == 'n' || c == 'N' || c == 'I' || (c == '-' && n.t.len > 1 && n.t.p[1] == 'I'))
+        return true;
+    if (c != '-' && (c < '0' || c > '9'))
         return false;
-    *s = json_string_value(v);
-    *len = json_string_length(v);
+    util_buf num = {0};
+    if (util_buf_append(&num, n.t.p, n.t.len))
+        return false;
+    bool inf = !isfinite(strtod(num.data, NULL));   /* beyond a double: built as null */
+    util_buf_free(&num);
+    return inf;
+}
+
+/* The members keys[0..n) (n <= FIELDS_MAX) of an object node into out[0..n)
+ * (absent when there is none, or when o is not an object): one walk of a
+ * text node. */
+static void node_fields(node o, const char *const *keys, size_t n, node *out)
+{
+    jtext_span v[FIELDS_MAX] = {{NULL, 0}};
+    if (!o.j && text_lead(o) == '{')
+        jtext_get_valid(o.t, o.flags, keys, n, v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = o.j ? node_json(json_object_get(o.j, keys[i]))
+                     : node_text(v[i].p, v[i].len, o.flags);
+}
+
+/* A string node's bytes in *s (not NUL-terminated for text nodes without
+ * escapes; decoded into buf otherwise) and *len; false when n is not a
+ * string. */
+static bool node_str(node n, util_buf *buf, const char **s, size_t *len)
+{
+    if (n.j) {
+        if (!json_is_string(n.j))
+            return false;
+        *s = json_string_value(n.j);
+        *len = json_string_length(n.j);
+        return true;
+    }
+    if (text_lead(n) != '"' || n.t.len < 2)
+        return false;
+    const char *body = n.t.p + 1;
+    size_t blen = n.t.len - 2;
+    if (!memchr(body, '\\', blen)) {   /* valid and without escapes: the text itself */
+        *s = body;
+        *len = blen;
+        return true;
+    }
+    buf->len = 0;
+    if (jtext_string_value(n.t, n.flags, buf))
+        return false;
+    *s = buf->data;
+    *len = buf->len;
     return true;
 }
 
-/* Copies an expected function_call object into call i and parses its
- * arguments. where names it in messages ("expected_action", "calls[2]"). */
-static bool expected_call(grade_action *a, size_t i, const json_t *call, const char *where,
-                          bool lazy, char *err, size_t errsz)
+/* Whether the string s[0..len) reads as lit in C: up to its first NUL, as
+ * strcmp sees a jansson string. */
+static bool str_is(const char *s, size_t len, const char *lit)
 {
-    const char *name, *args;
-    size_t nlen, alen;
-    if (!json_is_object(call)) {
-        util_set_err(err, errsz, "%s is not an object", where);
+    size_t n = strlen(lit);
+    return strnlen(s, len) == n && !memcmp(s, lit, n);
+}
+
+/* Whether n is a string reading as lit (as str_is). */
+static bool node_str_is(node n, util_buf *buf, const char *lit)
+{
+    const char *s;
+    size_t len;
+    return node_str(n, buf, &s, &len) && str_is(s, len, lit);
+}
+
+/* A string node's length, at least (0 when it is not one), for sizing. */
+static size_t node_str_len(node n)
+{
+    if (n.j)
+        return json_string_length(n.j);
+    return text_lead(n) == '"' && n.t.len >= 2 ? n.t.len - 2 : 0;
+}
+
+/* A copy of the string node n in the arena, NUL-terminated (a text node
+ * decoded straight into it), its length in *len; NULL when out of memory. */
+static char *arena_node_str(util_arena *ar, node n, size_t *len)
+{
+    if (n.j) {
+        *len = json_string_length(n.j);
+        return arena_strdup(ar, json_string_value(n.j), *len);
+    }
+    char *d = util_arena_alloc(ar, n.t.len + 1);
+    if (d)
+        *len = jtext_string_decode(n.t, n.flags, d);
+    return d;
+}
+
+/* Call i of a from its name and arguments, two string nodes. */
+static bool set_call_nodes(grade_action *a, size_t i, node name, node args)
+{
+    gcall *c = &a->calls[i];
+    c->name = arena_node_str(&a->arena, name, &c->name_len);
+    c->args = c->name ? arena_node_str(&a->arena, args, &c->args_len) : NULL;
+    return c->args != NULL;
+}
+
+/* Elements of an array node, in order: node_elements, then node_next until
+ * it returns false. */
+typedef struct node_iter {
+    node arr;
+    size_t i;          /* jansson: the next index */
+    const char *at;    /* text: where the last element ended */
+} node_iter;
+
+static node_iter node_elements(node arr)
+{
+    return (node_iter){arr, 0, NULL};
+}
+
+/* The next element in *el and, when it is an object, its members
+ * keys[0..n) in fields (as node_fields; one walk for text). */
+static bool node_next(node_iter *it, node *el, const char *const *keys, size_t n, node *fields)
+{
+    if (it->arr.j) {
+        if (it->i >= json_array_size(it->arr.j))
+            return false;
+        *el = node_json(json_array_get(it->arr.j, it->i++));
+        node_fields(*el, keys, n, fields);
+        return true;
+    }
+    if (text_lead(it->arr) != '[')
+        return false;
+    jtext_span f[FIELDS_MAX];
+    jtext_span v = jtext_next_valid(it->arr.t, it->arr.flags, &it->at, keys, n, f);
+    *el = node_text(v.p, v.len, it->arr.flags);
+    for (size_t i = 0; i < n; i++)
+        fields[i] = node_text(f[i].p, f[i].len, it->arr.flags);
+    return v.p != NULL;
+}
+
+/* An expected call's members. */
+enum { CALL_TYPE, CALL_NAME, CALL_ARGS, CALL_FIELDS };
+static const char *const CALL_KEYS[CALL_FIELDS] = {"type", "name", "arguments"};
+
+/* How messages name expected call i: the expected action itself, or call i
+ * of a batch (formatted into w only then, when there is an error to tell). */
+static const char *call_where(bool batch, size_t i, char *w, size_t wsz)
+{
+    if (!batch)
+        return "expected_action";
+    snprintf(w, wsz, "expected_action.calls[%zu]", i);
+    return w;
+}
+
+/* Copies an expected function_call object (its members f, CALL_KEYS) into
+ * call i and parses its arguments; batch: it is call i of a batch (for
+ * messages, call_where). */
+static bool expected_call(reader *rd, grade_action *a, size_t i, node call, const node *f,
+                          bool batch, bool lazy, char *err, size_t errsz)
+{
+    char w[64];
+    if (!node_is_object(call)) {
+        util_set_err(err, errsz, "%s is not an object", call_where(batch, i, w, sizeof w));
         return false;
     }
-    const json_t *type = json_object_get(call, "type");
-    if (type && !(json_is_string(type) && !strcmp(json_string_value(type), "function_call"))) {
-        util_set_err(err, errsz, "%s.type is not \"function_call\"", where);
+    if (node_present(f[CALL_TYPE]) && !node_str_is(f[CALL_TYPE], &rd->buf[0], "function_call")) {
+        util_set_err(err, errsz, "%s.type is not \"function_call\"",
+                     call_where(batch, i, w, sizeof w));
         return false;
     }
-    if (!get_string(call, "name", &name, &nlen)) {
-        util_set_err(err, errsz, "%s.name is missing or not a string", where);
+    if (!node_is_string(f[CALL_NAME])) {
+        util_set_err(err, errsz, "%s.name is missing or not a string",
+                     call_where(batch, i, w, sizeof w));
         return false;
     }
-    if (!get_string(call, "arguments", &args, &alen)) {
-        util_set_err(err, errsz, "%s.arguments is missing or not a string", where);
+    if (!node_is_string(f[CALL_ARGS])) {
+        util_set_err(err, errsz, "%s.arguments is missing or not a string",
+                     call_where(batch, i, w, sizeof w));
         return false;
     }
-    if (!set_call(a, i, name, nlen, args, alen)) {
+    if (!set_call_nodes(a, i, f[CALL_NAME], f[CALL_ARGS])) {
         util_set_err(err, errsz, "out of memory");
         return false;
     }
@@ -301,7 +525,8 @@ static bool expected_call(grade_action *a, size_t i, const json_t *call, const c
     if (lazy)
         return true;
     if (pj_parse(&a->arena, c->args, c->args_len, &c->value, perr, sizeof perr)) {
-        util_set_err(err, errsz, "%s.arguments is not valid JSON: %s", where, perr);
+        util_set_err(err, errsz, "%s.arguments is not valid JSON: %s",
+                     call_where(batch, i, w, sizeof w), perr);
         return false;
     }
     c->parsed = true;
@@ -309,186 +534,268 @@ static bool expected_call(grade_action *a, size_t i, const json_t *call, const c
 }
 
 /* Arena bytes for an expected call: its strings plus their parsed tree
- * (a few times the arguments' length for typical arguments). */
-static size_t expected_bytes(const json_t *call)
+ * (a few times the arguments' length for typical arguments). A text call is
+ * sized by its whole text, which bounds both strings, to spare a walk. */
+static size_t expected_bytes(node call)
 {
-    size_t name = json_string_length(json_object_get(call, "name"));
-    size_t args = json_string_length(json_object_get(call, "arguments"));
-    return name + 5 * args + sizeof(gcall) + 64;
+    if (!call.j)
+        return 5 * call.t.len + sizeof(gcall) + 64;
+    node f[CALL_FIELDS];
+    node_fields(call, CALL_KEYS, CALL_FIELDS, f);
+    return node_str_len(f[CALL_NAME]) + 5 * node_str_len(f[CALL_ARGS]) + sizeof(gcall) + 64;
 }
 
-static grade_action *expected_from_json(const json_t *ea, bool lazy, char *err, size_t errsz)
+static grade_action *expected_message(reader *rd, node c, char *err, size_t errsz)
 {
-    if (!json_is_object(ea)) {
+    const char *s = "";
+    size_t len = 0;
+    bool str = node_str(c, &rd->buf[0], &s, &len);
+    if (node_present(c) && !str && !node_is_null(c)) {
+        util_set_err(err, errsz, "expected_action.content is not a string");
+        return NULL;
+    }
+    grade_action *a = action_new(GRADE_ACTION_MESSAGE, len);
+    if (a && !set_content(a, s, len)) {
+        grade_action_free(a);
+        a = NULL;
+    }
+    if (!a)
+        util_set_err(err, errsz, "out of memory");
+    return a;
+}
+
+static grade_action *expected_batch(reader *rd, node calls, bool lazy, char *err, size_t errsz)
+{
+    node call, f[CALL_FIELDS];
+    size_t n = 0, bytes = 0;
+    node_iter it = node_elements(calls);
+    while (node_is_array(calls) && node_next(&it, &call, NULL, 0, f)) {
+        bytes += expected_bytes(call);
+        n++;
+    }
+    if (n == 0) {
+        util_set_err(err, errsz, "expected_action.calls is not a non-empty array");
+        return NULL;
+    }
+    grade_action *a = action_new(GRADE_ACTION_BATCH, bytes);
+    if (!a || !set_calls(a, n)) {
+        util_set_err(err, errsz, "out of memory");
+        grade_action_free(a);
+        return NULL;
+    }
+    it = node_elements(calls);
+    for (size_t i = 0; i < n && node_next(&it, &call, CALL_KEYS, CALL_FIELDS, f); i++) {
+        if (!expected_call(rd, a, i, call, f, true, lazy, err, errsz)) {
+            grade_action_free(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* An expected action's members: a call's (CALL_KEYS), then these. */
+enum { EA_CONTENT = CALL_FIELDS, EA_CALLS, EA_FIELDS };
+static const char *const EA_KEYS[EA_FIELDS] = {"type", "name", "arguments", "content", "calls"};
+
+static grade_action *expected_from(reader *rd, node ea, bool lazy, char *err, size_t errsz)
+{
+    if (!node_is_object(ea)) {
         util_set_err(err, errsz, "expected_action is not an object");
         return NULL;
     }
+    node f[EA_FIELDS];
+    node_fields(ea, EA_KEYS, EA_FIELDS, f);
     const char *type;
     size_t tlen;
-    if (!get_string(ea, "type", &type, &tlen)) {
+    if (!node_str(f[CALL_TYPE], &rd->buf[1], &type, &tlen)) {
         util_set_err(err, errsz, "expected_action.type is missing or not a string");
         return NULL;
     }
-    grade_action *a = NULL;
-    if (!strcmp(type, "message")) {
-        const json_t *c = json_object_get(ea, "content");
-        a = action_new(GRADE_ACTION_MESSAGE, json_is_string(c) ? json_string_length(c) : 0);
-        if (c && !json_is_string(c) && !json_is_null(c)) {
-            util_set_err(err, errsz, "expected_action.content is not a string");
-            goto fail;
-        }
-        if (a && !set_content(a, json_is_string(c) ? json_string_value(c) : "",
-                              json_is_string(c) ? json_string_length(c) : 0))
-            goto oom;
-        return a;
+    if (str_is(type, tlen, "message"))
+        return expected_message(rd, f[EA_CONTENT], err, errsz);
+    if (str_is(type, tlen, "function_call_batch"))
+        return expected_batch(rd, f[EA_CALLS], lazy, err, errsz);
+    if (!str_is(type, tlen, "function_call")) {
+        util_set_err(err, errsz, "expected_action.type \"%.*s\" is not message, function_call "
+                                 "or function_call_batch", (int)strnlen(type, tlen), type);
+        return NULL;
     }
-    if (!strcmp(type, "function_call")) {
-        a = action_new(GRADE_ACTION_CALL, expected_bytes(ea));
-        if (!a || !set_calls(a, 1))
-            goto oom;
-        if (!expected_call(a, 0, ea, "expected_action", lazy, err, errsz))
-            goto fail;
-        return a;
+    grade_action *a = action_new(GRADE_ACTION_CALL, expected_bytes(ea));
+    if (!a || !set_calls(a, 1)) {
+        util_set_err(err, errsz, "out of memory");
+        grade_action_free(a);
+        return NULL;
     }
-    if (!strcmp(type, "function_call_batch")) {
-        const json_t *calls = json_object_get(ea, "calls");
-        if (!json_is_array(calls) || json_array_size(calls) == 0) {
-            util_set_err(err, errsz, "expected_action.calls is not a non-empty array");
-            return NULL;
-        }
-        size_t bytes = 0;
-        for (size_t i = 0; i < json_array_size(calls); i++)
-            bytes += expected_bytes(json_array_get(calls, i));
-        a = action_new(GRADE_ACTION_BATCH, bytes);
-        if (!a || !set_calls(a, json_array_size(calls)))
-            goto oom;
-        for (size_t i = 0; i < a->ncalls; i++) {
-            char where[64];
-            snprintf(where, sizeof where, "expected_action.calls[%zu]", i);
-            if (!expected_call(a, i, json_array_get(calls, i), where, lazy, err, errsz))
-                goto fail;
-        }
-        return a;
+    if (!expected_call(rd, a, 0, ea, f, false, lazy, err, errsz)) {
+        grade_action_free(a);
+        return NULL;
     }
-    util_set_err(err, errsz, "expected_action.type \"%s\" is not message, function_call or "
-                             "function_call_batch", type);
-    return NULL;
-oom:
-    util_set_err(err, errsz, "out of memory");
-fail:
-    grade_action_free(a);
-    return NULL;
+    return a;
+}
+
+static grade_action *expected_node(node ea, bool lazy, char *err, size_t errsz)
+{
+    reader rd = {0};
+    grade_action *a = expected_from(&rd, ea, lazy, err, errsz);
+    reader_free(&rd);
+    return a;
 }
 
 grade_action *grade_expected_from_json(const json_t *ea, char *err, size_t errsz)
 {
-    return expected_from_json(ea, false, err, errsz);
+    return expected_node(node_json(ea), false, err, errsz);
 }
 
 grade_action *grade_expected_unparsed(const json_t *ea, char *err, size_t errsz)
 {
-    return expected_from_json(ea, true, err, errsz);
+    return expected_node(node_json(ea), true, err, errsz);
 }
 
-/* Whether a content part is an output_text part: its "type" says so, or it
- * has none but carries "text" and "annotations" (the pydantic model's
- * default type, docs/grading.md §1.2). */
-static bool is_output_text(const json_t *part)
+grade_action *grade_expected_unparsed_text(const char *p, size_t len, unsigned flags, char *err,
+                                           size_t errsz)
 {
-    const json_t *pt = json_object_get(part, "type");
-    if (!pt)
-        return json_object_get(part, "text") && json_object_get(part, "annotations");
-    return json_is_string(pt) && !strcmp(json_string_value(pt), "output_text");
+    return expected_node(node_text(p, len, flags), true, err, errsz);
 }
 
-/* The text of an assistant message's first output_text part (NULL if none);
- * -1 when the message is malformed. */
-static int message_text(const json_t *item, size_t idx, const json_t **text, char *err,
+/* A content part's members. */
+enum { PART_TYPE, PART_TEXT, PART_ANNOTATIONS, PART_FIELDS };
+static const char *const PART_KEYS[PART_FIELDS] = {"type", "text", "annotations"};
+
+/* Whether a content part (its members f) is an output_text part: its "type"
+ * says so, or it has none but carries "text" and "annotations" (the pydantic
+ * model's default type, docs/grading.md §1.2). */
+static bool is_output_text(reader *rd, const node *f)
+{
+    if (!node_present(f[PART_TYPE]))
+        return node_present(f[PART_TEXT]) && node_present(f[PART_ANNOTATIONS]);
+    return node_str_is(f[PART_TYPE], &rd->buf[0], "output_text");
+}
+
+/* The text of an assistant message's first output_text part (absent if
+ * none), from the message's content; -1 when the message is malformed. */
+static int message_text(reader *rd, node content, size_t idx, node *text, char *err,
                         size_t errsz)
 {
-    *text = NULL;
-    const json_t *content = json_object_get(item, "content");
-    if (!json_is_array(content)) {
+    *text = node_text(NULL, 0, 0);
+    if (!node_is_array(content)) {
         util_set_err(err, errsz, "response.output[%zu].content is not an array", idx);
         return -1;
     }
-    for (size_t k = 0; k < json_array_size(content); k++) {
-        const json_t *part = json_array_get(content, k);
-        if (!is_output_text(part))
+    node part, f[PART_FIELDS];
+    node_iter it = node_elements(content);
+    for (size_t k = 0; node_next(&it, &part, PART_KEYS, PART_FIELDS, f); k++) {
+        if (!is_output_text(rd, f))
             continue;
-        const json_t *t = json_object_get(part, "text");
-        if (!json_is_string(t)) {
+        if (!node_is_string(f[PART_TEXT])) {
             util_set_err(err, errsz, "response.output[%zu].content[%zu].text is not a string",
                          idx, k);
             return -1;
         }
-        *text = t;
+        *text = f[PART_TEXT];
         return 0;
     }
     return 0;
 }
 
-/* One pass over response.output: checks each item's shape, counts the
- * function calls (and the bytes their name and arguments need) and finds the
- * first assistant message's text. false with a reason in err. */
-static bool scan_output(const json_t *output, size_t *ncalls, size_t *call_bytes,
-                        const json_t **text, char *err, size_t errsz)
+/* An output item's members. */
+enum { ITEM_TYPE, ITEM_NAME, ITEM_ARGS, ITEM_ROLE, ITEM_CONTENT, ITEM_FIELDS };
+static const char *const ITEM_KEYS[ITEM_FIELDS] = {"type", "name", "arguments", "role",
+                                                   "content"};
+
+/* One pass over response.output: checks each item's shape, notes each
+ * function call's name and arguments in rd->calls (and the bytes they need)
+ * and finds the first assistant message's text. false with a reason in err. */
+static bool scan_output(reader *rd, node output, size_t *call_bytes, node *text, char *err,
+                        size_t errsz)
 {
-    *ncalls = *call_bytes = 0;
-    *text = NULL;
-    for (size_t i = 0; i < json_array_size(output); i++) {
-        const json_t *item = json_array_get(output, i);
-        const json_t *type = json_object_get(item, "type");
-        if (!json_is_object(item) || !json_is_string(type)) {
+    *call_bytes = 0;
+    *text = node_text(NULL, 0, 0);
+    bool have_text = false;
+    node item, f[ITEM_FIELDS];
+    node_iter it = node_elements(output);
+    for (size_t i = 0; node_next(&it, &item, ITEM_KEYS, ITEM_FIELDS, f); i++) {
+        const char *t;
+        size_t tlen;
+        if (!node_is_object(item) || !node_str(f[ITEM_TYPE], &rd->buf[1], &t, &tlen)) {
             util_set_err(err, errsz, "response.output[%zu] is not an object with a string type", i);
             return false;
         }
-        const char *t = json_string_value(type);
-        if (!strcmp(t, "function_call")) {
-            const json_t *name = json_object_get(item, "name"), *args = json_object_get(item, "arguments");
-            if (!json_is_string(name) || !json_is_string(args)) {
+        if (str_is(t, tlen, "function_call")) {
+            call_nodes c = {f[ITEM_NAME], f[ITEM_ARGS]};
+            if (!node_is_string(c.name) || !node_is_string(c.args)) {
                 util_set_err(err, errsz, "response.output[%zu] is a function_call without a "
                                          "string name and arguments", i);
                 return false;
             }
-            ++*ncalls;
-            *call_bytes += json_string_length(name) + json_string_length(args) + 2;
-        } else if (!strcmp(t, "message") && !*text) {
-            /* No "role": an assistant message (the pydantic default). */
-            const json_t *role = json_object_get(item, "role");
-            bool assistant = !role || (json_is_string(role) &&
-                                       !strcmp(json_string_value(role), "assistant"));
-            if (assistant && message_text(item, i, text, err, errsz))
+            if (util_buf_append(&rd->calls, &c, sizeof c)) {
+                util_set_err(err, errsz, "out of memory");
                 return false;
+            }
+            *call_bytes += node_str_len(c.name) + node_str_len(c.args) + 2;
+        } else if (str_is(t, tlen, "message") && !have_text) {
+            /* No "role": an assistant message (the pydantic default). */
+            bool assistant = !node_present(f[ITEM_ROLE]) ||
+                             node_str_is(f[ITEM_ROLE], &rd->buf[0], "assistant");
+            if (assistant && message_text(rd, f[ITEM_CONTENT], i, text, err, errsz))
+                return false;
+            have_text = node_present(*text);
         }
     }
     return true;
 }
 
-/* The action of the ncalls function calls of a checked response.output;
- * NULL when out of memory. */
-static grade_action *calls_action(const json_t *output, size_t ncalls, size_t call_bytes)
+/* The action of the function calls scan_output noted; NULL when out of
+ * memory. */
+static grade_action *calls_action(reader *rd, size_t call_bytes)
 {
+    size_t ncalls = rd->calls.len / sizeof(call_nodes);
     grade_action *a = action_new(ncalls == 1 ? GRADE_ACTION_CALL : GRADE_ACTION_BATCH,
                                  call_bytes + ncalls * sizeof(gcall));
     if (!a || !set_calls(a, ncalls))
         goto oom;
-    size_t k = 0;
-    for (size_t i = 0; i < json_array_size(output); i++) {
-        const json_t *item = json_array_get(output, i);
-        if (strcmp(json_string_value(json_object_get(item, "type")), "function_call"))
-            continue;
-        const char *name = "", *args = "";
-        size_t nlen = 0, alen = 0;
-        get_string(item, "name", &name, &nlen);
-        get_string(item, "arguments", &args, &alen);
-        if (!set_call(a, k++, name, nlen, args, alen))
+    for (size_t k = 0; k < ncalls; k++) {
+        call_nodes c;
+        memcpy(&c, rd->calls.data + k * sizeof c, sizeof c);
+        if (!set_call_nodes(a, k, c.name, c.args))
             goto oom;
     }
     return a;
 oom:
     grade_action_free(a);
     return NULL;
+}
+
+/* The actual action of a response's output node. */
+static grade_action *actual_from_output(reader *rd, node output, char *err, size_t errsz)
+{
+    if (!node_is_array(output)) {
+        util_set_err(err, errsz, "response.output is missing or not an array");
+        return NULL;
+    }
+    size_t call_bytes;
+    node text;
+    if (!scan_output(rd, output, &call_bytes, &text, err, errsz))
+        return NULL;
+    const char *s = "";
+    size_t len = 0;
+    grade_action *a = NULL;
+    if (rd->calls.len)
+        a = calls_action(rd, call_bytes);
+    else if (node_str(text, &rd->buf[0], &s, &len))
+        a = grade_action_message(s, len);
+    else
+        a = action_new(GRADE_ACTION_NONE, 0);
+    if (!a)
+        util_set_err(err, errsz, "out of memory");
+    return a;
+}
+
+static grade_action *actual_node(node output, char *err, size_t errsz)
+{
+    reader rd = {0};
+    grade_action *a = actual_from_output(&rd, output, err, errsz);
+    reader_free(&rd);
+    return a;
 }
 
 grade_action *grade_actual_from_response(const json_t *response, char *err, size_t errsz)
@@ -497,21 +804,13 @@ grade_action *grade_actual_from_response(const json_t *response, char *err, size
         util_set_err(err, errsz, "response is not an object");
         return NULL;
     }
-    const json_t *output = json_object_get(response, "output");
-    if (!json_is_array(output)) {
-        util_set_err(err, errsz, "response.output is missing or not an array");
-        return NULL;
-    }
-    size_t ncalls, call_bytes;
-    const json_t *text;
-    if (!scan_output(output, &ncalls, &call_bytes, &text, err, errsz))
-        return NULL;
-    grade_action *a = ncalls ? calls_action(output, ncalls, call_bytes)
-                      : text ? grade_action_message(json_string_value(text), json_string_length(text))
-                             : action_new(GRADE_ACTION_NONE, 0);
-    if (!a)
-        util_set_err(err, errsz, "out of memory");
-    return a;
+    return actual_node(node_json(json_object_get(response, "output")), err, errsz);
+}
+
+grade_action *grade_actual_from_output_text(const char *p, size_t len, unsigned flags, char *err,
+                                            size_t errsz)
+{
+    return actual_node(node_text(p, len, flags), err, errsz);
 }
 
 /* ---- judging ------------------------------------------------------------ */

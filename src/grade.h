@@ -1,7 +1,8 @@
 /* grade — NeMo Gym–exact verdicts for one next action (docs/grading.md).
  *
  * Pure core: no I/O. Actions are built from jansson values (a dataset row's
- * expected_action, a Responses-API response) or from an ORS tool call, then
+ * expected_action, a Responses-API response), from the same read in place in
+ * validated JSON text (verify requests), or from an ORS tool call, then
  * judged against each other under a grade_config. Expected arguments are parsed
  * (Python json dialect, see pyjson.h) once when the expected action is built
  * (grade_expected_from_json: datasets, which must be valid) or only when a
@@ -85,6 +86,17 @@ grade_action *grade_expected_unparsed(const json_t *expected_action, char *err, 
  * An output with nothing usable gives a GRADE_ACTION_NONE action. NULL (with a
  * reason) only when the response is malformed. Caller owns the result. */
 grade_action *grade_actual_from_response(const json_t *response, char *err, size_t errsz);
+
+/* The same two, read from JSON text already validated by jtext with flags
+ * (a verify request's member spans), in place, without a jansson tree: the
+ * same actions and the same errors as from the tree jtext would build of
+ * that text. grade_expected_unparsed_text takes an expected_action's text;
+ * grade_actual_from_output_text a response's "output" value (p NULL: the
+ * response has none). Caller owns the result. */
+grade_action *grade_expected_unparsed_text(const char *p, size_t len, unsigned flags, char *err,
+                                           size_t errsz);
+grade_action *grade_actual_from_output_text(const char *p, size_t len, unsigned flags, char *err,
+                                            size_t errsz);
 
 /* Actions built from an ORS tool call. Caller owns the result; NULL only on
  * allocation failure. The strings are copied. */

@@ -5,7 +5,7 @@
  * per-request state (req_state) is created; the access handler is then called
  * once when the headers are in (Content-Length is checked against the limit
  * here, so an oversize body is refused before a byte of it is read), once per
- * piece of body (appended to a buffer sized once from Content-Length, or
+ * piece of body (appended to a util_buf sized once from Content-Length, or
  * growing without one; discarded once over the limit when there was no
  * Content-Length), and once more at the end, when the
  * filter, the router and the handler run and the reply is queued. The
@@ -305,8 +305,8 @@ typedef struct req_state {
     bool too_large;                 /* body over the limit: answer 413 */
     bool queued;
     bool close;                     /* the reply closes the connection */
-    char *body;
-    size_t body_len, body_cap;
+    util_buf body;                  /* the body kept so far */
+    size_t kept;                    /* its length for the log: frozen once over the limit */
     size_t received;                /* body bytes received, kept or not */
     int status;
     size_t reply_len;
@@ -358,14 +358,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             .session_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Session-ID"),
             .status = rs->status,
             .seconds = util_now_mono() - rs->t0,
-            .body_len = rs->body_len,
+            .body_len = rs->kept,
             .reply_len = rs->reply_len,
             .completed = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK,
         };
         srv->opts.observer(srv->opts.ctx, &obs);
     }
     free(rs->raw_uri);
-    free(rs->body);
+    util_buf_free(&rs->body);
     free(rs);
     if (atomic_fetch_sub(&srv->in_flight, 1) == 1 && atomic_load(&srv->closing)) {
         pthread_mutex_lock(&srv->lock);
@@ -592,40 +592,23 @@ static int check_framing(struct MHD_Connection *c, const char **why)
  * without regrowing. Without memory the buffer grows as the pieces come. */
 static void reserve_body(req_state *rs, size_t n)
 {
-    if (n == 0 || rs->body)
-        return;
-    rs->body = malloc(n);
-    rs->body_cap = rs->body ? n : 0;
+    if (n > 0)
+        util_buf_reserve(&rs->body, n);
 }
 
-/* Appends a piece of body, or notes that the limit is exceeded. */
+/* Appends a piece of body, or notes that the limit is exceeded (or memory
+ * ran out: answered as too large, as before). */
 static void take_body(req_state *rs, const char *data, size_t len)
 {
     rs->received += len;
     if (rs->too_large)
         return;
-    if (len > rs->srv->opts.max_body - rs->body_len) {
+    if (len > rs->srv->opts.max_body - rs->body.len || util_buf_append(&rs->body, data, len)) {
         rs->too_large = true;
-        free(rs->body);
-        rs->body = NULL;
+        util_buf_free(&rs->body);
         return;
     }
-    if (rs->body_len + len > rs->body_cap) {
-        size_t cap = rs->body_cap ? rs->body_cap : 4096;
-        while (cap < rs->body_len + len)
-            cap *= 2;
-        char *nb = realloc(rs->body, cap);
-        if (!nb) {
-            rs->too_large = true;
-            free(rs->body);
-            rs->body = NULL;
-            return;
-        }
-        rs->body = nb;
-        rs->body_cap = cap;
-    }
-    memcpy(rs->body + rs->body_len, data, len);
-    rs->body_len += len;
+    rs->kept = rs->body.len;
 }
 
 /* Runs filter, router and handler for a fully received request. */
@@ -643,8 +626,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, req_state *rs)
         .path = rs->url,
         .query = q ? q + 1 : NULL,
         .session_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Session-ID"),
-        .body = rs->body,
-        .body_len = rs->body_len,
+        .body = rs->body.data,
+        .body_len = rs->body.len,
     };
     if (srv->opts.filter) {
         const char *label = NULL;

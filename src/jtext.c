@@ -7,12 +7,19 @@
  * a non-ASCII byte — and a short plain string is checked inline by one block.
  * UTF-8 sequences and escapes are then checked one by one, and numbers are
  * checked for int64 / double overflow only when that is possible at all
- * (strtod on long mantissas or exponents). JTEXT_SCALAR swaps the block
- * routines for the reference byte loops, so tests can compare the two.
+ * (strtod on long mantissas or exponents). Inside objects and lists the
+ * separators JSON writers produce and string values are taken by a local
+ * cursor (fast_key, fast_elem, inner_value), one-letter escapes skipped from
+ * each block's masks (escapes_block); anything else goes the general way from
+ * the same place. JTEXT_SCALAR swaps the block routines for the reference
+ * byte loops and takes none of these fast paths, so tests can compare the two.
  * Builders (jtext_build, jtext_pick) first validate the whole text, then walk
  * it again creating jansson values directly, skipping jansson's slower lexer;
  * their _valid forms skip the first pass for spans already validated, and
- * skip members they do not build without checking them again.
+ * skip members they do not build without checking them again. Valid text is
+ * also read without a tree: members found by one unchecked walk
+ * (jtext_get_valid, jtext_next_valid), strings decoded by block copies
+ * (jtext_string_decode).
  */
 #include "jtext.h"
 
@@ -124,6 +131,38 @@ static const unsigned char *special_scalar(const unsigned char *p, const unsigne
 static inline const unsigned char *first_special(const jtext_scan *s, const unsigned char *p)
 {
     return s->flags & JTEXT_SCALAR ? special_scalar(p, s->end) : special_block(p, s->end);
+}
+
+/* The first '"' or '\\' at or after p, or end: all that matters inside the
+ * strings of valid text. By blocks as special_block (bytes by the byte loop
+ * with JTEXT_SCALAR). */
+static const unsigned char *quote_block(const unsigned char *p, const unsigned char *end,
+                                        unsigned flags)
+{
+    if (!(flags & JTEXT_SCALAR)) {
+#ifdef JTEXT_SSE2
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+        while (end - p >= SSE_BLOCK) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            unsigned bits = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+            if (bits)
+                return p + __builtin_ctz(bits);
+            p += SSE_BLOCK;
+        }
+#endif
+        while (end - p >= SWAR_BLOCK) {
+            uint64_t v;
+            memcpy(&v, p, SWAR_BLOCK);
+            uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
+            if (((q - ONES) & ~q & HIGHS) | ((b - ONES) & ~b & HIGHS))
+                break;   /* the byte loop finds it within these 8 */
+            p += SWAR_BLOCK;
+        }
+    }
+    while (p < end && *p != '"' && *p != '\\')
+        p++;
+    return p;
 }
 
 const unsigned char *jtext_ws_run(const unsigned char *p, const unsigned char *end, unsigned flags)
@@ -247,13 +286,43 @@ static inline bool simple_escape(unsigned c)
            c == 't';
 }
 
+#ifdef JTEXT_SSE2
+/* From p, past plain bytes and one-letter escapes (all of one block handled
+ * from its masks, escaped bytes dropped from them): the first byte where
+ * string_rest's byte loop has something else to do, or end. */
+static const unsigned char *escapes_block(const unsigned char *p, const unsigned char *end)
+{
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(' ');
+    while (end - p >= SSE_BLOCK) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned bits = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+            _mm_cmplt_epi8(v, space)));
+        while (bits) {
+            unsigned i = (unsigned)__builtin_ctz(bits);
+            if (p[i] != '\\' || i + 1 >= SSE_BLOCK || !simple_escape(p[i + 1]))
+                return p + i;
+            bits &= ~0u << (i + 2);   /* the escape and its escaped byte */
+        }
+        p += SSE_BLOCK;
+    }
+    return special_block(p, end);
+}
+#endif
+
 /* The rest of the string whose body starts at run (s->p is its quote), from
- * p, the first byte of the body that is not plain ASCII. */
+ * p, the first byte of the body that is not plain ASCII. When only checking,
+ * one-letter escapes are skipped by blocks (escapes_block). */
 static bool string_rest(jtext_scan *s, const unsigned char *run, const unsigned char *p,
                         util_buf *out)
 {
     const unsigned char *end = s->end;
     for (;; p = first_special(s, p)) {
+#ifdef JTEXT_SSE2
+        if (!out && !(s->flags & JTEXT_SCALAR))
+            p = escapes_block(p, end);
+#endif
         if (p >= end)
             return jtext_fail_at(s, s->p, "unterminated string");
         unsigned c = *p;
@@ -285,8 +354,8 @@ static bool string_rest(jtext_scan *s, const unsigned char *run, const unsigned 
 }
 
 /* A string at s->p (which is '"'); appends its decoded text to out if given.
- * Inline for the common case, a short body of plain ASCII: its closing quote
- * is the first special byte of the first block. Anything else goes on in
+ * Inline for the common case, a body of plain ASCII: its closing quote is
+ * the first special byte found by blocks. Anything else goes on in
  * string_rest. */
 #if defined(__GNUC__)
 __attribute__((always_inline))
@@ -295,18 +364,25 @@ static inline bool scan_string(jtext_scan *s, util_buf *out)
 {
     const unsigned char *run = s->p + 1;
 #ifdef JTEXT_SSE2
-    if (s->end - run >= SSE_BLOCK && !out && !(s->flags & JTEXT_SCALAR)) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)run);
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                                 _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
-        unsigned bits = (unsigned)_mm_movemask_epi8(m);
-        const unsigned char *p = run + (bits ? __builtin_ctz(bits) : SSE_BLOCK);
-        if (bits && *p == '"') {
-            s->p = p + 1;
-            return true;
+    if (!out && !(s->flags & JTEXT_SCALAR)) {
+        const unsigned char *p = run, *end = s->end;
+        while (end - p >= SSE_BLOCK) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                     _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
+            unsigned bits = (unsigned)_mm_movemask_epi8(m);
+            if (bits) {
+                p += __builtin_ctz(bits);
+                if (*p == '"') {
+                    s->p = p + 1;
+                    return true;
+                }
+                return string_rest(s, run, p, out);
+            }
+            p += SSE_BLOCK;
         }
-        return string_rest(s, run, bits ? p : first_special(s, p), out);
+        return string_rest(s, run, first_special(s, p), out);
     }
 #endif
     return string_rest(s, run, first_special(s, run), out);
@@ -525,16 +601,96 @@ int jtext_arr_next(jtext_scan *s, bool *first)
     return arr_next(s, first);
 }
 
+/* A member's or element's value (s->p < s->end, as obj_next and arr_next
+ * leave it): a string, the most common, checked here without the recursive
+ * call — unless it is too deep, which jtext_value reports. */
+static ALWAYS_INLINE bool inner_value(jtext_scan *s)
+{
+    if (*s->p == '"' && s->depth < JTEXT_MAX_DEPTH)
+        return scan_string(s, NULL);
+    return jtext_value(s);
+}
+
+/* ---- the common separators, by a local cursor ------------------------------
+ * Most members read `, "key": ` (Python's separators) or `,"key":` (compact
+ * text) with a short plain key. fast_key and fast_elem take exactly that,
+ * with a cursor in a register, leaving s->p where obj_next / arr_next would
+ * (at the value, which starts with a byte above ' '); anything else — other
+ * white space, an escape or UTF-8 in the key, the closing bracket, an error,
+ * the last FAST_ROOM bytes of the text — they leave untouched to obj_next /
+ * arr_next, which then scan it from the same place. Under JTEXT_SCALAR they
+ * never apply. */
+
+enum { FAST_ROOM = 32 };   /* the most bytes fast_key reads past s->p, with room */
+
+/* p past one optional space. */
+static ALWAYS_INLINE const unsigned char *one_sp(const unsigned char *p)
+{
+    return p + (*p == ' ');
+}
+
+static ALWAYS_INLINE bool fast_key(jtext_scan *s, bool first)
+{
+#ifdef JTEXT_SSE2
+    const unsigned char *p = s->p;
+    if (s->end - p < FAST_ROOM || (s->flags & JTEXT_SCALAR))
+        return false;
+    if (!first) {
+        if (*p != ',')
+            return false;
+        p++;
+    }
+    p = one_sp(p);
+    if (*p != '"')
+        return false;
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                             _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
+    unsigned bits = (unsigned)_mm_movemask_epi8(m);
+    if (!bits || p[1 + __builtin_ctz(bits)] != '"')
+        return false;   /* a long key, or one with escapes or UTF-8 */
+    p += 2 + __builtin_ctz(bits);
+    if (*p != ':')
+        return false;
+    p = one_sp(p + 1);
+    if (*p <= ' ')
+        return false;   /* more white space (or a control byte): obj_next's */
+    s->p = p;
+    s->saw_nul = false;   /* as obj_next leaves it after a key without \u0000 */
+    return true;
+#else
+    (void)s;
+    (void)first;
+    return false;
+#endif
+}
+
+static ALWAYS_INLINE bool fast_elem(jtext_scan *s, bool first)
+{
+    const unsigned char *p = s->p;
+    if (s->end - p < FAST_ROOM || (s->flags & JTEXT_SCALAR) || first || *p != ',')
+        return false;
+    p = one_sp(p + 1);
+    if (*p <= ' ' || *p == ']')
+        return false;
+    s->p = p;
+    return true;
+}
+
 static bool sc_object(jtext_scan *s)
 {
     if (!jtext_open(s))
         return false;
     bool first = true;
     int r;
-    while ((r = obj_next(s, &first, NULL)) == 1)
-        if (!jtext_value(s))
+    for (;;) {
+        if (!fast_key(s, first) && (r = obj_next(s, &first, NULL)) != 1)
+            return r == 0;
+        first = false;
+        if (!inner_value(s))
             return false;
-    return r == 0;
+    }
 }
 
 static bool sc_array(jtext_scan *s)
@@ -543,10 +699,13 @@ static bool sc_array(jtext_scan *s)
         return false;
     bool first = true;
     int r;
-    while ((r = arr_next(s, &first)) == 1)
-        if (!jtext_value(s))
+    for (;;) {
+        if (!fast_elem(s, first) && (r = arr_next(s, &first)) != 1)
+            return r == 0;
+        first = false;
+        if (!inner_value(s))
             return false;
-    return r == 0;
+    }
 }
 
 /* A value at s->p (not whitespace). */
@@ -580,13 +739,34 @@ bool jtext_value(jtext_scan *s)
 static const unsigned char *skip_valid_string(const jtext_scan *s, const unsigned char *p)
 {
     const unsigned char *end = s->end;
-    for (p++;;) {
-        p = first_special(s, p);
-        if (p >= end)
-            return end;
+    p++;
+#ifdef JTEXT_SSE2
+    /* Each block's quotes and backslashes from its masks: an escape drops
+     * its escaped byte from them; the first quote left closes the string. */
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    while (!(s->flags & JTEXT_SCALAR) && end - p >= SSE_BLOCK) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote));
+        unsigned b = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, bslash));
+        while (b && (!q || __builtin_ctz(b) < __builtin_ctz(q))) {
+            unsigned i = (unsigned)__builtin_ctz(b);
+            if (i + 1 >= SSE_BLOCK)
+                break;   /* the escaped byte is in the next block */
+            q &= ~0u << (i + 2);
+            b &= ~0u << (i + 2);
+        }
+        if (q && (!b || __builtin_ctz(q) < __builtin_ctz(b)))
+            return p + __builtin_ctz(q) + 1;
+        p += b ? SSE_BLOCK + 1 : SSE_BLOCK;   /* b left: a backslash as the last byte */
+    }
+#endif
+    for (;;) {
+        p = quote_block(p, end, s->flags);
+        if (end - p < 2)
+            return end;   /* the closing quote at end - 1 (or none: not valid) */
         if (*p == '"')
             return p + 1;
-        p += *p == '\\' ? 2 : 1;   /* an escape's first two bytes; a UTF-8 lead */
+        p += 2;           /* an escape's first two bytes */
     }
 }
 
@@ -806,31 +986,23 @@ static const char *type_name(unsigned char c)
     }
 }
 
-/* The members of the object at s->p, each given to fn once its value is
- * checked: 0 (past the '}'), -1 on a syntax error, or fn's value. */
-static int object_members(jtext_scan *s, jtext_member_fn fn, void *ctx)
+/* The members of the object at s->p, each handed to fn at its value: 0 (past
+ * the '}'), -1 on a syntax error, or fn's value. */
+static int object_members(jtext_scan *s, jtext_walk_fn fn, void *ctx)
 {
     if (!jtext_open(s))
         return -1;
     util_buf key = {0};
     bool first = true;
     int r, rc = 0;
-    while (rc == 0 && (r = jtext_obj_next(s, &first, &key)) == 1) {
-        jtext_member m = {key.data ? key.data : "", key.len, (const char *)s->p, NULL};
-        if (!jtext_value(s)) {
-            r = -1;
-            break;
-        }
-        m.end = (const char *)s->p;
-        if (fn)
-            rc = fn(ctx, &m);
-    }
+    while (rc == 0 && (r = jtext_obj_next(s, &first, &key)) == 1)
+        rc = fn(ctx, s, key.data ? key.data : "", key.len);
     free(key.data);
     return rc ? rc : r;
 }
 
-int jtext_object(const char *p, size_t len, unsigned flags, jtext_member_fn fn, void *ctx,
-                 char *err, size_t errsz)
+int jtext_object_walk(const char *p, size_t len, unsigned flags, jtext_walk_fn fn, void *ctx,
+                      char *err, size_t errsz)
 {
     util_buf tmp = {0};
     jtext_scan s;
@@ -859,41 +1031,84 @@ int jtext_object(const char *p, size_t len, unsigned flags, jtext_member_fn fn, 
     return rc;
 }
 
+/* jtext_object on the walk: each value checked, then its span given to fn. */
+typedef struct member_walk {
+    jtext_member_fn fn;
+    void *ctx;
+} member_walk;
+
+static int walk_member(void *ctx, jtext_scan *s, const char *key, size_t key_len)
+{
+    const member_walk *w = ctx;
+    jtext_member m = {key, key_len, (const char *)s->p, NULL};
+    if (!jtext_value(s))
+        return -1;
+    m.end = (const char *)s->p;
+    return w->fn ? w->fn(w->ctx, &m) : 0;
+}
+
+int jtext_object(const char *p, size_t len, unsigned flags, jtext_member_fn fn, void *ctx,
+                 char *err, size_t errsz)
+{
+    member_walk w = {fn, ctx};
+    return jtext_object_walk(p, len, flags, walk_member, &w, err, errsz);
+}
+
 /* ---- trusted text: walking without checking ------------------------------ */
 
-/* The members of validated object text, walked with the same block search
- * as skip_valid (white space by jtext_ws_run). */
-int jtext_object_trusted(const char *text, size_t len, jtext_member_fn fn, void *ctx)
+/* p past white space: none or one byte here, a longer run by jtext_ws_run. */
+static inline const unsigned char *ws_skip(const unsigned char *p, const unsigned char *end)
 {
-    jtext_scan s;
-    jtext_scan_init(&s, text, len, 0, NULL);
-    const unsigned char *end = s.end;
-    s.p = jtext_ws_run(s.p, end, 0);
-    if (s.p == end || *s.p != '{')
+    if (p == end || !jtext_is_ws(*p))
+        return p;
+    return jtext_ws_run(p + 1, end, 0);
+}
+
+/* The members of the validated object at s->p (a '{'), walked with the same
+ * block search as skip_valid (white space by jtext_ws_run): 0 with s->p past
+ * its '}', fn's positive value, or -1 (a key with escapes, or not an object). */
+static int trusted_members(jtext_scan *s, jtext_member_fn fn, void *ctx)
+{
+    const unsigned char *p = s->p, *end = s->end;
+    if (p == end || *p != '{')
         return -1;
-    for (s.p++;;) {
-        s.p = jtext_ws_run(s.p, end, 0);
-        if (s.p < end && *s.p == ',')
-            s.p = jtext_ws_run(s.p + 1, end, 0);
-        if (s.p < end && *s.p == '}')
+    for (p++;;) {
+        p = ws_skip(p, end);
+        if (p < end && *p == ',')
+            p = ws_skip(p + 1, end);
+        if (p < end && *p == '}') {
+            s->p = p + 1;
             return 0;
-        if (s.p == end || *s.p != '"')
+        }
+        if (p == end || *p != '"')
             return -1;
-        const unsigned char *key = s.p + 1, *after = skip_valid_string(&s, s.p);
-        if (after == end || memchr(key, '\\', (size_t)(after - 1 - key)))
-            return -1;                       /* an escaped key: decode it the slow way */
-        s.p = jtext_ws_run(after, end, 0);
-        if (s.p == end || *s.p != ':')
+        const unsigned char *key = p + 1, *after = skip_valid_string(s, p);
+        if (after == end)
             return -1;
-        s.p = jtext_ws_run(s.p + 1, end, 0);
-        jtext_member m = {(const char *)key, (size_t)(after - 1 - key), (const char *)s.p, NULL};
-        if (s.p < end)
-            skip_valid(&s);
-        m.end = (const char *)s.p;
+        for (const unsigned char *q = key; q < after - 1; q++)
+            if (*q == '\\')
+                return -1;                   /* an escaped key: decode it the slow way */
+        p = ws_skip(after, end);
+        if (p == end || *p != ':')
+            return -1;
+        s->p = ws_skip(p + 1, end);
+        jtext_member m = {(const char *)key, (size_t)(after - 1 - key), (const char *)s->p, NULL};
+        if (s->p < end)
+            skip_valid(s);
+        p = s->p;
+        m.end = (const char *)p;
         int rc = fn ? fn(ctx, &m) : 0;
         if (rc > 0)
             return rc;
     }
+}
+
+int jtext_object_trusted(const char *text, size_t len, jtext_member_fn fn, void *ctx)
+{
+    jtext_scan s;
+    jtext_scan_init(&s, text, len, 0, NULL);
+    s.p = jtext_ws_run(s.p, s.end, 0);
+    return trusted_members(&s, fn, ctx);
 }
 
 bool jtext_member_is(const jtext_member *m, const char *name)
@@ -1009,6 +1224,71 @@ jtext_span jtext_get(jtext_span obj, unsigned flags, const char *key)
     return f.found;
 }
 
+typedef struct find_keys {
+    const char *const *keys;
+    size_t nkeys;
+    jtext_span *out;
+} find_keys;
+
+static int find_members(void *ctx, const jtext_member *m)
+{
+    const find_keys *f = ctx;
+    for (size_t i = 0; i < f->nkeys; i++)
+        if ((m->key_len ? m->key[0] == f->keys[i][0] : !f->keys[i][0]) &&
+            jtext_member_is(m, f->keys[i]))
+            f->out[i] = (jtext_span){m->v, (size_t)(m->end - m->v)};
+    return 0;
+}
+
+void jtext_get_valid(jtext_span obj, unsigned flags, const char *const *keys, size_t nkeys,
+                     jtext_span *out)
+{
+    find_keys f = {keys, nkeys, out};
+    memset(out, 0, nkeys * sizeof *out);
+    if (!obj.p || jtext_object_trusted(obj.p, obj.len, find_members, &f) == 0)
+        return;
+    memset(out, 0, nkeys * sizeof *out);   /* a key with escapes: decoded by the scanner */
+    if (jtext_object(obj.p, obj.len, flags, find_members, &f, NULL, 0) != 0)
+        memset(out, 0, nkeys * sizeof *out);
+}
+
+jtext_span jtext_next_valid(jtext_span arr, unsigned flags, const char **at,
+                            const char *const *keys, size_t nkeys, jtext_span *fields)
+{
+    jtext_span none = {NULL, 0};
+    memset(fields, 0, nkeys * sizeof *fields);
+    if (!arr.p)
+        return none;
+    jtext_scan s;
+    jtext_scan_init(&s, arr.p, arr.len, 0, NULL);
+    const unsigned char *end = s.end;
+    if (!*at) {
+        s.p = jtext_ws_run(s.p, end, 0);
+        if (s.p == end || *s.p != '[')
+            return none;
+        s.p++;
+    } else {
+        s.p = (const unsigned char *)*at;
+    }
+    s.p = jtext_ws_run(s.p, end, 0);
+    if (s.p < end && *s.p == ',')
+        s.p = jtext_ws_run(s.p + 1, end, 0);
+    if (s.p == end || *s.p == ']')
+        return none;
+    const unsigned char *v = s.p;
+    find_keys f = {keys, nkeys, fields};
+    bool walked = nkeys && *v == '{' && trusted_members(&s, find_members, &f) == 0;
+    if (!walked) {
+        s.p = v;
+        skip_valid(&s);
+    }
+    jtext_span el = {(const char *)v, (size_t)(s.p - v)};
+    if (nkeys && *v == '{' && !walked)   /* a key with escapes */
+        jtext_get_valid(el, flags, keys, nkeys, fields);
+    *at = (const char *)s.p;
+    return el;
+}
+
 size_t jtext_elements(jtext_span arr, unsigned flags, jtext_span *out, size_t max)
 {
     if (!arr.p)
@@ -1059,14 +1339,94 @@ jtext_span jtext_at(jtext_span arr, unsigned flags, size_t k)
     return out;
 }
 
+/* The byte a one-letter escape stands for, by the letter after the
+ * backslash; 0 for the others (\u, and what is not an escape). */
+static const char ONE_LETTER[256] = {
+    ['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b', ['f'] = '\f', ['n'] = '\n',
+    ['r'] = '\r', ['t'] = '\t',
+};
+
+/* Decodes the escape at p (a backslash, at least 2 bytes before end) into o;
+ * returns the byte after it, or NULL when it is not one of valid text. */
+static const char *decode_escape(const char *p, const char *end, char *o, size_t *n)
+{
+    *n = 1;
+    if ((o[0] = ONE_LETTER[(unsigned char)p[1]]))
+        return p + 2;
+    if (p[1] != 'u')
+        return NULL;
+    long cp = util_hex4(p + 2, (size_t)(end - p - 2));
+    if (cp < 0)
+        return NULL;
+    p += 6;
+    if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+        long lo = util_hex4(p + 2, 4);
+        if (lo >= 0xDC00 && lo <= 0xDFFF) {   /* a pair; else kept alone (JTEXT_SURROGATES) */
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            p += 6;
+        }
+    }
+    *n = utf8_encode((uint32_t)cp, o);
+    return p;
+}
+
+/* The next '"' or '\\' at or after p, copying the bytes before it to *o
+ * (advanced past them): by 16-byte blocks, each stored whole (out has the
+ * room: see jtext_string_value), or by quote_block and one copy. */
+static const char *copy_run(const char *p, const char *end, char **o, unsigned flags)
+{
+#ifdef JTEXT_SSE2
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    while (!(flags & JTEXT_SCALAR) && end - p >= SSE_BLOCK) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned bits = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+        _mm_storeu_si128((__m128i *)(void *)*o, v);
+        unsigned k = bits ? (unsigned)__builtin_ctz(bits) : SSE_BLOCK;
+        *o += k;
+        p += k;
+        if (bits)
+            return p;
+    }
+#endif
+    const char *q = (const char *)quote_block((const unsigned char *)p, (const unsigned char *)end,
+                                              flags);
+    memcpy(*o, p, (size_t)(q - p));
+    *o += q - p;
+    return q;
+}
+
+/* For a valid string, the same bytes as the scanner's decoding (checked by
+ * tests/test_jtext_blocks.c): runs copied between escapes found by block
+ * search, each escape decoded in place. The decoded text is never longer
+ * than the text it comes from, and a block stored whole at o never reaches
+ * past v.len bytes from dst. */
+size_t jtext_string_decode(jtext_span v, unsigned flags, char *dst)
+{
+    const char *p = v.p + 1, *end = v.p + v.len;
+    char *o = dst;
+    for (;;) {
+        const char *q = copy_run(p, end, &o, flags);
+        if (q == end || *q == '"')
+            break;
+        if (end - q >= 2 && (*o = ONE_LETTER[(unsigned char)q[1]])) {   /* the common escapes */
+            o++;
+            p = q + 2;
+            continue;
+        }
+        size_t n;
+        if (end - q < 2 || !(p = decode_escape(q, end, o, &n)))
+            break;   /* not valid text: what was decoded so far */
+        o += n;
+    }
+    *o = '\0';
+    return (size_t)(o - dst);
+}
+
 int jtext_string_value(jtext_span v, unsigned flags, util_buf *out)
 {
-    if (!v.p || !v.len || *v.p != '"')
+    if (!v.p || v.len < 2 || *v.p != '"' || util_buf_reserve(out, v.len))
         return -1;
-    util_buf tmp = {0};
-    jtext_scan s;
-    jtext_scan_init(&s, v.p, v.len, flags, &tmp);
-    bool ok = jtext_string(&s, out);
-    free(tmp.data);
-    return ok && util_buf_reserve(out, 0) == 0 ? 0 : -1;
+    out->len += jtext_string_decode(v, flags, out->data + out->len);
+    return 0;
 }

@@ -77,6 +77,8 @@ json_t *jtext_build_valid(const char *p, size_t len, unsigned flags);
 json_t *jtext_pick_valid(const char *p, size_t len, unsigned flags, const char *const *keys,
                          size_t nkeys);
 
+typedef struct jtext_scan jtext_scan;
+
 /* One top-level member of an object text: its key (decoded, not
  * NUL-terminated; valid during the callback only) and the bytes of its value
  * [v, end) inside the text given to jtext_object. */
@@ -106,6 +108,18 @@ int jtext_object(const char *p, size_t len, unsigned flags, jtext_member_fn fn, 
  * p[0..len) and allocates nothing, whatever the text. */
 int jtext_object_trusted(const char *p, size_t len, jtext_member_fn fn, void *ctx);
 
+/* jtext_object's walk with the values left to the caller: fn is called at
+ * each top-level member, in text order, with its decoded key (valid during
+ * the call only) and s at the member's value (white space skipped); it must
+ * scan exactly that value — jtext_value(s), or jtext_open and the member or
+ * element loop to look inside it — and return 0 to go on, -1 when the scan
+ * failed (the error is in s), or a positive value to stop. Returns as
+ * jtext_object does (the same errors at the same columns, as the values are
+ * scanned by the same grammar). */
+typedef int (*jtext_walk_fn)(void *ctx, jtext_scan *s, const char *key, size_t key_len);
+int jtext_object_walk(const char *p, size_t len, unsigned flags, jtext_walk_fn fn, void *ctx,
+                      char *err, size_t errsz);
+
 /* Whether the member is named name (compared after unescaping). */
 bool jtext_member_is(const jtext_member *m, const char *name);
 
@@ -122,7 +136,7 @@ int jtext_set_member(const char *p, size_t len, unsigned flags, const char *key,
 
 /* ---- the scanning cursor --------------------------------------------------- */
 
-typedef struct jtext_scan {
+struct jtext_scan {
     const unsigned char *base, *p, *end;
     unsigned depth;         /* open containers */
     unsigned flags;
@@ -131,7 +145,7 @@ typedef struct jtext_scan {
     bool saw_nul;           /* a \u0000 escape was decoded */
     unsigned seen;          /* JTEXT_SEEN_* met so far */
     util_buf *tmp;          /* scratch for number text */
-} jtext_scan;
+};
 
 /* A cursor at the start of p[0..len); tmp is scratch the caller owns (and
  * frees with util_buf_free). */
@@ -199,8 +213,29 @@ jtext_span jtext_get(jtext_span obj, unsigned flags, const char *key);
  * how many there are (0 when arr is not a list). */
 size_t jtext_elements(jtext_span arr, unsigned flags, jtext_span *out, size_t max);
 /* Appends the decoded text of the string span v (a valid JSON string, as
- * read with flags) to out. 0; -1 when v is not a string or out of memory. */
+ * read with flags) to out, without checking it again. 0; -1 when v is not a
+ * string or out of memory. (Text that is not valid gives unspecified bytes;
+ * nothing outside v is ever read.) */
 int jtext_string_value(jtext_span v, unsigned flags, util_buf *out);
+/* The same into dst, which has room for v.len + 1 bytes (the decoded text is
+ * never longer than its JSON text), NUL-terminated; returns its length. v
+ * must be a string span (starting with '"', at least 2 bytes). */
+size_t jtext_string_decode(jtext_span v, unsigned flags, char *dst);
+/* jtext_get of several keys at once, for text already accepted with flags
+ * (a member span of a validated request): out[i] is the value of the last
+ * member named keys[i] (absent when none), found in one unchecked walk
+ * (jtext_object_trusted; the checked one only when a key has escapes).
+ * All absent when obj is not an object. */
+void jtext_get_valid(jtext_span obj, unsigned flags, const char *const *keys, size_t nkeys,
+                     jtext_span *out);
+/* The elements of list text already accepted with flags, one per call: *at
+ * is NULL before the first (then where the last one ended); returns the next
+ * element's span, or an absent span after the last one (and when arr is not
+ * a list). An element that is an object also gets the values of its members
+ * keys[0..nkeys) into fields, as jtext_get_valid would, in the same walk
+ * (all absent otherwise). Unchecked; never reads outside arr. */
+jtext_span jtext_next_valid(jtext_span arr, unsigned flags, const char **at,
+                            const char *const *keys, size_t nkeys, jtext_span *fields);
 /* Element k of the list text arr, or an absent span. */
 jtext_span jtext_at(jtext_span arr, unsigned flags, size_t k);
 

@@ -1,11 +1,14 @@
 /* verify — one verify request as text: validate, grade, splice (see verify.h).
  *
- * How it works: one jtext_object pass validates the whole request and records
- * the value spans of its top-level members: the last responses_create_params,
- * response and expected_action (jansson and Python keep the last duplicate)
- * and every "reward"/"category" value. Only response's "output"
- * (jtext_pick_valid) and expected_action (jtext_build_valid) are then built,
- * without validating those spans again, and handed to the grader.
+ * How it works: one jtext_object_walk pass validates the whole request and
+ * records the value spans of its top-level members: the last
+ * responses_create_params, response and expected_action (jansson and Python
+ * keep the last duplicate) and every "reward"/"category" value. A response
+ * object is walked member by member in that same pass, so the span of its
+ * "output" is known without a second look at the rest of it (often its whole
+ * tool list). Both actions are then read in place from those validated spans
+ * (grade_actual_from_output_text, grade_expected_unparsed_text): no JSON
+ * tree is built.
  * The output text is the request's object text with the recorded verdict
  * spans replaced and the missing members inserted before its final brace;
  * white space outside the object is dropped.
@@ -30,6 +33,8 @@ typedef struct span {
 /* What the scan of a request found. */
 typedef struct request {
     span m[M_COUNT];          /* the last of each; v == NULL when absent */
+    span output;              /* the last "output" of the last response object */
+    util_buf key;             /* scratch for the response's member keys */
     size_t members;           /* top-level members, duplicates included */
     span *verdict;            /* "reward"/"category" values, in text order */
     unsigned char *which;     /* V_REWARD or V_CATEGORY, per verdict span */
@@ -58,17 +63,46 @@ static bool add_verdict_span(request *r, const jtext_member *m, unsigned char wh
     return true;
 }
 
-static int on_member(void *ctx, const jtext_member *m)
+/* The members of a response object at s->p, each checked as jtext_value
+ * would; the span of the last "output" kept. -1 on a syntax error. */
+static int walk_response(request *r, jtext_scan *s)
+{
+    span output = {NULL, NULL};
+    bool first = true;
+    int k;
+    if (!jtext_open(s))
+        return -1;
+    while ((k = jtext_obj_next(s, &first, &r->key)) == 1) {
+        const char *v = (const char *)s->p;
+        if (!jtext_value(s))
+            return -1;
+        if (r->key.len == 6 && !memcmp(r->key.data, "output", 6))
+            output = (span){v, (const char *)s->p};
+    }
+    r->output = output;
+    return k;
+}
+
+static int on_member(void *ctx, jtext_scan *s, const char *key, size_t key_len)
 {
     request *r = ctx;
+    jtext_member m = {key, key_len, (const char *)s->p, NULL};
     r->members++;
-    for (int i = 0; i < M_COUNT; i++)
-        if (jtext_member_is(m, MEMBER_NAMES[i])) {
-            r->m[i] = (span){m->v, m->end};
-            return 0;
-        }
-    int which = jtext_member_is(m, "reward") ? V_REWARD : jtext_member_is(m, "category") ? V_CATEGORY : -1;
-    if (which >= 0 && !add_verdict_span(r, m, (unsigned char)which)) {
+    int which = -1;
+    for (int i = 0; i < M_COUNT && which < 0; i++)
+        if (jtext_member_is(&m, MEMBER_NAMES[i]))
+            which = i;
+    if (which == M_RESPONSE && *s->p == '{' ? walk_response(r, s) != 0 : !jtext_value(s))
+        return -1;
+    m.end = (const char *)s->p;
+    if (which >= 0) {
+        r->m[which] = (span){m.v, m.end};
+        return 0;
+    }
+    which = jtext_member_is(&m, "reward")     ? V_REWARD
+            : jtext_member_is(&m, "category") ? V_CATEGORY
+                                              : -1;
+    if (which >= 0 && !add_verdict_span(r, &m, (unsigned char)which)) {
         r->nomem = true;
         return 1;
     }
@@ -93,39 +127,33 @@ static const char *field_error(const request *r)
     return NULL;
 }
 
-/* Grades the scanned request: builds {"output": response.output} (the rest
- * of a response, often its whole tool list, is never read) and
- * expected_action, and judges them. */
+/* Grades the scanned request: reads the expected action from
+ * expected_action and the actual one from the response's output, in place,
+ * and judges them. */
 static int judge(const grade_config *cfg, const request *r, grade_verdict *v,
                  verify_kinds *kinds, char *err, size_t errsz)
 {
-    static const char *const output[1] = {"output"};
-    span rs = r->m[M_RESPONSE], es = r->m[M_EXPECTED];
-    /* both spans were validated by the request's scan, with the same flags */
-    json_t *response = jtext_pick_valid(rs.v, (size_t)(rs.end - rs.v), JTEXT_PY, output, 1);
-    json_t *ea = jtext_build_valid(es.v, (size_t)(es.end - es.v), JTEXT_PY);
+    span os = r->output, es = r->m[M_EXPECTED];
     grade_action *expected = NULL, *actual = NULL;
     char why[256];
-    int rc = VERIFY_NOMEM;   /* both spans are valid: NULL means no memory */
-    if (response && ea) {
-        rc = VERIFY_INVALID;
-        if (!(expected = grade_expected_unparsed(ea, why, sizeof why)))
-            snprintf(err, errsz, "expected_action: %s", why);
-        else if (!(actual = grade_actual_from_response(response, why, sizeof why)))
-            snprintf(err, errsz, "response: %s", why);
-        else if (grade_judge_checked(cfg, expected, actual, v, why, sizeof why) != 0)
-            snprintf(err, errsz, "expected_action.%s", why);
-        else {
-            if (kinds)
-                *kinds = (verify_kinds){grade_action_type_name(expected),
-                                        grade_action_type_name(actual)};
-            rc = VERIFY_OK;
-        }
+    int rc = VERIFY_INVALID;
+    /* both spans were validated by the request's scan, with the same flags */
+    if (!(expected = grade_expected_unparsed_text(es.v, (size_t)(es.end - es.v), JTEXT_PY, why,
+                                                  sizeof why)))
+        snprintf(err, errsz, "expected_action: %s", why);
+    else if (!(actual = grade_actual_from_output_text(os.v, (size_t)(os.end - os.v), JTEXT_PY,
+                                                      why, sizeof why)))
+        snprintf(err, errsz, "response: %s", why);
+    else if (grade_judge_checked(cfg, expected, actual, v, why, sizeof why) != 0)
+        snprintf(err, errsz, "expected_action.%s", why);
+    else {
+        if (kinds)
+            *kinds = (verify_kinds){grade_action_type_name(expected),
+                                    grade_action_type_name(actual)};
+        rc = VERIFY_OK;
     }
     grade_action_free(expected);
     grade_action_free(actual);
-    json_decref(response);
-    json_decref(ea);
     return rc;
 }
 
@@ -174,7 +202,7 @@ int verify_text_kinds(const grade_config *cfg, const char *p, size_t len, verify
 {
     request r;
     memset(&r, 0, sizeof r);
-    int rc = jtext_object(p, len, JTEXT_PY, on_member, &r, err, errsz);
+    int rc = jtext_object_walk(p, len, JTEXT_PY, on_member, &r, err, errsz);
     const char *field = rc == 0 ? field_error(&r) : NULL;
     if (r.nomem)
         rc = VERIFY_NOMEM;
@@ -190,5 +218,6 @@ int verify_text_kinds(const grade_config *cfg, const char *p, size_t len, verify
     }
     free(r.verdict);
     free(r.which);
+    util_buf_free(&r.key);
     return rc;
 }

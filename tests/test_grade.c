@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "grade.h"
+#include "jtext.h"
 #include "testutil.h"
 
 static json_t *js(const char *text)
@@ -746,4 +747,144 @@ Test(grade, retained_action_outlives_the_builder)
     grade_action_free(a);
     cr_assert_null(grade_action_retain(NULL));
     grade_action_release(NULL);
+}
+
+/* ---- actions read in place from validated text ------------------------------- */
+
+/* Expected actions and response outputs, valid JSON (Python's dialect) of
+ * every shape the readers tell apart: the text readers must give what the
+ * tree readers give on jtext's tree of the same text. */
+static const char *const EXPECTED_TEXTS[] = {
+    "{\"type\":\"message\",\"content\":\"hi\"}", "{\"type\":\"message\",\"content\":null}",
+    "{\"type\":\"message\"}", "{\"type\":\"message\",\"content\":5}",
+    "{\"type\":\"message\",\"content\":NaN}", "{\"type\":\"message\",\"content\":1e400}",
+    "{\"type\":\"message\",\"content\":-Infinity}", "{\"type\":\"message\",\"content\":[]}",
+    "{\"type\":\"message\",\"content\":123456789012345678901234567890}",
+    "{\"type\":\"message\",\"content\":-1" "000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000}",
+    "{\"type\":\"message\",\"content\":\"a\",\"content\":\"b \\u00e9\\ud83d\\ude00\"}",
+    "{\"t\\u0079pe\":\"message\",\"content\":\"escaped key\"}",
+    "{\"type\":\"message\\u0000x\",\"content\":\"a\"}", "{\"type\":\"mess\\u0000age\"}",
+    "{\"type\":3}", "{}", "[1]", "\"s\"", "{\"type\":\"nope\\u0000hidden\"}",
+    "{\"type\":\"function_call\",\"name\":\"f\",\"arguments\":\"{\\\"a\\\": 1}\"}",
+    "{\"type\":\"function\\u005fcall\",\"name\":\"f\\u0000g\",\"arguments\":\"{}\"}",
+    "{\"type\":\"function_call\",\"name\":\"f\"}",
+    "{\"type\":\"function_call\",\"name\":1,\"arguments\":\"{}\"}",
+    "{\"type\":\"function_call\",\"name\":\"g\",\"arguments\":\"not json\"}",
+    "{\"type\":\"function_call_batch\",\"calls\":[]}", "{\"type\":\"function_call_batch\"}",
+    "{\"type\":\"function_call_batch\",\"calls\":{\"a\":1}}",
+    "{\"type\":\"function_call_batch\",\"calls\":[{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"},"
+    "{\"type\":\"function_call\",\"name\":\"g\",\"arguments\":\"[1, 2.5, \\\"x\\\"]\"}]}",
+    "{\"type\":\"function_call_batch\",\"calls\":[{\"name\":\"f\",\"arguments\":\"{}\"},3]}",
+    "{\"type\":\"function_call_batch\",\"calls\":[{\"type\":null,\"name\":\"f\",\"arguments\":\"{}\"}]}",
+    "{\"type\":\"function_call_batch\",\"calls\":[{\"type\":\"message\",\"name\":\"f\",\"arguments\":\"{}\"}]}",
+    "{\"type\":\"function_call_batch\",\"calls\":[{\"n\\u0061me\":\"f\",\"arguments\":\"{}\",\"arguments\":\"{\\\"b\\\":[]}\"}]}",
+};
+
+static const char *const OUTPUT_TEXTS[] = {
+    "[]", "5", "{\"a\":1}", "[1]", "[{\"type\":3}]", "[{\"name\":\"f\"}]",
+    "[{\"type\":\"function_call\",\"name\":\"f\",\"arguments\":\"{\\\"a\\\": 1}\"}]",
+    "[{\"type\":\"function_call\",\"name\":\"f\"}]",
+    "[{\"type\":\"function_call\",\"name\":null,\"arguments\":\"{}\"}]",
+    "[{\"type\":\"function_call\",\"name\":\"g\",\"arguments\":\"[1, 2.5, \\\"x\\\"]\"},"
+    "{\"type\":\"reasoning\",\"summary\":[]},{\"type\":\"function_call\",\"name\":\"f\",\"arguments\":\"{}\"}]",
+    "[{\"type\":\"function_call\\u0000\",\"name\":\"f\",\"arguments\":\"{}\"}]",
+    "[{\"typ\\u0065\":\"function_call\",\"name\":\"f\",\"name\":\"h\",\"arguments\":\"{\\\"a\\\":1}\"}]",
+    "[{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"hi\"}]}]",
+    "[{\"type\":\"message\",\"content\":[{\"text\":\"hi \\u00e9\",\"annotations\":[]}]}]",
+    "[{\"type\":\"message\",\"content\":[{\"text\":\"no annotations\"}]}]",
+    "[{\"type\":\"message\",\"role\":\"user\",\"content\":[{\"type\":\"output_text\",\"text\":\"u\"}]},"
+    "{\"type\":\"message\",\"content\":[{\"type\":\"refusal\"},{\"type\":\"output_text\",\"text\":\"b\"}]}]",
+    "[{\"type\":\"message\",\"content\":\"not a list\"}]",
+    "[{\"type\":\"message\",\"role\":null,\"content\":[]}]",
+    "[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":7}]}]",
+    "[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":null}]}]",
+    "[{\"type\":\"message\",\"content\":[]},{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"second\"}]}]",
+    "[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"m\"}]},"
+    "{\"type\":\"function_call\",\"name\":\"f\",\"arguments\":\"{\\\"a\\\": 1}\"}]",
+};
+
+enum { NEXPECTED = sizeof EXPECTED_TEXTS / sizeof EXPECTED_TEXTS[0],
+       NOUTPUTS = sizeof OUTPUT_TEXTS / sizeof OUTPUT_TEXTS[0] };
+
+/* Both failed with the same reason, or both are actions of the same kind
+ * and call names. */
+static void same_action(const grade_action *a, const char *aerr, const grade_action *b,
+                        const char *berr, const char *text)
+{
+    cr_assert_eq(!a, !b, "for %s: %s / %s", text, a ? "-" : aerr, b ? "-" : berr);
+    if (!a) {
+        cr_assert_str_eq(aerr, berr, "for %s", text);
+        return;
+    }
+    cr_assert_eq(grade_action_kind_of(a), grade_action_kind_of(b), "for %s", text);
+    cr_assert_eq(grade_action_ncalls(a), grade_action_ncalls(b), "for %s", text);
+    for (size_t i = 0; i < grade_action_ncalls(a); i++)
+        cr_assert_str_eq(grade_action_call_name(a, i), grade_action_call_name(b, i), "for %s", text);
+}
+
+/* The same judgment (verdict, or failure and its reason) either way. */
+static void same_judgment(const grade_action *e1, const grade_action *a1, const grade_action *e2,
+                          const grade_action *a2)
+{
+    grade_config cfg;
+    grade_config_default(&cfg);
+    cfg.mode = GRADE_MODE_FRACTIONAL;
+    cfg.parallel_rewarding = true;
+    grade_verdict v1 = {0}, v2 = {0};
+    char w1[256] = "", w2[256] = "";
+    int r1 = grade_judge_checked(&cfg, e1, a1, &v1, w1, sizeof w1);
+    int r2 = grade_judge_checked(&cfg, e2, a2, &v2, w2, sizeof w2);
+    cr_assert_eq(r1, r2);
+    cr_assert_str_eq(w1, w2);
+    cr_assert(r1 != 0 || (v1.reward == v2.reward && v1.category == v2.category));
+}
+
+Test(grade, text_readers_match_the_tree_readers)
+{
+    grade_action *et[NEXPECTED], *ex[NEXPECTED], *at[NOUTPUTS], *ax[NOUTPUTS];
+    for (size_t i = 0; i < NEXPECTED; i++) {
+        const char *t = EXPECTED_TEXTS[i];
+        cr_assert(jtext_valid(t, strlen(t), JTEXT_PY, NULL, 0), "test text %s", t);
+        json_t *tree = jtext_build(t, strlen(t), JTEXT_PY);
+        char e1[256] = "", e2[256] = "";
+        et[i] = grade_expected_unparsed(tree, e1, sizeof e1);
+        ex[i] = grade_expected_unparsed_text(t, strlen(t), JTEXT_PY, e2, sizeof e2);
+        same_action(et[i], e1, ex[i], e2, t);
+        json_decref(tree);
+    }
+    for (size_t i = 0; i < NOUTPUTS; i++) {
+        const char *t = OUTPUT_TEXTS[i];
+        cr_assert(jtext_valid(t, strlen(t), JTEXT_PY, NULL, 0), "test text %s", t);
+        json_t *resp = json_pack("{s:o}", "output", jtext_build(t, strlen(t), JTEXT_PY));
+        char e1[256] = "", e2[256] = "";
+        at[i] = grade_actual_from_response(resp, e1, sizeof e1);
+        ax[i] = grade_actual_from_output_text(t, strlen(t), JTEXT_PY, e2, sizeof e2);
+        same_action(at[i], e1, ax[i], e2, t);
+        json_decref(resp);
+    }
+    char e[256];
+    grade_action *none = grade_actual_from_output_text(NULL, 0, JTEXT_PY, e, sizeof e);
+    cr_assert_null(none, "a response without output");
+    cr_assert_str_eq(e, "response.output is missing or not an array");
+    size_t judged = 0;
+    for (size_t i = 0; i < NEXPECTED; i++)
+        for (size_t k = 0; k < NOUTPUTS && et[i]; k++)
+            if (at[k]) {   /* every mix of the two readers judges alike */
+                same_judgment(et[i], at[k], ex[i], ax[k]);
+                same_judgment(et[i], at[k], ex[i], at[k]);
+                same_judgment(et[i], at[k], et[i], ax[k]);
+                judged++;
+            }
+    cr_assert_gt(judged, 100);
+    for (size_t i = 0; i < NEXPECTED; i++) {
+        grade_action_free(et[i]);
+        grade_action_free(ex[i]);
+    }
+    for (size_t i = 0; i < NOUTPUTS; i++) {
+        grade_action_free(at[i]);
+        grade_action_free(ax[i]);
+    }
 }

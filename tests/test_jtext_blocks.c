@@ -407,3 +407,144 @@ Test(jtext_blocks, trusted_walk_matches_the_checked_one)
         check_trusted(rows[i], strlen(rows[i]));
     }
 }
+
+/* ---- reading validated text: decoding and the unchecked walks ------------------ */
+
+/* jtext_string_value (unchecked, by blocks or bytes) decodes a valid string
+ * span of exactly len bytes to the bytes the scanner's checked decoding
+ * gives. */
+static void check_decode(const char *text, size_t len, unsigned flags)
+{
+    char *p = malloc(len ? len : 1);
+    cr_assert(p);
+    memcpy(p, text, len);
+    char show[600];
+    show_text(p, len, show, sizeof show);
+    util_buf want = {0}, tmp = {0};
+    jtext_scan s;
+    jtext_scan_init(&s, p, len, flags, &tmp);
+    if (len && *p == '"' && jtext_string(&s, &want) && s.p == s.end) {
+        /* skipped unchecked (by its masks) to exactly its end */
+        jtext_span none[1];
+        const char *at = NULL;
+        util_buf list = {0};
+        cr_assert_eq(util_buf_putc(&list, '['), 0);
+        cr_assert_eq(util_buf_append(&list, p, len), 0);
+        cr_assert_eq(util_buf_putc(&list, ']'), 0);
+        jtext_span el = jtext_next_valid((jtext_span){list.data, list.len}, flags, &at, NULL, 0, none);
+        cr_assert(el.p == list.data + 1 && el.len == len, "skip differs for %s", show);
+        util_buf_free(&list);
+        for (unsigned scalar = 0; scalar <= JTEXT_SCALAR; scalar += JTEXT_SCALAR) {
+            util_buf got = {0};
+            cr_assert_eq(util_buf_puts(&got, "x"), 0);   /* appended after what is there */
+            cr_assert_eq(jtext_string_value((jtext_span){p, len}, flags | scalar, &got), 0,
+                         "for %s", show);
+            cr_assert(got.len == want.len + 1 && !memcmp(got.data + 1, want.data ? want.data : "",
+                                                         want.len), "decoding differs for %s", show);
+            util_buf_free(&got);
+        }
+    }
+    util_buf_free(&want);
+    util_buf_free(&tmp);
+    free(p);
+}
+
+Test(jtext_blocks, unchecked_decoding_matches_the_scanner)
+{
+    rng r = {0x2545F4914F6CDD1DULL};
+    util_buf t = {0};
+    size_t decoded = 0;
+    for (int d = 0; d < 20 * DOCS; d++) {
+        t.len = 0;
+        gen_string(&r, &t);
+        for (size_t f = 0; f < NFLAG_SETS; f++)
+            check_decode(t.data, t.len, FLAG_SETS[f]);
+        decoded += jtext_valid(t.data, t.len, JTEXT_PY | JTEXT_SURROGATES, NULL, 0);
+    }
+    cr_assert_gt(decoded, 1000, "too few valid strings were generated");
+    /* escapes at every offset around the block edges */
+    static const char *const escapes[] = {"\\n", "\\\"", "\\\\", "\\u00e9", "\\ud83d\\ude00",
+                                          "\\ud800x", "\\udc00", "\\u0000", "\xC3\xA9",
+                                          "\\\\\\\"", "\\\"\\\"\\\\", "\\\\\\\\\\\"x\\\\"};
+    for (size_t n = 0; n <= 40; n++)
+        for (size_t e = 0; e < sizeof escapes / sizeof escapes[0]; e++) {
+            t.len = 0;
+            put(&t, "\"");
+            for (size_t i = 0; i < n; i++)
+                cr_assert_eq(util_buf_putc(&t, (char)('a' + i % 26)), 0);
+            put(&t, escapes[e]);
+            put(&t, "tail\\t\"");
+            for (size_t f = 0; f < NFLAG_SETS; f++)
+                check_decode(t.data, t.len, FLAG_SETS[f]);
+        }
+    util_buf_free(&t);
+}
+
+/* On a valid object (text of exactly len bytes), jtext_get_valid finds what
+ * jtext_get finds for each key; on a valid list, jtext_next_valid gives the
+ * elements jtext_elements gives, and each object element's members as
+ * jtext_get does. */
+static void check_valid_walks(const char *text, size_t len, const char *const *keys,
+                              size_t nkeys)
+{
+    char *p = malloc(len ? len : 1);
+    cr_assert(p);
+    memcpy(p, text, len);
+    char show[600];
+    show_text(p, len, show, sizeof show);
+    jtext_span doc = {p, len}, got[4], el[64];
+    if (jtext_object(p, len, JTEXT_PY, NULL, NULL, NULL, 0) == 0) {
+        jtext_get_valid(doc, JTEXT_PY, keys, nkeys, got);
+        for (size_t k = 0; k < nkeys; k++) {
+            jtext_span want = jtext_get(doc, JTEXT_PY, keys[k]);
+            cr_assert(got[k].p == want.p && got[k].len == want.len, "key %s for %s", keys[k], show);
+        }
+    }
+    size_t n = jtext_valid(p, len, JTEXT_PY, NULL, 0) ? jtext_elements(doc, JTEXT_PY, el, 64) : 0;
+    const char *at = NULL;
+    for (size_t i = 0; i < n && i < 64; i++) {
+        jtext_span v = jtext_next_valid(doc, JTEXT_PY, &at, keys, nkeys, got);
+        cr_assert(v.p == el[i].p && v.len == el[i].len, "element %zu for %s", i, show);
+        for (size_t k = 0; k < nkeys; k++) {
+            jtext_span want = *v.p == '{' ? jtext_get(v, JTEXT_PY, keys[k]) : (jtext_span){NULL, 0};
+            cr_assert(got[k].p == want.p && got[k].len == want.len, "element %zu key %s for %s",
+                      i, keys[k], show);
+        }
+    }
+    if (n && n <= 64)
+        cr_assert_null(jtext_next_valid(doc, JTEXT_PY, &at, keys, nkeys, got).p, "for %s", show);
+    free(p);
+}
+
+Test(jtext_blocks, unchecked_walks_match_the_checked_ones)
+{
+    rng r = {0x6A09E667F3BCC909ULL};
+    util_buf doc = {0};
+    static const char *const keys[] = {"k", "type", "k\"", "absent"};
+    for (int d = 0; d < DOCS; d++) {
+        doc.len = 0;
+        gen_ws(&r, &doc);
+        if (pick(&r, 2)) {
+            gen_object(&r, &doc);
+        } else {   /* a list of such objects and other values */
+            put(&doc, "[");
+            for (size_t i = 0, n = pick(&r, 5); i < n; i++) {
+                put(&doc, i ? ", " : "");
+                if (pick(&r, 3))
+                    gen_object(&r, &doc);
+                else
+                    gen_value(&r, &doc, 1);
+            }
+            put(&doc, "]");
+        }
+        gen_ws(&r, &doc);
+        check_valid_walks(doc.data, doc.len, keys, 4);
+    }
+    static const char *const docs[] = {
+        "{\"type\":1,\"k\":2,\"type\":3}", "{\"t\\u0079pe\":\"x\",\"k\":[1]}",
+        "[{\"k\":1},{\"ty\\u0070e\":2,\"k\":3}, 4, \"s\", {}]", "[]", " [ ] ", "[{\"k\\\"\":0}]",
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++)
+        check_valid_walks(docs[i], strlen(docs[i]), keys, 4);
+    util_buf_free(&doc);
+}
