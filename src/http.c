@@ -285,6 +285,7 @@ struct http_server {
     atomic_bool paused;             /* the accept thread waits for a close */
     atomic_uint in_flight;
     atomic_uint connections;        /* handed to libmicrohttpd and not yet closed */
+    atomic_ullong refused;          /* connections refused at the cap (send_busy) */
     char busy[256];                 /* the whole 503 reply of a refused connection */
     size_t busy_len;
     lingering linger[HTTP_LINGER_SLOTS];   /* the accept thread's own */
@@ -735,8 +736,9 @@ static unsigned cores(void)
 
 /* Writes the refusal of a connection past the cap (busy), the whole reply
  * in one send on a fresh socket, and ends the sending side. */
-static void send_busy(const http_server *srv, int fd)
+static void send_busy(http_server *srv, int fd)
 {
+    atomic_fetch_add(&srv->refused, 1);
     ssize_t n = send(fd, srv->busy, srv->busy_len, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)n;                         /* a client gone already needs nothing */
     shutdown(fd, SHUT_WR);
@@ -1038,6 +1040,11 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
         return NULL;
     }
     return srv;
+}
+
+unsigned long long http_server_refused(const http_server *s)
+{
+    return atomic_load(&s->refused);
 }
 
 unsigned http_server_port(const http_server *s)

@@ -131,6 +131,9 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
                                char *err, size_t errsz);
 /* The port actually bound (useful with port 0). */
 unsigned http_server_port(const http_server *s);
+/* Connections refused so far because --max-connections were open (each
+ * answered 503 by the accept thread, never seen by the observer). */
+unsigned long long http_server_refused(const http_server *s);
 /* Requests received and not yet answered. */
 unsigned http_server_in_flight(http_server *s);
 /* Stops accepting new connections; connections already open are served on. */

@@ -50,6 +50,7 @@ struct metrics {
     slot counts[NSLOTS];
     slot latency[NSLOTS];
     atomic_long active_sessions;
+    atomic_ullong refused_connections;
     atomic_ullong submissions;
     atomic_ullong reward_micro;          /* sum of rewards, in millionths */
     histogram grade;
@@ -131,6 +132,12 @@ void metrics_set_active_sessions(metrics *m, long n)
 {
     if (m)
         atomic_store(&m->active_sessions, n);
+}
+
+void metrics_set_refused_connections(metrics *m, unsigned long long n)
+{
+    if (m)
+        atomic_store(&m->refused_connections, n);
 }
 
 /* The text being rendered; a failed append poisons it (failed). */
@@ -226,6 +233,11 @@ char *metrics_render(metrics *m, size_t *len)
     sb_printf(&b, "# HELP fcpivot_active_sessions ORS sessions currently open.\n"
                   "# TYPE fcpivot_active_sessions gauge\n"
                   "fcpivot_active_sessions %ld\n", atomic_load(&m->active_sessions));
+    sb_printf(&b, "# HELP fcpivot_connections_refused_total Connections answered 503 because "
+                  "--max-connections were open.\n"
+                  "# TYPE fcpivot_connections_refused_total counter\n"
+                  "fcpivot_connections_refused_total %llu\n",
+              (unsigned long long)atomic_load(&m->refused_connections));
     sb_printf(&b, "# HELP fcpivot_submissions_total Graded actions (ORS submissions and /verify).\n"
                   "# TYPE fcpivot_submissions_total counter\n"
                   "fcpivot_submissions_total %llu\n", subs);

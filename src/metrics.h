@@ -14,6 +14,8 @@ void metrics_free(metrics *m);
 void metrics_observe_request(metrics *m, const char *route, int status, double seconds);
 void metrics_observe_submission(metrics *m, double reward, double grade_seconds);
 void metrics_set_active_sessions(metrics *m, long n);
+/* The HTTP adapter's count of connections refused at the connection cap. */
+void metrics_set_refused_connections(metrics *m, unsigned long long n);
 
 /* The whole exposition text; caller frees. NULL on allocation failure. */
 char *metrics_render(metrics *m, size_t *len);

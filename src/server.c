@@ -104,6 +104,7 @@ static void route_metrics(void *ctx, const wire_request *req, wire_reply *out)
     (void)req;
     server *s = ctx;
     size_t len = 0;
+    metrics_set_refused_connections(s->m, http_server_refused(s->http));
     char *text = metrics_render(s->m, &len);
     if (!text)
         return;                                   /* status 0: the adapter answers 500 */

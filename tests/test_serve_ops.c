@@ -248,23 +248,31 @@ Test(serve_ops, sigterm_under_load_exits_0)
 /* ------------------------------------------------------------ connections */
 
 /* Sends one keep-alive request on fd and reads its reply (a short one). */
-static bool exchange(int fd)
+/* Sends GET path on a kept-alive connection and reads until the reply
+ * holds want (true) or the connection ends or buf fills (false). */
+static bool ask(int fd, const char *path, const char *want, char *buf, size_t bufsz)
 {
-    const char *get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
-    if (send(fd, get, strlen(get), MSG_NOSIGNAL) != (ssize_t)strlen(get))
+    char get[256];
+    int len = snprintf(get, sizeof get, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    if (send(fd, get, (size_t)len, MSG_NOSIGNAL) != (ssize_t)len)
         return false;
-    char buf[1024];
     size_t got = 0;
-    while (got < sizeof buf - 1) {
-        ssize_t n = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+    while (got < bufsz - 1) {
+        ssize_t n = recv(fd, buf + got, bufsz - 1 - got, 0);
         if (n <= 0)
             return false;
         got += (size_t)n;
         buf[got] = '\0';
-        if (strstr(buf, "{\"status\":\"ok\"}"))
+        if (strstr(buf, want))
             return true;
     }
     return false;
+}
+
+static bool exchange(int fd)
+{
+    char buf[1024];
+    return ask(fd, "/health", "{\"status\":\"ok\"}", buf, sizeof buf);
 }
 
 Test(serve_ops, connection_cap)
@@ -370,10 +378,16 @@ Test(serve_ops, every_connection_past_the_cap_is_refused_at_once)
                   "connection %d: %s", i, r[i].buf);
         close(r[i].fd);
     }
-    for (int i = 0; i < CAP_HELD; i++) {
+    for (int i = 0; i < CAP_HELD; i++)
         cr_assert(exchange(held[i]), "held connection %d stopped working", i);
+    /* the refusals are counted where the observer never sees them */
+    static char metrics[65536];
+    char want[96];
+    snprintf(want, sizeof want, "\nfcpivot_connections_refused_total %d\n", CAP_EXTRA);
+    cr_assert(ask(held[0], "/metrics", want, metrics, sizeof metrics),
+              "no '%s' in: %s", want + 1, metrics);
+    for (int i = 0; i < CAP_HELD; i++)
         close(held[i]);
-    }
     cr_assert_eq(su_stop(&s), 0);
 }
 
