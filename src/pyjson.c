@@ -65,23 +65,6 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* 1 for bytes that end the fast string scan: '"', '\\', controls. */
-static const unsigned char STR_STOP[256] = {
-    1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
-    0,0,1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
-    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,
-};
-
-/* A mask with the high bit of each byte of w (little-endian) that is '"',
- * '\\' or below 0x20 (SWAR: the classic has-zero-byte test). Its false
- * positives only occur above a true one, so the lowest set bit is exact. */
-static inline uint64_t string_stops(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    return (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & high;
-}
-
 /* Decodes the escapes of a string body q..r (r at the closing quote) into o.
  * Returns the end of the output, or NULL after reporting an error. */
 static char *decode_escapes(parser *ps, const char *q, const char *r, char *o)
@@ -132,27 +115,8 @@ static char *decode_escapes(parser *ps, const char *q, const char *r, char *o)
 static int parse_string(parser *ps, const char **s, size_t *len)
 {
     const char *open = ps->p;
-    const char *body = open + 1, *q = body, *end = ps->end;
-    for (;;) {
-        if (end - q < 8) {
-            while (q < end && !STR_STOP[(unsigned char)*q])
-                q++;
-            break;
-        }
-        uint64_t w;
-        memcpy(&w, q, 8);
-        uint64_t stops = string_stops(w);
-        if (stops) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            q += __builtin_ctzll(stops) >> 3;
-#else
-            while (!STR_STOP[(unsigned char)*q])
-                q++;
-#endif
-            break;
-        }
-        q += 8;
-    }
+    const char *body = open + 1, *end = ps->end;
+    const char *q = body + util_json_plain_run(body, (size_t)(end - body));
     if (q < end && *q == '"') {
         *s = body;
         *len = (size_t)(q - body);

@@ -182,14 +182,11 @@ int util_buf_json_string(util_buf *b, const char *s, size_t n)
         return -1;
     b->data[b->len++] = '"';
     size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
+    for (size_t i; (i = start + util_json_plain_run(s + start, n - start)) < n; start = i + 1) {
         char esc[7];
-        if (util_buf_append(b, s + start, i - start) || util_buf_append(b, esc, json_escape_byte(c, esc)))
+        if (util_buf_append(b, s + start, i - start) ||
+            util_buf_append(b, esc, json_escape_byte((unsigned char)s[i], esc)))
             return -1;
-        start = i + 1;
     }
     if (util_buf_append(b, s + start, n - start))
         return -1;

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 typedef struct util_chunk util_chunk;
@@ -111,6 +112,36 @@ uint32_t util_utf8_get(const unsigned char *s, size_t n, size_t *len);
  * double, always with a '.' or an exponent: 1.0, 0.5, 1e-07, inf, nan) into
  * buf; returns the length. bufsz >= 32 is always enough. */
 size_t util_float_repr(double v, char *buf, size_t bufsz);
+
+/* The length of the longest prefix of s[0..n) that a JSON string holds as
+ * it is: no '"', '\\' or control byte (bytes >= 0x80 pass). By 8-byte words
+ * (SWAR: the has-zero-byte test, whose false positives only lie above a true
+ * one, so the lowest flagged byte is exact), the tail byte by byte. Inline:
+ * both the string escaper and pyjson's string scan call it per string. */
+static inline size_t util_json_plain_run(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        uint64_t stops = (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & high;
+        if (stops) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return i + ((size_t)__builtin_ctzll(stops) >> 3);
+#else
+            break;   /* the byte loop finds it within these 8 */
+#endif
+        }
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\')
+            break;
+    }
+    return i;
+}
 
 /* A 64-bit FNV-1a hash of p[0..n), for hash tables keyed by bytes. */
 uint64_t util_hash(const void *p, size_t n);

@@ -38,6 +38,42 @@ Test(util, buffer_and_json_strings)
     util_buf_free(&b);
 }
 
+/* The reference: the first byte a JSON string cannot hold as it is. */
+static size_t plain_run_bytes(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+        i++;
+    return i;
+}
+
+/* util_json_plain_run by 8-byte words against the byte loop: every byte value
+ * at every offset of texts 0-24 bytes long (across the word edges), behind
+ * plain bytes of every kind (ASCII and >= 0x80), in exactly-sized heap
+ * blocks so ASan sees any read past the end; and the escaper it drives. */
+Test(util, json_plain_run_matches_the_byte_loop)
+{
+    static const unsigned char fill[] = {'a', ' ', 0x7f, 0x80, 0xC3, 0xFF, '#', ']'};
+    for (size_t n = 0; n <= 24; n++)
+        for (size_t at = 0; at <= n; at++)
+            for (unsigned c = 0; c < 256; c++)
+                for (size_t f = 0; f < sizeof fill; f++) {
+                    char *t = malloc(n ? n : 1);
+                    cr_assert(t);
+                    memset(t, fill[f], n);
+                    if (at < n)
+                        t[at] = (char)c;
+                    cr_assert_eq(util_json_plain_run(t, n), plain_run_bytes(t, n),
+                                 "n %zu at %zu byte %u fill %u", n, at, c, fill[f]);
+                    free(t);
+                }
+    util_buf b = UTIL_BUF_INIT;
+    const char text[] = "0123456789abcdef\"\\x\tyz0123456789\x01";
+    cr_assert_eq(util_buf_json_string(&b, text, sizeof text - 1), 0);
+    cr_assert_str_eq(b.data, "\"0123456789abcdef\\\"\\\\x\\tyz0123456789\\u0001\"");
+    util_buf_free(&b);
+}
+
 Test(util, float_repr_matches_python)
 {
     const struct { double v; const char *s; } cases[] = {
