@@ -160,13 +160,15 @@ static void check_text(const char *text, size_t len)
 
 /* ---- exhaustive small cases ------------------------------------------------------ */
 
-enum { BODY_MAX = 40 };   /* string bodies up to here cross both block sizes twice */
+enum { BODY_MAX = 72 };   /* string bodies up to here cross the 8-, 16- and 32-byte steps */
 
 /* Body lengths tried at every offset: all short ones, then some that end
- * just past a block edge. */
+ * just past a block edge (scan_string takes two 16-byte blocks, then pairs of
+ * them, then single ones). */
 static bool tried_length(size_t n)
 {
-    return n <= 18 || n == 24 || n == 33 || n == BODY_MAX;
+    return n <= 18 || n == 24 || n == 31 || n == 32 || n == 33 || n == 40 || n == 47 ||
+           n == 48 || n == 49 || n == 63 || n == 64 || n == 65 || n == BODY_MAX;
 }
 
 /* Every byte value at every offset of plain string bodies of the lengths
