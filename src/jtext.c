@@ -772,6 +772,15 @@ static const unsigned char *skip_valid_string(const jtext_scan *s, const unsigne
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
         unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote));
         unsigned b = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, bslash));
+        if (!(b & (b << 1)) && !(b >> (SSE_BLOCK - 1))) {
+            /* no backslash after a backslash, none as the last byte: each
+             * backslash escapes the byte after it, all in this block */
+            q &= ~(b << 1);
+            if (q)
+                return p + __builtin_ctz(q) + 1;
+            p += SSE_BLOCK;
+            continue;
+        }
         while (b && (!q || __builtin_ctz(b) < __builtin_ctz(q))) {
             unsigned i = (unsigned)__builtin_ctz(b);
             if (i + 1 >= SSE_BLOCK)

@@ -548,5 +548,25 @@ Test(jtext_blocks, unchecked_walks_match_the_checked_ones)
     };
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++)
         check_valid_walks(docs[i], strlen(docs[i]), keys, 4);
+    /* string values skipped unchecked with escapes at every offset around the
+     * block edges (runs of backslashes, one as a block's last byte, escaped
+     * quotes), as a member before "k" and as an element before an object */
+    static const char *const escapes[] = {"\\\"", "\\\\", "\\\\\\\"", "\\\"\\\"\\\\",
+                                          "\\n\\\"x\\t", "\\u0022", "\\\\\\\\\\\"",
+                                          "\\/\\\\\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\""};
+    for (size_t n = 0; n <= 40; n++)
+        for (size_t e = 0; e < sizeof escapes / sizeof escapes[0]; e++)
+            for (size_t m = 0; m <= 18; m += 6)
+                for (int list = 0; list < 2; list++) {
+                    doc.len = 0;
+                    put(&doc, list ? "[\"" : "{\"type\": \"");
+                    for (size_t i = 0; i < n; i++)
+                        cr_assert_eq(util_buf_putc(&doc, (char)('a' + i % 26)), 0);
+                    put(&doc, escapes[e]);
+                    for (size_t i = 0; i < m; i++)
+                        cr_assert_eq(util_buf_putc(&doc, i % 2 ? 'q' : 'z'), 0);
+                    put(&doc, list ? "\", {\"k\": 1}]" : "\", \"k\": [2]}");
+                    check_valid_walks(doc.data, doc.len, keys, 4);
+                }
     util_buf_free(&doc);
 }
