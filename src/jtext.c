@@ -307,16 +307,35 @@ static inline bool simple_escape(unsigned c)
 #ifdef JTEXT_SSE2
 /* From p, past plain bytes and one-letter escapes (all of one block handled
  * from its masks, escaped bytes dropped from them): the first byte where
- * string_rest's byte loop has something else to do, or end. */
+ * string_rest's byte loop has something else to do, or end. A block whose
+ * escapes are all \\" or \\n, with no backslash after a backslash, none as
+ * its last byte and no other special byte, is taken from its masks at once:
+ * its closing quote is the first quote no backslash escapes. */
 static const unsigned char *escapes_block(const unsigned char *p, const unsigned char *end)
 {
     const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
     const __m128i space = _mm_set1_epi8(' ');
     while (end - p >= SSE_BLOCK) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        unsigned bits = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-            _mm_cmplt_epi8(v, space)));
+        __m128i qv = _mm_cmpeq_epi8(v, quote), bv = _mm_cmpeq_epi8(v, bslash);
+        unsigned bits = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_or_si128(qv, bv), _mm_cmplt_epi8(v, space)));
+        if (!bits) {
+            p += SSE_BLOCK;
+            continue;
+        }
+        unsigned q = (unsigned)_mm_movemask_epi8(qv), b = (unsigned)_mm_movemask_epi8(bv);
+        if (bits == (q | b) && !(b & (b << 1)) && !(b >> (SSE_BLOCK - 1))) {
+            unsigned e = b << 1;   /* the escaped bytes */
+            unsigned n = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('n')));
+            if (!(e & ~(q | n))) {
+                unsigned close = q & ~e;
+                if (close)
+                    return p + __builtin_ctz(close);
+                p += SSE_BLOCK;
+                continue;
+            }
+        }
         while (bits) {
             unsigned i = (unsigned)__builtin_ctz(bits);
             if (p[i] != '\\' || i + 1 >= SSE_BLOCK || !simple_escape(p[i + 1]))
