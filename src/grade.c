@@ -286,10 +286,11 @@ typedef struct call_nodes {
 } call_nodes;
 
 /* Scratch: decoded strings of text nodes (two at a time), the calls of an
- * output. */
+ * output or of an expected batch. */
 typedef struct reader {
     util_buf buf[2];
-    util_buf calls;     /* call_nodes, one per function call */
+    util_buf calls;     /* call_nodes per function call of an output, batch_call per
+                           call of an expected batch */
 } reader;
 
 static void reader_free(reader *rd)
@@ -564,13 +565,26 @@ static grade_action *expected_message(reader *rd, node c, char *err, size_t errs
     return a;
 }
 
+/* A call of a batch and its members (CALL_KEYS), as one walk of the list
+ * finds them. */
+typedef struct batch_call {
+    node call, f[CALL_FIELDS];
+} batch_call;
+
+/* One walk of the list notes each call with its members in rd->calls (and
+ * the bytes they need); then the action is sized once and filled in order. */
 static grade_action *expected_batch(reader *rd, node calls, bool lazy, char *err, size_t errsz)
 {
-    node call, f[CALL_FIELDS];
+    batch_call c;
     size_t n = 0, bytes = 0;
     node_iter it = node_elements(calls);
-    while (node_is_array(calls) && node_next(&it, &call, NULL, 0, f)) {
-        bytes += expected_bytes(call);
+    rd->calls.len = 0;
+    while (node_is_array(calls) && node_next(&it, &c.call, CALL_KEYS, CALL_FIELDS, c.f)) {
+        if (util_buf_append(&rd->calls, &c, sizeof c)) {
+            util_set_err(err, errsz, "out of memory");
+            return NULL;
+        }
+        bytes += expected_bytes(c.call);
         n++;
     }
     if (n == 0) {
@@ -583,9 +597,9 @@ static grade_action *expected_batch(reader *rd, node calls, bool lazy, char *err
         grade_action_free(a);
         return NULL;
     }
-    it = node_elements(calls);
-    for (size_t i = 0; i < n && node_next(&it, &call, CALL_KEYS, CALL_FIELDS, f); i++) {
-        if (!expected_call(rd, a, i, call, f, true, lazy, err, errsz)) {
+    for (size_t i = 0; i < n; i++) {
+        memcpy(&c, rd->calls.data + i * sizeof c, sizeof c);
+        if (!expected_call(rd, a, i, c.call, c.f, true, lazy, err, errsz)) {
             grade_action_free(a);
             return NULL;
         }
