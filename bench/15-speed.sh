@@ -6,15 +6,17 @@
 #     comparison), both reading the same file on stdin, end to end, on
 #     (a) small requests (bench_grade --emit, ~10 KB) and (b) real-size ones
 #     (bench/gen_requests.py, 27-64 KB per line like recorded rollouts).
-#     Best of 3 of CPU time (user + sys: what the load of other processes
-#     disturbs least) and of wall time; the ratio Python / fcpivot of each.
+#     Best of SPEED_ROUNDS (5) of CPU time (user + sys: what the load of other
+#     processes disturbs least) and of wall time, the two taking turns so that
+#     both meet the same load; the ratio Python / fcpivot of each.
 #  2. POST /verify with a ~27 KB body, fcpivot serve against nginx answering
 #     a file of the same size to the same POST (wrk, same threads and
 #     connections, two rounds each, interleaved): requests/s and fcpivot's
 #     share of nginx's, the ceiling of an HTTP server on this machine.
 # Targets (issue 12): ≥ 10x Python on both sizes; /verify ≥ 50% of nginx.
 # Figures only; nothing is asserted. Env: BENCH_SECONDS (wrk, default 10),
-# SPEED_SMALL_LINES (default 5000), SPEED_LARGE_LINES (default 1500).
+# SPEED_SMALL_LINES (default 5000), SPEED_LARGE_LINES (default 1500),
+# SPEED_ROUNDS (default 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.bash
@@ -24,6 +26,7 @@ SECS=${BENCH_SECONDS:-10}
 OUT=bench/out
 SMALL_N=${SPEED_SMALL_LINES:-5000}
 LARGE_N=${SPEED_LARGE_LINES:-1500}
+ROUNDS=${SPEED_ROUNDS:-5}       # timed runs of each grader, taking turns
 VERIFY_BODY_MIN=27000        # bytes of the /verify body, at least
 mkdir -p "$OUT"
 
@@ -41,34 +44,43 @@ LARGE=$OUT/speed-large.jsonl
 [ "$(lines "$LARGE")" -eq "$LARGE_N" ] ||
     python3 bench/gen_requests.py data/sample.jsonl "$LARGE_N" > "$LARGE"
 
-# best_of3 IN CMD...: "wall cpu" seconds, each the best of 3 runs of CMD with
-# IN on stdin (bash's time: real, user + sys).
-best_of3() {
-    local in=$1 bw="" bc="" t
+# timed IN CMD...: "wall cpu" seconds of one run of CMD with IN on stdin
+# (bash's time: real, user + sys).
+timed() {
+    local in=$1 t
     shift
-    "$@" < "$in" > /dev/null 2>&1 || true   # warm the page cache
-    for _ in 1 2 3; do
-        t=$( { TIMEFORMAT='%R %U %S'; time "$@" < "$in" > /dev/null 2>/dev/null; } 2>&1 | tail -1)
-        read -r bw bc <<< "$(awk -v t="$t" -v bw="$bw" -v bc="$bc" 'BEGIN {
-            split(t, a, " "); w = a[1]; c = a[2] + a[3]
-            if (bw != "" && bw < w) w = bw
-            if (bc != "" && bc < c) c = bc
-            print w, c }')"
+    t=$( { TIMEFORMAT='%R %U %S'; time "$@" < "$in" > /dev/null 2>/dev/null; } 2>&1 | tail -1)
+    awk -v t="$t" 'BEGIN { split(t, a, " "); print a[1], a[2] + a[3] }'
+}
+
+# best_interleaved IN: "c_wall c_cpu py_wall py_cpu", each the best of ROUNDS
+# runs, fcpivot and Python taking turns so that both see the same moments of
+# the machine's load (a quiet spell helps neither more than the other).
+best_interleaved() {
+    local in=$1 c py best=""
+    "$BIN" grade --verdict-only --jobs 1 < "$in" > /dev/null 2>&1 || true   # warm the page cache
+    for _ in $(seq "$ROUNDS"); do
+        c=$(timed "$in" "$BIN" grade --verdict-only --jobs 1)
+        py=$(timed "$in" python3 tests/oracle/grade_oracle.py)
+        best=$(awk -v c="$c" -v py="$py" -v best="$best" 'BEGIN {
+            split(c " " py, n, " ")
+            if (best != "") { split(best, o, " "); for (i = 1; i <= 4; i++) if (o[i] < n[i]) n[i] = o[i] }
+            print n[1], n[2], n[3], n[4] }')
     done
-    echo "$bw $bc"
+    echo "$best"
 }
 
 compare_grade() {
     local label=$1 file=$2
-    local mb n c py same
+    local mb n c py same cw cc pw pc
     mb=$(awk -v b="$(wc -c < "$file")" 'BEGIN { printf "%.1f", b / 1e6 }')
     n=$(wc -l < "$file")
     python3 tests/oracle/grade_oracle.py < "$file" > "$OUT/speed-python.out"
     "$BIN" grade --verdict-only --jobs 1 < "$file" > "$OUT/speed-c.out" || true
     same=$(paste -d'\n' "$OUT/speed-python.out" "$OUT/speed-c.out" |
            awk 'NR%2{a=$0; next} a==$0{n++} END{print n+0}')
-    c=$(best_of3 "$file" "$BIN" grade --verdict-only --jobs 1)
-    py=$(best_of3 "$file" python3 tests/oracle/grade_oracle.py)
+    read -r cw cc pw pc <<< "$(best_interleaved "$file")"
+    c="$cw $cc" py="$pw $pc"
     echo "$label: $n requests, $mb MB (verdicts agreeing: $same / $n)"
     awk -v c="$c" -v py="$py" -v mb="$mb" 'BEGIN {
         split(c, a, " "); split(py, b, " ")
@@ -77,7 +89,7 @@ compare_grade() {
         printf "  %-40s %7.1fx CPU              %7.1fx wall\n", "ratio Python / fcpivot", b[2] / a[2], b[1] / a[1] }'
 }
 
-echo "grading end to end, one thread each, best of 3 (target: >= 10x Python):"
+echo "grading end to end, one thread each, best of $ROUNDS, taking turns (target: >= 10x Python):"
 compare_grade "(a) small requests (bench_grade --emit)" "$SMALL"
 compare_grade "(b) real-size requests (bench/gen_requests.py, 27-64 KB)" "$LARGE"
 echo "  (load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores)"
