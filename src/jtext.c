@@ -1304,6 +1304,17 @@ void jtext_get_valid(jtext_span obj, unsigned flags, const char *const *keys, si
         memset(out, 0, nkeys * sizeof *out);
 }
 
+int jtext_object_members(const char *p, size_t len, unsigned flags, const char *const *keys,
+                         size_t nkeys, jtext_span *out, char *err, size_t errsz)
+{
+    find_keys f = {keys, nkeys, out};
+    memset(out, 0, nkeys * sizeof *out);
+    if (jtext_object(p, len, flags, find_members, &f, err, errsz) == 0)
+        return 0;
+    memset(out, 0, nkeys * sizeof *out);
+    return -1;
+}
+
 jtext_span jtext_next_valid(jtext_span arr, unsigned flags, const char **at,
                             const char *const *keys, size_t nkeys, jtext_span *fields)
 {

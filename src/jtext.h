@@ -228,6 +228,12 @@ size_t jtext_string_decode(jtext_span v, unsigned flags, char *dst);
  * All absent when obj is not an object. */
 void jtext_get_valid(jtext_span obj, unsigned flags, const char *const *keys, size_t nkeys,
                      jtext_span *out);
+/* The same for text not yet checked: validates p[0..len) as jtext_object
+ * does and, in the same walk, sets out[i] to the value of the last member
+ * named keys[i] (absent when none; spans borrowed from p). 0, or -1 with
+ * the reason in err as jtext_object gives it (out then all absent). */
+int jtext_object_members(const char *p, size_t len, unsigned flags, const char *const *keys,
+                         size_t nkeys, jtext_span *out, char *err, size_t errsz);
 /* The elements of list text already accepted with flags, one per call: *at
  * is NULL before the first (then where the last one ended); returns the next
  * element's span, or an absent span after the last one (and when arr is not

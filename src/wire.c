@@ -222,21 +222,6 @@ json_t *wire_body_object(const wire_request *req, wire_reply *r)
     return j;
 }
 
-typedef struct members_ctx {
-    const char *const *keys;
-    size_t n;
-    jtext_span *out;
-} members_ctx;
-
-static int take_member(void *ctx, const jtext_member *m)
-{
-    members_ctx *c = ctx;
-    for (size_t k = 0; k < c->n; k++)
-        if (jtext_member_is(m, c->keys[k]))
-            c->out[k] = (jtext_span){m->v, (size_t)(m->end - m->v)};
-    return 0;
-}
-
 int wire_body_members(const wire_request *req, wire_reply *r, const char *const *keys, size_t n,
                       jtext_span *out)
 {
@@ -246,9 +231,8 @@ int wire_body_members(const wire_request *req, wire_reply *r, const char *const 
         wire_reply_detail(r, 422, "request body: a JSON object is required");
         return -1;
     }
-    members_ctx c = {keys, n, out};
     char why[200];
-    if (jtext_object(req->body, req->body_len, WIRE_PY_JSON, take_member, &c, why, sizeof why)) {
+    if (jtext_object_members(req->body, req->body_len, WIRE_PY_JSON, keys, n, out, why, sizeof why)) {
         if (!strncmp(why, "not a JSON object", 17))
             wire_reply_detail(r, 422, "request body must be a JSON object");
         else

@@ -238,6 +238,13 @@ static void put(util_buf *b, const char *s)
     cr_assert_eq(util_buf_puts(b, s), 0);
 }
 
+/* Appends n plain letters (a run with nothing to escape). */
+static void put_letters(util_buf *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(util_buf_putc(b, (char)('a' + i % 26)), 0);
+}
+
 /* Pieces of string bodies: plain runs, escapes and UTF-8, good and bad. */
 static const char *const PIECES[] = {
     "abc", "Hello, world. ", "0123456789abcdefghij", "\\n", "\\\"", "\\\\", "\\/", "\\u00e9",
@@ -345,8 +352,7 @@ Test(jtext_blocks, long_runs)
         for (size_t k = 0; k < sizeof tails / sizeof tails[0]; k++) {
             t.len = 0;
             put(&t, "[\"");
-            for (size_t i = 0; i < n; i++)
-                cr_assert_eq(util_buf_putc(&t, (char)('a' + i % 26)), 0);
+            put_letters(&t, n);
             put(&t, tails[k]);
             check_text(t.data, t.len);
             put(&t, "]");
@@ -472,8 +478,7 @@ Test(jtext_blocks, unchecked_decoding_matches_the_scanner)
         for (size_t e = 0; e < sizeof escapes / sizeof escapes[0]; e++) {
             t.len = 0;
             put(&t, "\"");
-            for (size_t i = 0; i < n; i++)
-                cr_assert_eq(util_buf_putc(&t, (char)('a' + i % 26)), 0);
+            put_letters(&t, n);
             put(&t, escapes[e]);
             put(&t, "tail\\t\"");
             for (size_t f = 0; f < NFLAG_SETS; f++)
@@ -560,8 +565,7 @@ Test(jtext_blocks, unchecked_walks_match_the_checked_ones)
                 for (int list = 0; list < 2; list++) {
                     doc.len = 0;
                     put(&doc, list ? "[\"" : "{\"type\": \"");
-                    for (size_t i = 0; i < n; i++)
-                        cr_assert_eq(util_buf_putc(&doc, (char)('a' + i % 26)), 0);
+                    put_letters(&doc, n);
                     put(&doc, escapes[e]);
                     for (size_t i = 0; i < m; i++)
                         cr_assert_eq(util_buf_putc(&doc, i % 2 ? 'q' : 'z'), 0);
