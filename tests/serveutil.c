@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -275,6 +276,8 @@ int su_start(su_server *s, const char *const *args)
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        /* a test that fails before su_stop must not leave its server running */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int devnull = open("/dev/null", O_RDONLY);
         dup2(devnull, 0);
         dup2(pout[1], 1);
