@@ -262,6 +262,8 @@ static int read_line(reader *r, const char **line, size_t *len, bool block)
         scan = r->end - r->start;
         util_buf_consume(&r->win, r->start);
         r->start = 0;
+        r->end = r->win.len;             /* the window moved: keep buf[start..end) its bytes */
+        r->buf = r->win.data;
         if (util_buf_reserve(&r->win, READ_ROOM) != 0) {
             r->failed = r->eof = true;
             r->err_no = ENOMEM;
