@@ -183,11 +183,20 @@ static const unsigned char *quote_block(const unsigned char *p, const unsigned c
     return p;
 }
 
+/* The white space of a scan with flags: JTEXT_WS_BITS, '\n' left out under
+ * JTEXT_LINE. */
+static inline uint64_t ws_bits(unsigned flags)
+{
+    return flags & JTEXT_LINE ? JTEXT_WS_BITS & ~(1ULL << '\n') : JTEXT_WS_BITS;
+}
+
 const unsigned char *jtext_ws_run(const unsigned char *p, const unsigned char *end, unsigned flags)
 {
 #ifdef JTEXT_SSE2
     if (!(flags & JTEXT_SCALAR)) {
-        const __m128i sp = _mm_set1_epi8(' '), nl = _mm_set1_epi8('\n');
+        /* under JTEXT_LINE the line-feed lane looks for a second space */
+        const __m128i sp = _mm_set1_epi8(' ');
+        const __m128i nl = _mm_set1_epi8(flags & JTEXT_LINE ? ' ' : '\n');
         const __m128i cr = _mm_set1_epi8('\r'), tab = _mm_set1_epi8('\t');
         while (end - p >= SSE_BLOCK) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
@@ -199,10 +208,9 @@ const unsigned char *jtext_ws_run(const unsigned char *p, const unsigned char *e
             p += SSE_BLOCK;
         }
     }
-#else
-    (void)flags;
 #endif
-    while (p < end && jtext_is_ws(*p))
+    uint64_t ws = ws_bits(flags);
+    while (p < end && *p <= ' ' && (ws >> *p) & 1)
         p++;
     return p;
 }
@@ -934,7 +942,8 @@ static json_t *build_value(jtext_scan *s, util_buf *buf)
 void jtext_scan_init(jtext_scan *s, const char *p, size_t len, unsigned flags, util_buf *tmp)
 {
     *s = (jtext_scan){.base = (const unsigned char *)p, .p = (const unsigned char *)p,
-                      .end = (const unsigned char *)p + len, .flags = flags, .tmp = tmp};
+                      .end = (const unsigned char *)p + len, .flags = flags, .ws = ws_bits(flags),
+                      .tmp = tmp};
 }
 
 static void report(const jtext_scan *s, char *err, size_t errsz)
@@ -1081,6 +1090,26 @@ int jtext_object_walk(const char *p, size_t len, unsigned flags, jtext_walk_fn f
     }
     free(tmp.data);
     return rc;
+}
+
+int jtext_object_walk_line(const char *p, size_t len, unsigned flags, jtext_walk_fn fn,
+                           void *ctx, size_t *line_len)
+{
+    util_buf tmp = {0};
+    jtext_scan s;
+    jtext_scan_init(&s, p, len, flags | JTEXT_LINE, &tmp);
+    jtext_ws(&s);
+    int rc = s.p < s.end && *s.p == '{' ? object_members(&s, fn, ctx) : -1;
+    free(tmp.data);
+    if (rc != 0)
+        return rc;
+    /* The scan stopped at no '\n' (none is white space here) and the object
+     * ended before the first one: the line is the object and its white space. */
+    jtext_ws(&s);
+    if (s.p < s.end && *s.p != '\n')
+        return -1;
+    *line_len = (size_t)(s.p - s.base);
+    return 0;
 }
 
 /* jtext_object on the walk: each value checked, then its span given to fn. */

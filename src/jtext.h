@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 #include "util.h"
 
@@ -45,8 +46,11 @@
  * without their pair are accepted and decoded alone, as WTF-8 (Python).
  * JTEXT_SCALAR: string bodies and white space are scanned one byte at a time
  * (the reference) instead of by blocks of 8 or 16 bytes; results are the
- * same, only slower — for the differential tests and fuzzers. */
-enum { JTEXT_BIG_INTS = 1, JTEXT_PY = 2, JTEXT_SURROGATES = 4, JTEXT_SCALAR = 8 };
+ * same, only slower — for the differential tests and fuzzers. JTEXT_LINE: a
+ * line feed is not white space, so a scan meets it as an error (outside a
+ * string as inside one) and never reads past it: a JSON line can be checked
+ * in place, with the rest of its file after it (jtext_object_walk_line). */
+enum { JTEXT_BIG_INTS = 1, JTEXT_PY = 2, JTEXT_SURROGATES = 4, JTEXT_SCALAR = 8, JTEXT_LINE = 16 };
 
 /* What a scan met (jtext_scan.seen), whether accepted or not. */
 enum { JTEXT_SEEN_BIG_INT = 1, JTEXT_SEEN_NONFINITE = 2, JTEXT_SEEN_SURROGATE = 4 };
@@ -120,6 +124,18 @@ typedef int (*jtext_walk_fn)(void *ctx, jtext_scan *s, const char *key, size_t k
 int jtext_object_walk(const char *p, size_t len, unsigned flags, jtext_walk_fn fn, void *ctx,
                       char *err, size_t errsz);
 
+/* jtext_object_walk of the first line of p[0..len) — its bytes up to the
+ * first '\n', or all of them — without searching for that '\n' first: the
+ * walk runs under JTEXT_LINE, so it checks and reads the line's bytes once.
+ * Returns 0 with the line's length in *line_len when the line is one valid
+ * object (white space around it allowed), after the very calls of fn that
+ * jtext_object_walk of the line makes. Otherwise -1 or fn's positive value,
+ * possibly after some calls of fn, and nothing is said about the line: the
+ * caller finds its end and walks it with jtext_object_walk for the outcome
+ * and the error. */
+int jtext_object_walk_line(const char *p, size_t len, unsigned flags, jtext_walk_fn fn,
+                           void *ctx, size_t *line_len);
+
 /* Whether the member is named name (compared after unescaping). */
 bool jtext_member_is(const jtext_member *m, const char *name);
 
@@ -140,6 +156,7 @@ struct jtext_scan {
     const unsigned char *base, *p, *end;
     unsigned depth;         /* open containers */
     unsigned flags;
+    uint64_t ws;            /* white space: JTEXT_WS_BITS, without '\n' under JTEXT_LINE */
     const char *err;        /* first syntax error (static text), NULL if none */
     size_t err_col;         /* its 1-based byte column */
     bool saw_nul;           /* a \u0000 escape was decoded */
@@ -152,7 +169,8 @@ struct jtext_scan {
 void jtext_scan_init(jtext_scan *s, const char *p, size_t len, unsigned flags, util_buf *tmp);
 
 /* The first byte at or after p that is not white space, or end; skips long
- * runs by blocks (byte by byte with JTEXT_SCALAR in flags). For jtext_ws. */
+ * runs by blocks (byte by byte with JTEXT_SCALAR in flags; '\n' is no white
+ * space with JTEXT_LINE). For jtext_ws. */
 const unsigned char *jtext_ws_run(const unsigned char *p, const unsigned char *end, unsigned flags);
 
 /* ' ', '\n', '\r' or '\t': one bit each below bit 32. */
@@ -163,14 +181,20 @@ static inline bool jtext_is_ws(unsigned c)
     return c <= ' ' && (JTEXT_WS_BITS >> c) & 1;
 }
 
+/* Whether c is white space for the scan s (see JTEXT_LINE). */
+static inline bool jtext_scan_ws(const jtext_scan *s, unsigned c)
+{
+    return c <= ' ' && (s->ws >> c) & 1;
+}
+
 /* Skips white space: most often none or one byte, handled here; a longer run
  * (indentation) by jtext_ws_run. */
 static inline void jtext_ws(jtext_scan *s)
 {
     const unsigned char *p = s->p, *end = s->end;
-    if (p < end && jtext_is_ws(*p)) {
+    if (p < end && jtext_scan_ws(s, *p)) {
         p++;
-        if (p < end && jtext_is_ws(*p))
+        if (p < end && jtext_scan_ws(s, *p))
             p = jtext_ws_run(p + 1, end, s->flags);
     }
     s->p = p;
