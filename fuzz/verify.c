@@ -27,7 +27,9 @@
  * the request's, in the request's order, with any missing reward/category
  * last; when it has neither, the output is byte for byte the request's
  * object text with both inserted before its final brace. Without an output
- * buffer the verdict is the same. */
+ * buffer the verdict is the same. verify_line on the input as a line with
+ * the rest of a file after it says what verify_text says of that line (up
+ * to the first '\n'), byte for byte. */
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -349,6 +351,30 @@ static void check_request(const grade_config *cfg, const char *text, size_t len,
     util_buf_free(&out);
 }
 
+/* verify_line on text as a line followed by the rest of a file: the line
+ * length, outcome, reason, verdict and output of verify_text on the text up
+ * to its first '\n'. */
+static void check_line(const grade_config *cfg, const char *text, size_t len, verify_style style)
+{
+    const char *nl = memchr(text, '\n', len);
+    size_t first = nl ? (size_t)(nl - text) : len, got = (size_t)-1;
+    util_buf a = {0}, b = {0};
+    grade_verdict va = {-1.0, GRADE_CATEGORY_COUNT}, vb = va;
+    char ea[256] = "", eb[256] = "";
+    int ra = verify_text(cfg, text, first, style, &a, &va, ea, sizeof ea);
+    int rb = verify_line(cfg, text, len, style, &b, &vb, &got, eb, sizeof eb);
+    FUZZ_CHECK(got == first, "line length %zu, the first '\\n' at %zu", got, first);
+    FUZZ_CHECK(ra == rb, "verify_line %d, verify_text of the line %d", rb, ra);
+    if (ra == VERIFY_OK)
+        FUZZ_CHECK(va.reward == vb.reward && va.category == vb.category && a.len == b.len &&
+                       !memcmp(a.data, b.data, a.len),
+                   "verify_line's verdict or output differs");
+    else
+        FUZZ_CHECK(!strcmp(ea, eb), "reasons differ: '%s', '%s'", eb, ea);
+    util_buf_free(&a);
+    util_buf_free(&b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
@@ -359,6 +385,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if ((shape & 3) == 0) {
         check_request(&cfg, (const char *)data + 2, size - 2, style);
+        check_line(&cfg, (const char *)data + 2, size - 2, style);
         return 0;
     }
     part parts[4];
@@ -366,6 +393,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     util_buf req = {0};
     build_request(&req, shape, parts);
     check_request(&cfg, req.data, req.len, style);
+    check_line(&cfg, req.data, req.len, style);
     util_buf_free(&req);
     return 0;
 }

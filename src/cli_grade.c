@@ -12,6 +12,9 @@
  * whole, and a batch then just points at its lines there; so does a batch
  * graded with --jobs 1, whose lines stay put in the read buffer until the
  * next batch is read (only a batch's first line may make the reader read).
+ * With --jobs 1 a mapped file's lines are not even searched for first: each
+ * is graded where it lies by verify_line, which finds its end as it checks
+ * it, so a line's bytes are read from memory once.
  * A batch of a pipe read by --jobs N copies its lines, as the reader moves
  * on while it is graded. (A mapped file must not shrink while it is graded:
  * another process truncating it then would fault the reads of its tail.)
@@ -173,18 +176,15 @@ static bool is_blank(const char *s, size_t n)
     return skip_ws(s, 0, n) == n;
 }
 
-static void grade_line(const grade_opts *o, const char *s, size_t n, size_t lineno,
-                       util_buf *out, util_buf *err, stats *st)
+/* Puts the verdict of a line graded by verify (rc, *v, why) into out after
+ * mark, or its error in place of whatever verify left there. */
+static void put_verdict(const grade_opts *o, int rc, const grade_verdict *v, const char *why,
+                        size_t mark, size_t lineno, util_buf *out, util_buf *err, stats *st)
 {
-    char why[512];
-    grade_verdict v;
-    size_t mark = out->len;
-    int rc = verify_text(&o->cfg, s, n, VERIFY_SPACED, o->verdict_only ? NULL : out, &v, why,
-                         sizeof why);
     if (rc == VERIFY_OK && o->verdict_only) {
         char rtext[32];
-        size_t rlen = grade_reward_repr(v.reward, rtext, sizeof rtext);
-        const char *cat = grade_category_text(v.category);
+        size_t rlen = grade_reward_repr(v->reward, rtext, sizeof rtext);
+        const char *cat = grade_category_text(v->category);
         if (util_buf_puts(out, "{\"reward\": ") || util_buf_append(out, rtext, rlen) ||
             util_buf_puts(out, ", \"category\": ") ||
             util_buf_json_string(out, cat, strlen(cat)) || util_buf_putc(out, '}'))
@@ -199,8 +199,19 @@ static void grade_line(const grade_opts *o, const char *s, size_t n, size_t line
         return;
     }
     st->rows++;
-    st->reward_sum += v.reward;
-    st->count[v.category]++;
+    st->reward_sum += v->reward;
+    st->count[v->category]++;
+}
+
+static void grade_line(const grade_opts *o, const char *s, size_t n, size_t lineno,
+                       util_buf *out, util_buf *err, stats *st)
+{
+    char why[512];
+    grade_verdict v;
+    size_t mark = out->len;
+    int rc = verify_text(&o->cfg, s, n, VERIFY_SPACED, o->verdict_only ? NULL : out, &v, why,
+                         sizeof why);
+    put_verdict(o, rc, &v, why, mark, lineno, out, err, st);
 }
 
 /* ---- batches and the line reader ------------------------------------------ */
@@ -328,14 +339,52 @@ static bool batch_fill(batch *b, reader *r)
     return b->n > 0;
 }
 
-static void batch_grade(const grade_opts *o, batch *b)
+static void batch_reset_output(batch *b)
 {
     b->out.len = 0;
     b->err.len = 0;
     memset(&b->st, 0, sizeof b->st);
+}
+
+static void batch_grade(const grade_opts *o, batch *b)
+{
+    batch_reset_output(b);
     for (size_t i = 0; i < b->n; i++)
         grade_line(o, b->borrow ? b->at[i] : b->in.data + b->off[i], b->len[i], b->lineno[i],
                    &b->out, &b->err, &b->st);
+}
+
+/* The next line of a mapped file, graded where it lies by verify_line: a
+ * valid line's bytes are read once, as they are checked, with no search for
+ * its end first. A blank line is skipped. */
+static void grade_mapped_line(const grade_opts *o, reader *r, batch *b)
+{
+    const char *s = r->buf + r->start;
+    size_t avail = r->end - r->start, n, mark = b->out.len;
+    char why[512];
+    grade_verdict v;
+    int rc = verify_line(&o->cfg, s, avail, VERIFY_SPACED, o->verdict_only ? NULL : &b->out, &v,
+                         &n, why, sizeof why);
+    r->start += n < avail ? n + 1 : n;   /* past its '\n' */
+    r->lineno++;
+    if (rc != VERIFY_OK && is_blank(s, n)) {
+        b->out.len = mark;
+        return;
+    }
+    put_verdict(o, rc, &v, why, mark, r->lineno, &b->out, &b->err, &b->st);
+    b->n++;
+    b->bytes += n;
+}
+
+/* batch_fill and batch_grade in one go for a mapped file (grade_mapped_line);
+ * false when no lines are left. */
+static bool batch_grade_mapped(const grade_opts *o, batch *b, reader *r)
+{
+    batch_reset_output(b);
+    b->n = b->bytes = 0;
+    while (b->n < BATCH_LINES && b->bytes < BATCH_BYTES && r->start < r->end)
+        grade_mapped_line(o, r, b);
+    return b->n > 0;
 }
 
 static bool batch_write(batch *b, stats *total)
@@ -375,9 +424,13 @@ static bool run_sequential(const grade_opts *o, reader *r, stats *total)
     memset(&b, 0, sizeof b);
     b.borrow = true;   /* graded before the reader moves */
     bool ok = true;
-    while (ok && batch_fill(&b, r)) {
-        batch_grade(o, &b);
-        ok = batch_write(&b, total);
+    for (;;) {
+        if (r->mapped ? !batch_grade_mapped(o, &b, r) : !batch_fill(&b, r))
+            break;
+        if (!r->mapped)
+            batch_grade(o, &b);
+        if (!(ok = batch_write(&b, total)))
+            break;
     }
     batch_free(&b);
     return ok;

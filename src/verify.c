@@ -12,6 +12,9 @@
  * The output text is the request's object text with the recorded verdict
  * spans replaced and the missing members inserted before its final brace;
  * white space outside the object is dropped.
+ * verify_line runs the same walk on a line still joined to the rest of its
+ * file (jtext_object_walk_line): a valid line is checked as it is read;
+ * anything else is graded again by verify_text once its end is found.
  */
 #include "verify.h"
 
@@ -190,10 +193,40 @@ static int splice(util_buf *out, const char *p, size_t len, const request *r,
     return rc || util_buf_putc(out, '}') ? VERIFY_NOMEM : VERIFY_OK;
 }
 
+static void request_free(request *r)
+{
+    free(r->verdict);
+    free(r->which);
+    util_buf_free(&r->key);
+}
+
 int verify_text(const grade_config *cfg, const char *p, size_t len, verify_style style,
                 util_buf *out, grade_verdict *v, char *err, size_t errsz)
 {
     return verify_text_kinds(cfg, p, len, style, out, v, NULL, err, errsz);
+}
+
+/* Grades the walked request r of the text p[0..len); frees what r holds. */
+static int finish(const grade_config *cfg, request *r, int walked, const char *p, size_t len,
+                  verify_style style, util_buf *out, grade_verdict *v, verify_kinds *kinds,
+                  char *err, size_t errsz)
+{
+    int rc = walked;
+    const char *field = rc == 0 ? field_error(r) : NULL;
+    if (r->nomem)
+        rc = VERIFY_NOMEM;
+    else if (rc != 0)
+        rc = VERIFY_INVALID;
+    else if (field) {
+        snprintf(err, errsz, "%s", field);
+        rc = VERIFY_INVALID;
+    } else {
+        rc = judge(cfg, r, v, kinds, err, errsz);
+        if (rc == VERIFY_OK && out)
+            rc = splice(out, p, len, r, style, *v);
+    }
+    request_free(r);
+    return rc;
 }
 
 int verify_text_kinds(const grade_config *cfg, const char *p, size_t len, verify_style style,
@@ -203,21 +236,21 @@ int verify_text_kinds(const grade_config *cfg, const char *p, size_t len, verify
     request r;
     memset(&r, 0, sizeof r);
     int rc = jtext_object_walk(p, len, JTEXT_PY, on_member, &r, err, errsz);
-    const char *field = rc == 0 ? field_error(&r) : NULL;
-    if (r.nomem)
-        rc = VERIFY_NOMEM;
-    else if (rc != 0)
-        rc = VERIFY_INVALID;
-    else if (field) {
-        snprintf(err, errsz, "%s", field);
-        rc = VERIFY_INVALID;
-    } else {
-        rc = judge(cfg, &r, v, kinds, err, errsz);
-        if (rc == VERIFY_OK && out)
-            rc = splice(out, p, len, &r, style, *v);
+    return finish(cfg, &r, rc, p, len, style, out, v, kinds, err, errsz);
+}
+
+int verify_line(const grade_config *cfg, const char *p, size_t avail, verify_style style,
+                util_buf *out, grade_verdict *v, size_t *line_len, char *err, size_t errsz)
+{
+    request r;
+    memset(&r, 0, sizeof r);
+    size_t len;
+    if (jtext_object_walk_line(p, avail, JTEXT_PY, on_member, &r, &len) == 0 && !r.nomem) {
+        *line_len = len;
+        return finish(cfg, &r, 0, p, len, style, out, v, NULL, err, errsz);
     }
-    free(r.verdict);
-    free(r.which);
-    util_buf_free(&r.key);
-    return rc;
+    request_free(&r);   /* not one valid object before a '\n': the exact way */
+    const char *nl = memchr(p, '\n', avail);
+    *line_len = nl ? (size_t)(nl - p) : avail;
+    return verify_text_kinds(cfg, p, *line_len, style, out, v, NULL, err, errsz);
 }

@@ -66,4 +66,14 @@ int verify_text_kinds(const grade_config *cfg, const char *p, size_t len, verify
                       util_buf *out, grade_verdict *v, verify_kinds *kinds, char *err,
                       size_t errsz);
 
+/* verify_text of the first line of p[0..avail) — its bytes up to the first
+ * '\n', or all of them — whose length it sets in *line_len, the same
+ * outcome and error as verify_text of that line. A valid line is checked as
+ * it is read, without a search for its end first, so its bytes are read
+ * once (`fcpivot grade` over a mapped file: the line is read from memory
+ * while it is checked). Any other line is found and graded again by
+ * verify_text. */
+int verify_line(const grade_config *cfg, const char *p, size_t avail, verify_style style,
+                util_buf *out, grade_verdict *v, size_t *line_len, char *err, size_t errsz);
+
 #endif

@@ -562,3 +562,56 @@ Test(cli_grade, unparsable_expected_arguments_graded_until_reached)
     free(text);
     free(reached);
 }
+
+/* A mapped file graded with --jobs 1 is read line by line in place
+ * (verify_line); a pipe and --jobs 2 find each line's end first. All three
+ * give the same bytes, stdout and stderr, on lines of every kind: valid,
+ * invalid, blank, CRLF, an object spanning two lines (also as the last
+ * line, where nothing follows to stop a walk that would read on), white
+ * space where a line ends, the last line without its newline. */
+Test(cli_grade, mapped_file_read_in_place_as_a_pipe_is)
+{
+    char *ok = request("f", "{\"x\": 1}", "f", "{\"x\": 1}");
+    char *no = request("f", "{\"x\": 1}", "g", "{}");
+    size_t n = strlen(ok);
+    char *split = malloc(n + 2);   /* ok with a line break after its first member */
+    const char *comma = strstr(ok, "},\"");
+    cr_assert(comma);
+    size_t at = (size_t)(comma - ok) + 2;
+    memcpy(split, ok, at);
+    split[at] = '\n';
+    memcpy(split + at + 1, ok + at, n - at + 1);
+    size_t cap = 16 * n + 1024;
+    char *in = malloc(cap);
+    int len = snprintf(in, cap,
+                       "%s\n \t%s \r\n\n%s\n{not json}\n%s\n   \n[1]\n%s x\n%s\r\n\r\n"
+                       "{\"responses_create_params\": {}}\n\"%s\n%s",
+                       ok, no, split, ok, ok, no, ok, split);
+    cr_assert(len > 0 && (size_t)len < cap);
+    char *path = tu_write_temp(in, (size_t)len, ".jsonl");
+    const char *modes[] = {"--jobs=1", "--verdict-only"};
+    for (size_t m = 0; m < 2; m++) {
+        const char *a0[] = {modes[m], NULL}, *a1[] = {modes[m], path, NULL};
+        const char *a2[] = {modes[m], "--jobs", "2", path, NULL};
+        run file = grade_run(NULL, 0, a1), pipe = grade_run(in, (size_t)len, a0);
+        run jobs = grade_run(NULL, 0, a2);
+        cr_assert_eq(file.rc, 1, "%s", file.err);
+        cr_assert_eq(count_lines(file.out), 13, "%s", file.out);
+        cr_assert_str_eq(file.out, pipe.out);
+        cr_assert_str_eq(file.err, pipe.err);
+        cr_assert_str_eq(file.out, jobs.out);
+        cr_assert_str_eq(file.err, jobs.err);
+        json_t *j = out_line(&file, 2);   /* the object spanning lines 4 and 5 */
+        cr_assert_eq(json_integer_value(json_object_get(j, "line")), 4);
+        json_decref(j);
+        run_free(&file);
+        run_free(&pipe);
+        run_free(&jobs);
+    }
+    remove(path);
+    free(path);
+    free(in);
+    free(split);
+    free(ok);
+    free(no);
+}
