@@ -322,7 +322,49 @@ static inline bool simple_escape(unsigned c)
 static const unsigned char *escapes_block(const unsigned char *p, const unsigned char *end)
 {
     const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(' ');
+    const __m128i space = _mm_set1_epi8(' '), letter_n = _mm_set1_epi8('n');
+    while (end - p >= 2 * SSE_BLOCK) {   /* two blocks a step, their masks joined */
+        __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + SSE_BLOCK));
+        uint64_t q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, quote)) |
+                     (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, quote)) << SSE_BLOCK;
+        uint64_t b = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, bslash)) |
+                     (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, bslash)) << SSE_BLOCK;
+        __m128i c0 = _mm_cmplt_epi8(v0, space), c1 = _mm_cmplt_epi8(v1, space);
+        bool other = _mm_movemask_epi8(_mm_or_si128(c0, c1));   /* control or non-ASCII */
+        if (!other && !(b & (b << 1))) {
+            uint64_t e = b << 1;   /* the escaped bytes; bit 32: the byte after these */
+            uint64_t x = e & ~q & ~(1ULL << 2 * SSE_BLOCK);   /* those not quotes */
+            if (!x || !(x & ~((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, letter_n)) |
+                              (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, letter_n))
+                                  << SSE_BLOCK))) {
+                uint64_t close = q & ~e;
+                if (close)
+                    return p + __builtin_ctzll(close);
+                if (!(e >> 2 * SSE_BLOCK)) {
+                    p += 2 * SSE_BLOCK;
+                    continue;
+                }
+                /* the last byte is a backslash: its escape ends after them */
+                if (end - p > 2 * SSE_BLOCK && simple_escape(p[2 * SSE_BLOCK])) {
+                    p += 2 * SSE_BLOCK + 1;
+                    continue;
+                }
+                return p + 2 * SSE_BLOCK - 1;
+            }
+        }
+        uint64_t bits = q | b;
+        if (other)
+            bits |= (unsigned)_mm_movemask_epi8(c0) |
+                    (uint64_t)(unsigned)_mm_movemask_epi8(c1) << SSE_BLOCK;
+        while (bits) {
+            unsigned i = (unsigned)__builtin_ctzll(bits);
+            if (p[i] != '\\' || i + 1 >= 2 * SSE_BLOCK || !simple_escape(p[i + 1]))
+                return p + i;
+            bits &= ~0ULL << (i + 2);   /* the escape and its escaped byte */
+        }
+        p += 2 * SSE_BLOCK;
+    }
     while (end - p >= SSE_BLOCK) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
         __m128i qv = _mm_cmpeq_epi8(v, quote), bv = _mm_cmpeq_epi8(v, bslash);
@@ -652,82 +694,9 @@ int jtext_arr_next(jtext_scan *s, bool *first)
     return arr_next(s, first);
 }
 
-/* A member's or element's value (s->p < s->end, as obj_next and arr_next
- * leave it): a string, the most common, checked here without the recursive
- * call — unless it is too deep, which jtext_value reports. */
-static ALWAYS_INLINE bool inner_value(jtext_scan *s)
-{
-    if (*s->p == '"' && s->depth < JTEXT_MAX_DEPTH)
-        return scan_string(s, NULL);
-    return jtext_value(s);
-}
-
-/* ---- the common separators, by a local cursor ------------------------------
- * Most members read `, "key": ` (Python's separators) or `,"key":` (compact
- * text) with a short plain key. fast_key and fast_elem take exactly that,
- * with a cursor in a register, leaving s->p where obj_next / arr_next would
- * (at the value, which starts with a byte above ' '); anything else — other
- * white space, an escape or UTF-8 in the key, the closing bracket, an error,
- * the last FAST_ROOM bytes of the text — they leave untouched to obj_next /
- * arr_next, which then scan it from the same place. Under JTEXT_SCALAR they
- * never apply. */
-
-enum { FAST_ROOM = 32 };   /* the most bytes fast_key reads past s->p, with room */
-
-/* p past one optional space. */
-static ALWAYS_INLINE const unsigned char *one_sp(const unsigned char *p)
-{
-    return p + (*p == ' ');
-}
-
-static ALWAYS_INLINE bool fast_key(jtext_scan *s, bool first)
-{
-#ifdef JTEXT_SSE2
-    const unsigned char *p = s->p;
-    if (s->end - p < FAST_ROOM || (s->flags & JTEXT_SCALAR))
-        return false;
-    if (!first) {
-        if (*p != ',')
-            return false;
-        p++;
-    }
-    p = one_sp(p);
-    if (*p != '"')
-        return false;
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
-    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                             _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
-    unsigned bits = (unsigned)_mm_movemask_epi8(m);
-    if (!bits || p[1 + __builtin_ctz(bits)] != '"')
-        return false;   /* a long key, or one with escapes or UTF-8 */
-    p += 2 + __builtin_ctz(bits);
-    if (*p != ':')
-        return false;
-    p = one_sp(p + 1);
-    if (*p <= ' ')
-        return false;   /* more white space (or a control byte): obj_next's */
-    s->p = p;
-    s->saw_nul = false;   /* as obj_next leaves it after a key without \u0000 */
-    return true;
-#else
-    (void)s;
-    (void)first;
-    return false;
-#endif
-}
-
-static ALWAYS_INLINE bool fast_elem(jtext_scan *s, bool first)
-{
-    const unsigned char *p = s->p;
-    if (s->end - p < FAST_ROOM || (s->flags & JTEXT_SCALAR) || first || *p != ',')
-        return false;
-    p = one_sp(p + 1);
-    if (*p <= ' ' || *p == ']')
-        return false;
-    s->p = p;
-    return true;
-}
+/* ---- the reference walk of containers --------------------------------------
+ * Recursion through jtext_value, each separator by obj_next / arr_next: the
+ * walk of JTEXT_SCALAR, which the differential tests compare sc_nested with. */
 
 static bool sc_object(jtext_scan *s)
 {
@@ -735,13 +704,10 @@ static bool sc_object(jtext_scan *s)
         return false;
     bool first = true;
     int r;
-    for (;;) {
-        if (!fast_key(s, first) && (r = obj_next(s, &first, NULL)) != 1)
-            return r == 0;
-        first = false;
-        if (!inner_value(s))
+    while ((r = obj_next(s, &first, NULL)) == 1)
+        if (!jtext_value(s))
             return false;
-    }
+    return r == 0;
 }
 
 static bool sc_array(jtext_scan *s)
@@ -750,13 +716,252 @@ static bool sc_array(jtext_scan *s)
         return false;
     bool first = true;
     int r;
-    for (;;) {
-        if (!fast_elem(s, first) && (r = arr_next(s, &first)) != 1)
-            return r == 0;
-        first = false;
-        if (!inner_value(s))
+    while ((r = arr_next(s, &first)) == 1)
+        if (!jtext_value(s))
             return false;
+    return r == 0;
+}
+
+/* ---- the walk of containers by one loop ------------------------------------
+ * sc_nested checks a container and all that is nested in it in one loop: the
+ * cursor p is a local (in a register), the open containers a stack of bits
+ * (object or list), no call per value. The common tokens are taken there by
+ * short paths while FAST_ROOM bytes are left:
+ *  - `, "key": ` (Python's separators) or `,"key":` (compact text) with a
+ *    short plain key, a ',' (and one space) before an element, a closing
+ *    bracket — white space other than one space, an escape or UTF-8 in the
+ *    key, anything odd is left to obj_next / arr_next;
+ *  - a string value whose body is plain ASCII, by blocks (plain_run), the
+ *    rest of any other from its first special byte by string_rest;
+ *  - true, false and null, each by one compare of its bytes (and the next
+ *    byte no letter, as sc_literal reads a word).
+ * Everything else (numbers, NaN, errors, values too deep) goes the general
+ * way (obj_next, arr_next, jtext_value, string_rest) from the same place with
+ * s->p set there, so the errors, their columns, the seen flags and where the
+ * cursor stops are those of the reference walk. */
+
+/* p past one optional space. */
+static ALWAYS_INLINE const unsigned char *one_sp(const unsigned char *p)
+{
+    return p + (*p == ' ');
+}
+
+enum { FAST_ROOM = 32 };   /* the most bytes a short path reads past p, with room */
+
+/* Whether the two bytes at p are lit's. */
+static ALWAYS_INLINE bool two_are(const unsigned char *p, const char *lit)
+{
+    uint16_t a, b;
+    memcpy(&a, p, 2);
+    memcpy(&b, lit, 2);
+    return a == b;
+}
+
+/* Index of the first '"', '\\', control or non-ASCII byte of the 16 at p,
+ * or 16 when there is none. */
+static ALWAYS_INLINE unsigned first_special16(const unsigned char *p)
+{
+#ifdef JTEXT_SSE2
+    unsigned bits = (unsigned)_mm_movemask_epi8(special_v(p)) | 1u << SSE_BLOCK;
+    return (unsigned)__builtin_ctz(bits);
+#else
+    unsigned i = 0;
+    while (i < 16 && plain(p[i]))
+        i++;
+    return i;
+#endif
+}
+
+/* The first byte at or after p that is not plain string ASCII, or end: the
+ * body of a string value, by blocks (its first alone, then two a step: one
+ * mask test for 32 bytes). */
+static ALWAYS_INLINE const unsigned char *plain_run(const unsigned char *p, const unsigned char *end)
+{
+#ifdef JTEXT_SSE2
+    if (end - p >= SSE_BLOCK) {
+        unsigned bits = (unsigned)_mm_movemask_epi8(special_v(p));
+        if (bits)
+            return p + __builtin_ctz(bits);
+        p += SSE_BLOCK;
+        for (; end - p >= 2 * SSE_BLOCK; p += 2 * SSE_BLOCK) {
+            __m128i a = special_v(p), b = special_v(p + SSE_BLOCK);
+            if (_mm_movemask_epi8(_mm_or_si128(a, b))) {
+                bits = (unsigned)_mm_movemask_epi8(a) | (unsigned)_mm_movemask_epi8(b) << SSE_BLOCK;
+                return p + __builtin_ctz(bits);
+            }
+        }
     }
+#endif
+    return special_block(p, end);
+}
+
+/* At a member's key (k at its opening quote, with FAST_ROOM bytes after
+ * the ',' or '{' before it): past `"key":` and one optional space, at the
+ * value (a byte above ' '); NULL when the text is anything else. */
+static ALWAYS_INLINE const unsigned char *short_key(const unsigned char *k)
+{
+    if (*k != '"')
+        return NULL;
+    unsigned i = first_special16(k + 1);
+    if (i == 16 || k[1 + i] != '"')
+        return NULL;   /* a long key, or one with escapes or UTF-8 */
+    const unsigned char *v = k + 2 + i;
+    if (two_are(v, ": "))
+        v += 2;
+    else if (*v == ':')
+        v++;
+    else
+        return NULL;
+    return *v > ' ' ? v : NULL;   /* more white space (or a control byte): obj_next's */
+}
+
+/* The literal true, false or null at p as a whole word: its length, or 0.
+ * end - p >= FAST_ROOM. */
+static ALWAYS_INLINE size_t short_literal(const unsigned char *p)
+{
+    uint32_t w, t, n, f;
+    memcpy(&w, p, 4);
+    memcpy(&t, "true", 4);
+    memcpy(&n, "null", 4);
+    memcpy(&f, "fals", 4);
+    size_t len = w == t || w == n ? 4 : w == f && p[4] == 'e' ? 5 : 0;
+    return len && !(p[len] >= 'a' && p[len] <= 'z') ? len : 0;
+}
+
+/* What take_value did. */
+enum { TOOK_ERROR = -1, TOOK_SCALAR = 0, TOOK_OPEN = 1 };
+
+/* The value at *pp (< end) inside a container, at level top: a scalar
+ * checked and skipped (*pp past it), or a container found (*pp still at its
+ * bracket), or an error (in s). Strings and literals are taken only below
+ * level deep_top (the depth limit), where jtext_value gives its error. */
+static ALWAYS_INLINE int take_value(jtext_scan *s, const unsigned char **pp,
+                                    const unsigned char *end, bool deep)
+{
+    const unsigned char *p = *pp;
+    unsigned c = *p;
+    if (c == '"' && !deep) {
+        const unsigned char *q = plain_run(p + 1, end);
+        if (q < end && *q == '"') {
+            *pp = q + 1;
+            return TOOK_SCALAR;
+        }
+        s->p = p;
+        if (!string_rest(s, p + 1, q, NULL))
+            return TOOK_ERROR;
+        *pp = s->p;
+        return TOOK_SCALAR;
+    }
+    if (c == '{' || c == '[')
+        return TOOK_OPEN;
+    size_t n;
+    if (!deep && end - p >= FAST_ROOM && (n = short_literal(p))) {
+        *pp = p + n;
+        return TOOK_SCALAR;
+    }
+    s->p = p;
+    if (!jtext_value(s))
+        return TOOK_ERROR;
+    *pp = s->p;
+    return TOOK_SCALAR;
+}
+
+/* The container at s->p ('{' or '['): as sc_object / sc_array, by one loop.
+ * A level of this call is open while s->depth is the depth at the start
+ * plus the open levels (top). */
+static bool sc_nested(jtext_scan *s)
+{
+    unsigned char objs[JTEXT_MAX_DEPTH + 1];   /* objs[k]: level k is an object */
+    const unsigned char *p = s->p, *const end = s->end;
+    /* from this level on a scalar is too deep, a container cannot open */
+    const unsigned deep_top = s->depth < JTEXT_MAX_DEPTH ? JTEXT_MAX_DEPTH - s->depth : 0;
+    unsigned top = 0;   /* levels open */
+    bool first;
+    int r;
+open:   /* at a '{' or '[' */
+    if (top >= deep_top) {
+        s->p = p;
+        return jtext_open(s);   /* its error */
+    }
+    s->depth++;
+    first = true;
+    if (*p++ == '[') {
+        objs[top++] = 0;
+        goto list;
+    }
+    objs[top++] = 1;
+object:
+    for (;;) {   /* an object: p after '{' or after a value */
+        if (end - p >= FAST_ROOM) {
+            const unsigned char *v = NULL;
+            if (*p == '}') {
+                p++;
+                s->depth--;
+                goto closed;
+            }
+            if (first)
+                v = short_key(p);
+            else if (*p == ',')
+                v = short_key(two_are(p, ", ") ? p + 2 : p + 1);
+            if (v) {
+                s->saw_nul = false;   /* as obj_next leaves it after a key without \u0000 */
+                p = v;
+                goto member;
+            }
+        }
+        s->p = p;
+        r = obj_next(s, &first, NULL);
+        p = s->p;
+        if (r < 0)
+            return false;
+        if (r == 0)
+            goto closed;
+    member:
+        first = false;
+        r = take_value(s, &p, end, top >= deep_top);
+        if (r == TOOK_ERROR)
+            return false;
+        if (r == TOOK_OPEN)
+            goto open;
+    }
+list:
+    for (;;) {   /* a list: p after '[' or after a value */
+        if (end - p >= FAST_ROOM) {
+            if (*p == ']') {
+                p++;
+                s->depth--;
+                goto closed;
+            }
+            const unsigned char *v = first ? p : *p == ',' ? one_sp(p + 1) : NULL;
+            if (v && *v > ' ' && (first || *v != ']')) {
+                p = v;
+                goto element;
+            }
+        }
+        s->p = p;
+        r = arr_next(s, &first);
+        p = s->p;
+        if (r < 0)
+            return false;
+        if (r == 0)
+            goto closed;
+    element:
+        first = false;
+        r = take_value(s, &p, end, top >= deep_top);
+        if (r == TOOK_ERROR)
+            return false;
+        if (r == TOOK_OPEN)
+            goto open;
+    }
+closed:   /* p past a closing bracket */
+    if (--top == 0) {
+        s->p = p;
+        return true;
+    }
+    first = false;
+    if (objs[top - 1])
+        goto object;
+    goto list;
 }
 
 /* A value at s->p (not whitespace). */
@@ -768,8 +973,8 @@ bool jtext_value(jtext_scan *s)
     if (s->depth >= JTEXT_MAX_DEPTH && *s->p != '{' && *s->p != '[')
         return jtext_fail(s, "nesting too deep (maximum 2048)");
     switch (*s->p) {
-    case '{': return sc_object(s);
-    case '[': return sc_array(s);
+    case '{': return s->flags & JTEXT_SCALAR ? sc_object(s) : sc_nested(s);
+    case '[': return s->flags & JTEXT_SCALAR ? sc_array(s) : sc_nested(s);
     case '"': return scan_string(s, NULL);
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
