@@ -746,7 +746,7 @@ static ALWAYS_INLINE const unsigned char *one_sp(const unsigned char *p)
     return p + (*p == ' ');
 }
 
-enum { FAST_ROOM = 32 };   /* the most bytes a short path reads past p, with room */
+enum { FAST_ROOM = 48 };   /* more than a short path reads past p: room for them */
 
 /* Whether the two bytes at p are lit's. */
 static ALWAYS_INLINE bool two_are(const unsigned char *p, const char *lit)
@@ -795,24 +795,67 @@ static ALWAYS_INLINE const unsigned char *plain_run(const unsigned char *p, cons
     return special_block(p, end);
 }
 
-/* At a member's key (k at its opening quote, with FAST_ROOM bytes after
- * the ',' or '{' before it): past `"key":` and one optional space, at the
- * value (a byte above ' '); NULL when the text is anything else. */
-static ALWAYS_INLINE const unsigned char *short_key(const unsigned char *k)
+/* The end of the string value whose opening quote is at v: past it, or NULL
+ * on an error (in s). q is the first byte of its body that is not plain
+ * ASCII (or end). */
+static ALWAYS_INLINE const unsigned char *string_end(jtext_scan *s, const unsigned char *v,
+                                                     const unsigned char *q)
+{
+    if (q < s->end && *q == '"')
+        return q + 1;
+    s->p = v;
+    return string_rest(s, v + 1, q, NULL) ? s->p : NULL;
+}
+
+/* What key_member did. */
+enum { KEY_NONE, KEY_VALUE, KEY_DONE, KEY_ERROR };
+
+/* At a member's key (k at its opening quote, with FAST_ROOM bytes after the
+ * ',' or '{' before it), a short plain key followed by `:` and one optional
+ * space: *pp at the member's value (a byte above ' ', KEY_VALUE) or, when
+ * the value is a string (not deep), past it (KEY_DONE; KEY_ERROR when it is
+ * not valid), the first special byte of its body found from the key's masks
+ * when it lies in the 32 bytes after the key's quote. KEY_NONE, with
+ * nothing taken, when the text is anything else: obj_next's. */
+static ALWAYS_INLINE int key_member(jtext_scan *s, const unsigned char *k,
+                                    const unsigned char **pp, bool deep)
 {
     if (*k != '"')
-        return NULL;
+        return KEY_NONE;
+#ifdef JTEXT_SSE2
+    unsigned m = (unsigned)_mm_movemask_epi8(special_v(k + 1));
+    unsigned i = (unsigned)__builtin_ctz(m | 1u << SSE_BLOCK);
+#else
     unsigned i = first_special16(k + 1);
+#endif
     if (i == 16 || k[1 + i] != '"')
-        return NULL;   /* a long key, or one with escapes or UTF-8 */
+        return KEY_NONE;   /* a long key, or one with escapes or UTF-8 */
     const unsigned char *v = k + 2 + i;
     if (two_are(v, ": "))
         v += 2;
     else if (*v == ':')
         v++;
     else
-        return NULL;
-    return *v > ' ' ? v : NULL;   /* more white space (or a control byte): obj_next's */
+        return KEY_NONE;
+    if (*v <= ' ')
+        return KEY_NONE;   /* more white space (or a control byte): obj_next's */
+    s->saw_nul = false;    /* as obj_next leaves it after a key without \u0000 */
+    *pp = v;
+    if (*v != '"' || deep)
+        return KEY_VALUE;
+#ifdef JTEXT_SSE2
+    /* bit b of the masks is byte k + 1 + b; the body starts at bit v - k */
+    unsigned j = (unsigned)(v - k), rest = m >> j;
+    if (!rest) {
+        m |= (unsigned)_mm_movemask_epi8(special_v(k + 1 + SSE_BLOCK)) << SSE_BLOCK;
+        rest = m >> j;
+    }
+    const unsigned char *q = rest ? v + 1 + __builtin_ctz(rest) : plain_run(k + 1 + 2 * SSE_BLOCK, s->end);
+#else
+    const unsigned char *q = plain_run(v + 1, s->end);
+#endif
+    *pp = string_end(s, v, q);
+    return *pp ? KEY_DONE : KEY_ERROR;
 }
 
 /* The literal true, false or null at p as a whole word: its length, or 0.
@@ -841,16 +884,8 @@ static ALWAYS_INLINE int take_value(jtext_scan *s, const unsigned char **pp,
     const unsigned char *p = *pp;
     unsigned c = *p;
     if (c == '"' && !deep) {
-        const unsigned char *q = plain_run(p + 1, end);
-        if (q < end && *q == '"') {
-            *pp = q + 1;
-            return TOOK_SCALAR;
-        }
-        s->p = p;
-        if (!string_rest(s, p + 1, q, NULL))
-            return TOOK_ERROR;
-        *pp = s->p;
-        return TOOK_SCALAR;
+        *pp = string_end(s, p, plain_run(p + 1, end));
+        return *pp ? TOOK_SCALAR : TOOK_ERROR;
     }
     if (c == '{' || c == '[')
         return TOOK_OPEN;
@@ -893,20 +928,22 @@ open:   /* at a '{' or '[' */
 object:
     for (;;) {   /* an object: p after '{' or after a value */
         if (end - p >= FAST_ROOM) {
-            const unsigned char *v = NULL;
             if (*p == '}') {
                 p++;
                 s->depth--;
                 goto closed;
             }
-            if (first)
-                v = short_key(p);
-            else if (*p == ',')
-                v = short_key(two_are(p, ", ") ? p + 2 : p + 1);
-            if (v) {
-                s->saw_nul = false;   /* as obj_next leaves it after a key without \u0000 */
-                p = v;
-                goto member;
+            const unsigned char *k = first ? p : *p == ',' ? one_sp(p + 1) : NULL;
+            if (k) {
+                r = key_member(s, k, &p, top >= deep_top);
+                if (r == KEY_ERROR)
+                    return false;
+                if (r == KEY_DONE) {
+                    first = false;
+                    continue;
+                }
+                if (r == KEY_VALUE)
+                    goto member;
             }
         }
         s->p = p;
