@@ -89,18 +89,57 @@ static inline uint64_t special8(const unsigned char *p)
 }
 
 #ifdef JTEXT_SSE2
-/* The bits of the bytes of the block at p that are '"', '\\', < 0x20 or
- * >= 0x80 (signed: bytes >= 0x80 are negative, so "< ' '" also catches
- * them), as a vector of 0xFF bytes. */
+/* The bytes of the block at p that are plain string ASCII — not '"',
+ * '\\', < 0x20 or >= 0x80 — as a vector of 0xFF bytes. Signed, bytes >=
+ * 0x80 are negative, so one compare "> 0x1F" leaves out both ranges (and,
+ * written this way round, compiles to one instruction). */
 #if defined(__GNUC__)
 __attribute__((always_inline))
 #endif
-static inline __m128i special_v(const unsigned char *p)
+static inline __m128i plain_v(const unsigned char *p)
 {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    return _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                     _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                        _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
+    __m128i qb = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    return _mm_andnot_si128(qb, _mm_cmpgt_epi8(v, _mm_set1_epi8(0x1F)));
+}
+
+/* Bit i set when byte i of the block at p is not plain string ASCII; the
+ * bits from 16 up are all set, so the lowest set bit is 16 when none is. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline unsigned special_bits(const unsigned char *p)
+{
+    return ~(unsigned)_mm_movemask_epi8(plain_v(p));
+}
+
+/* The same, bits 16 up clear. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline unsigned special16(const unsigned char *p)
+{
+    return special_bits(p) & 0xFFFFu;
+}
+
+/* The special bits of the 32 bytes at p whose plain_v are a and b: 0 when
+ * all are plain. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline unsigned special32(__m128i a, __m128i b)
+{
+    return ~((unsigned)_mm_movemask_epi8(a) | (unsigned)_mm_movemask_epi8(b) << SSE_BLOCK);
+}
+
+/* Whether one of the 32 bytes whose plain_v are a and b is not plain. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline bool any_special32(__m128i a, __m128i b)
+{
+    return _mm_movemask_epi8(_mm_and_si128(a, b)) != 0xFFFF;
 }
 #endif
 
@@ -109,14 +148,8 @@ static inline __m128i special_v(const unsigned char *p)
 static inline const unsigned char *special_block(const unsigned char *p, const unsigned char *end)
 {
 #ifdef JTEXT_SSE2
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(' ');
     while (end - p >= SSE_BLOCK) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* signed: bytes >= 0x80 are negative, so "< ' '" also catches them */
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-                                 _mm_cmplt_epi8(v, space));
-        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        unsigned bits = special16(p);
         if (bits)
             return p + __builtin_ctz(bits);
         p += SSE_BLOCK;
@@ -323,6 +356,7 @@ static const unsigned char *escapes_block(const unsigned char *p, const unsigned
 {
     const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
     const __m128i space = _mm_set1_epi8(' '), letter_n = _mm_set1_epi8('n');
+    const __m128i below = _mm_set1_epi8(0x1F);
     while (end - p >= 2 * SSE_BLOCK) {   /* two blocks a step, their masks joined */
         __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
         __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + SSE_BLOCK));
@@ -330,8 +364,9 @@ static const unsigned char *escapes_block(const unsigned char *p, const unsigned
                      (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, quote)) << SSE_BLOCK;
         uint64_t b = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, bslash)) |
                      (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, bslash)) << SSE_BLOCK;
-        __m128i c0 = _mm_cmplt_epi8(v0, space), c1 = _mm_cmplt_epi8(v1, space);
-        bool other = _mm_movemask_epi8(_mm_or_si128(c0, c1));   /* control or non-ASCII */
+        /* no control or non-ASCII byte: all "> 0x1F" (signed) */
+        __m128i g0 = _mm_cmpgt_epi8(v0, below), g1 = _mm_cmpgt_epi8(v1, below);
+        bool other = _mm_movemask_epi8(_mm_and_si128(g0, g1)) != 0xFFFF;
         if (!other && !(b & (b << 1))) {
             uint64_t e = b << 1;   /* the escaped bytes; bit 32: the byte after these */
             uint64_t x = e & ~q & ~(1ULL << 2 * SSE_BLOCK);   /* those not quotes */
@@ -355,8 +390,8 @@ static const unsigned char *escapes_block(const unsigned char *p, const unsigned
         }
         uint64_t bits = q | b;
         if (other)
-            bits |= (unsigned)_mm_movemask_epi8(c0) |
-                    (uint64_t)(unsigned)_mm_movemask_epi8(c1) << SSE_BLOCK;
+            bits |= ~((unsigned)_mm_movemask_epi8(g0) |
+                      (uint64_t)(unsigned)_mm_movemask_epi8(g1) << SSE_BLOCK) & 0xFFFFFFFFu;
         while (bits) {
             unsigned i = (unsigned)__builtin_ctzll(bits);
             if (p[i] != '\\' || i + 1 >= 2 * SSE_BLOCK || !simple_escape(p[i + 1]))
@@ -454,18 +489,17 @@ static inline bool scan_string(jtext_scan *s, util_buf *out)
     if (!out && !(s->flags & JTEXT_SCALAR)) {
         const unsigned char *p = run, *end = s->end;
         unsigned bits = 0;
-        if (end - p >= 2 * SSE_BLOCK && !(bits = (unsigned)_mm_movemask_epi8(special_v(p))) &&
-            !(bits = (unsigned)_mm_movemask_epi8(special_v(p + SSE_BLOCK)) << SSE_BLOCK)) {
+        if (end - p >= 2 * SSE_BLOCK && !(bits = special16(p)) &&
+            !(bits = special16(p + SSE_BLOCK) << SSE_BLOCK)) {
             /* a long body: two blocks a step, one mask test for both */
             for (p += 2 * SSE_BLOCK; end - p >= 2 * SSE_BLOCK; p += 2 * SSE_BLOCK) {
-                __m128i a = special_v(p), b = special_v(p + SSE_BLOCK);
-                if (_mm_movemask_epi8(_mm_or_si128(a, b))) {
-                    bits = (unsigned)_mm_movemask_epi8(a) |
-                           (unsigned)_mm_movemask_epi8(b) << SSE_BLOCK;
+                __m128i a = plain_v(p), b = plain_v(p + SSE_BLOCK);
+                if (any_special32(a, b)) {
+                    bits = special32(a, b);
                     break;
                 }
             }
-            while (!bits && end - p >= SSE_BLOCK && !(bits = (unsigned)_mm_movemask_epi8(special_v(p))))
+            while (!bits && end - p >= SSE_BLOCK && !(bits = special16(p)))
                 p += SSE_BLOCK;
         }
         if (!bits)
@@ -762,8 +796,7 @@ static ALWAYS_INLINE bool two_are(const unsigned char *p, const char *lit)
 static ALWAYS_INLINE unsigned first_special16(const unsigned char *p)
 {
 #ifdef JTEXT_SSE2
-    unsigned bits = (unsigned)_mm_movemask_epi8(special_v(p)) | 1u << SSE_BLOCK;
-    return (unsigned)__builtin_ctz(bits);
+    return (unsigned)__builtin_ctz(special_bits(p));
 #else
     unsigned i = 0;
     while (i < 16 && plain(p[i]))
@@ -779,16 +812,14 @@ static ALWAYS_INLINE const unsigned char *plain_run(const unsigned char *p, cons
 {
 #ifdef JTEXT_SSE2
     if (end - p >= SSE_BLOCK) {
-        unsigned bits = (unsigned)_mm_movemask_epi8(special_v(p));
+        unsigned bits = special16(p);
         if (bits)
             return p + __builtin_ctz(bits);
         p += SSE_BLOCK;
         for (; end - p >= 2 * SSE_BLOCK; p += 2 * SSE_BLOCK) {
-            __m128i a = special_v(p), b = special_v(p + SSE_BLOCK);
-            if (_mm_movemask_epi8(_mm_or_si128(a, b))) {
-                bits = (unsigned)_mm_movemask_epi8(a) | (unsigned)_mm_movemask_epi8(b) << SSE_BLOCK;
-                return p + __builtin_ctz(bits);
-            }
+            __m128i a = plain_v(p), b = plain_v(p + SSE_BLOCK);
+            if (any_special32(a, b))
+                return p + __builtin_ctz(special32(a, b));
         }
     }
 #endif
@@ -807,55 +838,67 @@ static ALWAYS_INLINE const unsigned char *string_end(jtext_scan *s, const unsign
     return string_rest(s, v + 1, q, NULL) ? s->p : NULL;
 }
 
-/* What key_member did. */
-enum { KEY_NONE, KEY_VALUE, KEY_DONE, KEY_ERROR };
+/* Where a short path left the cursor, and what it took (returned in
+ * registers: the cursor stays out of memory). */
+typedef struct step {
+    const unsigned char *p;
+    int took;
+} step;
+
+enum {
+    TOOK_NONE,     /* nothing: p unchanged, the general way's */
+    TOOK_VALUE,    /* a key: p at its member's value */
+    TOOK_SCALAR,   /* a scalar (or a key and its string value): p past it */
+    TOOK_OPEN,     /* a '{' or '[': p still at it */
+    TOOK_ERROR     /* an error, in s */
+};
 
 /* At a member's key (k at its opening quote, with FAST_ROOM bytes after the
- * ',' or '{' before it), a short plain key followed by `:` and one optional
- * space: *pp at the member's value (a byte above ' ', KEY_VALUE) or, when
- * the value is a string (not deep), past it (KEY_DONE; KEY_ERROR when it is
- * not valid), the first special byte of its body found from the key's masks
- * when it lies in the 32 bytes after the key's quote. KEY_NONE, with
- * nothing taken, when the text is anything else: obj_next's. */
-static ALWAYS_INLINE int key_member(jtext_scan *s, const unsigned char *k,
-                                    const unsigned char **pp, bool deep)
+ * ',' or '{' before it), a short plain key followed by ':' and one optional
+ * space: p at the member's value (a byte above ' ', TOOK_VALUE) or, when
+ * the value is a string (not deep), past it (TOOK_SCALAR, or TOOK_ERROR when
+ * it is not valid), the first special byte of its body found from the key's
+ * masks when it lies in the 32 bytes after the key's quote. TOOK_NONE when
+ * the text is anything else: obj_next's. */
+static ALWAYS_INLINE step key_member(jtext_scan *s, const unsigned char *k, bool deep)
 {
+    step none = {k, TOOK_NONE};
     if (*k != '"')
-        return KEY_NONE;
+        return none;
 #ifdef JTEXT_SSE2
-    unsigned m = (unsigned)_mm_movemask_epi8(special_v(k + 1));
-    unsigned i = (unsigned)__builtin_ctz(m | 1u << SSE_BLOCK);
+    unsigned m = special_bits(k + 1);
+    unsigned i = (unsigned)__builtin_ctz(m);
+    m &= 0xFFFFu;
 #else
     unsigned i = first_special16(k + 1);
 #endif
     if (i == 16 || k[1 + i] != '"')
-        return KEY_NONE;   /* a long key, or one with escapes or UTF-8 */
+        return none;   /* a long key, or one with escapes or UTF-8 */
     const unsigned char *v = k + 2 + i;
     if (two_are(v, ": "))
         v += 2;
     else if (*v == ':')
         v++;
     else
-        return KEY_NONE;
+        return none;
     if (*v <= ' ')
-        return KEY_NONE;   /* more white space (or a control byte): obj_next's */
+        return none;   /* more white space (or a control byte): obj_next's */
     s->saw_nul = false;    /* as obj_next leaves it after a key without \u0000 */
-    *pp = v;
     if (*v != '"' || deep)
-        return KEY_VALUE;
+        return (step){v, TOOK_VALUE};
 #ifdef JTEXT_SSE2
     /* bit b of the masks is byte k + 1 + b; the body starts at bit v - k */
     unsigned j = (unsigned)(v - k), rest = m >> j;
     if (!rest) {
-        m |= (unsigned)_mm_movemask_epi8(special_v(k + 1 + SSE_BLOCK)) << SSE_BLOCK;
+        m |= special16(k + 1 + SSE_BLOCK) << SSE_BLOCK;
         rest = m >> j;
     }
     const unsigned char *q = rest ? v + 1 + __builtin_ctz(rest) : plain_run(k + 1 + 2 * SSE_BLOCK, s->end);
 #else
     const unsigned char *q = plain_run(v + 1, s->end);
 #endif
-    *pp = string_end(s, v, q);
-    return *pp ? KEY_DONE : KEY_ERROR;
+    const unsigned char *after = string_end(s, v, q);
+    return (step){after, after ? TOOK_SCALAR : TOOK_ERROR};
 }
 
 /* The literal true, false or null at p as a whole word: its length, or 0.
@@ -871,34 +914,27 @@ static ALWAYS_INLINE size_t short_literal(const unsigned char *p)
     return len && !(p[len] >= 'a' && p[len] <= 'z') ? len : 0;
 }
 
-/* What take_value did. */
-enum { TOOK_ERROR = -1, TOOK_SCALAR = 0, TOOK_OPEN = 1 };
-
-/* The value at *pp (< end) inside a container, at level top: a scalar
- * checked and skipped (*pp past it), or a container found (*pp still at its
- * bracket), or an error (in s). Strings and literals are taken only below
- * level deep_top (the depth limit), where jtext_value gives its error. */
-static ALWAYS_INLINE int take_value(jtext_scan *s, const unsigned char **pp,
-                                    const unsigned char *end, bool deep)
+/* The value at p (< end) inside a container: a scalar checked, p past it
+ * (TOOK_SCALAR), a container found (TOOK_OPEN), or TOOK_ERROR. Strings and
+ * literals are taken here only when not deep (at the depth limit), where
+ * jtext_value gives its error. */
+static ALWAYS_INLINE step take_value(jtext_scan *s, const unsigned char *p, bool deep)
 {
-    const unsigned char *p = *pp;
+    const unsigned char *end = s->end;
     unsigned c = *p;
     if (c == '"' && !deep) {
-        *pp = string_end(s, p, plain_run(p + 1, end));
-        return *pp ? TOOK_SCALAR : TOOK_ERROR;
+        const unsigned char *after = string_end(s, p, plain_run(p + 1, end));
+        return (step){after, after ? TOOK_SCALAR : TOOK_ERROR};
     }
     if (c == '{' || c == '[')
-        return TOOK_OPEN;
+        return (step){p, TOOK_OPEN};
     size_t n;
-    if (!deep && end - p >= FAST_ROOM && (n = short_literal(p))) {
-        *pp = p + n;
-        return TOOK_SCALAR;
-    }
+    if (!deep && end - p >= FAST_ROOM && (n = short_literal(p)))
+        return (step){p + n, TOOK_SCALAR};
     s->p = p;
     if (!jtext_value(s))
-        return TOOK_ERROR;
-    *pp = s->p;
-    return TOOK_SCALAR;
+        return (step){p, TOOK_ERROR};
+    return (step){s->p, TOOK_SCALAR};
 }
 
 /* The container at s->p ('{' or '['): as sc_object / sc_array, by one loop.
@@ -911,7 +947,8 @@ static bool sc_nested(jtext_scan *s)
     /* from this level on a scalar is too deep, a container cannot open */
     const unsigned deep_top = s->depth < JTEXT_MAX_DEPTH ? JTEXT_MAX_DEPTH - s->depth : 0;
     unsigned top = 0;   /* levels open */
-    bool first;
+    bool first, deep;
+    step st;
     int r;
 open:   /* at a '{' or '[' */
     if (top >= deep_top) {
@@ -920,6 +957,7 @@ open:   /* at a '{' or '[' */
     }
     s->depth++;
     first = true;
+    deep = top + 1 >= deep_top;
     if (*p++ == '[') {
         objs[top++] = 0;
         goto list;
@@ -935,15 +973,18 @@ object:
             }
             const unsigned char *k = first ? p : *p == ',' ? one_sp(p + 1) : NULL;
             if (k) {
-                r = key_member(s, k, &p, top >= deep_top);
-                if (r == KEY_ERROR)
+                st = key_member(s, k, deep);
+                if (st.took == TOOK_ERROR)
                     return false;
-                if (r == KEY_DONE) {
+                if (st.took == TOOK_SCALAR) {
+                    p = st.p;
                     first = false;
                     continue;
                 }
-                if (r == KEY_VALUE)
+                if (st.took == TOOK_VALUE) {
+                    p = st.p;
                     goto member;
+                }
             }
         }
         s->p = p;
@@ -955,11 +996,12 @@ object:
             goto closed;
     member:
         first = false;
-        r = take_value(s, &p, end, top >= deep_top);
-        if (r == TOOK_ERROR)
+        st = take_value(s, p, deep);
+        if (st.took == TOOK_ERROR)
             return false;
-        if (r == TOOK_OPEN)
+        if (st.took == TOOK_OPEN)
             goto open;
+        p = st.p;
     }
 list:
     for (;;) {   /* a list: p after '[' or after a value */
@@ -984,11 +1026,12 @@ list:
             goto closed;
     element:
         first = false;
-        r = take_value(s, &p, end, top >= deep_top);
-        if (r == TOOK_ERROR)
+        st = take_value(s, p, deep);
+        if (st.took == TOOK_ERROR)
             return false;
-        if (r == TOOK_OPEN)
+        if (st.took == TOOK_OPEN)
             goto open;
+        p = st.p;
     }
 closed:   /* p past a closing bracket */
     if (--top == 0) {
@@ -996,6 +1039,7 @@ closed:   /* p past a closing bracket */
         return true;
     }
     first = false;
+    deep = top >= deep_top;
     if (objs[top - 1])
         goto object;
     goto list;
