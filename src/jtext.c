@@ -867,10 +867,10 @@ static ALWAYS_INLINE step key_member(jtext_scan *s, const unsigned char *k, bool
         return none;
 #ifdef JTEXT_SSE2
     unsigned m = special_bits(k + 1);
-    unsigned i = (unsigned)__builtin_ctz(m);
+    size_t i = (size_t)__builtin_ctz(m);
     m &= 0xFFFFu;
 #else
-    unsigned i = first_special16(k + 1);
+    size_t i = first_special16(k + 1);
 #endif
     if (i == 16 || k[1 + i] != '"')
         return none;   /* a long key, or one with escapes or UTF-8 */
@@ -939,11 +939,13 @@ static ALWAYS_INLINE step take_value(jtext_scan *s, const unsigned char *p, bool
 
 /* The container at s->p ('{' or '['): as sc_object / sc_array, by one loop.
  * A level of this call is open while s->depth is the depth at the start
- * plus the open levels (top). */
+ * plus the open levels (top). The short paths apply while p <= lim, with
+ * FAST_ROOM bytes left (never when the text is shorter). */
 static bool sc_nested(jtext_scan *s)
 {
     unsigned char objs[JTEXT_MAX_DEPTH + 1];   /* objs[k]: level k is an object */
     const unsigned char *p = s->p, *const end = s->end;
+    const unsigned char *const lim = end - p > FAST_ROOM ? end - FAST_ROOM : p;
     /* from this level on a scalar is too deep, a container cannot open */
     const unsigned deep_top = s->depth < JTEXT_MAX_DEPTH ? JTEXT_MAX_DEPTH - s->depth : 0;
     unsigned top = 0;   /* levels open */
@@ -963,19 +965,21 @@ open:   /* at a '{' or '[' */
         goto list;
     }
     objs[top++] = 1;
+    if (p <= lim) {   /* the first member */
+        if (*p == '}') {
+            p++;
+            s->depth--;
+            goto closed;
+        }
+        st = key_member(s, p, deep);
+        goto key;
+    }
 object:
     for (;;) {   /* an object: p after '{' or after a value */
-        if (end - p >= FAST_ROOM) {
-            if (*p == '}') {
-                p++;
-                s->depth--;
-                goto closed;
-            }
-            const unsigned char *k = first ? p : *p == ',' ? one_sp(p + 1) : NULL;
-            if (k) {
-                st = key_member(s, k, deep);
-                if (st.took == TOOK_ERROR)
-                    return false;
+        if (p <= lim) {
+            if (*p == ',') {
+                st = key_member(s, one_sp(p + 1), deep);
+            key:
                 if (st.took == TOOK_SCALAR) {
                     p = st.p;
                     first = false;
@@ -985,6 +989,12 @@ object:
                     p = st.p;
                     goto member;
                 }
+                if (st.took == TOOK_ERROR)
+                    return false;
+            } else if (*p == '}') {
+                p++;
+                s->depth--;
+                goto closed;
             }
         }
         s->p = p;
@@ -1005,7 +1015,7 @@ object:
     }
 list:
     for (;;) {   /* a list: p after '[' or after a value */
-        if (end - p >= FAST_ROOM) {
+        if (p <= lim) {
             if (*p == ']') {
                 p++;
                 s->depth--;
