@@ -806,8 +806,8 @@ static ALWAYS_INLINE unsigned first_special16(const unsigned char *p)
 }
 
 /* The first byte at or after p that is not plain string ASCII, or end: the
- * body of a string value, by blocks (its first alone, then two a step: one
- * mask test for 32 bytes). */
+ * body of a string value, by blocks (its first alone, then two, then four a
+ * step: one mask test for 64 bytes). */
 static ALWAYS_INLINE const unsigned char *plain_run(const unsigned char *p, const unsigned char *end)
 {
 #ifdef JTEXT_SSE2
@@ -816,10 +816,20 @@ static ALWAYS_INLINE const unsigned char *plain_run(const unsigned char *p, cons
         if (bits)
             return p + __builtin_ctz(bits);
         p += SSE_BLOCK;
-        for (; end - p >= 2 * SSE_BLOCK; p += 2 * SSE_BLOCK) {
+        if (end - p >= 2 * SSE_BLOCK) {
             __m128i a = plain_v(p), b = plain_v(p + SSE_BLOCK);
             if (any_special32(a, b))
                 return p + __builtin_ctz(special32(a, b));
+            p += 2 * SSE_BLOCK;
+        }
+        for (; end - p >= 4 * SSE_BLOCK; p += 4 * SSE_BLOCK) {
+            __m128i a = plain_v(p), b = plain_v(p + SSE_BLOCK);
+            __m128i c = plain_v(p + 2 * SSE_BLOCK), d = plain_v(p + 3 * SSE_BLOCK);
+            if (_mm_movemask_epi8(_mm_and_si128(_mm_and_si128(a, b), _mm_and_si128(c, d))) !=
+                0xFFFF) {
+                unsigned lo = special32(a, b);
+                return lo ? p + __builtin_ctz(lo) : p + 2 * SSE_BLOCK + __builtin_ctz(special32(c, d));
+            }
         }
     }
 #endif
@@ -962,6 +972,9 @@ open:   /* at a '{' or '[' */
     deep = top + 1 >= deep_top;
     if (*p++ == '[') {
         objs[top++] = 0;
+        if (p <= lim && *p > ' ' && *p != ']') {
+            goto element;   /* the first element (a ',' there is jtext_value's error) */
+        }
         goto list;
     }
     objs[top++] = 1;
@@ -1015,16 +1028,17 @@ object:
     }
 list:
     for (;;) {   /* a list: p after '[' or after a value */
-        if (p <= lim) {
-            if (*p == ']') {
+        if (p <= lim && !first) {
+            if (*p == ',') {
+                const unsigned char *v = one_sp(p + 1);
+                if (*v > ' ' && *v != ']') {
+                    p = v;
+                    goto element;
+                }
+            } else if (*p == ']') {
                 p++;
                 s->depth--;
                 goto closed;
-            }
-            const unsigned char *v = first ? p : *p == ',' ? one_sp(p + 1) : NULL;
-            if (v && *v > ' ' && (first || *v != ']')) {
-                p = v;
-                goto element;
             }
         }
         s->p = p;
