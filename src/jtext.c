@@ -1031,7 +1031,7 @@ list:
         if (p <= lim && !first) {
             if (*p == ',') {
                 const unsigned char *v = one_sp(p + 1);
-                if (*v > ' ' && *v != ']') {
+                if (*v > ' ') {   /* a ']' there is jtext_value's error, as arr_next leaves it */
                     p = v;
                     goto element;
                 }
@@ -1063,7 +1063,7 @@ closed:   /* p past a closing bracket */
         return true;
     }
     first = false;
-    deep = top >= deep_top;
+    deep = false;   /* the level closed was at most deep_top */
     if (objs[top - 1])
         goto object;
     goto list;
