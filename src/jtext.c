@@ -1,20 +1,25 @@
 /* jtext — JSON text without a tree (see jtext.h).
  *
- * How it works: a recursive-descent scanner walks the bytes once. String
- * bodies and runs of white space are skipped by blocks (16 bytes per step
- * with SSE2, else 8 with a SWAR word test; see "block scanning" below): a
- * block search stops only at what needs a look — '"', '\\', a control byte,
- * a non-ASCII byte — and a plain string is checked inline: its first two
- * blocks one by one, a longer body two blocks a step (one mask test for 32
- * bytes).
- * UTF-8 sequences and escapes are then checked one by one, and numbers are
+ * How it works: one scanner walks the bytes once. String bodies and runs of
+ * white space are skipped by blocks (16 bytes per step with SSE2, else 8
+ * with a SWAR word test; see "block scanning" below): a block search stops
+ * only at what needs a look — '"', '\\', a control byte, a non-ASCII byte —
+ * and a plain string is checked inline, its first block alone, a longer
+ * body two or four blocks a step (one mask test for 32 or 64 bytes).
+ * UTF-8 sequences and escapes are then checked one by one (one-letter
+ * escapes skipped from each block's masks, escapes_block), and numbers are
  * checked for int64 / double overflow only when that is possible at all
- * (strtod on long mantissas or exponents). Inside objects and lists the
- * separators JSON writers produce and string values are taken by a local
- * cursor (fast_key, fast_elem, inner_value), one-letter escapes skipped from
- * each block's masks (escapes_block); anything else goes the general way from
- * the same place. JTEXT_SCALAR swaps the block routines for the reference
- * byte loops and takes none of these fast paths, so tests can compare the two.
+ * (strtod on long mantissas or exponents). A container and all that is
+ * nested in it are checked by one loop (sc_nested) with the cursor in a
+ * local and the open levels on a stack of bytes, no call per value: the
+ * separators JSON writers produce, short plain keys (with the start of
+ * their string value, from the same masks), string values and true / false /
+ * null are taken there while enough bytes are left (FAST_ROOM); anything
+ * else goes the general way (obj_next, arr_next, jtext_value, string_rest)
+ * from the same place, so errors and columns are theirs. JTEXT_SCALAR swaps
+ * the block routines for the reference byte loops and walks containers by
+ * recursion (sc_object, sc_array) taking none of these short paths, so
+ * tests can compare the two.
  * Builders (jtext_build, jtext_pick) first validate the whole text, then walk
  * it again creating jansson values directly, skipping jansson's slower lexer;
  * their _valid forms skip the first pass for spans already validated, and
@@ -758,15 +763,17 @@ static bool sc_array(jtext_scan *s)
 
 /* ---- the walk of containers by one loop ------------------------------------
  * sc_nested checks a container and all that is nested in it in one loop: the
- * cursor p is a local (in a register), the open containers a stack of bits
- * (object or list), no call per value. The common tokens are taken there by
- * short paths while FAST_ROOM bytes are left:
+ * cursor p is a local (kept in a register: the short paths return it, see
+ * step), the open containers a stack of bytes (object or list), no call per
+ * value. The common tokens are taken there by short paths while FAST_ROOM
+ * bytes are left (p <= lim):
  *  - `, "key": ` (Python's separators) or `,"key":` (compact text) with a
- *    short plain key, a ',' (and one space) before an element, a closing
- *    bracket — white space other than one space, an escape or UTF-8 in the
- *    key, anything odd is left to obj_next / arr_next;
- *  - a string value whose body is plain ASCII, by blocks (plain_run), the
- *    rest of any other from its first special byte by string_rest;
+ *    short plain key (key_member), a ',' (and one space) before an element,
+ *    a closing bracket — white space other than one space, an escape or
+ *    UTF-8 in the key, anything odd is left to obj_next / arr_next;
+ *  - a string value whose body is plain ASCII, by blocks (plain_run; after a
+ *    key, its first bytes from the key's own masks), the rest of any other
+ *    from its first special byte by string_rest;
  *  - true, false and null, each by one compare of its bytes (and the next
  *    byte no letter, as sc_literal reads a word).
  * Everything else (numbers, NaN, errors, values too deep) goes the general
