@@ -979,8 +979,14 @@ open:   /* at a '{' or '[' */
     deep = top + 1 >= deep_top;
     if (*p++ == '[') {
         objs[top++] = 0;
-        if (p <= lim && *p > ' ' && *p != ']') {
-            goto element;   /* the first element (a ',' there is jtext_value's error) */
+        if (p <= lim) {
+            if (*p == ']') {
+                p++;
+                s->depth--;
+                goto closed;
+            }
+            if (*p > ' ')
+                goto element;   /* the first element (a ',' there is jtext_value's error) */
         }
         goto list;
     }
