@@ -69,6 +69,7 @@ bool jtext_fail(jtext_scan *s, const char *why)
 #define JTEXT_SSE2 1
 #include <emmintrin.h>
 enum { SSE_BLOCK = 16 };
+enum { ALL16 = 0xFFFF };   /* a block's movemask with every byte's bit set */
 #endif
 
 enum { SWAR_BLOCK = 8 };
@@ -96,7 +97,7 @@ static inline uint64_t special8(const unsigned char *p)
 #ifdef JTEXT_SSE2
 /* The bytes of the block at p that are plain string ASCII — not '"',
  * '\\', < 0x20 or >= 0x80 — as a vector of 0xFF bytes. Signed, bytes >=
- * 0x80 are negative, so one compare "> 0x1F" leaves out both ranges (and,
+ * 0x80 are negative, so one compare "> ' ' - 1" leaves out both ranges (and,
  * written this way round, compiles to one instruction). */
 #if defined(__GNUC__)
 __attribute__((always_inline))
@@ -106,7 +107,7 @@ static inline __m128i plain_v(const unsigned char *p)
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
     __m128i qb = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
                               _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-    return _mm_andnot_si128(qb, _mm_cmpgt_epi8(v, _mm_set1_epi8(0x1F)));
+    return _mm_andnot_si128(qb, _mm_cmpgt_epi8(v, _mm_set1_epi8(' ' - 1)));
 }
 
 /* Bit i set when byte i of the block at p is not plain string ASCII; the
@@ -125,7 +126,7 @@ __attribute__((always_inline))
 #endif
 static inline unsigned special16(const unsigned char *p)
 {
-    return special_bits(p) & 0xFFFFu;
+    return special_bits(p) & ALL16;
 }
 
 /* The special bits of the 32 bytes at p whose plain_v are a and b: 0 when
@@ -144,7 +145,7 @@ __attribute__((always_inline))
 #endif
 static inline bool any_special32(__m128i a, __m128i b)
 {
-    return _mm_movemask_epi8(_mm_and_si128(a, b)) != 0xFFFF;
+    return _mm_movemask_epi8(_mm_and_si128(a, b)) != ALL16;
 }
 #endif
 
@@ -351,17 +352,19 @@ static inline bool simple_escape(unsigned c)
 }
 
 #ifdef JTEXT_SSE2
-/* From p, past plain bytes and one-letter escapes (all of one block handled
+/* From p, past plain bytes and one-letter escapes (all of one step handled
  * from its masks, escaped bytes dropped from them): the first byte where
- * string_rest's byte loop has something else to do, or end. A block whose
- * escapes are all \\" or \\n, with no backslash after a backslash, none as
- * its last byte and no other special byte, is taken from its masks at once:
- * its closing quote is the first quote no backslash escapes. */
+ * string_rest's byte loop has something else to do, or end. Two blocks a
+ * step (their masks joined in one 32-bit word), then one. A step whose
+ * escapes are all \\" or \\n, with no backslash after a backslash and no
+ * other special byte, is taken from its masks at once: its closing quote is
+ * the first quote no backslash escapes (a two-block step ending in a
+ * backslash goes on past the byte it escapes, when that is one). */
 static const unsigned char *escapes_block(const unsigned char *p, const unsigned char *end)
 {
     const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
     const __m128i space = _mm_set1_epi8(' '), letter_n = _mm_set1_epi8('n');
-    const __m128i below = _mm_set1_epi8(0x1F);
+    const __m128i below = _mm_set1_epi8(' ' - 1);
     while (end - p >= 2 * SSE_BLOCK) {   /* two blocks a step, their masks joined */
         __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
         __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + SSE_BLOCK));
@@ -369,9 +372,9 @@ static const unsigned char *escapes_block(const unsigned char *p, const unsigned
                      (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, quote)) << SSE_BLOCK;
         uint64_t b = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, bslash)) |
                      (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, bslash)) << SSE_BLOCK;
-        /* no control or non-ASCII byte: all "> 0x1F" (signed) */
+        /* no control or non-ASCII byte: all "> ' ' - 1" (signed) */
         __m128i g0 = _mm_cmpgt_epi8(v0, below), g1 = _mm_cmpgt_epi8(v1, below);
-        bool other = _mm_movemask_epi8(_mm_and_si128(g0, g1)) != 0xFFFF;
+        bool other = _mm_movemask_epi8(_mm_and_si128(g0, g1)) != ALL16;
         if (!other && !(b & (b << 1))) {
             uint64_t e = b << 1;   /* the escaped bytes; bit 32: the byte after these */
             uint64_t x = e & ~q & ~(1ULL << 2 * SSE_BLOCK);   /* those not quotes */
@@ -396,7 +399,8 @@ static const unsigned char *escapes_block(const unsigned char *p, const unsigned
         uint64_t bits = q | b;
         if (other)
             bits |= ~((unsigned)_mm_movemask_epi8(g0) |
-                      (uint64_t)(unsigned)_mm_movemask_epi8(g1) << SSE_BLOCK) & 0xFFFFFFFFu;
+                      (uint64_t)(unsigned)_mm_movemask_epi8(g1) << SSE_BLOCK) &
+                    ((1ULL << 2 * SSE_BLOCK) - 1);
         while (bits) {
             unsigned i = (unsigned)__builtin_ctzll(bits);
             if (p[i] != '\\' || i + 1 >= 2 * SSE_BLOCK || !simple_escape(p[i + 1]))
@@ -833,7 +837,7 @@ static ALWAYS_INLINE const unsigned char *plain_run(const unsigned char *p, cons
             __m128i a = plain_v(p), b = plain_v(p + SSE_BLOCK);
             __m128i c = plain_v(p + 2 * SSE_BLOCK), d = plain_v(p + 3 * SSE_BLOCK);
             if (_mm_movemask_epi8(_mm_and_si128(_mm_and_si128(a, b), _mm_and_si128(c, d))) !=
-                0xFFFF) {
+                ALL16) {
                 unsigned lo = special32(a, b);
                 return lo ? p + __builtin_ctz(lo) : p + 2 * SSE_BLOCK + __builtin_ctz(special32(c, d));
             }
@@ -885,7 +889,7 @@ static ALWAYS_INLINE step key_member(jtext_scan *s, const unsigned char *k, bool
 #ifdef JTEXT_SSE2
     unsigned m = special_bits(k + 1);
     size_t i = (size_t)__builtin_ctz(m);
-    m &= 0xFFFFu;
+    m &= ALL16;
 #else
     size_t i = first_special16(k + 1);
 #endif
