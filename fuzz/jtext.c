@@ -20,10 +20,12 @@
  *   positive value stops the scan after exactly that member.
  * - jtext_pick of the first and last keys and an absent one gives exactly
  *   jansson's members of those names.
- * - block scanning agrees with the reference byte loop (JTEXT_SCALAR), with
- *   those flags and with JTEXT_PY | JTEXT_SURROGATES: same verdict, same
- *   reason and column, same built value; on valid text jtext_build_valid
- *   and jtext_pick_valid give what jtext_build and jtext_pick give. */
+ * - block scanning and the one-loop walk of containers agree with the
+ *   reference byte loop and recursion (JTEXT_SCALAR), with those flags, with
+ *   JTEXT_PY | JTEXT_SURROGATES and with JTEXT_PY | JTEXT_LINE: same verdict,
+ *   same reason and column, same built value; on valid text
+ *   jtext_build_valid and jtext_pick_valid give what jtext_build and
+ *   jtext_pick give. */
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -326,5 +328,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run((const char *)data, size, 0);
     run((const char *)data, size, JTEXT_BIG_INTS);
     check_scalar((const char *)data, size, JTEXT_PY | JTEXT_SURROGATES);
+    check_scalar((const char *)data, size, JTEXT_PY | JTEXT_LINE);
     return 0;
 }

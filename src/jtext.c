@@ -1,20 +1,25 @@
 /* jtext — JSON text without a tree (see jtext.h).
  *
- * How it works: a recursive-descent scanner walks the bytes once. String
- * bodies and runs of white space are skipped by blocks (16 bytes per step
- * with SSE2, else 8 with a SWAR word test; see "block scanning" below): a
- * block search stops only at what needs a look — '"', '\\', a control byte,
- * a non-ASCII byte — and a plain string is checked inline: its first two
- * blocks one by one, a longer body two blocks a step (one mask test for 32
- * bytes).
- * UTF-8 sequences and escapes are then checked one by one, and numbers are
+ * How it works: one scanner walks the bytes once. String bodies and runs of
+ * white space are skipped by blocks (16 bytes per step with SSE2, else 8
+ * with a SWAR word test; see "block scanning" below): a block search stops
+ * only at what needs a look — '"', '\\', a control byte, a non-ASCII byte —
+ * and a plain string is checked inline, its first block alone, a longer
+ * body two or four blocks a step (one mask test for 32 or 64 bytes).
+ * UTF-8 sequences and escapes are then checked one by one (one-letter
+ * escapes skipped from each block's masks, escapes_block), and numbers are
  * checked for int64 / double overflow only when that is possible at all
- * (strtod on long mantissas or exponents). Inside objects and lists the
- * separators JSON writers produce and string values are taken by a local
- * cursor (fast_key, fast_elem, inner_value), one-letter escapes skipped from
- * each block's masks (escapes_block); anything else goes the general way from
- * the same place. JTEXT_SCALAR swaps the block routines for the reference
- * byte loops and takes none of these fast paths, so tests can compare the two.
+ * (strtod on long mantissas or exponents). A container and all that is
+ * nested in it are checked by one loop (sc_nested) with the cursor in a
+ * local and the open levels on a stack of bytes, no call per value: the
+ * separators JSON writers produce, short plain keys (with the start of
+ * their string value, from the same masks), string values and true / false /
+ * null are taken there while enough bytes are left (FAST_ROOM); anything
+ * else goes the general way (obj_next, arr_next, jtext_value, string_rest)
+ * from the same place, so errors and columns are theirs. JTEXT_SCALAR swaps
+ * the block routines for the reference byte loops and walks containers by
+ * recursion (sc_object, sc_array) taking none of these short paths, so
+ * tests can compare the two.
  * Builders (jtext_build, jtext_pick) first validate the whole text, then walk
  * it again creating jansson values directly, skipping jansson's slower lexer;
  * their _valid forms skip the first pass for spans already validated, and
@@ -64,6 +69,7 @@ bool jtext_fail(jtext_scan *s, const char *why)
 #define JTEXT_SSE2 1
 #include <emmintrin.h>
 enum { SSE_BLOCK = 16 };
+enum { ALL16 = 0xFFFF };   /* a block's movemask with every byte's bit set */
 #endif
 
 enum { SWAR_BLOCK = 8 };
@@ -89,18 +95,57 @@ static inline uint64_t special8(const unsigned char *p)
 }
 
 #ifdef JTEXT_SSE2
-/* The bits of the bytes of the block at p that are '"', '\\', < 0x20 or
- * >= 0x80 (signed: bytes >= 0x80 are negative, so "< ' '" also catches
- * them), as a vector of 0xFF bytes. */
+/* The bytes of the block at p that are plain string ASCII — not '"',
+ * '\\', < 0x20 or >= 0x80 — as a vector of 0xFF bytes. Signed, bytes >=
+ * 0x80 are negative, so one compare "> ' ' - 1" leaves out both ranges (and,
+ * written this way round, compiles to one instruction). */
 #if defined(__GNUC__)
 __attribute__((always_inline))
 #endif
-static inline __m128i special_v(const unsigned char *p)
+static inline __m128i plain_v(const unsigned char *p)
 {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    return _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                     _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                        _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
+    __m128i qb = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    return _mm_andnot_si128(qb, _mm_cmpgt_epi8(v, _mm_set1_epi8(' ' - 1)));
+}
+
+/* Bit i set when byte i of the block at p is not plain string ASCII; the
+ * bits from 16 up are all set, so the lowest set bit is 16 when none is. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline unsigned special_bits(const unsigned char *p)
+{
+    return ~(unsigned)_mm_movemask_epi8(plain_v(p));
+}
+
+/* The same, bits 16 up clear. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline unsigned special16(const unsigned char *p)
+{
+    return special_bits(p) & ALL16;
+}
+
+/* The special bits of the 32 bytes at p whose plain_v are a and b: 0 when
+ * all are plain. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline unsigned special32(__m128i a, __m128i b)
+{
+    return ~((unsigned)_mm_movemask_epi8(a) | (unsigned)_mm_movemask_epi8(b) << SSE_BLOCK);
+}
+
+/* Whether one of the 32 bytes whose plain_v are a and b is not plain. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline bool any_special32(__m128i a, __m128i b)
+{
+    return _mm_movemask_epi8(_mm_and_si128(a, b)) != ALL16;
 }
 #endif
 
@@ -109,14 +154,8 @@ static inline __m128i special_v(const unsigned char *p)
 static inline const unsigned char *special_block(const unsigned char *p, const unsigned char *end)
 {
 #ifdef JTEXT_SSE2
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(' ');
     while (end - p >= SSE_BLOCK) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* signed: bytes >= 0x80 are negative, so "< ' '" also catches them */
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-                                 _mm_cmplt_epi8(v, space));
-        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        unsigned bits = special16(p);
         if (bits)
             return p + __builtin_ctz(bits);
         p += SSE_BLOCK;
@@ -313,16 +352,63 @@ static inline bool simple_escape(unsigned c)
 }
 
 #ifdef JTEXT_SSE2
-/* From p, past plain bytes and one-letter escapes (all of one block handled
+/* From p, past plain bytes and one-letter escapes (all of one step handled
  * from its masks, escaped bytes dropped from them): the first byte where
- * string_rest's byte loop has something else to do, or end. A block whose
- * escapes are all \\" or \\n, with no backslash after a backslash, none as
- * its last byte and no other special byte, is taken from its masks at once:
- * its closing quote is the first quote no backslash escapes. */
+ * string_rest's byte loop has something else to do, or end. Two blocks a
+ * step (their masks joined in one 32-bit word), then one. A step whose
+ * escapes are all \\" or \\n, with no backslash after a backslash and no
+ * other special byte, is taken from its masks at once: its closing quote is
+ * the first quote no backslash escapes (a two-block step ending in a
+ * backslash goes on past the byte it escapes, when that is one). */
 static const unsigned char *escapes_block(const unsigned char *p, const unsigned char *end)
 {
     const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(' ');
+    const __m128i space = _mm_set1_epi8(' '), letter_n = _mm_set1_epi8('n');
+    const __m128i below = _mm_set1_epi8(' ' - 1);
+    while (end - p >= 2 * SSE_BLOCK) {   /* two blocks a step, their masks joined */
+        __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + SSE_BLOCK));
+        uint64_t q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, quote)) |
+                     (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, quote)) << SSE_BLOCK;
+        uint64_t b = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, bslash)) |
+                     (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, bslash)) << SSE_BLOCK;
+        /* no control or non-ASCII byte: all "> ' ' - 1" (signed) */
+        __m128i g0 = _mm_cmpgt_epi8(v0, below), g1 = _mm_cmpgt_epi8(v1, below);
+        bool other = _mm_movemask_epi8(_mm_and_si128(g0, g1)) != ALL16;
+        if (!other && !(b & (b << 1))) {
+            uint64_t e = b << 1;   /* the escaped bytes; bit 32: the byte after these */
+            uint64_t x = e & ~q & ~(1ULL << 2 * SSE_BLOCK);   /* those not quotes */
+            if (!x || !(x & ~((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, letter_n)) |
+                              (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, letter_n))
+                                  << SSE_BLOCK))) {
+                uint64_t close = q & ~e;
+                if (close)
+                    return p + __builtin_ctzll(close);
+                if (!(e >> 2 * SSE_BLOCK)) {
+                    p += 2 * SSE_BLOCK;
+                    continue;
+                }
+                /* the last byte is a backslash: its escape ends after them */
+                if (end - p > 2 * SSE_BLOCK && simple_escape(p[2 * SSE_BLOCK])) {
+                    p += 2 * SSE_BLOCK + 1;
+                    continue;
+                }
+                return p + 2 * SSE_BLOCK - 1;
+            }
+        }
+        uint64_t bits = q | b;
+        if (other)
+            bits |= ~((unsigned)_mm_movemask_epi8(g0) |
+                      (uint64_t)(unsigned)_mm_movemask_epi8(g1) << SSE_BLOCK) &
+                    ((1ULL << 2 * SSE_BLOCK) - 1);
+        while (bits) {
+            unsigned i = (unsigned)__builtin_ctzll(bits);
+            if (p[i] != '\\' || i + 1 >= 2 * SSE_BLOCK || !simple_escape(p[i + 1]))
+                return p + i;
+            bits &= ~0ULL << (i + 2);   /* the escape and its escaped byte */
+        }
+        p += 2 * SSE_BLOCK;
+    }
     while (end - p >= SSE_BLOCK) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
         __m128i qv = _mm_cmpeq_epi8(v, quote), bv = _mm_cmpeq_epi8(v, bslash);
@@ -412,18 +498,17 @@ static inline bool scan_string(jtext_scan *s, util_buf *out)
     if (!out && !(s->flags & JTEXT_SCALAR)) {
         const unsigned char *p = run, *end = s->end;
         unsigned bits = 0;
-        if (end - p >= 2 * SSE_BLOCK && !(bits = (unsigned)_mm_movemask_epi8(special_v(p))) &&
-            !(bits = (unsigned)_mm_movemask_epi8(special_v(p + SSE_BLOCK)) << SSE_BLOCK)) {
+        if (end - p >= 2 * SSE_BLOCK && !(bits = special16(p)) &&
+            !(bits = special16(p + SSE_BLOCK) << SSE_BLOCK)) {
             /* a long body: two blocks a step, one mask test for both */
             for (p += 2 * SSE_BLOCK; end - p >= 2 * SSE_BLOCK; p += 2 * SSE_BLOCK) {
-                __m128i a = special_v(p), b = special_v(p + SSE_BLOCK);
-                if (_mm_movemask_epi8(_mm_or_si128(a, b))) {
-                    bits = (unsigned)_mm_movemask_epi8(a) |
-                           (unsigned)_mm_movemask_epi8(b) << SSE_BLOCK;
+                __m128i a = plain_v(p), b = plain_v(p + SSE_BLOCK);
+                if (any_special32(a, b)) {
+                    bits = special32(a, b);
                     break;
                 }
             }
-            while (!bits && end - p >= SSE_BLOCK && !(bits = (unsigned)_mm_movemask_epi8(special_v(p))))
+            while (!bits && end - p >= SSE_BLOCK && !(bits = special16(p)))
                 p += SSE_BLOCK;
         }
         if (!bits)
@@ -652,82 +737,9 @@ int jtext_arr_next(jtext_scan *s, bool *first)
     return arr_next(s, first);
 }
 
-/* A member's or element's value (s->p < s->end, as obj_next and arr_next
- * leave it): a string, the most common, checked here without the recursive
- * call — unless it is too deep, which jtext_value reports. */
-static ALWAYS_INLINE bool inner_value(jtext_scan *s)
-{
-    if (*s->p == '"' && s->depth < JTEXT_MAX_DEPTH)
-        return scan_string(s, NULL);
-    return jtext_value(s);
-}
-
-/* ---- the common separators, by a local cursor ------------------------------
- * Most members read `, "key": ` (Python's separators) or `,"key":` (compact
- * text) with a short plain key. fast_key and fast_elem take exactly that,
- * with a cursor in a register, leaving s->p where obj_next / arr_next would
- * (at the value, which starts with a byte above ' '); anything else — other
- * white space, an escape or UTF-8 in the key, the closing bracket, an error,
- * the last FAST_ROOM bytes of the text — they leave untouched to obj_next /
- * arr_next, which then scan it from the same place. Under JTEXT_SCALAR they
- * never apply. */
-
-enum { FAST_ROOM = 32 };   /* the most bytes fast_key reads past s->p, with room */
-
-/* p past one optional space. */
-static ALWAYS_INLINE const unsigned char *one_sp(const unsigned char *p)
-{
-    return p + (*p == ' ');
-}
-
-static ALWAYS_INLINE bool fast_key(jtext_scan *s, bool first)
-{
-#ifdef JTEXT_SSE2
-    const unsigned char *p = s->p;
-    if (s->end - p < FAST_ROOM || (s->flags & JTEXT_SCALAR))
-        return false;
-    if (!first) {
-        if (*p != ',')
-            return false;
-        p++;
-    }
-    p = one_sp(p);
-    if (*p != '"')
-        return false;
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
-    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                             _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
-    unsigned bits = (unsigned)_mm_movemask_epi8(m);
-    if (!bits || p[1 + __builtin_ctz(bits)] != '"')
-        return false;   /* a long key, or one with escapes or UTF-8 */
-    p += 2 + __builtin_ctz(bits);
-    if (*p != ':')
-        return false;
-    p = one_sp(p + 1);
-    if (*p <= ' ')
-        return false;   /* more white space (or a control byte): obj_next's */
-    s->p = p;
-    s->saw_nul = false;   /* as obj_next leaves it after a key without \u0000 */
-    return true;
-#else
-    (void)s;
-    (void)first;
-    return false;
-#endif
-}
-
-static ALWAYS_INLINE bool fast_elem(jtext_scan *s, bool first)
-{
-    const unsigned char *p = s->p;
-    if (s->end - p < FAST_ROOM || (s->flags & JTEXT_SCALAR) || first || *p != ',')
-        return false;
-    p = one_sp(p + 1);
-    if (*p <= ' ' || *p == ']')
-        return false;
-    s->p = p;
-    return true;
-}
+/* ---- the reference walk of containers --------------------------------------
+ * Recursion through jtext_value, each separator by obj_next / arr_next: the
+ * walk of JTEXT_SCALAR, which the differential tests compare sc_nested with. */
 
 static bool sc_object(jtext_scan *s)
 {
@@ -735,13 +747,10 @@ static bool sc_object(jtext_scan *s)
         return false;
     bool first = true;
     int r;
-    for (;;) {
-        if (!fast_key(s, first) && (r = obj_next(s, &first, NULL)) != 1)
-            return r == 0;
-        first = false;
-        if (!inner_value(s))
+    while ((r = obj_next(s, &first, NULL)) == 1)
+        if (!jtext_value(s))
             return false;
-    }
+    return r == 0;
 }
 
 static bool sc_array(jtext_scan *s)
@@ -750,13 +759,331 @@ static bool sc_array(jtext_scan *s)
         return false;
     bool first = true;
     int r;
-    for (;;) {
-        if (!fast_elem(s, first) && (r = arr_next(s, &first)) != 1)
-            return r == 0;
-        first = false;
-        if (!inner_value(s))
+    while ((r = arr_next(s, &first)) == 1)
+        if (!jtext_value(s))
             return false;
+    return r == 0;
+}
+
+/* ---- the walk of containers by one loop ------------------------------------
+ * sc_nested checks a container and all that is nested in it in one loop: the
+ * cursor p is a local (kept in a register: the short paths return it, see
+ * step), the open containers a stack of bytes (object or list), no call per
+ * value. The common tokens are taken there by short paths while FAST_ROOM
+ * bytes are left (p <= lim):
+ *  - `, "key": ` (Python's separators) or `,"key":` (compact text) with a
+ *    short plain key (key_member), a ',' (and one space) before an element,
+ *    a closing bracket — white space other than one space, an escape or
+ *    UTF-8 in the key, anything odd is left to obj_next / arr_next;
+ *  - a string value whose body is plain ASCII, by blocks (plain_run; after a
+ *    key, its first bytes from the key's own masks), the rest of any other
+ *    from its first special byte by string_rest;
+ *  - true, false and null, each by one compare of its bytes (and the next
+ *    byte no letter, as sc_literal reads a word).
+ * Everything else (numbers, NaN, errors, values too deep) goes the general
+ * way (obj_next, arr_next, jtext_value, string_rest) from the same place with
+ * s->p set there, so the errors, their columns, the seen flags and where the
+ * cursor stops are those of the reference walk. */
+
+/* p past one optional space. */
+static ALWAYS_INLINE const unsigned char *one_sp(const unsigned char *p)
+{
+    return p + (*p == ' ');
+}
+
+enum { FAST_ROOM = 48 };   /* more than a short path reads past p: room for them */
+
+/* Whether the two bytes at p are lit's. */
+static ALWAYS_INLINE bool two_are(const unsigned char *p, const char *lit)
+{
+    uint16_t a, b;
+    memcpy(&a, p, 2);
+    memcpy(&b, lit, 2);
+    return a == b;
+}
+
+/* Index of the first '"', '\\', control or non-ASCII byte of the 16 at p,
+ * or 16 when there is none. */
+static ALWAYS_INLINE unsigned first_special16(const unsigned char *p)
+{
+#ifdef JTEXT_SSE2
+    return (unsigned)__builtin_ctz(special_bits(p));
+#else
+    unsigned i = 0;
+    while (i < 16 && plain(p[i]))
+        i++;
+    return i;
+#endif
+}
+
+/* The first byte at or after p that is not plain string ASCII, or end: the
+ * body of a string value, by blocks (its first alone, then two, then four a
+ * step: one mask test for 64 bytes). */
+static ALWAYS_INLINE const unsigned char *plain_run(const unsigned char *p, const unsigned char *end)
+{
+#ifdef JTEXT_SSE2
+    if (end - p >= SSE_BLOCK) {
+        unsigned bits = special16(p);
+        if (bits)
+            return p + __builtin_ctz(bits);
+        p += SSE_BLOCK;
+        if (end - p >= 2 * SSE_BLOCK) {
+            __m128i a = plain_v(p), b = plain_v(p + SSE_BLOCK);
+            if (any_special32(a, b))
+                return p + __builtin_ctz(special32(a, b));
+            p += 2 * SSE_BLOCK;
+        }
+        for (; end - p >= 4 * SSE_BLOCK; p += 4 * SSE_BLOCK) {
+            __m128i a = plain_v(p), b = plain_v(p + SSE_BLOCK);
+            __m128i c = plain_v(p + 2 * SSE_BLOCK), d = plain_v(p + 3 * SSE_BLOCK);
+            if (_mm_movemask_epi8(_mm_and_si128(_mm_and_si128(a, b), _mm_and_si128(c, d))) !=
+                ALL16) {
+                unsigned lo = special32(a, b);
+                return lo ? p + __builtin_ctz(lo) : p + 2 * SSE_BLOCK + __builtin_ctz(special32(c, d));
+            }
+        }
     }
+#endif
+    return special_block(p, end);
+}
+
+/* The end of the string value whose opening quote is at v: past it, or NULL
+ * on an error (in s). q is the first byte of its body that is not plain
+ * ASCII (or end). */
+static ALWAYS_INLINE const unsigned char *string_end(jtext_scan *s, const unsigned char *v,
+                                                     const unsigned char *q)
+{
+    if (q < s->end && *q == '"')
+        return q + 1;
+    s->p = v;
+    return string_rest(s, v + 1, q, NULL) ? s->p : NULL;
+}
+
+/* Where a short path left the cursor, and what it took (returned in
+ * registers: the cursor stays out of memory). */
+typedef struct step {
+    const unsigned char *p;
+    int took;
+} step;
+
+enum {
+    TOOK_NONE,     /* nothing: p unchanged, the general way's */
+    TOOK_VALUE,    /* a key: p at its member's value */
+    TOOK_SCALAR,   /* a scalar (or a key and its string value): p past it */
+    TOOK_OPEN,     /* a '{' or '[': p still at it */
+    TOOK_ERROR     /* an error, in s */
+};
+
+/* At a member's key (k at its opening quote, with FAST_ROOM bytes after the
+ * ',' or '{' before it), a short plain key followed by ':' and one optional
+ * space: p at the member's value (a byte above ' ', TOOK_VALUE) or, when
+ * the value is a string (not deep), past it (TOOK_SCALAR, or TOOK_ERROR when
+ * it is not valid), the first special byte of its body found from the key's
+ * masks when it lies in the 32 bytes after the key's quote. TOOK_NONE when
+ * the text is anything else: obj_next's. */
+static ALWAYS_INLINE step key_member(jtext_scan *s, const unsigned char *k, bool deep)
+{
+    step none = {k, TOOK_NONE};
+    if (*k != '"')
+        return none;
+#ifdef JTEXT_SSE2
+    unsigned m = special_bits(k + 1);
+    size_t i = (size_t)__builtin_ctz(m);
+    m &= ALL16;
+#else
+    size_t i = first_special16(k + 1);
+#endif
+    if (i == 16 || k[1 + i] != '"')
+        return none;   /* a long key, or one with escapes or UTF-8 */
+    const unsigned char *v = k + 2 + i;
+    if (two_are(v, ": "))
+        v += 2;
+    else if (*v == ':')
+        v++;
+    else
+        return none;
+    if (*v <= ' ')
+        return none;   /* more white space (or a control byte): obj_next's */
+    s->saw_nul = false;    /* as obj_next leaves it after a key without \u0000 */
+    if (*v != '"' || deep)
+        return (step){v, TOOK_VALUE};
+#ifdef JTEXT_SSE2
+    /* bit b of the masks is byte k + 1 + b; the body starts at bit v - k */
+    unsigned j = (unsigned)(v - k), rest = m >> j;
+    if (!rest) {
+        m |= special16(k + 1 + SSE_BLOCK) << SSE_BLOCK;
+        rest = m >> j;
+    }
+    const unsigned char *q = rest ? v + 1 + __builtin_ctz(rest) : plain_run(k + 1 + 2 * SSE_BLOCK, s->end);
+#else
+    const unsigned char *q = plain_run(v + 1, s->end);
+#endif
+    const unsigned char *after = string_end(s, v, q);
+    return (step){after, after ? TOOK_SCALAR : TOOK_ERROR};
+}
+
+/* The literal true, false or null at p as a whole word: its length, or 0.
+ * end - p >= FAST_ROOM. */
+static ALWAYS_INLINE size_t short_literal(const unsigned char *p)
+{
+    uint32_t w, t, n, f;
+    memcpy(&w, p, 4);
+    memcpy(&t, "true", 4);
+    memcpy(&n, "null", 4);
+    memcpy(&f, "fals", 4);
+    size_t len = w == t || w == n ? 4 : w == f && p[4] == 'e' ? 5 : 0;
+    return len && !(p[len] >= 'a' && p[len] <= 'z') ? len : 0;
+}
+
+/* The value at p (< end) inside a container: a scalar checked, p past it
+ * (TOOK_SCALAR), a container found (TOOK_OPEN), or TOOK_ERROR. Strings and
+ * literals are taken here only when not deep (at the depth limit), where
+ * jtext_value gives its error. */
+static ALWAYS_INLINE step take_value(jtext_scan *s, const unsigned char *p, bool deep)
+{
+    const unsigned char *end = s->end;
+    unsigned c = *p;
+    if (c == '"' && !deep) {
+        const unsigned char *after = string_end(s, p, plain_run(p + 1, end));
+        return (step){after, after ? TOOK_SCALAR : TOOK_ERROR};
+    }
+    if (c == '{' || c == '[')
+        return (step){p, TOOK_OPEN};
+    size_t n;
+    if (!deep && end - p >= FAST_ROOM && (n = short_literal(p)))
+        return (step){p + n, TOOK_SCALAR};
+    s->p = p;
+    if (!jtext_value(s))
+        return (step){p, TOOK_ERROR};
+    return (step){s->p, TOOK_SCALAR};
+}
+
+/* The container at s->p ('{' or '['): as sc_object / sc_array, by one loop.
+ * A level of this call is open while s->depth is the depth at the start
+ * plus the open levels (top). The short paths apply while p <= lim, with
+ * FAST_ROOM bytes left (never when the text is shorter). */
+static bool sc_nested(jtext_scan *s)
+{
+    unsigned char objs[JTEXT_MAX_DEPTH + 1];   /* objs[k]: level k is an object */
+    const unsigned char *p = s->p, *const end = s->end;
+    const unsigned char *const lim = end - p > FAST_ROOM ? end - FAST_ROOM : p;
+    /* from this level on a scalar is too deep, a container cannot open */
+    const unsigned deep_top = s->depth < JTEXT_MAX_DEPTH ? JTEXT_MAX_DEPTH - s->depth : 0;
+    unsigned top = 0;   /* levels open */
+    bool first, deep;
+    step st;
+    int r;
+open:   /* at a '{' or '[' */
+    if (top >= deep_top) {
+        s->p = p;
+        return jtext_open(s);   /* its error */
+    }
+    s->depth++;
+    first = true;
+    deep = top + 1 >= deep_top;
+    if (*p++ == '[') {
+        objs[top++] = 0;
+        if (p <= lim) {
+            if (*p == ']') {
+                p++;
+                s->depth--;
+                goto closed;
+            }
+            if (*p > ' ')
+                goto element;   /* the first element (a ',' there is jtext_value's error) */
+        }
+        goto list;
+    }
+    objs[top++] = 1;
+    if (p <= lim) {   /* the first member */
+        if (*p == '}') {
+            p++;
+            s->depth--;
+            goto closed;
+        }
+        st = key_member(s, p, deep);
+        goto key;
+    }
+object:
+    for (;;) {   /* an object: p after '{' or after a value */
+        if (p <= lim) {
+            if (*p == ',') {
+                st = key_member(s, one_sp(p + 1), deep);
+            key:
+                if (st.took == TOOK_SCALAR) {
+                    p = st.p;
+                    first = false;
+                    continue;
+                }
+                if (st.took == TOOK_VALUE) {
+                    p = st.p;
+                    goto member;
+                }
+                if (st.took == TOOK_ERROR)
+                    return false;
+            } else if (*p == '}') {
+                p++;
+                s->depth--;
+                goto closed;
+            }
+        }
+        s->p = p;
+        r = obj_next(s, &first, NULL);
+        p = s->p;
+        if (r < 0)
+            return false;
+        if (r == 0)
+            goto closed;
+    member:
+        first = false;
+        st = take_value(s, p, deep);
+        if (st.took == TOOK_ERROR)
+            return false;
+        if (st.took == TOOK_OPEN)
+            goto open;
+        p = st.p;
+    }
+list:
+    for (;;) {   /* a list: p after '[' or after a value */
+        if (p <= lim && !first) {
+            if (*p == ',') {
+                const unsigned char *v = one_sp(p + 1);
+                if (*v > ' ') {   /* a ']' there is jtext_value's error, as arr_next leaves it */
+                    p = v;
+                    goto element;
+                }
+            } else if (*p == ']') {
+                p++;
+                s->depth--;
+                goto closed;
+            }
+        }
+        s->p = p;
+        r = arr_next(s, &first);
+        p = s->p;
+        if (r < 0)
+            return false;
+        if (r == 0)
+            goto closed;
+    element:
+        first = false;
+        st = take_value(s, p, deep);
+        if (st.took == TOOK_ERROR)
+            return false;
+        if (st.took == TOOK_OPEN)
+            goto open;
+        p = st.p;
+    }
+closed:   /* p past a closing bracket */
+    if (--top == 0) {
+        s->p = p;
+        return true;
+    }
+    first = false;
+    deep = false;   /* the level closed was at most deep_top */
+    if (objs[top - 1])
+        goto object;
+    goto list;
 }
 
 /* A value at s->p (not whitespace). */
@@ -768,8 +1095,8 @@ bool jtext_value(jtext_scan *s)
     if (s->depth >= JTEXT_MAX_DEPTH && *s->p != '{' && *s->p != '[')
         return jtext_fail(s, "nesting too deep (maximum 2048)");
     switch (*s->p) {
-    case '{': return sc_object(s);
-    case '[': return sc_array(s);
+    case '{': return s->flags & JTEXT_SCALAR ? sc_object(s) : sc_nested(s);
+    case '[': return s->flags & JTEXT_SCALAR ? sc_array(s) : sc_nested(s);
     case '"': return scan_string(s, NULL);
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':

@@ -45,7 +45,8 @@
  * (spans below), never from the tree. JTEXT_SURROGATES: \uD800-style escapes
  * without their pair are accepted and decoded alone, as WTF-8 (Python).
  * JTEXT_SCALAR: string bodies and white space are scanned one byte at a time
- * (the reference) instead of by blocks of 8 or 16 bytes; results are the
+ * (the reference) instead of by blocks of 8 to 64 bytes, and containers by
+ * recursion without the short paths of the one-loop walk; results are the
  * same, only slower — for the differential tests and fuzzers. JTEXT_LINE: a
  * line feed is not white space, so a scan meets it as an error (outside a
  * string as inside one) and never reads past it: a JSON line can be checked

@@ -130,18 +130,18 @@ static void show_text(const char *p, size_t len, char *out, size_t outsz)
     out[k] = 0;
 }
 
-/* Block and byte-loop scans of text agree with every flag set. */
-static void check_text(const char *text, size_t len)
+/* Block and byte-loop scans of text agree with each of the flag sets. */
+static void check_text_with(const char *text, size_t len, const unsigned *flag_sets, size_t nsets)
 {
     char *p = malloc(len ? len : 1);   /* exactly sized: ASan sees overreads */
     cr_assert(p);
     memcpy(p, text, len);
     char show[600];
     show_text(p, len, show, sizeof show);
-    for (size_t f = 0; f < NFLAG_SETS; f++) {
+    for (size_t f = 0; f < nsets; f++) {
         outcome fast, ref;
-        run(p, len, FLAG_SETS[f], &fast);
-        run(p, len, FLAG_SETS[f] | JTEXT_SCALAR, &ref);
+        run(p, len, flag_sets[f], &fast);
+        run(p, len, flag_sets[f] | JTEXT_SCALAR, &ref);
         cr_assert_eq(fast.ok, ref.ok, "for %s", show);
         cr_assert_str_eq(fast.err, ref.err, "for %s", show);
         cr_assert_eq(fast.stop, ref.stop, "for %s", show);
@@ -156,6 +156,12 @@ static void check_text(const char *text, size_t len)
         outcome_free(&ref);
     }
     free(p);
+}
+
+/* Block and byte-loop scans of text agree with every flag set. */
+static void check_text(const char *text, size_t len)
+{
+    check_text_with(text, len, FLAG_SETS, NFLAG_SETS);
 }
 
 /* ---- exhaustive small cases ------------------------------------------------------ */
@@ -359,6 +365,187 @@ Test(jtext_blocks, long_runs)
             check_text(t.data, t.len);
         }
     util_buf_free(&t);
+}
+
+/* ---- request-shaped documents: the one-loop walk's short paths ----------------
+ * Containers are walked by one loop whose short paths (keys, separators,
+ * string values, literals) apply only while FAST_ROOM bytes are left; these
+ * documents have the shape of verify requests — long lists of messages with
+ * short keys, string values of every length, escaped JSON in strings — in
+ * Python's, compact and indented layouts, and are checked whole, cut at every
+ * byte of their last 120 and at random places, and mutated at separators,
+ * with JTEXT_LINE too. */
+
+static const unsigned LINE_FLAG_SETS[] = {0, JTEXT_LINE, JTEXT_PY | JTEXT_LINE, JTEXT_BIG_INTS,
+                                          JTEXT_PY | JTEXT_SURROGATES};
+enum { NLINE_FLAG_SETS = sizeof LINE_FLAG_SETS / sizeof LINE_FLAG_SETS[0] };
+
+typedef struct layout {
+    const char *comma, *colon;   /* between members / elements, after a key */
+    bool clean;                  /* no broken piece (three documents in four) */
+} layout;
+
+static const layout LAYOUTS[] = {
+    {", ", ": ", false}, {",", ":", false}, {",\n    ", ": ", false}, {" , ", " : ", false},
+    {",  ", ":  ", false}, {",\t", ":\n", false},
+};
+
+static void put_comma(rng *r, util_buf *b, const layout *l)
+{
+    put(b, pick(r, 40) ? l->comma : ",\r\n");
+}
+
+/* A string value: words, an escaped JSON text (once or twice escaped), or
+ * a body with a rarer escape, UTF-8 or a broken byte. */
+static void gen_req_string(rng *r, util_buf *b, const layout *l)
+{
+    static const char *const words[] = {"the ", "user ", "message", "assistant", "completed",
+                                        "call_", "0123456789abcdef", "Hello, world. ", "x"};
+    static const char *const escaped[] = {
+        "{\\\"card_last4\\\": \\\"9537\\\", \\\"temporary\\\": true}",
+        "{\\\"status\\\": \\\"ok\\\", \\\"detail\\\": \\\"line one\\nline two\\\"}",
+        "{\\\"q\\\": \\\"say \\\\\\\"hi\\\\\\\"\\\", \\\"path\\\": \\\"C:\\\\\\\\tmp\\\"}",
+        "\\\\n\\\\\\\"\\\\\\\\", "\\/\\b\\f\\r\\t", "\\u00e9\\ud83d\\ude00", "\\u0000",
+    };
+    static const char *const odd[] = {"\xC3\xA9", "\xE2\x82\xAC", "\xFF", "\x01", "\\x", "\\u12",
+                                      "\\ud800", "\n", "\x7F"};
+    put(b, "\"");
+    size_t kind = pick(r, 10), n = pick(r, 14);
+    for (size_t i = 0; i < n; i++) {
+        if (kind < 6)
+            put(b, words[pick(r, sizeof words / sizeof words[0])]);
+        else if (kind < 9)
+            put(b, escaped[pick(r, sizeof escaped / sizeof escaped[0])]);
+        else
+            put(b, pick(r, 3) || l->clean ? words[pick(r, sizeof words / sizeof words[0])]
+                                          : odd[pick(r, sizeof odd / sizeof odd[0])]);
+    }
+    put(b, "\"");
+}
+
+static void gen_req_value(rng *r, util_buf *b, const layout *l, int depth);
+
+static void gen_req_object(rng *r, util_buf *b, const layout *l, int depth)
+{
+    static const char *const keys[] = {"role", "content", "type", "id", "status", "call_id",
+                                       "name", "arguments", "output", "text", "logprobs",
+                                       "a key longer than 16 bytes", "k\\u0065y", "k\xC3\xA9",
+                                       "", "x"};
+    put(b, "{");
+    size_t n = pick(r, 7);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            put_comma(r, b, l);
+        put(b, "\"");
+        put(b, keys[pick(r, sizeof keys / sizeof keys[0])]);
+        put(b, "\"");
+        put(b, l->colon);
+        gen_req_value(r, b, l, depth + 1);
+    }
+    put(b, "}");
+}
+
+static void gen_req_value(rng *r, util_buf *b, const layout *l, int depth)
+{
+    static const char *const scalars[] = {"true", "false", "null", "0", "-12", "3.5e10", "1e400",
+                                          "12345678901234567890", "NaN", "-Infinity", "tru",
+                                          "nulll", "falsey", "True", "truex", "nul"};
+    size_t kind = depth > 5 ? 3 + pick(r, 7) : pick(r, 10);
+    if (kind < 2) {
+        gen_req_object(r, b, l, depth);
+    } else if (kind < 3) {
+        put(b, "[");
+        for (size_t i = 0, n = pick(r, 6); i < n; i++) {
+            if (i)
+                put_comma(r, b, l);
+            gen_req_value(r, b, l, depth + 1);
+        }
+        put(b, "]");
+    } else if (kind < 8) {
+        gen_req_string(r, b, l);
+    } else {
+        size_t k = pick(r, sizeof scalars / sizeof scalars[0]);
+        put(b, scalars[pick(r, 4) && !l->clean ? k : k % 8]);   /* the good ones when clean */
+    }
+}
+
+/* A request: {"responses_create_params": {"input": [messages]}, ...}. */
+static void gen_request(rng *r, util_buf *b)
+{
+    layout one = LAYOUTS[pick(r, sizeof LAYOUTS / sizeof LAYOUTS[0])];
+    one.clean = pick(r, 4) != 0;
+    const layout *l = &one;
+    put(b, "{\"responses_create_params\"");
+    put(b, l->colon);
+    put(b, "{\"input\"");
+    put(b, l->colon);
+    put(b, "[");
+    for (size_t i = 0, n = 1 + pick(r, 12); i < n; i++) {
+        if (i)
+            put_comma(r, b, l);
+        gen_req_object(r, b, l, 3);
+    }
+    put(b, "]}");
+    put_comma(r, b, l);
+    put(b, "\"response\"");
+    put(b, l->colon);
+    gen_req_value(r, b, l, 1);
+    put(b, "}");
+}
+
+enum { REQUESTS = 400, TAIL_CUTS = 120, REQUEST_MUTATIONS = 12 };
+
+Test(jtext_blocks, request_shaped_documents)
+{
+    static const char mutants[] = "\"\\,:{}[] \n\t\x01\x80ntf0-";
+    rng r = {0xB5026F5AA96619E9ULL};
+    util_buf doc = {0};
+    size_t valid = 0;
+    for (int d = 0; d < REQUESTS; d++) {
+        doc.len = 0;
+        gen_request(&r, &doc);
+        check_text_with(doc.data, doc.len, LINE_FLAG_SETS, NLINE_FLAG_SETS);
+        valid += jtext_valid(doc.data, doc.len, JTEXT_PY, NULL, 0);
+        for (size_t cut = doc.len > TAIL_CUTS ? doc.len - TAIL_CUTS : 0; cut < doc.len; cut++)
+            check_text(doc.data, cut);   /* ending near the buffer's end */
+        for (int c = 0; c < 4; c++)
+            check_text(doc.data, pick(&r, doc.len + 1));
+        for (int m = 0; m < REQUEST_MUTATIONS; m++) {
+            size_t at = pick(&r, doc.len);
+            char saved = doc.data[at];
+            doc.data[at] = pick(&r, 4) ? mutants[pick(&r, sizeof mutants - 1)] : (char)next(&r);
+            check_text_with(doc.data, doc.len, LINE_FLAG_SETS, NLINE_FLAG_SETS);
+            doc.data[at] = saved;
+        }
+    }
+    cr_assert_gt(valid, REQUESTS / 4, "too few valid requests were generated (%zu)", valid);
+    util_buf_free(&doc);
+}
+
+/* The depth limit met on the short paths: containers nested up to and past
+ * JTEXT_MAX_DEPTH with room after them, holding strings, literals and
+ * numbers, written with Python's and compact separators. */
+Test(jtext_blocks, depth_limit_on_the_short_paths)
+{
+    static const char *const opens[] = {"[", "{\"k\": ", "[ ", "{\"k\":"};
+    static const char *const closes[] = {"]", "}", "]", "}"};
+    static const char *const inners[] = {"\"x\"", "true", "null", "1", "[]", "{}", "\"\"",
+                                         "{\"a\": \"b\"}", "[\"s\", false]", ""};
+    util_buf doc = {0};
+    for (size_t depth = JTEXT_MAX_DEPTH - 3; depth <= JTEXT_MAX_DEPTH + 1; depth++)
+        for (size_t o = 0; o < sizeof opens / sizeof opens[0]; o++)
+            for (size_t i = 0; i < sizeof inners / sizeof inners[0]; i++) {
+                doc.len = 0;
+                put(&doc, "{\"pad\": \"0123456789abcdef0123456789abcdef\", \"v\": ");
+                for (size_t k = 0; k < depth; k++)
+                    put(&doc, opens[(o + k % 2 * 2) % 4]);
+                put(&doc, inners[i]);
+                for (size_t k = depth; k-- > 0;)
+                    put(&doc, closes[(o + k % 2 * 2) % 4]);
+                put(&doc, ", \"after\": \"0123456789abcdef0123456789abcdef0123456789\"}");
+                check_text(doc.data, doc.len);
+            }
+    util_buf_free(&doc);
 }
 
 /* ---- the trusted walk ------------------------------------------------------------ */
