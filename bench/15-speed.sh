@@ -16,7 +16,8 @@
 # Targets (issue 12): ≥ 10x Python on both sizes; /verify ≥ 50% of nginx.
 # Figures only; nothing is asserted. Env: BENCH_SECONDS (wrk, default 10),
 # SPEED_SMALL_LINES (default 5000), SPEED_LARGE_LINES (default 1500),
-# SPEED_ROUNDS (default 5).
+# SPEED_ROUNDS (default 5), SPEED_PARTS (which parts to run: "1 2" by
+# default, "2" for /verify against nginx alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.bash
@@ -27,6 +28,8 @@ OUT=bench/out
 SMALL_N=${SPEED_SMALL_LINES:-5000}
 LARGE_N=${SPEED_LARGE_LINES:-1500}
 ROUNDS=${SPEED_ROUNDS:-5}       # timed runs of each grader, taking turns
+PARTS=${SPEED_PARTS:-1 2}
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 VERIFY_BODY_MIN=27000        # bytes of the /verify body, at least
 mkdir -p "$OUT"
 
@@ -89,10 +92,13 @@ compare_grade() {
         printf "  %-40s %7.1fx CPU              %7.1fx wall\n", "ratio Python / fcpivot", b[2] / a[2], b[1] / a[1] }'
 }
 
-echo "grading end to end, one thread each, best of $ROUNDS, taking turns (target: >= 10x Python):"
-compare_grade "(a) small requests (bench_grade --emit)" "$SMALL"
-compare_grade "(b) real-size requests (bench/gen_requests.py, 27-64 KB)" "$LARGE"
-echo "  (load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores)"
+if part 1; then
+    echo "grading end to end, one thread each, best of $ROUNDS, taking turns (target: >= 10x Python):"
+    compare_grade "(a) small requests (bench_grade --emit)" "$SMALL"
+    compare_grade "(b) real-size requests (bench/gen_requests.py, 27-64 KB)" "$LARGE"
+    echo "  (load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores)"
+fi
+part 2 || exit 0
 
 # ---- 2. /verify against nginx --------------------------------------------------
 
