@@ -10,9 +10,10 @@
 #     processes disturbs least) and of wall time, the two taking turns so that
 #     both meet the same load; the ratio Python / fcpivot of each.
 #  2. POST /verify with a ~27 KB body, fcpivot serve against nginx answering
-#     a file of the same size to the same POST (wrk, same threads and
-#     connections, two rounds each, interleaved): requests/s and fcpivot's
-#     share of nginx's, the ceiling of an HTTP server on this machine.
+#     a file of the same size to the same POST (as many nginx workers as
+#     fcpivot threads; wrk, same threads and connections, two rounds each,
+#     interleaved): requests/s and fcpivot's share of nginx's, the ceiling
+#     of an HTTP server on this machine.
 # Targets (issue 12): ≥ 10x Python on both sizes; /verify ≥ 50% of nginx.
 # Figures only; nothing is asserted. Env: BENCH_SECONDS (wrk, default 10),
 # SPEED_SMALL_LINES (default 5000), SPEED_LARGE_LINES (default 1500),
@@ -119,16 +120,18 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# nginx: as many workers as fcpivot has threads (one per core), the body kept
+# nginx: as many workers as fcpivot has threads (its default, two per core,
+# given to both explicitly), the body kept
 # in memory, the reply a static file of the body's size (a POST to a static
 # file is a 405, turned into the file by error_page).
 NG=$(cd "$OUT" && pwd)/speed-nginx
+THREADS=$(( 2 * $(nproc) ))
 mkdir -p "$NG/www" "$NG/logs"
 cp "$BODY" "$NG/www/verify"
 NGPORT=$(free_port)
 cat > "$NG/nginx.conf" <<EOF
 $( [ "$(id -u)" -eq 0 ] && echo "user root;" )
-worker_processes $(nproc);
+worker_processes $THREADS;
 daemon off;
 pid $NG/nginx.pid;
 error_log $NG/logs/error.log;
@@ -147,7 +150,7 @@ http {
 }
 EOF
 
-"$BIN" serve --quiet --port 0 --idle-timeout 0 >"$OUT/speed-serve.out" 2>"$OUT/speed-serve.err" &
+"$BIN" serve --quiet --port 0 --idle-timeout 0 --threads "$THREADS" >"$OUT/speed-serve.out" 2>"$OUT/speed-serve.err" &
 FC=$!
 nginx -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" 2>>"$NG/logs/error.log" &
 NGPID=$!
@@ -162,7 +165,7 @@ check() {
     curl -s -o /dev/null -w "%{http_code} %{size_download}" -X POST -H 'Content-Type: application/json' \
         --data-binary @"$BODY" "http://127.0.0.1:$1/verify" || echo "none"
 }
-echo "POST /verify, a $SIZE-byte body: fcpivot answers $(check "$FCPORT") bytes," \
+echo "POST /verify, a $SIZE-byte body, $THREADS threads / workers each: fcpivot answers $(check "$FCPORT") bytes," \
      "nginx $(check "$NGPORT") bytes (status, size)"
 
 rps() {

@@ -1031,7 +1031,7 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
     pthread_condattr_destroy(&ca);
     srv->host = strdup(opts->host ? opts->host : HTTP_DEFAULT_HOST);
     if (!srv->opts.threads)
-        srv->opts.threads = cores();
+        srv->opts.threads = HTTP_THREADS_PER_CORE * cores();
     if (!srv->opts.max_body)
         srv->opts.max_body = HTTP_DEFAULT_MAX_BODY;
     if (!srv->opts.max_connections)
