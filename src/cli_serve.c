@@ -103,8 +103,8 @@ static void usage(FILE *out)
         "%s"
         "  -h, --help                  this help\n"
         "SIGHUP reloads the dataset files (replace them by rename first).\n",
-        so.host, so.port, HTTP_THREADS_PER_CORE, oc.env_name, oc.session_ttl, body, so.max_connections,
-        (unsigned)oc.max_sessions, so.idle_timeout, CLI_GRADING_HELP);
+        so.host, so.port, HTTP_THREADS_PER_CORE, oc.env_name, oc.session_ttl, body,
+        so.max_connections, (unsigned)oc.max_sessions, so.idle_timeout, CLI_GRADING_HELP);
 }
 
 enum {
