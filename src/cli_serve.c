@@ -36,6 +36,7 @@
 #include "cli_common.h"
 #include "ds.h"
 #include "gym.h"
+#include "http.h"
 #include "metrics.h"
 #include "ors.h"
 #include "server.h"
@@ -89,7 +90,7 @@ static void usage(FILE *out)
         "server:\n"
         "  --host HOST                 address to bind (default %s)\n"
         "  --port N                    port (default %u; 0 = pick a free one)\n"
-        "  --threads N                 HTTP worker threads (default: number of cores)\n"
+        "  --threads N                 HTTP worker threads (default: %u per core)\n"
         "  --env-name NAME             environment name (default %s)\n"
         "  --session-ttl SECONDS       reap sessions idle this long (default %g)\n"
         "  --max-body BYTES            request body limit, K/M/G suffixes (default %s)\n"
@@ -102,8 +103,8 @@ static void usage(FILE *out)
         "%s"
         "  -h, --help                  this help\n"
         "SIGHUP reloads the dataset files (replace them by rename first).\n",
-        so.host, so.port, oc.env_name, oc.session_ttl, body, so.max_connections,
-        (unsigned)oc.max_sessions, so.idle_timeout, CLI_GRADING_HELP);
+        so.host, so.port, HTTP_THREADS_PER_CORE, oc.env_name, oc.session_ttl, body,
+        so.max_connections, (unsigned)oc.max_sessions, so.idle_timeout, CLI_GRADING_HELP);
 }
 
 enum {

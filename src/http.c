@@ -8,9 +8,12 @@
  * piece of body (appended to a util_buf sized once from Content-Length, or
  * growing without one; discarded once over the limit when there was no
  * Content-Length), and once more at the end, when the
- * filter, the router and the handler run and the reply is queued. The
- * completion callback reports the finished request to the observer and frees
- * the state.
+ * filter, the router and the handler run and the reply is queued. A body
+ * that comes whole in its first piece (the usual case up to ~32 KB: see
+ * HTTP_CONNECTION_MEMORY) is not copied: the filter, router and handler run
+ * on it where libmicrohttpd read it, and the reply waits for the final call.
+ * The completion callback reports the finished request to the observer and
+ * frees the state.
  *
  * Replies: JSON and other bodies are handed to libmicrohttpd as buffers it
  * frees; text/event-stream bodies (complete, finite streams) are sent with a
@@ -263,6 +266,14 @@ bool http_router_has_root(const http_router *r, const char *seg, size_t len)
 #define HTTP_LINGER_BYTES ((size_t)64 << 10)
 #define HTTP_LINGER_SLOTS 256
 #define HTTP_BUSY_DETAIL "Too many connections, retry later"
+/* The memory pool libmicrohttpd gives each connection (its default is 32
+ * KiB). Half of it is the read buffer a request's head and body are read
+ * into, so with 64 KiB a request of up to ~32 KB (a /verify body of a real
+ * rollout: 27 KB and up) is read by one recv and handed over in one piece,
+ * which answer_in_place grades where it lies; with 32 KiB the same body takes
+ * two reads and a copy. The largest header block libmicrohttpd takes grows
+ * with it, from ~32 KB to ~64 KB (its 431 past that). */
+#define HTTP_CONNECTION_MEMORY ((size_t)64 << 10)
 
 /* A refused connection being drained before its close. */
 typedef struct lingering {
@@ -309,6 +320,11 @@ typedef struct req_state {
     util_buf body;                  /* the body kept so far */
     size_t kept;                    /* its length for the log: frozen once over the limit */
     size_t received;                /* body bytes received, kept or not */
+    bool has_length;                /* a Content-Length was given: declared */
+    size_t declared;
+    bool answered;                  /* answered in place: reply waits for the final call */
+    wire_reply reply;               /* that reply */
+    char allow[sizeof ((http_match *)0)->allow];   /* a 405's Allow header, "" for none */
     int status;
     size_t reply_len;
     const char *label;
@@ -367,6 +383,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     free(rs->raw_uri);
     util_buf_free(&rs->body);
+    wire_reply_free(&rs->reply);
     free(rs);
     if (atomic_fetch_sub(&srv->in_flight, 1) == 1 && atomic_load(&srv->closing)) {
         pthread_mutex_lock(&srv->lock);
@@ -484,8 +501,7 @@ static enum MHD_Result queue_reply(struct MHD_Connection *c, req_state *rs, wire
     rs->reply_len = reply->body_len;
     rs->queued = true;
     struct MHD_Response *resp = make_response(reply);
-    free(reply->body);
-    free(reply->location);
+    wire_reply_free(reply);
     if (!resp)
         return MHD_NO;
     if (allow)
@@ -588,22 +604,18 @@ static int check_framing(struct MHD_Connection *c, const char **why)
     return framing_verdict(&f, why);
 }
 
-/* Sizes the body buffer once for a declared Content-Length of n bytes
- * (already checked against the limit), so that the pieces are copied in
- * without regrowing. Without memory the buffer grows as the pieces come. */
-static void reserve_body(req_state *rs, size_t n)
-{
-    if (n > 0)
-        util_buf_reserve(&rs->body, n);
-}
-
 /* Appends a piece of body, or notes that the limit is exceeded (or memory
- * ran out: answered as too large, as before). */
+ * ran out: answered as too large, as before). With a declared length
+ * (already checked against the limit) the buffer is sized once, at the
+ * first piece, so that the pieces are copied in without regrowing; without
+ * memory for that it grows as they come. */
 static void take_body(req_state *rs, const char *data, size_t len)
 {
     rs->received += len;
     if (rs->too_large)
         return;
+    if (rs->has_length && !rs->body.cap)
+        util_buf_reserve(&rs->body, rs->declared);
     if (len > rs->srv->opts.max_body - rs->body.len || util_buf_append(&rs->body, data, len)) {
         rs->too_large = true;
         util_buf_free(&rs->body);
@@ -612,29 +624,26 @@ static void take_body(req_state *rs, const char *data, size_t len)
     rs->kept = rs->body.len;
 }
 
-/* Runs filter, router and handler for a fully received request. */
-static enum MHD_Result dispatch(struct MHD_Connection *c, req_state *rs)
+/* Runs filter, router and handler for a complete request body (len bytes
+ * at body), filling reply; a 405 leaves its Allow header in rs->allow. */
+static void answer(struct MHD_Connection *c, req_state *rs, const char *body, size_t len,
+                   wire_reply *reply)
 {
     http_server *srv = rs->srv;
-    wire_reply reply = {0};
-    if (rs->too_large) {
-        reply_too_large(srv, &reply);
-        return queue_reply(c, rs, &reply, NULL);
-    }
     const char *q = strchr(rs->raw_uri, '?');
     wire_request req = {
         .method = rs->method,
         .path = rs->url,
         .query = q ? q + 1 : NULL,
         .session_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Session-ID"),
-        .body = rs->body.data,
-        .body_len = rs->body.len,
+        .body = body,
+        .body_len = len,
     };
     if (srv->opts.filter) {
         const char *label = NULL;
-        if (srv->opts.filter(srv->opts.ctx, &req, rs->raw_uri, &reply, &label)) {
+        if (srv->opts.filter(srv->opts.ctx, &req, rs->raw_uri, reply, &label)) {
             rs->label = label;
-            return queue_reply(c, rs, &reply, NULL);
+            return;
         }
     }
     /* HEAD is GET without the body (libmicrohttpd leaves the body out). */
@@ -642,13 +651,14 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, req_state *rs)
     http_match m;
     switch (http_router_match(srv->router, head ? MHD_HTTP_METHOD_GET : rs->method, rs->url, &m)) {
     case HTTP_MATCH_NO_PATH:
-        set_detail(&reply, 404, "Not Found");
-        return queue_reply(c, rs, &reply, NULL);
+        set_detail(reply, 404, "Not Found");
+        return;
     case HTTP_MATCH_BAD_METHOD:
-        set_detail(&reply, 405, "Method Not Allowed");
+        set_detail(reply, 405, "Method Not Allowed");
         if (strstr(m.allow, MHD_HTTP_METHOD_GET))
             add_allowed(&m, MHD_HTTP_METHOD_HEAD);
-        return queue_reply(c, rs, &reply, m.allow);
+        memcpy(rs->allow, m.allow, sizeof rs->allow);
+        return;
     case HTTP_MATCH_FOUND:
         break;
     }
@@ -656,15 +666,43 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, req_state *rs)
     char param[256];
     if (m.param) {
         if (m.param_len >= sizeof param) {
-            set_detail(&reply, 404, "Not Found");
-            return queue_reply(c, rs, &reply, NULL);
+            set_detail(reply, 404, "Not Found");
+            return;
         }
         memcpy(param, m.param, m.param_len);
         param[m.param_len] = '\0';
         req.param = param;
     }
-    m.fn(m.ctx, &req, &reply);
-    return queue_reply(c, rs, &reply, NULL);
+    m.fn(m.ctx, &req, reply);
+}
+
+/* Queues the reply to a fully received request: the one answered in place,
+ * or the 413, or the answer to the body kept. */
+static enum MHD_Result dispatch(struct MHD_Connection *c, req_state *rs)
+{
+    wire_reply reply = {0};
+    if (rs->answered)
+        reply = rs->reply;
+    else if (rs->too_large)
+        reply_too_large(rs->srv, &reply);
+    else
+        answer(c, rs, rs->body.data, rs->body.len, &reply);
+    memset(&rs->reply, 0, sizeof rs->reply);     /* queue_reply takes it */
+    return queue_reply(c, rs, &reply, rs->allow[0] ? rs->allow : NULL);
+}
+
+/* A body that comes whole in its first piece (its declared length, read at
+ * once into libmicrohttpd's buffer: see HTTP_CONNECTION_MEMORY) is answered
+ * where it lies, without a copy; the reply is queued at the final call,
+ * the only one where libmicrohttpd takes it. */
+static bool answer_in_place(struct MHD_Connection *c, req_state *rs, const char *data, size_t len)
+{
+    if (!rs->has_length || rs->received > 0 || len != rs->declared || rs->too_large)
+        return false;
+    rs->received = rs->kept = len;
+    answer(c, rs, data, len, &rs->reply);
+    rs->answered = true;
+    return true;
 }
 
 /* The first call, headers in and no body read yet: refusals that must not
@@ -692,7 +730,8 @@ static enum MHD_Result on_headers(struct MHD_Connection *c, req_state *rs, const
             rs->too_large = true;
             return dispatch(c, rs);
         }
-        reserve_body(rs, (size_t)n);
+        rs->has_length = true;
+        rs->declared = (size_t)n;
     }
     return MHD_YES;
 }
@@ -714,6 +753,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        if (answer_in_place(c, rs, upload_data, *upload_data_size)) {
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
         take_body(rs, upload_data, *upload_data_size);
         *upload_data_size = 0;
         /* Without Content-Length the excess is read and dropped so that the
@@ -988,7 +1031,7 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
     pthread_condattr_destroy(&ca);
     srv->host = strdup(opts->host ? opts->host : HTTP_DEFAULT_HOST);
     if (!srv->opts.threads)
-        srv->opts.threads = cores();
+        srv->opts.threads = HTTP_THREADS_PER_CORE * cores();
     if (!srv->opts.max_body)
         srv->opts.max_body = HTTP_DEFAULT_MAX_BODY;
     if (!srv->opts.max_connections)
@@ -1020,6 +1063,7 @@ http_server *http_server_start(const http_options *opts, const http_router *rout
         MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads > 1 ? srv->opts.threads : 0u,
         MHD_OPTION_CONNECTION_LIMIT, mhd_connection_limit(&srv->opts),
         MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_MEMORY,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,

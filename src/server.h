@@ -18,7 +18,7 @@ typedef struct server_options {
     /* defaults: server_options_default (NULL / 0 below mean what http.h says) */
     const char *host;          /* NULL = HTTP_DEFAULT_HOST */
     unsigned port;             /* 0 = any free port */
-    unsigned threads;          /* 0 = number of cores */
+    unsigned threads;          /* 0 = HTTP_THREADS_PER_CORE per core */
     size_t max_body;           /* 0 = HTTP_DEFAULT_MAX_BODY */
     unsigned max_connections;  /* 0 = HTTP_DEFAULT_MAX_CONNECTIONS; more are answered 503 */
     unsigned idle_timeout;     /* seconds; 0 = never */

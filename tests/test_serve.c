@@ -2,12 +2,16 @@
  * complete ORS episodes on every row of the project's sample dataset and of
  * ../shared/data (right action → reward 1, wrong action → reward 0), SSE
  * framing byte for byte, reconnect by task_id, single submission, and NeMo
- * Gym's /verify reproducing recorded rewards. The expected actions are read
+ * Gym's /verify reproducing recorded rewards, with the same reply whether its
+ * body is read whole, in pieces or chunked. The expected actions are read
  * from the dataset files here: the server never reveals them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
 #include <jansson.h>
+#include "util.h"
 #include "serveutil.h"
 #include "testutil.h"
 
@@ -456,6 +460,110 @@ Test(serve, verify_reproduces_recorded_rollouts)
     cr_assert_eq(n, 5);
     free(text);
     su_client_reset();
+    cr_assert_eq(su_stop(&s), 0);
+}
+
+/* Sends the pieces on one connection, pausing between them so that the
+ * server reads them apart, and reads the reply until the server closes. */
+static char *exchange_in_pieces(unsigned port, const char *const *pieces, const size_t *lens,
+                                size_t n, size_t *out_len)
+{
+    int fd = su_connect(port);
+    cr_assert_geq(fd, 0);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            usleep(50 * 1000);
+        cr_assert(tu_send_all(fd, pieces[i], lens[i]));
+    }
+    util_buf b = UTIL_BUF_INIT;
+    char tmp[65536];
+    ssize_t r;
+    while ((r = recv(fd, tmp, sizeof tmp, 0)) > 0)
+        cr_assert_eq(util_buf_append(&b, tmp, (size_t)r), 0);
+    close(fd);
+    return util_buf_take(&b, out_len);
+}
+
+/* The reply's status line and body (its head's Date may differ). */
+static void split_reply(const char *raw, size_t len, char *status, size_t statsz,
+                        const char **body, size_t *body_len)
+{
+    const char *eol = strstr(raw, "\r\n");
+    const char *end = strstr(raw, "\r\n\r\n");
+    cr_assert(eol && end && (size_t)(eol - raw) < statsz);
+    memcpy(status, raw, (size_t)(eol - raw));
+    status[eol - raw] = '\0';
+    *body = end + 4;
+    *body_len = len - (size_t)(end + 4 - raw);
+}
+
+/* A /verify body read whole at once (graded where it lies when it fits the
+ * connection's read buffer), in two pieces, or chunked gets the same reply,
+ * for bodies of 27 to 64 KB. */
+Test(serve, verify_same_reply_however_the_body_comes)
+{
+    TU_REQUIRE_SHARED(file, "data/example_rollouts.jsonl");
+    char *text = tu_read_file(file, NULL);
+    cr_assert_not_null(text);
+    su_server s;
+    const char *args[] = {"--quiet", NULL};
+    cr_assert_eq(su_start(&s, args), 0);
+    size_t n = 0;
+    for (char *line = text; line && *line; n++) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        json_t *rec = json_loads(line, 0, NULL);
+        cr_assert_not_null(rec);
+        json_object_del(rec, "reward");
+        json_object_del(rec, "category");
+        char *body = json_dumps(rec, JSON_COMPACT);
+        size_t len = strlen(body), half = len / 2;
+        char head[256], chunk1[32], chunk2[64];
+        int hl = snprintf(head, sizeof head,
+                          "POST /verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          "Connection: close\r\nContent-Length: %zu\r\n\r\n", len);
+        char *one = malloc((size_t)hl + len);
+        cr_assert_not_null(one);
+        memcpy(one, head, (size_t)hl);
+        memcpy(one + hl, body, len);
+        const char *whole[] = {one};
+        size_t whole_len[] = {(size_t)hl + len};
+        const char *two[] = {head, body, body + half};
+        size_t two_len[] = {(size_t)hl, half, len - half};
+        char chead[] = "POST /verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n";
+        int c1 = snprintf(chunk1, sizeof chunk1, "%zx\r\n", half);
+        int c2 = snprintf(chunk2, sizeof chunk2, "\r\n%zx\r\n", len - half);
+        const char *chunked[] = {chead, chunk1, body, chunk2, body + half, "\r\n0\r\n\r\n"};
+        size_t chunked_len[] = {sizeof chead - 1, (size_t)c1, half, (size_t)c2, len - half, 7};
+        size_t rl[3];
+        char *raw[3] = {
+            exchange_in_pieces(s.port, whole, whole_len, 1, &rl[0]),
+            exchange_in_pieces(s.port, two, two_len, 3, &rl[1]),
+            exchange_in_pieces(s.port, chunked, chunked_len, 6, &rl[2]),
+        };
+        char status[3][64];
+        const char *rb[3];
+        size_t rbl[3];
+        for (int k = 0; k < 3; k++) {
+            cr_assert_not_null(raw[k]);
+            split_reply(raw[k], rl[k], status[k], sizeof status[k], &rb[k], &rbl[k]);
+            cr_assert_str_eq(status[k], "HTTP/1.1 200 OK", "rollout %zu, way %d", n, k);
+            cr_assert_eq(rbl[k], rbl[0], "rollout %zu, way %d", n, k);
+            cr_assert_eq(memcmp(rb[k], rb[0], rbl[0]), 0, "rollout %zu, way %d", n, k);
+        }
+        /* the reply is the request with the verdict added */
+        cr_assert_eq(memcmp(rb[0], body, len - 1), 0);
+        for (int k = 0; k < 3; k++)
+            free(raw[k]);
+        free(one);
+        free(body);
+        json_decref(rec);
+        line = nl ? nl + 1 : NULL;
+    }
+    cr_assert_eq(n, 5);
+    free(text);
     cr_assert_eq(su_stop(&s), 0);
 }
 
