@@ -34,9 +34,10 @@ else
 endif
 CFLAGS   += -std=c11 $(WARN) $(OPT) -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring -lm -pthread
-# fcpivot itself is not linked with libcurl: download and eval load it when
-# they start (src/cli_curl.h), so other commands do not pay for its loading.
-BIN_LDLIBS := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) -lunistring -lm -pthread
+# fcpivot itself is not linked with libcurl or libmicrohttpd: download and eval
+# load libcurl when they start (src/cli_curl.h), the HTTP server libmicrohttpd
+# (src/http.c), so other commands do not pay for their loading.
+BIN_LDLIBS := $(shell pkg-config --libs $(filter-out libcurl libmicrohttpd,$(PKGS)) 2>/dev/null) -lunistring -lm -pthread
 LDFLAGS  += $(LDSAN)
 
 LIB_SRC  := $(filter-out src/main.c src/cli_%.c,$(wildcard src/*.c))

@@ -35,6 +35,7 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -51,6 +52,87 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* ------------------------------------------------------ libmicrohttpd */
+/* fcpivot is not linked with libmicrohttpd: it brings GnuTLS and seven more
+ * libraries with it, ~1.7 ms of every command's start-up, and only `serve`
+ * needs it. The first http_server_start loads it (dlopen of HTTP_MHD_SONAME,
+ * dlsym of each function of MHD_FUNCTIONS into mhd), and every MHD_name
+ * below is redefined as mhd's entry, so the calls read as libmicrohttpd's.
+ * The table is the process's one (like the library's own global state):
+ * written once under pthread_once, read-only after. */
+#define HTTP_MHD_SONAME "libmicrohttpd.so.12"
+
+#define MHD_FUNCTIONS(X)                                                                       \
+    X(const char *, MHD_lookup_connection_value,                                               \
+      (struct MHD_Connection *, enum MHD_ValueKind, const char *))                             \
+    X(int, MHD_get_connection_values,                                                          \
+      (struct MHD_Connection *, enum MHD_ValueKind, MHD_KeyValueIterator, void *))             \
+    X(struct MHD_Response *, MHD_create_response_from_callback,                                \
+      (uint64_t, size_t, MHD_ContentReaderCallback, void *, MHD_ContentReaderFreeCallback))    \
+    X(struct MHD_Response *, MHD_create_response_from_buffer,                                  \
+      (size_t, void *, enum MHD_ResponseMemoryMode))                                           \
+    X(enum MHD_Result, MHD_add_response_header, (struct MHD_Response *, const char *,          \
+                                                 const char *))                                \
+    X(enum MHD_Result, MHD_queue_response,                                                     \
+      (struct MHD_Connection *, unsigned int, struct MHD_Response *))                          \
+    X(void, MHD_destroy_response, (struct MHD_Response *))                                     \
+    X(enum MHD_Result, MHD_add_connection,                                                     \
+      (struct MHD_Daemon *, MHD_socket, const struct sockaddr *, socklen_t))                   \
+    X(struct MHD_Daemon *, MHD_start_daemon,                                                   \
+      (unsigned int, uint16_t, MHD_AcceptPolicyCallback, void *, MHD_AccessHandlerCallback,    \
+       void *, ...))                                                                           \
+    X(void, MHD_stop_daemon, (struct MHD_Daemon *))
+
+typedef struct mhd_api {
+#define MHD_FIELD(ret, name, params) ret(*name) params;
+    MHD_FUNCTIONS(MHD_FIELD)
+#undef MHD_FIELD
+} mhd_api;
+
+static mhd_api mhd;
+static char mhd_error[160];   /* why loading failed; "" when it did not */
+static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
+
+static void mhd_load_once(void)
+{
+    void *lib = dlopen(HTTP_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(mhd_error, sizeof mhd_error, "cannot load libmicrohttpd: %s", dlerror());
+        return;
+    }
+    void *fn;
+#define MHD_SYMBOL(ret, name, params)                                                          \
+    if (!(fn = dlsym(lib, #name))) {                                                           \
+        snprintf(mhd_error, sizeof mhd_error, "libmicrohttpd (%s) has no %s", HTTP_MHD_SONAME, \
+                 #name);                                                                       \
+        return;                                                                                \
+    }                                                                                          \
+    memcpy(&mhd.name, &fn, sizeof fn);
+    MHD_FUNCTIONS(MHD_SYMBOL)
+#undef MHD_SYMBOL
+}
+
+/* 0 when libmicrohttpd is loaded; -1 with the reason in err. */
+static int mhd_load(char *err, size_t errsz)
+{
+    pthread_once(&mhd_once, mhd_load_once);
+    if (!mhd_error[0])
+        return 0;
+    snprintf(err, errsz, "%s", mhd_error);
+    return -1;
+}
+
+#define MHD_lookup_connection_value (mhd.MHD_lookup_connection_value)
+#define MHD_get_connection_values (mhd.MHD_get_connection_values)
+#define MHD_create_response_from_callback (mhd.MHD_create_response_from_callback)
+#define MHD_create_response_from_buffer (mhd.MHD_create_response_from_buffer)
+#define MHD_add_response_header (mhd.MHD_add_response_header)
+#define MHD_queue_response (mhd.MHD_queue_response)
+#define MHD_destroy_response (mhd.MHD_destroy_response)
+#define MHD_add_connection (mhd.MHD_add_connection)
+#define MHD_start_daemon (mhd.MHD_start_daemon)
+#define MHD_stop_daemon (mhd.MHD_stop_daemon)
 
 /* ---------------------------------------------------------------- router */
 
@@ -1014,6 +1096,8 @@ static void free_server(http_server *s)
 http_server *http_server_start(const http_options *opts, const http_router *router,
                                char *err, size_t errsz)
 {
+    if (mhd_load(err, errsz))
+        return NULL;
     http_server *srv = calloc(1, sizeof *srv);
     if (!srv) {
         snprintf(err, errsz, "out of memory");
