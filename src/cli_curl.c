@@ -1,20 +1,25 @@
 /* cli_curl — libcurl loaded on first use (see cli_curl.h).
  *
- * How it works: dlopen of libcurl's soname (CLI_CURL_SONAME, the library
- * the headers belong to), then dlsym of "curl_" + each name of
- * CLI_CURL_FUNCTIONS into the table; a missing symbol is an error naming it.
+ * How it works: dynlib_load of libcurl's soname (CLI_CURL_SONAME, the
+ * library the headers belong to) with "curl_" + each name of
+ * CLI_CURL_FUNCTIONS, copied into the table; a missing symbol is an error
+ * naming it.
  * The table is the process's one (like libcurl's own global state): written
  * once by the first successful load, read-only after.
  */
 #include "cli_curl.h"
 
-#include <dlfcn.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
+#include "dynlib.h"
 
 /* The shared library of libcurl 7.16 and later. */
 #define CLI_CURL_SONAME "libcurl.so.4"
+
+#define CLI_CURL_NAME(ret, name, params) #name,
+static const char *const NAMES[] = {CLI_CURL_FUNCTIONS(CLI_CURL_NAME)};
+#undef CLI_CURL_NAME
+enum { CLI_CURL_COUNT = sizeof NAMES / sizeof NAMES[0] };
 
 static cli_curl_api table;
 static bool loaded;
@@ -23,21 +28,13 @@ int cli_curl_load(char *err, size_t errsz)
 {
     if (loaded)
         return 0;
-    void *lib = dlopen(CLI_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(err, errsz, "cannot load libcurl: %s", dlerror());
+    void *fns[CLI_CURL_COUNT];
+    if (dynlib_load(CLI_CURL_SONAME, "curl_", NAMES, fns, CLI_CURL_COUNT, err, errsz))
         return -1;
-    }
-    void *fn;
-#define CLI_CURL_SYMBOL(ret, name, params)                                                      \
-    if (!(fn = dlsym(lib, "curl_" #name))) {                                                   \
-        snprintf(err, errsz, "libcurl (%s) has no curl_%s", CLI_CURL_SONAME, #name);           \
-        dlclose(lib);                                                                          \
-        return -1;                                                                             \
-    }                                                                                          \
-    memcpy(&table.name, &fn, sizeof fn);
-    CLI_CURL_FUNCTIONS(CLI_CURL_SYMBOL)
-#undef CLI_CURL_SYMBOL
+    size_t i = 0;
+#define CLI_CURL_SET(ret, name, params) memcpy(&table.name, &fns[i++], sizeof fns[0]);
+    CLI_CURL_FUNCTIONS(CLI_CURL_SET)
+#undef CLI_CURL_SET
     loaded = true;
     return 0;
 }

@@ -32,10 +32,10 @@
  * then stop the daemon.
  */
 #include "http.h"
+#include "dynlib.h"
 #include "util.h"
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -56,8 +56,8 @@
 /* ------------------------------------------------------ libmicrohttpd */
 /* fcpivot is not linked with libmicrohttpd: it brings GnuTLS and seven more
  * libraries with it, ~1.7 ms of every command's start-up, and only `serve`
- * needs it. The first http_server_start loads it (dlopen of HTTP_MHD_SONAME,
- * dlsym of each function of MHD_FUNCTIONS into mhd), and every MHD_name
+ * needs it. The first http_server_start loads it (dynlib_load of
+ * HTTP_MHD_SONAME, each function of MHD_FUNCTIONS into mhd), and every MHD_name
  * below is redefined as mhd's entry, so the calls read as libmicrohttpd's.
  * The table is the process's one (like the library's own global state):
  * written once under pthread_once, read-only after. */
@@ -94,23 +94,20 @@ static mhd_api mhd;
 static char mhd_error[160];   /* why loading failed; "" when it did not */
 static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
 
+#define MHD_NAME(ret, name, params) #name,
+static const char *const MHD_NAMES[] = {MHD_FUNCTIONS(MHD_NAME)};
+#undef MHD_NAME
+enum { MHD_COUNT = sizeof MHD_NAMES / sizeof MHD_NAMES[0] };
+
 static void mhd_load_once(void)
 {
-    void *lib = dlopen(HTTP_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(mhd_error, sizeof mhd_error, "cannot load libmicrohttpd: %s", dlerror());
+    void *fns[MHD_COUNT];
+    if (dynlib_load(HTTP_MHD_SONAME, "", MHD_NAMES, fns, MHD_COUNT, mhd_error, sizeof mhd_error))
         return;
-    }
-    void *fn;
-#define MHD_SYMBOL(ret, name, params)                                                          \
-    if (!(fn = dlsym(lib, #name))) {                                                           \
-        snprintf(mhd_error, sizeof mhd_error, "libmicrohttpd (%s) has no %s", HTTP_MHD_SONAME, \
-                 #name);                                                                       \
-        return;                                                                                \
-    }                                                                                          \
-    memcpy(&mhd.name, &fn, sizeof fn);
-    MHD_FUNCTIONS(MHD_SYMBOL)
-#undef MHD_SYMBOL
+    size_t i = 0;
+#define MHD_SET(ret, name, params) memcpy(&mhd.name, &fns[i++], sizeof fns[0]);
+    MHD_FUNCTIONS(MHD_SET)
+#undef MHD_SET
 }
 
 /* 0 when libmicrohttpd is loaded; -1 with the reason in err. */
