@@ -28,6 +28,7 @@ enum { M_RCP, M_RESPONSE, M_EXPECTED, M_COUNT };
 static const char *const MEMBER_NAMES[M_COUNT] = {"responses_create_params", "response",
                                                   "expected_action"};
 enum { V_REWARD, V_CATEGORY };
+enum { VERDICT_FIRST_SPANS = 4 };   /* room for reward/category spans at first */
 
 typedef struct span {
     const char *v, *end;
@@ -49,14 +50,10 @@ typedef struct request {
 static bool add_verdict_span(request *r, const jtext_member *m, unsigned char which)
 {
     if (r->nverdict == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 4;
-        span *v = realloc(r->verdict, cap * sizeof *v);
-        if (v)
-            r->verdict = v;
-        unsigned char *w = realloc(r->which, cap);
-        if (w)
-            r->which = w;
-        if (!v || !w)
+        /* two arrays of one capacity: each grows to the same new size */
+        size_t cap = r->cap, c1 = cap, need = r->nverdict + 1;
+        if (util_grow(&r->verdict, &cap, need, sizeof *r->verdict, VERDICT_FIRST_SPANS) ||
+            util_grow(&r->which, &c1, need, sizeof *r->which, VERDICT_FIRST_SPANS))
             return false;
         r->cap = cap;
     }
