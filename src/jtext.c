@@ -658,28 +658,35 @@ bool jtext_open(jtext_scan *s)
 #define ALWAYS_INLINE inline
 #endif
 
-static ALWAYS_INLINE int obj_next(jtext_scan *s, bool *first, util_buf *key)
+/* The step to a container's next member or element: 0 past its closing
+ * bracket close, 1 past the ',' before the next one (or at the first), -1 on
+ * an error (unterminated or expected, the messages). */
+static ALWAYS_INLINE int next_item(jtext_scan *s, bool *first, unsigned char close,
+                                   const char *unterminated, const char *expected)
 {
     jtext_ws(s);
     if (s->p >= s->end)
-        return jtext_fail(s, "unterminated object"), -1;
-    if (*s->p == '}' && *first) {
+        return jtext_fail(s, unterminated), -1;
+    if (*s->p == close) {
         s->p++;
         s->depth--;
         return 0;
     }
     if (!*first) {
-        if (*s->p == '}') {
-            s->p++;
-            s->depth--;
-            return 0;
-        }
         if (*s->p != ',')
-            return jtext_fail(s, "expected ',' or '}' in object"), -1;
+            return jtext_fail(s, expected), -1;
         s->p++;
         jtext_ws(s);
     }
     *first = false;
+    return 1;
+}
+
+static ALWAYS_INLINE int obj_next(jtext_scan *s, bool *first, util_buf *key)
+{
+    int r = next_item(s, first, '}', "unterminated object", "expected ',' or '}' in object");
+    if (r != 1)
+        return r;
     if (s->p >= s->end || *s->p != '"')
         return jtext_fail(s, "expected a string key in object"), -1;
     if (key)
@@ -702,29 +709,10 @@ static ALWAYS_INLINE int obj_next(jtext_scan *s, bool *first, util_buf *key)
 
 static ALWAYS_INLINE int arr_next(jtext_scan *s, bool *first)
 {
-    jtext_ws(s);
-    if (s->p >= s->end)
-        return jtext_fail(s, "unterminated list"), -1;
-    if (*s->p == ']' && *first) {
-        s->p++;
-        s->depth--;
-        return 0;
-    }
-    if (!*first) {
-        if (*s->p == ']') {
-            s->p++;
-            s->depth--;
-            return 0;
-        }
-        if (*s->p != ',')
-            return jtext_fail(s, "expected ',' or ']' in list"), -1;
-        s->p++;
-        jtext_ws(s);
-    }
-    *first = false;
-    if (s->p >= s->end)
+    int r = next_item(s, first, ']', "unterminated list", "expected ',' or ']' in list");
+    if (r == 1 && s->p >= s->end)
         return jtext_fail(s, "unexpected end of text"), -1;
-    return 1;
+    return r;
 }
 
 int jtext_obj_next(jtext_scan *s, bool *first, util_buf *key)
