@@ -387,6 +387,17 @@ static bool batch_grade_mapped(const grade_opts *o, batch *b, reader *r)
     return b->n > 0;
 }
 
+/* The next batch of lines, graded: false when none are left. */
+static bool batch_next(const grade_opts *o, batch *b, reader *r)
+{
+    if (r->mapped)
+        return batch_grade_mapped(o, b, r);
+    if (!batch_fill(b, r))
+        return false;
+    batch_grade(o, b);
+    return true;
+}
+
 static bool batch_write(batch *b, stats *total)
 {
     if (b->err.len)
@@ -424,14 +435,8 @@ static bool run_sequential(const grade_opts *o, reader *r, stats *total)
     memset(&b, 0, sizeof b);
     b.borrow = true;   /* graded before the reader moves */
     bool ok = true;
-    for (;;) {
-        if (r->mapped ? !batch_grade_mapped(o, &b, r) : !batch_fill(&b, r))
-            break;
-        if (!r->mapped)
-            batch_grade(o, &b);
-        if (!(ok = batch_write(&b, total)))
-            break;
-    }
+    while (ok && batch_next(o, &b, r))
+        ok = batch_write(&b, total);
     batch_free(&b);
     return ok;
 }
